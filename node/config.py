@@ -1,0 +1,217 @@
+"""Node configuration: one TOML file per node (`minutebook node start --config node.toml`).
+
+Example (what `minutebook init` writes)::
+
+    node_id = "n1"
+    key_file = "keys/n1.json"          # relative paths are relative to this file
+    genesis = "genesis.json"
+    data_dir = "data/n1"
+    peer_listen = "127.0.0.1:7101"     # authenticated peer links (mutual TLS)
+    api_listen = "127.0.0.1:8101"      # HTTP API
+
+    [peers.n2]
+    peer_addr = "127.0.0.1:7102"
+    api_url = "http://127.0.0.1:8102"
+
+    [raft]
+    tick_ms = 100                      # one Raft tick
+    election_ticks = 10                # election timeout in ticks (randomised up to 2x)
+    heartbeat_ticks = 1
+
+    [blocks]
+    max_documents = 500                # a block closes at this many documents,
+    max_bytes = 4194304                # or this many envelope bytes,
+    linger_ms = 20                     # or this long after its first document
+
+    [limits]
+    max_request_bytes = 1153434        # HTTP request body limit (1 MiB document + envelope)
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ledger.errors import InvalidInput
+
+__all__ = ["NodeConfig", "PeerConfig", "RaftSettings", "BlockSettings", "load_config", "dump_config"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerConfig:
+    node_id: str
+    peer_addr: str
+    api_url: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RaftSettings:
+    tick_ms: int = 100
+    election_ticks: int = 10
+    heartbeat_ticks: int = 1
+    snapshot_every: int = 10_000  # compact the Raft log after this many applied entries
+
+    def __post_init__(self) -> None:
+        if self.tick_ms < 1:
+            raise InvalidInput("raft.tick_ms", "expected int >= 1")
+        if self.heartbeat_ticks < 1 or self.election_ticks <= self.heartbeat_ticks:
+            raise InvalidInput("raft.election_ticks", "expected election_ticks > heartbeat_ticks >= 1")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BlockSettings:
+    max_documents: int = 500
+    max_bytes: int = 4 << 20
+    linger_ms: int = 20
+
+    def __post_init__(self) -> None:
+        if self.max_documents < 1:
+            raise InvalidInput("blocks.max_documents", "expected int >= 1")
+        if self.max_bytes < 1 << 20:
+            raise InvalidInput("blocks.max_bytes", "expected int >= 1048576 (one document must fit)")
+        if self.linger_ms < 0:
+            raise InvalidInput("blocks.linger_ms", "expected int >= 0")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeConfig:
+    node_id: str
+    key_file: Path
+    genesis: Path
+    data_dir: Path
+    peer_listen: str
+    api_listen: str
+    peers: tuple[PeerConfig, ...] = ()
+    raft: RaftSettings = field(default_factory=RaftSettings)
+    blocks: BlockSettings = field(default_factory=BlockSettings)
+    max_request_bytes: int = (1 << 20) + (1 << 17)
+    source: Path | None = None  # the file this was read from
+
+    def peer(self, node_id: str) -> PeerConfig | None:
+        for p in self.peers:
+            if p.node_id == node_id:
+                return p
+        return None
+
+    @property
+    def api_host_port(self) -> tuple[str, int]:
+        return split_host_port(self.api_listen, "api_listen")
+
+    @property
+    def peer_host_port(self) -> tuple[str, int]:
+        return split_host_port(self.peer_listen, "peer_listen")
+
+
+def split_host_port(addr: str, field_name: str) -> tuple[str, int]:
+    host, sep, port = addr.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InvalidInput(field_name, f"expected host:port, got {addr!r}")
+    return host.strip("[]"), int(port)
+
+
+def _section(raw: dict, name: str, cls: type) -> Any:
+    data = raw.get(name, {})
+    if not isinstance(data, dict):
+        raise InvalidInput(name, "expected a table")
+    known = {f.name for f in fields(cls)}
+    for key, value in data.items():
+        if key not in known:
+            raise InvalidInput(f"{name}.{key}", f"unknown setting (known: {', '.join(sorted(known))})")
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise InvalidInput(f"{name}.{key}", f"expected an integer, got {value!r}")
+    return cls(**data)
+
+
+def load_config(path: str | Path) -> NodeConfig:
+    """Read and check a node.toml; relative paths resolve against its folder."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidInput("config", f"no such file: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput("config", f"{path} is not valid TOML: {exc}") from None
+    base = path.resolve().parent
+
+    def req_str(key: str) -> str:
+        value = raw.get(key)
+        if not isinstance(value, str) or not value:
+            raise InvalidInput(key, "required string setting")
+        return value
+
+    def rel(value: str) -> Path:
+        p = Path(value)
+        return p if p.is_absolute() else base / p
+
+    known = {"node_id", "key_file", "genesis", "data_dir", "peer_listen", "api_listen", "peers",
+             "raft", "blocks", "limits"}
+    for key in raw:
+        if key not in known:
+            raise InvalidInput(key, f"unknown setting (known: {', '.join(sorted(known))})")
+    peers = []
+    raw_peers = raw.get("peers", {})
+    if not isinstance(raw_peers, dict):
+        raise InvalidInput("peers", "expected a table of [peers.<node_id>]")
+    for node_id in sorted(raw_peers):
+        p = raw_peers[node_id]
+        if not isinstance(p, dict) or not isinstance(p.get("peer_addr"), str):
+            raise InvalidInput(f"peers.{node_id}.peer_addr", "required string setting")
+        split_host_port(p["peer_addr"], f"peers.{node_id}.peer_addr")
+        peers.append(PeerConfig(node_id=node_id, peer_addr=p["peer_addr"], api_url=str(p.get("api_url", ""))))
+    limits = raw.get("limits", {})
+    max_request = limits.get("max_request_bytes", (1 << 20) + (1 << 17)) if isinstance(limits, dict) else None
+    if not isinstance(max_request, int) or max_request < 1 << 20:
+        raise InvalidInput("limits.max_request_bytes", "expected an integer >= 1048576")
+    cfg = NodeConfig(
+        node_id=req_str("node_id"),
+        key_file=rel(req_str("key_file")),
+        genesis=rel(req_str("genesis")),
+        data_dir=rel(req_str("data_dir")),
+        peer_listen=req_str("peer_listen"),
+        api_listen=req_str("api_listen"),
+        peers=tuple(peers),
+        raft=_section(raw, "raft", RaftSettings),
+        blocks=_section(raw, "blocks", BlockSettings),
+        max_request_bytes=max_request,
+        source=path,
+    )
+    cfg.api_host_port  # noqa: B018  -- validates
+    cfg.peer_host_port  # noqa: B018
+    return cfg
+
+
+def _toml_str(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def dump_config(cfg: NodeConfig, relative_to: Path | None = None) -> str:
+    """TOML text for `cfg` (paths written relative to `relative_to` when inside it)."""
+
+    def p(path: Path) -> str:
+        if relative_to is not None:
+            try:
+                return str(Path(path).resolve().relative_to(relative_to.resolve()))
+            except ValueError:
+                pass
+        return str(path)
+
+    lines = [
+        f"node_id = {_toml_str(cfg.node_id)}",
+        f"key_file = {_toml_str(p(cfg.key_file))}",
+        f"genesis = {_toml_str(p(cfg.genesis))}",
+        f"data_dir = {_toml_str(p(cfg.data_dir))}",
+        f"peer_listen = {_toml_str(cfg.peer_listen)}",
+        f"api_listen = {_toml_str(cfg.api_listen)}",
+        "",
+    ]
+    for peer in cfg.peers:
+        lines += [f"[peers.{peer.node_id}]", f"peer_addr = {_toml_str(peer.peer_addr)}",
+                  f"api_url = {_toml_str(peer.api_url)}", ""]
+    for name, section in (("raft", cfg.raft), ("blocks", cfg.blocks)):
+        lines.append(f"[{name}]")
+        lines += [f"{f.name} = {getattr(section, f.name)}" for f in fields(section)]
+        lines.append("")
+    lines += ["[limits]", f"max_request_bytes = {cfg.max_request_bytes}", ""]
+    return "\n".join(lines)
