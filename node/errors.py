@@ -1,0 +1,58 @@
+"""Errors raised by the node runtime (ledger errors live in ledger/errors.py).
+
+The tree::
+
+    MinutebookError (ledger/errors.py)
+    └── NodeError                         500
+        ├── NoLeader(retry_after)         503  no leader known yet; Retry-After seconds
+        ├── SubmitTimeout(doc_id)         504  not committed and certified in time
+        ├── ForwardFailed(leader, reason) 502  the leader could not be reached
+        └── TransportError                     peer links (node/transport.py)
+            ├── PeerRejected(peer, reason)     handshake refused (unregistered key, ...)
+            └── FrameError(reason)             a frame that cannot be decoded or is too large
+
+Each carries `http_status`, like the ledger's, so `node/api.py` maps them in one place.
+"""
+
+from __future__ import annotations
+
+from ledger.errors import MinutebookError
+
+__all__ = ["NodeError", "NoLeader", "SubmitTimeout", "ForwardFailed"]
+
+
+class NodeError(MinutebookError):
+    http_status = 500
+    code = "node_error"
+
+
+class NoLeader(NodeError):
+    http_status = 503
+    code = "no_leader"
+
+    def __init__(self, retry_after: float = 1.0, message: str = "no leader is known yet; retry shortly") -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class SubmitTimeout(NodeError):
+    http_status = 504
+    code = "timeout"
+
+    def __init__(self, doc_id: str, message: str | None = None) -> None:
+        self.doc_id = doc_id
+        super().__init__(message or f"document {doc_id} was accepted but not committed and certified in time")
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        d["doc_id"] = self.doc_id
+        return d
+
+
+class ForwardFailed(NodeError):
+    http_status = 502
+    code = "forward_failed"
+
+    def __init__(self, leader: str, reason: str) -> None:
+        self.leader = leader
+        super().__init__(f"could not forward to leader {leader}: {reason}")
