@@ -18,7 +18,15 @@ from __future__ import annotations
 
 from ledger.errors import MinutebookError
 
-__all__ = ["NodeError", "NoLeader", "SubmitTimeout", "ForwardFailed"]
+__all__ = [
+    "NodeError",
+    "NoLeader",
+    "SubmitTimeout",
+    "ForwardFailed",
+    "TransportError",
+    "PeerRejected",
+    "FrameError",
+]
 
 
 class NodeError(MinutebookError):
@@ -56,3 +64,41 @@ class ForwardFailed(NodeError):
     def __init__(self, leader: str, reason: str) -> None:
         self.leader = leader
         super().__init__(f"could not forward to leader {leader}: {reason}")
+
+
+class TransportError(NodeError):
+    """A peer link failed (node/transport.py). Never reaches an HTTP client directly."""
+
+    http_status = 502
+    code = "transport"
+
+
+class PeerRejected(TransportError):
+    """The TLS handshake or the registry check refused a peer.
+
+    `peer` is the node id we dialled, or the address of an inbound connection
+    whose identity could not be established; `reason` says which check failed.
+    """
+
+    code = "peer_rejected"
+
+    def __init__(self, peer: str, reason: str) -> None:
+        self.peer = peer
+        self.reason = reason
+        super().__init__(f"peer {peer} rejected: {reason}")
+
+
+class FrameError(TransportError):
+    """A frame that cannot be encoded or decoded, or is over the size limit.
+
+    `reason` names the rule broken. The link that carried it is closed: after
+    a bad length prefix the byte stream cannot be resynchronised. `frames`
+    holds the good frames an incremental decoder completed before the bad one.
+    """
+
+    code = "bad_frame"
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        self.frames: list[dict] = []
+        super().__init__(f"bad frame: {reason}")
