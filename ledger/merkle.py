@@ -167,8 +167,10 @@ def range_nodes(begin: int, end: int) -> list[NodeId]:
     if begin == 0:
         left, right = 0, end
     else:
+        # Where the paths to leaves begin-1 and end diverge; only nodes strictly
+        # below that point lie inside the range (compact/range.go `Decompose`).
         before = begin - 1
-        split = (before ^ (end - 1)).bit_length() - 1
+        split = (before ^ end).bit_length() - 1
         mask = (1 << split) - 1
         left, right = ~before & mask, end & mask
     ids = []
