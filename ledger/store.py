@@ -88,6 +88,9 @@ class MemoryStore:
             yield k, self._data[k]
 
     def write(self, changes: Mapping[bytes, bytes | None]) -> None:
+        # Convert everything first, so a bad value leaves the store untouched
+        # (all or nothing, as LevelDBStore's batch).
+        changes = {bytes(key): None if value is None else bytes(value) for key, value in changes.items()}
         for key, value in changes.items():
             if value is None:
                 if key in self._data:
@@ -96,7 +99,7 @@ class MemoryStore:
             else:
                 if key not in self._data:
                     bisect.insort(self._keys, key)
-                self._data[key] = bytes(value)
+                self._data[key] = value
         self.writes += 1
 
     def close(self) -> None:
@@ -165,6 +168,9 @@ class LevelDBStore:
             self._check_meta(create_if_missing)
             for key in check_on_open:
                 self.get(key)
+        except plyvel.CorruptionError as exc:
+            self._db.close()
+            raise CorruptionError(f"LevelDB at {self.path} is damaged: {exc}") from exc
         except BaseException:
             self._db.close()
             raise
@@ -211,23 +217,40 @@ class LevelDBStore:
     ) -> Iterator[tuple[bytes, bytes]]:
         low: bytes = prefix
         high = prefix_end(prefix)  # exclusive, None for no bound
-        include_high = False
         if start is not None:
             if reverse:
                 if high is None or start < high:
-                    high, include_high = start, True
+                    high = start + b"\x00"  # the smallest key after `start`
             elif start > low:
                 low = start
-        if high is not None and (low > high or (low == high and not include_high)):
+        if (high is not None and low >= high) or (limit is not None and limit <= 0):
             return
-        if limit is not None and limit <= 0:
-            return
+        # Raw keys are the namespace byte + the key; iterate the raw database
+        # (a plyvel prefixed iterator's prev() walks out of its prefix).
+        namespace = self._DATA
+        raw_low = namespace + low
+        raw_high = namespace + high if high is not None else prefix_end(namespace)
+        skip = len(namespace)
         count = 0
         try:
-            with self._data.iterator(
-                start=low, stop=high, include_stop=include_high, reverse=reverse, verify_checksums=True
-            ) as iterator:
-                for key, stored in iterator:
+            if not reverse:
+                iterator = self._db.iterator(start=raw_low, stop=raw_high, verify_checksums=True)
+                step = iterator.__next__
+            else:
+                # Seek to the end of the range and walk back with prev(): plyvel's
+                # own reverse=True with a stop bound skips keys (seen with 1.5.1).
+                iterator = self._db.iterator(verify_checksums=True)
+                iterator.seek(raw_high)
+                step = iterator.prev
+            with iterator:
+                while True:
+                    try:
+                        raw_key, stored = step()
+                    except StopIteration:
+                        return
+                    if raw_key < raw_low:
+                        return
+                    key = raw_key[skip:]
                     yield key, self._open_value(key, stored)
                     count += 1
                     if limit is not None and count >= limit:
