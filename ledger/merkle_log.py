@@ -9,21 +9,21 @@ any earlier one, then needs only the O(log n) complete nodes that
 :func:`ledger.merkle.inclusion_nodes` / :func:`~ledger.merkle.consistency_nodes`
 / :func:`~ledger.merkle.range_nodes` name, plus a little rehashing.
 
-Keys. A complete node is keyed by its *storage position*: the order in which
-the nodes are completed as leaves are appended (the numbering of Go's
-``golang.org/x/mod/sumdb/tlog.StoredHashIndex``). Appending leaf ``i``
-completes node (0, i) and then one parent per trailing 1-bit of ``i``; the
-nodes completed by leaves ``0 .. i-1`` number ``2*i - popcount(i)``, so
-node (level, index), completed by leaf ``i = ((index + 1) << level) - 1``, sits
-at position ``2*i - popcount(i) + level``::
+Keys. Appending leaf ``i`` completes node (0, i) and then one parent per
+trailing 1-bit of ``i`` (nodes (1, i >> 1), (2, i >> 2), ...). Those hashes,
+lowest level first, make up leaf ``i``'s one record; so node (level, index)
+lives in the record of the leaf that completed it, ``((index + 1) << level) - 1``,
+at byte offset ``32 * level``::
 
-    key(level, index) = prefix + b"h" + position as 8 bytes big-endian
-    key of the size   = prefix + b"size"   (8 bytes big-endian)
-    value             = the 32-byte hash, nothing else
+    key of leaf i's record = prefix + b"h" + i as 8 bytes big-endian
+    value                  = 32 * (1 + trailing ones of i) bytes of hashes
+    key of the size        = prefix + b"size"   (8 bytes big-endian)
 
-Positions are dense (0 .. 2n - popcount(n) - 1), so the log holds about two
-32-byte hashes per leaf with one short key each, and every append writes keys
-in increasing order (cheap for LevelDB and for a sorted in-memory store).
+That is one record per leaf holding two hashes on average (2n - popcount(n)
+hashes in all, no copies), so the per-entry overhead of the store (key,
+checksum, LevelDB's sequence tag) is paid once per leaf rather than twice, and
+every append writes keys in increasing order (cheap for LevelDB and for a
+sorted in-memory store). Reading any node is still one ``get``.
 
 Appending a batch reads the hashes of the current right border (the complete
 subtrees of the binary decomposition of `size`, at most log2(n) reads), then
@@ -52,7 +52,7 @@ from .merkle import (
     range_nodes,
 )
 
-__all__ = ["MerkleLog", "KeyValueView", "storage_position"]
+__all__ = ["MerkleLog", "KeyValueView", "completing_leaf"]
 
 _u64 = struct.Struct(">Q")
 _sha256 = hashlib.sha256
@@ -66,10 +66,9 @@ class KeyValueView(Protocol):
     def put(self, key: bytes, value: bytes) -> None: ...
 
 
-def storage_position(level: int, index: int) -> int:
-    """The position at which complete node (level, index) is stored (see module docstring)."""
-    last_leaf = ((index + 1) << level) - 1
-    return 2 * last_leaf - last_leaf.bit_count() + level
+def completing_leaf(level: int, index: int) -> int:
+    """The leaf whose append completed node (level, index): the last leaf under it."""
+    return ((index + 1) << level) - 1
 
 
 class MerkleLog:
@@ -84,7 +83,8 @@ class MerkleLog:
     # -- keys and reads ----------------------------------------------------
 
     def _key(self, level: int, index: int) -> bytes:
-        return self._hash_prefix + _u64.pack(storage_position(level, index))
+        """The key of the record holding node (level, index)."""
+        return self._hash_prefix + _u64.pack(completing_leaf(level, index))
 
     @property
     def size(self) -> int:
@@ -97,11 +97,12 @@ class MerkleLog:
         return _u64.unpack(raw)[0]
 
     def _stored(self, level: int, index: int) -> bytes:
-        value = self.view.get(self._key(level, index))
-        if value is None or len(value) != HASH_SIZE:
-            what = "missing" if value is None else f"{len(value)} bytes"
+        record = self.view.get(self._key(level, index))
+        offset = HASH_SIZE * level
+        if record is None or len(record) < offset + HASH_SIZE:
+            what = "missing" if record is None else f"in a record of only {len(record)} bytes"
             raise CorruptionError(f"merkle log node (level {level}, index {index}) is {what}")
-        return value
+        return record[offset : offset + HASH_SIZE]
 
     def node_hash_at(self, node: NodeId, size: int | None = None) -> bytes:
         """The hash of a complete node of the tree of `size` (default: now). One read."""
@@ -162,8 +163,9 @@ class MerkleLog:
     def append_leaf_hashes(self, leaf_hashes: Sequence[bytes]) -> int:
         """Append already-hashed leaves (RFC 9162 leaf hashes); returns the first new index.
 
-        Stores each leaf hash and every subtree hash the batch completes, then
-        the new size: about 2 puts per leaf and popcount(size) reads per batch.
+        Stores each leaf's record (its hash and the subtree hashes it
+        completes), then the new size: one put per leaf plus one, and
+        popcount(size) reads per batch.
         """
         first = self.size
         if not leaf_hashes:
@@ -177,18 +179,15 @@ class MerkleLog:
         # The right border: (level, hash) of the complete subtrees of [0, first),
         # largest first. Invariant: levels strictly decrease along the list.
         border = [(n.level, self._stored(n.level, n.index)) for n in range_nodes(0, first)]
-        # Invariant: position == 2*i - popcount(i) for the next leaf index i.
-        position = 2 * first - first.bit_count()
-        for h in leaf_hashes:
-            put(prefix + pack(position), h)
-            position += 1
+        for leaf_index, h in enumerate(leaf_hashes, first):
+            record = [h]
             level = 0
             while border and border[-1][0] == level:
                 h = _sha256(b"\x01" + border.pop()[1] + h).digest()
                 level += 1
-                put(prefix + pack(position), h)
-                position += 1
+                record.append(h)
             border.append((level, h))
+            put(prefix + pack(leaf_index), b"".join(record))
         size = first + len(leaf_hashes)
         put(self._size_key, _u64.pack(size))
         return first

@@ -27,7 +27,7 @@ from ledger.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from ledger.merkle_log import MerkleLog, storage_position
+from ledger.merkle_log import MerkleLog, completing_leaf
 from ledger.store import MemoryStore, Overlay
 
 # --------------------------------------------------------------------------
@@ -269,17 +269,16 @@ def test_merkle_log_matches_reference_at_random_sizes(data):
         assert log.leaf_hash_at(index) == ref_mth(index, index + 1)
 
 
-def test_storage_positions_are_dense_and_in_completion_order():
-    positions = []
-    for size in range(1, 200):
-        # nodes completed by leaf size-1, lowest first
-        last = size - 1
-        level = 0
-        positions.append(storage_position(0, last))
-        while (last >> level) & 1:
-            level += 1
-            positions.append(storage_position(level, last >> level))
-    assert positions == list(range(len(positions)))
+def test_each_node_is_in_the_record_of_the_leaf_that_completed_it():
+    log = MerkleLog(Overlay(MemoryStore()))
+    log.append(DATA[:100])
+    for level in range(7):
+        for index in range(100 >> level):
+            node = NodeId(level, index)
+            leaf = completing_leaf(level, index)
+            assert node.coverage()[1] == leaf + 1
+            record = log.view.get(log._key(level, index))
+            assert record[32 * level : 32 * level + 32] == ref_node(node)
 
 
 # --------------------------------------------------------------------------

@@ -90,12 +90,16 @@ def test_one_leaf_at_a_time_equals_one_big_batch():
     assert one_by_one.root() == at_once.root() == ref_mth(0, 300)
 
 
-def test_storage_is_two_hashes_per_leaf_and_nothing_else():
-    _, store = build([1000])
-    values = list(store.scan(b"m/"))
-    assert len(values) == 2 * 1000 - bin(1000).count("1") + 1  # nodes + the size record
-    assert all(len(v) == 32 for k, v in values if k != b"m/size")
-    assert all(len(k) == 11 for k, _ in values if k != b"m/size")
+def test_storage_is_one_record_per_leaf_holding_each_complete_node_once():
+    n = 1000
+    _, store = build([n])
+    records = list(store.scan(b"m/h"))
+    assert [k for k, _ in records] == [b"m/h" + i.to_bytes(8, "big") for i in range(n)]
+    for i, (_, value) in enumerate(records):
+        trailing_ones = (~i & (i + 1)).bit_length() - 1
+        assert len(value) == 32 * (1 + trailing_ones)
+    assert sum(len(v) for _, v in records) == 32 * (2 * n - bin(n).count("1"))
+    assert [k for k, _ in store.scan(b"m/")] == [k for k, _ in records] + [b"m/size"]
 
 
 def test_prefixes_keep_logs_apart():
@@ -175,4 +179,4 @@ def test_reads_are_logarithmic_at_a_million_leaves():
     counting.reads = counting.writes = 0
     log.append([b"one more"] * 3)
     assert counting.reads <= bound
-    assert counting.writes <= 3 * 2 + math.ceil(math.log2(n)) + 1
+    assert counting.writes == 3 + 1  # one record per leaf, and the size
