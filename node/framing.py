@@ -81,8 +81,8 @@ def read_length(header: bytes, *, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
 def decode_body(body: bytes) -> dict[str, Any]:
     """Decode one frame body; raises FrameError unless it is one well-shaped msgpack map."""
     try:
-        frame = msgpack.unpackb(body, raw=False, strict_map_key=True, max_buffer_size=len(body))
-    except Exception as exc:  # msgpack raises several unrelated types (ExtraData, ValueError, ...)
+        frame = msgpack.unpackb(body, raw=False, strict_map_key=True)
+    except (ValueError, msgpack.UnpackException) as exc:  # ExtraData, FormatError, StackError, bad UTF-8, ...
         raise FrameError(f"body is not one msgpack object: {type(exc).__name__}: {exc}") from None
     _check_shape(frame)
     return frame
