@@ -1,0 +1,243 @@
+"""The Python SDK: sign documents and talk to a node's HTTP API.
+
+::
+
+    from client.sdk import Client
+    from ledger.keys import read_key_file
+
+    chair, secretary = read_key_file("keys/m0001.json"), read_key_file("keys/m0002.json")
+    with Client("http://127.0.0.1:8101") as node:
+        envelope = node.sign({"type": "minutes", "org": "central/p1/c1", "body": {...}}, [chair, secretary])
+        result = node.submit(envelope, wait=True)        # {"doc_id", "status": "committed", "receipt"}
+        node.verify_receipt(result["receipt"], genesis)   # offline checks, client/verify.py
+
+Errors are the typed classes of ``client/errors.py``, one per API error code.
+
+Retries: a 503 (no leader yet; the ``Retry-After`` header is honoured) and a
+connection failure are retried with exponential back-off and full jitter, up
+to ``retries`` times, for every call. That is safe for ``submit`` too: a
+document's id is the hash of its bytes, so submitting it twice cannot add it
+twice; a retry that finds it committed gets 409 with the receipt, which
+``submit`` returns as success with ``"status": "already_committed"`` (pass
+``accept_committed=False`` to get :class:`~client.errors.AlreadyCommittedError`
+instead).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import random
+import time
+from typing import Any, Iterable, Sequence
+
+import httpx
+
+from ledger.encoding import normalize
+
+from .errors import AlreadyCommittedError, ApiError, ConnectionFailed, NoLeaderError, error_from_response
+
+__all__ = ["Client", "sign_document", "DEFAULT_TIMEOUT"]
+
+DEFAULT_TIMEOUT = 30.0
+MAX_BACKOFF = 10.0
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _key_pairs(keys: Iterable[Any]) -> list[tuple[str, bytes]]:
+    """(signer id, seed) from KeyFile objects or (id, seed) pairs."""
+    pairs = []
+    for key in keys:
+        if isinstance(key, tuple):
+            pairs.append((str(key[0]), bytes(key[1])))
+        else:
+            pairs.append((key.id, key.seed))
+    if not pairs:
+        raise ValueError("at least one key is needed to sign")
+    return pairs
+
+
+def sign_document(doc: dict, keys: Sequence[Any], *, now_ms: int | None = None) -> bytes:
+    """The canonical envelope bytes of `doc` signed with each of `keys`.
+
+    NFC-normalises every string first (the ledger rejects non-NFC input rather
+    than repairing it) and fills ``v`` (1), ``nonce`` (16 random bytes),
+    ``created_at`` (now, unix ms) and ``refs`` ([]) when missing. A ``nonce``
+    given as a base64url string (as JSON and YAML files hold it) is decoded.
+    Raises ``InvalidInput`` naming the field if the document breaks a rule.
+    """
+    from ledger.documents import Document, make_envelope
+    from ledger.jsonfmt import b64d
+
+    obj = normalize(dict(doc))
+    obj.setdefault("v", 1)
+    obj.setdefault("refs", [])
+    obj.setdefault("created_at", now_ms if now_ms is not None else _now_ms())
+    if "nonce" not in obj or obj["nonce"] is None:
+        obj["nonce"] = os.urandom(16)
+    elif isinstance(obj["nonce"], str):
+        obj["nonce"] = b64d(obj["nonce"], "nonce")
+    document = Document.from_obj(obj)
+    return make_envelope(document, _key_pairs(keys)).to_bytes()
+
+
+class Client:
+    """A sync client for one node. Thread-safe as httpx.Client is."""
+
+    def __init__(self, base_url: str, *, timeout: float = DEFAULT_TIMEOUT, retries: int = 5,
+                 backoff: float = 0.2, transport: httpx.BaseTransport | None = None,
+                 rng: random.Random | None = None, sleep=time.sleep) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.retries = retries
+        self.backoff = backoff
+        self._rng = rng or random.Random()
+        self._sleep = sleep
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport,
+                                  headers={"Accept": "application/json", "User-Agent": "minutebook-sdk/1"})
+
+    # -- plumbing --
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        """Full-jitter exponential back-off, never shorter than Retry-After."""
+        cap = min(MAX_BACKOFF, self.backoff * (2 ** attempt))
+        delay = self._rng.uniform(0, cap)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, MAX_BACKOFF * 3))
+        return delay
+
+    def _request(self, method: str, path: str, *, timeout: float | None = None, **kwargs: Any) -> httpx.Response:
+        attempt = 0
+        while True:
+            try:
+                extra = {"timeout": timeout} if timeout is not None else {}
+                response = self._http.request(method, path, **kwargs, **extra)
+            except httpx.TransportError as exc:
+                if attempt >= self.retries:
+                    raise ConnectionFailed(self.base_url, _reason(exc)) from None
+                self._sleep(self._delay(attempt, None))
+                attempt += 1
+                continue
+            if response.status_code < 400:
+                return response
+            error = error_from_response(response.status_code, _body(response), response.headers.get("retry-after"))
+            if isinstance(error, NoLeaderError) and attempt < self.retries:
+                self._sleep(self._delay(attempt, error.retry_after))
+                attempt += 1
+                continue
+            raise error
+
+    def _get(self, path: str, **params: Any) -> Any:
+        return _body(self._request("GET", path, params={k: v for k, v in params.items() if v is not None}))
+
+    # -- documents --
+
+    def sign(self, doc: dict, keys: Sequence[Any]) -> bytes:
+        """See :func:`sign_document`."""
+        return sign_document(doc, keys)
+
+    def submit(self, envelope: bytes, *, wait: bool = False, timeout: float = 30.0,
+               accept_committed: bool = True) -> dict:
+        """Submit canonical envelope bytes.
+
+        Returns ``{doc_id, status: "pending"}``, or with ``wait`` ``{doc_id,
+        status: "committed", receipt}``. A document already committed (a
+        retry, a resumed import) returns ``{doc_id, status:
+        "already_committed", receipt}`` unless ``accept_committed=False``.
+        """
+        params = {"wait": "committed", "timeout": timeout} if wait else {}
+        try:
+            response = self._request("POST", "/v1/documents", params=params, content=bytes(envelope),
+                                     headers={"Content-Type": "application/msgpack"},
+                                     timeout=timeout + 10 if wait else None)
+        except AlreadyCommittedError as exc:
+            if not accept_committed:
+                raise
+            return {"doc_id": exc.doc_id, "status": "already_committed", "receipt": exc.receipt}
+        return _body(response)
+
+    def get_document(self, doc_id: str) -> dict:
+        return self._get(f"/v1/documents/{doc_id}")
+
+    def receipt(self, doc_id: str) -> dict:
+        return self._get(f"/v1/documents/{doc_id}/receipt")
+
+    # -- log --
+
+    def tree_head(self, *, certified: bool = False) -> dict:
+        return self._get("/v1/tree-head", certified="true" if certified else None)
+
+    def consistency(self, first: int, second: int) -> dict:
+        return self._get("/v1/proofs/consistency", first=first, second=second)
+
+    def block(self, height: int) -> dict:
+        return self._get(f"/v1/blocks/{int(height)}")
+
+    def blocks(self, start: int | None = None, limit: int = 20) -> dict:
+        """``{height, blocks: [...]}`` from height `start` (default: the latest page)."""
+        return self._get("/v1/blocks", limit=limit, **({"from": start} if start is not None else {}))
+
+    def block_envelopes(self, height: int) -> list[bytes]:
+        """The canonical envelopes of block `height`, in block order."""
+        body = self._get(f"/v1/blocks/{int(height)}/envelopes")
+        return [base64.urlsafe_b64decode(e + "=" * (-len(e) % 4)) for e in body["envelopes"]]
+
+    # -- registry --
+
+    def member(self, member_id: str) -> dict:
+        return self._get(f"/v1/members/{member_id}")
+
+    def org(self, path: str) -> dict:
+        return self._get(f"/v1/orgs/{path.strip('/')}")
+
+    def stats(self, path: str, *, since: int | None = None, until: int | None = None) -> dict:
+        return self._get(f"/v1/orgs/{path.strip('/')}/stats", since=since, until=until)
+
+    # -- node --
+
+    def status(self) -> dict:
+        return self._get("/v1/status")
+
+    def health(self) -> dict:
+        return self._get("/healthz")
+
+    @staticmethod
+    def verify_receipt(receipt: dict, genesis: dict) -> Any:
+        """Check a receipt offline (client/verify.py); raises ProofFailed naming the check."""
+        from .verify import verify_receipt
+
+        return verify_receipt(receipt, genesis)
+
+
+def _reason(exc: httpx.TransportError) -> str:
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.ConnectError):
+        return f"connection failed ({text})"
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out ({type(exc).__name__})"
+    return text
+
+
+def _body(response: httpx.Response) -> Any:
+    content_type = response.headers.get("content-type", "")
+    if "application/msgpack" in content_type:
+        import msgpack
+
+        return msgpack.unpackb(response.content, raw=False)
+    try:
+        return response.json()
+    except ValueError:
+        if response.status_code >= 400:
+            return {"message": response.text[:200] or f"HTTP {response.status_code}"}
+        raise ApiError(response.status_code, "bad_response", f"the node answered non-JSON: {response.text[:200]!r}")

@@ -1,0 +1,150 @@
+"""client/sdk.py over a fake transport (httpx.MockTransport): retries on 503 and
+connection errors, Retry-After honoured, every API error mapped to its class."""
+
+from __future__ import annotations
+
+import random
+
+import httpx
+import pytest
+
+from client import errors
+from client.sdk import Client
+
+RECEIPT = {"doc_id": "ab" * 32, "leaf_index": 3}
+
+
+def _client(handler, **kw) -> tuple[Client, list[float]]:
+    slept: list[float] = []
+    client = Client("http://node.test", transport=httpx.MockTransport(handler), rng=random.Random(1),
+                    sleep=slept.append, **kw)
+    return client, slept
+
+
+def test_retries_503_honouring_retry_after_then_succeeds():
+    calls = []
+
+    def handler(request):
+        calls.append(request)
+        if len(calls) < 3:
+            return httpx.Response(503, headers={"Retry-After": "2"},
+                                  json={"error": "no_leader", "message": "no leader yet", "retry_after": 2})
+        return httpx.Response(202, json={"doc_id": "ab" * 32, "status": "pending"})
+
+    client, slept = _client(handler)
+    assert client.submit(b"\x81") == {"doc_id": "ab" * 32, "status": "pending"}
+    assert len(calls) == 3
+    assert slept and all(s >= 2 for s in slept)
+    assert calls[0].headers["content-type"] == "application/msgpack"
+    assert calls[0].content == b"\x81"
+
+
+def test_gives_up_after_retries_with_typed_error():
+    def handler(request):
+        return httpx.Response(503, headers={"Retry-After": "1"}, json={"error": "no_leader", "message": "none"})
+
+    client, slept = _client(handler, retries=2)
+    with pytest.raises(errors.NoLeaderError) as info:
+        client.status()
+    assert info.value.status == 503 and info.value.retry_after == 1.0
+    assert len(slept) == 2
+
+
+def test_backoff_grows_exponentially_with_jitter():
+    client, _ = _client(lambda r: httpx.Response(200, json={}), backoff=0.5)
+    caps = [0.5 * 2**a for a in range(5)]
+    for attempt, cap in enumerate(caps):
+        for _ in range(20):
+            assert 0 <= client._delay(attempt, None) <= min(cap, 10.0)
+
+
+def test_connection_errors_are_retried_then_reported():
+    attempts = []
+
+    def handler(request):
+        attempts.append(1)
+        raise httpx.ConnectError("refused", request=request)
+
+    client, slept = _client(handler, retries=3)
+    with pytest.raises(errors.ConnectionFailed) as info:
+        client.tree_head()
+    assert len(attempts) == 4 and len(slept) == 3
+    assert "cannot reach http://node.test" in str(info.value)
+
+
+def test_retried_submit_that_finds_document_committed_is_success():
+    calls = []
+
+    def handler(request):
+        calls.append(1)
+        if len(calls) == 1:
+            raise httpx.ReadTimeout("lost the answer", request=request)
+        return httpx.Response(409, json={"error": "already_committed", "message": "already", "doc_id": "ab" * 32,
+                                         "receipt": RECEIPT})
+
+    client, _ = _client(handler)
+    result = client.submit(b"\x81", wait=True)
+    assert result == {"doc_id": "ab" * 32, "status": "already_committed", "receipt": RECEIPT}
+    with pytest.raises(errors.AlreadyCommittedError) as info:
+        client.submit(b"\x81", accept_committed=False)
+    assert info.value.receipt == RECEIPT and info.value.doc_id == "ab" * 32
+
+
+@pytest.mark.parametrize(
+    "status,code,cls",
+    [
+        (400, "invalid_input", errors.MalformedRequest),
+        (400, "not_canonical", errors.NotCanonicalRequest),
+        (401, "bad_signature", errors.BadSignatureError),
+        (403, "not_permitted", errors.NotPermittedError),
+        (404, "not_found", errors.NotFoundError),
+        (413, "too_large", errors.TooLargeError),
+        (422, "rejected", errors.RejectedError),
+        (500, "internal", errors.InternalError),
+        (502, "forward_failed", errors.ForwardFailedError),
+        (504, "timeout", errors.TimeoutError_),
+    ],
+)
+def test_error_codes_map_to_classes(status, code, cls):
+    def handler(request):
+        return httpx.Response(status, json={"error": code, "message": "what went wrong", "field": "body.org"})
+
+    client, slept = _client(handler)
+    with pytest.raises(cls) as info:
+        client.get_document("ab" * 32)
+    err = info.value
+    assert (err.status, err.code, err.message, err.field) == (status, code, "what went wrong", "body.org")
+    assert not slept  # only 503 and connection errors are retried
+
+
+def test_non_json_error_still_typed():
+    client, _ = _client(lambda r: httpx.Response(502, text="Bad Gateway"))
+    with pytest.raises(errors.ForwardFailedError) as info:
+        client.status()
+    assert "Bad Gateway" in info.value.message
+
+
+def test_msgpack_answers_are_decoded():
+    import msgpack
+
+    def handler(request):
+        return httpx.Response(200, content=msgpack.packb({"height": 4}), headers={"content-type": "application/msgpack"})
+
+    client, _ = _client(handler)
+    assert client.block(4) == {"height": 4}
+
+
+def test_query_parameters():
+    seen = []
+
+    def handler(request):
+        seen.append(str(request.url))
+        return httpx.Response(200, json={"height": 0, "blocks": []})
+
+    client, _ = _client(handler)
+    client.blocks(start=5, limit=10)
+    client.consistency(2, 9)
+    client.stats("central/p1")
+    assert seen[0] == "http://node.test/v1/blocks?limit=10&from=5"
+    assert seen[1] == "http://node.test/v1/proofs/consistency?first=2&second=9"
+    assert seen[2] == "http://node.test/v1/orgs/central/p1/stats"
