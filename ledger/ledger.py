@@ -1,0 +1,541 @@
+"""The ledger: applies blocks and answers queries about them.
+
+Theory of operation
+-------------------
+``apply_block(proposal)`` is the state machine every node runs on each
+committed Raft entry carrying a :class:`~ledger.blocks.BlockProposal`. It runs
+every envelope through decoding, signature and registry checks again, in
+order; a document that fails is kept, flagged ``rejected`` with
+``"<error code>: <message>"`` as the reason, identically on every node. A
+document whose id is already in the ledger *accepted* (earlier, or earlier in
+the same block) is rejected as a duplicate; a document that was rejected
+before may be proposed again and is checked afresh.
+
+Every envelope of the block, accepted or rejected, becomes a leaf of the
+document log (blocks.py explains why). Everything the block changes --
+envelopes, document records, statuses, Merkle leaves and subtree hashes,
+registry state, indexes, the voter set, the block record, the head pointer and
+the Raft index applied -- goes into one :class:`~ledger.store.Overlay` and is
+committed as one atomic, fsynced batch: a crash leaves the old block or the
+new one, never half of one.
+
+Storage keys (besides ``m/`` for the Merkle log and ``r/`` for the registry);
+``be8`` is an 8-byte big-endian integer::
+
+    g                                    genesis hash (32 bytes)
+    h                                    head: be8 height (absent before block 1)
+    x/raft_applied                       be8 Raft index of the last applied block
+    b/<be8 height>                       block record: canonical {header, doc_ids,
+                                         no_id, rejected: [[offset, reason]]}
+    c/<be8 height><node_id>              a verified certificate signature (64 bytes)
+    v/<be8 height>                       the voter set from that height on, written
+                                         only when it changes: canonical
+                                         [[node_id, public_key], ...] sorted
+    l/<be8 leaf>                         the canonical envelope bytes of the leaf
+    d/<doc_id, 32 raw bytes>             be8 leaf + be8 height + 1 byte (1 accepted,
+                                         0 rejected); points at the accepted leaf
+                                         if there is one, else the latest rejected
+    i/u/<org>\\0<be8 created_at><be8 leaf>     accepted documents by unit
+    i/m/<member>\\0<be8 created_at><be8 leaf>  by member (signers and body.member)
+    i/t/<type>\\0<be8 created_at><be8 leaf>    by type
+    i/n/<be8 leaf>                       accepted ``node`` documents (membership)
+
+The voters that certify block ``h`` are those in force before it (after
+blocks ``< h``): ``voters_at(h)`` reads the last ``v/`` record at or below
+``h``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import time
+from typing import Any, Iterator
+
+from .blocks import (
+    ACCEPTED,
+    REJECTED,
+    Block,
+    BlockProposal,
+    BlockSignature,
+    DocumentStatus,
+    Header,
+    TreeHead,
+    block_signing_message,
+    quorum_size,
+)
+from .documents import Envelope
+from .encoding import canonical, decode_canonical
+from .errors import AlreadyCommitted, CorruptionError, InvalidInput, MinutebookError, NotFound, Rejected
+from .jsonfmt import b64e
+from .keys import BLOCK_DOMAIN, verify
+from .merkle import EMPTY_ROOT, leaf_hash, root
+from .merkle_log import MerkleLog
+from .receipts import consistency_json, receipt_json
+from .registry import Genesis, Registry
+from .store import Overlay, Store
+
+__all__ = ["Ledger", "BlockOutOfOrder", "INDEX_KINDS"]
+
+_u64 = struct.Struct(">Q")
+_pack = _u64.pack
+_ZERO_ID = bytes(32)
+
+_K_GENESIS = b"g"
+_K_HEAD = b"h"
+_K_RAFT = b"x/raft_applied"
+_P_BLOCK = b"b/"
+_P_CERT = b"c/"
+_P_VOTERS = b"v/"
+_P_LEAF = b"l/"
+_P_DOC = b"d/"
+_P_NODE_DOCS = b"i/n/"
+INDEX_KINDS = {"unit": b"i/u/", "member": b"i/m/", "type": b"i/t/"}
+
+
+class BlockOutOfOrder(CorruptionError):
+    """apply_block was handed a proposal that does not extend the head: a gap
+    or a fork in what Raft committed, which is a broken invariant. (The node
+    runtime filters stale proposals with :meth:`Ledger.is_next` first.)"""
+
+
+def _salvage_doc_id(data: bytes) -> str | None:
+    """The id of a document inside an envelope that failed validation, if the
+    bytes at least decode canonically to ``{doc: {...}, ...}``."""
+    try:
+        obj = decode_canonical(data)
+    except MinutebookError:
+        return None
+    if isinstance(obj, dict) and isinstance(obj.get("doc"), dict):
+        return hashlib.sha256(canonical(obj["doc"])).hexdigest()
+    return None
+
+
+def _jsonable(value: Any) -> Any:
+    """A canonical value as JSON: bytes become base64url (DESIGN.md)."""
+    if isinstance(value, bytes):
+        return b64e(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _genesis_hash_bytes(genesis: Genesis) -> bytes:
+    h = genesis.genesis_hash
+    if isinstance(h, str):
+        h = bytes.fromhex(h)
+    if len(h) != 32:
+        raise CorruptionError("genesis hash is not 32 bytes")
+    return h
+
+
+class Ledger:
+    """The ledger over a :class:`~ledger.store.Store`.
+
+    On a fresh store it writes the genesis state (registry, first voter set)
+    in one batch; on an existing one it checks the genesis hash matches.
+    """
+
+    def __init__(self, store: Store, genesis: "Genesis | dict") -> None:
+        if isinstance(genesis, dict):
+            genesis = Genesis.from_json(genesis)
+        self.store = store
+        self.genesis = genesis
+        self.genesis_hash = _genesis_hash_bytes(genesis)
+        stored = store.get(_K_GENESIS)
+        if stored is None:
+            overlay = Overlay(store)
+            Registry.bootstrap(overlay, genesis)
+            overlay.put(_K_GENESIS, self.genesis_hash)
+            overlay.put(_P_VOTERS + _pack(1), self._encode_voters(Registry(overlay)))
+            overlay.commit()
+        elif stored != self.genesis_hash:
+            raise InvalidInput("genesis", f"store was made from genesis {stored.hex()}, not {self.genesis_hash.hex()}")
+        raw = store.get(_K_HEAD)
+        # Invariant: height == number of blocks applied; head_header is block `height`'s.
+        self.height = 0 if raw is None else _u64.unpack(raw)[0]
+        self._head: Header | None = self._block_record(self.height)[0] if self.height else None
+        self._log = MerkleLog(store)
+        self._genesis_voters = self.voters_at(1)
+
+    # -- the state machine ---------------------------------------------------
+
+    @property
+    def head_hash(self) -> bytes:
+        """Raw hash of the head header; the genesis hash before block 1."""
+        return self._head.hash if self._head is not None else self.genesis_hash
+
+    def head(self) -> Header | None:
+        return self._head
+
+    @property
+    def raft_applied(self) -> int:
+        raw = self.store.get(_K_RAFT)
+        return 0 if raw is None else _u64.unpack(raw)[0]
+
+    def is_next(self, proposal: BlockProposal) -> bool:
+        """Whether `proposal` extends the head (height + 1 and prev_hash)."""
+        return proposal.height == self.height + 1 and proposal.prev_hash == self.head_hash
+
+    def note_raft_applied(self, raft_index: int) -> None:
+        """Record a Raft index applied without a block (a no-op or stale entry)."""
+        self.store.write({_K_RAFT: _pack(raft_index)})
+
+    def apply_block(self, proposal: BlockProposal, *, raft_index: int | None = None) -> Block:
+        """Validate and apply every envelope of `proposal`; commit it all in one batch.
+
+        Raises BlockOutOfOrder (a CorruptionError) if the proposal does not
+        extend the head.
+        """
+        if not self.is_next(proposal):
+            raise BlockOutOfOrder(
+                f"proposal for height {proposal.height} with prev_hash {proposal.prev_hash.hex()} does not "
+                f"extend height {self.height} with hash {self.head_hash.hex()}"
+            )
+        height = proposal.height
+        at_ms = proposal.timestamp
+        overlay = Overlay(self.store)
+        put = overlay.put
+        get = overlay.get
+        registry = Registry(overlay)
+        log = MerkleLog(overlay)
+        first_leaf = log.size
+        height_be = _pack(height)
+        accepted_here: set[bytes] = set()
+        doc_ids: list[bytes] = []
+        no_id: list[int] = []
+        rejected: list[list] = []
+        statuses: list[DocumentStatus] = []
+        membership_changed = False
+        for offset, data in enumerate(proposal.envelopes):
+            leaf = first_leaf + offset
+            leaf_be = _pack(leaf)
+            put(_P_LEAF + leaf_be, data)
+            reason = None
+            try:
+                envelope = Envelope.from_bytes(data)
+            except MinutebookError as exc:
+                envelope = None
+                reason = f"{exc.code}: {exc.message}"
+                doc_id = _salvage_doc_id(data)
+            else:
+                doc_id = envelope.doc_id
+            raw_id = bytes.fromhex(doc_id) if doc_id is not None else None
+            doc_key = _P_DOC + raw_id if raw_id is not None else None
+            previous = get(doc_key) if doc_key is not None else None
+            if envelope is not None:
+                if raw_id in accepted_here:
+                    reason = f"duplicate: document {doc_id} is already accepted in this block"
+                elif previous is not None and previous[16] == 1:
+                    prior = _u64.unpack(previous[:8])[0]
+                    reason = f"duplicate: document {doc_id} is already accepted at leaf {prior}"
+                else:
+                    try:
+                        registry.apply(envelope, at_ms)
+                    except MinutebookError as exc:
+                        reason = f"{exc.code}: {exc.message}"
+            if raw_id is None:
+                no_id.append(offset)
+                doc_ids.append(_ZERO_ID)
+            else:
+                doc_ids.append(raw_id)
+            if reason is not None:
+                rejected.append([offset, reason])
+                statuses.append(DocumentStatus(doc_id=doc_id, leaf_index=leaf, status=REJECTED, reason=reason))
+                if doc_key is not None and raw_id not in accepted_here and (previous is None or previous[16] == 0):
+                    put(doc_key, leaf_be + height_be + b"\x00")
+                continue
+            statuses.append(DocumentStatus(doc_id=doc_id, leaf_index=leaf, status=ACCEPTED))
+            accepted_here.add(raw_id)
+            put(doc_key, leaf_be + height_be + b"\x01")
+            self._index(put, envelope, leaf_be)
+            if envelope.doc.type == "node":
+                put(_P_NODE_DOCS + leaf_be, raw_id)
+                membership_changed = True
+        log.append(proposal.envelopes)
+        header = Header(
+            height=height,
+            prev_hash=proposal.prev_hash,
+            timestamp=proposal.timestamp,
+            proposer=proposal.proposer,
+            term=proposal.term,
+            tx_root=root([leaf_hash(e) for e in proposal.envelopes]) if proposal.envelopes else EMPTY_ROOT,
+            log_size=log.size,
+            log_root=log.root(),
+        )
+        if membership_changed:
+            voters = self._encode_voters(registry)
+            if voters != self._voters_record(height):
+                put(_P_VOTERS + _pack(height + 1), voters)
+        put(
+            _P_BLOCK + height_be,
+            canonical({"header": header.canonical, "doc_ids": b"".join(doc_ids), "no_id": no_id, "rejected": rejected}),
+        )
+        put(_K_HEAD, height_be)
+        if raft_index is not None:
+            put(_K_RAFT, _pack(raft_index))
+        overlay.commit()
+        self.height = height
+        self._head = header
+        return Block(header=header, documents=tuple(statuses))
+
+    @staticmethod
+    def _index(put, envelope: Envelope, leaf_be: bytes) -> None:
+        doc = envelope.doc
+        suffix = b"\0" + _pack(doc.created_at) + leaf_be
+        put(b"i/u/" + doc.org.encode() + suffix, b"")
+        put(b"i/t/" + doc.type.encode() + suffix, b"")
+        members = {s.signer for s in envelope.sigs}
+        subject = doc.body.get("member") if isinstance(doc.body, dict) else None
+        if isinstance(subject, str):
+            members.add(subject)
+        for member in members:
+            put(b"i/m/" + member.encode() + suffix, b"")
+
+    # -- voters and certificates ---------------------------------------------
+
+    @staticmethod
+    def _encode_voters(registry: Registry) -> bytes:
+        pairs = []
+        for node_id in registry.voters():
+            key = registry.node_key(node_id)
+            if key is None:
+                raise CorruptionError(f"voter {node_id} has no node key")
+            pairs.append([node_id, key])
+        return canonical(pairs)
+
+    def _voters_record(self, height: int) -> bytes:
+        for _, value in self.store.scan(_P_VOTERS, start=_P_VOTERS + _pack(height), reverse=True, limit=1):
+            return value
+        raise CorruptionError("no voter set recorded (genesis not written?)")
+
+    def voters_at(self, height: int) -> dict[str, bytes]:
+        """The voters that certify block `height` (node id -> public key):
+        those in force after blocks < height."""
+        if type(height) is not int or height < 1:
+            raise InvalidInput("height", f"expected an int >= 1, got {height!r}")
+        return {node_id: key for node_id, key in decode_canonical(self._voters_record(height))}
+
+    def add_block_signature(self, height: int, node_id: str, sig: bytes) -> bool:
+        """Store `sig` if it is a voter's valid signature of block `height`
+        (over BLOCK_DOMAIN + the 32 raw bytes of its hash); return whether it was.
+        Raises NotFound for a block not applied yet (the runtime buffers those)."""
+        header = self.header(height)
+        key = self.voters_at(height).get(node_id)
+        if key is None or not isinstance(sig, bytes) or len(sig) != 64:
+            return False
+        if not verify(key, BLOCK_DOMAIN, block_signing_message(header.hash), sig):
+            return False
+        cert_key = _P_CERT + _pack(height) + node_id.encode()
+        if self.store.get(cert_key) != sig:
+            self.store.write({cert_key: sig})
+        return True
+
+    def certificate(self, height: int) -> tuple[BlockSignature, ...]:
+        """The verified signatures stored for block `height`, sorted by node id."""
+        prefix = _P_CERT + _pack(height)
+        return tuple(
+            BlockSignature(node=key[len(prefix):].decode(), sig=value) for key, value in self.store.scan(prefix)
+        )
+
+    def is_certified(self, height: int) -> bool:
+        voters = self.voters_at(height)
+        signed = {s.node for s in self.certificate(height)} & set(voters)
+        return len(signed) >= quorum_size(len(voters))
+
+    # -- blocks --------------------------------------------------------------
+
+    def _block_record(self, height: int) -> tuple[Header, dict]:
+        if type(height) is not int or not 1 <= height <= self.height:
+            raise NotFound(f"block {height}")
+        raw = self.store.get(_P_BLOCK + _pack(height))
+        if raw is None:
+            raise CorruptionError(f"block record {height} missing below the head {self.height}")
+        record = decode_canonical(raw, max_bytes=1 << 30)
+        return Header.from_bytes(record["header"]), record
+
+    def header(self, height: int) -> Header:
+        return self._block_record(height)[0]
+
+    def block_object(self, height: int) -> Block:
+        header, record = self._block_record(height)
+        ids = record["doc_ids"]
+        count = len(ids) // 32
+        first = header.log_size - count
+        no_id = set(record["no_id"])
+        reasons = dict(record["rejected"])
+        documents = tuple(
+            DocumentStatus(
+                doc_id=None if i in no_id else ids[32 * i : 32 * i + 32].hex(),
+                leaf_index=first + i,
+                status=REJECTED if i in reasons else ACCEPTED,
+                reason=reasons.get(i),
+            )
+            for i in range(count)
+        )
+        return Block(header=header, documents=documents, certificate=self.certificate(height))
+
+    def block(self, height: int) -> dict:
+        """The Block JSON object (DESIGN.md "Formats")."""
+        return self.block_object(height).to_json()
+
+    def proposal(self, height: int) -> BlockProposal:
+        """The proposal block `height` was applied from (for catch-up)."""
+        header, record = self._block_record(height)
+        count = len(record["doc_ids"]) // 32
+        first = header.log_size - count
+        envelopes = tuple(v for _, v in self.store.scan(_P_LEAF, start=_P_LEAF + _pack(first), limit=count))
+        return BlockProposal(
+            height=height, prev_hash=header.prev_hash, timestamp=header.timestamp,
+            proposer=header.proposer, term=header.term, envelopes=envelopes,
+        )
+
+    def tree_head(self, *, certified: bool = False) -> dict:
+        """The signed tree head of the latest block (or the latest certified
+        one) as JSON; an empty ledger has ``height`` 0 and no certificate."""
+        height = self.height
+        if certified:
+            while height and not self.is_certified(height):
+                height -= 1
+        if height == 0:
+            return {
+                "log_size": 0, "log_root": EMPTY_ROOT.hex(), "height": 0,
+                "block_hash": self.genesis_hash.hex(), "timestamp": 0, "certificate": [],
+            }
+        return TreeHead.of(self.header(height), self.certificate(height)).to_json()
+
+    def consistency_proof(self, m: int, n: int) -> dict:
+        """``{first, second, proof}`` (RFC 9162 §2.1.4) between log sizes m and n."""
+        size = self._log.size
+        for name, value in (("first", m), ("second", n)):
+            if type(value) is not int:
+                raise InvalidInput(name, f"expected an int, got {value!r}")
+        if not 0 < m <= n <= size:
+            raise InvalidInput("first", f"requires 0 < first <= second <= {size} (the log size), got {m}, {n}")
+        return consistency_json(m, n, self._log.consistency_proof(m, n))
+
+    # -- documents -------------------------------------------------------------
+
+    def _doc_record(self, doc_id: str) -> tuple[int, int, bool]:
+        try:
+            raw_id = bytes.fromhex(doc_id) if isinstance(doc_id, str) and len(doc_id) == 64 else None
+        except ValueError:
+            raw_id = None
+        if raw_id is None:
+            raise InvalidInput("doc_id", "expected 64 lowercase hex characters")
+        raw = self.store.get(_P_DOC + raw_id)
+        if raw is None:
+            raise NotFound(f"document {doc_id}")
+        return _u64.unpack(raw[:8])[0], _u64.unpack(raw[8:16])[0], raw[16] == 1
+
+    def envelope_at(self, leaf: int) -> bytes:
+        data = self.store.get(_P_LEAF + _pack(leaf))
+        if data is None:
+            raise NotFound(f"leaf {leaf}")
+        return data
+
+    def document(self, doc_id: str) -> dict:
+        """``{doc_id, leaf_index, height, status, reason?, envelope, doc}``;
+        ``envelope`` base64url, ``doc`` the document with bytes as base64url."""
+        leaf, height, accepted = self._doc_record(doc_id)
+        return self._document_json(doc_id, leaf, height, accepted)
+
+    def _document_json(self, doc_id: str, leaf: int, height: int, accepted: bool | None = None) -> dict:
+        data = self.envelope_at(leaf)
+        d: dict = {"doc_id": doc_id, "leaf_index": leaf, "height": height}
+        if accepted:
+            d["status"] = ACCEPTED
+        else:
+            _, record = self._block_record(height)
+            count = len(record["doc_ids"]) // 32
+            offset = leaf - (self.header(height).log_size - count)
+            reason = dict(record["rejected"]).get(offset)
+            d["status"] = REJECTED if reason is not None else ACCEPTED
+            if reason is not None:
+                d["reason"] = reason
+        d["envelope"] = b64e(data)
+        d["doc"] = _jsonable(decode_canonical(data)["doc"])
+        return d
+
+    def check_submission(self, envelope_bytes: bytes, *, at_ms: int | None = None) -> Envelope:
+        """Leader admission: decode, validate and check against the current
+        registry (signatures included); raises the typed errors, and
+        AlreadyCommitted (with the receipt) for a document accepted before."""
+        envelope = Envelope.from_bytes(envelope_bytes)
+        doc_id = envelope.doc_id
+        raw = self.store.get(_P_DOC + bytes.fromhex(doc_id))
+        if raw is not None and raw[16] == 1:
+            raise AlreadyCommitted(doc_id, self.receipt(doc_id))
+        if at_ms is None:
+            at_ms = max(int(time.time() * 1000), self._head.timestamp if self._head else 0)
+        Registry(self.store).check(envelope, at_ms)
+        return envelope
+
+    def receipt(self, doc_id: str) -> dict:
+        """The Receipt object for an accepted document (receipts.py has the format).
+
+        Raises NotFound for an unknown document and Rejected for a rejected one.
+        """
+        leaf, height, accepted = self._doc_record(doc_id)
+        if not accepted:
+            raise Rejected(self._document_json(doc_id, leaf, height, False).get("reason", "rejected"))
+        membership = None
+        if self.voters_at(height) != self._genesis_voters:
+            block = self.block_object(height)
+            first_leaf = block.header.log_size - len(block.documents)
+            membership = [
+                self._receipt(value.hex(), _u64.unpack(key[len(_P_NODE_DOCS):])[0])
+                for key, value in self.store.scan(_P_NODE_DOCS)
+                if _u64.unpack(key[len(_P_NODE_DOCS):])[0] < first_leaf
+            ]
+        return self._receipt(doc_id, leaf, height, membership)
+
+    def _receipt(self, doc_id: str, leaf: int, height: int | None = None, membership=None) -> dict:
+        if height is None:
+            height = self._doc_record(doc_id)[1]
+        block = self.block_object(height)
+        return receipt_json(
+            doc_id=doc_id,
+            envelope=self.envelope_at(leaf),
+            leaf_index=leaf,
+            inclusion_proof=self._log.inclusion_proof(leaf, block.header.log_size),
+            block=block,
+            membership=membership,
+        )
+
+    def documents_by(
+        self,
+        kind: str,
+        value: str,
+        *,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        limit: int | None = 100,
+        reverse: bool = False,
+    ) -> Iterator[dict]:
+        """Accepted documents of a unit, member or type (`kind`), ordered by
+        created_at then leaf, optionally within [since_ms, until_ms]."""
+        if kind not in INDEX_KINDS:
+            raise InvalidInput("kind", f"expected one of {sorted(INDEX_KINDS)}, got {kind!r}")
+        prefix = INDEX_KINDS[kind] + value.encode() + b"\0"
+        if reverse:
+            start = prefix + _pack(until_ms) + b"\xff" * 8 if until_ms is not None else None
+        else:
+            start = prefix + _pack(since_ms) if since_ms is not None else None
+        count = 0
+        for key, _ in self.store.scan(prefix, start=start, reverse=reverse):
+            created_at = _u64.unpack(key[-16:-8])[0]
+            if (reverse and since_ms is not None and created_at < since_ms) or (
+                not reverse and until_ms is not None and created_at > until_ms
+            ):
+                return
+            if limit is not None and count >= limit:
+                return
+            leaf = _u64.unpack(key[-8:])[0]
+            data = self.envelope_at(leaf)
+            doc_id = hashlib.sha256(canonical(decode_canonical(data)["doc"])).hexdigest()
+            _, height, _ = self._doc_record(doc_id)
+            yield self._document_json(doc_id, leaf, height, True)
+            count += 1
