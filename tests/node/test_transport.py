@@ -248,6 +248,63 @@ def test_dialler_refuses_a_listener_that_is_not_the_registered_peer():
     run(scenario())
 
 
+def forged_certificate(*, names: str, key_seed: bytes, signer_seed: bytes, issuer_of: str):
+    """A certificate naming `names`, carrying key_seed's public key, signed by signer_seed as `issuer_of`'s key."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.x509.oid import NameOID
+
+    def name(organisation: str, common_name: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
+                          x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name("minutebook node", names))
+        .issuer_name(name("minutebook node key", issuer_of))
+        .public_key(Ed25519PrivateKey.from_private_bytes(key_seed).public_key())
+        .serial_number(7)
+        .not_valid_before(datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc))
+        .not_valid_after(datetime.datetime(9999, 1, 1, tzinfo=datetime.timezone.utc))
+        .sign(Ed25519PrivateKey.from_private_bytes(signer_seed), None)
+    )
+
+
+@pytest.mark.parametrize(
+    "forgery",
+    [
+        # Registered n3 vouches for a certificate that names n2: the chain verifies (n3's anchor),
+        # the pin check refuses it (the key is n3's, the name is n2).
+        dict(names="n2", key_seed=seed_of("n3"), signer_seed=seed_of("n3"), issuer_of="n3"),
+        # Registered n3 vouches for a key nobody registered: the chain verifies, the pin check refuses.
+        dict(names="n3", key_seed=seed_of("stray"), signer_seed=seed_of("n3"), issuer_of="n3"),
+    ],
+    ids=["registered-node-names-another", "registered-node-certifies-a-stray-key"],
+)
+def test_pin_check_refuses_what_chain_validation_alone_would_accept(forgery):
+    async def scenario():
+        registry = registry_of("n1", "n2", "n3")
+        n1 = await Node("n1", dict(registry)).start({})
+        raw = RawPeer(forgery["names"], forgery["key_seed"], registry)
+        raw.tls.certificate = forged_certificate(**forgery)
+        try:
+            try:
+                await raw.connect(n1.address)
+                await raw.send_raw(frame_bytes({"kind": "raft", "from": forgery["names"]}))
+                assert await raw.closed_by_peer()
+            except (ConnectionError, ssl.SSLError):
+                pass
+            await eventually(lambda: n1.stats.handshake_rejected == 1, what="refusal")
+            assert n1.inbox == [] and n1.stats.connections_accepted == 0
+        finally:
+            raw.close()
+            await n1.stop()
+
+    run(scenario())
+
+
 def test_frame_claiming_another_sender_is_dropped():
     async def scenario():
         registry = registry_of("n1", "n2", "n3")
@@ -440,3 +497,16 @@ def test_stop_leaves_no_tasks_behind():
         assert leftover == []
 
     run(scenario())
+
+
+def test_node_key_matches_pynacl_and_the_certificate_carries_it():
+    """The registry holds pynacl public keys; our certificate must carry the very same key and name."""
+    import nacl.signing
+
+    from node.peer_tls import certificate_public_key, node_certificate
+    from cryptography.hazmat.primitives import serialization
+
+    seed = seed_of("n1")
+    assert public_key_of_seed(seed) == bytes(nacl.signing.SigningKey(seed).verify_key)
+    der = node_certificate("n1", seed).public_bytes(serialization.Encoding.DER)
+    assert certificate_public_key(der) == (public_key_of_seed(seed), "n1")
