@@ -43,6 +43,11 @@ any check is dropped and counted, and the link is closed: after a bad frame
 the rest of the stream cannot be trusted. Good frames go to
 ``on_message(peer_id, frame)``, synchronously, in arrival order per link.
 
+At most ``max_pending_handshakes`` inbound handshakes run at once; callers
+beyond that are dropped at once (counted), and each handshake has
+``handshake_timeout``: an address that is not a registered node cannot tie up
+more than that.
+
 Sockets get TCP_NODELAY (Raft messages are small and latency-bound) and TCP
 keepalive (a link that died silently, as field links do, is noticed within
 about a minute even when we have nothing to send).
@@ -100,6 +105,7 @@ class TransportStats:
     handshake_failed: int = 0  # TLS errors and timeouts that are not a rejection
     connect_failed: int = 0  # TCP connect refused or timed out
     connections_accepted: int = 0  # inbound links authenticated
+    connections_refused_busy: int = 0  # inbound TCP dropped: too many handshakes already pending
     connections_established: int = 0  # outbound links authenticated
     reconnects: int = 0  # outbound links authenticated again after an earlier one ended
 
@@ -159,6 +165,7 @@ class PeerTransport:
         stable_after: float = 1.0,
         connect_timeout: float = 5.0,
         handshake_timeout: float = 10.0,
+        max_pending_handshakes: int = 64,
         rng: random.Random | None = None,
     ) -> None:
         if queue_frames < 1:
@@ -175,6 +182,8 @@ class PeerTransport:
         self.stable_after = stable_after
         self.connect_timeout = connect_timeout
         self.handshake_timeout = handshake_timeout
+        self.max_pending_handshakes = max_pending_handshakes
+        self._pending_handshakes = 0
         self.rng = rng or random.Random()
         self.stats = TransportStats()
         self._peers = {peer_id: parse_address(address) for peer_id, address in peers.items() if peer_id != node_id}
@@ -429,8 +438,12 @@ class PeerTransport:
         label = "%s:%s" % tuple(writer.get_extra_info("peername")[:2])
         connection: _Connection | None = None
         try:
+            if self._pending_handshakes >= self.max_pending_handshakes:
+                self.stats.connections_refused_busy += 1  # unauthenticated callers cannot pile up tasks
+                return
             registry = dict(self.lookup())
             server_context, _ = self.tls.contexts(registry)
+            self._pending_handshakes += 1
             try:
                 await writer.start_tls(server_context, ssl_handshake_timeout=self.handshake_timeout)
                 peer_id = authenticate_peer(writer.get_extra_info("ssl_object"), registry, peer_label=label)
@@ -442,6 +455,8 @@ class PeerTransport:
                 self.stats.handshake_failed += 1
                 log.info("inbound TLS from %s failed: %r", label, exc)
                 return
+            finally:
+                self._pending_handshakes -= 1
             _tune_socket(writer)
             self.stats.connections_accepted += 1
             connection = _Connection(peer_id, registry[peer_id], writer, inbound=True)

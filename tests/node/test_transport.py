@@ -510,3 +510,26 @@ def test_node_key_matches_pynacl_and_the_certificate_carries_it():
     assert public_key_of_seed(seed) == bytes(nacl.signing.SigningKey(seed).verify_key)
     der = node_certificate("n1", seed).public_bytes(serialization.Encoding.DER)
     assert certificate_public_key(der) == (public_key_of_seed(seed), "n1")
+
+
+def test_silent_callers_cannot_pile_up_pending_handshakes():
+    async def scenario():
+        n1 = await Node("n1", registry_of("n1", "n2"), max_pending_handshakes=2, handshake_timeout=0.5).start({})
+        silent = []
+        try:
+            for _ in range(4):
+                silent.append(await asyncio.open_connection(*n1.address))  # TCP only, never says hello
+            await eventually(lambda: n1.stats.connections_refused_busy == 2, what="busy refusals")
+            await eventually(lambda: n1.stats.handshake_failed == 2, what="handshake timeouts")
+            n2 = await Node("n2", registry_of("n1", "n2")).start({"n1": n1.address})
+            try:
+                n2.transport.send("n1", {"kind": "still-served"})
+                await eventually(lambda: n1.kinds_from("n2") == ["still-served"], what="service after the flood")
+            finally:
+                await n2.stop()
+        finally:
+            for _, writer in silent:
+                writer.close()
+            await n1.stop()
+
+    run(scenario())
