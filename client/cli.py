@@ -73,5 +73,18 @@ def verify(receipt: str, genesis_path: str, as_json: bool) -> None:
     )
 
 
+def _register_command_modules() -> None:
+    """Commands kept in their own modules (client/cli_docs.py, cli_audit.py,
+    cli_devnet.py), so parts written in parallel do not edit the same lines."""
+    from . import cli_audit, cli_devnet, cli_docs
+
+    for module in (cli_docs, cli_audit, cli_devnet):
+        for command in module.COMMANDS:
+            main.add_command(command)
+
+
+_register_command_modules()
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,189 @@
+"""What the `minutebook` commands share: exit codes, one-line errors, reading
+documents and keys.
+
+Exit codes (every command)::
+
+    0  success
+    1  the operation was refused or a check failed (document rejected by the
+       node, not found, audit found a problem)
+    2  bad input on this side: a usage error, a missing or unreadable file,
+       bad YAML/JSON, a document that breaks a rule
+    3  the node could not be reached, had no leader, or timed out: try again
+
+Errors print as one line on stderr, ``error: <what is wrong>``, never a stack
+trace (set ``MINUTEBOOK_DEBUG=1`` to get one).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from ledger.errors import InvalidInput, KeyFileError, MinutebookError
+
+from . import errors as api_errors
+
+__all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_INPUT", "EXIT_UNREACHABLE", "EXIT_CODES_HELP", "cli_errors", "fail",
+           "read_document_file", "load_keys", "node_option", "echo_json"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INPUT = 2
+EXIT_UNREACHABLE = 3
+
+EXIT_CODES_HELP = (
+    "\b\nExit codes: 0 ok; 1 refused or a check failed; 2 bad input (usage, file, YAML/JSON, document);"
+    "\n3 node unreachable, no leader or timed out (try again)."
+)
+
+DEFAULT_NODE = os.environ.get("MINUTEBOOK_NODE", "http://127.0.0.1:8101")
+
+
+class CommandFailed(click.ClickException):
+    """One line on stderr and a chosen exit code."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def fail(message: str, exit_code: int = EXIT_FAILED) -> CommandFailed:
+    return CommandFailed(message, exit_code)
+
+
+def _describe_api_error(exc: api_errors.ApiError) -> tuple[str, int]:
+    field = f" [{exc.field}]" if exc.field and exc.field not in exc.message else ""
+    if isinstance(exc, (api_errors.NoLeaderError, api_errors.TimeoutError_, api_errors.ForwardFailedError)):
+        return f"{exc.message}{field} (HTTP {exc.status})", EXIT_UNREACHABLE
+    if isinstance(exc, (api_errors.MalformedRequest, api_errors.TooLargeError)):
+        return f"the node refused the request: {exc.message}{field} (HTTP {exc.status})", EXIT_INPUT
+    return f"{exc.message}{field} (HTTP {exc.status} {exc.code})", EXIT_FAILED
+
+
+def cli_errors(fn: Callable) -> Callable:
+    """Turn every error we expect into one line and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except api_errors.ConnectionFailed as exc:
+            raise fail(f"{exc} (is the node running? check --node)", EXIT_UNREACHABLE) from None
+        except api_errors.ApiError as exc:
+            message, code = _describe_api_error(exc)
+            raise fail(message, code) from None
+        except (InvalidInput, KeyFileError) as exc:
+            raise fail(exc.message, EXIT_INPUT) from None
+        except MinutebookError as exc:
+            raise fail(exc.message, EXIT_FAILED) from None
+        except OSError as exc:
+            where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+            raise fail(f"{exc.strerror or exc}{':' if where else ''}{where}", EXIT_INPUT) from None
+        except Exception as exc:  # a bug: still one line, trace on demand
+            if os.environ.get("MINUTEBOOK_DEBUG"):
+                raise
+            raise fail(f"unexpected {type(exc).__name__}: {exc} (set MINUTEBOOK_DEBUG=1 for the trace)",
+                       EXIT_FAILED) from None
+
+    return wrapper
+
+
+def node_option(multiple: bool = False) -> Callable:
+    help_text = "Node API URL" + (" (repeat for several nodes)" if multiple else "") + \
+        " [default: $MINUTEBOOK_NODE or http://127.0.0.1:8101]"
+    if multiple:
+        return click.option("--node", "nodes", multiple=True, metavar="URL", help=help_text)
+    return click.option("--node", "node", default=DEFAULT_NODE, show_default=False, metavar="URL", help=help_text)
+
+
+def echo_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+def parse_document_text(text: str, name: str) -> dict:
+    """A document from YAML or JSON text (JSON is YAML, but its errors read better)."""
+    stripped = text.lstrip()
+    if name.endswith(".json") or stripped.startswith("{"):
+        try:
+            obj = json.loads(text)
+        except ValueError as exc:
+            raise fail(f"{name} is not valid JSON: {exc}", EXIT_INPUT) from None
+    else:
+        import yaml
+
+        try:
+            obj = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise fail(f"{name} is not valid YAML{where}: {problem}", EXIT_INPUT) from None
+    if not isinstance(obj, dict):
+        raise fail(f"{name}: expected a document (a mapping with type, org and body), got {type(obj).__name__}",
+                   EXIT_INPUT)
+    return _yaml_to_canonical(obj, "")
+
+
+def _yaml_to_canonical(value: Any, path: str) -> Any:
+    """YAML gives datetimes and floats; the ledger takes neither. Name the field."""
+    import datetime
+
+    if isinstance(value, dict):
+        return {str(k): _yaml_to_canonical(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_yaml_to_canonical(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.timezone.utc)
+        return int(value.timestamp() * 1000)
+    if isinstance(value, datetime.date):
+        return int(datetime.datetime(value.year, value.month, value.day, tzinfo=datetime.timezone.utc).timestamp()
+                   * 1000)
+    if isinstance(value, float):
+        if value.is_integer():
+            return int(value)
+        raise fail(f"{path}: floats are not allowed, got {value} (use an integer)", EXIT_INPUT)
+    return value
+
+
+def read_document_file(path: str) -> dict:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise fail(f"no such document file: {path}", EXIT_INPUT) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot read document file {path}: {exc}", EXIT_INPUT) from None
+    return parse_document_text(text, p.name)
+
+
+def load_keys(paths: tuple[str, ...], passphrase: str | None = None) -> list:
+    """KeyFile objects; a missing or unreadable key file is one clear line (exit 2)."""
+    from ledger.keys import read_key_file
+
+    keys = []
+    for path in paths:
+        if not Path(path).exists():
+            raise fail(f"no such key file: {path}", EXIT_INPUT)
+        try:
+            keys.append(read_key_file(path, passphrase))
+        except KeyFileError as exc:
+            if passphrase is None and "passphrase" in exc.message.lower():
+                pw = click.prompt(f"passphrase for {path}", hide_input=True, default="", show_default=False)
+                try:
+                    keys.append(read_key_file(path, pw))
+                    continue
+                except KeyFileError as exc2:
+                    raise fail(f"key file {path}: {exc2.message}", EXIT_INPUT) from None
+            raise fail(f"key file {path}: {exc.message}", EXIT_INPUT) from None
+    return keys
