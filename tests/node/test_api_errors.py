@@ -1,0 +1,241 @@
+"""node/api.py's error model, size limit and catch-all, over a stub service
+whose ledger raises what each test asks for (no real ledger needed: these test
+the mapping, done in one place, not the ledger)."""
+
+from __future__ import annotations
+
+import logging
+
+import msgpack
+import pytest
+from fastapi.testclient import TestClient
+
+from ledger.errors import (
+    AlreadyCommitted,
+    BadSignature,
+    CorruptionError,
+    InvalidInput,
+    NotFound,
+    NotPermitted,
+    Rejected,
+    TooLarge,
+)
+from node.api import create_app
+from node.errors import NoLeader, SubmitTimeout
+
+DOC_ID = "ab" * 32
+
+
+class StubLedger:
+    """Raises `self.error` from every query, or answers fixed objects."""
+
+    height = 0
+    error: Exception | None = None
+
+    def _answer(self, obj):
+        if self.error is not None:
+            raise self.error
+        return obj
+
+    def document(self, doc_id):
+        return self._answer({"doc_id": doc_id})
+
+    def receipt(self, doc_id):
+        return self._answer({"doc_id": doc_id})
+
+    def block(self, height):
+        return self._answer({"height": height})
+
+    def tree_head(self, certified=False):
+        return self._answer({"height": 0})
+
+
+class StubService:
+    """A NodeService stand-in: submit raises `submit_error` or returns pending."""
+
+    node_id = "n1"
+
+    def __init__(self) -> None:
+        self.ledger = StubLedger()
+        self.submit_error: Exception | None = None
+        self.submitted: list[tuple[bytes, bool, float]] = []
+
+    async def submit(self, envelope, *, wait, timeout=30.0):
+        self.submitted.append((envelope, wait, timeout))
+        if self.submit_error is not None:
+            raise self.submit_error
+        return {"doc_id": DOC_ID, "status": "pending"}
+
+    def status(self):
+        return {"role": "leader", "term": 1, "leader": "n1"}
+
+
+@pytest.fixture
+def stub():
+    service = StubService()
+    return service, TestClient(create_app(service, max_request_bytes=1 << 20), raise_server_exceptions=False)
+
+
+@pytest.mark.parametrize(
+    "error,status,code,field",
+    [
+        (InvalidInput("body.votes[2].for", "expected int >= 0, got -1"), 400, "invalid_input", "body.votes[2].for"),
+        (BadSignature("m0001"), 401, "bad_signature", None),
+        (NotPermitted("m0001", "secretary", "central/p1"), 403, "not_permitted", None),
+        (TooLarge("body.text", "string longer than 1048576 characters"), 413, "too_large", "body.text"),
+        (Rejected("member m0007 is expelled"), 422, "rejected", None),
+        (SubmitTimeout(DOC_ID), 504, "timeout", None),
+    ],
+)
+def test_submit_errors_have_one_shape(stub, error, status, code, field):
+    service, client = stub
+    service.submit_error = error
+    r = client.post("/v1/documents", content=b"\x80", headers={"Content-Type": "application/msgpack"})
+    assert r.status_code == status
+    body = r.json()
+    assert body["error"] == code and body["message"] == error.message
+    assert body.get("field") == field
+
+
+def test_409_carries_the_existing_receipt(stub):
+    service, client = stub
+    service.submit_error = AlreadyCommitted(DOC_ID, {"doc_id": DOC_ID, "leaf_index": 4})
+    r = client.post("/v1/documents", content=b"\x80", headers={"Content-Type": "application/msgpack"})
+    assert r.status_code == 409
+    assert r.json()["receipt"] == {"doc_id": DOC_ID, "leaf_index": 4}
+    assert r.json()["doc_id"] == DOC_ID
+
+
+def test_503_has_retry_after(stub):
+    service, client = stub
+    service.submit_error = NoLeader(retry_after=2.5)
+    r = client.post("/v1/documents", json={"envelope": "gA"})
+    assert r.status_code == 503
+    assert r.headers["retry-after"] == "3"
+    assert r.json()["error"] == "no_leader"
+
+
+def test_json_body_forms(stub):
+    service, client = stub
+    assert client.post("/v1/documents", json={"envelope": "gA"}).status_code == 202
+    assert service.submitted[-1] == (b"\x80", False, 30.0)
+    for body, field in [({}, "envelope"), ({"envelope": "gA", "x": 1}, "x"), ({"envelope": "g=="}, "envelope"),
+                        ({"envelope": 5}, "envelope")]:
+        r = client.post("/v1/documents", json=body)
+        assert (r.status_code, r.json()["field"]) == (400, field), body
+    r = client.post("/v1/documents", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert (r.status_code, r.json()["field"]) == (400, "body")
+    r = client.post("/v1/documents", content=b"x", headers={"Content-Type": "text/plain"})
+    assert (r.status_code, r.json()["field"]) == (400, "content-type")
+    r = client.post("/v1/documents", content=b"", headers={"Content-Type": "application/msgpack"})
+    assert (r.status_code, r.json()["field"]) == (400, "body")
+
+
+def test_wait_and_timeout_parameters(stub):
+    service, client = stub
+    client.post("/v1/documents?wait=committed&timeout=5", json={"envelope": "gA"})
+    assert service.submitted[-1] == (b"\x80", True, 5.0)
+    r = client.post("/v1/documents?wait=yes", json={"envelope": "gA"})
+    assert (r.status_code, r.json()["field"]) == (400, "wait")
+    r = client.post("/v1/documents?timeout=-1", json={"envelope": "gA"})
+    assert (r.status_code, r.json()["field"]) == (400, "timeout")
+
+
+def test_size_limit_by_content_length_before_reading(stub):
+    service, client = stub
+    r = client.post("/v1/documents", content=b"\x00" * ((1 << 20) + 1), headers={"Content-Type": "application/msgpack"})
+    assert r.status_code == 413
+    assert r.json() == {"error": "too_large", "field": "body",
+                        "message": f"request body of {(1 << 20) + 1} bytes is over the limit of {1 << 20} bytes"}
+    assert service.submitted == []
+
+
+def test_size_limit_on_a_streamed_body_without_length(stub):
+    service, client = stub
+
+    def chunks():
+        for _ in range(40):
+            yield b"\x00" * 65536
+
+    r = client.post("/v1/documents", content=chunks(), headers={"Content-Type": "application/msgpack"})
+    assert r.status_code == 413 and r.json()["error"] == "too_large"
+    assert service.submitted == []
+
+
+def test_validation_errors_are_mapped(stub):
+    _, client = stub
+    r = client.get("/v1/blocks/abc")
+    assert r.status_code == 400
+    assert r.json()["error"] == "invalid_input" and r.json()["field"] == "height"
+    r = client.get("/v1/proofs/consistency?first=1")
+    assert (r.status_code, r.json()["field"]) == (400, "second")
+    r = client.get("/v1/blocks?limit=1000")
+    assert (r.status_code, r.json()["field"]) == (400, "limit")
+    r = client.get("/v1/documents/xyz")
+    assert (r.status_code, r.json()["field"]) == (400, "doc_id")
+
+
+def test_unknown_route_and_method(stub):
+    _, client = stub
+    r = client.get("/v1/nothing")
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+    r = client.delete("/v1/tree-head")
+    assert r.status_code == 405 and r.json()["error"] == "method_not_allowed"
+
+
+def test_not_found_from_the_ledger(stub):
+    service, client = stub
+    service.ledger.error = NotFound(f"document {DOC_ID}")
+    r = client.get(f"/v1/documents/{DOC_ID}")
+    assert r.status_code == 404 and r.json() == {"error": "not_found", "message": f"document {DOC_ID} not found"}
+
+
+@pytest.mark.parametrize("error", [RuntimeError("secret detail /etc/passwd"), CorruptionError("leaf 7 checksum")])
+def test_internal_errors_never_leak(stub, caplog, error):
+    service, client = stub
+    service.ledger.error = error
+    with caplog.at_level(logging.ERROR, logger="minutebook.api"):
+        r = client.get("/v1/tree-head")
+    assert r.status_code == 500
+    assert r.json()["error"] == "internal"
+    assert "secret" not in r.text and "checksum" not in r.text and "Traceback" not in r.text
+    assert any(rec.exc_info for rec in caplog.records)  # the trace is logged server-side
+
+
+def test_msgpack_answers_and_errors(stub):
+    service, client = stub
+    r = client.get("/v1/tree-head", headers={"Accept": "application/msgpack"})
+    assert r.headers["content-type"] == "application/msgpack"
+    assert msgpack.unpackb(r.content) == {"height": 0}
+    service.ledger.error = NotFound("block 9")
+    r = client.get("/v1/blocks/9", headers={"Accept": "application/msgpack"})
+    assert r.status_code == 404 and msgpack.unpackb(r.content)["error"] == "not_found"
+
+
+def test_health_metrics_docs_explorer(stub):
+    _, client = stub
+    assert client.get("/healthz").json() == {"ok": True, "node_id": "n1", "height": 0}
+    assert client.get("/metrics").status_code == 200
+    assert client.get("/docs").status_code == 200
+    paths = set(client.get("/openapi.json").json()["paths"])
+    assert {"/v1/documents", "/v1/documents/{doc_id}", "/v1/documents/{doc_id}/receipt", "/v1/tree-head",
+            "/v1/proofs/consistency", "/v1/blocks", "/v1/blocks/{height}", "/v1/blocks/{height}/envelopes",
+            "/v1/members/{member_id}", "/v1/orgs/{path}", "/v1/orgs/{path}/stats", "/v1/status", "/metrics",
+            "/healthz"} <= paths
+    page = client.get("/")
+    assert page.status_code == 200 and "minutebook explorer" in page.text
+
+
+def test_request_seconds_recorded_by_route():
+    from prometheus_client import CollectorRegistry, Histogram
+
+    class Metrics:
+        registry = CollectorRegistry()
+        api_request_seconds = Histogram("api_request_seconds", "time", ["route", "method"], registry=registry)
+
+    service = StubService()
+    service.metrics = Metrics()
+    client = TestClient(create_app(service), raise_server_exceptions=False)
+    client.get(f"/v1/documents/{DOC_ID}")
+    text = client.get("/metrics").text
+    assert 'api_request_seconds_count{method="GET",route="/v1/documents/{doc_id}"} 1.0' in text
