@@ -162,6 +162,8 @@ def _verify_one(
         envelope = Envelope.from_bytes(receipt.envelope)
     except MinutebookError as exc:
         raise _fail("envelope", exc) from None
+    except (ValueError, KeyError, TypeError) as exc:  # hostile bytes must not crash the verifier
+        raise _fail("envelope", f"{type(exc).__name__}: {exc}") from None
     if envelope.doc_id != receipt.doc_id:
         raise _fail("doc_id", f"the document hashes to {envelope.doc_id}, not {receipt.doc_id}")
     try:
@@ -230,9 +232,17 @@ def verify_receipt(receipt: dict, genesis: dict) -> VerifiedReceipt:
         raise _fail("shape", exc) from None
 
     def follow_membership(header: Header) -> dict[str, bytes]:
+        # A node document changes the voters from the block after its own:
+        # changes wait in `pending` until a later block is reached.
         voters = initial
+        pending: list[Envelope] = []
+        pending_height = 0
         last_leaf = -1
         for i, member in enumerate(parsed.membership):
+            if member.block.height != pending_height:
+                for envelope in pending:
+                    voters = _apply_node_change(voters, envelope)
+                pending, pending_height = [], member.block.height
             try:
                 envelope, member_header, _, _ = _verify_one(member, lambda _h: voters)
             except ProofFailed as exc:
@@ -246,6 +256,8 @@ def verify_receipt(receipt: dict, genesis: dict) -> VerifiedReceipt:
                     "membership", f"membership[{i}] is in block {member_header.height}, not before block {header.height}"
                 )
             last_leaf = member.leaf_index
+            pending.append(envelope)
+        for envelope in pending:
             voters = _apply_node_change(voters, envelope)
         return voters
 
