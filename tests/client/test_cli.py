@@ -1,0 +1,260 @@
+"""The `minutebook` CLI with click's CliRunner: init's layout, submit of YAML
+and JSON, one-line errors with their exit codes, get/receipt/stats/import, and
+audit (passing, then catching a tampered envelope and a fork). Commands that
+talk to a node run against tests/node/service_double.py served by uvicorn."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+
+import pytest
+from click.testing import CliRunner
+
+from client.cli import main
+from client.sample_org import SampleOrg
+from client.sdk import sign_document
+from ledger.jsonfmt import b64e
+from ledger.keys import public_key
+from node.config import load_config
+from tests.node.service_double import ServiceDouble, free_port, serve
+
+ANCHOR = 1_760_000_000_000
+NODE_SEEDS = {f"n{i}": hashlib.sha256(f"cli-test-node-{i}".encode()).digest() for i in (1, 2, 3)}
+
+
+def run(*args: str, input: str | None = None):
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+def _loaded_service(org: SampleOrg, phases: int | None = None) -> tuple[dict, ServiceDouble]:
+    nodes = [{"node_id": n, "public_key": b64e(public_key(s)), "peer_addr": f"127.0.0.1:{7100 + i}", "role": "voter"}
+             for i, (n, s) in enumerate(sorted(NODE_SEEDS.items()), start=1)]
+    genesis = org.genesis(nodes)
+    service = ServiceDouble(genesis, NODE_SEEDS, start_ms=ANCHOR + 60_000)
+    for _, docs in org.phases()[:phases]:
+        service.apply([sign_document(doc, [(m, org.seed_of(m)) for m in signers]) for doc, signers in docs])
+    return genesis, service
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory):
+    """A served node with the sample organisation loaded; member keys on disk."""
+    d = tmp_path_factory.mktemp("cli")
+    org = SampleOrg(seed=7, anchor_ms=ANCHOR)
+    genesis, service = _loaded_service(org)
+    (d / "genesis.json").write_text(json.dumps(genesis))
+    org.members_json(d)
+    with serve(service) as url:
+        yield {"dir": d, "org": org, "service": service, "url": url, "genesis": d / "genesis.json"}
+
+
+def _officer_keys(ctx, unit="central/p1/k1/s1") -> list[str]:
+    org, d = ctx["org"], ctx["dir"]
+    return [str(d / "keys" / "members" / f"{org._officer(unit, r)}.json") for r in ("deputy_secretary", "secretary")]
+
+
+MINUTES_YAML = """\
+type: minutes
+org: central/p1/k1/s1
+created_at: 2025-10-09T08:00:00Z
+body:
+  meeting_id: central/p1/k1/s1/yaml-{label}
+  kind: thematic
+  held_at: 2025-10-08T19:00:00Z
+  mode: in_person
+  chair: {chair}
+  secretary: {secretary}
+  attendees:
+    - {{member: {chair}, present: true}}
+    - {{member: {secretary}, present: true}}
+  agenda: [Học tập nghị quyết]
+  opinions: []
+  votes: []
+  decisions: []
+  text: Họp chuyên đề
+"""
+
+
+def _minutes_yaml(ctx, label: str) -> str:
+    org = ctx["org"]
+    unit = "central/p1/k1/s1"
+    return MINUTES_YAML.format(label=label, chair=org._officer(unit, "deputy_secretary"),
+                               secretary=org._officer(unit, "secretary"))
+
+
+# -- init ----------------------------------------------------------------------
+
+
+def test_init_writes_the_documented_layout(tmp_path):
+    d = tmp_path / "dn"
+    r = run("init", "--dir", str(d), "--nodes", "3", "--base-port", str(free_port() + 1000))
+    assert r.exit_code == 0, r.output
+    cluster = json.loads((d / "cluster.json").read_text())
+    assert [n["node_id"] for n in cluster["nodes"]] == ["n1", "n2", "n3"]
+    assert set(cluster["nodes"][0]) == {"node_id", "api_url", "peer_addr", "data_dir"}
+    genesis = json.loads((d / "genesis.json").read_text())
+    assert {"chain_id", "created_at", "units", "members", "nodes"} <= set(genesis)
+    assert [n["role"] for n in genesis["nodes"]] == ["voter"] * 3
+    for n in cluster["nodes"]:
+        cfg = load_config(d / "nodes" / f"{n['node_id']}.toml")
+        assert cfg.node_id == n["node_id"] and cfg.key_file.exists() and cfg.genesis == d.resolve() / "genesis.json"
+        assert f"http://{cfg.api_listen}" == n["api_url"] and cfg.peer_listen == n["peer_addr"]
+        assert len(cfg.peers) == 2
+        assert stat.S_IMODE(os.stat(cfg.key_file).st_mode) == 0o600
+    members = json.loads((d / "members.json").read_text())
+    assert len(members) > 190
+    assert set(members[0]) >= {"member_id", "org", "roles", "key_file"}
+    assert all((d / m["key_file"]).exists() for m in members)
+    again = run("init", "--dir", str(d))
+    assert again.exit_code == 2 and "initialised already" in again.output
+
+
+def test_keys_new(tmp_path):
+    out = tmp_path / "k.json"
+    r = run("keys", "new", "--member-id", "m9999", "--out", str(out))
+    assert r.exit_code == 0 and "public_key" in r.output
+    assert json.loads(out.read_text())["member_id"] == "m9999"
+    assert run("keys", "new", "--member-id", "m9999", "--out", str(out)).exit_code == 2
+    assert run("keys", "new", "--out", str(tmp_path / "x.json")).exit_code == 2
+
+
+# -- submit and friends --------------------------------------------------------
+
+
+def test_submit_yaml_with_wait_prints_the_receipt(node, tmp_path):
+    f = tmp_path / "minutes.yaml"
+    f.write_text(_minutes_yaml(node, "wait"), encoding="utf-8")
+    keys = _officer_keys(node)
+    r = run("submit", str(f), "--key", keys[0], "--key", keys[1], "--node", node["url"], "--wait")
+    assert r.exit_code == 0, r.output
+    receipt = json.loads(r.output)
+    receipt_file = tmp_path / "receipt.json"
+    receipt_file.write_text(r.output)
+    v = run("verify", str(receipt_file), "--genesis", str(node["genesis"]))
+    assert v.exit_code == 0 and v.output.startswith(f"OK {receipt['doc_id']}")
+    got = run("get", receipt["doc_id"], "--node", node["url"])
+    assert json.loads(got.output)["doc"]["body"]["text"] == "Họp chuyên đề"
+    out = tmp_path / "r2.json"
+    assert run("receipt", receipt["doc_id"], "--node", node["url"], "-o", str(out)).exit_code == 0
+    assert json.loads(out.read_text())["doc_id"] == receipt["doc_id"]
+
+
+def test_submit_json(node, tmp_path):
+    import yaml
+
+    doc = yaml.safe_load(_minutes_yaml(node, "json"))
+    f = tmp_path / "minutes.json"
+    f.write_text(json.dumps(doc, default=lambda dt: int(dt.timestamp() * 1000)))
+    keys = _officer_keys(node)
+    r = run("submit", str(f), "-k", keys[0], "-k", keys[1], "--node", node["url"])
+    assert r.exit_code == 0, r.output
+    doc_id, status = r.output.split()[:2]
+    assert len(doc_id) == 64 and status == "pending"
+
+
+def test_missing_key_file_is_one_line_exit_2(node, tmp_path):
+    f = tmp_path / "m.yaml"
+    f.write_text(_minutes_yaml(node, "nokey"))
+    r = run("submit", str(f), "--key", str(tmp_path / "nope.json"), "--node", node["url"])
+    assert r.exit_code == 2
+    assert r.output.strip() == f"error: no such key file: {tmp_path / 'nope.json'}"
+
+
+def test_bad_yaml_names_the_line(node, tmp_path):
+    f = tmp_path / "bad.yaml"
+    f.write_text("type: minutes\norg: [unclosed\nbody: {}\n")
+    r = run("submit", str(f), "--key", _officer_keys(node)[0], "--node", node["url"])
+    assert r.exit_code == 2
+    assert r.output.startswith("error: bad.yaml is not valid YAML at line") and len(r.output.splitlines()) == 1
+    assert "Traceback" not in r.output
+
+
+def test_document_rule_broken_names_the_field(node, tmp_path):
+    f = tmp_path / "float.yaml"
+    f.write_text(_minutes_yaml(node, "float").replace("text: Họp chuyên đề", "text: Họp\n  quorum: 0.5"))
+    r = run("submit", str(f), "--key", _officer_keys(node)[0], "--node", node["url"])
+    assert r.exit_code == 2 and "body.quorum" in r.output
+
+
+def test_unreachable_node_exit_3(node, tmp_path):
+    f = tmp_path / "m.yaml"
+    f.write_text(_minutes_yaml(node, "unreachable"))
+    keys = _officer_keys(node)
+    port = free_port()
+    r = run("submit", str(f), "-k", keys[0], "-k", keys[1], "--node", f"http://127.0.0.1:{port}")
+    assert r.exit_code == 3
+    assert r.output.startswith(f"error: cannot reach http://127.0.0.1:{port}") and "Traceback" not in r.output
+
+
+def test_refused_by_the_node_exit_1(node, tmp_path):
+    f = tmp_path / "m.yaml"
+    f.write_text(_minutes_yaml(node, "refused"))
+    plain = next(m.member_id for m in node["org"].members if m.unit == "central/p1/k1/s1" and not m.roles)
+    r = run("submit", str(f), "-k", str(node["dir"] / "keys" / "members" / f"{plain}.json"), "--node", node["url"])
+    assert r.exit_code in (1, 2) and r.output.startswith("error: ") and "HTTP 4" in r.output
+
+
+def test_stats_table(node):
+    r = run("stats", "central/p1", "--node", node["url"])
+    assert r.exit_code == 0, r.output
+    assert "meetings held" in r.output and "central/p1/k1" in r.output
+    assert json.loads(run("stats", "central", "--json", "--node", node["url"]).output)["units"] == 19
+
+
+def test_import_is_resumable(node, tmp_path):
+    org = node["org"]
+    unit = "central/p2/k2/s1"
+    secretary = org._officer(unit, "secretary")
+    key = str(node["dir"] / "keys" / "members" / f"{secretary}.json")
+    lines = []
+    for i in range(4):
+        lines.append(json.dumps({
+            "type": "resolution", "org": unit, "created_at": ANCHOR + 5_000 + i,
+            "body": {"number": f"{i}/NQ-ARCHIVE", "title": f"Nghị quyết lưu trữ {i}", "text": "Số hoá từ sổ giấy",
+                     "adopted_at": ANCHOR - (100 + i) * 86_400_000, "minutes": None,
+                     "tally": {"for": 10, "against": 0, "abstain": 1, "eligible": 15}, "tasks": []},
+        }, ensure_ascii=False))
+    f = tmp_path / "archive.jsonl"
+    f.write_text("\n".join(lines[:2]) + "\n")
+    r = run("import", str(f), "--key", key, "--node", node["url"])
+    assert r.exit_code == 0, r.output
+    assert "2 committed, 0 already committed" in r.output
+    f.write_text("\n".join(lines) + "\n")
+    r = run("import", str(f), "--key", key, "--node", node["url"])
+    assert "2 committed, 2 already committed (skipped), 0 refused" in r.output
+    f.write_text('{"type": "resolution"}\n')
+    r = run("import", str(f), "--key", key, "--node", node["url"])
+    assert r.exit_code == 2 and "line 1: created_at" in r.output
+
+
+# -- audit ---------------------------------------------------------------------
+
+
+def test_audit_passes_then_catches_a_tampered_envelope_and_a_fork(tmp_path):
+    org = SampleOrg(seed=7, anchor_ms=ANCHOR)
+    genesis, good = _loaded_service(org, phases=5)
+    _, twin = _loaded_service(org, phases=5)
+    _, other = _loaded_service(org, phases=4)  # same first blocks, then a different block 5
+    other.apply([sign_document(org.phases()[5][1][0][0], [(m, org.seed_of(m)) for m in org.phases()[5][1][0][1]])])
+    g = tmp_path / "genesis.json"
+    g.write_text(json.dumps(genesis))
+    with serve(good) as u1, serve(twin) as u2:
+        r = run("audit", "--genesis", str(g), "--node", u1, "--node", u2)
+        assert r.exit_code == 0, r.output
+        assert f"OK {u1}: 5 blocks" in r.output
+        # alter one envelope's bytes in the twin's store (as a rewritten LevelDB value would be)
+        store = twin.ledger.store
+        key, value = next(iter(store.scan(b"l/", start=b"l/" + (7).to_bytes(8, "big"))))
+        tampered = bytearray(value)
+        tampered[-1] ^= 1
+        store.write({key: bytes(tampered)})
+        r = run("audit", "--genesis", str(g), "--node", u1, "--node", u2)
+        assert r.exit_code == 1
+        assert f"FAILED {u2} height 3 tx_root:" in r.output
+    with serve(good) as u1, serve(other) as u3:
+        r = run("audit", "--genesis", str(g), "--node", u1, "--node", u3)
+        assert r.exit_code == 1
+        assert f"FAILED {u1} vs {u3} height 5 fork:" in r.output

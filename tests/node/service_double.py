@@ -1,0 +1,98 @@
+"""A test double of ``node.service.NodeService`` for API and CLI tests.
+
+TEST DOUBLE, not the runtime: one in-process "node" over a real ``Ledger`` on a
+``MemoryStore`` that, for each submission, runs the leader's admission check
+(``Ledger.check_submission``), applies a block holding just that document, and
+certifies it at once with the genesis voters' keys. No Raft, no peers, no
+batching: it lets the HTTP layer be tested against real ledger objects
+(blocks, receipts, proofs) before and apart from ``node/runtime.py``.
+
+``serve(service)`` runs the app with uvicorn on a free local port in a thread,
+for tests that need a real URL (the CLI, the SDK end to end).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+from typing import Iterator
+
+from ledger.blocks import BlockProposal
+from ledger.keys import BLOCK_DOMAIN, sign
+from ledger.ledger import Ledger
+from ledger.store import MemoryStore
+from node.errors import NoLeader
+
+
+class ServiceDouble:
+    """See the module docstring. `no_leader = True` makes submit raise NoLeader."""
+
+    def __init__(self, genesis: dict, node_seeds: dict[str, bytes], *, node_id: str = "n1",
+                 start_ms: int = 1_750_000_000_000) -> None:
+        self.node_id = node_id
+        self.ledger = Ledger(MemoryStore(), genesis)
+        self.node_seeds = node_seeds
+        self.no_leader = False
+        self._clock = start_ms
+        self._lock = asyncio.Lock()
+
+    async def submit(self, envelope: bytes, *, wait: bool, timeout: float = 30.0) -> dict:
+        if self.no_leader:
+            raise NoLeader(retry_after=1.0)
+        async with self._lock:
+            self._clock += 1000
+            checked = self.ledger.check_submission(envelope, at_ms=self._clock)
+            self.apply([envelope])
+        doc_id = checked.doc_id
+        if not wait:
+            return {"doc_id": doc_id, "status": "pending"}
+        return {"doc_id": doc_id, "status": "committed", "receipt": self.ledger.receipt(doc_id)}
+
+    def apply(self, envelopes: list[bytes]) -> None:
+        """Apply one block of `envelopes` (no admission check) and certify it."""
+        ledger = self.ledger
+        head = ledger.head()
+        self._clock = max(self._clock, head.timestamp + 1 if head else 0)
+        proposal = BlockProposal(height=ledger.height + 1, prev_hash=ledger.head_hash, timestamp=self._clock,
+                                 proposer=self.node_id, term=1, envelopes=tuple(envelopes))
+        block = ledger.apply_block(proposal)
+        for node, seed in self.node_seeds.items():
+            if node in ledger.voters_at(block.height):
+                ledger.add_block_signature(block.height, node, sign(seed, BLOCK_DOMAIN, block.header.hash))
+
+    def status(self) -> dict:
+        return {"role": "leader", "term": 1, "leader": self.node_id, "commit_index": self.ledger.height,
+                "applied_index": self.ledger.height, "height": self.ledger.height, "peers": {}}
+
+    async def read_barrier(self) -> None:
+        return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(service: object) -> Iterator[str]:
+    """Serve create_app(service) on 127.0.0.1 in a thread; yields the base URL."""
+    import uvicorn
+
+    from node.api import create_app
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(service), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(5)
