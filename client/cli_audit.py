@@ -211,13 +211,65 @@ def audit_node(client: Any, node: str, genesis: dict, advance: Callable[[int], N
     return auditor.report
 
 
+def audit_local(data_dir: str, genesis: dict, advance: Callable[[int], None] = lambda n: None,
+                set_total: Callable[[int], None] = lambda n: None) -> NodeReport:
+    """Audit a stopped node's own LevelDB: every value's checksum, then the
+    same replay as over HTTP, reading blocks and envelopes from the store."""
+    from ledger.errors import CorruptionError, MinutebookError
+    from ledger.ledger import Ledger
+    from ledger.store import LevelDBStore
+
+    label = f"local:{data_dir}"
+    auditor = ChainAuditor(label, genesis)
+    path = Path(data_dir)
+    if (path / "ledger").is_dir():
+        path = path / "ledger"
+    if not path.is_dir():
+        raise fail(f"no ledger data at {data_dir} (give the node's data_dir)", EXIT_INPUT)
+    try:
+        store = LevelDBStore(str(path), create=False)
+    except CorruptionError as exc:
+        auditor._fail(0, "store", str(exc))
+        return auditor.report
+    except Exception as exc:  # plyvel's lock error when the node still runs
+        raise fail(f"cannot open {path}: {exc} (stop the node first)", EXIT_INPUT) from None
+    try:
+        try:
+            store.verify_all()
+        except CorruptionError as exc:
+            auditor._fail(0, "store", str(exc))
+            return auditor.report
+        try:
+            ledger = Ledger(store, genesis)
+        except (MinutebookError, CorruptionError) as exc:
+            auditor._fail(0, "store", f"cannot open the ledger: {exc}")
+            return auditor.report
+        set_total(ledger.height)
+        for height in range(1, ledger.height + 1):
+            try:
+                block = ledger.block(height)
+                envelopes = list(ledger.proposal(height).envelopes)
+            except (MinutebookError, CorruptionError) as exc:
+                auditor._fail(height, "store", f"cannot read block {height}: {exc}")
+                break
+            if auditor.check(block, envelopes, is_tip=height == ledger.height):
+                break
+            advance(1)
+    finally:
+        store.close()
+    return auditor.report
+
+
 @click.command(epilog=EXIT_CODES_HELP)
 @node_option(multiple=True)
+@click.option("--local", "local_dirs", multiple=True, type=click.Path(file_okay=False), metavar="DATA_DIR",
+              help="Also audit a stopped node's data directory directly (checksums of every stored value, then "
+                   "the same replay); repeatable.")
 @click.option("--genesis", "-g", "genesis_path", required=True, type=click.Path(dir_okay=False),
               envvar="MINUTEBOOK_GENESIS", help="The genesis.json you trust (or $MINUTEBOOK_GENESIS).")
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @cli_errors
-def audit(nodes: tuple[str, ...], genesis_path: str, as_json: bool) -> None:
+def audit(nodes: tuple[str, ...], local_dirs: tuple[str, ...], genesis_path: str, as_json: bool) -> None:
     """Replay every block from each node and cross-check the nodes for forks.
 
     For every block: the header hash, the prev_hash chain, the certificate
@@ -226,6 +278,9 @@ def audit(nodes: tuple[str, ...], genesis_path: str, as_json: bool) -> None:
     and of every document's accepted/rejected status. Then nodes are compared
     and the first height where two differ is reported as a fork.
 
+    With --local DATA_DIR it reads a stopped node's LevelDB instead of its
+    API, first checking the checksum of every stored value.
+
     Prints one FAILED line per problem, naming node, height and check, and
     exits 1 if there is any.
 
@@ -233,14 +288,15 @@ def audit(nodes: tuple[str, ...], genesis_path: str, as_json: bool) -> None:
     Example:
       minutebook audit --genesis devnet/genesis.json \\
           --node http://127.0.0.1:8101 --node http://127.0.0.1:8102 --node http://127.0.0.1:8103
+      minutebook audit --genesis devnet/genesis.json --local devnet/data/n3
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from .sdk import Client
 
-    if not nodes:
-        raise click.UsageError("give at least one --node URL")
+    if not nodes and not local_dirs:
+        raise click.UsageError("give at least one --node URL (or --local DATA_DIR)")
     try:
         genesis = json.loads(Path(genesis_path).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -258,6 +314,12 @@ def audit(nodes: tuple[str, ...], genesis_path: str, as_json: bool) -> None:
                     client, url, genesis,
                     advance=lambda n, t=task: progress.advance(t, n),
                     set_total=lambda n, t=task: progress.update(t, total=n)))
+        for data_dir in local_dirs:
+            task = progress.add_task(f"local {data_dir}", total=None)
+            reports.append(audit_local(
+                data_dir, genesis,
+                advance=lambda n, t=task: progress.advance(t, n),
+                set_total=lambda n, t=task: progress.update(t, total=n)))
     failures = [r.failure for r in reports if r.failure] + find_forks(reports)
     if as_json:
         click.echo(json.dumps({

@@ -27,6 +27,8 @@ are the sum of its own documents and its children's totals.
 from __future__ import annotations
 
 import time
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -227,17 +229,42 @@ def _finding_unit(registry: Any, doc: dict) -> str:
     return str(doc.get("org", ""))
 
 
+_CACHE_ENTRIES = 64
+_cache: "weakref.WeakKeyDictionary[Any, OrderedDict]" = weakref.WeakKeyDictionary()
+
+
 def org_stats(ledger: Any, path: str, *, since_ms: int | None = None, until_ms: int | None = None,
               now_ms: int | None = None) -> dict:
-    """Meeting analytics for `path` and its subtree (module doc has the definitions)."""
+    """Meeting analytics for `path` and its subtree (module doc has the definitions).
+
+    Answers are cached per ledger height (a default `until` is rounded down to
+    the minute so that repeated requests share an entry)."""
     path = _check_path(path)
+    if until_ms is None:
+        now = now_ms if now_ms is not None else int(time.time() * 1000)
+        until_ms = now - now % 60_000
+    since = since_ms if since_ms is not None else until_ms - DEFAULT_PERIOD_MS
+    if since > until_ms:
+        raise InvalidInput("since", f"requires since <= until, got {since} > {until_ms}")
+    key = (path, since, until_ms, ledger.height)
+    try:
+        entries = _cache.setdefault(ledger, OrderedDict())
+    except TypeError:  # a ledger that cannot be weakly referenced: no cache
+        entries = OrderedDict()
+    if key in entries:
+        entries.move_to_end(key)
+        return entries[key]
+    result = _compute_stats(ledger, path, since, until_ms)
+    entries[key] = result
+    while len(entries) > _CACHE_ENTRIES:
+        entries.popitem(last=False)
+    return result
+
+
+def _compute_stats(ledger: Any, path: str, since: int, until: int) -> dict:
     registry = _registry(ledger)
     if registry.unit(path) is None:
         raise NotFound(f"org unit {path!r}")
-    until = until_ms if until_ms is not None else (now_ms if now_ms is not None else int(time.time() * 1000))
-    since = since_ms if since_ms is not None else until - DEFAULT_PERIOD_MS
-    if since > until:
-        raise InvalidInput("since", f"requires since <= until, got {since} > {until}")
     units = _subtree(registry, path)
     own: dict[str, _Tally] = {}
     for unit_path in units:

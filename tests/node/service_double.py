@@ -31,9 +31,9 @@ class ServiceDouble:
     """See the module docstring. `no_leader = True` makes submit raise NoLeader."""
 
     def __init__(self, genesis: dict, node_seeds: dict[str, bytes], *, node_id: str = "n1",
-                 start_ms: int = 1_750_000_000_000) -> None:
+                 start_ms: int = 1_750_000_000_000, store: object | None = None) -> None:
         self.node_id = node_id
-        self.ledger = Ledger(MemoryStore(), genesis)
+        self.ledger = Ledger(store if store is not None else MemoryStore(), genesis)
         self.node_seeds = node_seeds
         self.no_leader = False
         self._clock = start_ms
