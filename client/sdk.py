@@ -37,7 +37,7 @@ from ledger.encoding import normalize
 
 from .errors import AlreadyCommittedError, ApiError, ConnectionFailed, NoLeaderError, error_from_response
 
-__all__ = ["Client", "sign_document", "DEFAULT_TIMEOUT"]
+__all__ = ["Client", "AsyncClient", "sign_document", "DEFAULT_TIMEOUT"]
 
 DEFAULT_TIMEOUT = 30.0
 MAX_BACKOFF = 10.0
@@ -218,6 +218,107 @@ class Client:
         from .verify import verify_receipt
 
         return verify_receipt(receipt, genesis)
+
+
+class AsyncClient:
+    """The asyncio twin of :class:`Client` (same methods, awaited; same retries)."""
+
+    def __init__(self, base_url: str, *, timeout: float = DEFAULT_TIMEOUT, retries: int = 5,
+                 backoff: float = 0.2, transport: httpx.AsyncBaseTransport | None = None,
+                 rng: random.Random | None = None, sleep=None) -> None:
+        import asyncio
+
+        self.base_url = base_url.rstrip("/")
+        self.retries = retries
+        self.backoff = backoff
+        self._rng = rng or random.Random()
+        self._sleep = sleep or asyncio.sleep
+        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport,
+                                       headers={"Accept": "application/json", "User-Agent": "minutebook-sdk/1"})
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> "AsyncClient":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    _delay = Client._delay
+
+    async def _request(self, method: str, path: str, *, timeout: float | None = None, **kwargs: Any) -> httpx.Response:
+        attempt = 0
+        while True:
+            try:
+                extra = {"timeout": timeout} if timeout is not None else {}
+                response = await self._http.request(method, path, **kwargs, **extra)
+            except httpx.TransportError as exc:
+                if attempt >= self.retries:
+                    raise ConnectionFailed(self.base_url, _reason(exc)) from None
+                await self._sleep(self._delay(attempt, None))
+                attempt += 1
+                continue
+            if response.status_code < 400:
+                return response
+            error = error_from_response(response.status_code, _body(response), response.headers.get("retry-after"))
+            if isinstance(error, NoLeaderError) and attempt < self.retries:
+                await self._sleep(self._delay(attempt, error.retry_after))
+                attempt += 1
+                continue
+            raise error
+
+    async def _get(self, path: str, **params: Any) -> Any:
+        return _body(await self._request("GET", path, params={k: v for k, v in params.items() if v is not None}))
+
+    def sign(self, doc: dict, keys: Sequence[Any]) -> bytes:
+        return sign_document(doc, keys)
+
+    async def submit(self, envelope: bytes, *, wait: bool = False, timeout: float = 30.0,
+                     accept_committed: bool = True) -> dict:
+        """See :meth:`Client.submit`."""
+        params = {"wait": "committed", "timeout": timeout} if wait else {}
+        try:
+            response = await self._request("POST", "/v1/documents", params=params, content=bytes(envelope),
+                                           headers={"Content-Type": "application/msgpack"},
+                                           timeout=timeout + 10 if wait else None)
+        except AlreadyCommittedError as exc:
+            if not accept_committed:
+                raise
+            return {"doc_id": exc.doc_id, "status": "already_committed", "receipt": exc.receipt}
+        return _body(response)
+
+    async def get_document(self, doc_id: str) -> dict:
+        return await self._get(f"/v1/documents/{doc_id}")
+
+    async def receipt(self, doc_id: str) -> dict:
+        return await self._get(f"/v1/documents/{doc_id}/receipt")
+
+    async def tree_head(self, *, certified: bool = False) -> dict:
+        return await self._get("/v1/tree-head", certified="true" if certified else None)
+
+    async def consistency(self, first: int, second: int) -> dict:
+        return await self._get("/v1/proofs/consistency", first=first, second=second)
+
+    async def block(self, height: int) -> dict:
+        return await self._get(f"/v1/blocks/{int(height)}")
+
+    async def blocks(self, start: int | None = None, limit: int = 20) -> dict:
+        return await self._get("/v1/blocks", limit=limit, **({"from": start} if start is not None else {}))
+
+    async def member(self, member_id: str) -> dict:
+        return await self._get(f"/v1/members/{member_id}")
+
+    async def org(self, path: str) -> dict:
+        return await self._get(f"/v1/orgs/{path.strip('/')}")
+
+    async def stats(self, path: str, *, since: int | None = None, until: int | None = None) -> dict:
+        return await self._get(f"/v1/orgs/{path.strip('/')}/stats", since=since, until=until)
+
+    async def status(self) -> dict:
+        return await self._get("/v1/status")
+
+    verify_receipt = staticmethod(Client.verify_receipt)
 
 
 def _reason(exc: httpx.TransportError) -> str:

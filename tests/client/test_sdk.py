@@ -148,3 +148,34 @@ def test_query_parameters():
     assert seen[0] == "http://node.test/v1/blocks?limit=10&from=5"
     assert seen[1] == "http://node.test/v1/proofs/consistency?first=2&second=9"
     assert seen[2] == "http://node.test/v1/orgs/central/p1/stats"
+
+
+def test_async_client_retries_and_maps_errors():
+    import asyncio
+
+    from client.sdk import AsyncClient
+
+    calls = []
+
+    def handler(request):
+        calls.append(1)
+        if len(calls) == 1:
+            return httpx.Response(503, headers={"Retry-After": "1"}, json={"error": "no_leader", "message": "wait"})
+        if len(calls) == 2:
+            return httpx.Response(409, json={"error": "already_committed", "message": "m", "doc_id": "ab" * 32,
+                                             "receipt": RECEIPT})
+        return httpx.Response(404, json={"error": "not_found", "message": "document x not found"})
+
+    slept = []
+
+    async def fake_sleep(s):
+        slept.append(s)
+
+    async def go():
+        async with AsyncClient("http://node.test", transport=httpx.MockTransport(handler), sleep=fake_sleep) as c:
+            assert (await c.submit(b"\x81"))["status"] == "already_committed"
+            with pytest.raises(errors.NotFoundError):
+                await c.get_document("ab" * 32)
+
+    asyncio.run(go())
+    assert slept and slept[0] >= 1
