@@ -8,6 +8,7 @@ Layout of a dev cluster directory (DESIGN.md "Formats that outside tools rely on
     D/keys/nX.json          node keys (mode 0600)
     D/keys/members/ID.json  member keys of the sample organisation (mode 0600)
     D/members.json          [{member_id, org, roles, key_file}] (key_file relative to D)
+    D/examples/resolution.yaml  a document to try `minutebook submit` with
     D/data/nX/              each node's LevelDB data
     D/logs/nX.log           each node's output while run by `devnet up`
     D/devnet.pid            the `devnet up` supervisor's pid while it runs
@@ -74,7 +75,7 @@ def init_cluster(directory: Path, *, nodes: int = 3, base_port: int = DEFAULT_BA
                    "(use another --dir, or delete it to start over)", EXIT_INPUT)
     if not 1 <= nodes <= 9:
         raise fail(f"--nodes: expected 1 to 9, got {nodes}", EXIT_INPUT)
-    if not 1024 < base_port + PEER_PORT_OFFSET and base_port + nodes < 65536:
+    if not (1024 < base_port + PEER_PORT_OFFSET and base_port + nodes < 65536):
         raise fail(f"--base-port: {base_port} leaves no room for peer ports {base_port + PEER_PORT_OFFSET}+",
                    EXIT_INPUT)
     ids = _node_ids(nodes)
@@ -111,6 +112,8 @@ def init_cluster(directory: Path, *, nodes: int = 3, base_port: int = DEFAULT_BA
     cluster = {"nodes": cluster_nodes}
     _write_json(directory / "cluster.json", cluster)
     _write_json(directory / "members.json", org.members_json(directory))
+    (directory / "examples").mkdir(exist_ok=True)
+    (directory / "examples" / "resolution.yaml").write_text(org.example_resolution_yaml(), encoding="utf-8")
     return cluster
 
 
@@ -265,7 +268,8 @@ def load_sample(directory: Path, api_url: str, *, concurrency: int = 16, quiet: 
 def _print_welcome(directory: Path, cluster: dict) -> None:
     first = cluster["nodes"][0]["api_url"]
     members = json.loads((directory / "members.json").read_text(encoding="utf-8"))
-    secretary = next((m for m in members if "secretary" in m["roles"] and m["org"].count("/") == 2), members[0])
+    cell = "central/p1/k1/s1"
+    secretary = next((m for m in members if "secretary" in m["roles"] and m["org"] == cell), members[0])
     click.echo("")
     click.echo("minutebook devnet is running:")
     for n in cluster["nodes"]:
@@ -275,8 +279,8 @@ def _print_welcome(directory: Path, cluster: dict) -> None:
     click.echo(f"  minutebook stats {members[0]['org'].split('/')[0]} --node {first}")
     click.echo(f"  minutebook audit --genesis {directory}/genesis.json " +
                " ".join(f"--node {n['api_url']}" for n in cluster["nodes"]))
-    click.echo(f"  minutebook submit my-resolution.yaml --key {directory}/{secretary['key_file']} --node {first} --wait"
-               " > receipt.json")
+    click.echo(f"  minutebook submit {directory}/examples/resolution.yaml --key {directory}/{secretary['key_file']}"
+               f" --node {first} --wait > receipt.json")
     click.echo(f"  minutebook verify receipt.json --genesis {directory}/genesis.json")
     click.echo(f"Members and their keys: {directory}/members.json. Logs: {directory}/logs/. Ctrl-C stops the cluster.")
 

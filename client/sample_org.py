@@ -153,7 +153,7 @@ class SampleOrg:
             "created_at": self.anchor_ms,
             "units": [{"path": root.path, "name": root.name, "kind": root.kind}],
             "members": [{"member_id": m.member_id, "unit": m.unit, "status": "full", "roles": list(m.roles),
-                         "public_key": b64e(self.public_key(m.member_id)), "name": m.name}
+                         "public_key": b64e(self.public_key(m.member_id))}
                         for m in self.genesis_members()],
             "nodes": nodes,
         })
@@ -162,8 +162,29 @@ class SampleOrg:
         if directory is not None:
             for m in self.members:
                 self.write_key(directory, m)
-        return [{"member_id": m.member_id, "org": m.unit, "roles": list(m.roles), "key_file": self.key_file(m),
-                 "name": unicodedata.normalize("NFC", m.name)} for m in self.members]
+        return [{"member_id": m.member_id, "org": m.unit, "roles": list(m.roles), "key_file": self.key_file(m)}
+                for m in self.members]
+
+    def example_resolution_yaml(self) -> str:
+        """A document for trying `minutebook submit` (signed by the cell's secretary)."""
+        unit = "central/p1/k1/s1"
+        secretary = self._officer(unit, "secretary")
+        return (
+            "# Try: minutebook submit examples/resolution.yaml --key keys/members/" + secretary + ".json \\\n"
+            "#        --node http://127.0.0.1:8101 --wait > receipt.json\n"
+            "# v, nonce and created_at are filled in when signing; text is normalised to Unicode NFC.\n"
+            "type: resolution\n"
+            f"org: {unit}\n"
+            "body:\n"
+            "  number: 99/NQ-S1\n"
+            "  title: Nghị quyết về trồng rừng phòng hộ\n"
+            "  text: Chi bộ thống nhất trồng 5 ha rừng phòng hộ trong quý tới.\n"
+            "  adopted_at: 2025-11-20T19:30:00Z\n"
+            "  minutes: null\n"
+            "  tally: {for: 12, against: 0, abstain: 1, eligible: 15}\n"
+            "  tasks:\n"
+            f"    - {{owner: {secretary}, due: 2026-02-28T00:00:00Z, description: Lập kế hoạch trồng rừng}}\n"
+        )
 
     # -- documents --
 

@@ -310,6 +310,11 @@ def test_devnet_sample_load_through_the_api_resumes(tmp_path):
         assert first["committed"] == first["documents"] > 600
         again = load_sample(d, url, quiet=True)
         assert again["already_committed"] == first["documents"] and again["committed"] == 0
+        example = (d / "examples" / "resolution.yaml").read_text()
+        key = example.split("--key ")[1].split()[0]
+        r = run("submit", str(d / "examples" / "resolution.yaml"), "--key", str(d / key), "--node", url, "--wait")
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.output)["leaf_index"] == first["documents"]
     members = json.loads((d / "members.json").read_text())
     m = next(x for x in members if x["member_id"] == "m0005")
     assert read_key_file(d / m["key_file"]).id == "m0005"
