@@ -80,6 +80,25 @@ def _respond(request: Request, obj: Any, status: int = 200, headers: dict | None
     return JSONResponse(obj, status_code=status, headers=headers)
 
 
+def _plain(value: Any) -> Any:
+    """JSON-ready: enums by name, bytes as base64url, tuples and sets as lists.
+    For what the runtime hands over (status, submit results), whose types the
+    API does not own."""
+    import enum
+
+    if isinstance(value, enum.Enum):
+        return value.name.lower()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return b64e(bytes(value))
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted(_plain(v) for v in value)
+    return value
+
+
 def _error_body(exc: MinutebookError) -> dict:
     body = exc.to_dict()
     if isinstance(exc, NoLeader):
@@ -355,7 +374,7 @@ def create_app(service: Any, *, max_request_bytes: int | None = None) -> FastAPI
         envelope = await _read_envelope(request)
         result = await service.submit(envelope, wait=wait == "committed", timeout=timeout)
         status = 200 if result.get("status") == "committed" else 202
-        return _respond(request, result, status)
+        return _respond(request, _plain(result), status)
 
     @app.get("/v1/documents/{doc_id}", tags=["documents"], responses=_ERRORS)
     async def get_document(request: Request, doc_id: str) -> Response:
@@ -434,7 +453,7 @@ def create_app(service: Any, *, max_request_bytes: int | None = None) -> FastAPI
     @app.get("/v1/status", tags=["node"])
     async def get_status(request: Request) -> Response:
         """Raft role, term, leader, commit and applied index, height, peers."""
-        status = dict(service.status())
+        status = _plain(dict(service.status()))
         status.setdefault("node_id", service.node_id)
         status.setdefault("height", ledger.height)
         status.setdefault("root_unit", _root_unit(ledger))

@@ -239,3 +239,16 @@ def test_request_seconds_recorded_by_route():
     client.get(f"/v1/documents/{DOC_ID}")
     text = client.get("/metrics").text
     assert 'api_request_seconds_count{method="GET",route="/v1/documents/{doc_id}"} 1.0' in text
+
+
+def test_status_with_runtime_types_is_plain_json():
+    import enum
+
+    class Role(enum.Enum):
+        LEADER = 1
+
+    service = StubService()
+    service.status = lambda: {"role": Role.LEADER, "peers": {"n2": (3, 4)}, "voters": {"n1", "n2"}, "key": b"\x01"}
+    body = TestClient(create_app(service)).get("/v1/status").json()
+    assert body["role"] == "leader" and body["peers"] == {"n2": [3, 4]} and body["voters"] == ["n1", "n2"]
+    assert body["key"] == "AQ" and body["node_id"] == "n1"
