@@ -1,0 +1,148 @@
+"""A seeded, lossy network for the simulator: drops, delays, duplicates, reorders, partitions.
+
+Modelled on the ``network`` in etcd-io/raft ``raft_test.go`` (``cut``, ``isolate``,
+``drop``, ``recover``), with time: a message sent at tick ``t`` is due at
+``t + delay``; due messages are handed out in an order chosen by the seeded rng,
+which is how reordering happens. Links are directed, so a partition can be
+one-way (asymmetric) or leave one node seeing both sides (a bridge).
+Partitions are checked at delivery time: a link cut while a message is in
+flight loses it, as a real link would.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+__all__ = ["Network", "NetworkStats"]
+
+
+@dataclass
+class NetworkStats:
+    sent: int = 0
+    delivered: int = 0
+    dropped: int = 0
+    duplicated: int = 0
+    blocked: int = 0
+
+
+@dataclass
+class Network:
+    """In-flight messages keyed by due tick; faults are data, the rng decides each message's fate."""
+
+    rng: random.Random
+    drop_rate: float = 0.0          # chance any message is lost
+    dup_rate: float = 0.0           # chance a message is delivered twice
+    max_delay: int = 0              # ticks; each message is delayed uniformly in [0, max_delay]
+    link_drop: dict[tuple[str, str], float] = field(default_factory=dict)
+    blocked: set[tuple[str, str]] = field(default_factory=set)
+    stats: NetworkStats = field(default_factory=NetworkStats)
+    # Invariant: every queued message has due >= the tick it was sent at.
+    _queue: list[tuple[int, int, Any]] = field(default_factory=list)
+    _seq: int = 0
+
+    # -- faults --------------------------------------------------------------
+
+    def cut(self, src: str, dst: str) -> None:
+        """Block the one-way link ``src -> dst``."""
+        self.blocked.add((src, dst))
+
+    def partition(self, a_side: Iterable[str], b_side: Iterable[str], *,
+                  one_way: bool = False) -> None:
+        """Cut every link between the sides; with ``one_way`` only a -> b is cut."""
+        b_list = sorted(b_side)
+        for a in sorted(a_side):
+            for b in b_list:
+                if a == b:
+                    continue
+                self.blocked.add((a, b))
+                if not one_way:
+                    self.blocked.add((b, a))
+
+    def isolate(self, node: str, everyone: Iterable[str]) -> None:
+        self.partition([node], [n for n in everyone if n != node])
+
+    def drop(self, src: str, dst: str, prob: float) -> None:
+        """Lose each message on ``src -> dst`` with probability ``prob`` (1.0: always)."""
+        self.link_drop[(src, dst)] = prob
+
+    def heal(self) -> None:
+        """Every link up, no loss; delays and duplication are kept (``calm`` clears them)."""
+        self.blocked.clear()
+        self.link_drop.clear()
+        self.drop_rate = 0.0
+
+    def calm(self) -> None:
+        """A perfect network from now on (messages already in flight keep their due tick)."""
+        self.heal()
+        self.dup_rate = 0.0
+        self.max_delay = 0
+
+    def forget_to(self, node: str) -> int:
+        """Lose every in-flight message addressed to ``node`` (it crashed)."""
+        before = len(self._queue)
+        self._queue = [item for item in self._queue if item[2].dst != node]
+        lost = before - len(self._queue)
+        self.stats.dropped += lost
+        return lost
+
+    # -- traffic -------------------------------------------------------------
+
+    def send(self, now: int, messages: Iterable[Any]) -> None:
+        rng = self.rng
+        queue = self._queue
+        for msg in messages:
+            self.stats.sent += 1
+            copies = 1
+            if self.dup_rate and rng.random() < self.dup_rate:
+                copies = 2
+                self.stats.duplicated += 1
+            for _ in range(copies):
+                delay = rng.randint(0, self.max_delay) if self.max_delay else 0
+                self._seq += 1
+                queue.append((now + delay, self._seq, msg))
+
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def has_due(self, now: int) -> bool:
+        for item in self._queue:
+            if item[0] <= now:
+                return True
+        return False
+
+    def take_due(self, now: int) -> list[Any]:
+        """Remove and return the messages due by ``now`` that survive the links, shuffled."""
+        queue = self._queue
+        if not queue:
+            return []
+        due = []
+        keep = []
+        for item in queue:
+            (due if item[0] <= now else keep).append(item)
+        if not due:
+            return []
+        self._queue = keep
+        due.sort(key=lambda item: item[1])
+        if len(due) > 1 and (self.max_delay or self.dup_rate or self.drop_rate):
+            self.rng.shuffle(due)
+        out = []
+        rng = self.rng
+        blocked = self.blocked
+        link_drop = self.link_drop
+        drop_rate = self.drop_rate
+        for _, _, msg in due:
+            link = (msg.src, msg.dst)
+            if link in blocked:
+                self.stats.blocked += 1
+                continue
+            prob = link_drop.get(link, 0.0) if link_drop else 0.0
+            if drop_rate:
+                prob = max(prob, drop_rate)
+            if prob and rng.random() < prob:
+                self.stats.dropped += 1
+                continue
+            out.append(msg)
+        self.stats.delivered += len(out)
+        return out

@@ -1,0 +1,585 @@
+"""A deterministic in-process Raft cluster with a seeded, faulty network (tests only).
+
+Modelled on the ``network`` in etcd-io/raft ``raft_test.go`` and its ``testdata``
+scripts. Each simulated node is a :class:`RawNode` over its own
+``MemoryLogStorage``, which plays the node's disk: whatever was written there
+survives a crash, everything else (the RawNode, its unstable entries, messages
+addressed to it) is lost.
+
+Theory of operation. Time is a tick counter. :meth:`Simulator.step` is one tick:
+every running node ticks, then messages due by now are delivered (in an order
+the seeded rng picks) until no more are due. After every input to a node, its
+Ready is handled exactly as ``docs/interfaces.md`` says: (1) install a snapshot
+and restore the app state from it, (2) persist entries and hard state, (3) only
+then queue messages, (4) apply committed entries (conf changes go through
+``apply_conf_change``) and serve read states once applied, (5) ``advance``.
+Each durable or visible change is reported to a :class:`SafetyChecker`
+(``consensus/sim_checks.py``), which raises :class:`SafetyViolation` at once.
+
+The app state machine is a hash chain over applied entries (``next_digest``);
+a snapshot's data is ``index || digest``, so a restored state can be compared
+with what every other node applied. Same seed and same calls give the same run,
+bit for bit: node ids are sorted before iterating, randomness comes only from
+``random.Random`` instances seeded from the simulator's seed.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from consensus import (Config, ConfChange, ConfChangeType, ConfState, EntryType,
+                       MemoryLogStorage, RawNode, Role)
+from consensus.errors import ConsensusError
+from consensus.sim_checks import GENESIS_DIGEST, SafetyChecker, SafetyViolation
+from consensus.sim_network import Network
+
+__all__ = ["Simulator", "SimNode", "SafetyViolation", "run_random"]
+
+
+_CONF_CHANGE_TYPES = {"add_learner": ConfChangeType.ADD_LEARNER, "promote": ConfChangeType.ADD_VOTER,
+                      "remove": ConfChangeType.REMOVE_NODE}
+
+
+def encode_app_state(index: int, digest: bytes) -> bytes:
+    """Snapshot data: the applied index and the state machine digest at it."""
+    return index.to_bytes(8, "big") + digest
+
+
+def decode_app_state(data: bytes) -> tuple[int, bytes]:
+    if not data:
+        return 0, GENESIS_DIGEST
+    return int.from_bytes(data[:8], "big"), bytes(data[8:])
+
+
+@dataclass
+class SimNode:
+    """One simulated machine: its disk (storage) survives crashes, ``raw`` does not."""
+
+    id: str
+    storage: Any
+    raw: Any = None                 # None while crashed
+    life: int = 0                   # restarts so far
+    applied: int = 0                # Invariant: applied <= persisted commit
+    digest: bytes = GENESIS_DIGEST  # app state: hash chain over applied entries
+    conf_state: Any = None          # as of ``applied``
+    role: Any = None
+    leader: str | None = None
+    removed: bool = False           # removed from the cluster: never runs again
+    reads: list[tuple[bytes, int]] = field(default_factory=list)  # released, not yet served
+
+    @property
+    def running(self) -> bool:
+        return self.raw is not None
+
+
+class Simulator:
+    """``Simulator(n, seed)``: n voters ``n1..nN``; faults and clients drive it (see module doc)."""
+
+    def __init__(self, n: int = 3, seed: int = 0, *, election_tick: int = 10,
+                 heartbeat_tick: int = 1, pre_vote: bool = True, check_quorum: bool = True,
+                 max_inflight: int = 256, max_bytes_per_msg: int = 1 << 20,
+                 drop_rate: float = 0.0, dup_rate: float = 0.0, max_delay: int = 0,
+                 trace_len: int = 60, check: bool = True) -> None:
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.config = dict(election_tick=election_tick, heartbeat_tick=heartbeat_tick,
+                           pre_vote=pre_vote, check_quorum=check_quorum,
+                           max_inflight=max_inflight, max_bytes_per_msg=max_bytes_per_msg)
+        self.election_tick = election_tick
+        self.net = Network(random.Random(f"{seed}/net"), drop_rate=drop_rate,
+                           dup_rate=dup_rate, max_delay=max_delay)
+        self.checker = SafetyChecker()
+        self.check = check
+        self.now = 0
+        self.trace: deque = deque(maxlen=trace_len)
+        self.faults: list[tuple[int, str]] = []     # every fault injected, in order
+        self.genesis = ConfState(voters=tuple(f"n{i}" for i in range(1, n + 1)),
+                                      learners=())
+        self.nodes: dict[str, SimNode] = {}
+        self.next_id = n + 1
+        self.proposals: dict[bytes, int] = {}      # data -> index once applied (0 until then)
+        self.committed_proposals = 0
+        self.reads_issued: dict[bytes, tuple[str, int]] = {}  # ctx -> (node, required index)
+        self.reads_served = 0
+        self.conf: Any = self.genesis                # latest conf state applied anywhere
+        self.conf_index = 0
+        self.conf_pending: tuple[int, Any] | None = None  # (tick proposed, change)
+        self._ctx = 0
+        for node_id in self.genesis.voters:
+            self._boot(node_id)
+
+    # -- nodes -----------------------------------------------------------------
+
+    def _boot(self, node_id: str) -> SimNode:
+        node = SimNode(id=node_id, storage=MemoryLogStorage(self.genesis),
+                       conf_state=self.genesis)
+        self.nodes[node_id] = node
+        self._start(node)
+        return node
+
+    def _start(self, node: SimNode) -> None:
+        storage = node.storage
+        snap = storage.snapshot()
+        index = snap.metadata.index
+        node.applied, node.digest = index, GENESIS_DIGEST
+        if index:
+            node.applied, node.digest = decode_app_state(snap.data)
+        hard_state, conf_state = storage.initial_state()
+        node.conf_state = conf_state
+        node.role, node.leader, node.reads = None, None, []
+        if self.check:
+            self.checker.on_restart(node.id, hard_state.commit, index, storage.first_index(),
+                                    storage.last_index())
+        cfg = Config(node_id=node.id, rng=random.Random(f"{self.seed}/{node.id}/{node.life}"),
+                          applied=index, **self.config)
+        node.raw = RawNode(cfg, storage)
+
+    def ids(self) -> list[str]:
+        return sorted(self.nodes)
+
+    def running(self) -> list[str]:
+        return [i for i in sorted(self.nodes) if self.nodes[i].raw is not None]
+
+    def members(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(voters, learners) of the latest configuration applied anywhere, sorted."""
+        return tuple(sorted(self.conf.voters)), tuple(sorted(self.conf.learners))
+
+    def leader(self) -> str | None:
+        """The running leader with the highest term, or None."""
+        best, best_term = None, -1
+        for node_id in self.running():
+            node = self.nodes[node_id]
+            if node.role == Role.LEADER:
+                term = node.storage.initial_state()[0].term
+                if term > best_term:
+                    best, best_term = node_id, term
+        return best
+
+    def status(self, node_id: str) -> Any:
+        return self.nodes[node_id].raw.status()
+
+    # -- the Ready loop ----------------------------------------------------------
+
+    def _ready(self, node: SimNode) -> None:
+        while node.raw is not None and node.raw.has_ready():
+            self._handle_ready(node, node.raw.ready())
+
+    def _handle_ready(self, node: SimNode, rd: Any) -> None:
+        check = self.check
+        checker = self.checker
+        storage = node.storage
+        soft = rd.soft_state
+        if soft is not None:
+            node.role, node.leader = soft.role, soft.leader
+        # 1. A snapshot from the leader replaces the app state.
+        snap = rd.snapshot
+        if snap is not None and snap.metadata.index > 0:
+            storage.apply_snapshot(snap)
+            index, digest = decode_app_state(snap.data)
+            if check:
+                checker.on_snapshot_restore(node.id, snap.metadata.index, snap.metadata.term,
+                                            digest)
+            node.applied, node.digest = snap.metadata.index, digest
+            node.conf_state = snap.metadata.conf_state
+            self._log("snapshot", node.id, snap.metadata.index)
+        # 2. Persist entries and hard state: the "fsync" before anything leaves.
+        entries = rd.entries
+        if entries:
+            if check:
+                first = entries[0].index
+                prev_term = storage.term(first - 1) if first > 1 else 0
+                checker.on_persist(node.id, entries, prev_term, storage.last_index(),
+                                   checker.leader_term(node.id) if node.role == Role.LEADER else 0)
+            storage.append(entries)
+        hard_state = rd.hard_state
+        if hard_state is not None:
+            storage.set_hard_state(hard_state)
+            if check:
+                checker.on_commit(node.id, hard_state.commit)
+        if soft is not None and check:
+            if soft.role == Role.LEADER:
+                term = storage.initial_state()[0].term
+                last = storage.last_index()
+                checker.on_leader(node.id, term, last, storage.term(last),
+                                  lambda i, s=storage: _term_or_none(s, i))
+                self._log("leader", node.id, term)
+            else:
+                checker.on_not_leader(node.id)
+        # 3. Only now may messages leave.
+        if rd.messages:
+            self.net.send(self.now, rd.messages)
+        # 4. Apply committed entries in order.
+        for entry in rd.committed_entries:
+            self._apply(node, entry)
+            if node.raw is None:   # removed while applying
+                return
+        for read in rd.read_states:
+            self._release_read(node, read)
+        if node.reads:
+            self._serve_reads(node)
+        node.raw.advance(rd)
+
+    def _apply(self, node: SimNode, entry: Any) -> None:
+        if entry.index <= node.applied:
+            if self.check and entry.index > 0:
+                # Re-delivery of an index already covered by a snapshot: must be the same entry.
+                known = self.checker.applied_entries.get(entry.index)
+                if known is not None and known[1] != entry.term:
+                    raise SafetyViolation("state machine safety",
+                                          f"{node.id} re-applied index {entry.index} with term "
+                                          f"{entry.term}, committed term {known[1]}")
+            return
+        if self.check:
+            node.digest = self.checker.on_apply(node.id, entry, node.digest)
+        else:
+            from consensus.sim_checks import next_digest
+            node.digest = next_digest(node.digest, entry)
+        node.applied = entry.index
+        if entry.type == EntryType.CONF_CHANGE:
+            change = ConfChange.from_bytes(entry.data)
+            node.conf_state = node.raw.apply_conf_change(change)
+            if entry.index > self.conf_index:
+                self.conf, self.conf_index = node.conf_state, entry.index
+                self.conf_pending = None
+                self._log("conf", node.id, f"{entry.index} {change} -> {node.conf_state}")
+                if change.type == ConfChangeType.REMOVE_NODE and change.node_id in self.nodes:
+                    self._retire(change.node_id)
+        elif entry.data:
+            data = bytes(entry.data)
+            if self.proposals.get(data) == 0:
+                self.proposals[data] = entry.index
+                self.committed_proposals += 1
+                self.checker.on_write_acked(entry.index)
+
+    def _release_read(self, node: SimNode, read: Any) -> None:
+        ctx = bytes(read.context)
+        issued = self.reads_issued.pop(ctx, None)
+        if issued is None:
+            return   # a duplicate, or issued before a restart
+        if self.check:
+            self.checker.on_read_released(node.id, ctx, read.index, issued[1])
+        node.reads.append((ctx, read.index))
+
+    def _serve_reads(self, node: SimNode) -> None:
+        keep = []
+        for ctx, index in node.reads:
+            if index <= node.applied:
+                if self.check:
+                    self.checker.on_read_served(node.id, ctx, index)
+                self.reads_served += 1
+                self._log("read", node.id, f"{ctx!r}@{index}")
+            else:
+                keep.append((ctx, index))
+        node.reads = keep
+
+    # -- time and delivery -------------------------------------------------------
+
+    def tick(self) -> None:
+        """Advance the clock one tick: every running node ticks and handles its Ready."""
+        self.now += 1
+        for node_id in self.running():
+            node = self.nodes[node_id]
+            node.raw.tick()
+            self._ready(node)
+
+    def deliver(self, max_rounds: int = 64) -> int:
+        """Deliver messages due by now, round after round, until none are due."""
+        delivered = 0
+        for _ in range(max_rounds):
+            batch = self.net.take_due(self.now)
+            if not batch:
+                break
+            for msg in batch:
+                node = self.nodes.get(msg.dst)
+                if node is None or node.raw is None:
+                    continue
+                self.trace.append((self.now, "deliver", msg))
+                try:
+                    node.raw.step(msg)
+                except ConsensusError as exc:
+                    self._log("reject", node.id, f"{type(exc).__name__}: {exc}")
+                self._ready(node)
+                delivered += 1
+        return delivered
+
+    def step(self) -> None:
+        """One tick of the world: tick every node, then deliver what is due."""
+        self.tick()
+        self.deliver()
+
+    def run(self, steps: int) -> None:
+        for _ in range(steps):
+            self.step()
+
+    def stabilize(self, max_rounds: int = 256) -> None:
+        """Deliver until the network is quiet, without ticking (etcd's ``stabilize``)."""
+        self.deliver(max_rounds)
+
+    def run_until(self, predicate, max_ticks: int) -> bool:
+        """Step until ``predicate()`` holds; False if it did not within ``max_ticks``."""
+        for _ in range(max_ticks):
+            if predicate():
+                return True
+            self.step()
+        return predicate()
+
+    # -- faults ----------------------------------------------------------------
+
+    def _fault(self, text: str) -> None:
+        self.faults.append((self.now, text))
+        self._log("fault", "-", text)
+
+    def partition(self, a_side: Iterable[str], b_side: Iterable[str]) -> None:
+        a, b = sorted(a_side), sorted(b_side)
+        self.net.partition(a, b)
+        self._fault(f"partition {a} | {b}")
+
+    def partition_one_way(self, a_side: Iterable[str], b_side: Iterable[str]) -> None:
+        """Asymmetric partition: messages from a_side to b_side are lost, the reverse arrive."""
+        a, b = sorted(a_side), sorted(b_side)
+        self.net.partition(a, b, one_way=True)
+        self._fault(f"one-way {a} -> {b}")
+
+    def bridge(self, a_side: Iterable[str], b_side: Iterable[str], bridge: str) -> None:
+        """Cut a_side from b_side; ``bridge`` (in neither) still sees both."""
+        a = sorted(x for x in a_side if x != bridge)
+        b = sorted(x for x in b_side if x != bridge)
+        self.net.partition(a, b)
+        self._fault(f"bridge {a} | {bridge} | {b}")
+
+    def isolate(self, node_id: str) -> None:
+        self.net.isolate(node_id, self.ids())
+        self._fault(f"isolate {node_id}")
+
+    def drop(self, src: str, dst: str, prob: float) -> None:
+        self.net.drop(src, dst, prob)
+        self._fault(f"drop {src}->{dst} {prob:.2f}")
+
+    def lossy(self, drop_rate: float, dup_rate: float, max_delay: int) -> None:
+        self.net.drop_rate, self.net.dup_rate, self.net.max_delay = drop_rate, dup_rate, max_delay
+        self._fault(f"lossy drop={drop_rate:.2f} dup={dup_rate:.2f} delay<={max_delay}")
+
+    def heal(self) -> None:
+        self.net.heal()
+        self._fault("heal")
+
+    def calm(self) -> None:
+        self.net.calm()
+        self._fault("calm")
+
+    def crash(self, node_id: str) -> None:
+        """Power off: the RawNode and its unpersisted state are gone, its disk stays."""
+        node = self.nodes[node_id]
+        if node.raw is None:
+            return
+        node.raw = None
+        node.role, node.reads = None, []
+        self.net.forget_to(node_id)
+        self._fault(f"crash {node_id}")
+
+    def crash_mid_step(self, node_id: str) -> bool:
+        """Deliver one due message to the node, then crash it before it handles its Ready."""
+        node = self.nodes[node_id]
+        if node.raw is None:
+            return False
+        for msg in self.net.take_due(self.now):
+            target = self.nodes.get(msg.dst)
+            if target is node:
+                try:
+                    node.raw.step(msg)
+                except ConsensusError:
+                    pass
+                break
+            if target is not None and target.raw is not None:
+                target.raw.step(msg)
+                self._ready(target)
+        self.crash(node_id)
+        return True
+
+    def restart(self, node_id: str) -> None:
+        """Boot a new RawNode from what the node's disk holds."""
+        node = self.nodes[node_id]
+        if node.raw is not None or node.removed:
+            return
+        node.life += 1
+        self._fault(f"restart {node_id}")
+        self._start(node)
+        self._ready(node)
+
+    def compact(self, node_id: str) -> bool:
+        """Snapshot the app state at the applied index and drop the log up to it."""
+        node = self.nodes[node_id]
+        storage = node.storage
+        index = node.applied
+        if node.raw is None or index < storage.first_index():
+            return False
+        storage.create_snapshot(index, node.conf_state, encode_app_state(index, node.digest))
+        storage.compact(index)
+        self._fault(f"compact {node_id} @{index}")
+        return True
+
+    def _retire(self, node_id: str) -> None:
+        node = self.nodes[node_id]
+        node.removed = True
+        node.raw = None
+        node.role = None
+        self.net.forget_to(node_id)
+        self._log("retire", node_id, "")
+
+    # -- clients ---------------------------------------------------------------
+
+    def propose(self, data: bytes, node_id: str | None = None) -> bool:
+        """Propose ``data`` (unique) at ``node_id`` or the leader; False if refused."""
+        node_id = node_id or self.leader()
+        if node_id is None or self.nodes[node_id].raw is None:
+            return False
+        node = self.nodes[node_id]
+        self.proposals.setdefault(bytes(data), 0)
+        try:
+            node.raw.propose(data)
+        except ConsensusError:
+            return False
+        self._ready(node)
+        return True
+
+    def read_index(self, node_id: str) -> bytes | None:
+        """Issue a linearizable read at ``node_id``; returns its context."""
+        node = self.nodes[node_id]
+        if node.raw is None:
+            return None
+        self._ctx += 1
+        ctx = b"read-%d" % self._ctx
+        self.reads_issued[ctx] = (node_id, self.checker.commit_frontier)
+        try:
+            node.raw.read_index(ctx)
+        except ConsensusError:
+            del self.reads_issued[ctx]
+            return None
+        self._ready(node)
+        return ctx
+
+    def transfer_leadership(self, target: str) -> bool:
+        leader = self.leader()
+        if leader is None:
+            return False
+        self._fault(f"transfer {leader} -> {target}")
+        try:
+            self.nodes[leader].raw.transfer_leadership(target)
+        except ConsensusError:
+            return False
+        self._ready(self.nodes[leader])
+        return True
+
+    def campaign(self, node_id: str) -> None:
+        node = self.nodes[node_id]
+        if node.raw is None:
+            return
+        self._fault(f"campaign {node_id}")
+        try:
+            node.raw.campaign()
+        except ConsensusError:
+            return
+        self._ready(node)
+
+    def change_conf(self, kind: str, node_id: str) -> bool:
+        """Propose a membership change through the leader: add_learner | promote | remove."""
+        leader = self.leader()
+        if leader is None:
+            return False
+        if kind == "add_learner" and node_id not in self.nodes:
+            self._boot(node_id)
+        change = ConfChange(type=_CONF_CHANGE_TYPES[kind], node_id=node_id)
+        self._fault(f"{kind} {node_id} via {leader}")
+        try:
+            self.nodes[leader].raw.propose_conf_change(change)
+        except ConsensusError:
+            return False
+        self.conf_pending = (self.now, change)
+        self._ready(self.nodes[leader])
+        return True
+
+    def add_learner(self) -> str | None:
+        node_id = f"n{self.next_id}"
+        if not self.change_conf("add_learner", node_id):
+            return None
+        self.next_id += 1
+        return node_id
+
+    # -- trace -----------------------------------------------------------------
+
+    def _log(self, kind: str, node: str, detail: Any) -> None:
+        self.trace.append((self.now, kind, (node, detail)))
+
+    def format_trace(self) -> str:
+        lines = []
+        for now, kind, what in self.trace:
+            if kind == "deliver":
+                lines.append(f"t={now:<5} {what.src}->{what.dst} {_format_message(what)}")
+            else:
+                lines.append(f"t={now:<5} {kind:<8} {what[0]} {what[1]}")
+        return "\n".join(lines)
+
+    def format_faults(self) -> str:
+        return "\n".join(f"t={now:<5} {text}" for now, text in self.faults)
+
+    def final_checks(self) -> None:
+        """Whole-history checks and a direct pairwise comparison of the logs on disk."""
+        if not self.check:
+            return
+        self.checker.check_history()
+        logs = {}
+        for node_id in self.ids():
+            storage = self.nodes[node_id].storage
+            logs[node_id] = (storage.first_index(), storage.last_index(), storage)
+        ids = self.ids()
+        for i, a in enumerate(ids):
+            fa, la, sa = logs[a]
+            for b in ids[i + 1:]:
+                fb, lb, sb = logs[b]
+                lo, hi = max(fa, fb), min(la, lb)
+                # highest common index with equal terms => identical prefixes (log matching)
+                for index in range(hi, lo - 1, -1):
+                    if sa.term(index) == sb.term(index):
+                        ea = sa.entries(max(lo, 1), index + 1) if index >= max(lo, 1) else []
+                        eb = sb.entries(max(lo, 1), index + 1) if index >= max(lo, 1) else []
+                        if list(ea) != list(eb):
+                            raise SafetyViolation(
+                                "log matching",
+                                f"{a} and {b} agree on the term at index {index} but differ "
+                                f"below it (indexes {lo}..{index})")
+                        break
+
+
+def _term_or_none(storage: Any, index: int) -> int | None:
+    if index < storage.first_index() - 1 or index > storage.last_index():
+        return None
+    try:
+        return storage.term(index)
+    except ConsensusError:
+        return None
+
+
+def _format_message(msg: Any) -> str:
+    parts = []
+    for name in getattr(msg, "__dataclass_fields__", {}):
+        if name in ("src", "dst"):
+            continue
+        value = getattr(msg, name)
+        if name == "entries":
+            value = "[" + ",".join(f"{e.term}/{e.index}" for e in value) + "]"
+        elif isinstance(value, bytes) and len(value) > 16:
+            value = value[:16] + b"..."
+        elif hasattr(value, "metadata"):
+            value = f"snap@{value.metadata.index}/{value.metadata.term}"
+        parts.append(f"{name}={value}")
+    return f"{type(msg).__name__}({', '.join(parts)})"
+
+
+def run_random(seed: int, steps: int = 300, **options: Any) -> Any:
+    """Run one seed of random faults and clients; see ``consensus.sim_faults.run_random``."""
+    from consensus.sim_faults import run_random as run
+
+    return run(seed, steps, **options)
