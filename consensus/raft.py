@@ -457,7 +457,9 @@ class Raft:
         progress.probe_sent = False
         if progress.state is ProgressState.REPLICATE and progress.inflights.full():
             progress.inflights.free_first_one()
-        if progress.match < self.log.last_index() or progress.sent_commit < self.log.committed:
+        if progress.match < self.log.last_index():
+            self._send_appends(msg.src, progress, probe=True)
+        elif progress.sent_commit < self.log.committed:
             self._send_appends(msg.src, progress)
         if msg.context and not progress.is_learner:
             acks = self.read_only.recv_ack(msg.src, msg.context)
@@ -499,15 +501,19 @@ class Raft:
         for peer in self.peers:
             self._send_appends(peer, self.progress[peer])
 
-    def _send_appends(self, peer: str, progress: Progress) -> None:
-        """Send entries while the follower's flow control allows, then the commit index if it is news."""
+    def _send_appends(self, peer: str, progress: Progress, probe: bool = False) -> None:
+        """Send entries while the follower's flow control allows, then the commit index if it is news.
+
+        With `probe`, send an empty append when there is nothing else to send, so that a follower that
+        lost optimistically sent appends rejects it and replication backs off (etcd sendIfEmpty).
+        """
         sent = False
         last = self.log.last_index()
         while progress.next <= last and self._send_append(peer, progress, False):
             sent = True
             if progress.state is not ProgressState.REPLICATE:
                 break
-        if not sent and progress.sent_commit < self.log.committed:
+        if not sent and (probe or progress.sent_commit < self.log.committed):
             self._send_append(peer, progress, True)
 
     def _send_append(self, peer: str, progress: Progress, allow_empty: bool) -> bool:

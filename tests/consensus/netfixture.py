@@ -15,7 +15,32 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
-from consensus import (ConfChange, ConfState, Config, EntryType, MemoryLogStorage, RawNode, ReadState, Role)
+from consensus import (ConfChange, ConfState, Config, Entry, EntryType, HardState, MemoryLogStorage, RawNode,
+                       ReadState, Role)
+
+
+def make_storage(conf: ConfState, log=(), term: int | None = None, vote: str | None = None,
+                 commit: int = 0) -> MemoryLogStorage:
+    storage = MemoryLogStorage(conf)
+    storage.append([Entry(term=t, index=i, data=b"%d/%d" % (i, t)) for i, t in enumerate(log, start=1)])
+    if term is None:
+        term = max(log, default=0)
+    storage.set_hard_state(HardState(term=term, vote=vote, commit=commit))
+    return storage
+
+
+def drain(node: RawNode, storage: MemoryLogStorage) -> list:
+    """Handle one node's Ready alone (persist, advance); returns its messages."""
+    messages = []
+    while node.has_ready():
+        rd = node.ready()
+        if rd.snapshot is not None:
+            storage.apply_snapshot(rd.snapshot)
+        storage.append(rd.entries)
+        storage.set_hard_state(rd.hard_state)
+        messages.extend(rd.messages)
+        node.advance(rd)
+    return messages
 
 
 @dataclass
@@ -30,20 +55,22 @@ class Member:
 
 class Net:
     def __init__(self, voters=("n1", "n2", "n3"), learners=(), *, seed: int = 1, pre_vote: bool = True,
-                 check_quorum: bool = True, election_tick: int = 10, **config) -> None:
+                 check_quorum: bool = True, election_tick: int = 10, logs: dict | None = None,
+                 terms: dict | None = None, **config) -> None:
         self.conf = ConfState(voters=tuple(sorted(voters)), learners=tuple(sorted(learners)))
         self.seed = seed
         self.defaults = dict(pre_vote=pre_vote, check_quorum=check_quorum, election_tick=election_tick, **config)
         self.members: dict[str, Member] = {}
         for node_id in sorted(self.conf.voters + self.conf.learners):
-            self.add(node_id, self.conf)
+            self.add(node_id, self.conf, log=(logs or {}).get(node_id, ()), term=(terms or {}).get(node_id))
         self.queue: deque = deque()
         self.blocked: set[tuple[str, str]] = set()
         self.drop: Callable[[object], bool] | None = None
         self.delivered: list = []
 
-    def add(self, node_id: str, conf: ConfState, **overrides) -> Member:
-        storage = MemoryLogStorage(conf)
+    def add(self, node_id: str, conf: ConfState, *, log=(), term: int | None = None, **overrides) -> Member:
+        """A new member whose storage holds entries with terms `log` (indexes 1..) and hard state `term`."""
+        storage = make_storage(conf, log, term)
         options = dict(self.defaults, **overrides)
         rng = random.Random(f"{self.seed}/{node_id}")
         node = RawNode(Config(node_id=node_id, rng=rng, **options), storage)
