@@ -659,8 +659,8 @@ class Raft:
         if not self.promotable:
             self._step_down_after_removal()
             return
-        if self.maybe_commit():
-            self.broadcast_pending = True
+        self.maybe_commit()  # a smaller quorum may commit more
+        self.broadcast_pending = True  # and probe new members now rather than after a heartbeat (etcd)
 
     def _step_down_after_removal(self) -> None:
         """The leader was removed: hand over to the most caught-up voter if it is current, then follow."""

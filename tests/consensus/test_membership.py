@@ -1,0 +1,165 @@
+"""Membership changes one server at a time, learners (Raft thesis §4.1, §4.2.1, §4.2.2)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from consensus import ConfChange, ConfChangeType, ConfState, Config, Entry, EntryType, RawNode, Role
+from consensus.errors import ConfChangeInProgress, NotLeader, ProposalDropped
+from consensus.membership import apply_conf_change
+from tests.consensus.netfixture import Net
+
+ADD_VOTER, ADD_LEARNER, REMOVE = ConfChangeType.ADD_VOTER, ConfChangeType.ADD_LEARNER, ConfChangeType.REMOVE_NODE
+
+
+def change(net: Net, leader: str, kind: ConfChangeType, node_id: str) -> None:
+    net[leader].propose_conf_change(ConfChange(type=kind, node_id=node_id))
+    net.stabilise()
+
+
+def test_learner_replicates_but_never_counts_for_commit():
+    net = Net(voters=("n1", "n2", "n3"), learners=("n4",))
+    net.elect("n1")
+    net["n1"].propose(b"a")
+    net.stabilise()
+    assert net.data("n4") == [b"a"]
+    net.isolate("n2")
+    net.isolate("n3")
+    net["n1"].propose(b"b")
+    net.stabilise()
+    assert net.members["n4"].storage.last_index() == 3
+    assert net["n1"].status().commit == 2  # leader + learner is not a majority of 3 voters
+
+
+def test_learner_never_campaigns_or_votes():
+    net = Net(voters=("n1", "n2", "n3"), learners=("n4",))
+    net.elect("n1")
+    net.isolate("n4")
+    net.tick(100, nodes=["n4"])
+    assert net["n4"].status().role is Role.FOLLOWER and net["n4"].status().term == 1
+    with pytest.raises(ProposalDropped):
+        net["n4"].campaign()
+
+
+def test_add_learner_then_promote():
+    net = Net()
+    net.elect("n1")
+    for i in range(5):
+        net["n1"].propose(b"x%d" % i)
+    net.stabilise()
+    net.add("n4", net.conf)
+    change(net, "n1", ADD_LEARNER, "n4")
+    assert net["n1"].status().conf_state == ConfState(voters=("n1", "n2", "n3"), learners=("n4",))
+    assert net.data("n4") == [b"x%d" % i for i in range(5)]
+    change(net, "n1", ADD_VOTER, "n4")
+    assert net["n4"].status().conf_state == ConfState(voters=("n1", "n2", "n3", "n4"))
+    assert net["n1"].status().progress["n4"][0] == net["n1"].status().commit
+
+
+def test_one_unapplied_conf_change_at_a_time():
+    net = Net()
+    net.elect("n1")
+    net["n1"].propose_conf_change(ConfChange(type=ADD_LEARNER, node_id="n4"))
+    with pytest.raises(ConfChangeInProgress):
+        net["n1"].propose_conf_change(ConfChange(type=ADD_LEARNER, node_id="n5"))
+    net.stabilise()
+    net["n1"].propose_conf_change(ConfChange(type=ADD_LEARNER, node_id="n5"))  # applied: allowed now
+
+
+def test_new_leader_waits_for_conf_changes_in_its_tail():
+    """A new leader may hold an uncommitted conf change from an earlier term; it refuses another until
+    everything up to its term start is applied (etcd sets pendingConfIndex to the last index)."""
+    net = Net(logs={"n1": [1, 1], "n2": [1, 1], "n3": [1, 1]}, terms={"n1": 1, "n2": 1, "n3": 1})
+    cc = ConfChange(type=ADD_LEARNER, node_id="n4")
+    for member in net.members.values():
+        member.storage.append([Entry(term=1, index=3, type=EntryType.CONF_CHANGE, data=cc.to_bytes())])
+    net = _rebuild(net)
+    net["n1"].campaign()
+    net.stabilise()  # elected, and the tail commits and applies within this stabilise
+    assert net["n1"].status().conf_state.learners == ("n4",)
+    net["n1"].propose_conf_change(ConfChange(type=ADD_LEARNER, node_id="n5"))
+    # Before the tail applied, the same proposal is refused:
+    fresh = Net(logs={"n1": [1, 1], "n2": [1, 1], "n3": [1, 1]}, terms={"n1": 1, "n2": 1, "n3": 1})
+    for member in fresh.members.values():
+        member.storage.append([Entry(term=1, index=3, type=EntryType.CONF_CHANGE, data=cc.to_bytes())])
+    fresh = _rebuild(fresh)
+    fresh["n1"].campaign()
+    for _ in range(3):  # deliver the votes only: n1 leads but its tail is not applied
+        fresh.process("n1")
+        while fresh.queue:
+            fresh.deliver_one()
+            for node_id in ("n2", "n3"):
+                fresh.process(node_id)
+    assert fresh["n1"].status().role is Role.LEADER and fresh["n1"].status().applied < 3
+    with pytest.raises(ConfChangeInProgress):
+        fresh["n1"].propose_conf_change(ConfChange(type=ADD_LEARNER, node_id="n5"))
+
+
+def _rebuild(net: Net) -> Net:
+    """Recreate every RawNode over its (edited) storage, as after a restart."""
+    for node_id, member in net.members.items():
+        member.node = RawNode(Config(node_id=node_id, rng=random.Random(node_id)), member.storage)
+    return net
+
+
+@pytest.mark.parametrize("kind, node_id", [(ADD_VOTER, "n2"), (ADD_LEARNER, "n2"), (REMOVE, "n9")])
+def test_noop_or_unsupported_changes_are_refused_at_proposal(kind, node_id):
+    net = Net()
+    net.elect("n1")
+    with pytest.raises(ProposalDropped):
+        net["n1"].propose_conf_change(ConfChange(type=kind, node_id=node_id))
+
+
+def test_removing_the_last_voter_is_refused_and_a_noop_if_committed():
+    conf = ConfState(voters=("n1",))
+    with pytest.raises(ProposalDropped):
+        Net(voters=("n1",)).members["n1"].node.raft.propose_conf_change(ConfChange(type=REMOVE, node_id="n1"))
+    assert apply_conf_change(conf, ConfChange(type=REMOVE, node_id="n1")) == conf
+
+
+def test_follower_cannot_propose_conf_change():
+    net = Net()
+    net.elect("n1")
+    with pytest.raises(NotLeader):
+        net["n2"].propose_conf_change(ConfChange(type=ADD_LEARNER, node_id="n4"))
+
+
+def test_removed_follower_no_longer_counts_and_never_campaigns():
+    net = Net()
+    net.elect("n1")
+    change(net, "n1", REMOVE, "n3")
+    assert net["n1"].status().conf_state == ConfState(voters=("n1", "n2"))
+    net.isolate("n3")
+    net.tick(100, nodes=["n3"])
+    assert net["n3"].status().role is Role.FOLLOWER  # not a voter: never campaigns
+    net["n1"].propose(b"needs n2 only")
+    net.stabilise()
+    assert net.data("n2")[-1] == b"needs n2 only"
+    assert "n3" not in net["n1"].status().progress
+
+
+def test_removed_leader_steps_down_and_hands_over():
+    net = Net()
+    net.elect("n1")
+    net["n1"].propose(b"before")
+    net.stabilise()
+    change(net, "n1", REMOVE, "n1")
+    assert net["n1"].status().role is Role.FOLLOWER
+    net.tick(2, nodes=["n2", "n3"])
+    leader = net.leader()
+    assert leader in ("n2", "n3")  # TimeoutNow made the most caught-up voter campaign at once
+    net[leader].propose(b"after")
+    net.stabilise()
+    other = "n3" if leader == "n2" else "n2"
+    assert net.data(other)[-1] == b"after"
+    net.tick(100, nodes=["n1"])
+    assert net["n1"].status().role is Role.FOLLOWER
+
+
+def test_conf_change_bytes_in_the_log_round_trip():
+    net = Net()
+    net.elect("n1")
+    change(net, "n1", ADD_LEARNER, "n4")
+    assert net.members["n2"].conf_states[-1] == ConfState(voters=("n1", "n2", "n3"), learners=("n4",))
