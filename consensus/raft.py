@@ -627,7 +627,7 @@ class Raft:
         if progress.match == self.log.last_index():
             self.messages.append(TimeoutNow(term=self.term, src=self.id, dst=target))
         else:
-            self._send_appends(target, progress)
+            self._send_appends(target, progress, probe=True)
 
     # ---------------------------------------------------------- membership
 
