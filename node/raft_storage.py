@@ -36,7 +36,9 @@ new leader's log wins over an uncommitted suffix, Raft §5.3), everything from
 i on is deleted in the same batch as the new entries are written. Entries at or
 below the offset are ignored (they are compacted, hence committed, hence
 equal). A gap (first new index > last_index + 1) is a broken invariant and
-raises CorruptionError.
+raises ``RaftInvariantError``, as ``MemoryLogStorage`` does; data on disk that
+breaks the layout (a missing record, a hole in the log) raises
+``CorruptionError`` when read.
 
 Memory: every term in ``(offset, last]`` is kept in a list (8 bytes a
 pointer; the runtime compacts every ``raft.snapshot_every`` entries), so
@@ -58,21 +60,8 @@ import msgpack
 from ledger.errors import CorruptionError
 from ledger.store import LevelDBStore
 
-try:
-    from consensus import ConfState, Entry, EntryType, HardState, Snapshot, SnapshotMetadata
-    from consensus.errors import LogCompacted, LogUnavailable, SnapshotOutOfDate
-except ImportError:  # pragma: no cover - consensus/ has not landed yet; see _provisional below
-    from node._provisional_consensus import (  # type: ignore[no-redef]
-        ConfState,
-        Entry,
-        EntryType,
-        HardState,
-        LogCompacted,
-        LogUnavailable,
-        Snapshot,
-        SnapshotMetadata,
-        SnapshotOutOfDate,
-    )
+from consensus import ConfState, Entry, EntryType, HardState, Snapshot, SnapshotMetadata
+from consensus.errors import LogCompacted, LogUnavailable, RaftInvariantError, SnapshotOutOfDate
 
 __all__ = ["LevelDBLogStorage"]
 
@@ -292,10 +281,10 @@ class LevelDBLogStorage:
             first = kept[0].index
             last = offset_index + len(terms)
             if first > last + 1:
-                raise CorruptionError(f"raft log would have a gap: appending {first} after {last}")
+                raise RaftInvariantError(f"raft log would have a gap: appending {first} after {last}")
             for position, entry in enumerate(kept):
                 if entry.index != first + position:
-                    raise CorruptionError(f"entries to save are not consecutive at {entry.index}")
+                    raise RaftInvariantError(f"entries to save are not consecutive at {entry.index}")
             new_last = kept[-1].index
             for index in range(new_last + 1, last + 1):  # the conflicting suffix beyond the new entries
                 changes[_entry_key(index)] = None
@@ -339,7 +328,7 @@ class LevelDBLogStorage:
         if index <= self._snapshot.metadata.index:
             raise SnapshotOutOfDate(index, self._snapshot.metadata.index)
         if index > self.last_index():
-            raise CorruptionError(f"snapshot index {index} is past the last index {self.last_index()}")
+            raise RaftInvariantError(f"snapshot index {index} is past the last index {self.last_index()}")
         snapshot = Snapshot(
             metadata=SnapshotMetadata(index=index, term=self.term(index), conf_state=conf_state), data=bytes(data)
         )
@@ -352,7 +341,7 @@ class LevelDBLogStorage:
         if index <= self._offset_index:
             raise LogCompacted(index, self._offset_index)
         if index > self.last_index():
-            raise CorruptionError(f"compact {index} is past the last index {self.last_index()}")
+            raise RaftInvariantError(f"compact {index} is past the last index {self.last_index()}")
         term = self.term(index)
         changes: dict[bytes, bytes | None] = {_OFFSET: _pack([index, term])}
         for dropped in range(self._offset_index + 1, index + 1):

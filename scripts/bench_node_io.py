@@ -20,7 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from node.peer_tls import public_key_of_seed  # noqa: E402
-from node.raft_storage import ConfState, Entry, EntryType, HardState, LevelDBLogStorage  # noqa: E402
+from consensus import ConfState, Entry, EntryType, HardState  # noqa: E402
+from node.raft_storage import LevelDBLogStorage  # noqa: E402
 from node.transport import PeerTransport  # noqa: E402
 
 
