@@ -96,3 +96,15 @@ def test_encode_refuses_what_decode_would_refuse():
     assert read_length(struct.pack(">I", 100), max_frame_bytes=100) == 100
     with pytest.raises(FrameError, match="empty"):
         read_length(struct.pack(">I", 0))
+
+
+def test_raft_messages_survive_a_frame_round_trip():
+    """docs/node-runtime.md: Raft messages cross the link as {"kind": "raft", "payload": encode_message(msg)}."""
+    from consensus import AppendEntries, Entry, EntryType, decode_message, encode_message
+
+    message = AppendEntries(
+        term=3, src="n1", dst="n2", prev_index=4, prev_term=2, commit=4,
+        entries=(Entry(term=3, index=5, type=EntryType.NORMAL, data=b"\x00block"),),
+    )
+    frame = decode_body(encode_frame({"kind": "raft", "from": "n1", "payload": encode_message(message)})[4:])
+    assert decode_message(frame["payload"]) == message
