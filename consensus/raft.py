@@ -600,6 +600,8 @@ class Raft:
         if self.role is not Role.LEADER:
             raise NotLeader(self.leader)
         context = bytes(context)
+        if not context:
+            raise ProposalDropped("a read needs a non-empty context (an empty heartbeat context means no read)")
         if context in self.read_only.pending or context in self.reads_awaiting_commit:
             raise ProposalDropped(f"read context {context!r} is already pending")
         if self.log.term_or_zero(self.log.committed) != self.term:

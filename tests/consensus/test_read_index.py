@@ -95,6 +95,8 @@ def test_follower_read_points_to_the_leader_and_duplicates_are_refused():
     net["n1"].read_index(b"dup")
     with pytest.raises(ProposalDropped):
         net["n1"].read_index(b"dup")
+    with pytest.raises(ProposalDropped):
+        net["n1"].read_index(b"")
 
 
 def test_pending_reads_are_dropped_when_leadership_is_lost():
