@@ -91,6 +91,7 @@ class Raft:
         self.max_inflight = config.max_inflight
         self.max_bytes_per_msg = config.max_bytes_per_msg
         self.snapshot_chunk_bytes = config.snapshot_chunk_bytes
+        self.max_committed_bytes_per_ready = config.max_committed_bytes_per_ready
         self.log = RaftLog(storage, config.applied)
         hard_state, conf_state = storage.initial_state()
         self.term = hard_state.term
@@ -421,6 +422,8 @@ class Raft:
         if progress is None:
             return
         progress.recent_active = True
+        if msg.match_index > self.log.last_index():
+            return  # acknowledges entries we never had (a previous life of ours): ignore, do not crash
         if not msg.success:
             hint = msg.conflict_index
             if msg.conflict_term > 0:

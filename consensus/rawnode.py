@@ -31,7 +31,9 @@ class Config:
     applied (on restart; at least the snapshot index, at most the commit index);
     committed entries after it are handed out again. ``max_inflight``: unacknowledged
     appends per follower; ``max_bytes_per_msg``: entry data per AppendEntries (at
-    least one entry is sent); ``snapshot_chunk_bytes``: data per InstallSnapshot.
+    least one entry is sent); ``snapshot_chunk_bytes``: data per InstallSnapshot;
+    ``max_committed_bytes_per_ready``: entry data in one Ready's committed_entries (at least
+    one entry; the rest follows in the next Ready), so a restart does not apply the whole log at once.
     """
 
     node_id: str
@@ -44,6 +46,7 @@ class Config:
     max_bytes_per_msg: int = 1 << 20
     applied: int = 0
     snapshot_chunk_bytes: int = 1 << 20
+    max_committed_bytes_per_ready: int = 64 << 20
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -186,7 +189,7 @@ class RawNode:
         raft.flush()
         log = raft.log
         snapshot, entries = log.take_unstable()
-        committed_entries = log.take_committed()
+        committed_entries = log.take_committed(raft.max_committed_bytes_per_ready)
         soft, hard = self._soft_state(), self._hard_state()
         rd = Ready(
             soft_state=soft if soft != self._prev_soft else None,
