@@ -2,7 +2,8 @@
 
 from consensus.messages import (AppendEntries, AppendEntriesResponse, ConfChange, ConfChangeType, ConfState,
                                 Entry, EntryType, HardState, Heartbeat, HeartbeatResponse, InstallSnapshot,
-                                InstallSnapshotResponse, Message, ReadState, RequestVote, RequestVoteResponse,
+                                InstallSnapshotResponse, Message, ReadIndexRequest,
+                                ReadIndexResponse, ReadState, RequestVote, RequestVoteResponse,
                                 Snapshot, SnapshotMetadata, TimeoutNow, decode_message, encode_message)
 from consensus.raft import Role
 from consensus.rawnode import Config, RawNode, Ready, SoftState, Status
@@ -15,5 +16,6 @@ __all__ = [
     "Role", "Status", "encode_message", "decode_message",
     # messages
     "Message", "RequestVote", "RequestVoteResponse", "AppendEntries", "AppendEntriesResponse", "Heartbeat",
-    "HeartbeatResponse", "InstallSnapshot", "InstallSnapshotResponse", "TimeoutNow",
+    "HeartbeatResponse", "InstallSnapshot", "InstallSnapshotResponse", "ReadIndexRequest", "ReadIndexResponse",
+    "TimeoutNow",
 ]

@@ -25,8 +25,8 @@ __all__ = [
     "EntryType", "Entry", "HardState", "ConfState", "ConfChangeType", "ConfChange",
     "SnapshotMetadata", "Snapshot", "ReadState",
     "RequestVote", "RequestVoteResponse", "AppendEntries", "AppendEntriesResponse",
-    "Heartbeat", "HeartbeatResponse", "InstallSnapshot", "InstallSnapshotResponse", "TimeoutNow",
-    "Message", "MESSAGE_TYPES", "encode_message", "decode_message",
+    "Heartbeat", "HeartbeatResponse", "InstallSnapshot", "InstallSnapshotResponse", "ReadIndexRequest",
+    "ReadIndexResponse", "TimeoutNow", "Message", "MESSAGE_TYPES", "encode_message", "decode_message",
 ]
 
 
@@ -223,6 +223,27 @@ class InstallSnapshotResponse:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ReadIndexRequest:
+    """A follower's linearizable read (thesis §6.4), forwarded to the leader."""
+
+    term: int
+    src: str
+    dst: str
+    context: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReadIndexResponse:
+    """The leader's answer: serve the read tagged ``context`` once applied >= ``index``."""
+
+    term: int
+    src: str
+    dst: str
+    index: int
+    context: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TimeoutNow:
     """Leadership transfer (thesis §3.10): start an election now, without pre-vote or lease checks."""
 
@@ -233,7 +254,7 @@ class TimeoutNow:
 
 Message = Union[
     RequestVote, RequestVoteResponse, AppendEntries, AppendEntriesResponse, Heartbeat, HeartbeatResponse,
-    InstallSnapshot, InstallSnapshotResponse, TimeoutNow,
+    InstallSnapshot, InstallSnapshotResponse, ReadIndexRequest, ReadIndexResponse, TimeoutNow,
 ]
 
 # Field kinds for the codec; the transition from wire to object is data (STYLE: tables as data).
@@ -250,6 +271,8 @@ _FIELDS: dict[type, tuple[tuple[str, str], ...]] = {
     HeartbeatResponse: _COMMON + (("context", _BYTES),),
     InstallSnapshot: _COMMON + (("metadata", _META), ("offset", _INT), ("data", _BYTES), ("done", _BOOL)),
     InstallSnapshotResponse: _COMMON + (("index", _INT), ("offset", _INT)),
+    ReadIndexRequest: _COMMON + (("context", _BYTES),),
+    ReadIndexResponse: _COMMON + (("index", _INT), ("context", _BYTES)),
     TimeoutNow: _COMMON,
 }
 MESSAGE_TYPES: dict[str, type] = {cls.__name__: cls for cls in _FIELDS}

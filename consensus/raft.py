@@ -27,7 +27,8 @@ Deviations from etcd, deliberate:
 * A snapshot that does not list this node is still installed (the conf change
   adding it may come after the snapshot index).
 * Reads asked of a leader before it committed an entry of its term wait for
-  that commit rather than being dropped; a follower raises NotLeader.
+  that commit rather than being dropped. A follower forwards reads to the
+  leader it knows (ReadIndexRequest); with no known leader it raises NotLeader.
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ from consensus.errors import (ConfChangeInProgress, LogCompacted, NotLeader, Pro
                               RaftInvariantError, StorageError)
 from consensus.log import RaftLog
 from consensus.messages import (AppendEntries, AppendEntriesResponse, ConfChange, ConfState, Entry, EntryType,
-                                Heartbeat, HeartbeatResponse, InstallSnapshot, InstallSnapshotResponse, ReadState,
-                                RequestVote, RequestVoteResponse, Snapshot, SnapshotMetadata, TimeoutNow)
+                                Heartbeat, HeartbeatResponse, InstallSnapshot, InstallSnapshotResponse,
+                                ReadIndexRequest, ReadIndexResponse, ReadState, RequestVote, RequestVoteResponse,
+                                Snapshot, SnapshotMetadata, TimeoutNow)
 from consensus.progress import Progress, ProgressState
 from consensus.read_index import ReadOnly
 from consensus.storage import LogStorage
@@ -108,7 +110,7 @@ class Raft:
         self.lead_transferee: str | None = None
         self.pending_conf_index = 0
         self.read_only = ReadOnly()
-        self.reads_awaiting_commit: list[bytes] = []
+        self.reads_awaiting_commit: list[tuple[bytes, str]] = []  # (context, requester)
         self.broadcast_pending = False
         self.snapshot_buffer: tuple[SnapshotMetadata, bytearray] | None = None
         self.conf = ConfState()
@@ -320,6 +322,9 @@ class Raft:
             self._handle_heartbeat_response(msg)
         elif kind is InstallSnapshotResponse:
             self._handle_snapshot_response(msg)
+        elif kind is ReadIndexRequest:
+            if msg.src in self.progress and msg.context and msg.context not in self.read_only.pending:
+                self._request_read(msg.context, msg.src)
 
     def step_candidate(self, msg) -> None:
         kind = type(msg)
@@ -353,6 +358,8 @@ class Raft:
             self._handle_snapshot_chunk(msg)
         elif kind is TimeoutNow:
             self.campaign(CampaignKind.TRANSFER)
+        elif kind is ReadIndexResponse:
+            self.read_states.append(ReadState(index=msg.index, context=msg.context))
 
     # ------------------------------------------------------- follower side
 
@@ -468,7 +475,7 @@ class Raft:
             acks = self.read_only.recv_ack(msg.src, msg.context)
             if acks is not None and quorum.has_quorum(self.voters, acks):
                 for request in self.read_only.advance(msg.context):
-                    self.read_states.append(ReadState(index=request.index, context=request.context))
+                    self._release_read(request.index, request.context, request.requester)
 
     def _handle_snapshot_response(self, msg: InstallSnapshotResponse) -> None:
         progress = self.progress.get(msg.src)
@@ -490,8 +497,8 @@ class Raft:
             return False
         if self.reads_awaiting_commit:
             waiting, self.reads_awaiting_commit = self.reads_awaiting_commit, []
-            for context in waiting:
-                self._start_read(context)
+            for context, requester in waiting:
+                self._start_read(context, requester)
         return True
 
     def flush(self) -> None:
@@ -600,24 +607,37 @@ class Raft:
         return index
 
     def read_index(self, context: bytes) -> None:
-        if self.role is not Role.LEADER:
-            raise NotLeader(self.leader)
         context = bytes(context)
         if not context:
             raise ProposalDropped("a read needs a non-empty context (an empty heartbeat context means no read)")
-        if context in self.read_only.pending or context in self.reads_awaiting_commit:
+        if self.role is not Role.LEADER:
+            if self.leader is None or self.role is not Role.FOLLOWER:
+                raise NotLeader(self.leader)
+            self.messages.append(ReadIndexRequest(term=self.term, src=self.id, dst=self.leader, context=context))
+            return
+        if context in self.read_only.pending or any(context == ctx for ctx, _ in self.reads_awaiting_commit):
             raise ProposalDropped(f"read context {context!r} is already pending")
-        if self.log.term_or_zero(self.log.committed) != self.term:
-            self.reads_awaiting_commit.append(context)  # thesis §6.4 step 1
-            return
-        self._start_read(context)
+        self._request_read(context, self.id)
 
-    def _start_read(self, context: bytes) -> None:
-        if len(self.voters) == 1 and self.id in self.voters:
-            self.read_states.append(ReadState(index=self.log.committed, context=context))
+    def _request_read(self, context: bytes, requester: str) -> None:
+        if self.log.term_or_zero(self.log.committed) != self.term:
+            self.reads_awaiting_commit.append((context, requester))  # thesis §6.4 step 1
             return
-        self.read_only.add_request(self.log.committed, context, self.id)
+        self._start_read(context, requester)
+
+    def _start_read(self, context: bytes, requester: str) -> None:
+        if len(self.voters) == 1 and self.id in self.voters:
+            self._release_read(self.log.committed, context, requester)
+            return
+        self.read_only.add_request(self.log.committed, context, self.id, requester)
         self.broadcast_heartbeat(context)
+
+    def _release_read(self, index: int, context: bytes, requester: str) -> None:
+        if requester == self.id:
+            self.read_states.append(ReadState(index=index, context=context))
+        else:
+            self.messages.append(ReadIndexResponse(term=self.term, src=self.id, dst=requester, index=index,
+                                                   context=context))
 
     def transfer_leadership(self, target: str) -> None:
         if self.role is not Role.LEADER:

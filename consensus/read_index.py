@@ -4,7 +4,9 @@ The leader records its commit index for the read, then confirms it is still
 leader by a heartbeat round tagged with the read's context; once a majority
 of voters answered, the read (and every read queued before it) is released
 as a ``ReadState(index, context)``; the runtime serves it once applied >= index.
-A new leader answers reads only after an entry of its own term committed
+A follower forwards its read to the leader (ReadIndexRequest) and gets the
+index back (ReadIndexResponse), as etcd does; contexts must be unique across
+the cluster (e.g. node id + counter). A new leader answers reads only after an entry of its own term committed
 (§6.4 step 1: until then its commit index may be stale); the core queues
 them until then.
 """
@@ -20,6 +22,7 @@ __all__ = ["ReadRequest", "ReadOnly"]
 class ReadRequest:
     index: int
     context: bytes
+    requester: str                      # this node, or the follower that forwarded the read
     acks: set[str] = field(default_factory=set)
 
 
@@ -32,10 +35,10 @@ class ReadOnly:
         self.pending: dict[bytes, ReadRequest] = {}
         self.queue: list[bytes] = []
 
-    def add_request(self, index: int, context: bytes, self_id: str) -> None:
+    def add_request(self, index: int, context: bytes, self_id: str, requester: str) -> None:
         if context in self.pending:
             return
-        self.pending[context] = ReadRequest(index=index, context=context, acks={self_id})
+        self.pending[context] = ReadRequest(index=index, context=context, requester=requester, acks={self_id})
         self.queue.append(context)
 
     def recv_ack(self, src: str, context: bytes) -> set[str] | None:

@@ -53,7 +53,8 @@ def test_all_names_the_documented_api():
                   "Entry", "EntryType", "ConfState", "ConfChange", "ConfChangeType", "Snapshot",
                   "SnapshotMetadata", "ReadState", "Role", "Status", "encode_message", "decode_message"}
     messages = {"Message", "RequestVote", "RequestVoteResponse", "AppendEntries", "AppendEntriesResponse",
-                "Heartbeat", "HeartbeatResponse", "InstallSnapshot", "InstallSnapshotResponse", "TimeoutNow"}
+                "Heartbeat", "HeartbeatResponse", "InstallSnapshot", "InstallSnapshotResponse", "ReadIndexRequest",
+                "ReadIndexResponse", "TimeoutNow"}
     assert set(consensus.__all__) == documented | messages
     assert len(consensus.__all__) == len(set(consensus.__all__))
     for name in consensus.__all__:

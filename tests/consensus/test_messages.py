@@ -7,7 +7,7 @@ from hypothesis import given, strategies as st
 
 from consensus import (AppendEntries, AppendEntriesResponse, ConfChange, ConfChangeType, ConfState, Entry,
                        EntryType, Heartbeat, HeartbeatResponse, InstallSnapshot, InstallSnapshotResponse,
-                       RequestVote, RequestVoteResponse, SnapshotMetadata, TimeoutNow, decode_message,
+                       ReadIndexRequest, ReadIndexResponse, RequestVote, RequestVoteResponse, SnapshotMetadata, TimeoutNow, decode_message,
                        encode_message)
 from consensus.errors import MalformedMessage
 
@@ -44,6 +44,9 @@ messages = st.one_of(
     st.builds(InstallSnapshot, term=index, src=node_ids, dst=node_ids, metadata=metadata, offset=index,
               data=st.binary(max_size=32), done=st.booleans()),
     st.builds(InstallSnapshotResponse, term=index, src=node_ids, dst=node_ids, index=index, offset=index),
+    st.builds(ReadIndexRequest, term=index, src=node_ids, dst=node_ids, context=st.binary(max_size=8)),
+    st.builds(ReadIndexResponse, term=index, src=node_ids, dst=node_ids, index=index,
+              context=st.binary(max_size=8)),
     st.builds(TimeoutNow, term=index, src=node_ids, dst=node_ids),
 )
 

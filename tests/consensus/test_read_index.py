@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from consensus import AppendEntriesResponse, Heartbeat, HeartbeatResponse, ReadState, Role
+from consensus import AppendEntriesResponse, Heartbeat, HeartbeatResponse, ReadIndexRequest, ReadState, Role
 from consensus.errors import NotLeader, ProposalDropped
 from tests.consensus.netfixture import Net
 from tests.consensus.test_raft_paper import One
@@ -86,12 +86,45 @@ def test_single_voter_answers_at_once():
     assert net.members["n1"].read_states == [ReadState(index=1, context=b"r")]
 
 
-def test_follower_read_points_to_the_leader_and_duplicates_are_refused():
-    net = Net()
+def test_follower_and_learner_reads_are_forwarded_to_the_leader():
+    """A follower (or a learner read replica) sends its read to the leader and gets the index back."""
+    net = Net(voters=("n1", "n2", "n3"), learners=("n4",))
     net.elect("n1")
+    net["n1"].propose(b"w")
+    net.stabilise()
+    net["n2"].read_index(b"n2/1")
+    net["n4"].read_index(b"n4/1")
+    net.stabilise()
+    assert net.members["n2"].read_states == [ReadState(index=2, context=b"n2/1")]
+    assert net.members["n4"].read_states == [ReadState(index=2, context=b"n4/1")]
+    assert net.members["n1"].read_states == []
+
+
+def test_read_without_a_known_leader_raises_not_leader():
+    net = Net()
     with pytest.raises(NotLeader) as caught:
         net["n2"].read_index(b"r")
-    assert caught.value.leader_hint == "n1"
+    assert caught.value.leader_hint is None
+
+
+def test_forwarded_read_to_an_isolated_leader_is_never_answered():
+    net = Net(check_quorum=False)
+    net.elect("n1")
+    net.cut("n1", "n3")
+    net["n2"].read_index(b"r")
+    net.process("n2")
+    assert net.deliver_one() and isinstance(net.delivered[-1], ReadIndexRequest)
+    net.cut("n1", "n2")  # the leader has the request but can no longer confirm with a quorum
+    net.tick(5, nodes=["n1"])
+    assert net.members["n2"].read_states == []
+    net.heal()
+    net.tick(1, nodes=["n1"])  # the next heartbeat round carries the read's context
+    assert net.members["n2"].read_states == [ReadState(index=1, context=b"r")]
+
+
+def test_duplicate_and_empty_contexts_are_refused():
+    net = Net()
+    net.elect("n1")
     net["n1"].read_index(b"dup")
     with pytest.raises(ProposalDropped):
         net["n1"].read_index(b"dup")
