@@ -7,7 +7,8 @@ from hypothesis import given, strategies as st
 
 from consensus import (AppendEntries, AppendEntriesResponse, ConfChange, ConfChangeType, ConfState, Entry,
                        EntryType, Heartbeat, HeartbeatResponse, InstallSnapshot, InstallSnapshotResponse,
-                       ReadIndexRequest, ReadIndexResponse, RequestVote, RequestVoteResponse, SnapshotMetadata, TimeoutNow, decode_message,
+                       ReadIndexRequest, ReadIndexResponse, RequestVote, RequestVoteResponse, SnapshotMetadata,
+                       TimeoutNow, decode_message,
                        encode_message)
 from consensus.errors import MalformedMessage
 
@@ -129,7 +130,8 @@ def test_conf_change_round_trips(kind, node_id, context):
     assert ConfChange.from_bytes(cc.to_bytes()) == cc
 
 
-@pytest.mark.parametrize("data", [b"", b"\x00", b"\x09\x00\x01a", b"\x00\x00\x05ab", b"\x00\x00\x00", b"\x00\x00\x01\xff"])
+@pytest.mark.parametrize("data", [b"", b"\x00", b"\x09\x00\x01a", b"\x00\x00\x05ab", b"\x00\x00\x00",
+                                  b"\x00\x00\x01\xff"])
 def test_malformed_conf_changes_are_rejected(data):
     with pytest.raises(MalformedMessage):
         ConfChange.from_bytes(data)

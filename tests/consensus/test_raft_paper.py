@@ -337,8 +337,8 @@ def test_leader_sync_follower_log(follower):
 def test_fast_backoff_needs_one_round_trip_per_term():
     """The optimisation of §5.3: a rejection names the conflicting term, so the leader skips a whole term
     per round trip instead of one entry. Raft §5.3"""
-    net = Net(pre_vote=False, check_quorum=False, logs={"n1": [1] + [4] * 50 + [5] * 50, "n2": [1] + [2] * 60 + [3] * 60,
-                                                          "n3": []}, terms={"n1": 6, "n2": 6, "n3": 6})
+    logs = {"n1": [1] + [4] * 50 + [5] * 50, "n2": [1] + [2] * 60 + [3] * 60, "n3": []}
+    net = Net(pre_vote=False, check_quorum=False, logs=logs, terms={"n1": 6, "n2": 6, "n3": 6})
     net.elect("n1")
     rejections = [m for m in net.delivered if isinstance(m, AppendEntriesResponse) and m.src == "n2"
                   and not m.success]
