@@ -15,10 +15,16 @@ after every step of thousands of random seeds:
   holds it. If every log that holds ``(i, t)`` agrees on the data and on the
   term at ``i - 1``, then by induction any two logs holding ``(i, t)`` have
   identical prefixes, which is the property.
-* **Leader completeness**: when a node becomes leader of term T, every entry
-  known committed must be in its log (checked in O(1) at the commit frontier,
-  log matching gives the prefix); ``check_history`` later re-checks every
-  leader's election-time log against entries whose commit was learned late.
+* **Leader completeness**: an entry committed in term u is in the log of every
+  leader of a term > u. "Committed in term u" is observed, soundly, as: some
+  node persisted a hard state ``(term=u, commit=c)``, so every index <= c was
+  committed in a term <= u (``max_commit_at_term``). When a node becomes
+  leader of T, the highest such c with u < T must be in its log with the
+  committed term (O(1); log matching gives the prefix). ``check_history``
+  re-checks every leader's election-time log against commits observed later.
+  (Requiring every committed entry *of a term below T* would be wrong: Figure
+  8's entry of term 2 may be committed in term 4 after a term-3 leader that
+  lacked it.)
 * **State machine safety**: the first entry applied at an index by anyone is
   recorded; every later apply (other nodes, restarts, snapshots via the
   running digest) must match it.
@@ -82,6 +88,9 @@ class SafetyChecker:
     applied_entries: dict[int, tuple] = field(default_factory=dict)
     digest_at: dict[int, bytes] = field(default_factory=lambda: {0: GENESIS_DIGEST})
     commit_frontier: int = 0   # highest index anyone has applied (= known committed)
+    max_commit_at_term: dict[int, int] = field(default_factory=dict)  # term u -> commit seen at u
+    committed_term: dict[int, int] = field(default_factory=dict)      # index -> term of its entry
+    commit_seen: int = 0       # highest commit index any node persisted
     # every leader ever elected: (term, node, last_index, last_term) at election time
     leaders: list[tuple[int, str, int, int]] = field(default_factory=list)
     nodes: dict[str, _NodeLife] = field(default_factory=dict)
@@ -171,9 +180,9 @@ class SafetyChecker:
             self.leaders.append((term, node, last_index, last_term))
         life = self._life(node)
         life.role_leader_term = term
-        frontier = self._committed_before(term)
-        if frontier:
-            self._require_contains(node, term, frontier, last_index, term_at)
+        target = self._committed_before(term)
+        if target:
+            self._require_contains(node, term, target, last_index, term_at)
 
     def on_not_leader(self, node: str) -> None:
         self._life(node).role_leader_term = 0
@@ -183,16 +192,18 @@ class SafetyChecker:
         return life.role_leader_term if life else 0
 
     def _committed_before(self, term: int) -> int:
-        """Highest known-committed index whose entry has a term below ``term``."""
-        index = self.commit_frontier
-        applied = self.applied_entries
-        while index > 0 and applied[index][1] >= term:
-            index -= 1
-        return index
+        """Highest index observed committed in a term below ``term``."""
+        best = 0
+        for seen_term, commit in self.max_commit_at_term.items():
+            if seen_term < term and commit > best:
+                best = commit
+        return best
 
     def _require_contains(self, node: str, term: int, index: int, last_index: int,
                           term_at: Any) -> None:
-        expected = self.applied_entries[index][1]
+        expected = self.committed_term.get(index)
+        if expected is None:   # learned through a snapshot: its term was never read
+            return
         have = term_at(index) if index <= last_index else None
         if have is None:
             # Below the first index: compacted, so it is in the node's snapshot. A snapshot only
@@ -230,13 +241,35 @@ class SafetyChecker:
         life.applied = snapshot_index
         life.role_leader_term = 0
 
-    def on_commit(self, node: str, commit: int) -> None:
-        """Commit index is monotonic within a node's life (Raft §5.3)."""
+    def on_commit(self, node: str, commit: int, term: int, term_at: Any) -> None:
+        """``node`` persisted commit index ``commit`` at ``term``; ``term_at`` reads its log.
+
+        Commit is monotonic within a node's life (Raft §5.3); the observation feeds leader
+        completeness (module docstring).
+        """
         life = self._life(node)
         if commit < life.commit:
             raise SafetyViolation(
                 "commit monotonic", f"{node} commit index went from {life.commit} to {commit}")
+        if commit == life.commit:
+            return
         life.commit = commit
+        if commit > self.max_commit_at_term.get(term, 0):
+            self.max_commit_at_term[term] = commit
+        committed_term = self.committed_term
+        if commit > self.commit_seen:
+            for index in range(self.commit_seen + 1, commit + 1):
+                have = term_at(index)
+                if have is not None:
+                    committed_term[index] = have
+            self.commit_seen = commit
+        else:
+            have, known = term_at(commit), committed_term.get(commit)
+            if have is not None and known is not None and have != known:
+                raise SafetyViolation(
+                    "state machine safety",
+                    f"{node} committed index {commit} with term {have}; it was committed with "
+                    f"term {known} before")
 
     def on_apply(self, node: str, entry: Any, digest_before: bytes) -> bytes:
         """``node`` applies ``entry``; returns its state machine digest afterwards.
@@ -315,14 +348,14 @@ class SafetyChecker:
         seen = self.seen
         for term, node, last_index, last_term in self.leaders:
             target = self._committed_before(term)
-            if target == 0:
+            if target == 0 or target not in self.committed_term:
                 continue
+            expected = self.committed_term[target]
             if last_index < target:
                 raise SafetyViolation(
                     "leader completeness",
                     f"{node} was elected leader of term {term} with last index {last_index}, but "
-                    f"entry {target} (term {self.applied_entries[target][1]}) committed in an "
-                    f"earlier term")
+                    f"entry {target} (term {expected}) was committed in an earlier term")
             index, t = last_index, last_term
             while index > target:
                 known = seen.get((index, t))
@@ -330,9 +363,9 @@ class SafetyChecker:
                     break
                 index, t = index - 1, known[1]
             else:
-                if t != self.applied_entries[target][1]:
+                if t != expected:
                     raise SafetyViolation(
                         "leader completeness",
                         f"{node} was elected leader of term {term} with term {t} at index "
-                        f"{target}, but the committed entry there has term "
-                        f"{self.applied_entries[target][1]}")
+                        f"{target}, but the entry committed there in an earlier term has term "
+                        f"{expected}")

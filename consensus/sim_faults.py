@@ -37,7 +37,8 @@ FAULT_WEIGHTS: dict[str, int] = {
     "partition": 6, "one_way": 4, "bridge": 3, "isolate": 5, "isolate_leader": 5,
     "drop_link": 3, "lossy": 4, "heal": 12, "crash": 5, "crash_leader": 4, "crash_mid": 3,
     "restart": 12, "compact": 6, "transfer": 3, "campaign": 2,
-    "add_learner": 2, "promote": 2, "remove": 2, "remove_leader": 1,
+    "add_learner": 2, "promote": 4, "remove": 2, "remove_leader": 1,
+    "stalk_new_leader": 4, "stalk_commit": 4,
 }
 
 
@@ -61,6 +62,9 @@ class RunResult:
     proposals: int = 0
     committed: int = 0
     reads: int = 0
+    elections: int = 0       # leaders elected (distinct terms)
+    max_term: int = 0
+    counts: dict[str, int] = field(default_factory=dict)   # snapshots installed, conf changes, ...
     violation: str | None = None
     trace: str = ""
     fault_log: str = ""
@@ -130,9 +134,13 @@ def apply_fault(sim: Simulator, spec: FaultSpec, *, max_voters: int = 7) -> bool
         sim.drop(src, dst, rng.choice([0.3, 0.6, 1.0]))
     elif kind == "lossy":
         sim.lossy(rng.choice([0.0, 0.05, 0.2]), rng.choice([0.0, 0.05, 0.2]),
-                  rng.choice([0, 1, 2, 4]))
+                  rng.choice([0, 1, 2, 4, 12]))
     elif kind == "heal":
         sim.heal()
+    elif kind == "stalk_new_leader":
+        sim.arm("new_leader")
+    elif kind == "stalk_commit":
+        sim.arm("leader_commit")
     elif kind in ("crash", "crash_leader", "crash_mid"):
         target = leader if kind == "crash_leader" else (rng.choice(running) if running else None)
         if target is None:
@@ -184,6 +192,7 @@ def run_schedule(seed: int, nodes: int, steps: int, schedule: list[FaultSpec], *
                  liveness: bool = True, trace_len: int = 60, **sim_options: Any) -> RunResult:
     """Run one seed with an explicit fault schedule; the result names any violation."""
     started = time.perf_counter()
+    sim_options.setdefault("wire", seed % 4 == 0)
     result = RunResult(seed=seed, nodes=nodes, schedule=list(schedule))
     sim = Simulator(nodes, seed, trace_len=trace_len, **sim_options)
     clients = random.Random(f"{seed}/clients")
@@ -209,8 +218,11 @@ def run_schedule(seed: int, nodes: int, steps: int, schedule: list[FaultSpec], *
                     result.proposals += 1
             elif roll < propose_rate + read_rate:
                 running = sim.running()
-                if running:
-                    sim.read_index(clients.choice(running))
+                target = sim.leader()
+                if running and (target is None or clients.random() < 0.2):
+                    target = clients.choice(running)   # the core refuses reads at followers
+                if target is not None:
+                    sim.read_index(target)
         if liveness:
             _liveness(sim, result)
         sim.final_checks()
@@ -223,6 +235,9 @@ def run_schedule(seed: int, nodes: int, steps: int, schedule: list[FaultSpec], *
     result.ticks = sim.now
     result.committed = sim.committed_proposals
     result.reads = sim.reads_served
+    result.elections = len(sim.checker.leaders)
+    result.max_term = max(sim.checker.leader_of_term, default=0)
+    result.counts = dict(sim.counts)
     if result.violation:
         result.trace = sim.format_trace()
         result.fault_log = sim.format_faults()
@@ -272,19 +287,44 @@ def _liveness(sim: Simulator, result: RunResult) -> None:
         f"applied {behind}; members {sim.members()}")
 
 
-def run_random(seed: int, steps: int = 300, *, nodes: int | None = None,
-               fault_rate: float = 0.06, **options: Any) -> RunResult:
+def seed_config(seed: int) -> dict[str, Any]:
+    """Per-seed variety in the core's settings: flow control that splits appends (one entry
+    per message, one in flight) is what exposes commit-rule and back-off bugs."""
+    rng = random.Random(f"{seed}/config")
+    return dict(
+        max_bytes_per_msg=rng.choice([1 << 20, 1 << 20, 64, 1]),
+        max_inflight=rng.choice([256, 256, 4, 1]),
+        heartbeat_tick=rng.choice([1, 1, 2]),
+        fault_rate=rng.choice([0.04, 0.06, 0.1, 0.15]),
+    )
+
+
+def run_random(seed: int, steps: int = 200, *, nodes: int | None = None,
+               fault_rate: float | None = None, **options: Any) -> RunResult:
     """One seed, start to finish: schedule, faults and clients, liveness, checks.
 
-    ``nodes`` defaults to 3, 5 or 7 chosen by the seed.
+    ``nodes`` defaults to 3, 5 or 7 chosen by the seed; ``fault_rate`` and the core's flow
+    control settings are chosen by the seed too (``seed_config``) unless given.
     """
     if nodes is None:
         nodes = (3, 5, 7)[seed % 3]
-    schedule = make_schedule(seed, steps, fault_rate)
+    config = seed_config(seed)
+    chosen_rate = config.pop("fault_rate")
+    for key, value in config.items():
+        options.setdefault(key, value)
+    schedule = make_schedule(seed, steps, chosen_rate if fault_rate is None else fault_rate)
     return run_schedule(seed, nodes, steps, schedule, **options)
 
 
 def shrink(result: RunResult, steps: int, **options: Any) -> RunResult:
+    config = seed_config(result.seed)
+    config.pop("fault_rate")
+    for key, value in config.items():
+        options.setdefault(key, value)
+    return _shrink(result, steps, **options)
+
+
+def _shrink(result: RunResult, steps: int, **options: Any) -> RunResult:
     """Drop faults one at a time while the run still fails with the same property."""
     prop = (result.violation or "").split(":", 1)[0]
     best = result

@@ -103,6 +103,12 @@ class Network:
                 self._seq += 1
                 queue.append((now + delay, self._seq, msg))
 
+    def requeue(self, now: int, messages: Iterable[Any]) -> None:
+        """Put messages taken by ``take_due`` back, due now, their fate already decided."""
+        for msg in messages:
+            self._seq += 1
+            self._queue.append((now, self._seq, msg))
+
     def pending(self) -> int:
         return len(self._queue)
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from consensus import (Config, ConfChange, ConfChangeType, ConfState, EntryType,
-                       MemoryLogStorage, RawNode, Role)
+                       MemoryLogStorage, RawNode, Role, decode_message, encode_message)
 from consensus.errors import ConsensusError
 from consensus.sim_checks import GENESIS_DIGEST, SafetyChecker, SafetyViolation
 from consensus.sim_network import Network
@@ -82,7 +82,7 @@ class Simulator:
                  heartbeat_tick: int = 1, pre_vote: bool = True, check_quorum: bool = True,
                  max_inflight: int = 256, max_bytes_per_msg: int = 1 << 20,
                  drop_rate: float = 0.0, dup_rate: float = 0.0, max_delay: int = 0,
-                 trace_len: int = 60, check: bool = True) -> None:
+                 trace_len: int = 60, check: bool = True, wire: bool = False) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
         self.config = dict(election_tick=election_tick, heartbeat_tick=heartbeat_tick,
@@ -93,6 +93,11 @@ class Simulator:
                            dup_rate=dup_rate, max_delay=max_delay)
         self.checker = SafetyChecker()
         self.check = check
+        self.wire = wire            # round-trip every delivered message through the codec
+        self.counts: dict[str, int] = {}   # snapshots installed, conf changes applied, ...
+        # Nemesis triggers: isolate the next new leader right after its first Ready
+        # ("new_leader"), or the leader right after it advances its commit ("leader_commit").
+        self.armed: list[str] = []
         self.now = 0
         self.trace: deque = deque(maxlen=trace_len)
         self.faults: list[tuple[int, str]] = []     # every fault injected, in order
@@ -184,6 +189,7 @@ class Simulator:
                                             digest)
             node.applied, node.digest = snap.metadata.index, digest
             node.conf_state = snap.metadata.conf_state
+            self._count("snapshot_installed")
             self._log("snapshot", node.id, snap.metadata.index)
         # 2. Persist entries and hard state: the "fsync" before anything leaves.
         entries = rd.entries
@@ -195,10 +201,15 @@ class Simulator:
                                    checker.leader_term(node.id) if node.role == Role.LEADER else 0)
             storage.append(entries)
         hard_state = rd.hard_state
+        stalk = None
         if hard_state is not None:
+            if (self.armed and node.role == Role.LEADER and "leader_commit" in self.armed
+                    and hard_state.commit > storage.initial_state()[0].commit):
+                stalk = "leader_commit"
             storage.set_hard_state(hard_state)
             if check:
-                checker.on_commit(node.id, hard_state.commit)
+                checker.on_commit(node.id, hard_state.commit, hard_state.term,
+                                  lambda i, s=storage: _term_or_none(s, i))
         if soft is not None and check:
             if soft.role == Role.LEADER:
                 term = storage.initial_state()[0].term
@@ -206,11 +217,17 @@ class Simulator:
                 checker.on_leader(node.id, term, last, storage.term(last),
                                   lambda i, s=storage: _term_or_none(s, i))
                 self._log("leader", node.id, term)
+                if "new_leader" in self.armed:
+                    stalk = "new_leader"
             else:
                 checker.on_not_leader(node.id)
         # 3. Only now may messages leave.
         if rd.messages:
             self.net.send(self.now, rd.messages)
+        if stalk is not None:
+            self.armed.remove(stalk)
+            self.net.isolate(node.id, self.ids())
+            self._fault(f"isolate {node.id} (armed: {stalk})")
         # 4. Apply committed entries in order.
         for entry in rd.committed_entries:
             self._apply(node, entry)
@@ -242,6 +259,7 @@ class Simulator:
             change = ConfChange.from_bytes(entry.data)
             node.conf_state = node.raw.apply_conf_change(change)
             if entry.index > self.conf_index:
+                self._count("conf_applied")
                 self.conf, self.conf_index = node.conf_state, entry.index
                 self.conf_pending = None
                 self._log("conf", node.id, f"{entry.index} {change} -> {node.conf_state}")
@@ -297,6 +315,8 @@ class Simulator:
                 if node is None or node.raw is None:
                     continue
                 self.trace.append((self.now, "deliver", msg))
+                if self.wire:
+                    msg = decode_message(encode_message(msg))
                 try:
                     node.raw.step(msg)
                 except ConsensusError as exc:
@@ -362,12 +382,18 @@ class Simulator:
         self.net.drop_rate, self.net.dup_rate, self.net.max_delay = drop_rate, dup_rate, max_delay
         self._fault(f"lossy drop={drop_rate:.2f} dup={dup_rate:.2f} delay<={max_delay}")
 
+    def arm(self, trigger: str) -> None:
+        """Arm a nemesis trigger: ``new_leader`` or ``leader_commit`` (see ``armed``)."""
+        self.armed.append(trigger)
+        self._fault(f"arm {trigger}")
+
     def heal(self) -> None:
         self.net.heal()
         self._fault("heal")
 
     def calm(self) -> None:
         self.net.calm()
+        self.armed.clear()
         self._fault("calm")
 
     def crash(self, node_id: str) -> None:
@@ -385,17 +411,18 @@ class Simulator:
         node = self.nodes[node_id]
         if node.raw is None:
             return False
-        for msg in self.net.take_due(self.now):
-            target = self.nodes.get(msg.dst)
-            if target is node:
+        due = self.net.take_due(self.now)
+        for k, msg in enumerate(due):
+            if msg.dst == node_id:
+                self.trace.append((self.now, "deliver", msg))
                 try:
                     node.raw.step(msg)
                 except ConsensusError:
                     pass
+                self.net.requeue(self.now, due[k + 1:])
                 break
-            if target is not None and target.raw is not None:
-                target.raw.step(msg)
-                self._ready(target)
+        else:
+            self.net.requeue(self.now, due)
         self.crash(node_id)
         return True
 
@@ -405,6 +432,7 @@ class Simulator:
         if node.raw is not None or node.removed:
             return
         node.life += 1
+        self._count("restarts")
         self._fault(f"restart {node_id}")
         self._start(node)
         self._ready(node)
@@ -509,6 +537,9 @@ class Simulator:
         return node_id
 
     # -- trace -----------------------------------------------------------------
+
+    def _count(self, what: str) -> None:
+        self.counts[what] = self.counts.get(what, 0) + 1
 
     def _log(self, kind: str, node: str, detail: Any) -> None:
         self.trace.append((self.now, kind, (node, detail)))

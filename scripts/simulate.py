@@ -35,15 +35,18 @@ def _one(job: tuple[int, int | None, int, float]):
 
 def _replay_command(args: argparse.Namespace, seed: int) -> str:
     extra = f" --nodes {args.nodes}" if args.nodes else ""
+    rate = f" --fault-rate {args.fault_rate}" if args.fault_rate is not None else ""
     return (f"scripts/simulate.py --seed {seed} --steps {args.steps}"
-            f" --fault-rate {args.fault_rate}{extra} --trace")
+            f"{rate}{extra} --trace")
 
 
 def run_many(args: argparse.Namespace) -> int:
     jobs = [(s, args.nodes, args.steps, args.fault_rate)
             for s in range(args.start, args.start + args.seeds)]
     started = time.perf_counter()
-    totals = dict(seeds=0, steps=0, ticks=0, proposals=0, committed=0, reads=0)
+    totals = dict(seeds=0, steps=0, ticks=0, proposals=0, committed=0, reads=0, elections=0,
+                  max_term=0)
+    counts: dict[str, int] = {}
     faults: dict[str, int] = {}
     by_size: dict[int, int] = {}
     failures = []
@@ -62,6 +65,10 @@ def run_many(args: argparse.Namespace) -> int:
             totals["proposals"] += result.proposals
             totals["committed"] += result.committed
             totals["reads"] += result.reads
+            totals["elections"] += result.elections
+            totals["max_term"] = max(totals["max_term"], result.max_term)
+            for kind, count in result.counts.items():
+                counts[kind] = counts.get(kind, 0) + count
             by_size[result.nodes] = by_size.get(result.nodes, 0) + 1
             for kind, count in result.faults.items():
                 faults[kind] = faults.get(kind, 0) + count
@@ -88,6 +95,10 @@ def run_many(args: argparse.Namespace) -> int:
     rows += [
         ("proposals made / committed", f"{totals['proposals']} / {totals['committed']}"),
         ("reads served", str(totals["reads"])),
+        ("leaders elected (max term)", f"{totals['elections']} ({totals['max_term']})"),
+    ]
+    rows += [(kind.replace("_", " "), str(count)) for kind, count in sorted(counts.items())]
+    rows += [
         ("violations", str(len(failures))),
         ("seconds (wall)", f"{seconds:.1f} ({1000 * seconds / max(1, totals['seeds']):.1f} ms/seed"
                            f" wall, jobs={args.jobs}; slowest seed {slowest[1]}: "
@@ -113,6 +124,7 @@ def run_one(args: argparse.Namespace) -> int:
     print(f"seed {result.seed}: {result.nodes} nodes, {result.steps} steps, {result.ticks} ticks, "
           f"faults {sum(result.faults.values())} {dict(sorted(result.faults.items()))}, "
           f"proposals {result.proposals}, committed {result.committed}, reads {result.reads}, "
+          f"leaders {result.elections}, {dict(sorted(result.counts.items()))}, "
           f"{1000 * result.seconds:.0f} ms")
     if result.violation:
         print(f"VIOLATION {result.violation}")
@@ -135,8 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS,
                         help=f"fault steps per seed before the liveness phase "
                              f"(default {DEFAULT_STEPS})")
-    parser.add_argument("--fault-rate", type=float, default=0.06,
-                        help="chance of a fault at each step (default 0.06)")
+    parser.add_argument("--fault-rate", type=float, default=None,
+                        help="chance of a fault at each step (default: 0.04-0.15 by seed)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument("--trace", action="store_true", help="print the trace of a failing seed")
     parser.add_argument("--trace-len", type=int, default=60, help="events kept in the trace")

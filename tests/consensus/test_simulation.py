@@ -44,14 +44,8 @@ def commit(sim: Simulator, data: bytes, max_ticks: int = 300) -> int:
 
 
 def converge(sim: Simulator, max_ticks: int = 400) -> None:
-    """A fresh write commits and every running member applies everything.
-
-    The fresh write is there because of FINDINGS.md F1 (an idle follower that lost appends
-    is not caught up until a new entry is proposed); drop it when F1 is fixed.
-    """
-    sim._converge_n = getattr(sim, "_converge_n", 0) + 1
-    commit(sim, b"converge-%d" % sim._converge_n, max_ticks)
-
+    """Without new writes, every running member applies everything anyone applied
+    (FINDINGS.md F1 was an idle follower that never caught up)."""
     def done() -> bool:
         target = max(sim.nodes[i].applied for i in sim.running())
         return all(sim.nodes[i].applied == target for i in sim.running())
@@ -129,12 +123,11 @@ def test_bridge_partition_keeps_committing() -> None:
     converge(sim)
 
 
-@pytest.mark.xfail(strict=True, reason="FINDINGS.md F1: no resend to an idle follower whose "
-                                        "appends were lost in REPLICATE state")
 def test_idle_follower_catches_up_after_lost_appends() -> None:
     """A follower that missed appends catches up after the partition heals, even if no new
     proposal arrives: heartbeat responses reveal match < last index and the leader resends
-    (etcd sends an empty append that the follower rejects, then probes). Raft §5.3."""
+    (etcd sends an empty append that the follower rejects, then probes). Raft §5.3.
+    FINDINGS.md F1, fixed in 4ae1a71."""
     sim = Simulator(3, seed=1)
     leader = elect(sim)
     follower = next(i for i in sim.ids() if i != leader)
@@ -289,6 +282,48 @@ def test_node_cut_off_for_hours_rejoins_quietly() -> None:
     converge(sim)
     assert sim.leader() == leader
     assert term_of(sim, leader) == term
+
+
+def test_figure8_old_term_entry_is_not_committed_by_counting() -> None:
+    """Raft Figure 8: a leader must not commit an entry of an earlier term by counting replicas.
+
+    n1 (term 1) leaves an entry on n1, n2; another node wins term 2 and is cut off with only its
+    own no-op at that index; n1 returns, wins a later term and replicates its old entry to a
+    majority one entry per message. It is isolated the moment its commit index moves. Then the
+    term-2 node returns and is elected: the checker fails if n1 had committed the old entry
+    (leader completeness, then state machine safety). Raft §5.4.2."""
+    sim = Simulator(5, seed=1, max_bytes_per_msg=1, max_inflight=1)
+    sim.campaign("n1")
+    sim.run(3)
+    assert sim.leader() == "n1"
+    commit(sim, b"base")
+    sim.partition(["n1", "n2"], ["n3", "n4", "n5"])
+    assert sim.propose(b"old", "n1")
+    sim.run(2)
+    sim.crash("n1")
+    sim.arm("new_leader")
+    assert sim.run_until(lambda: not sim.armed, 200), "no leader elected on the majority side"
+    stalked = [text for _, text in sim.faults if "armed: new_leader" in text][-1].split()[1]
+    sim.heal()
+    sim.isolate(stalked)
+    sim.restart("n1")
+    sim.arm("leader_commit")
+    for _ in range(300):
+        if sim.leader() == "n1":
+            break
+        sim.campaign("n1")
+        sim.step()
+    assert sim.leader() == "n1"
+    assert sim.run_until(lambda: not sim.armed, 100), "n1 never advanced its commit"
+    sim.heal()
+    sim.isolate("n1")
+    for _ in range(300):
+        if sim.leader() not in (None, "n1"):
+            break
+        sim.campaign(stalked)
+        sim.step()
+    sim.heal()
+    converge(sim)
 
 
 def test_checker_catches_two_leaders() -> None:
