@@ -14,8 +14,8 @@ __all__ = [
     "RawNode", "Config", "MemoryLogStorage", "LogStorage", "Ready", "SoftState", "HardState",
     "Entry", "EntryType", "ConfState", "ConfChange", "ConfChangeType", "Snapshot", "SnapshotMetadata", "ReadState",
     "Role", "Status", "encode_message", "decode_message",
-    # messages
-    "Message", "RequestVote", "RequestVoteResponse", "AppendEntries", "AppendEntriesResponse", "Heartbeat",
+    # messages (the ``Message`` union stays in consensus.messages: it is a type, not a message)
+    "RequestVote", "RequestVoteResponse", "AppendEntries", "AppendEntriesResponse", "Heartbeat",
     "HeartbeatResponse", "InstallSnapshot", "InstallSnapshotResponse", "ReadIndexRequest", "ReadIndexResponse",
     "TimeoutNow",
 ]

@@ -52,7 +52,7 @@ def test_all_names_the_documented_api():
     documented = {"RawNode", "Config", "MemoryLogStorage", "LogStorage", "Ready", "SoftState", "HardState",
                   "Entry", "EntryType", "ConfState", "ConfChange", "ConfChangeType", "Snapshot",
                   "SnapshotMetadata", "ReadState", "Role", "Status", "encode_message", "decode_message"}
-    messages = {"Message", "RequestVote", "RequestVoteResponse", "AppendEntries", "AppendEntriesResponse",
+    messages = {"RequestVote", "RequestVoteResponse", "AppendEntries", "AppendEntriesResponse",
                 "Heartbeat", "HeartbeatResponse", "InstallSnapshot", "InstallSnapshotResponse", "ReadIndexRequest",
                 "ReadIndexResponse", "TimeoutNow"}
     assert set(consensus.__all__) == documented | messages
