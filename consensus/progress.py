@@ -60,7 +60,7 @@ class Inflights:
 
 class Progress:
     __slots__ = ("match", "next", "state", "is_learner", "probe_sent", "recent_active", "inflights",
-                 "pending_snapshot", "snapshot", "snapshot_idle_ticks", "sent_commit")
+                 "pending_snapshot", "snapshot", "snapshot_acked", "snapshot_idle_ticks", "sent_commit")
 
     def __init__(self, next_index: int, max_inflight: int, is_learner: bool = False) -> None:
         # Invariant: 0 <= match < next
@@ -73,6 +73,7 @@ class Progress:
         self.inflights = Inflights(max_inflight)
         self.pending_snapshot = 0          # index of the snapshot being sent in SNAPSHOT state
         self.snapshot: Snapshot | None = None
+        self.snapshot_acked = 0            # bytes of that snapshot the follower said it holds
         self.snapshot_idle_ticks = 0       # heartbeat ticks since the follower last acknowledged a chunk
         self.sent_commit = 0               # the highest commit index sent to this follower
 
@@ -80,6 +81,7 @@ class Progress:
         self.probe_sent = False
         self.pending_snapshot = 0
         self.snapshot = None
+        self.snapshot_acked = 0
         self.snapshot_idle_ticks = 0
         self.state = state
         self.inflights.reset()

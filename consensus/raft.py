@@ -258,7 +258,7 @@ class Raft(LeaderReplication):
                 progress.snapshot_idle_ticks += 1
                 if progress.snapshot_idle_ticks >= self.election_timeout:
                     progress.snapshot_idle_ticks = 0
-                    self._send_snapshot_chunk(peer, progress, 0)
+                    self._send_snapshot_chunk(peer, progress, progress.snapshot_acked)
         if self.heartbeat_elapsed >= self.heartbeat_timeout:
             self.heartbeat_elapsed = 0
             self.broadcast_heartbeat(self.read_only.last_pending_context() or b"")

@@ -117,6 +117,7 @@ class LeaderReplication:
         if (progress.state is ProgressState.SNAPSHOT and progress.snapshot is not None
                 and msg.index == progress.pending_snapshot):
             progress.snapshot_idle_ticks = 0
+            progress.snapshot_acked = msg.offset
             if msg.offset < len(progress.snapshot.data):
                 self._send_snapshot_chunk(msg.src, progress, msg.offset)
 

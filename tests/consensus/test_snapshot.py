@@ -54,6 +54,8 @@ def test_a_lost_chunk_is_resent():
     net.tick(30)
     assert lost and net.members["n3"].storage.snapshot().data == DATA
     assert net["n3"].status().commit == 21
+    offsets = [m.offset for m in net.delivered if isinstance(m, InstallSnapshot)]
+    assert offsets == [0, 100, 200] + list(range(300, 1100, 100))  # resumed at the lost chunk, not from 0
 
 
 def test_out_of_order_chunk_is_answered_with_the_offset_held():
