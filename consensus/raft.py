@@ -8,7 +8,9 @@ and the leader lease of thesis §9.6 and §4.2.3 bend both), answers
 RequestVote (§5.2, §5.4.1), then hands the message to the role's function:
 ``step_leader``, ``step_candidate`` (pre-candidates too) or ``step_follower``.
 ``tick()`` drives the election timer (followers, candidates) or heartbeats and
-the check-quorum round (leaders).
+the check-quorum round (leaders). The leader's half of replication (sending
+appends, heartbeats and snapshot chunks, handling their answers, the commit
+rule) lives in replication.py, mixed in as ``LeaderReplication``.
 
 Nothing leaves except through ``messages`` and ``read_states``, which
 ``RawNode.ready()`` drains. Proposals and commit advances set
