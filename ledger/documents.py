@@ -1,0 +1,396 @@
+"""Documents, signatures and envelopes (DESIGN.md "Documents").
+
+::
+
+    doc      = {v: 1, type, org, body, refs: [doc_id...], created_at: unix_ms, nonce: 16 bytes}
+    envelope = {doc, sigs: [{signer: member_id, key: 32 bytes, sig: 64 bytes}]}
+    doc_id   = hex(sha256(canonical(doc)))
+    sig      = Ed25519(key, DOC_DOMAIN + canonical(doc))
+
+Records check themselves when built (``__post_init__``) and raise
+``InvalidInput(field_path, rule)``, e.g. ``body.votes[2].for: expected int >=
+0, got -1``. Body shapes are data in ledger/schemas.py; the rules that tie
+fields together are here (:func:`_cross_checks`). Who may sign what is the
+registry's business (it needs state).
+
+Speed: every node decodes and checks every document of every block, so
+:meth:`Envelope.from_bytes` reuses the input bytes as the envelope's canonical
+bytes and computes the doc's canonical bytes once (msgpack of an already
+checked value), caching both and the doc id on the frozen records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import msgpack
+
+from .encoding import canonical, check_canonical_value, decode_canonical, normalize
+from .errors import BadSignature, InvalidInput
+from .keys import DOC_DOMAIN, public_key, sign, verify
+from .schemas import BODY_SCHEMAS, CONFIDENTIAL_SCHEMA, CONFIDENTIAL_TYPES, Enum, ListOf, Nullable, Obj
+
+__all__ = [
+    "DOC_TYPES", "DOC_VERSION", "NONCE_BYTES", "MEMBER_ID_RE", "ORG_PATH_RE",
+    "Document", "Signature", "Envelope",
+    "sign_document", "make_envelope", "validate_body", "is_member_id", "is_org_path",
+]
+
+DOC_VERSION = 1
+DOC_TYPES = ("minutes", "resolution", "member_status", "inspection_finding", "org_unit", "role", "member_key", "node")
+NONCE_BYTES = 16
+MEMBER_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+ORG_PATH_RE = re.compile(r"[a-z0-9-]+(?:/[a-z0-9-]+)*")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_DOC_KEYS = ("body", "created_at", "nonce", "org", "refs", "type", "v")
+_SIG_KEYS = ("key", "sig", "signer")
+_pack = msgpack.Packer(use_bin_type=True).pack
+
+
+def is_member_id(value: Any) -> bool:
+    return type(value) is str and MEMBER_ID_RE.fullmatch(value) is not None
+
+
+def is_org_path(value: Any) -> bool:
+    return type(value) is str and len(value) <= 512 and ORG_PATH_RE.fullmatch(value) is not None
+
+
+def _is_int(v: Any) -> bool:
+    return type(v) is int
+
+
+def _got(v: Any) -> str:
+    r = repr(v)
+    return r if len(r) <= 40 else r[:37] + "..."
+
+
+def _check(spec: Any, value: Any, path: str) -> None:
+    """Check `value` against a schemas.py spec; raise InvalidInput naming `path`."""
+    if type(spec) is str:
+        if spec == "str":
+            if type(value) is not str:
+                raise InvalidInput(path, f"expected a string, got {_got(value)}")
+        elif spec == "name":
+            if type(value) is not str or not value:
+                raise InvalidInput(path, f"expected a non-empty string, got {_got(value)}")
+        elif spec == "member":
+            if not is_member_id(value):
+                raise InvalidInput(path, f"expected a member id ({MEMBER_ID_RE.pattern}), got {_got(value)}")
+        elif spec == "path":
+            if not is_org_path(value):
+                raise InvalidInput(path, f"expected an org path (lowercase segments [a-z0-9-]+ joined by /), got {_got(value)}")
+        elif spec == "time" or spec == "count":
+            if type(value) is not int or value < 0:
+                what = "unix milliseconds (int >= 0)" if spec == "time" else "int >= 0"
+                raise InvalidInput(path, f"expected {what}, got {_got(value)}")
+        elif spec == "bool":
+            if type(value) is not bool:
+                raise InvalidInput(path, f"expected true or false, got {_got(value)}")
+        elif spec == "key32":
+            if type(value) is not bytes or len(value) != 32:
+                raise InvalidInput(path, f"expected 32 bytes, got {_got(value)}")
+        elif spec == "doc_id":
+            if type(value) is not str or _HEX64.fullmatch(value) is None:
+                raise InvalidInput(path, f"expected a doc id (64 lowercase hex), got {_got(value)}")
+        elif spec == "any_map":
+            if type(value) is not dict:
+                raise InvalidInput(path, f"expected a map, got {_got(value)}")
+        else:  # pragma: no cover - a bad schema is a programming error
+            raise AssertionError(f"unknown spec {spec!r}")
+        return
+    cls = type(spec)
+    if cls is Obj:
+        if type(value) is not dict:
+            raise InvalidInput(path, f"expected a map, got {_got(value)}")
+        fields = spec.fields
+        for name, (sub, required) in fields.items():
+            if name in value:
+                _check(sub, value[name], f"{path}.{name}")
+            elif required:
+                raise InvalidInput(f"{path}.{name}", "missing required field")
+        if len(value) > len(fields) or any(k not in fields for k in value):
+            unknown = sorted(str(k) for k in value if k not in fields)
+            if unknown:
+                raise InvalidInput(path, f"unknown field(s): {', '.join(unknown)}")
+    elif cls is ListOf:
+        if type(value) is not list and type(value) is not tuple:
+            raise InvalidInput(path, f"expected a list, got {_got(value)}")
+        item = spec.item
+        for i, v in enumerate(value):
+            _check(item, v, f"{path}[{i}]")
+    elif cls is Enum:
+        if value not in spec.values or type(value) is not str:
+            raise InvalidInput(path, f"expected one of {', '.join(spec.values)}, got {_got(value)}")
+    elif cls is Nullable:
+        if value is not None:
+            _check(spec.spec, value, path)
+    else:  # pragma: no cover
+        raise AssertionError(f"unknown spec {spec!r}")
+
+
+def _cross_checks(doc_type: str, body: dict) -> None:
+    """Rules between fields of one body (the schema checked each field alone)."""
+    if doc_type == "resolution":
+        t = body["tally"]
+        if t["for"] + t["against"] + t["abstain"] > t["eligible"]:
+            raise InvalidInput("body.tally", f"for + against + abstain ({t['for'] + t['against'] + t['abstain']}) "
+                                             f"exceeds eligible ({t['eligible']})")
+    elif doc_type == "member_status":
+        change = body["change"]
+        if (change == "transferred") != ("to_org" in body):
+            raise InvalidInput("body.to_org", "required iff change is transferred")
+        if "public_key" in body and change != "admitted":
+            raise InvalidInput("body.public_key", "only allowed when change is admitted")
+    elif doc_type == "inspection_finding":
+        if len(body["subject"]) != 1:
+            raise InvalidInput("body.subject", "expected exactly one of unit or member")
+    elif doc_type == "org_unit":
+        if body["action"] == "create":
+            for f in ("name", "kind"):
+                if f not in body:
+                    raise InvalidInput(f"body.{f}", "required to create a unit")
+        elif len(body) != 2:
+            raise InvalidInput("body", "close takes only action and path")
+    elif doc_type == "node":
+        if body["action"] == "add":
+            for f in ("public_key", "peer_addr", "role"):
+                if f not in body:
+                    raise InvalidInput(f"body.{f}", "required to add a node")
+        elif len(body) != 2:
+            raise InvalidInput("body", "remove takes only action and node_id")
+
+
+def validate_body(doc_type: str, body: Any) -> None:
+    """Check `body` against the schema of `doc_type` (or the confidential form)."""
+    if type(body) is not dict:
+        raise InvalidInput("body", f"expected a map, got {_got(body)}")
+    if "confidential" in body:
+        if doc_type not in CONFIDENTIAL_TYPES:
+            raise InvalidInput("body.confidential", f"{doc_type} documents cannot be confidential")
+        _check(CONFIDENTIAL_SCHEMA, body, "body")
+        if body["confidential"] is not True:
+            raise InvalidInput("body.confidential", "expected true (omit the field for a public body)")
+        if not body["recipients"]:
+            raise InvalidInput("body.recipients", "expected at least one recipient")
+        return
+    _check(BODY_SCHEMAS[doc_type], body, "body")
+    _cross_checks(doc_type, body)
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A document; checks its shape and body schema when built."""
+
+    v: int
+    type: str
+    org: str
+    body: dict
+    refs: tuple
+    created_at: int
+    nonce: bytes
+    _canonical: bytes | None = field(default=None, init=False, repr=False, compare=False)
+    _doc_id: str | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if type(self.v) is not int or self.v != DOC_VERSION:
+            raise InvalidInput("doc.v", f"expected {DOC_VERSION}, got {_got(self.v)}")
+        if self.type not in BODY_SCHEMAS or type(self.type) is not str:
+            raise InvalidInput("doc.type", f"expected one of {', '.join(DOC_TYPES)}, got {_got(self.type)}")
+        if not is_org_path(self.org):
+            raise InvalidInput("doc.org", f"expected an org path, got {_got(self.org)}")
+        refs = self.refs
+        if type(refs) is not tuple:
+            if type(refs) is not list:
+                raise InvalidInput("doc.refs", f"expected a list of doc ids, got {_got(refs)}")
+            refs = tuple(refs)
+            object.__setattr__(self, "refs", refs)
+        for i, r in enumerate(refs):
+            if type(r) is not str or _HEX64.fullmatch(r) is None:
+                raise InvalidInput(f"doc.refs[{i}]", f"expected a doc id (64 lowercase hex), got {_got(r)}")
+        if type(self.created_at) is not int or self.created_at < 0:
+            raise InvalidInput("doc.created_at", f"expected unix milliseconds (int >= 0), got {_got(self.created_at)}")
+        if type(self.nonce) is not bytes or len(self.nonce) != NONCE_BYTES:
+            raise InvalidInput("doc.nonce", f"expected {NONCE_BYTES} bytes, got {_got(self.nonce)}")
+        validate_body(self.type, self.body)
+
+    def __hash__(self) -> int:
+        return hash(self.doc_id)
+
+    @classmethod
+    def from_obj(cls, obj: Any) -> "Document":
+        """Build from a decoded map, checking canonical form (NFC, no floats) too."""
+        doc = cls._from_obj(obj, "doc")
+        check_canonical_value(obj)
+        return doc
+
+    @classmethod
+    def _from_obj(cls, obj: Any, path: str) -> "Document":
+        if type(obj) is not dict:
+            raise InvalidInput(path, f"expected a map, got {_got(obj)}")
+        if len(obj) != 7 or any(k not in obj for k in _DOC_KEYS):
+            missing = [k for k in _DOC_KEYS if k not in obj]
+            if missing:
+                raise InvalidInput(f"{path}.{missing[0]}", "missing required field")
+            raise InvalidInput(path, f"unknown field(s): {', '.join(sorted(str(k) for k in obj if k not in _DOC_KEYS))}")
+        return cls(obj["v"], obj["type"], obj["org"], obj["body"], obj["refs"], obj["created_at"], obj["nonce"])
+
+    @classmethod
+    def new(cls, *, type: str, org: str, body: dict, refs: Iterable[str] = (), created_at: int | None = None,
+            nonce: bytes | None = None) -> "Document":
+        """For the SDK: NFC-normalises strings, fills created_at (now) and a random nonce."""
+        return cls.from_obj({
+            "v": DOC_VERSION, "type": type, "org": normalize(org), "body": normalize(body),
+            "refs": list(refs), "created_at": int(time.time() * 1000) if created_at is None else created_at,
+            "nonce": os.urandom(NONCE_BYTES) if nonce is None else nonce,
+        })
+
+    def to_obj(self) -> dict:
+        return {"v": self.v, "type": self.type, "org": self.org, "body": self.body, "refs": list(self.refs),
+                "created_at": self.created_at, "nonce": self.nonce}
+
+    @property
+    def canonical(self) -> bytes:
+        c = self._canonical
+        if c is None:
+            c = canonical(self.to_obj())
+            object.__setattr__(self, "_canonical", c)
+        return c
+
+    @property
+    def doc_id(self) -> str:
+        d = self._doc_id
+        if d is None:
+            d = hashlib.sha256(self.canonical).hexdigest()
+            object.__setattr__(self, "_doc_id", d)
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    signer: str
+    key: bytes
+    sig: bytes
+
+    def __post_init__(self) -> None:
+        if not is_member_id(self.signer):
+            raise InvalidInput("signer", f"expected a member id, got {_got(self.signer)}")
+        if type(self.key) is not bytes or len(self.key) != 32:
+            raise InvalidInput("key", f"expected 32 bytes, got {_got(self.key)}")
+        if type(self.sig) is not bytes or len(self.sig) != 64:
+            raise InvalidInput("sig", f"expected 64 bytes, got {_got(self.sig)}")
+
+    def to_obj(self) -> dict:
+        return {"key": self.key, "sig": self.sig, "signer": self.signer}
+
+
+def _signature_from_obj(obj: Any, path: str) -> Signature:
+    if type(obj) is not dict:
+        raise InvalidInput(path, f"expected a map, got {_got(obj)}")
+    if len(obj) != 3 or any(k not in obj for k in _SIG_KEYS):
+        missing = [k for k in _SIG_KEYS if k not in obj]
+        if missing:
+            raise InvalidInput(f"{path}.{missing[0]}", "missing required field")
+        raise InvalidInput(path, f"unknown field(s): {', '.join(sorted(str(k) for k in obj if k not in _SIG_KEYS))}")
+    try:
+        return Signature(obj["signer"], obj["key"], obj["sig"])
+    except InvalidInput as exc:
+        raise InvalidInput(f"{path}.{exc.field}", exc.rule) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A document with its signatures; ``to_bytes()`` is the Merkle leaf."""
+
+    doc: Document
+    sigs: tuple
+    _bytes: bytes | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if type(self.doc) is not Document:
+            raise InvalidInput("doc", "expected a Document")
+        sigs = self.sigs
+        if type(sigs) is not tuple:
+            sigs = tuple(sigs)
+            object.__setattr__(self, "sigs", sigs)
+        for i, s in enumerate(sigs):
+            if type(s) is not Signature:
+                raise InvalidInput(f"sigs[{i}]", "expected a Signature")
+
+    def __hash__(self) -> int:
+        return hash(self.to_bytes())
+
+    @classmethod
+    def from_obj(cls, obj: Any) -> "Envelope":
+        env = cls._from_obj(obj)
+        check_canonical_value(obj)
+        return env
+
+    @classmethod
+    def _from_obj(cls, obj: Any) -> "Envelope":
+        if type(obj) is not dict:
+            raise InvalidInput("", f"envelope: expected a map, got {_got(obj)}")
+        if len(obj) != 2 or "doc" not in obj or "sigs" not in obj:
+            raise InvalidInput("", "envelope: expected exactly the fields doc and sigs")
+        doc = Document._from_obj(obj["doc"], "doc")
+        sigs = obj["sigs"]
+        if type(sigs) is not list:
+            raise InvalidInput("sigs", f"expected a list, got {_got(sigs)}")
+        return cls(doc, tuple(_signature_from_obj(s, f"sigs[{i}]") for i, s in enumerate(sigs)))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "Envelope":
+        """Decode canonical bytes and validate; the bytes become the cached encoding."""
+        obj = decode_canonical(data)
+        env = cls._from_obj(obj)
+        object.__setattr__(env, "_bytes", bytes(data))
+        # obj["doc"] passed the canonical checks, so msgpack gives its canonical bytes.
+        object.__setattr__(env.doc, "_canonical", _pack(obj["doc"]))
+        return env
+
+    def to_obj(self) -> dict:
+        return {"doc": self.doc.to_obj(), "sigs": [s.to_obj() for s in self.sigs]}
+
+    def to_bytes(self) -> bytes:
+        b = self._bytes
+        if b is None:
+            b = canonical(self.to_obj())
+            object.__setattr__(self, "_bytes", b)
+        return b
+
+    @property
+    def doc_id(self) -> str:
+        return self.doc.doc_id
+
+    @property
+    def signers(self) -> tuple[str, ...]:
+        return tuple(s.signer for s in self.sigs)
+
+    def verify_signatures(self) -> None:
+        """Each signature against its own key (DOC_DOMAIN); at least one; no signer twice.
+
+        Whether the key is the signer's registered one is the registry's check.
+        """
+        if not self.sigs:
+            raise BadSignature("", "the envelope has no signature")
+        message = self.doc.canonical
+        seen: set[str] = set()
+        for s in self.sigs:
+            if s.signer in seen:
+                raise BadSignature(s.signer, f"{s.signer} signs more than once")
+            seen.add(s.signer)
+            if not verify(s.key, DOC_DOMAIN, message, s.sig):
+                raise BadSignature(s.signer)
+
+
+def sign_document(doc: Document, signer_id: str, seed: bytes) -> Signature:
+    return Signature(signer_id, public_key(seed), sign(seed, DOC_DOMAIN, doc.canonical))
+
+
+def make_envelope(doc: Document, signers: Iterable[tuple[str, bytes]]) -> Envelope:
+    """Sign `doc` with each (signer_id, seed) and wrap it."""
+    return Envelope(doc, tuple(sign_document(doc, signer_id, seed) for signer_id, seed in signers))

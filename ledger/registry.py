@@ -1,0 +1,507 @@
+"""The registry: org units, members, roles, member keys and nodes, as a
+deterministic state machine over documents.
+
+Theory of operation. The state lives in a key-value view (an ``Overlay`` while
+a block is applied, the ``Store`` for read-only admission checks) under
+``r/``; every value is canonical bytes. :meth:`Registry.check` reads only;
+:meth:`Registry.apply` runs the same checks while building a plan (every key
+to put or delete), then writes the plan -- so a document that raises writes
+nothing. Every node applies the same documents in the same order at the same
+block time (``at_ms``), iterating sorted keys only and reading no clock, so
+every node reaches the same :meth:`state_hash`: a running
+``sha256(previous || doc_id || sha256(canonical(changes)))``, O(1) per call.
+
+Rules (DESIGN.md "Documents"; ``X in U+`` means X holds the role in unit U or
+in an ancestor of U -- a higher committee can act for a lower one):
+
+- every signer is a known *active* member (probationary or full) and signs with
+  one of its registered keys that is not revoked at ``at_ms`` (a key revoked
+  in block time T signs nothing applied at T or later); all signatures verify;
+- ``doc.org`` is an open unit, and the unit a document concerns is ``doc.org``
+  or below it;
+- minutes: both ``body.chair`` and ``body.secretary`` sign; each is an active
+  member of ``org`` or a unit below it, or holds some role in ``org+``;
+- resolution: a signer is secretary or deputy_secretary in ``org+``;
+- member_status: a signer is secretary or deputy_secretary in ``U+`` where U
+  is the member's unit (for ``admitted``: ``doc.org``, the new member's unit);
+  a transfer also needs that role in ``to_org+``; transitions: :data:`TRANSITIONS`;
+  a transfer or a terminal change drops the member's roles;
+- inspection_finding: a signer is inspector in ``U+``, U the subject unit (or
+  the subject member's unit);
+- org_unit, role, member_key: a signer is secretary in ``parent(U)+`` where U
+  is the unit concerned (the created/closed unit, the role's unit, the
+  member's unit); when U is the root, the root's secretary;
+  units are created under an open parent with a fresh path and closed only
+  with no open children and no active members (never the root); a role is
+  granted to an active member who lacks it, revoked only if held; a key is
+  added once (keys are unique across members) and revoked once;
+- node (``doc.org`` is the root): the root's secretary signs; ``add`` a voter
+  or learner with a fresh node id and key; ``add`` with role voter for an
+  existing learner with the same key *promotes* it (so the offline verifier's
+  add/remove reading of node documents stays right); ``remove`` a node, never
+  the last voter.
+
+Keys: ``r/h`` state hash; ``r/root``; ``r/u/<path>`` unit; ``r/c/<parent>\\0<child>``;
+``r/m/<id>`` member; ``r/um/<unit>\\0<id>``; ``r/ro/<id>`` roles [[unit, role]...];
+``r/k/<id>\\0<key>`` {added_at, revoked_at}; ``r/kk/<key>`` member id;
+``r/n/<node_id>`` node; ``r/nk/<key>`` node id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import msgpack
+
+from .documents import Envelope
+from .encoding import canonical
+from .errors import BadSignature, InvalidInput, NotPermitted, Rejected
+from .genesis import Genesis
+from .schemas import ROLES
+
+__all__ = ["Registry", "Genesis", "TRANSITIONS", "ACTIVE", "TERMINAL", "STATE_PREFIX"]
+
+STATE_PREFIX = b"r/"
+ACTIVE = frozenset({"probationary", "full"})
+TERMINAL = frozenset({"dismissed", "expelled", "resigned", "deceased"})
+_LIVE = ("probationary", "full", "suspended")
+
+# change -> (statuses it may follow, resulting status; None keeps the status).
+# "admitted" needs the member not to exist; "reinstated" restores the status held before suspension.
+TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "admitted": ((), "probationary"),
+    "made_full": (("probationary",), "full"),
+    "transferred": (_LIVE, None),
+    "award": (_LIVE, None),
+    "warning": (_LIVE, None),
+    "reprimand": (_LIVE, None),
+    "dismissal": (_LIVE, "dismissed"),
+    "expelled": (_LIVE, "expelled"),
+    "resigned": (_LIVE, "resigned"),
+    "deceased": (_LIVE, "deceased"),
+    "suspended": (("probationary", "full"), "suspended"),
+    "reinstated": (("suspended",), None),
+}
+
+_H, _ROOT = b"r/h", b"r/root"
+_unpack = msgpack.unpackb
+
+
+def _dec(v: bytes) -> Any:
+    return _unpack(v, raw=False)
+
+
+def ancestors(path: str) -> list[str]:
+    """`path` and every unit above it, nearest first."""
+    out = [path]
+    while "/" in path:
+        path = path.rpartition("/")[0]
+        out.append(path)
+    return out
+
+
+def _parent(path: str) -> str | None:
+    return path.rpartition("/")[0] if "/" in path else None
+
+
+def _is_under(path: str, top: str) -> bool:
+    return path == top or path.startswith(top + "/")
+
+
+class _Plan:
+    """Pending writes of one document: reads see them, nothing touches the view."""
+
+    __slots__ = ("view", "changes")
+
+    def __init__(self, view) -> None:
+        self.view = view
+        self.changes: dict[bytes, bytes | None] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        if key in self.changes:
+            return self.changes[key]
+        return self.view.get(key)
+
+    def put(self, key: bytes, value: Any) -> None:
+        self.changes[key] = value if type(value) is bytes else canonical(value)
+
+    def delete(self, key: bytes) -> None:
+        self.changes[key] = None
+
+
+class Registry:
+    """Registry state in `view` (anything with get/scan; put/delete to apply)."""
+
+    def __init__(self, view) -> None:
+        self.view = view
+
+    # -- bootstrap -----------------------------------------------------------
+
+    @classmethod
+    def bootstrap(cls, view, genesis: Genesis) -> "Registry":
+        if isinstance(genesis, dict):
+            genesis = Genesis.from_json(genesis)
+        p = _Plan(view)
+        at = genesis.created_at
+        p.put(_ROOT, genesis.root.encode())
+        for u in genesis.units:
+            p.put(b"r/u/" + u["path"].encode(), {"path": u["path"], "name": u["name"], "kind": u["kind"],
+                                                 "status": "open"})
+            parent = _parent(u["path"])
+            if parent is not None:
+                p.put(b"r/c/" + parent.encode() + b"\0" + u["path"].encode(), b"")
+        for m in genesis.members:
+            mid = m["member_id"]
+            rec = {"member_id": mid, "unit": m["unit"], "status": m["status"]}
+            if "name" in m:
+                rec["name"] = m["name"]
+            p.put(b"r/m/" + mid.encode(), rec)
+            p.put(b"r/um/" + m["unit"].encode() + b"\0" + mid.encode(), b"")
+            roles = sorted({(r, m["unit"]) if isinstance(r, str) else (r["role"], r["unit"]) for r in m["roles"]})
+            if roles:
+                p.put(b"r/ro/" + mid.encode(), sorted([unit, role] for role, unit in roles))
+            key = m["public_key"]
+            p.put(b"r/k/" + mid.encode() + b"\0" + key, {"added_at": at, "revoked_at": None})
+            p.put(b"r/kk/" + key, mid.encode())
+        for n in genesis.nodes:
+            p.put(b"r/n/" + n["node_id"].encode(), dict(n))
+            p.put(b"r/nk/" + n["public_key"], n["node_id"].encode())
+        p.put(_H, hashlib.sha256(b"minutebook/registry/v1\0" + genesis.genesis_hash).digest())
+        for k in sorted(p.changes):
+            view.put(k, p.changes[k])
+        return cls(view)
+
+    # -- queries ---------------------------------------------------------------
+
+    def _get(self, view, key: bytes) -> Any:
+        v = view.get(key)
+        return None if v is None else _dec(v)
+
+    def state_hash(self) -> bytes:
+        h = self.view.get(_H)
+        if h is None:
+            raise Rejected("the registry has no state (bootstrap was not run)")
+        return h
+
+    def root(self) -> str:
+        r = self.view.get(_ROOT)
+        return "" if r is None else r.decode()
+
+    def member(self, member_id: str) -> dict | None:
+        m = self._get(self.view, b"r/m/" + member_id.encode())
+        if m is not None:
+            m["roles"] = [{"role": role, "unit": unit} for unit, role in self._roles(self.view, member_id)]
+        return m
+
+    def unit(self, path: str) -> dict | None:
+        u = self._get(self.view, b"r/u/" + path.encode())
+        if u is not None:
+            u["parent"] = _parent(path)
+        return u
+
+    def children(self, path: str) -> list[dict]:
+        prefix = b"r/c/" + path.encode() + b"\0"
+        return [self.unit(k[len(prefix):].decode()) for k, _ in self.view.scan(prefix)]
+
+    def members_of(self, path: str) -> list[str]:
+        prefix = b"r/um/" + path.encode() + b"\0"
+        return [k[len(prefix):].decode() for k, _ in self.view.scan(prefix)]
+
+    def _roles(self, view, member_id: str) -> list:
+        r = view.get(b"r/ro/" + member_id.encode())
+        return [] if r is None else _dec(r)
+
+    def has_role(self, member_id: str, role: str, org: str) -> bool:
+        return self._has_role(self.view, member_id, (role,), org)
+
+    def _has_role(self, view, member_id: str, roles: tuple, org: str, *, exact: bool = False) -> bool:
+        held = self._roles(view, member_id)
+        if not held:
+            return False
+        units = {org} if exact else set(ancestors(org))
+        return any(unit in units and role in roles for unit, role in held)
+
+    def member_keys(self, member_id: str) -> list[dict]:
+        prefix = b"r/k/" + member_id.encode() + b"\0"
+        return [dict(_dec(v), public_key=k[len(prefix):]) for k, v in self.view.scan(prefix)]
+
+    def nodes(self) -> list[dict]:
+        return [_dec(v) for _, v in self.view.scan(b"r/n/")]
+
+    def voters(self) -> list[str]:
+        return [n["node_id"] for n in self.nodes() if n["role"] == "voter"]
+
+    def learners(self) -> list[str]:
+        return [n["node_id"] for n in self.nodes() if n["role"] == "learner"]
+
+    def node_key(self, node_id: str) -> bytes | None:
+        n = self._get(self.view, b"r/n/" + node_id.encode())
+        return None if n is None else n["public_key"]
+
+    # -- check and apply -------------------------------------------------------
+
+    def check(self, envelope: Envelope, at_ms: int) -> None:
+        """Full admission check against the current state; mutates nothing."""
+        self._plan(envelope, at_ms)
+
+    def apply(self, envelope: Envelope, at_ms: int) -> None:
+        """`check`, then write its changes and advance the state hash."""
+        plan = self._plan(envelope, at_ms)
+        changes = sorted(plan.changes.items())
+        digest = hashlib.sha256(canonical([[k, v] for k, v in changes])).digest() if changes else _EMPTY
+        h = hashlib.sha256(self.state_hash() + bytes.fromhex(envelope.doc_id) + digest).digest()
+        view = self.view
+        for k, v in changes:
+            if v is None:
+                view.delete(k)
+            else:
+                view.put(k, v)
+        view.put(_H, h)
+
+    def _plan(self, env: Envelope, at_ms: int) -> _Plan:
+        if type(at_ms) is not int or at_ms < 0:
+            raise InvalidInput("at_ms", "expected unix milliseconds")
+        p = _Plan(self.view)
+        doc = env.doc
+        if not env.sigs:
+            raise BadSignature("", "the envelope has no signature")
+        signers = []
+        for s in env.sigs:
+            self._check_signer(p, s.signer, s.key, doc.org, at_ms)
+            signers.append(s.signer)
+        env.verify_signatures()
+        org = self._get(p, b"r/u/" + doc.org.encode())
+        if org is None or org["status"] != "open":
+            raise Rejected(f"doc.org {doc.org!r} is not an open unit")
+        getattr(self, "_do_" + doc.type)(p, doc, doc.body, signers, at_ms)
+        return p
+
+    def _check_signer(self, p, signer: str, key: bytes, org: str, at_ms: int) -> None:
+        m = self._get(p, b"r/m/" + signer.encode())
+        if m is None:
+            raise NotPermitted(signer, "member", org, f"signer {signer} is not a registered member")
+        if m["status"] not in ACTIVE:
+            raise NotPermitted(signer, "member", org, f"signer {signer} is {m['status']}, not an active member")
+        k = self._get(p, b"r/k/" + signer.encode() + b"\0" + key)
+        if k is None:
+            raise BadSignature(signer, f"the key of {signer}'s signature is not one of its registered keys")
+        if k["revoked_at"] is not None and at_ms >= k["revoked_at"]:
+            raise BadSignature(signer, f"the key of {signer}'s signature was revoked at {k['revoked_at']}")
+
+    def _need_role(self, p, signers, roles: tuple, unit: str, org: str, *, exact: bool = False) -> str:
+        for s in signers:
+            if self._has_role(p, s, roles, unit, exact=exact):
+                return s
+        where = unit if exact else f"{unit} or an ancestor"
+        raise NotPermitted(signers[0], "|".join(roles), org,
+                           f"no signer holds {' or '.join(roles)} in {where}")
+
+    def _governor(self, p, signers, unit: str, org: str) -> None:
+        """Secretary of the parent of `unit` (or above); for the root, its own secretary."""
+        parent = _parent(unit)
+        self._need_role(p, signers, ("secretary",), parent if parent is not None else unit, org)
+
+    @staticmethod
+    def _concerns(doc, unit: str) -> None:
+        if not _is_under(unit, doc.org):
+            raise Rejected(f"the document concerns {unit!r}, which is not {doc.org!r} or below it")
+
+    def _open_unit(self, p, path: str, field: str) -> dict:
+        u = self._get(p, b"r/u/" + path.encode())
+        if u is None:
+            raise Rejected(f"{field}: no unit {path!r}")
+        if u["status"] != "open":
+            raise Rejected(f"{field}: unit {path!r} is closed")
+        return u
+
+    def _member(self, p, member_id: str, field: str) -> dict:
+        m = self._get(p, b"r/m/" + member_id.encode())
+        if m is None:
+            raise Rejected(f"{field}: no member {member_id!r}")
+        return m
+
+    # -- per type ----------------------------------------------------------------
+
+    def _do_minutes(self, p, doc, body, signers, at_ms) -> None:
+        if body.get("confidential"):
+            self._need_role(p, signers, ROLES, doc.org, doc.org)
+            return
+        for field in ("chair", "secretary"):
+            who = body[field]
+            if who not in signers:
+                raise NotPermitted(who, field, doc.org, f"minutes must be signed by body.{field} ({who})")
+            m = self._get(p, b"r/m/" + who.encode())
+            if not (_is_under(m["unit"], doc.org) or self._has_role(p, who, ROLES, doc.org)):
+                raise NotPermitted(who, field, doc.org,
+                                   f"body.{field} {who} is neither a member of {doc.org} (or below) nor holds a role there")
+
+    def _do_resolution(self, p, doc, body, signers, at_ms) -> None:
+        self._need_role(p, signers, ("secretary", "deputy_secretary"), doc.org, doc.org)
+
+    def _do_inspection_finding(self, p, doc, body, signers, at_ms) -> None:
+        if body.get("confidential"):
+            self._need_role(p, signers, ("inspector",), doc.org, doc.org)
+            return
+        subject = body["subject"]
+        if "unit" in subject:
+            unit = subject["unit"]
+            if self._get(p, b"r/u/" + unit.encode()) is None:
+                raise Rejected(f"body.subject.unit: no unit {unit!r}")
+        else:
+            unit = self._member(p, subject["member"], "body.subject.member")["unit"]
+        self._concerns(doc, unit)
+        self._need_role(p, signers, ("inspector",), unit, doc.org)
+
+    def _do_member_status(self, p, doc, body, signers, at_ms) -> None:
+        mid, change = body["member"], body["change"]
+        key = b"r/m/" + mid.encode()
+        officers = ("secretary", "deputy_secretary")
+        allowed, result = TRANSITIONS[change]
+        if change == "admitted":
+            if p.get(key) is not None:
+                raise Rejected(f"body.member: member {mid!r} already exists")
+            self._need_role(p, signers, officers, doc.org, doc.org)
+            rec = {"member_id": mid, "unit": doc.org, "status": result}
+            if "name" in body:
+                rec["name"] = body["name"]
+            p.put(key, rec)
+            p.put(b"r/um/" + doc.org.encode() + b"\0" + mid.encode(), b"")
+            if "public_key" in body:
+                self._add_key(p, mid, body["public_key"], at_ms)
+            return
+        m = self._member(p, mid, "body.member")
+        unit = m["unit"]
+        self._concerns(doc, unit)
+        self._need_role(p, signers, officers, unit, doc.org)
+        if m["status"] not in allowed:
+            raise Rejected(f"body.change: {change} is not allowed for a member who is {m['status']}")
+        rec = dict(m)
+        if change == "transferred":
+            to = body["to_org"]
+            self._open_unit(p, to, "body.to_org")
+            if to == unit:
+                raise Rejected(f"body.to_org: {mid} is already in {to}")
+            self._need_role(p, signers, officers, to, doc.org)
+            rec["unit"] = to
+            p.delete(b"r/um/" + unit.encode() + b"\0" + mid.encode())
+            p.put(b"r/um/" + to.encode() + b"\0" + mid.encode(), b"")
+        elif change == "suspended":
+            rec["prior"] = m["status"]
+        elif change == "reinstated":
+            rec["status"] = rec.pop("prior", "full")
+        if result is not None and change != "reinstated":
+            rec["status"] = result
+        if change == "transferred" or rec["status"] in TERMINAL:
+            if p.get(b"r/ro/" + mid.encode()) is not None:
+                p.delete(b"r/ro/" + mid.encode())
+        if rec != m:
+            p.put(key, rec)
+
+    def _add_key(self, p, mid: str, key: bytes, at_ms: int) -> None:
+        owner = p.get(b"r/kk/" + key)
+        if owner is not None:
+            raise Rejected(f"body.public_key: the key is already registered (to {owner.decode()})")
+        p.put(b"r/k/" + mid.encode() + b"\0" + key, {"added_at": at_ms, "revoked_at": None})
+        p.put(b"r/kk/" + key, mid.encode())
+
+    def _do_member_key(self, p, doc, body, signers, at_ms) -> None:
+        mid, key = body["member"], body["public_key"]
+        m = self._member(p, mid, "body.member")
+        self._concerns(doc, m["unit"])
+        self._governor(p, signers, m["unit"], doc.org)
+        if body["action"] == "add":
+            if m["status"] not in ACTIVE:
+                raise Rejected(f"body.member: {mid} is {m['status']}, keys are added only for active members")
+            self._add_key(p, mid, key, at_ms)
+            return
+        k = self._get(p, b"r/k/" + mid.encode() + b"\0" + key)
+        if k is None:
+            raise Rejected(f"body.public_key: not a key of {mid}")
+        if k["revoked_at"] is not None:
+            raise Rejected(f"body.public_key: already revoked at {k['revoked_at']}")
+        p.put(b"r/k/" + mid.encode() + b"\0" + key, {"added_at": k["added_at"], "revoked_at": at_ms})
+
+    def _do_role(self, p, doc, body, signers, at_ms) -> None:
+        mid, role, unit = body["member"], body["role"], body["unit"]
+        self._open_unit(p, unit, "body.unit")
+        self._concerns(doc, unit)
+        self._governor(p, signers, unit, doc.org)
+        m = self._member(p, mid, "body.member")
+        held = self._roles(p, mid)
+        entry = [unit, role]
+        if body["action"] == "grant":
+            if m["status"] not in ACTIVE:
+                raise Rejected(f"body.member: {mid} is {m['status']}, roles go only to active members")
+            if entry in held:
+                raise Rejected(f"body.role: {mid} already holds {role} in {unit}")
+            p.put(b"r/ro/" + mid.encode(), sorted(held + [entry]))
+        else:
+            if entry not in held:
+                raise Rejected(f"body.role: {mid} does not hold {role} in {unit}")
+            rest = [e for e in held if e != entry]
+            if rest:
+                p.put(b"r/ro/" + mid.encode(), rest)
+            else:
+                p.delete(b"r/ro/" + mid.encode())
+
+    def _do_org_unit(self, p, doc, body, signers, at_ms) -> None:
+        path = body["path"]
+        self._concerns(doc, path)
+        self._governor(p, signers, path, doc.org)
+        key = b"r/u/" + path.encode()
+        parent = _parent(path)
+        if body["action"] == "create":
+            if p.get(key) is not None:
+                raise Rejected(f"body.path: unit {path!r} already exists")
+            if parent is None:
+                raise Rejected("body.path: a second root unit cannot be created")
+            self._open_unit(p, parent, "body.path (parent)")
+            p.put(key, {"path": path, "name": body["name"], "kind": body["kind"], "status": "open"})
+            p.put(b"r/c/" + parent.encode() + b"\0" + path.encode(), b"")
+            return
+        self._open_unit(p, path, "body.path")
+        if parent is None:
+            raise Rejected("body.path: the root unit cannot be closed")
+        prefix = b"r/c/" + path.encode() + b"\0"
+        for k, _ in self.view.scan(prefix):
+            if self._get(p, b"r/u/" + k[len(prefix):])["status"] == "open":
+                raise Rejected(f"body.path: unit {path!r} has open child {k[len(prefix):].decode()!r}")
+        for mid in self.members_of(path):
+            if self._get(p, b"r/m/" + mid.encode())["status"] in _LIVE:
+                raise Rejected(f"body.path: unit {path!r} still has member {mid!r}")
+        u = self._get(p, key)
+        u["status"] = "closed"
+        p.put(key, u)
+
+    def _do_node(self, p, doc, body, signers, at_ms) -> None:
+        root = self.root()
+        if doc.org != root:
+            raise Rejected(f"doc.org: node documents belong to the root unit {root!r}")
+        self._need_role(p, signers, ("secretary",), root, doc.org, exact=True)
+        nid = body["node_id"]
+        key = b"r/n/" + nid.encode()
+        node = self._get(p, key)
+        if body["action"] == "add":
+            pk = body["public_key"]
+            if node is not None:
+                if node["role"] == "learner" and body["role"] == "voter" and node["public_key"] == pk:
+                    node["role"] = "voter"
+                    node["peer_addr"] = body["peer_addr"]
+                    p.put(key, node)
+                    return
+                raise Rejected(f"body.node_id: node {nid!r} already exists as a {node['role']}")
+            if p.get(b"r/nk/" + pk) is not None:
+                raise Rejected("body.public_key: the key is already a node's key")
+            p.put(key, {"node_id": nid, "public_key": pk, "peer_addr": body["peer_addr"], "role": body["role"]})
+            p.put(b"r/nk/" + pk, nid.encode())
+            return
+        if node is None:
+            raise Rejected(f"body.node_id: no node {nid!r}")
+        if node["role"] == "voter" and self.voters() == [nid]:
+            raise Rejected(f"body.node_id: {nid} is the last voter")
+        p.delete(key)
+        p.delete(b"r/nk/" + node["public_key"])
+
+
+_EMPTY = hashlib.sha256(canonical([])).digest()

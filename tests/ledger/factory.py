@@ -1,0 +1,202 @@
+"""A small, deterministic organisation and signed documents of every type, for
+tests (seeded: the same seed gives the same keys, genesis and documents).
+
+Shape: root ``central``; provinces ``central/p1`` and ``central/p2``;
+committees ``central/p1/k1``, ``central/p1/k2``, ``central/p2/k1``; cells
+``.../s1``, ``.../s2`` under each committee. Non-cell units have a secretary
+(``sec-<unit>``), deputy (``dep-<unit>``) and inspector (``ins-<unit>``);
+cells a secretary, a deputy and three plain members (``m-<unit>-<i>``), where
+``<unit>`` is the path with ``/`` replaced by ``.``. Three voter nodes n1..n3.
+
+Every builder returns a valid signed :class:`Envelope` by default; pass
+``signers=[...]`` (member ids) or body overrides to make an invalid one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from ledger.documents import Document, Envelope, make_envelope
+from ledger.jsonfmt import b64e
+from ledger.keys import public_key
+
+__all__ = ["Org", "make_org", "UNITS", "CELLS", "tag"]
+
+UNITS = [
+    ("central", "Central Committee", "central"),
+    ("central/p1", "Province One", "province"),
+    ("central/p2", "Province Two", "province"),
+    ("central/p1/k1", "District One", "committee"),
+    ("central/p1/k2", "District Two", "committee"),
+    ("central/p2/k1", "District Three", "committee"),
+]
+CELLS = [f"{k}/s{i}" for k in ("central/p1/k1", "central/p1/k2", "central/p2/k1") for i in (1, 2)]
+T0 = 1_700_000_000_000
+DAY = 86_400_000
+
+
+def tag(unit: str) -> str:
+    return unit.replace("/", ".")
+
+
+@dataclass
+class Org:
+    seed: int
+    genesis: dict
+    seeds: dict[str, bytes]
+    node_seeds: dict[str, bytes]
+    member_unit: dict[str, str]
+    counter: list = field(default_factory=lambda: [0])
+
+    # -- helpers ---------------------------------------------------------------
+
+    def secretary(self, unit: str) -> str:
+        return f"sec-{tag(unit)}"
+
+    def deputy(self, unit: str) -> str:
+        return f"dep-{tag(unit)}"
+
+    def inspector(self, unit: str) -> str:
+        return f"ins-{tag(unit)}"
+
+    def plain(self, cell: str, i: int = 1) -> str:
+        return f"m-{tag(cell)}-{i}"
+
+    def officer(self, unit: str, role: str = "secretary") -> str:
+        """The nearest holder of `role` at or above `unit`."""
+        path = unit
+        while True:
+            mid = {"secretary": self.secretary, "deputy_secretary": self.deputy, "inspector": self.inspector}[role](path)
+            if mid in self.seeds:
+                return mid
+            path = path.rpartition("/")[0]
+
+    def new_seed(self, member_id: str) -> bytes:
+        s = hashlib.sha256(f"factory/{self.seed}/{member_id}".encode()).digest()
+        self.seeds.setdefault(member_id, s)
+        return s
+
+    def _next(self) -> int:
+        self.counter[0] += 1
+        return self.counter[0]
+
+    def envelope(self, type_: str, org: str, body: dict, signers, *, refs=(), created_at=None, nonce=None,
+                 seeds: dict | None = None) -> Envelope:
+        n = self._next()
+        doc = Document(1, type_, org, body, tuple(refs), T0 + n if created_at is None else created_at,
+                       hashlib.sha256(f"nonce/{self.seed}/{n}".encode()).digest()[:16] if nonce is None else nonce)
+        seeds = seeds or {}
+        return make_envelope(doc, [(s, seeds.get(s) or self.seeds[s]) for s in signers])
+
+    # -- builders ----------------------------------------------------------------
+
+    def minutes(self, org_path: str, *, chair=None, secretary=None, signers=None, **body) -> Envelope:
+        chair = chair or self.officer(org_path, "deputy_secretary")
+        secretary = secretary or self.officer(org_path, "secretary")
+        attendees = [{"member": m, "present": i % 4 != 3} | ({} if i % 4 != 3 else {"reason": "sick"})
+                     for i, m in enumerate(sorted(m for m, u in self.member_unit.items() if u == org_path))]
+        b = {"meeting_id": f"{org_path}/{self.counter[0]}", "kind": "regular", "held_at": T0 - DAY,
+             "scheduled_for": T0 - DAY, "mode": "in_person", "chair": chair, "secretary": secretary,
+             "attendees": attendees, "agenda": ["plan"], "opinions": [{"member": chair, "topic": "plan",
+                                                                        "summary": "agree"}],
+             "votes": [{"motion": "adopt", "for": 3, "against": 0, "abstain": 1}], "decisions": ["adopted"],
+             "text": "Regular meeting."}
+        b.update(body)
+        return self.envelope("minutes", org_path, b, signers or sorted({chair, secretary}))
+
+    def resolution(self, org_path: str, *, signers=None, **body) -> Envelope:
+        b = {"number": f"{self.counter[0] + 1}/NQ", "title": "On the plan", "text": "Adopted.", "adopted_at": T0,
+             "minutes": None, "tally": {"for": 3, "against": 0, "abstain": 1, "eligible": 5},
+             "tasks": [{"owner": self.officer(org_path), "due": T0 + 30 * DAY, "description": "do it"}]}
+        b.update(body)
+        return self.envelope("resolution", org_path, b, signers or [self.officer(org_path)])
+
+    def member_status(self, member: str, change: str, *, org=None, signers=None, **body) -> Envelope:
+        unit = org or self.member_unit.get(member) or body.get("to_org")
+        b = {"member": member, "change": change, "effective_at": T0, "reason": "because"}
+        if change == "admitted":
+            b["public_key"] = public_key(self.new_seed(member))
+        b.update({k: v for k, v in body.items() if v is not None})
+        if signers is None:
+            signers = [self.officer(unit.rpartition("/")[0] or unit) if change == "transferred"
+                       else self.officer(unit)]
+        return self.envelope("member_status", unit, b, signers)
+
+    def finding(self, org_path: str, *, unit=None, member=None, severity="minor", signers=None, **body) -> Envelope:
+        subject = {"member": member} if member else {"unit": unit or org_path}
+        b = {"inspection_id": f"KT-{self.counter[0] + 1}", "subject": subject, "finding": "late minutes",
+             "severity": severity, "recommendations": ["hold meetings on time"]}
+        b.update(body)
+        return self.envelope("inspection_finding", org_path, b, signers or [self.officer(org_path, "inspector")])
+
+    def org_unit(self, action: str, path: str, *, name="New unit", kind="cell", signers=None, org=None) -> Envelope:
+        parent = path.rpartition("/")[0] or path
+        b = {"action": action, "path": path}
+        if action == "create":
+            b.update(name=name, kind=kind)
+        return self.envelope("org_unit", org or parent, b, signers or [self.officer(parent)])
+
+    def role(self, action: str, member: str, role: str, unit: str, *, signers=None, org=None) -> Envelope:
+        parent = unit.rpartition("/")[0] or unit
+        b = {"action": action, "member": member, "role": role, "unit": unit}
+        return self.envelope("role", org or unit, b, signers or [self.officer(parent)])
+
+    def member_key(self, action: str, member: str, key: bytes, *, signers=None, org=None) -> Envelope:
+        unit = org or self.member_unit[member]
+        parent = self.member_unit[member].rpartition("/")[0] or self.member_unit[member]
+        b = {"action": action, "member": member, "public_key": key}
+        return self.envelope("member_key", unit, b, signers or [self.officer(parent)])
+
+    def node(self, action: str, node_id: str, *, role="voter", signers=None, key=None, org="central") -> Envelope:
+        b = {"action": action, "node_id": node_id}
+        if action == "add":
+            seed = self.node_seeds.setdefault(node_id, hashlib.sha256(f"node/{self.seed}/{node_id}".encode()).digest())
+            b.update(public_key=key or public_key(seed), peer_addr=f"127.0.0.1:{7000 + len(self.node_seeds)}",
+                     role=role)
+        return self.envelope("node", org, b, signers or [self.secretary("central")])
+
+    def every_type(self) -> list[Envelope]:
+        """One valid envelope of each type, all applicable in this order to a fresh registry."""
+        cell = CELLS[0]
+        return [
+            self.minutes(cell), self.resolution(cell), self.member_status(self.plain(cell), "made_full"),
+            self.finding("central/p1/k1", unit=cell), self.org_unit("create", "central/p2/k2"),
+            self.role("grant", self.plain(cell, 2), "committee_member", cell),
+            self.member_key("add", self.plain(cell, 3), public_key(self.new_seed("spare-key"))),
+            self.node("add", "n4", role="learner"),
+        ]
+
+
+def make_org(seed: int = 0) -> Org:
+    def s(name: str) -> bytes:
+        return hashlib.sha256(f"factory/{seed}/{name}".encode()).digest()
+
+    seeds: dict[str, bytes] = {}
+    members, member_unit = [], {}
+
+    def add(mid: str, unit: str, roles: list, status: str = "full") -> None:
+        seeds[mid] = s(mid)
+        member_unit[mid] = unit
+        members.append({"member_id": mid, "unit": unit, "status": status, "roles": roles,
+                        "public_key": b64e(public_key(seeds[mid]))})
+
+    for path, _, _ in UNITS:
+        add(f"sec-{tag(path)}", path, ["secretary"])
+        add(f"dep-{tag(path)}", path, ["deputy_secretary"])
+        add(f"ins-{tag(path)}", path, [{"role": "inspector", "unit": path}])
+    for cell in CELLS:
+        add(f"sec-{tag(cell)}", cell, ["secretary"])
+        add(f"dep-{tag(cell)}", cell, ["deputy_secretary"])
+        for i in (1, 2, 3):
+            add(f"m-{tag(cell)}-{i}", cell, [], "probationary" if i == 1 else "full")
+    node_seeds = {f"n{i}": hashlib.sha256(f"node/{seed}/n{i}".encode()).digest() for i in (1, 2, 3)}
+    genesis = {
+        "chain_id": f"factory-{seed}", "created_at": T0 - 365 * DAY,
+        "units": [{"path": p, "name": n, "kind": k} for p, n, k in UNITS]
+        + [{"path": c, "name": f"Cell {tag(c)}", "kind": "cell"} for c in CELLS],
+        "members": members,
+        "nodes": [{"node_id": n, "public_key": b64e(public_key(sd)), "peer_addr": f"127.0.0.1:{7000 + i}",
+                   "role": "voter"} for i, (n, sd) in enumerate(sorted(node_seeds.items()))],
+    }
+    return Org(seed=seed, genesis=genesis, seeds=seeds, node_seeds=node_seeds, member_unit=member_unit)
