@@ -79,6 +79,7 @@ def init_cluster(directory: Path, *, nodes: int = 3, base_port: int = DEFAULT_BA
         raise fail(f"--base-port: {base_port} leaves no room for peer ports {base_port + PEER_PORT_OFFSET}+",
                    EXIT_INPUT)
     ids = _node_ids(nodes)
+    (directory / "keys").mkdir(parents=True, exist_ok=True)
     node_entries, cluster_nodes = [], []
     for i, node_id in enumerate(ids, start=1):
         seed_bytes = generate_seed()

@@ -60,18 +60,14 @@ def build_phases(org: "SampleOrg") -> list[tuple[str, list[tuple[dict, list[str]
 
     newcomers = [m for m in org.members if not m.in_genesis]
     admitted_at = anchor - 400 * DAY_MS
-    # -- admissions, keys, roles (the central secretary acts for every unit below) --
+    # -- admissions (with each member's key) and roles (the central secretary acts for every unit below) --
     phases.append(("admissions", [
         (org._doc(f"admit/{m.member_id}", "member_status", m.unit,
                   {"member": m.member_id, "change": "admitted", "effective_at": admitted_at + i * 60_000,
-                   "reason": "Kết nạp theo nghị quyết của chi bộ", "name": m.name}, created()),
+                   "reason": "Kết nạp theo nghị quyết của chi bộ", "name": m.name,
+                   "public_key": org.public_key(m.member_id)}, created()),
          [root_secretary])
         for i, m in enumerate(newcomers)]))
-    phases.append(("member keys", [
-        (org._doc(f"key/{m.member_id}", "member_key", m.unit,
-                  {"action": "add", "member": m.member_id, "public_key": org.public_key(m.member_id)}, created()),
-         [root_secretary])
-        for m in newcomers]))
     phases.append(("roles", [
         (org._doc(f"role/{m.member_id}/{role}", "role", m.unit,
                   {"action": "grant", "member": m.member_id, "role": role, "unit": m.unit}, created()),

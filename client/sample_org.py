@@ -153,7 +153,7 @@ class SampleOrg:
             "created_at": self.anchor_ms,
             "units": [{"path": root.path, "name": root.name, "kind": root.kind}],
             "members": [{"member_id": m.member_id, "unit": m.unit, "status": "full", "roles": list(m.roles),
-                         "public_key": b64e(self.public_key(m.member_id))}
+                         "public_key": b64e(self.public_key(m.member_id)), "name": m.name}
                         for m in self.genesis_members()],
             "nodes": nodes,
         })
