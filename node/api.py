@@ -101,16 +101,18 @@ def _plain(value: Any) -> Any:
 
 def _error_body(exc: MinutebookError) -> dict:
     body = exc.to_dict()
-    if isinstance(exc, NoLeader):
-        body["retry_after"] = exc.retry_after
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(retry_after, (int, float)):
+        body["retry_after"] = retry_after
     return body
 
 
 def _error_response(request: Request | None, exc: MinutebookError) -> Response:
     """The one place an error becomes an HTTP answer."""
     headers = {}
-    if isinstance(exc, NoLeader):
-        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(exc, NoLeader) or (exc.http_status == 503 and isinstance(retry_after, (int, float))):
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after or 1)))
     body = _error_body(exc)
     if request is not None:
         return _respond(request, body, exc.http_status, headers)
