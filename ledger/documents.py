@@ -28,9 +28,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+import unicodedata
+
 import msgpack
 
-from .encoding import canonical, check_canonical_value, decode_canonical, normalize
+from .encoding import (MAX_CONTAINER_LEN, MAX_DEPTH, MAX_DOCUMENT_BYTES, MAX_STR_BYTES, canonical,
+                       check_canonical_value, decode_canonical, normalize)
 from .errors import BadSignature, InvalidInput
 from .keys import DOC_DOMAIN, public_key, sign, verify
 from .schemas import BODY_SCHEMAS, CONFIDENTIAL_SCHEMA, CONFIDENTIAL_TYPES, Enum, ListOf, Nullable, Obj
@@ -50,6 +53,54 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 _DOC_KEYS = ("body", "created_at", "nonce", "org", "refs", "type", "v")
 _SIG_KEYS = ("key", "sig", "signer")
 _pack = msgpack.Packer(use_bin_type=True).pack
+_unpackb = msgpack.unpackb
+_BAD = object()
+
+
+def _plain(v: Any, depth: int) -> bool:
+    """True iff a decoded value obeys every canonical rule checked by walking
+    (types, NFC, key order, limits); one pass, no paths. On False,
+    :func:`decode_canonical` runs to name the field (it stays the authority)."""
+    t = type(v)
+    if t is str:
+        return v.isascii() or unicodedata.is_normalized("NFC", v)
+    if t is dict:
+        if depth >= MAX_DEPTH or len(v) > MAX_CONTAINER_LEN:
+            return False
+        prev = None
+        for k, x in v.items():
+            if type(k) is not str or (prev is not None and not prev < k):
+                return False
+            if not k.isascii() and not unicodedata.is_normalized("NFC", k):
+                return False
+            prev = k
+            tx = type(x)
+            if tx is not int and tx is not bytes and tx is not bool and x is not None and not _plain(x, depth + 1):
+                return False
+            if tx is str and len(x) > MAX_STR_BYTES:
+                return False
+        return True
+    if t is list:
+        if depth >= MAX_DEPTH or len(v) > MAX_CONTAINER_LEN:
+            return False
+        for x in v:
+            tx = type(x)
+            if tx is not int and tx is not bytes and tx is not bool and x is not None and not _plain(x, depth + 1):
+                return False
+        return True
+    return t is int or t is bytes or t is bool or v is None
+
+
+def _decode(data: bytes) -> Any:
+    """decode_canonical, with a fast path for the common, valid case."""
+    if type(data) is bytes and len(data) <= MAX_DOCUMENT_BYTES:
+        try:
+            value = _unpackb(data, raw=False, strict_map_key=False)
+        except Exception:  # noqa: BLE001 - decode_canonical names the problem
+            value = _BAD
+        if value is not _BAD and type(value) is dict and _plain(value, 0) and _pack(value) == data:
+            return value
+    return decode_canonical(data)
 
 
 def is_member_id(value: Any) -> bool:
@@ -165,10 +216,66 @@ def _cross_checks(doc_type: str, body: dict) -> None:
             raise InvalidInput("body", "remove takes only action and node_id")
 
 
+_MISSING = object()
+
+
+def _compile(spec: Any):
+    """A fast predicate for `spec` (no paths); on False the interpreter
+    (:func:`_check`) runs again to name the field and the rule."""
+    if type(spec) is str:
+        return {
+            "str": lambda v: type(v) is str,
+            "name": lambda v: type(v) is str and v != "",
+            "member": is_member_id,
+            "path": is_org_path,
+            "time": lambda v: type(v) is int and v >= 0,
+            "count": lambda v: type(v) is int and v >= 0,
+            "bool": lambda v: type(v) is bool,
+            "key32": lambda v: type(v) is bytes and len(v) == 32,
+            "doc_id": lambda v: type(v) is str and _HEX64.fullmatch(v) is not None,
+            "any_map": lambda v: type(v) is dict,
+        }[spec]
+    cls = type(spec)
+    if cls is Obj:
+        fields = tuple((name, _compile(sub), required) for name, (sub, required) in spec.fields.items())
+
+        def check_obj(v) -> bool:
+            if type(v) is not dict:
+                return False
+            n = 0
+            for name, pred, required in fields:
+                x = v.get(name, _MISSING)
+                if x is _MISSING:
+                    if required:
+                        return False
+                elif not pred(x):
+                    return False
+                else:
+                    n += 1
+            return n == len(v)
+        return check_obj
+    if cls is ListOf:
+        item = _compile(spec.item)
+        return lambda v: type(v) is list and all(map(item, v)) or (type(v) is tuple and all(map(item, v)))
+    if cls is Enum:
+        values = frozenset(spec.values)
+        return lambda v: type(v) is str and v in values
+    if cls is Nullable:
+        inner = _compile(spec.spec)
+        return lambda v: v is None or inner(v)
+    raise AssertionError(f"unknown spec {spec!r}")  # pragma: no cover
+
+
+_FAST = {t: _compile(s) for t, s in BODY_SCHEMAS.items()}
+
+
 def validate_body(doc_type: str, body: Any) -> None:
     """Check `body` against the schema of `doc_type` (or the confidential form)."""
     if type(body) is not dict:
         raise InvalidInput("body", f"expected a map, got {_got(body)}")
+    if "confidential" not in body and _FAST[doc_type](body):
+        _cross_checks(doc_type, body)
+        return
     if "confidential" in body:
         if doc_type not in CONFIDENTIAL_TYPES:
             raise InvalidInput("body.confidential", f"{doc_type} documents cannot be confidential")
@@ -179,7 +286,7 @@ def validate_body(doc_type: str, body: Any) -> None:
             raise InvalidInput("body.recipients", "expected at least one recipient")
         return
     _check(BODY_SCHEMAS[doc_type], body, "body")
-    _cross_checks(doc_type, body)
+    raise InvalidInput("body", "does not match the schema")  # pragma: no cover - predicate and checker agree
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,7 +452,7 @@ class Envelope:
     @classmethod
     def from_bytes(cls, data: bytes) -> "Envelope":
         """Decode canonical bytes and validate; the bytes become the cached encoding."""
-        obj = decode_canonical(data)
+        obj = _decode(data)
         env = cls._from_obj(obj)
         object.__setattr__(env, "_bytes", bytes(data))
         # obj["doc"] passed the canonical checks, so msgpack gives its canonical bytes.

@@ -21,7 +21,7 @@ from ledger.documents import Document, Envelope, make_envelope
 from ledger.jsonfmt import b64e
 from ledger.keys import public_key
 
-__all__ = ["Org", "make_org", "UNITS", "CELLS", "tag"]
+__all__ = ["Org", "make_org", "UNITS", "CELLS", "tag", "SampleWorld", "sample_world"]
 
 UNITS = [
     ("central", "Central Committee", "central"),
@@ -200,3 +200,84 @@ def make_org(seed: int = 0) -> Org:
                    "role": "voter"} for i, (n, sd) in enumerate(sorted(node_seeds.items()))],
     }
     return Org(seed=seed, genesis=genesis, seeds=seeds, node_seeds=node_seeds, member_unit=member_unit)
+
+
+# -- a one-unit world for the ledger, receipt and verifier tests ---------------------------
+
+SAMPLE_SEEDS = {f"m{i}": bytes([i]) * 32 for i in range(1, 4)}
+
+
+@dataclass
+class SampleWorld:
+    """What tests/ledger/ledger_builder.py's ``World`` holds, built on the real
+    documents: one unit ``root``; m1 secretary and inspector, m2 deputy, m3 a
+    plain member; n1..n3 voters with `node_seeds`."""
+
+    genesis: dict
+    node_seeds: dict
+    envelopes: list  # accepted in this order: org_unit, role, member_status, minutes, resolution, finding
+    make_node_doc: object = None  # (action, node_id, role="voter", created_at=5000) -> envelope bytes
+    make_rejected: object = None  # (i) -> well-formed envelope bytes the registry refuses
+    make_doc: object = None  # (i, signers: 1 | 2) -> accepted envelope bytes
+
+
+def sample_world(node_seeds: dict[str, bytes] | None = None) -> SampleWorld:
+    import os
+
+    node_seeds = node_seeds or {f"n{i}": bytes([0xA0 + i]) * 32 for i in range(1, 7)}
+    seeds = SAMPLE_SEEDS
+    roles = {"m1": ["secretary", "inspector"], "m2": ["deputy_secretary"], "m3": []}
+    genesis = {
+        "chain_id": "t", "created_at": 0, "units": [{"path": "root", "name": "Root", "kind": "central"}],
+        "members": [{"member_id": m, "unit": "root", "status": "full", "roles": roles[m],
+                     "public_key": b64e(public_key(s))} for m, s in seeds.items()],
+        "nodes": [{"node_id": n, "public_key": b64e(public_key(node_seeds[n])), "peer_addr": "x", "role": "voter"}
+                  for n in ("n1", "n2", "n3")],
+    }
+
+    def env(type_, body, signers, created_at, nonce=bytes(16)) -> bytes:
+        doc = Document(1, type_, "root", body, (), created_at, nonce)
+        return make_envelope(doc, [(s, seeds[s]) for s in signers]).to_bytes()
+
+    def minutes_body(i):
+        return {"meeting_id": f"root/{i}", "kind": "regular", "held_at": 500 + i, "mode": "online",
+                "chair": "m2", "secretary": "m1",
+                "attendees": [{"member": "m1", "present": True}, {"member": "m2", "present": True},
+                              {"member": "m3", "present": False, "reason": "sick"}],
+                "agenda": ["plan"], "opinions": [{"member": "m3", "topic": "plan", "summary": "agree"}],
+                "votes": [{"motion": "adopt", "for": 2, "against": 0, "abstain": 0}], "decisions": ["adopted"],
+                "text": f"meeting {i}"}
+
+    def resolution_body(i, number=None):
+        return {"number": number or f"{i}/NQ", "title": "On the plan", "text": "Adopted.", "adopted_at": 600 + i,
+                "tally": {"for": 2, "against": 0, "abstain": 0, "eligible": 3},
+                "tasks": [{"owner": "m1", "due": 10_000, "description": "do it"}]}
+
+    envelopes = [
+        env("org_unit", {"action": "create", "path": "root/a", "name": "A", "kind": "cell"}, ["m1"], 1000),
+        env("role", {"action": "grant", "member": "m3", "role": "committee_member", "unit": "root"}, ["m1"], 1001),
+        env("member_status", {"member": "m3", "change": "award", "effective_at": 900, "reason": "good work"},
+            ["m1"], 1002),
+        env("minutes", minutes_body(0), ["m1", "m2"], 1003),
+        env("resolution", resolution_body(0), ["m1"], 1004),
+        env("inspection_finding", {"inspection_id": "KT-1", "subject": {"unit": "root"}, "finding": "fine",
+                                   "severity": "info", "recommendations": []}, ["m1"], 1005),
+    ]
+
+    def make_doc(i, signers=2):
+        if signers == 2:
+            return env("minutes", minutes_body(i), ["m1", "m2"], 2000 + i, os.urandom(16))
+        return env("resolution", resolution_body(i), ["m1"], 2000 + i, os.urandom(16))
+
+    def make_rejected(i):  # m3 is not suspended: Rejected on check and on apply
+        return env("member_status", {"member": "m3", "change": "reinstated", "effective_at": i,
+                                     "reason": f"rejected {i}"}, ["m1"], 3000 + i)
+
+    def make_node_doc(action, node_id, role="voter", created_at=5000):
+        body = {"action": action, "node_id": node_id}
+        if action == "add":
+            body.update(public_key=public_key(node_seeds[node_id]), peer_addr="x", role=role)
+        return env("node", body, ["m1"], created_at)
+
+    return SampleWorld(genesis=genesis, node_seeds=node_seeds, envelopes=envelopes, make_node_doc=make_node_doc,
+                       make_rejected=make_rejected, make_doc=make_doc)
