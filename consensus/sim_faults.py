@@ -38,7 +38,7 @@ FAULT_WEIGHTS: dict[str, int] = {
     "drop_link": 3, "lossy": 4, "heal": 12, "crash": 5, "crash_leader": 4, "crash_mid": 3,
     "restart": 12, "compact": 6, "transfer": 3, "campaign": 2,
     "add_learner": 2, "promote": 4, "remove": 2, "remove_leader": 1,
-    "stalk_new_leader": 4, "stalk_commit": 4,
+    "stalk_new_leader": 4, "stalk_commit": 4, "hold_link": 4, "hold_leader": 3, "release": 3,
 }
 
 
@@ -137,6 +137,16 @@ def apply_fault(sim: Simulator, spec: FaultSpec, *, max_voters: int = 7) -> bool
                   rng.choice([0, 1, 2, 4, 12]))
     elif kind == "heal":
         sim.heal()
+    elif kind == "hold_link":
+        src, dst = rng.sample(live, 2)
+        sim.hold(src, dst)
+    elif kind == "hold_leader":
+        others = [i for i in live if i != leader]
+        if leader is None or not others:
+            return False
+        sim.hold(leader, rng.choice(others))
+    elif kind == "release":
+        sim.release()
     elif kind == "stalk_new_leader":
         sim.arm("new_leader")
     elif kind == "stalk_commit":

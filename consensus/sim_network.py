@@ -37,6 +37,7 @@ class Network:
     max_delay: int = 0              # ticks; each message is delayed uniformly in [0, max_delay]
     link_drop: dict[tuple[str, str], float] = field(default_factory=dict)
     blocked: set[tuple[str, str]] = field(default_factory=set)
+    held: set[tuple[str, str]] = field(default_factory=set)   # queued, not delivered, not lost
     stats: NetworkStats = field(default_factory=NetworkStats)
     # Invariant: every queued message has due >= the tick it was sent at.
     _queue: list[tuple[int, int, Any]] = field(default_factory=list)
@@ -67,8 +68,18 @@ class Network:
         """Lose each message on ``src -> dst`` with probability ``prob`` (1.0: always)."""
         self.link_drop[(src, dst)] = prob
 
+    def hold(self, src: str, dst: str) -> None:
+        """Keep messages on ``src -> dst`` in flight until ``release``: an arbitrarily long delay
+        (a retransmitting link), so they arrive after the terms have moved on."""
+        self.held.add((src, dst))
+
+    def release(self) -> None:
+        self.held.clear()
+
     def heal(self) -> None:
-        """Every link up, no loss; delays and duplication are kept (``calm`` clears them)."""
+        """Every link up, no loss, held messages released; delays and duplication are kept
+        (``calm`` clears them)."""
+        self.held.clear()
         self.blocked.clear()
         self.link_drop.clear()
         self.drop_rate = 0.0
@@ -125,8 +136,12 @@ class Network:
             return []
         due = []
         keep = []
+        held = self.held
         for item in queue:
-            (due if item[0] <= now else keep).append(item)
+            if item[0] > now or (held and (item[2].src, item[2].dst) in held):
+                keep.append(item)
+            else:
+                due.append(item)
         if not due:
             return []
         self._queue = keep

@@ -382,6 +382,15 @@ class Simulator:
         self.net.drop_rate, self.net.dup_rate, self.net.max_delay = drop_rate, dup_rate, max_delay
         self._fault(f"lossy drop={drop_rate:.2f} dup={dup_rate:.2f} delay<={max_delay}")
 
+    def hold(self, src: str, dst: str) -> None:
+        """Messages on ``src -> dst`` wait in flight until ``release`` or ``heal``."""
+        self.net.hold(src, dst)
+        self._fault(f"hold {src}->{dst}")
+
+    def release(self) -> None:
+        self.net.release()
+        self._fault("release held links")
+
     def arm(self, trigger: str) -> None:
         """Arm a nemesis trigger: ``new_leader`` or ``leader_commit`` (see ``armed``)."""
         self.armed.append(trigger)

@@ -127,7 +127,7 @@ class RaftFigure3(RuleBasedStateMachine):
 
 
 RaftFigure3.TestCase.settings = settings(
-    max_examples=40, stateful_step_count=30, deadline=None,
+    max_examples=300, stateful_step_count=50, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 TestRaftFigure3 = RaftFigure3.TestCase

@@ -12,6 +12,7 @@ import os
 
 import pytest
 
+from consensus import Role
 from consensus.sim_checks import SafetyViolation
 from consensus.sim_faults import run_random
 from consensus.simulator import Simulator
@@ -19,6 +20,18 @@ from consensus.simulator import Simulator
 CI_SEEDS = int(os.environ.get("MINUTEBOOK_SIM_SEEDS", "500"))
 CI_STEPS = 200
 BLOCK = 50
+
+
+def deliver_until(sim: Simulator, predicate, max_ticks: int) -> bool:
+    """Like ``run_until`` but checks between delivery rounds, to act inside a tick."""
+    for _ in range(max_ticks):
+        sim.tick()
+        while True:
+            if predicate():
+                return True
+            if not sim.deliver(max_rounds=1):
+                break
+    return predicate()
 
 
 def elect(sim: Simulator, max_ticks: int = 200) -> str:
@@ -323,6 +336,41 @@ def test_figure8_old_term_entry_is_not_committed_by_counting() -> None:
         sim.campaign(stalked)
         sim.step()
     sim.heal()
+    converge(sim)
+
+
+def test_delayed_append_from_deposed_leader_is_rejected() -> None:
+    """An AppendEntries from a deposed leader that arrives late must be rejected by its term
+    (Raft §5.1: a request with a stale term is rejected), not truncate the newer leader's
+    entries that the follower acknowledged; otherwise the newer leader's committed no-op
+    would survive on it alone and a crash would lose it (leader completeness)."""
+    sim = Simulator(3, seed=2)
+    sim.campaign("n1")
+    sim.run(3)
+    assert sim.leader() == "n1"
+    commit(sim, b"base")
+    base = sim.proposals[b"base"]
+    sim.partition_one_way(["n2", "n3"], ["n1"])
+    sim.hold("n1", "n2")
+    sim.hold("n1", "n3")
+    assert sim.propose(b"stale", "n1")        # its AppendEntries wait in flight
+    # Round by round, until a follower has acknowledged the new leader's no-op; then keep it
+    # from learning that the no-op committed.
+    def acked() -> bool:
+        return any(sim.nodes[i].storage.last_index() > base and sim.nodes[i].role != Role.LEADER
+                   for i in ("n2", "n3"))
+    assert deliver_until(sim, acked, 300)
+    follower = next(i for i in ("n2", "n3") if sim.nodes[i].storage.last_index() > base
+                    and sim.nodes[i].role != Role.LEADER)
+    new = "n3" if follower == "n2" else "n2"
+    sim.hold(new, follower)
+    assert sim.run_until(lambda: sim.nodes[new].applied > base, 50)
+    sim.net.held.discard(("n1", follower))   # the deposed leader's append finally arrives
+    sim.run(2)
+    sim.crash(new)
+    sim.heal()
+    assert sim.run_until(lambda: sim.leader() in ("n1", follower), 300)
+    sim.restart(new)
     converge(sim)
 
 
