@@ -2,11 +2,14 @@
 
 Every message is a frozen, slotted, keyword-only dataclass carrying ``term``,
 ``src`` and ``dst``; names follow the paper's RPCs (Raft Figure 2, §7, thesis
-§3.10 for TimeoutNow). Records built by the core are trusted and not checked
-on construction (the hot path builds tens of thousands a second); input from
-the wire is checked once, in :func:`decode_message`, which rejects rather than
-repairs: a wrong type, a negative index, a missing or unknown key, or entries
-that do not follow ``prev_index`` raise ``MalformedMessage(field, rule)``.
+§3.10 for TimeoutNow). Each record and message checks itself in
+``__post_init__`` (as h11's events do) with O(1) checks: ints are ints >= 0,
+ids non-empty strs, bytes are bytes, an AppendEntries' entries follow
+``prev_index`` (first and last checked; the wire decoder checks every one),
+and raises ``MalformedMessage(field, rule)``. The hot path builds tens of
+thousands a second, so the checks stay cheap. :func:`decode_message` is
+stricter still on wire input and rejects rather than repairs: a wrong type,
+a missing or unknown key, unsorted ids, non-decreasing terms.
 
 Wire form (``encode_message``): a dict of plain ints, strs, bytes, bools,
 None and lists, with ``"type"`` the class name; the runtime msgpacks it.
@@ -20,6 +23,35 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 from consensus.errors import MalformedMessage
+
+
+def _check_index(value: Any, field: str) -> None:
+    if type(value) is not int or value < 0:
+        raise MalformedMessage(field, f"expected int >= 0, got {value!r}")
+
+
+def _check_id(value: Any, field: str) -> None:
+    if type(value) is not str or not value:
+        raise MalformedMessage(field, f"expected a non-empty str, got {value!r}")
+
+
+def _check_bytes(value: Any, field: str) -> None:
+    if not isinstance(value, bytes):
+        raise MalformedMessage(field, f"expected bytes, got {type(value).__name__}")
+
+
+def _check_bool(value: Any, field: str) -> None:
+    if type(value) is not bool:
+        raise MalformedMessage(field, f"expected bool, got {value!r}")
+
+
+def _check_envelope(msg: Any) -> None:
+    """Every message: ``term`` an int >= 0, ``src`` and ``dst`` non-empty ids."""
+    term = msg.term
+    if type(term) is not int or term < 0:
+        raise MalformedMessage("term", f"expected int >= 0, got {term!r}")
+    _check_id(msg.src, "src")
+    _check_id(msg.dst, "dst")
 
 __all__ = [
     "EntryType", "Entry", "HardState", "ConfState", "ConfChangeType", "ConfChange",
@@ -37,10 +69,22 @@ class EntryType(enum.Enum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Entry:
+    """One log entry (Raft Figure 2); empty NORMAL data is a leader's term-start no-op (§8)."""
+
     term: int
     index: int
     type: EntryType = EntryType.NORMAL
     data: bytes = b""
+
+    def __post_init__(self) -> None:
+        if type(self.term) is not int or self.term < 0:
+            raise MalformedMessage("entry.term", f"expected int >= 0, got {self.term!r}")
+        if type(self.index) is not int or self.index < 1:
+            raise MalformedMessage("entry.index", f"expected int >= 1, got {self.index!r}")
+        if type(self.type) is not EntryType:
+            raise MalformedMessage("entry.type", f"expected an EntryType, got {self.type!r}")
+        if not isinstance(self.data, bytes):
+            raise MalformedMessage("entry.data", f"expected bytes, got {type(self.data).__name__}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,13 +95,33 @@ class HardState:
     vote: str | None = None
     commit: int = 0
 
+    def __post_init__(self) -> None:
+        _check_index(self.term, "hard_state.term")
+        _check_index(self.commit, "hard_state.commit")
+        if self.vote is not None:
+            _check_id(self.vote, "hard_state.vote")
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConfState:
-    """The membership: sorted voter and learner ids (disjoint)."""
+    """The membership: voter and learner ids, distinct and disjoint; kept sorted (any order is accepted)."""
 
     voters: tuple[str, ...] = ()
     learners: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("voters", "learners"):
+            ids = getattr(self, name)
+            if isinstance(ids, (str, bytes)) or not isinstance(ids, (tuple, list)):
+                raise MalformedMessage(f"conf_state.{name}", f"expected a tuple of ids, got {type(ids).__name__}")
+            for position, node in enumerate(ids):
+                _check_id(node, f"conf_state.{name}[{position}]")
+            if len(set(ids)) != len(ids):
+                raise MalformedMessage(f"conf_state.{name}", "expected distinct ids")
+            if type(ids) is not tuple or any(a > b for a, b in zip(ids, ids[1:])):
+                object.__setattr__(self, name, tuple(sorted(ids)))  # sorting is order, not repair
+        if set(self.voters) & set(self.learners):
+            raise MalformedMessage("conf_state", "voters and learners must be disjoint")
 
 
 class ConfChangeType(enum.Enum):
@@ -76,6 +140,14 @@ class ConfChange:
     type: ConfChangeType
     node_id: str
     context: bytes = b""
+
+    def __post_init__(self) -> None:
+        if type(self.type) is not ConfChangeType:
+            raise MalformedMessage("conf_change.type", f"expected a ConfChangeType, got {self.type!r}")
+        _check_id(self.node_id, "conf_change.node_id")
+        if len(self.node_id.encode("utf-8")) > 0xFFFF:
+            raise MalformedMessage("conf_change.node_id", "expected at most 65535 UTF-8 bytes")
+        _check_bytes(self.context, "conf_change.context")
 
     def to_bytes(self) -> bytes:
         node = self.node_id.encode("utf-8")
@@ -102,15 +174,28 @@ class ConfChange:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SnapshotMetadata:
+    """The last entry a snapshot replaces (Raft §7: last included index and term) and its configuration."""
+
     index: int = 0
     term: int = 0
     conf_state: ConfState = ConfState()
+
+    def __post_init__(self) -> None:
+        _check_index(self.index, "metadata.index")
+        _check_index(self.term, "metadata.term")
+        if type(self.conf_state) is not ConfState:
+            raise MalformedMessage("metadata.conf_state", f"expected a ConfState, got {self.conf_state!r}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Snapshot:
     metadata: SnapshotMetadata = SnapshotMetadata()
     data: bytes = b""
+
+    def __post_init__(self) -> None:
+        if type(self.metadata) is not SnapshotMetadata:
+            raise MalformedMessage("snapshot.metadata", f"expected SnapshotMetadata, got {self.metadata!r}")
+        _check_bytes(self.data, "snapshot.data")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -119,6 +204,10 @@ class ReadState:
 
     index: int
     context: bytes
+
+    def __post_init__(self) -> None:
+        _check_index(self.index, "read_state.index")
+        _check_bytes(self.context, "read_state.context")
 
 
 # ------------------------------------------------------------------ messages
@@ -136,6 +225,13 @@ class RequestVote:
     pre_vote: bool = False
     leadership_transfer: bool = False
 
+    def __post_init__(self) -> None:
+        _check_envelope(self)
+        _check_index(self.last_log_index, "last_log_index")
+        _check_index(self.last_log_term, "last_log_term")
+        _check_bool(self.pre_vote, "pre_vote")
+        _check_bool(self.leadership_transfer, "leadership_transfer")
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RequestVoteResponse:
@@ -144,6 +240,11 @@ class RequestVoteResponse:
     dst: str
     granted: bool
     pre_vote: bool = False
+
+    def __post_init__(self) -> None:
+        _check_envelope(self)
+        _check_bool(self.granted, "granted")
+        _check_bool(self.pre_vote, "pre_vote")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -157,6 +258,27 @@ class AppendEntries:
     prev_term: int
     entries: tuple[Entry, ...]
     commit: int
+
+    def __post_init__(self) -> None:
+        _check_envelope(self)
+        _check_index(self.prev_index, "prev_index")
+        _check_index(self.prev_term, "prev_term")
+        _check_index(self.commit, "commit")
+        if self.prev_term > self.term:
+            raise MalformedMessage("prev_term", "expected <= term")
+        entries = self.entries
+        if type(entries) is not tuple:
+            raise MalformedMessage("entries", f"expected a tuple of Entry, got {type(entries).__name__}")
+        if entries:
+            # O(1): the ends follow prev_index (decode_message checks every entry of wire input).
+            count = len(entries)
+            first, last = entries[0], entries[-1]
+            if type(first) is not Entry or first.index != self.prev_index + 1:
+                raise MalformedMessage("entries[0].index", "expected prev_index + 1")
+            if type(last) is not Entry or last.index != self.prev_index + count:
+                raise MalformedMessage(f"entries[{count - 1}].index", "expected prev_index + position + 1")
+            if last.term > self.term:
+                raise MalformedMessage(f"entries[{count - 1}].term", "expected <= term")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -178,6 +300,14 @@ class AppendEntriesResponse:
     conflict_index: int = 0
     conflict_term: int = 0
 
+    def __post_init__(self) -> None:
+        _check_envelope(self)
+        _check_bool(self.success, "success")
+        _check_index(self.match_index, "match_index")
+        _check_index(self.rejected_index, "rejected_index")
+        _check_index(self.conflict_index, "conflict_index")
+        _check_index(self.conflict_term, "conflict_term")
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Heartbeat:
@@ -189,6 +319,11 @@ class Heartbeat:
     commit: int
     context: bytes = b""
 
+    def __post_init__(self) -> None:
+        _check_envelope(self)
+        _check_index(self.commit, "commit")
+        _check_bytes(self.context, "context")
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HeartbeatResponse:
@@ -196,6 +331,10 @@ class HeartbeatResponse:
     src: str
     dst: str
     context: bytes = b""
+
+    def __post_init__(self) -> None:
+        _check_envelope(self)
+        _check_bytes(self.context, "context")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -210,6 +349,16 @@ class InstallSnapshot:
     data: bytes
     done: bool
 
+    def __post_init__(self) -> None:
+        _check_envelope(self)
+        if type(self.metadata) is not SnapshotMetadata:
+            raise MalformedMessage("metadata", f"expected SnapshotMetadata, got {type(self.metadata).__name__}")
+        if self.metadata.index == 0:
+            raise MalformedMessage("metadata.index", "expected a snapshot index > 0")
+        _check_index(self.offset, "offset")
+        _check_bytes(self.data, "data")
+        _check_bool(self.done, "done")
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InstallSnapshotResponse:
@@ -221,6 +370,11 @@ class InstallSnapshotResponse:
     index: int
     offset: int
 
+    def __post_init__(self) -> None:
+        _check_envelope(self)
+        _check_index(self.index, "index")
+        _check_index(self.offset, "offset")
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReadIndexRequest:
@@ -230,6 +384,10 @@ class ReadIndexRequest:
     src: str
     dst: str
     context: bytes
+
+    def __post_init__(self) -> None:
+        _check_envelope(self)
+        _check_bytes(self.context, "context")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -242,6 +400,11 @@ class ReadIndexResponse:
     index: int
     context: bytes
 
+    def __post_init__(self) -> None:
+        _check_envelope(self)
+        _check_index(self.index, "index")
+        _check_bytes(self.context, "context")
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TimeoutNow:
@@ -250,6 +413,9 @@ class TimeoutNow:
     term: int
     src: str
     dst: str
+
+    def __post_init__(self) -> None:
+        _check_envelope(self)
 
 
 Message = Union[
@@ -350,7 +516,10 @@ def _decode_entries(value: Any, field: str) -> tuple[Entry, ...]:
         kind = item[2]
         if type(kind) is not int or kind not in (0, 1):
             raise MalformedMessage(f"{path}.type", f"expected 0 (NORMAL) or 1 (CONF_CHANGE), got {kind!r}")
-        entries.append(Entry(term=_int(item[0], f"{path}.term"), index=_int(item[1], f"{path}.index"),
+        index = _int(item[1], f"{path}.index")
+        if index == 0:
+            raise MalformedMessage(f"{path}.index", "expected int >= 1, got 0")
+        entries.append(Entry(term=_int(item[0], f"{path}.term"), index=index,
                              type=EntryType(kind), data=_bytes(item[3], f"{path}.data")))
     return tuple(entries)
 
@@ -384,13 +553,15 @@ def decode_message(obj: Any) -> Message:
         raise MalformedMessage(name, f"missing keys {missing}, unknown keys {extra}")
     values = {field: _DECODERS[kind](obj[field], field) for field, kind in fields}
     if cls is AppendEntries:
+        if values["prev_term"] > values["term"]:
+            raise MalformedMessage("prev_term", "expected <= term")
         for offset, entry in enumerate(values["entries"]):
             if entry.index != values["prev_index"] + 1 + offset:
                 raise MalformedMessage(f"entries[{offset}].index", "expected prev_index + 1 + position")
-            if entry.term > values["term"] or (offset and entry.term < values["entries"][offset - 1].term):
-                raise MalformedMessage(f"entries[{offset}].term", "expected non-decreasing terms <= message term")
-        if values["prev_term"] > values["term"]:
-            raise MalformedMessage("prev_term", "expected <= term")
+            previous = values["entries"][offset - 1].term if offset else values["prev_term"]
+            if entry.term > values["term"] or entry.term < previous:
+                raise MalformedMessage(f"entries[{offset}].term",
+                                       "expected terms non-decreasing from prev_term and <= message term")
     elif cls is InstallSnapshot and values["metadata"].index == 0:
         raise MalformedMessage("metadata.index", "expected a snapshot index > 0")
     return cls(**values)
