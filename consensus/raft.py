@@ -530,7 +530,10 @@ class Raft(LeaderReplication):
         for node in members:
             progress = self.progress.get(node)
             if progress is None:
-                self.progress[node] = Progress(last + 1, self.max_inflight, node in learners)
+                progress = self.progress[node] = Progress(last + 1, self.max_inflight, node in learners)
+                # etcd initProgress: a new member counts as recently active, so check-quorum does not
+                # depose us before it had an election timeout to answer.
+                progress.recent_active = True
             else:
                 progress.is_learner = node in learners
         for node in [node for node in self.progress if node not in members]:

@@ -72,11 +72,15 @@ class LeaderReplication:
                     progress.become_probe()
                 self._send_appends(msg.src, progress)
             return
+        state = progress.state
         if not progress.maybe_update(msg.match_index):
-            if progress.state is ProgressState.REPLICATE:
+            if state is ProgressState.PROBE and progress.match == msg.match_index:
+                # A probe answered at what we already knew matched: the follower is caught up (etcd).
+                progress.become_replicate()
+                self._send_appends(msg.src, progress)
+            elif state is ProgressState.REPLICATE:
                 progress.inflights.free_le(msg.match_index)
             return
-        state = progress.state
         if state is ProgressState.REPLICATE:
             progress.inflights.free_le(msg.match_index)
         elif state is ProgressState.PROBE:
@@ -99,7 +103,8 @@ class LeaderReplication:
         progress.probe_sent = False
         if progress.state is ProgressState.REPLICATE and progress.inflights.full():
             progress.inflights.free_first_one()
-        if progress.match < self.log.last_index():
+        if progress.match < self.log.last_index() or progress.state is ProgressState.PROBE:
+            # An empty append if nothing else goes: it finds out where the follower's log ends (etcd).
             self._send_appends(msg.src, progress, probe=True)
         elif progress.sent_commit < self.log.committed:
             self._send_appends(msg.src, progress)

@@ -163,3 +163,17 @@ def test_conf_change_bytes_in_the_log_round_trip():
     net.elect("n1")
     change(net, "n1", ADD_LEARNER, "n4")
     assert net.members["n2"].conf_states[-1] == ConfState(voters=("n1", "n2", "n3"), learners=("n4",))
+
+
+def test_a_new_voter_gets_an_election_timeout_before_check_quorum_counts_it():
+    """etcd initProgress: a member just added counts as recently active, so a leader whose quorum now
+    needs it is not deposed by the very next check-quorum round; it is deposed by the one after if the
+    new member never answers (thesis §6.2)."""
+    net = Net(voters=("n1",))
+    net.elect("n1")
+    change(net, "n1", ADD_VOTER, "n2")       # n2 is not running: its messages go nowhere
+    assert net["n1"].status().conf_state == ConfState(voters=("n1", "n2"))
+    net.tick(10)
+    assert net["n1"].status().role is Role.LEADER
+    net.tick(10)
+    assert net["n1"].status().role is Role.FOLLOWER

@@ -87,3 +87,16 @@ def test_throughput_of_a_three_node_cluster():
         best = max(best, entries / (time.perf_counter() - start))
         assert all(net[n].status().applied == entries + 1 for n in ("n1", "n2", "n3"))
     assert best >= 100_000, f"{best:.0f} entries/s"
+
+
+def test_a_caught_up_follower_in_probe_returns_to_replicate_at_the_next_heartbeat():
+    """After report_unreachable the leader probes; a heartbeat round finds the follower caught up (etcd:
+    an empty append on the heartbeat response, and a probe answered at the known match means REPLICATE)."""
+    net = Net()
+    net.elect("n1")
+    net["n1"].propose(b"a")
+    net.stabilise()
+    net["n1"].report_unreachable("n2")
+    assert net["n1"].status().progress["n2"][2] == "probe"
+    net.tick(1)
+    assert net["n1"].status().progress["n2"] == (2, 3, "replicate")
