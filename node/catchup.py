@@ -1,0 +1,215 @@
+"""Catch-up: far-behind nodes and new learners fetch blocks from peers; Raft snapshots.
+
+Theory of operation
+-------------------
+The Raft log is compacted every ``raft.snapshot_every`` applied entries, so a
+node that was away long enough (or a learner that just joined) cannot be sent
+the entries it lacks. The leader sends it a Raft snapshot instead (§7), whose
+data is only ``canonical({height, block_hash, raft_index})``: the ledger is
+far too big to ship through Raft, and every block in it is already certified
+by the voters, so the node can fetch the blocks from *any* peer and trust
+them as much as the voters.
+
+When a snapshot is installed (or found on restart) above the ledger's height,
+the runtime sets a *target* and stops applying Raft entries: the entries after
+the snapshot build on blocks this node does not have yet. This module then
+asks peers for blocks with ``fetch_blocks {from_height, limit}`` frames and
+applies what comes back (``blocks {items: [{proposal, certificate}]}``), one
+block at a time, each only if
+
+1. it extends our head (height + 1 and prev_hash),
+2. the header it will produce (computed before applying: tx_root over its
+   envelopes, log_size and log_root of our document log with them appended)
+   hashes to a block hash that a strict majority of the voters at that
+   height signed (``check_certificate``) -- or, for the target height only,
+   equals the snapshot's block_hash, which the Raft leader vouched for;
+3. applying it (which validates every document again) yields that header.
+
+Then its certificate is stored and this node signs it too (the certifier).
+At the target the ledger records the snapshot's Raft index as applied and the
+runtime resumes applying Raft entries. A peer that answers nothing within
+``request_timeout`` or sends a block that fails a check is skipped for the
+next request (round robin over peers, the leader first).
+
+Serving: ``on_fetch_blocks`` answers with consecutive blocks from
+``from_height``, at most ``limit`` and ``max_reply_bytes`` of proposals (at
+least one block).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, Callable
+
+from ledger.blocks import BlockProposal, BlockSignature, Header, check_certificate
+from ledger.encoding import canonical, decode_canonical
+from ledger.errors import MinutebookError
+from ledger.merkle import EMPTY_ROOT, leaf_hash, root
+from ledger.merkle_log import MerkleLog
+from ledger.store import Overlay
+
+__all__ = ["CatchUp", "SnapshotTarget", "snapshot_data", "parse_snapshot_data", "expected_header"]
+
+log = logging.getLogger("minutebook.catchup")
+
+
+class SnapshotTarget:
+    __slots__ = ("height", "block_hash", "raft_index")
+
+    def __init__(self, height: int, block_hash: bytes, raft_index: int) -> None:
+        self.height, self.block_hash, self.raft_index = height, block_hash, raft_index
+
+    def __repr__(self) -> str:
+        return f"SnapshotTarget(height={self.height}, raft_index={self.raft_index})"
+
+
+def snapshot_data(height: int, block_hash: bytes, raft_index: int) -> bytes:
+    """The Raft snapshot's data: ``canonical({height, block_hash, raft_index})``."""
+    return canonical({"height": height, "block_hash": block_hash, "raft_index": raft_index})
+
+
+def parse_snapshot_data(data: bytes) -> SnapshotTarget | None:
+    """The target in a snapshot's data; None for an empty or unreadable one."""
+    if not data:
+        return None
+    try:
+        obj = decode_canonical(data)
+    except MinutebookError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    height, block_hash, raft_index = obj.get("height"), obj.get("block_hash"), obj.get("raft_index")
+    if type(height) is not int or type(raft_index) is not int or not isinstance(block_hash, bytes):
+        return None
+    return SnapshotTarget(height, block_hash, raft_index)
+
+
+def expected_header(ledger: Any, proposal: BlockProposal) -> Header:
+    """The header `proposal` will produce on top of `ledger`, computed without writing anything."""
+    merkle = MerkleLog(Overlay(ledger.store))
+    if proposal.envelopes:
+        merkle.append(list(proposal.envelopes))
+    tx_root = root([leaf_hash(e) for e in proposal.envelopes]) if proposal.envelopes else EMPTY_ROOT
+    return Header(height=proposal.height, prev_hash=proposal.prev_hash, timestamp=proposal.timestamp,
+                  proposer=proposal.proposer, term=proposal.term, tx_root=tx_root,
+                  log_size=merkle.size, log_root=merkle.root())
+
+
+class CatchUp:
+    """Fetch-and-apply of blocks up to a snapshot target; serving fetches to peers."""
+
+    def __init__(self, ledger: Any, metrics: Any, send: Callable[[str, dict], Any],
+                 peers: Callable[[], list[str]], apply_fetched: Callable[[BlockProposal, list], None], *,
+                 batch: int = 64, request_timeout: float = 5.0, max_reply_bytes: int = 8 << 20) -> None:
+        self.ledger = ledger
+        self.metrics = metrics
+        self.send = send
+        self.peers = peers
+        self.apply_fetched = apply_fetched
+        self.batch = batch
+        self.request_timeout = request_timeout
+        self.max_reply_bytes = max_reply_bytes
+        self.target: SnapshotTarget | None = None
+        self._reply: asyncio.Queue = asyncio.Queue()
+        self._skip: set[str] = set()
+        self.fetched = 0
+
+    @property
+    def active(self) -> bool:
+        return self.target is not None and self.ledger.height < self.target.height
+
+    # ------------------------------------------------------------- fetching
+
+    async def run(self, on_done: Callable[[SnapshotTarget], None]) -> None:
+        """Fetch until the ledger reaches the target; then `on_done(target)`."""
+        started = time.monotonic()
+        turn = 0
+        while self.target is not None and self.ledger.height < self.target.height:
+            peers = self.peers()
+            candidates = [p for p in peers if p not in self._skip]
+            if not candidates:
+                self._skip.clear()
+                candidates = peers
+            if not candidates:
+                await asyncio.sleep(0.2)
+                continue
+            peer = candidates[turn % len(candidates)]
+            turn += 1
+            from_height = self.ledger.height + 1
+            while not self._reply.empty():
+                self._reply.get_nowait()
+            self.send(peer, {"kind": "fetch_blocks", "from_height": from_height, "limit": self.batch})
+            try:
+                sender, frame = await asyncio.wait_for(self._reply.get(), self.request_timeout)
+            except asyncio.TimeoutError:
+                self._skip.add(peer)
+                continue
+            if not self._apply_reply(sender, frame):
+                self._skip.add(sender)
+                await asyncio.sleep(0.05)
+        target = self.target
+        if target is not None:
+            log.info("caught up to height %d (raft index %d) in %.1fs, %d blocks fetched", target.height,
+                     target.raft_index, time.monotonic() - started, self.fetched)
+            self.target = None
+            on_done(target)
+
+    def on_blocks(self, peer: str, frame: dict) -> None:
+        if self.target is None:
+            return
+        self._reply.put_nowait((peer, frame))
+
+    def _apply_reply(self, peer: str, frame: dict) -> bool:
+        """Apply the blocks of one reply in order; False if the peer gave nothing usable or something bad."""
+        items = frame.get("items")
+        if not isinstance(items, list) or not items:
+            return False
+        applied = 0
+        for item in items:
+            target = self.target
+            if target is None or self.ledger.height >= target.height:
+                break
+            try:
+                proposal = BlockProposal.from_bytes(item["proposal"])
+                certificate = [BlockSignature(node=n, sig=s) for n, s in item.get("certificate", [])]
+            except (MinutebookError, KeyError, TypeError, ValueError):
+                self.metrics.bad_frames_total.labels("blocks").inc()
+                return applied > 0
+            if not self.ledger.is_next(proposal):
+                return applied > 0
+            header = expected_header(self.ledger, proposal)
+            if proposal.height == target.height and header.hash == target.block_hash:
+                pass
+            else:
+                try:
+                    check_certificate(header.hash, certificate, self.ledger.voters_at(proposal.height))
+                except MinutebookError as exc:
+                    log.info("block %d from %s not accepted yet: %s", proposal.height, peer, exc)
+                    return applied > 0
+            self.apply_fetched(proposal, certificate)
+            self.fetched += 1
+            self.metrics.catchup_blocks_total.inc()
+            applied += 1
+        return applied > 0
+
+    # ------------------------------------------------------------- serving
+
+    def on_fetch_blocks(self, peer: str, frame: dict) -> None:
+        from_height, limit = frame.get("from_height"), frame.get("limit")
+        if type(from_height) is not int or type(limit) is not int or from_height < 1 or limit < 1:
+            self.metrics.bad_frames_total.labels("fetch_blocks").inc()
+            return
+        items = []
+        size = 0
+        height = from_height
+        while height <= min(self.ledger.height, from_height + min(limit, 1024) - 1):
+            data = self.ledger.proposal(height).to_bytes()
+            if items and size + len(data) > self.max_reply_bytes:
+                break
+            certificate = [[s.node, s.sig] for s in self.ledger.certificate(height)]
+            items.append({"proposal": data, "certificate": certificate})
+            size += len(data)
+            height += 1
+        self.send(peer, {"kind": "blocks", "from_height": from_height, "height": self.ledger.height, "items": items})

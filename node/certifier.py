@@ -1,0 +1,201 @@
+"""Block certification: sign applied blocks, gossip signatures, resolve waiters.
+
+Theory of operation
+-------------------
+DESIGN.md "Blocks, Merkle log, certificates": after applying block h every
+voter signs ``BLOCK_DOMAIN + block_hash`` with its node key; a strict
+majority of the voters before h makes the certificate. Here:
+
+- ``on_applied(block)``: if this node is a voter at h it signs, stores its
+  signature (``ledger.add_block_signature``) and broadcasts a ``block_sig``
+  frame ``{height, block_hash, sig}`` (the signer is the frame's
+  authenticated ``from``). Signatures that arrived for h before we applied it
+  are taken from the early buffer now.
+- ``on_block_sig``: a signature for a height we applied is checked and stored
+  by the ledger (which verifies it against the voter's registered key and the
+  block hash *we* computed; a signature over another hash is refused and
+  logged as a divergence); one for a height ahead of us is buffered, bounded
+  in heights (``early_window``) and in count.
+- Waiters (``wait=committed``) are attached per height once their document's
+  block applied here; they resolve when the block is certified here.
+- Anti-entropy: a signature broadcast while a peer was down is lost, yet
+  every node should end with the same certificates. Heights applied here
+  whose certificate lacks some voter are kept in ``incomplete`` (bounded);
+  ``sync_request()`` asks peers for them with one ``sig_request`` frame
+  ``{heights}``, answered by ``block_sigs`` ``{items: [[height, node, sig]]}``
+  with every signature the peer stored; each is verified again on receipt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Callable
+
+from ledger.blocks import Block, block_signing_message
+from ledger.errors import MinutebookError, NotFound
+from ledger.keys import BLOCK_DOMAIN, sign
+
+__all__ = ["Certifier"]
+
+log = logging.getLogger("minutebook.certifier")
+
+Resolver = Callable[[int], None]
+
+
+class Certifier:
+    """See the module docstring. `broadcast(frame)` sends to every peer; `send(peer, frame)` to one."""
+
+    def __init__(self, node_id: str, seed: bytes, ledger: Any, metrics: Any,
+                 broadcast: Callable[[dict], None], send: Callable[[str, dict], Any], *,
+                 early_window: int = 4096, max_early: int = 65536, max_incomplete: int = 4096) -> None:
+        self.node_id = node_id
+        self.seed = seed
+        self.ledger = ledger
+        self.metrics = metrics
+        self.broadcast = broadcast
+        self.send = send
+        self.early_window = early_window
+        self.max_early = max_early
+        self.max_incomplete = max_incomplete
+        self.early: dict[int, dict[str, tuple[str, bytes]]] = {}  # height -> signer -> (block_hash hex, sig)
+        self._early_count = 0
+        self.waiters: dict[int, list[tuple[str, asyncio.Future]]] = {}
+        self.incomplete: set[int] = set()
+        self.certified_upto_seen = 0
+
+    # ------------------------------------------------------------ signing
+
+    def on_applied(self, block: Block) -> None:
+        height = block.header.height
+        block_hash = block.header.hash
+        voters = self.ledger.voters_at(height)
+        if self.node_id in voters:
+            sig = sign(self.seed, BLOCK_DOMAIN, block_signing_message(block_hash))
+            self.ledger.add_block_signature(height, self.node_id, sig)
+            self.broadcast({"kind": "block_sig", "height": height, "block_hash": block_hash.hex(), "sig": sig})
+        for signer, (hash_hex, sig) in sorted(self.early.pop(height, {}).items()):
+            self._early_count -= 1
+            self._store(height, signer, hash_hex, sig)
+        self._track(height, voters)
+        self._check(height)
+
+    def resign_missing(self, heights: range) -> None:
+        """Sign blocks this voter applied but whose own signature is missing (a crash between apply and sign)."""
+        for height in heights:
+            try:
+                voters = self.ledger.voters_at(height)
+                if self.node_id in voters and self.node_id not in {s.node for s in self.ledger.certificate(height)}:
+                    sig = sign(self.seed, BLOCK_DOMAIN, block_signing_message(self.ledger.header(height).hash))
+                    self.ledger.add_block_signature(height, self.node_id, sig)
+                self._track(height, voters)
+            except NotFound:
+                return
+
+    # ------------------------------------------------------------ receiving
+
+    def on_block_sig(self, peer: str, frame: dict) -> None:
+        height, hash_hex, sig = frame.get("height"), frame.get("block_hash"), frame.get("sig")
+        if type(height) is not int or height < 1 or not isinstance(hash_hex, str) or not isinstance(sig, bytes):
+            self.metrics.bad_frames_total.labels("block_sig").inc()
+            return
+        if height > self.ledger.height:
+            if height > self.ledger.height + self.early_window or self._early_count >= self.max_early:
+                return  # anti-entropy fetches it later
+            slot = self.early.setdefault(height, {})
+            if peer not in slot:
+                self._early_count += 1
+            slot[peer] = (hash_hex, sig)
+            return
+        self._store(height, peer, hash_hex, sig)
+        self._check(height)
+
+    def _store(self, height: int, signer: str, hash_hex: str | None, sig: bytes) -> bool:
+        try:
+            ours = self.ledger.header(height).block_hash
+            if hash_hex is not None and hash_hex != ours:
+                log.error("DIVERGENCE: %s signed block %d as %s, ours is %s", signer, height, hash_hex, ours)
+                return False
+            return self.ledger.add_block_signature(height, signer, sig)
+        except MinutebookError:
+            return False
+
+    # ------------------------------------------------------------ waiters
+
+    def add_waiter(self, height: int, doc_id: str, future: asyncio.Future) -> None:
+        self.waiters.setdefault(height, []).append((doc_id, future))
+        self._check(height)
+
+    def _check(self, height: int) -> None:
+        if height not in self.waiters and height not in self.incomplete:
+            return
+        try:
+            certified = self.ledger.is_certified(height)
+        except MinutebookError:
+            return
+        if not certified:
+            return
+        for doc_id, future in self.waiters.pop(height, []):
+            if future.done():
+                continue
+            try:
+                future.set_result({"doc_id": doc_id, "status": "committed", "receipt": self.ledger.receipt(doc_id)})
+            except MinutebookError as exc:  # rejected on apply
+                future.set_exception(exc)
+        if height in self.incomplete:
+            voters = self.ledger.voters_at(height)
+            self._track(height, voters)
+
+    def _track(self, height: int, voters: dict) -> None:
+        signed = {s.node for s in self.ledger.certificate(height)}
+        if set(voters) <= signed:
+            self.incomplete.discard(height)
+        elif len(self.incomplete) < self.max_incomplete or height in self.incomplete:
+            self.incomplete.add(height)
+
+    # ------------------------------------------------------------ anti-entropy
+
+    def sync_request(self, limit: int = 256) -> dict | None:
+        """The ``sig_request`` frame for the oldest incomplete heights, or None."""
+        if not self.incomplete:
+            return None
+        return {"kind": "sig_request", "heights": sorted(self.incomplete)[:limit]}
+
+    def on_sig_request(self, peer: str, frame: dict) -> None:
+        heights = frame.get("heights")
+        if not isinstance(heights, list):
+            self.metrics.bad_frames_total.labels("sig_request").inc()
+            return
+        items = []
+        for height in heights[:1024]:
+            if type(height) is int and 1 <= height <= self.ledger.height:
+                items.extend([height, s.node, s.sig] for s in self.ledger.certificate(height))
+        if items:
+            self.send(peer, {"kind": "block_sigs", "items": items})
+
+    def on_block_sigs(self, peer: str, frame: dict) -> None:
+        items = frame.get("items")
+        if not isinstance(items, list):
+            self.metrics.bad_frames_total.labels("block_sigs").inc()
+            return
+        touched = set()
+        have: dict[int, set[str]] = {}
+        for item in items[:65536]:
+            if not (isinstance(item, list) and len(item) == 3):
+                continue
+            height, signer, sig = item
+            if type(height) is not int or not isinstance(signer, str) or not isinstance(sig, bytes):
+                continue
+            if not 1 <= height <= self.ledger.height:
+                continue
+            if height not in have:
+                have[height] = {s.node for s in self.ledger.certificate(height)}
+            if signer in have[height]:
+                continue
+            if self._store(height, signer, None, sig):
+                have[height].add(signer)
+                touched.add(height)
+        for height in sorted(touched):
+            self._check(height)
+            if height in self.incomplete:
+                self._track(height, self.ledger.voters_at(height))

@@ -1,0 +1,63 @@
+"""Run one node process: the runtime and its HTTP API on one asyncio loop.
+
+``minutebook node start --config node.toml`` and ``python -m node --config
+node.toml`` both end here. The API is ``node.api.create_app(runtime)`` served
+by uvicorn in the same loop (``uvicorn.Server.serve``), so HTTP handlers call
+the runtime directly. SIGTERM and SIGINT make uvicorn stop accepting; then
+the runtime stops (links closed, the disk thread drained, both LevelDB stores
+closed). A runtime task that hits a broken invariant also ends the process,
+with exit status 70.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+import uvicorn
+
+from node.config import load_config
+from node.runtime import NodeRuntime
+
+__all__ = ["run_node", "serve"]
+
+log = logging.getLogger("minutebook.node")
+
+
+async def serve(config_path: str) -> int:
+    config = load_config(config_path)
+    runtime = NodeRuntime(config)
+    await runtime.start()
+    from node.api import create_app
+
+    app = create_app(runtime, max_request_bytes=config.max_request_bytes)
+    host, port = config.api_host_port
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
+                                           access_log=False, timeout_keep_alive=30))
+    # uvicorn's own handlers would re-raise the signal after serving, killing us before the runtime stops.
+    server.capture_signals = lambda: contextlib.nullcontext()
+    loop = asyncio.get_running_loop()
+
+    def shut_down(signum: int) -> None:
+        log.info("signal %d: stopping", signum)
+        server.should_exit = True
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, shut_down, signum)
+    serving = loop.create_task(server.serve())
+    failed = loop.create_task(runtime.stopped.wait())
+    await asyncio.wait({serving, failed}, return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    await asyncio.gather(serving, return_exceptions=True)
+    failed.cancel()
+    broken = runtime._failed
+    await runtime.stop()
+    return 70 if broken is not None else 0
+
+
+def run_node(config_path: str) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per forwarded request otherwise
+    return asyncio.run(serve(config_path))
