@@ -73,6 +73,21 @@ def verify(receipt: str, genesis_path: str, as_json: bool) -> None:
     )
 
 
+@main.group("node")
+def node_group() -> None:
+    """Run a committee node."""
+
+
+@node_group.command("start")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False, exists=True),
+              help="the node's node.toml (see node/config.py).")
+def node_start(config_path: str) -> None:
+    """Run the node in the foreground until SIGTERM or SIGINT (then it flushes and closes its stores)."""
+    from node.serve import run_node  # the node's dependencies load only for this command
+
+    raise SystemExit(run_node(config_path))
+
+
 def _register_command_modules() -> None:
     """Commands kept in their own modules (client/cli_docs.py, cli_audit.py,
     cli_devnet.py), so parts written in parallel do not edit the same lines."""
