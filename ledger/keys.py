@@ -65,7 +65,6 @@ ID_FIELDS = ("member_id", "node_id")
 
 _VERIFY_CACHE: dict[bytes, nacl.signing.VerifyKey] = {}
 _VERIFY_CACHE_MAX = 65536
-_SIGN_CACHE: dict[bytes, nacl.signing.SigningKey] = {}
 
 
 def generate_seed() -> bytes:
@@ -74,15 +73,10 @@ def generate_seed() -> bytes:
 
 
 def _signing_key(seed: bytes) -> nacl.signing.SigningKey:
-    key = _SIGN_CACHE.get(seed)
-    if key is None:
-        if not isinstance(seed, (bytes, bytearray)) or len(seed) != SEED_BYTES:
-            raise InvalidInput("seed", f"expected {SEED_BYTES} bytes")
-        key = nacl.signing.SigningKey(bytes(seed))
-        if len(_SIGN_CACHE) > 4096:
-            _SIGN_CACHE.clear()
-        _SIGN_CACHE[bytes(seed)] = key
-    return key
+    # Not cached: seeds are secrets and should not outlive the caller's use of them.
+    if not isinstance(seed, (bytes, bytearray)) or len(seed) != SEED_BYTES:
+        raise InvalidInput("seed", f"expected {SEED_BYTES} bytes")
+    return nacl.signing.SigningKey(bytes(seed))
 
 
 def public_key(seed: bytes) -> bytes:

@@ -35,6 +35,9 @@ in an ancestor of U -- a higher committee can act for a lower one):
   with no open children and no active members (never the root); a role is
   granted to an active member who lacks it, revoked only if held; a key is
   added once (keys are unique across members) and revoked once;
+- confidential bodies (only a commitment on the ledger): minutes need a signer
+  holding some role in ``org+``, findings an inspector in ``org+``,
+  resolutions the usual secretary or deputy;
 - node (``doc.org`` is the root): the root's secretary signs; ``add`` a voter
   or learner with a fresh node id and key; ``add`` with role voter for an
   existing learner with the same key *promotes* it (so the offline verifier's

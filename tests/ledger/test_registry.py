@@ -288,3 +288,23 @@ def test_node_documents(reg, org):
     rejects(reg, org.node("add", "n6", signers=[org.secretary("central/p1")]), NotPermitted)
     rejects(reg, org.node("add", "n6", org="central/p1", signers=[org.secretary("central")]), match="root unit")
     reg.apply(org.node("add", "n1"), AT)  # a removed node's id and key may come back
+
+
+def test_confidential_documents(reg, org):
+    body = {"confidential": True, "commitment": bytes(32), "recipients": [org.secretary(CELL)], "meta": {}}
+    reg.apply(org.envelope("minutes", CELL, body, [org.secretary(CELL)]), AT)
+    rejects(reg, org.envelope("minutes", CELL, body, [org.plain(CELL, 2)]), NotPermitted)
+    reg.apply(org.envelope("inspection_finding", CELL, body, [org.inspector("central/p1")]), AT)
+    rejects(reg, org.envelope("inspection_finding", CELL, body, [org.secretary(CELL)]), NotPermitted)
+    reg.apply(org.envelope("resolution", CELL, body, [org.deputy(CELL)]), AT)
+
+
+def test_check_runs_on_a_read_only_store(org):
+    store = MemoryStore()
+    view = Overlay(store)
+    Registry.bootstrap(view, Genesis.from_json(org.genesis))
+    view.commit()
+    registry = Registry(store)  # get/scan only, as Ledger.check_submission uses it
+    registry.check(org.resolution(CELL), AT)
+    with pytest.raises(NotPermitted):
+        registry.check(org.resolution(CELL, signers=[org.plain(CELL)]), AT)
