@@ -213,7 +213,7 @@ class Cluster:
                     total += float(value)
         return total
 
-    def blocks(self, node_id: str) -> list[dict]:
+    def all_blocks(self, node_id: str) -> list[dict]:
         """Every block of `node_id` (hash and certificate) in height order."""
         height = self.status(node_id)["height"]
         out: list[dict] = []

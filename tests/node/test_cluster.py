@@ -1,0 +1,200 @@
+"""Multi-process acceptance tests: real node processes on 127.0.0.1, real LevelDB in tmp dirs.
+
+Each test builds a cluster with tests/node/cluster.py; the ``make_cluster``
+fixture kills every process it started, even when the test fails.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import random
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+
+from client.verify import verify_receipt
+
+from tests.node.cluster import REPO, Cluster
+
+pytestmark = pytest.mark.slow
+
+CELLS = ["central/p1/k1/s1", "central/p1/k1/s2", "central/p1/k2/s1", "central/p2/k1/s1"]
+
+
+@pytest.fixture
+def make_cluster(tmp_path):
+    clusters: list[Cluster] = []
+
+    def make(**kwargs) -> Cluster:
+        cluster = Cluster(tmp_path / f"cluster{len(clusters)}", **kwargs)
+        clusters.append(cluster)
+        return cluster
+
+    yield make
+    for cluster in clusters:
+        cluster.close()
+
+
+def _identical_blocks(cluster: Cluster, nodes: list[str]) -> bool:
+    """Same heights, block hashes and full certificates on every node."""
+    views = []
+    for node in nodes:
+        views.append([(b["height"], b["block_hash"], tuple((s["node"], s["sig"]) for s in b["certificate"]))
+                      for b in cluster.all_blocks(node)])
+    return all(v == views[0] for v in views) and bool(views[0])
+
+
+def test_document_submitted_to_a_follower_commits_and_its_receipt_verifies(make_cluster, tmp_path):
+    cluster = make_cluster()
+    cluster.start_all()
+    leader, _ = cluster.wait_leader()
+    follower = next(n for n in cluster.nodes if n != leader)
+    envelope = cluster.org.minutes(CELLS[0]).to_bytes()
+
+    response = cluster.submit(follower, envelope, wait=True)
+
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["status"] == "committed"
+    verified = verify_receipt(result["receipt"], cluster.genesis)
+    assert verified.doc_id == result["doc_id"]
+    # The same receipt, from any node, verifies offline with the CLI too.
+    receipt = cluster.wait_for(lambda: (r := cluster.get(follower, f"/v1/documents/{result['doc_id']}/receipt"))
+                               .status_code == 200 and r.json(), 10, what="receipt on the follower")
+    path = tmp_path / "receipt.json"
+    path.write_text(json.dumps(receipt), encoding="utf-8")
+    cli = subprocess.run([sys.executable, "-m", "client.cli", "verify", str(path), "--genesis",
+                          str(cluster.genesis_path)], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    # A second submission of the same document is 409 with the receipt, passed through from the leader.
+    again = cluster.submit(follower, envelope)
+    assert again.status_code == 409 and again.json()["error"] == "already_committed"
+
+
+def test_leader_killed_under_load_fails_over_fast_and_loses_no_acknowledged_document(make_cluster):
+    cluster = make_cluster(tick_ms=100, election_ticks=10)
+    cluster.start_all()
+    old_leader, old_term = cluster.wait_leader()
+    acked: list[str] = []
+    errors: dict[int, int] = {}
+    stop = threading.Event()
+    lock = threading.Lock()
+    docs_lock = threading.Lock()
+
+    def submitter(seed: int) -> None:
+        rng = random.Random(seed)
+        with httpx.Client() as client:
+            while not stop.is_set():
+                with docs_lock:
+                    envelope = cluster.org.minutes(rng.choice(CELLS))
+                alive = [n for n, p in cluster.procs.items() if p.poll() is None]
+                try:
+                    response = cluster.submit(rng.choice(alive), envelope.to_bytes(), wait=True, timeout=20,
+                                              client=client)
+                except httpx.HTTPError:
+                    continue
+                with lock:
+                    if 200 <= response.status_code < 300:
+                        acked.append(envelope.doc_id)
+                    else:
+                        errors[response.status_code] = errors.get(response.status_code, 0) + 1
+                        time.sleep(0.05)
+
+    threads = [threading.Thread(target=submitter, args=(i,), daemon=True) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    cluster.wait_for(lambda: len(acked) >= 20, 30, what="a steady stream")
+    before_kill = len(acked)
+    old_leader, old_term = cluster.wait_leader()
+    killed_at = time.monotonic()
+    cluster.kill(old_leader)
+    survivors = [n for n in cluster.nodes if n != old_leader]
+    new_leader, new_term = cluster.wait_for(
+        lambda: (found := cluster.leader(survivors)) and found[1] > old_term and found, 10, interval=0.02,
+        what="a new leader")
+    failover = time.monotonic() - killed_at
+    print(f"failover: {failover:.2f}s ({old_leader} term {old_term} -> {new_leader} term {new_term})")
+    cluster.wait_for(lambda: len(acked) >= before_kill + 20, 30, what="acks after failover")
+    cluster.start(old_leader)
+    time.sleep(2.0)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=60)
+    print(f"acknowledged {len(acked)} documents; refusals by status: {errors}")
+
+    assert failover < 3.0
+    cluster.wait_for(lambda: (hs := {(cluster.status(n) or {}).get("height") for n in cluster.nodes})
+                     and len(hs) == 1 and None not in hs, 30, what="equal heights")
+    for node in cluster.nodes:
+        for doc_id in acked:
+            response = cluster.get(node, f"/v1/documents/{doc_id}")
+            assert response.status_code == 200 and response.json()["status"] == "accepted", (node, doc_id)
+    cluster.wait_for(lambda: _identical_blocks(cluster, list(cluster.nodes)), 30,
+                     what="identical block hashes and certificates")
+
+
+def test_learner_added_by_a_node_document_catches_up_on_20000_documents(make_cluster):
+    cluster = make_cluster(max_documents=2000, linger_ms=50, snapshot_every=8)
+    cluster.start_all()
+    leader, _ = cluster.wait_leader()
+    envelopes = [cluster.org.minutes(CELLS[i % len(CELLS)]).to_bytes() for i in range(20_000)]
+    started = time.monotonic()
+
+    def post(chunk: list[bytes]) -> int:
+        ok = 0
+        with httpx.Client(timeout=60) as client:
+            for envelope in chunk:
+                response = cluster.submit(leader, envelope, client=client)
+                ok += response.status_code == 202
+        return ok
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        admitted = sum(pool.map(post, [envelopes[i::8] for i in range(8)]))
+    assert admitted == len(envelopes)
+    cluster.wait_for(lambda: cluster.get(leader, "/v1/tree-head").json()["log_size"] >= 20_000, 120,
+                     what="20,000 documents committed")
+    print(f"loaded 20000 documents in {time.monotonic() - started:.1f}s")
+
+    cluster.add_node("n4")
+    response = cluster.submit(leader, cluster.node_document("add", "n4", role="learner"), wait=True)
+    assert response.status_code == 200, response.text
+    started = time.monotonic()
+    cluster.start("n4")
+    target = cluster.status(leader)["height"]
+    cluster.wait_for(lambda: (st := cluster.status("n4")) and st["height"] >= target and not st["catching_up"],
+                     180, interval=0.5, what="the learner caught up")
+    print(f"learner caught up on {target} blocks in {time.monotonic() - started:.1f}s")
+    assert cluster.status("n4")["learner"]
+    assert cluster.metric("n4", "minutebook_catchup_blocks_total") > 0  # it came through fetched blocks
+    for envelope in random.Random(1).sample(envelopes, 5):
+        doc_id = response_doc_id = None
+        from ledger.documents import Envelope
+        doc_id = Envelope.from_bytes(envelope).doc_id
+        receipt = cluster.wait_for(lambda: (r := cluster.get("n4", f"/v1/documents/{doc_id}/receipt"))
+                                   .status_code == 200 and r.json(), 20, what="receipt from the learner")
+        verify_receipt(receipt, cluster.genesis)
+        del response_doc_id
+
+
+def test_a_node_with_an_unregistered_key_cannot_join(make_cluster):
+    cluster = make_cluster()
+    cluster.start_all()
+    leader, term = cluster.wait_leader()
+    assert cluster.submit(leader, cluster.org.minutes(CELLS[0]).to_bytes(), wait=True).status_code == 200
+    heights = {n: cluster.status(n)["height"] for n in cluster.nodes if n.startswith("n") and n != "n9"}
+    cluster.add_node("n9")  # a key no node document registered
+    cluster.start("n9")
+    members = [n for n in heights]
+    cluster.wait_for(lambda: sum(cluster.metric(n, "minutebook_transport_handshake_rejected_total")
+                                 for n in members) >= 2, 20, what="refused handshakes")
+    rogue = cluster.wait_for(lambda: cluster.status("n9"), 10, what="the rogue's API")
+    assert rogue["leader"] == "" and rogue["height"] == 0
+    for node in members:
+        st = cluster.status(node)
+        assert st["height"] == heights[node] and st["leader"] == leader and st["term"] == term
+        assert "n9" not in st["peers"] and "n9" not in st["voters"] + st["learners"]
