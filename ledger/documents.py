@@ -55,40 +55,47 @@ _SIG_KEYS = ("key", "sig", "signer")
 _pack = msgpack.Packer(use_bin_type=True).pack
 _unpackb = msgpack.unpackb
 _BAD = object()
+_is_nfc = unicodedata.is_normalized
 
 
 def _plain(v: Any, depth: int) -> bool:
-    """True iff a decoded value obeys every canonical rule checked by walking
-    (types, NFC, key order, limits); one pass, no paths. On False,
+    """True iff a decoded container obeys every canonical rule checked by
+    walking (types, NFC, key order, limits); one pass, no paths. On False,
     :func:`decode_canonical` runs to name the field (it stays the authority)."""
-    t = type(v)
-    if t is str:
-        return v.isascii() or unicodedata.is_normalized("NFC", v)
-    if t is dict:
-        if depth >= MAX_DEPTH or len(v) > MAX_CONTAINER_LEN:
+    if depth >= MAX_DEPTH or len(v) > MAX_CONTAINER_LEN:
+        return False
+    if type(v) is dict:
+        keys = list(v)
+        try:
+            joined = "".join(keys)  # TypeError unless every key is a str
+        except TypeError:
             return False
-        prev = None
-        for k, x in v.items():
-            if type(k) is not str or (prev is not None and not prev < k):
-                return False
-            if not k.isascii() and not unicodedata.is_normalized("NFC", k):
-                return False
-            prev = k
+        if keys != sorted(keys):
+            return False
+        if not joined.isascii() and not all(_is_nfc("NFC", k) for k in keys):
+            return False
+        for x in v.values():
             tx = type(x)
-            if tx is not int and tx is not bytes and tx is not bool and x is not None and not _plain(x, depth + 1):
-                return False
-            if tx is str and len(x) > MAX_STR_BYTES:
+            if tx is str:
+                if not x.isascii() and not _is_nfc("NFC", x):
+                    return False
+            elif tx is dict or tx is list:
+                if not _plain(x, depth + 1):
+                    return False
+            elif tx is not int and tx is not bytes and tx is not bool and x is not None:
                 return False
         return True
-    if t is list:
-        if depth >= MAX_DEPTH or len(v) > MAX_CONTAINER_LEN:
-            return False
-        for x in v:
-            tx = type(x)
-            if tx is not int and tx is not bytes and tx is not bool and x is not None and not _plain(x, depth + 1):
+    for x in v:
+        tx = type(x)
+        if tx is str:
+            if not x.isascii() and not _is_nfc("NFC", x):
                 return False
-        return True
-    return t is int or t is bytes or t is bool or v is None
+        elif tx is dict or tx is list:
+            if not _plain(x, depth + 1):
+                return False
+        elif tx is not int and tx is not bytes and tx is not bool and x is not None:
+            return False
+    return True
 
 
 def _decode(data: bytes) -> Any:
