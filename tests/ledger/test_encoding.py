@@ -20,6 +20,7 @@ ints = st.integers(min_value=-(1 << 63), max_value=(1 << 64) - 1)
 scalars = st.none() | st.booleans() | ints | nfc_text | st.binary(max_size=40)
 values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=5)
                       | st.dictionaries(nfc_text, inner, max_size=5), max_leaves=30)
+ENVELOPE = make_org().minutes("central/p1/k1/s1").to_bytes()
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -62,7 +63,7 @@ def test_random_bytes_rejected_or_canonical(data):
 @FAST
 @given(st.data())
 def test_mutated_envelopes(data):
-    env = make_org().minutes("central/p1/k1/s1").to_bytes()
+    env = ENVELOPE
     i = data.draw(st.integers(0, len(env) - 1))
     b = data.draw(st.integers(0, 255))
     mutated = env[:i] + bytes([b]) + env[i + 1:]
