@@ -306,7 +306,7 @@ def audit(nodes: tuple[str, ...], local_dirs: tuple[str, ...], genesis_path: str
     console = Console(stderr=True)
     reports = []
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console, transient=as_json) as progress:
+                  console=console, transient=True) as progress:
         for url in nodes:
             task = progress.add_task(url, total=None)
             with Client(url, retries=2) as client:

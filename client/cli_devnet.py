@@ -154,6 +154,17 @@ def devnet() -> None:
     """Run a local cluster with a sample organisation (for trying things out)."""
 
 
+def _node_command(config: str) -> list[str]:
+    """`minutebook node start --config C` (N2's command) in this interpreter;
+    `python -m node --config C` (the same entry point) if the CLI lacks it."""
+    from .cli import main
+
+    node = getattr(main, "commands", {}).get("node")
+    if node is not None and "start" in getattr(node, "commands", {}):
+        return [sys.executable, "-m", "client.cli", "node", "start", "--config", config]
+    return [sys.executable, "-m", "node", "--config", config]
+
+
 class _Supervisor:
     """Child node processes; stops them on SIGINT/SIGTERM."""
 
@@ -172,8 +183,7 @@ class _Supervisor:
             log = open(self.directory / "logs" / f"{node_id}.log", "ab")
             self.logs[node_id] = log
             self.children[node_id] = subprocess.Popen(
-                [sys.executable, "-m", "client.cli", "node", "start", "--config",
-                 str(self.directory / "nodes" / f"{node_id}.toml")],
+                _node_command(str(self.directory / "nodes" / f"{node_id}.toml")),
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                 start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops the children in order
             )
@@ -249,8 +259,15 @@ def load_sample(directory: Path, api_url: str, *, concurrency: int = 16, quiet: 
         def one(item: tuple[dict, list[str]]) -> None:
             from . import errors as api_errors
 
+            from ledger.errors import MinutebookError
+
             doc, signers = item
-            envelope = sign_document(doc, [(m, org.seed_of(m)) for m in signers])
+            try:
+                envelope = sign_document(doc, [(m, org.seed_of(m)) for m in signers])
+            except MinutebookError as exc:  # a bug in the sample: report it, load the rest
+                refused.append(f"{doc['type']} in {doc['org']}: {exc.message}")
+                progress.advance(task)
+                return
             try:
                 result = client.submit(envelope, wait=True, timeout=45)
                 counts["committed" if result["status"] != "already_committed" else "already_committed"] += 1

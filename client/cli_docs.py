@@ -221,13 +221,12 @@ def stats(org: str, node: str, as_json: bool) -> None:
     console.print(summary)
     if data["children"]:
         table = Table(title="sub-units (rolled up)")
-        for col in ("unit", "meetings", "on time / late", "overdue units", "attendance", "opinions/mtg",
-                    "vote part.", "findings"):
+        for col in ("unit", "mtgs", "on time/late", "overdue", "attend.", "opin./mtg", "voting", "findings"):
             table.add_column(col, justify="left" if col == "unit" else "right")
         for c in data["children"]:
             per = c["opinions"]["per_meeting"]
-            table.add_row(f"{c.get('name') or ''} ({c['path']})", str(c["meetings"]["held"]),
-                          f"{c['meetings']['on_schedule']} / {c['meetings']['late']}", str(len(c["overdue_units"])),
+            table.add_row(c.get("name") or c["path"], str(c["meetings"]["held"]),
+                          f"{c['meetings']['on_schedule']}/{c['meetings']['late']}", str(len(c["overdue_units"])),
                           _pct(c["attendance"]["rate"]), "–" if per is None else f"{per:.2f}",
                           _pct(c["votes"]["participation"]), str(sum(c["inspection_findings"].values())))
         console.print(table)

@@ -99,7 +99,9 @@ def build_phases(org: "SampleOrg") -> list[tuple[str, list[tuple[dict, list[str]
                          "summary": f"Đề nghị tăng cường {rng.choice(topics)}"} for _ in range(rng.randrange(1, 5))]
             against = rng.randrange(0, 2)
             abstain = rng.randrange(0, 2)
-            votes = [{"motion": f"Thông qua nghị quyết về {topics[0]}", "for": len(present_ids) - against - abstain,
+            not_voting = min(rng.randrange(0, 3), len(present_ids) - against - abstain)  # present, no ballot
+            votes = [{"motion": f"Thông qua nghị quyết về {topics[0]}",
+                      "for": len(present_ids) - against - abstain - not_voting,
                       "against": against, "abstain": abstain}]
             meeting_id = f"{unit.path}/{month + 1:02d}"
             body = {

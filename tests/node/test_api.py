@@ -210,7 +210,7 @@ def test_org_stats_rolled_up(world):
     assert stats["overdue_units"] == ["central/p1/k2/s3", "central/p2/k1/s2"]
     assert 0.8 < stats["attendance"]["rate"] <= 1
     assert stats["opinions"]["per_meeting"] >= 1
-    assert 0.8 < stats["votes"]["participation"] <= 1
+    assert 0.8 < stats["votes"]["participation"] < 1  # some present members cast no ballot
     assert stats["inspection_findings"]["major"] == 1
     assert stats["member_status_changes"]["made_full"] == 6
     assert {c["path"] for c in stats["children"]} == {"central/p1", "central/p2"}
