@@ -63,7 +63,7 @@ from .errors import BadSignature, InvalidInput, NotPermitted, Rejected
 from .genesis import Genesis
 from .schemas import ROLES
 
-__all__ = ["Registry", "Genesis", "TRANSITIONS", "ACTIVE", "TERMINAL", "STATE_PREFIX"]
+__all__ = ["Registry", "Genesis", "TRANSITIONS", "ACTIVE", "TERMINAL", "STATE_PREFIX", "ancestors"]
 
 STATE_PREFIX = b"r/"
 ACTIVE = frozenset({"probationary", "full"})

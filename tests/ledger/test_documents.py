@@ -166,3 +166,16 @@ def test_verify_signatures(samples):
     assert info.value.signer == s.signer
     again = make_envelope(env.doc, [(s.signer, ORG.seeds[s.signer])])
     assert again.sigs[0] == s  # Ed25519 is deterministic
+
+
+@pytest.mark.parametrize("module", ["ledger.keys", "ledger.documents", "ledger.schemas", "ledger.genesis",
+                                    "ledger.registry"])
+def test_all_is_accurate(module):
+    import importlib
+    import inspect
+
+    mod = importlib.import_module(module)
+    assert all(hasattr(mod, name) for name in mod.__all__)
+    public = {n for n, v in vars(mod).items() if not n.startswith("_") and (inspect.isclass(v) or inspect.isfunction(v))
+              and v.__module__ == module}
+    assert public <= set(mod.__all__), public - set(mod.__all__)
