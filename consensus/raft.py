@@ -120,7 +120,7 @@ class Raft(LeaderReplication):
         self.voters: tuple[str, ...] = ()
         self.peers: tuple[str, ...] = ()
         self.promotable = False
-        self._set_conf(conf_state)
+        self._set_conf(self._replay_conf_changes(conf_state))
         self.become_follower(self.term, None)
         self._step_role: dict[Role, Callable] = {
             Role.FOLLOWER: self.step_follower, Role.PRE_CANDIDATE: self.step_candidate,
@@ -515,6 +515,24 @@ class Raft(LeaderReplication):
     def apply_conf_change(self, cc: ConfChange) -> ConfState:
         conf = membership.apply_conf_change(self.conf, cc)
         self._set_conf(conf)
+        return conf
+
+    def _replay_conf_changes(self, conf: ConfState) -> ConfState:
+        """The configuration as of ``applied`` on restart.
+
+        Storage knows the configuration as of its snapshot (``initial_state``); the application
+        already applied (and will not apply again) every entry up to ``Config.applied``, so the
+        conf changes in (snapshot, applied] are replayed here from the log. ``apply_conf_change``
+        is deterministic, so this rebuilds exactly the configuration the node had.
+        """
+        log = self.log
+        next_index, end = log.first_index(), log.applied + 1
+        while next_index < end:
+            batch = log.entries(next_index, end, self.max_bytes_per_msg)
+            for entry in batch:
+                if entry.type is EntryType.CONF_CHANGE:
+                    conf = membership.apply_conf_change(conf, ConfChange.from_bytes(entry.data))
+            next_index = batch[-1].index + 1
         return conf
 
     def _set_conf(self, conf: ConfState) -> None:

@@ -29,8 +29,10 @@ class Config:
     between leader heartbeats (< election_tick). ``rng``: the jitter source, e.g.
     ``random.Random(seed)``. ``applied``: the last index the application already
     applied (on restart; at least the snapshot index, at most the commit index);
-    committed entries after it are handed out again. ``max_inflight``: unacknowledged
-    appends per follower; ``max_bytes_per_msg``: entry data per AppendEntries (at
+    committed entries after it are handed out again; conf changes up to it are
+    replayed from the log by the core (storage's ConfState is the snapshot's), so
+    the application must not call ``apply_conf_change`` for them again.
+    ``max_inflight``: unacknowledged appends per follower; ``max_bytes_per_msg``: entry data per AppendEntries (at
     least one entry is sent); ``snapshot_chunk_bytes``: data per InstallSnapshot;
     ``max_committed_bytes_per_ready``: entry data in one Ready's committed_entries (at least
     one entry; the rest follows in the next Ready), so a restart does not apply the whole log at once.

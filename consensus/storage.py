@@ -23,7 +23,12 @@ __all__ = ["LogStorage", "MemoryLogStorage", "limit_size"]
 
 
 class LogStorage(Protocol):
-    """What the core reads. ``entries`` returns at least one entry when lo < hi, even past ``max_bytes``."""
+    """What the core reads. ``entries`` returns at least one entry when lo < hi, even past ``max_bytes``.
+
+    ``initial_state`` returns the persisted hard state and the configuration as of the
+    snapshot (as of index 0 without one); the core replays the conf changes after it,
+    up to ``Config.applied``, from the log on restart.
+    """
 
     def initial_state(self) -> tuple[HardState, ConfState]: ...
 

@@ -177,3 +177,20 @@ def test_a_new_voter_gets_an_election_timeout_before_check_quorum_counts_it():
     assert net["n1"].status().role is Role.LEADER
     net.tick(10)
     assert net["n1"].status().role is Role.FOLLOWER
+
+
+def test_restart_past_the_snapshot_replays_applied_conf_changes():
+    """Storage holds the configuration as of its snapshot; a node restarted with ``applied`` past a
+    conf change gets that change from the log, or it would count quorums over the wrong voters."""
+    net = Net()
+    net.elect("n1")
+    change(net, "n1", ADD_LEARNER, "n4")
+    change(net, "n1", ADD_VOTER, "n4")
+    change(net, "n1", REMOVE, "n3")
+    member = net.members["n2"]
+    assert member.storage.snapshot().metadata.index == 0
+    applied = member.storage.hard_state.commit
+    restarted = RawNode(Config(node_id="n2", rng=random.Random(2), applied=applied), member.storage)
+    assert restarted.status().conf_state == ConfState(voters=("n1", "n2", "n4"))
+    replayed_from_zero = RawNode(Config(node_id="n2", rng=random.Random(2), applied=0), member.storage)
+    assert replayed_from_zero.status().conf_state == ConfState(voters=("n1", "n2", "n3"))  # the app re-applies

