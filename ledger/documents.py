@@ -193,7 +193,9 @@ def _check(spec: Any, value: Any, path: str) -> None:
 
 def _cross_checks(doc_type: str, body: dict) -> None:
     """Rules between fields of one body (the schema checked each field alone)."""
-    if doc_type == "resolution":
+    if doc_type == "minutes":
+        _check_unique((a["member"] for a in body["attendees"]), "body.attendees[{}].member", "attendee")
+    elif doc_type == "resolution":
         t = body["tally"]
         if t["for"] + t["against"] + t["abstain"] > t["eligible"]:
             raise InvalidInput("body.tally", f"for + against + abstain ({t['for'] + t['against'] + t['abstain']}) "
@@ -221,6 +223,15 @@ def _cross_checks(doc_type: str, body: dict) -> None:
                     raise InvalidInput(f"body.{f}", "required to add a node")
         elif len(body) != 2:
             raise InvalidInput("body", "remove takes only action and node_id")
+
+
+def _check_unique(values: Iterable[Any], path: str, what: str) -> None:
+    """Raise naming the first repeat, e.g. ``body.attendees[3].member: duplicate attendee 'a' (first at 1)``."""
+    first: dict[Any, int] = {}
+    for i, v in enumerate(values):
+        j = first.setdefault(v, i)
+        if j != i:
+            raise InvalidInput(path.format(i), f"duplicate {what} {_got(v)} (first at [{j}])")
 
 
 _MISSING = object()
@@ -291,6 +302,7 @@ def validate_body(doc_type: str, body: Any) -> None:
             raise InvalidInput("body.confidential", "expected true (omit the field for a public body)")
         if not body["recipients"]:
             raise InvalidInput("body.recipients", "expected at least one recipient")
+        _check_unique(body["recipients"], "body.recipients[{}]", "recipient")
         return
     _check(BODY_SCHEMAS[doc_type], body, "body")
     raise InvalidInput("body", "does not match the schema")  # pragma: no cover - predicate and checker agree
@@ -326,8 +338,10 @@ class Document:
         for i, r in enumerate(refs):
             if type(r) is not str or _HEX64.fullmatch(r) is None:
                 raise InvalidInput(f"doc.refs[{i}]", f"expected a doc id (64 lowercase hex), got {_got(r)}")
-        if type(self.created_at) is not int or self.created_at < 0:
-            raise InvalidInput("doc.created_at", f"expected unix milliseconds (int >= 0), got {_got(self.created_at)}")
+        if len(refs) > 1:
+            _check_unique(refs, "doc.refs[{}]", "ref")
+        if type(self.created_at) is not int or self.created_at <= 0:
+            raise InvalidInput("doc.created_at", f"expected unix milliseconds (int > 0), got {_got(self.created_at)}")
         if type(self.nonce) is not bytes or len(self.nonce) != NONCE_BYTES:
             raise InvalidInput("doc.nonce", f"expected {NONCE_BYTES} bytes, got {_got(self.nonce)}")
         validate_body(self.type, self.body)

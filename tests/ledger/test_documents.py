@@ -97,11 +97,27 @@ def test_confidential_bodies():
     assert _body_error("minutes", dict(body, confidential=False)).field == "body.confidential"
     assert _body_error("minutes", dict(body, recipients=[])).field == "body.recipients"
     assert _body_error("minutes", dict(body, extra=1)).rule == "unknown field(s): extra"
+    err = _body_error("minutes", dict(body, recipients=["m1", "m2", "m1"]))
+    assert err.field == "body.recipients[2]" and "duplicate recipient 'm1'" in err.rule
+
+
+def test_repeats_are_named():
+    body = _minutes_body()
+    body["attendees"].append(dict(body["attendees"][1]))
+    err = _body_error("minutes", body)
+    assert err.field == f"body.attendees[{len(body['attendees']) - 1}].member", err.message
+    assert "duplicate attendee" in err.rule and "first at [1]" in err.rule
+    obj = ORG.resolution(CELLS[0]).doc.to_obj()
+    obj["refs"] = ["a" * 64, "b" * 64, "a" * 64]
+    with pytest.raises(InvalidInput) as info:
+        Document.from_obj(obj)
+    assert info.value.field == "doc.refs[2]" and "duplicate ref" in info.value.rule
 
 
 @pytest.mark.parametrize("field, value, path", [
     ("v", 2, "doc.v"), ("type", "memo", "doc.type"), ("org", "Central", "doc.org"), ("org", "a//b", "doc.org"),
-    ("refs", ["abc"], "doc.refs[0]"), ("created_at", -1, "doc.created_at"), ("nonce", bytes(15), "doc.nonce"),
+    ("refs", ["abc"], "doc.refs[0]"), ("created_at", -1, "doc.created_at"),
+    ("created_at", 0, "doc.created_at"), ("nonce", bytes(15), "doc.nonce"),
 ])
 def test_document_fields(field, value, path):
     obj = ORG.resolution(CELLS[0]).doc.to_obj()
