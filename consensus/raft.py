@@ -221,13 +221,16 @@ class Raft(LeaderReplication):
     def _has_unapplied_conf_changes(self) -> bool:
         """etcd: a node must not campaign while a committed conf change is unapplied (its config may be stale)."""
         log = self.log
-        if log.committed <= log.applied:
-            return False
-        try:
-            pending = log.entries(max(log.applied + 1, log.first_index()), log.committed + 1)
-        except StorageError:
-            return False
-        return any(entry.type is EntryType.CONF_CHANGE for entry in pending)
+        next_index, end = max(log.applied + 1, log.first_index()), log.committed + 1
+        while next_index < end:  # in bounded batches: after a restart the unapplied tail may be long
+            try:
+                batch = log.entries(next_index, end, self.max_bytes_per_msg)
+            except StorageError:
+                return False
+            if any(entry.type is EntryType.CONF_CHANGE for entry in batch):
+                return True
+            next_index = batch[-1].index + 1
+        return False
 
     # -------------------------------------------------------------- tick
 

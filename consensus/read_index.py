@@ -13,6 +13,7 @@ them until then.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 __all__ = ["ReadRequest", "ReadOnly"]
@@ -33,7 +34,7 @@ class ReadOnly:
 
     def __init__(self) -> None:
         self.pending: dict[bytes, ReadRequest] = {}
-        self.queue: list[bytes] = []
+        self.queue: deque[bytes] = deque()
 
     def add_request(self, index: int, context: bytes, self_id: str, requester: str) -> None:
         if context in self.pending:
@@ -54,7 +55,7 @@ class ReadOnly:
             return []
         released = []
         while self.queue:
-            ctx = self.queue.pop(0)
+            ctx = self.queue.popleft()
             released.append(self.pending.pop(ctx))
             if ctx == context:
                 break
