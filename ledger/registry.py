@@ -25,7 +25,9 @@ in an ancestor of U -- a higher committee can act for a lower one):
 - member_status: a signer is secretary or deputy_secretary in ``U+`` where U
   is the member's unit (for ``admitted``: ``doc.org``, the new member's unit);
   a transfer also needs that role in ``to_org+``; transitions: :data:`TRANSITIONS`;
-  a transfer or a terminal change drops the member's roles;
+  a transfer, a ``dismissal`` or a terminal change drops the member's roles
+  (dismissal is removal from office -- the disciplinary ladder is reprimand,
+  warning, dismissal, expulsion -- so the member stays a member, in status);
 - inspection_finding: a signer is inspector in ``U+``, U the subject unit (or
   the subject member's unit);
 - org_unit, role, member_key: a signer is secretary in ``parent(U)+`` where U
@@ -63,11 +65,12 @@ from .errors import BadSignature, InvalidInput, NotPermitted, Rejected
 from .genesis import Genesis
 from .schemas import ROLES
 
-__all__ = ["Registry", "Genesis", "TRANSITIONS", "ACTIVE", "TERMINAL", "STATE_PREFIX", "ancestors"]
+__all__ = ["Registry", "Genesis", "TRANSITIONS", "ACTIVE", "TERMINAL", "DROPS_ROLES", "STATE_PREFIX", "ancestors"]
 
 STATE_PREFIX = b"r/"
 ACTIVE = frozenset({"probationary", "full"})
-TERMINAL = frozenset({"dismissed", "expelled", "resigned", "deceased"})
+TERMINAL = frozenset({"expelled", "resigned", "deceased"})
+DROPS_ROLES = frozenset({"transferred", "dismissal"})  # changes that end every role the member holds
 _LIVE = ("probationary", "full", "suspended")
 
 # change -> (statuses it may follow, resulting status; None keeps the status).
@@ -79,7 +82,7 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "award": (_LIVE, None),
     "warning": (_LIVE, None),
     "reprimand": (_LIVE, None),
-    "dismissal": (_LIVE, "dismissed"),
+    "dismissal": (_LIVE, None),  # removal from office: roles go, membership stays
     "expelled": (_LIVE, "expelled"),
     "resigned": (_LIVE, "resigned"),
     "deceased": (_LIVE, "deceased"),
@@ -395,7 +398,7 @@ class Registry:
             rec["status"] = rec.pop("prior", "full")
         if result is not None and change != "reinstated":
             rec["status"] = result
-        if change == "transferred" or rec["status"] in TERMINAL:
+        if change in DROPS_ROLES or rec["status"] in TERMINAL:
             if p.get(b"r/ro/" + mid.encode()) is not None:
                 p.delete(b"r/ro/" + mid.encode())
         if rec != m:

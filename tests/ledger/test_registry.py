@@ -210,6 +210,15 @@ def test_discipline_and_terminal_states(reg, org):
     rejects(reg, org.resolution(CELL, signers=[m]), NotPermitted, match="expelled")
 
 
+def test_dismissal_removes_from_office_not_from_membership(reg, org):
+    sec = org.secretary(CELL)
+    reg.apply(org.member_status(sec, "dismissal", signers=[org.secretary("central/p1/k1")]), AT)
+    after = reg.member(sec)
+    assert after["status"] == "full" and after["roles"] == [] and after["unit"] == CELL
+    rejects(reg, org.resolution(CELL, signers=[sec]), NotPermitted)  # no longer secretary
+    reg.apply(org.member_status(sec, "warning", signers=[org.secretary("central/p1/k1")]), AT)  # still a member
+
+
 def test_suspension_and_reinstatement_restore_status(reg, org):
     m = org.plain(CELL, 1)  # probationary
     reg.apply(org.member_status(m, "suspended"), AT)

@@ -21,7 +21,7 @@ from ledger.schemas import MEMBER_CHANGES, ROLES
 from ledger.store import MemoryStore, Overlay
 from tests.ledger.factory import T0, make_org
 
-STATUSES = {"probationary", "full", "suspended", "dismissed", "expelled", "resigned", "deceased"}
+STATUSES = {"probationary", "full", "suspended", "expelled", "resigned", "deceased"}
 
 
 class RegistryMachine(RuleBasedStateMachine):
