@@ -290,7 +290,8 @@ def import_(file: str, keys: tuple[str, ...], node: str, concurrency: int, timeo
     Each record is committed before the next (with --concurrency N, N at a
     time). Resumable: a record's nonce, when absent, is derived from the line
     itself, so running the import again rebuilds the same documents and skips
-    those already committed. Exits 1 if any record was refused, listing them.
+    those already committed. A record that is malformed or refused by the
+    node is listed (by line) and the import goes on; then it exits 1.
 
     \b
     Example:
@@ -305,7 +306,7 @@ def import_(file: str, keys: tuple[str, ...], node: str, concurrency: int, timeo
     lines = [(i + 1, line) for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()) if line.strip()]
     default_keys = load_keys(keys)
     key_cache: dict = {}
-    envelopes = [(n, _import_record(line, n, path.parent, default_keys, key_cache)) for n, line in lines]
+    key_lock = threading.Lock()
     counts = {"committed": 0, "already_committed": 0, "refused": 0}
     refused: list[str] = []
     lock = threading.Lock()
@@ -313,10 +314,23 @@ def import_(file: str, keys: tuple[str, ...], node: str, concurrency: int, timeo
         TextColumn("[bold]import"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[note]}"),
         TimeRemainingColumn(), transient=False,
     ) as progress:
-        task = progress.add_task("import", total=len(envelopes), note="")
+        task = progress.add_task("import", total=len(lines), note="")
 
-        def one(item: tuple[int, bytes]) -> None:
-            lineno, envelope = item
+        def one(item: tuple[int, str]) -> None:
+            from ledger.errors import MinutebookError
+
+            lineno, line = item
+            try:
+                with key_lock:  # key files may prompt for a passphrase: one at a time
+                    envelope = _import_record(line, lineno, path.parent, default_keys, key_cache)
+            except (click.ClickException, MinutebookError) as exc:
+                text = exc.format_message() if isinstance(exc, click.ClickException) else exc.message
+                with lock:
+                    refused.append(text if text.startswith("line ") else f"line {lineno}: {text}")
+                    counts["refused"] += 1
+                    progress.update(task, advance=1, note=f"{counts['already_committed']} skipped, "
+                                                          f"{counts['refused']} refused")
+                return
             try:
                 result = client.submit(envelope, wait=True, timeout=timeout)
                 kind = result["status"] if result["status"] == "already_committed" else "committed"
@@ -331,7 +345,7 @@ def import_(file: str, keys: tuple[str, ...], node: str, concurrency: int, timeo
                                                       f"{counts['refused']} refused")
 
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
-            list(pool.map(one, envelopes))
+            list(pool.map(one, lines))
     click.echo(f"{counts['committed']} committed, {counts['already_committed']} already committed (skipped), "
                f"{counts['refused']} refused")
     for line in sorted(refused, key=lambda s: int(s.split()[1].rstrip(":"))):

@@ -225,9 +225,10 @@ def test_import_is_resumable(node, tmp_path):
     f.write_text("\n".join(lines) + "\n")
     r = run("import", str(f), "--key", key, "--node", node["url"])
     assert "2 committed, 2 already committed (skipped), 0 refused" in r.output
-    f.write_text('{"type": "resolution"}\n')
+    f.write_text('{"type": "resolution"}\nnot json\n' + lines[0] + "\n")
     r = run("import", str(f), "--key", key, "--node", node["url"])
-    assert r.exit_code == 2 and "line 1: created_at" in r.output
+    assert r.exit_code == 1 and "0 committed, 1 already committed (skipped), 2 refused" in r.output
+    assert "line 1: created_at" in r.output and "line 2: not valid JSON" in r.output
 
 
 # -- audit ---------------------------------------------------------------------
