@@ -99,10 +99,10 @@ def cli_errors(fn: Callable) -> Callable:
 
 
 def node_option(multiple: bool = False) -> Callable:
-    help_text = "Node API URL" + (" (repeat for several nodes)" if multiple else "") + \
-        " [default: $MINUTEBOOK_NODE or http://127.0.0.1:8101]"
     if multiple:
-        return click.option("--node", "nodes", multiple=True, metavar="URL", help=help_text)
+        return click.option("--node", "nodes", multiple=True, metavar="URL",
+                            help="Node API URL; repeat for each node to check and compare.")
+    help_text = "Node API URL [default: $MINUTEBOOK_NODE or http://127.0.0.1:8101]"
     return click.option("--node", "node", default=DEFAULT_NODE, show_default=False, metavar="URL", help=help_text)
 
 

@@ -151,7 +151,13 @@ def init(directory: str, nodes: int, base_port: int, seed: int) -> None:
 
 @click.group()
 def devnet() -> None:
-    """Run a local cluster with a sample organisation (for trying things out)."""
+    """Run a local cluster with a sample organisation (for trying things out).
+
+    \b
+    Example:
+      minutebook devnet up --nodes 3 --dir devnet     # Ctrl-C stops it
+      minutebook devnet down --dir devnet             # or from another terminal
+    """
 
 
 def _node_command(config: str) -> list[str]:

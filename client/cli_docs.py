@@ -33,7 +33,12 @@ __all__ = ["keys_group", "submit", "get", "receipt", "stats", "import_", "COMMAN
 
 @click.group("keys")
 def keys_group() -> None:
-    """Make Ed25519 key files for members and nodes."""
+    """Make Ed25519 key files for members and nodes.
+
+    \b
+    Example:
+      minutebook keys new --member-id m0042 --out keys/m0042.json --passphrase-prompt
+    """
 
 
 @keys_group.command("new", epilog=EXIT_CODES_HELP)

@@ -319,3 +319,29 @@ def test_devnet_sample_load_through_the_api_resumes(tmp_path):
     members = json.loads((d / "members.json").read_text())
     m = next(x for x in members if x["member_id"] == "m0005")
     assert read_key_file(d / m["key_file"]).id == "m0005"
+
+
+def _commands(group, prefix=()):
+    import click
+
+    for name, cmd in sorted(group.commands.items()):
+        yield prefix + (name,), cmd
+        if isinstance(cmd, click.Group):
+            yield from _commands(cmd, prefix + (name,))
+
+
+def test_every_command_of_ours_has_help_with_an_example():
+    ours = {"init", "devnet", "keys", "submit", "get", "receipt", "audit", "stats", "import"}
+    seen = set()
+    for path, _ in _commands(main):
+        if path[0] not in ours:
+            continue
+        seen.add(path[0])
+        r = run(*path, "--help")
+        assert r.exit_code == 0 and "Example" in r.output, path
+    assert seen == ours
+
+
+def test_devnet_down_without_a_devnet(tmp_path):
+    r = run("devnet", "down", "--dir", str(tmp_path))
+    assert r.exit_code == 1 and r.output.startswith("error: no devnet runs from")
