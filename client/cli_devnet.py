@@ -282,10 +282,13 @@ def load_sample(directory: Path, api_url: str, *, concurrency: int = 16, quiet: 
                 refused.append(f"{doc['type']} in {doc['org']}: {exc.message}")
             progress.advance(task)
 
-        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        pool = ThreadPoolExecutor(max_workers=concurrency)
+        try:
             for name, docs in phases:
                 progress.update(task, phase=name)
                 list(pool.map(one, docs))
+        finally:  # on Ctrl-C: drop what is queued, let the few in flight finish
+            pool.shutdown(wait=True, cancel_futures=True)
     return {"documents": total, **counts, "refused": refused}
 
 

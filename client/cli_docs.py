@@ -349,8 +349,11 @@ def import_(file: str, keys: tuple[str, ...], node: str, concurrency: int, timeo
                 progress.update(task, advance=1, note=f"{counts['already_committed']} skipped, "
                                                       f"{counts['refused']} refused")
 
-        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        pool = ThreadPoolExecutor(max_workers=concurrency)
+        try:
             list(pool.map(one, lines))
+        finally:  # on Ctrl-C: drop what is queued (a re-run resumes), let those in flight finish
+            pool.shutdown(wait=True, cancel_futures=True)
     click.echo(f"{counts['committed']} committed, {counts['already_committed']} already committed (skipped), "
                f"{counts['refused']} refused")
     for line in sorted(refused, key=lambda s: int(s.split()[1].rstrip(":"))):
