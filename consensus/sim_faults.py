@@ -217,6 +217,8 @@ def run_schedule(seed: int, nodes: int, steps: int, schedule: list[FaultSpec], *
                     result.faults[spec.kind] = result.faults.get(spec.kind, 0) + 1
             sim.step()
             result.steps += 1
+            if step % 25 == 24:
+                sim.checker.check_history()   # leader completeness against late-learned commits
             roll = clients.random()
             if roll < propose_rate:
                 counter += 1

@@ -38,15 +38,31 @@ class RaftFigure3(RuleBasedStateMachine):
 
     # -- rules ---------------------------------------------------------------------------------
 
-    @rule(ticks=st.integers(1, 25))
-    def tick(self, ticks: int) -> None:
-        self.sim.run(ticks)
+    @rule(ticks=st.integers(1, 40), proposals=st.integers(0, 3))
+    def tick(self, ticks: int, proposals: int) -> None:
+        """Time passes with client traffic to the leader (a proposal every few ticks)."""
+        for k in range(ticks):
+            if proposals and k % max(1, ticks // proposals) == 0:
+                self.counter += 1
+                self.sim.propose(b"h%d" % self.counter)
+            self.sim.step()
 
     @rule(data=st.data())
     def propose(self, data: st.DataObject) -> None:
         self.counter += 1
         target = data.draw(st.sampled_from([None] + self.sim.ids()))
         self.sim.propose(b"h%d" % self.counter, target)
+
+    @rule(crash=st.booleans())
+    def fail_leader(self, crash: bool) -> None:
+        """Most Raft bugs need a leader to vanish mid-replication."""
+        leader = self.sim.leader()
+        if leader is None:
+            return
+        if crash:
+            self.sim.crash(leader)
+        else:
+            self.sim.isolate(leader)
 
     @rule(data=st.data(), one_way=st.booleans())
     def partition(self, data: st.DataObject, one_way: bool) -> None:
