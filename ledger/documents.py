@@ -308,7 +308,7 @@ def validate_body(doc_type: str, body: Any) -> None:
     raise InvalidInput("body", "does not match the schema")  # pragma: no cover - predicate and checker agree
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Document:
     """A document; checks its shape and body schema when built."""
 
@@ -365,7 +365,8 @@ class Document:
             if missing:
                 raise InvalidInput(f"{path}.{missing[0]}", "missing required field")
             raise InvalidInput(path, f"unknown field(s): {', '.join(sorted(str(k) for k in obj if k not in _DOC_KEYS))}")
-        return cls(obj["v"], obj["type"], obj["org"], obj["body"], obj["refs"], obj["created_at"], obj["nonce"])
+        return cls(v=obj["v"], type=obj["type"], org=obj["org"], body=obj["body"], refs=obj["refs"],
+                   created_at=obj["created_at"], nonce=obj["nonce"])
 
     @classmethod
     def new(cls, *, type: str, org: str, body: dict, refs: Iterable[str] = (), created_at: int | None = None,
@@ -398,7 +399,7 @@ class Document:
         return d
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Signature:
     signer: str
     key: bytes
@@ -425,12 +426,12 @@ def _signature_from_obj(obj: Any, path: str) -> Signature:
             raise InvalidInput(f"{path}.{missing[0]}", "missing required field")
         raise InvalidInput(path, f"unknown field(s): {', '.join(sorted(str(k) for k in obj if k not in _SIG_KEYS))}")
     try:
-        return Signature(obj["signer"], obj["key"], obj["sig"])
+        return Signature(signer=obj["signer"], key=obj["key"], sig=obj["sig"])
     except InvalidInput as exc:
         raise InvalidInput(f"{path}.{exc.field}", exc.rule) from None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Envelope:
     """A document with its signatures; ``to_bytes()`` is the Merkle leaf."""
 
@@ -468,7 +469,7 @@ class Envelope:
         sigs = obj["sigs"]
         if type(sigs) is not list:
             raise InvalidInput("sigs", f"expected a list, got {_got(sigs)}")
-        return cls(doc, tuple(_signature_from_obj(s, f"sigs[{i}]") for i, s in enumerate(sigs)))
+        return cls(doc=doc, sigs=tuple(_signature_from_obj(s, f"sigs[{i}]") for i, s in enumerate(sigs)))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Envelope":
@@ -516,9 +517,9 @@ class Envelope:
 
 
 def sign_document(doc: Document, signer_id: str, seed: bytes) -> Signature:
-    return Signature(signer_id, public_key(seed), sign(seed, DOC_DOMAIN, doc.canonical))
+    return Signature(signer=signer_id, key=public_key(seed), sig=sign(seed, DOC_DOMAIN, doc.canonical))
 
 
 def make_envelope(doc: Document, signers: Iterable[tuple[str, bytes]]) -> Envelope:
     """Sign `doc` with each (signer_id, seed) and wrap it."""
-    return Envelope(doc, tuple(sign_document(doc, signer_id, seed) for signer_id, seed in signers))
+    return Envelope(doc=doc, sigs=tuple(sign_document(doc, signer_id, seed) for signer_id, seed in signers))

@@ -62,7 +62,7 @@ def _list(obj: dict, key: str) -> list:
     return v
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Genesis:
     """A validated genesis.json; `units`, `members` and `nodes` hold decoded entries."""
 
@@ -169,4 +169,5 @@ class Genesis:
             digest = hashlib.sha256(canonical(hashed)).digest()
         except InvalidInput as exc:
             raise InvalidInput(exc.field, exc.rule) from None
-        return cls(chain_id, created_at, tuple(units), tuple(members), tuple(nodes), copy.deepcopy(obj), digest)
+        return cls(chain_id=chain_id, created_at=created_at, units=tuple(units), members=tuple(members),
+                   nodes=tuple(nodes), raw=copy.deepcopy(obj), genesis_hash=digest)

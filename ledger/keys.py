@@ -111,7 +111,7 @@ def verify(public_key: bytes, domain: bytes, message: bytes, sig: bytes) -> bool
         return False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class KeyFile:
     """A decoded key file: `id_field` is "member_id" or "node_id"."""
 

@@ -84,8 +84,9 @@ class Org:
     def envelope(self, type_: str, org: str, body: dict, signers, *, refs=(), created_at=None, nonce=None,
                  seeds: dict | None = None) -> Envelope:
         n = self._next()
-        doc = Document(1, type_, org, body, tuple(refs), T0 + n if created_at is None else created_at,
-                       hashlib.sha256(f"nonce/{self.seed}/{n}".encode()).digest()[:16] if nonce is None else nonce)
+        doc = Document(v=1, type=type_, org=org, body=body, refs=tuple(refs),
+                       created_at=T0 + n if created_at is None else created_at,
+                       nonce=hashlib.sha256(f"nonce/{self.seed}/{n}".encode()).digest()[:16] if nonce is None else nonce)
         seeds = seeds or {}
         return make_envelope(doc, [(s, seeds.get(s) or self.seeds[s]) for s in signers])
 
@@ -236,7 +237,7 @@ def sample_world(node_seeds: dict[str, bytes] | None = None) -> SampleWorld:
     }
 
     def env(type_, body, signers, created_at, nonce=bytes(16)) -> bytes:
-        doc = Document(1, type_, "root", body, (), created_at, nonce)
+        doc = Document(v=1, type=type_, org="root", body=body, refs=(), created_at=created_at, nonce=nonce)
         return make_envelope(doc, [(s, seeds[s]) for s in signers]).to_bytes()
 
     def minutes_body(i):

@@ -43,7 +43,7 @@ def test_from_bytes_reuses_input_bytes(samples):
 
 def _body_error(type_, body):
     with pytest.raises(InvalidInput) as info:
-        Document(1, type_, "central", body, (), 1, bytes(16))
+        Document(v=1, type=type_, org="central", body=body, refs=(), created_at=1, nonce=bytes(16))
     return info.value
 
 
@@ -92,7 +92,7 @@ def test_cross_field_rules():
 def test_confidential_bodies():
     body = {"confidential": True, "commitment": bytes(32), "recipients": ["m1"], "meta": {"kind": "regular"}}
     for t in ("minutes", "resolution", "inspection_finding"):
-        Document(1, t, "central", body, (), 1, bytes(16))
+        Document(v=1, type=t, org="central", body=body, refs=(), created_at=1, nonce=bytes(16))
     assert _body_error("role", body).field == "body.confidential"
     assert _body_error("minutes", dict(body, confidential=False)).field == "body.confidential"
     assert _body_error("minutes", dict(body, recipients=[])).field == "body.recipients"
@@ -171,14 +171,14 @@ def test_verify_signatures(samples):
     env = samples["minutes"]
     env.verify_signatures()
     with pytest.raises(BadSignature, match="no signature"):
-        Envelope(env.doc, ()).verify_signatures()
+        Envelope(doc=env.doc, sigs=()).verify_signatures()
     s = env.sigs[0]
     with pytest.raises(BadSignature, match="more than once"):
-        Envelope(env.doc, (s, s)).verify_signatures()
+        Envelope(doc=env.doc, sigs=(s, s)).verify_signatures()
     other = ORG.resolution(CELLS[0])
-    forged = Signature(s.signer, s.key, sign_document(other.doc, s.signer, ORG.seeds[s.signer]).sig)
+    forged = Signature(signer=s.signer, key=s.key, sig=sign_document(other.doc, s.signer, ORG.seeds[s.signer]).sig)
     with pytest.raises(BadSignature) as info:
-        Envelope(env.doc, (forged,)).verify_signatures()
+        Envelope(doc=env.doc, sigs=(forged,)).verify_signatures()
     assert info.value.signer == s.signer
     again = make_envelope(env.doc, [(s.signer, ORG.seeds[s.signer])])
     assert again.sigs[0] == s  # Ed25519 is deterministic

@@ -47,7 +47,7 @@ def test_key_file_round_trip_mode_and_shape(tmp_path):
     assert set(obj) == {"member_id", "public_key", "secret_key"}
     assert b64d(obj["secret_key"]) == SEED and b64d(obj["public_key"]) == public_key(SEED)
     kf = read_key_file(path)
-    assert kf == KeyFile("member_id", "m1", public_key(SEED), SEED)
+    assert kf == KeyFile(id_field="member_id", id="m1", public_key=public_key(SEED), seed=SEED)
     assert b64e(SEED) not in repr(kf)
     assert [p.name for p in tmp_path.iterdir()] == ["m1.json"]  # no temporary file left behind
 
