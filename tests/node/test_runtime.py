@@ -1,0 +1,157 @@
+"""node/runtime.py in-process (one voter), and the pure parts beside it:
+block_producer.py, membership.py, catchup.py's header prediction and snapshot data."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from consensus import ConfChangeType, ConfState
+from ledger.blocks import BlockProposal
+from ledger.ledger import Ledger
+from ledger.store import MemoryStore
+from node.block_producer import BlockProducer
+from node.catchup import expected_header, parse_snapshot_data, snapshot_data
+from node.config import BlockSettings, load_config
+from node.membership import next_change
+from node.runtime import NodeRuntime
+from tests.ledger.factory import make_org
+from tests.node.cluster import Cluster
+
+CELL = "central/p1/k1/s1"
+
+
+async def _until(predicate, timeout: float = 20.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("timed out")
+        await asyncio.sleep(0.02)
+
+
+def test_restart_resumes_from_disk_without_replaying_blocks(tmp_path):
+    cluster = Cluster(tmp_path, voters=1)
+    config = load_config(cluster.nodes["n1"].config)
+    envelopes = [cluster.org.minutes(CELL).to_bytes() for _ in range(4)]
+
+    async def first_life() -> list[dict]:
+        runtime = NodeRuntime(config)
+        await runtime.start()
+        try:
+            await _until(lambda: runtime.status()["role"] == "leader")
+            return list(await asyncio.gather(*(runtime.submit(e, wait=True) for e in envelopes[:3])))
+        finally:
+            await runtime.stop()
+
+    async def second_life() -> tuple[dict, float, dict]:
+        runtime = NodeRuntime(config)
+        assert runtime.raft.status().applied == runtime.ledger.raft_applied > 0  # Config.applied from the ledger
+        await runtime.start()
+        try:
+            await _until(lambda: runtime.status()["role"] == "leader")
+            replayed = runtime.metrics.blocks_applied_total._value.get()
+            result = await runtime.submit(envelopes[3], wait=True)
+            return runtime.status(), replayed, result
+        finally:
+            await runtime.stop()
+
+    results = asyncio.run(first_life())
+    assert all(r["status"] == "committed" for r in results)
+    height = max(r["receipt"]["block"]["height"] for r in results)
+    status, replayed, result = asyncio.run(second_life())
+    assert replayed == 0
+    assert result["receipt"]["block"]["height"] == height + 1 == status["height"]
+
+
+def test_bad_frames_never_crash_the_node(tmp_path):
+    cluster = Cluster(tmp_path, voters=1)
+    config = load_config(cluster.nodes["n1"].config)
+
+    async def scenario() -> dict:
+        runtime = NodeRuntime(config)
+        await runtime.start()
+        try:
+            await _until(lambda: runtime.status()["role"] == "leader")
+            for frame in [
+                {"kind": "raft", "payload": b"\x00garbage"}, {"kind": "raft", "payload": {"type": "Nope"}},
+                {"kind": "raft"}, {"kind": "block_sig", "height": "x"}, {"kind": "block_sig", "height": 10**9,
+                                                                         "block_hash": "00", "sig": b"s"},
+                {"kind": "block_sig", "height": 1, "block_hash": "ab", "sig": b"\x00" * 64},
+                {"kind": "fetch_blocks", "from_height": -1, "limit": 5}, {"kind": "blocks", "items": [{"x": 1}]},
+                {"kind": "sig_request", "heights": "all"}, {"kind": "block_sigs", "items": [[1, 2, 3], "x"]},
+                {"kind": "whatever"},
+            ]:
+                runtime._on_frame("n2", {"from": "n2", **frame})
+            result = await runtime.submit(cluster.org.minutes(CELL).to_bytes(), wait=True)
+            assert result["status"] == "committed"
+            return runtime.status()
+        finally:
+            await runtime.stop()
+
+    assert asyncio.run(scenario())["height"] >= 1
+
+
+def test_block_producer_closes_blocks_by_count_and_linger_and_keeps_one_in_flight():
+    producer = BlockProducer("n1", BlockSettings(max_documents=2, linger_ms=50))
+    assert producer.add("a", b"A", now=0.0) and not producer.add("a", b"A", now=0.0)  # dedupe by doc_id
+    assert not producer.due(0.01) and producer.due(0.05)  # linger
+    producer.add("b", b"B", now=0.01)
+    producer.add("c", b"C", now=0.01)
+    assert producer.due(0.01)  # count
+    proposal = producer.build(height=1, prev_hash=bytes(32), now_ms=5, head_timestamp=9, term=2)
+    assert proposal.envelopes == (b"A", b"B") and proposal.timestamp == 9
+    assert not producer.due(10.0) and producer.holds("a")  # one block in flight
+    producer.on_term_end(now=1.0)  # deposed: back to the pool, oldest first
+    assert list(producer.pool) == ["a", "b", "c"]
+    producer.build(height=1, prev_hash=bytes(32), now_ms=5, head_timestamp=0, term=3)
+    producer.on_block_applied(1, ["a", "b"], now=2.0)
+    assert producer.in_flight is None and list(producer.pool) == ["c"]
+
+
+def test_membership_changes_one_at_a_time_additions_first():
+    nodes = [{"node_id": "n1", "role": "voter"}, {"node_id": "n2", "role": "voter"},
+             {"node_id": "n4", "role": "learner"}]
+    change = next_change(ConfState(voters=("n1", "n3")), nodes)
+    assert (change.type, change.node_id) == (ConfChangeType.ADD_VOTER, "n2")
+    change = next_change(ConfState(voters=("n1", "n2", "n3")), nodes)
+    assert (change.type, change.node_id) == (ConfChangeType.ADD_LEARNER, "n4")
+    change = next_change(ConfState(voters=("n1", "n2", "n3"), learners=("n4",)), nodes)
+    assert (change.type, change.node_id) == (ConfChangeType.REMOVE_NODE, "n3")
+    assert next_change(ConfState(voters=("n1", "n2"), learners=("n4",)), nodes) is None
+
+
+def test_expected_header_is_the_header_apply_block_makes():
+    org = make_org(3)
+    ledger = Ledger(MemoryStore(), org.genesis)
+    for _ in range(3):
+        proposal = BlockProposal(height=ledger.height + 1, prev_hash=ledger.head_hash, timestamp=1_700_000_000_000,
+                                 proposer="n1", term=1, envelopes=tuple(org.minutes(CELL).to_bytes() for _ in range(3)))
+        predicted = expected_header(ledger, proposal)
+        assert ledger.apply_block(proposal).header == predicted
+
+
+def test_snapshot_data_round_trip_and_garbage():
+    target = parse_snapshot_data(snapshot_data(7, b"\x01" * 32, 99))
+    assert (target.height, target.block_hash, target.raft_index) == (7, b"\x01" * 32, 99)
+    for junk in (b"", b"\xc1", b"\x90"):
+        assert parse_snapshot_data(junk) is None
+
+
+@pytest.mark.parametrize("bad", [b"not msgpack"])
+def test_submit_rejects_garbage_with_a_typed_error(tmp_path, bad):
+    from ledger.errors import MinutebookError
+
+    cluster = Cluster(tmp_path, voters=1)
+
+    async def scenario() -> None:
+        runtime = NodeRuntime(load_config(cluster.nodes["n1"].config))
+        await runtime.start()
+        try:
+            await _until(lambda: runtime.status()["role"] == "leader")
+            with pytest.raises(MinutebookError):
+                await runtime.submit(bad, wait=False)
+        finally:
+            await runtime.stop()
+
+    asyncio.run(scenario())
