@@ -31,6 +31,8 @@ Deviations from etcd, deliberate:
 * Reads asked of a leader before it committed an entry of its term wait for
   that commit rather than being dropped. A follower forwards reads to the
   leader it knows (ReadIndexRequest); with no known leader it raises NotLeader.
+* An empty proposal is refused: it would look like the term-start no-op.
+* On restart the conf changes in (snapshot, ``Config.applied``] are replayed from the log.
 """
 
 from __future__ import annotations
@@ -454,6 +456,8 @@ class Raft(LeaderReplication):
 
     def propose(self, data: bytes) -> int:
         self._require_leader()
+        if not data:  # the application could not tell it from the leader's term-start no-op
+            raise ProposalDropped("empty data is reserved for the leader's no-op entry")
         return self._append_entry(data if type(data) is bytes else bytes(data), EntryType.NORMAL)
 
     def propose_conf_change(self, cc: ConfChange) -> int:

@@ -138,7 +138,8 @@ class RawNode:
         self.raft.step(msg)
 
     def propose(self, data: bytes) -> int:
-        """Append `data` as a new entry; returns its index. Raises NotLeader(leader_hint) or ProposalDropped."""
+        """Append `data` (non-empty) as a new entry; returns its index. Raises NotLeader(leader_hint) or
+        ProposalDropped (empty data, or a leadership transfer under way)."""
         return self.raft.propose(data)
 
     def propose_conf_change(self, cc: ConfChange) -> int:

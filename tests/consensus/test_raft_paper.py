@@ -14,7 +14,7 @@ import pytest
 
 from consensus import (AppendEntries, AppendEntriesResponse, ConfChange, ConfChangeType, ConfState, Config,
                        Entry, Heartbeat, RawNode, RequestVote, RequestVoteResponse, Role)
-from consensus.errors import NotLeader
+from consensus.errors import NotLeader, ProposalDropped
 from tests.consensus.netfixture import Net, drain, make_storage
 
 VOTERS = ("n1", "n2", "n3")
@@ -416,6 +416,15 @@ def test_follower_refuses_proposals():
     with pytest.raises(NotLeader) as caught:
         net["n2"].propose(b"x")
     assert caught.value.leader_hint == "n1"
+
+
+def test_empty_proposals_are_refused():
+    """A leader commits a blank no-op entry at the start of its term; an empty client proposal would be
+    indistinguishable from it, so the core refuses one (a deliberate deviation from etcd). Raft §8"""
+    net = Net()
+    net.elect("n1")
+    with pytest.raises(ProposalDropped):
+        net["n1"].propose(b"")
 
 
 # ----------------------------------------------------------------- §6
