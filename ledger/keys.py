@@ -9,7 +9,8 @@ verifier fed hostile bytes answers False. Verification dominates the cost of
 applying a block, so decoded ``VerifyKey`` objects are cached per key.
 
 Key file (a format outside tools rely on, DESIGN.md), mode 0600, written
-atomically (temporary file, fsync, rename)::
+atomically (temporary file, fsync, rename); :func:`read_key_file` refuses an
+unencrypted one that group or others may read (as ssh does)::
 
     {"member_id" | "node_id": "<id>",
      "public_key": "<b64url 32 bytes>",
@@ -191,6 +192,17 @@ def write_key_file(path, *, id_field: str, id: str, seed: bytes, passphrase: str
         pass
 
 
+def _check_private(path) -> None:
+    """An unencrypted seed that group or others can read is refused, as ssh
+    refuses an unprotected private key: whoever reads it can sign minutes."""
+    if os.name != "posix":
+        return
+    mode = os.stat(path).st_mode & 0o777
+    if mode & 0o077:
+        raise KeyFileError(f"key file {path} holds an unencrypted seed but is readable by others "
+                           f"(mode {mode:04o}); chmod 600 it or encrypt it with a passphrase")
+
+
 def read_key_file(path, passphrase: str | None = None) -> KeyFile:
     """Read and check a key file; raises KeyFileError with what is wrong."""
     try:
@@ -230,4 +242,6 @@ def read_key_file(path, passphrase: str | None = None) -> KeyFile:
         raise KeyFileError(f"secret_key: expected a {SEED_BYTES}-byte seed, got {len(seed)} bytes")
     if public_key(seed) != pk:
         raise KeyFileError("public_key does not match the secret key's seed")
+    if not isinstance(secret, dict):
+        _check_private(path)
     return KeyFile(id_field=id_field, id=ident, public_key=pk, seed=seed)

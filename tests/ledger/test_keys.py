@@ -68,6 +68,7 @@ def test_encrypted_key_file(tmp_path):
 def _write(tmp_path, obj):
     p = tmp_path / "k.json"
     p.write_text(json.dumps(obj))
+    p.chmod(0o600)
     return p
 
 
@@ -94,3 +95,17 @@ def test_unreadable_key_files(tmp_path):
     p.write_text("{not json")
     with pytest.raises(KeyFileError, match="not JSON"):
         read_key_file(p)
+
+
+def test_readable_unencrypted_key_file_is_refused(tmp_path):
+    path = tmp_path / "k.json"
+    write_key_file(path, id_field="member_id", id="m1", seed=SEED)
+    path.chmod(0o644)
+    with pytest.raises(KeyFileError, match="readable by others .mode 0644.; chmod 600"):
+        read_key_file(path)
+    path.chmod(0o600)
+    assert read_key_file(path).seed == SEED
+    enc = tmp_path / "enc.json"
+    write_key_file(enc, id_field="node_id", id="n1", seed=SEED, passphrase="pw")
+    enc.chmod(0o644)  # an encrypted seed may be shared (backups, devnet folders)
+    assert read_key_file(enc, "pw").seed == SEED
