@@ -37,7 +37,7 @@ FAULT_WEIGHTS: dict[str, int] = {
     "partition": 6, "one_way": 4, "bridge": 3, "isolate": 5, "isolate_leader": 5,
     "drop_link": 3, "lossy": 4, "heal": 12, "crash": 5, "crash_leader": 4, "crash_mid": 3,
     "restart": 12, "compact": 6, "transfer": 3, "campaign": 2,
-    "add_learner": 2, "promote": 4, "remove": 2, "remove_leader": 1,
+    "add_learner": 3, "promote": 6, "remove": 2, "remove_leader": 1,
     "stalk_new_leader": 4, "stalk_commit": 4, "hold_link": 4, "hold_leader": 3, "release": 3,
 }
 
@@ -62,6 +62,7 @@ class RunResult:
     proposals: int = 0
     committed: int = 0
     reads: int = 0
+    liveness_ticks: int = 0  # ticks the liveness phase needed
     elections: int = 0       # leaders elected (distinct terms)
     max_term: int = 0
     counts: dict[str, int] = field(default_factory=dict)   # snapshots installed, conf changes, ...
@@ -282,6 +283,7 @@ def _liveness(sim: Simulator, result: RunResult) -> None:
         if index:
             voters, learners = sim.members()
             if all(sim.nodes[i].applied >= index for i in voters + learners):
+                result.liveness_ticks = sim.now - start
                 return
         else:
             leader = sim.leader()
@@ -307,6 +309,7 @@ def seed_config(seed: int) -> dict[str, Any]:
         max_bytes_per_msg=rng.choice([1 << 20, 1 << 20, 64, 1]),
         max_inflight=rng.choice([256, 256, 4, 1]),
         heartbeat_tick=rng.choice([1, 1, 2]),
+        snapshot_chunk_bytes=rng.choice([1 << 20, 16]),   # app state is 40 bytes: 3 chunks
         fault_rate=rng.choice([0.04, 0.06, 0.1, 0.15]),
     )
 

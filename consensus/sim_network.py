@@ -39,6 +39,9 @@ class Network:
     blocked: set[tuple[str, str]] = field(default_factory=set)
     held: set[tuple[str, str]] = field(default_factory=set)   # queued, not delivered, not lost
     stats: NetworkStats = field(default_factory=NetworkStats)
+    # Messages lost on a cut link since the simulator last looked: a transport notices a dead
+    # link and the runtime reports it (``report_unreachable`` / ``report_snapshot``).
+    lost_on_cut: list[Any] = field(default_factory=list)
     # Invariant: every queued message has due >= the tick it was sent at.
     _queue: list[tuple[int, int, Any]] = field(default_factory=list)
     _seq: int = 0
@@ -157,6 +160,7 @@ class Network:
             link = (msg.src, msg.dst)
             if link in blocked:
                 self.stats.blocked += 1
+                self.lost_on_cut.append(msg)
                 continue
             prob = link_drop.get(link, 0.0) if link_drop else 0.0
             if drop_rate:

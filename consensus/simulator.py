@@ -30,7 +30,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from consensus import (Config, ConfChange, ConfChangeType, ConfState, EntryType,
+from consensus import (Config, ConfChange, ConfChangeType, ConfState, EntryType, InstallSnapshot,
                        MemoryLogStorage, RawNode, Role, decode_message, encode_message)
 from consensus.errors import ConsensusError
 from consensus.sim_checks import GENESIS_DIGEST, SafetyChecker, SafetyViolation
@@ -82,12 +82,14 @@ class Simulator:
                  heartbeat_tick: int = 1, pre_vote: bool = True, check_quorum: bool = True,
                  max_inflight: int = 256, max_bytes_per_msg: int = 1 << 20,
                  drop_rate: float = 0.0, dup_rate: float = 0.0, max_delay: int = 0,
-                 trace_len: int = 60, check: bool = True, wire: bool = False) -> None:
+                 snapshot_chunk_bytes: int = 1 << 20, trace_len: int = 60, check: bool = True,
+                 wire: bool = False) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
         self.config = dict(election_tick=election_tick, heartbeat_tick=heartbeat_tick,
                            pre_vote=pre_vote, check_quorum=check_quorum,
-                           max_inflight=max_inflight, max_bytes_per_msg=max_bytes_per_msg)
+                           max_inflight=max_inflight, max_bytes_per_msg=max_bytes_per_msg,
+                           snapshot_chunk_bytes=snapshot_chunk_bytes)
         self.election_tick = election_tick
         self.net = Network(random.Random(f"{seed}/net"), drop_rate=drop_rate,
                            dup_rate=dup_rate, max_delay=max_delay)
@@ -308,6 +310,8 @@ class Simulator:
         delivered = 0
         for _ in range(max_rounds):
             batch = self.net.take_due(self.now)
+            if self.net.lost_on_cut:
+                self._report_lost()
             if not batch:
                 break
             for msg in batch:
@@ -324,6 +328,22 @@ class Simulator:
                 self._ready(node)
                 delivered += 1
         return delivered
+
+    def _report_lost(self) -> None:
+        """The runtime's transport tells the sender what a cut link lost (etcd's
+        ReportUnreachable / ReportSnapshot): always for a snapshot, sometimes otherwise."""
+        lost, self.net.lost_on_cut = self.net.lost_on_cut, []
+        for msg in lost:
+            node = self.nodes.get(msg.src)
+            if node is None or node.raw is None:
+                continue
+            if isinstance(msg, InstallSnapshot):
+                node.raw.report_snapshot(msg.dst, False)
+            elif self.rng.random() < 0.3:
+                node.raw.report_unreachable(msg.dst)
+            else:
+                continue
+            self._ready(node)
 
     def step(self) -> None:
         """One tick of the world: tick every node, then deliver what is due."""

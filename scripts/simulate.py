@@ -72,6 +72,7 @@ def run_many(args: argparse.Namespace) -> int:
             by_size[result.nodes] = by_size.get(result.nodes, 0) + 1
             for kind, count in result.faults.items():
                 faults[kind] = faults.get(kind, 0) + count
+            totals["liveness_max"] = max(totals.get("liveness_max", 0), result.liveness_ticks)
             if result.seconds > slowest[0]:
                 slowest = (result.seconds, result.seed)
             if result.violation:
@@ -96,6 +97,7 @@ def run_many(args: argparse.Namespace) -> int:
         ("proposals made / committed", f"{totals['proposals']} / {totals['committed']}"),
         ("reads served", str(totals["reads"])),
         ("leaders elected (max term)", f"{totals['elections']} ({totals['max_term']})"),
+        ("liveness phase, max ticks", str(totals.get("liveness_max", 0))),
     ]
     rows += [(kind.replace("_", " "), str(count)) for kind, count in sorted(counts.items())]
     rows += [
