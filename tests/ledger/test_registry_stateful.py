@@ -1,6 +1,7 @@
 """The registry under random sequences of valid and invalid documents
 (hypothesis RuleBasedStateMachine). After every step: each member is in exactly
-one existing unit, statuses are legal, a rejected document changed nothing, a
+one existing unit, statuses are legal (a terminal one never changes and holds no
+role), a rejected document changed nothing, a
 revoked key authorised nothing later; at the end a replay into a fresh
 registry reaches the same state hash."""
 
@@ -16,7 +17,7 @@ from ledger.documents import Envelope
 from ledger.errors import MinutebookError
 from ledger.genesis import Genesis
 from ledger.keys import public_key
-from ledger.registry import Registry
+from ledger.registry import TERMINAL, Registry
 from ledger.schemas import MEMBER_CHANGES, ROLES
 from ledger.store import MemoryStore, Overlay
 from tests.ledger.factory import T0, make_org
@@ -34,6 +35,7 @@ class RegistryMachine(RuleBasedStateMachine):
         self.keys = {m: [s] for m, s in self.org.seeds.items()}  # every seed a member ever had
         self.revoked: dict[bytes, int] = {}  # key -> revoked at
         self.fresh = 0
+        self.final: dict[str, str] = {}  # member -> terminal status, once reached
 
     # -- helpers --------------------------------------------------------------------
 
@@ -132,6 +134,26 @@ class RegistryMachine(RuleBasedStateMachine):
         who, seed = self.signer(data, self.org.secretary("central"))
         self.submit(self.build("resolution", unit, body, who, seed))
 
+    @rule(data=st.data())
+    def minutes(self, data):
+        unit = data.draw(st.sampled_from(self.units()))
+        chair = data.draw(st.sampled_from(self.members()))
+        secretary = self.org.officer(unit) if data.draw(st.booleans()) else data.draw(st.sampled_from(self.members()))
+        env = self.org.minutes("central")
+        body = dict(env.doc.body, chair=chair, secretary=secretary)
+        signers = sorted({chair, secretary}) if data.draw(st.integers(0, 4)) else [secretary]
+        seeds = {m: data.draw(st.sampled_from(self.keys.get(m) or [bytes(32)])) for m in signers}
+        self.submit(self.org.envelope("minutes", unit, body, signers, seeds=seeds))
+
+    @rule(data=st.data())
+    def finding(self, data):
+        unit = data.draw(st.sampled_from(self.units()))
+        subject = {"member": data.draw(st.sampled_from(self.members()))} if data.draw(st.booleans()) else \
+            {"unit": data.draw(st.sampled_from(self.units()))}
+        body = dict(self.org.finding("central").doc.body, subject=subject)
+        who, seed = self.signer(data, self.org.inspector("central"))
+        self.submit(self.build("inspection_finding", unit, body, who, seed))
+
     @rule(data=st.data(), action=st.sampled_from(["add", "remove"]), n=st.integers(1, 5),
           role=st.sampled_from(["voter", "learner"]))
     def node(self, data, action, n, role):
@@ -157,6 +179,12 @@ class RegistryMachine(RuleBasedStateMachine):
             assert placed[m] == [rec["unit"]] and self.reg.unit(rec["unit"]) is not None
             assert rec["status"] in STATUSES
             assert rec["status"] != "suspended" or rec.get("prior") in ("probationary", "full")
+            if m in self.final:
+                assert rec["status"] == self.final[m], f"{m} left terminal status {self.final[m]}"
+            elif rec["status"] in TERMINAL:
+                self.final[m] = rec["status"]
+            if rec["status"] in TERMINAL:
+                assert rec["roles"] == [], f"{m} is {rec['status']} but holds roles"
         for u in self.units():
             if self.reg.unit(u)["status"] == "closed":
                 assert all(self.reg.member(m)["status"] not in ("probationary", "full", "suspended")
