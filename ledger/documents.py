@@ -13,6 +13,12 @@ Records check themselves when built (``__post_init__``) and raise
 fields together are here (:func:`_cross_checks`). Who may sign what is the
 registry's business (it needs state).
 
+Confidential bodies (minutes, resolution, inspection_finding) are
+``{confidential: true, commitment, recipients, meta}`` with ``commitment =
+sha256(COMMIT_DOMAIN + salt + canonical(public body))``
+(:func:`body_commitment`); the body and its 32-byte salt travel sealed to the
+recipients, and :func:`opens_commitment` proves a body matches.
+
 Speed: every node decodes and checks every document of every block, so
 :meth:`Envelope.from_bytes` reuses the input bytes as the envelope's canonical
 bytes and computes the doc's canonical bytes once (msgpack of an already
@@ -22,6 +28,7 @@ checked value), caching both and the doc id on the frozen records.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import re
 import time
@@ -42,6 +49,7 @@ __all__ = [
     "DOC_TYPES", "DOC_VERSION", "NONCE_BYTES", "MEMBER_ID_RE", "ORG_PATH_RE",
     "Document", "Signature", "Envelope",
     "sign_document", "make_envelope", "validate_body", "is_member_id", "is_org_path",
+    "COMMIT_DOMAIN", "SALT_BYTES", "body_commitment", "confidential_body", "opens_commitment",
 ]
 
 DOC_VERSION = 1
@@ -50,6 +58,8 @@ NONCE_BYTES = 16
 MEMBER_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 ORG_PATH_RE = re.compile(r"[a-z0-9-]+(?:/[a-z0-9-]+)*")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+COMMIT_DOMAIN = b"minutebook/commit/v1\0"
+SALT_BYTES = 32
 _DOC_KEYS = ("body", "created_at", "nonce", "org", "refs", "type", "v")
 _SIG_KEYS = ("key", "sig", "signer")
 _pack = msgpack.Packer(use_bin_type=True).pack
@@ -306,6 +316,51 @@ def validate_body(doc_type: str, body: Any) -> None:
         return
     _check(BODY_SCHEMAS[doc_type], body, "body")
     raise InvalidInput("body", "does not match the schema")  # pragma: no cover - predicate and checker agree
+
+
+def body_commitment(doc_type: str, body: dict, salt: bytes) -> bytes:
+    """The commitment a confidential body keeps on the ledger (DESIGN.md
+    "Confidential documents"): ``sha256(COMMIT_DOMAIN + salt + canonical(body))``.
+
+    `body` must be a valid public body of `doc_type`, so whoever opens the
+    commitment holds a real document body. The 32-byte random salt travels
+    sealed with the body; without it a reader could confirm a guessed body (a
+    likely vote tally, say) by hashing guesses.
+    """
+    if doc_type not in CONFIDENTIAL_TYPES:
+        raise InvalidInput("doc.type", f"{doc_type} documents cannot be confidential")
+    if type(body) is dict and "confidential" in body:
+        raise InvalidInput("body.confidential", "commit to the public body, not to a confidential one")
+    validate_body(doc_type, body)
+    if type(salt) is not bytes or len(salt) != SALT_BYTES:
+        raise InvalidInput("salt", f"expected {SALT_BYTES} bytes, got {_got(salt)}")
+    return hashlib.sha256(COMMIT_DOMAIN + salt + canonical(body)).digest()
+
+
+def confidential_body(doc_type: str, body: dict, *, salt: bytes, recipients: Iterable[str],
+                      meta: dict | None = None) -> dict:
+    """The on-ledger body standing for `body`: its commitment, the recipients
+    (member ids, in the given order) and public `meta` (e.g. the meeting kind
+    and date, so analytics still count the meeting)."""
+    out = {"confidential": True, "commitment": body_commitment(doc_type, body, salt),
+           "recipients": list(recipients), "meta": {} if meta is None else meta}
+    validate_body(doc_type, out)
+    return out
+
+
+def opens_commitment(doc: "Document", body: Any, salt: Any) -> bool:
+    """True iff `body` with `salt` is what the confidential `doc` committed to.
+
+    Never raises: a wrong salt, a tampered or invalid body, a public doc all
+    answer False.
+    """
+    committed = doc.body.get("commitment") if doc.body.get("confidential") is True else None
+    if committed is None:
+        return False
+    try:
+        return hmac.compare_digest(body_commitment(doc.type, body, salt), committed)
+    except InvalidInput:
+        return False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -9,7 +9,8 @@ import unicodedata
 import msgpack
 import pytest
 
-from ledger.documents import DOC_TYPES, Document, Envelope, Signature, make_envelope, sign_document
+from ledger.documents import (DOC_TYPES, Document, Envelope, Signature, body_commitment, confidential_body,
+                              make_envelope, opens_commitment, sign_document)
 from ledger.encoding import canonical
 from ledger.errors import BadSignature, InvalidInput, NotCanonical
 from ledger.schemas import BODY_SCHEMAS
@@ -195,3 +196,24 @@ def test_all_is_accurate(module):
     public = {n for n, v in vars(mod).items() if not n.startswith("_") and (inspect.isclass(v) or inspect.isfunction(v))
               and v.__module__ == module}
     assert public <= set(mod.__all__), public - set(mod.__all__)
+
+
+def test_confidential_commitment_opens_only_with_body_and_salt():
+    secret = _minutes_body()
+    salt = bytes(range(32))
+    body = confidential_body("minutes", secret, salt=salt, recipients=["m1", "m2"], meta={"kind": "regular"})
+    env = ORG.envelope("minutes", CELLS[0], body, [ORG.secretary(CELLS[0])])
+    doc = Envelope.from_bytes(env.to_bytes()).doc
+    assert opens_commitment(doc, secret, salt)
+    assert not opens_commitment(doc, secret, bytes(32))  # wrong salt
+    assert not opens_commitment(doc, dict(secret, text="edited"), salt)  # tampered body
+    assert not opens_commitment(doc, {"not": "a body"}, salt)  # invalid body: False, never raises
+    assert not opens_commitment(ORG.minutes(CELLS[0]).doc, secret, salt)  # a public doc opens nothing
+    with pytest.raises(InvalidInput) as info:
+        body_commitment("minutes", dict(secret, held_at=-1), salt)
+    assert info.value.field == "body.held_at"
+    with pytest.raises(InvalidInput, match="cannot be confidential"):
+        body_commitment("role", {"action": "grant", "member": "m1", "role": "inspector", "unit": "central"}, salt)
+    with pytest.raises(InvalidInput) as info:
+        body_commitment("minutes", secret, b"short")
+    assert info.value.field == "salt"
