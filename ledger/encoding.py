@@ -75,6 +75,8 @@ def check_canonical_value(value: Any, path: str = "", depth: int = 0) -> None:
         return
     if isinstance(value, float):
         raise NotCanonical(path, f"floats are not allowed, got {value!r} (use an integer)")
+    if isinstance(value, msgpack.ExtType):  # a namedtuple: it must not pass as a list below
+        raise NotCanonical(path, f"msgpack extension types are not allowed, got ext type {value.code}")
     if depth >= MAX_DEPTH:
         raise TooLarge(path, f"nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, (list, tuple)):
@@ -128,6 +130,10 @@ def _check_key_order(value: Any, path: str = "") -> None:
             _check_key_order(v, f"{path}[{i}]")
 
 
+def _reject_ext(code: int, data: bytes) -> Any:
+    raise NotCanonical("", f"msgpack extension types are not allowed, got ext type {code}")
+
+
 def decode_canonical(data: bytes, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> Any:
     """Decode `data` and prove it is canonical, or raise NotCanonical/TooLarge."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
@@ -141,6 +147,7 @@ def decode_canonical(data: bytes, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> Any
             raw=False,
             use_list=True,
             strict_map_key=False,  # non-str keys are rejected below, with a path
+            ext_hook=_reject_ext,
         )
     except msgpack.ExtraData:
         raise NotCanonical("", "trailing bytes after the value") from None

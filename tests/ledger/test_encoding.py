@@ -127,3 +127,21 @@ def test_depth_limit():
         canonical({"a": deep})
     with pytest.raises(TooLarge):
         _decode(msgpack.packb({"a": deep}, use_bin_type=True))
+
+
+@pytest.mark.parametrize("data", [
+    b"\xd4\x00\x00",  # fixext 1: msgpack-python hands back ExtType, a namedtuple that once passed as a list
+    msgpack.packb({"meta": msgpack.ExtType(5, b"xy")}, use_bin_type=True),
+    msgpack.packb({"at": msgpack.Timestamp(1, 0)}, use_bin_type=True, datetime=False),  # ext type -1
+])
+def test_extension_types_rejected(data):
+    with pytest.raises(NotCanonical):
+        decode_canonical(data)
+    with pytest.raises(NotCanonical):
+        _decode(data)
+
+
+def test_canonical_refuses_extension_types_with_path():
+    with pytest.raises(NotCanonical) as info:
+        canonical({"body": {"meta": msgpack.ExtType(0, b"\x00")}})
+    assert info.value.field == "body.meta" and "extension" in info.value.rule
