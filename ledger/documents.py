@@ -380,7 +380,7 @@ class Document:
     def __post_init__(self) -> None:
         if type(self.v) is not int or self.v != DOC_VERSION:
             raise InvalidInput("doc.v", f"expected {DOC_VERSION}, got {_got(self.v)}")
-        if self.type not in BODY_SCHEMAS or type(self.type) is not str:
+        if type(self.type) is not str or self.type not in BODY_SCHEMAS:  # type first: a list is unhashable
             raise InvalidInput("doc.type", f"expected one of {', '.join(DOC_TYPES)}, got {_got(self.type)}")
         if not is_org_path(self.org):
             raise InvalidInput("doc.org", f"expected an org path, got {_got(self.org)}")

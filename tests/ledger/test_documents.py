@@ -116,7 +116,8 @@ def test_repeats_are_named():
 
 
 @pytest.mark.parametrize("field, value, path", [
-    ("v", 2, "doc.v"), ("type", "memo", "doc.type"), ("org", "Central", "doc.org"), ("org", "a//b", "doc.org"),
+    ("v", 2, "doc.v"), ("type", "memo", "doc.type"), ("type", ["minutes"], "doc.type"), ("type", {"a": 1}, "doc.type"),
+    ("org", "Central", "doc.org"), ("org", "a//b", "doc.org"),
     ("refs", ["abc"], "doc.refs[0]"), ("created_at", -1, "doc.created_at"),
     ("created_at", 0, "doc.created_at"), ("nonce", bytes(15), "doc.nonce"),
 ])
