@@ -41,7 +41,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SafetyViolation", "SafetyChecker", "entry_key", "next_digest", "GENESIS_DIGEST"]
+__all__ = ["SafetyViolation", "SafetyChecker", "compare_logs", "entry_key", "next_digest",
+           "GENESIS_DIGEST"]
 
 GENESIS_DIGEST = b"\0" * 32
 
@@ -369,3 +370,24 @@ class SafetyChecker:
                         f"{node} was elected leader of term {term} with term {t} at index "
                         f"{target}, but the entry committed there in an earlier term has term "
                         f"{expected}")
+
+
+def compare_logs(storages: dict[str, Any]) -> None:
+    """Log matching (Raft §5.3) checked directly on every pair of disks: at the highest index
+    where two logs hold the same term, everything from both first indexes up to it is equal."""
+    ids = sorted(storages)
+    bounds = {i: (storages[i].first_index(), storages[i].last_index()) for i in ids}
+    for k, a in enumerate(ids):
+        sa = storages[a]
+        for b in ids[k + 1:]:
+            sb = storages[b]
+            lo = max(bounds[a][0], bounds[b][0])
+            hi = min(bounds[a][1], bounds[b][1])
+            for index in range(hi, lo - 1, -1):
+                if sa.term(index) == sb.term(index):
+                    if list(sa.entries(lo, index + 1)) != list(sb.entries(lo, index + 1)):
+                        raise SafetyViolation(
+                            "log matching",
+                            f"{a} and {b} agree on the term at index {index} but differ below it "
+                            f"(indexes {lo}..{index})")
+                    break

@@ -310,6 +310,7 @@ def seed_config(seed: int) -> dict[str, Any]:
         max_inflight=rng.choice([256, 256, 4, 1]),
         heartbeat_tick=rng.choice([1, 1, 2]),
         snapshot_chunk_bytes=rng.choice([1 << 20, 16]),   # app state is 40 bytes: 3 chunks
+        durable_app=rng.random() < 0.5,
         fault_rate=rng.choice([0.04, 0.06, 0.1, 0.15]),
     )
 

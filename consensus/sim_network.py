@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-__all__ = ["Network", "NetworkStats"]
+__all__ = ["Network", "NetworkStats", "format_message"]
 
 
 @dataclass
@@ -171,3 +171,20 @@ class Network:
             out.append(msg)
         self.stats.delivered += len(out)
         return out
+
+
+def format_message(msg: Any) -> str:
+    """One line for a trace: the message type and its fields, entries as term/index."""
+    parts = []
+    for name in getattr(msg, "__dataclass_fields__", {}):
+        if name in ("src", "dst"):
+            continue
+        value = getattr(msg, name)
+        if name == "entries":
+            value = "[" + ",".join(f"{e.term}/{e.index}" for e in value) + "]"
+        elif isinstance(value, bytes) and len(value) > 16:
+            value = value[:16] + b"..."
+        elif hasattr(value, "conf_state"):
+            value = f"snap@{value.index}/{value.term}"
+        parts.append(f"{name}={value}")
+    return f"{type(msg).__name__}({', '.join(parts)})"

@@ -33,8 +33,8 @@ from typing import Any, Iterable
 from consensus import (Config, ConfChange, ConfChangeType, ConfState, EntryType, InstallSnapshot,
                        MemoryLogStorage, RawNode, Role, decode_message, encode_message)
 from consensus.errors import ConsensusError
-from consensus.sim_checks import GENESIS_DIGEST, SafetyChecker, SafetyViolation
-from consensus.sim_network import Network
+from consensus.sim_checks import GENESIS_DIGEST, SafetyChecker, SafetyViolation, compare_logs
+from consensus.sim_network import Network, format_message
 
 __all__ = ["Simulator", "SimNode", "SafetyViolation", "run_random"]
 
@@ -83,7 +83,7 @@ class Simulator:
                  max_inflight: int = 256, max_bytes_per_msg: int = 1 << 20,
                  drop_rate: float = 0.0, dup_rate: float = 0.0, max_delay: int = 0,
                  snapshot_chunk_bytes: int = 1 << 20, trace_len: int = 60, check: bool = True,
-                 wire: bool = False) -> None:
+                 wire: bool = False, durable_app: bool = False) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
         self.config = dict(election_tick=election_tick, heartbeat_tick=heartbeat_tick,
@@ -96,6 +96,7 @@ class Simulator:
         self.checker = SafetyChecker()
         self.check = check
         self.wire = wire            # round-trip every delivered message through the codec
+        self.durable_app = durable_app   # app state survives crashes (see ``_start``)
         self.counts: dict[str, int] = {}   # snapshots installed, conf changes applied, ...
         # Nemesis triggers: isolate the next new leader right after its first Ready
         # ("new_leader"), or the leader right after it advances its commit ("leader_commit").
@@ -128,20 +129,26 @@ class Simulator:
         return node
 
     def _start(self, node: SimNode) -> None:
+        """Boot a RawNode from the node's disk. The app state restarts from the snapshot, or,
+        with ``durable_app`` (the ledger keeps its state in LevelDB), where it was: then
+        ``Config.applied`` tells the core not to hand those entries out again."""
         storage = node.storage
         snap = storage.snapshot()
-        index = snap.metadata.index
-        node.applied, node.digest = index, GENESIS_DIGEST
-        if index:
-            node.applied, node.digest = decode_app_state(snap.data)
         hard_state, conf_state = storage.initial_state()
-        node.conf_state = conf_state
+        if self.durable_app and node.life > 0:
+            index = node.applied           # digest and conf_state as they were at the crash
+        else:
+            index = snap.metadata.index
+            node.applied, node.digest = index, GENESIS_DIGEST
+            if index:
+                node.applied, node.digest = decode_app_state(snap.data)
+            node.conf_state = conf_state
         node.role, node.leader, node.reads = None, None, []
         if self.check:
             self.checker.on_restart(node.id, hard_state.commit, index, storage.first_index(),
                                     storage.last_index())
         cfg = Config(node_id=node.id, rng=random.Random(f"{self.seed}/{node.id}/{node.life}"),
-                          applied=index, **self.config)
+                     applied=index, **self.config)
         node.raw = RawNode(cfg, storage)
 
     def ids(self) -> list[str]:
@@ -242,14 +249,12 @@ class Simulator:
         node.raw.advance(rd)
 
     def _apply(self, node: SimNode, entry: Any) -> None:
+        if entry.index <= node.applied and self.check:
+            # Ready contract: committed entries start after ``Config.applied`` / the snapshot.
+            raise SafetyViolation(
+                "apply contract", f"{node.id} was handed index {entry.index} (term {entry.term}) "
+                f"to apply again; it had applied up to {node.applied}")
         if entry.index <= node.applied:
-            if self.check and entry.index > 0:
-                # Re-delivery of an index already covered by a snapshot: must be the same entry.
-                known = self.checker.applied_entries.get(entry.index)
-                if known is not None and known[1] != entry.term:
-                    raise SafetyViolation("state machine safety",
-                                          f"{node.id} re-applied index {entry.index} with term "
-                                          f"{entry.term}, committed term {known[1]}")
             return
         if self.check:
             node.digest = self.checker.on_apply(node.id, entry, node.digest)
@@ -577,7 +582,7 @@ class Simulator:
         lines = []
         for now, kind, what in self.trace:
             if kind == "deliver":
-                lines.append(f"t={now:<5} {what.src}->{what.dst} {_format_message(what)}")
+                lines.append(f"t={now:<5} {what.src}->{what.dst} {format_message(what)}")
             else:
                 lines.append(f"t={now:<5} {kind:<8} {what[0]} {what[1]}")
         return "\n".join(lines)
@@ -590,27 +595,7 @@ class Simulator:
         if not self.check:
             return
         self.checker.check_history()
-        logs = {}
-        for node_id in self.ids():
-            storage = self.nodes[node_id].storage
-            logs[node_id] = (storage.first_index(), storage.last_index(), storage)
-        ids = self.ids()
-        for i, a in enumerate(ids):
-            fa, la, sa = logs[a]
-            for b in ids[i + 1:]:
-                fb, lb, sb = logs[b]
-                lo, hi = max(fa, fb), min(la, lb)
-                # highest common index with equal terms => identical prefixes (log matching)
-                for index in range(hi, lo - 1, -1):
-                    if sa.term(index) == sb.term(index):
-                        ea = sa.entries(max(lo, 1), index + 1) if index >= max(lo, 1) else []
-                        eb = sb.entries(max(lo, 1), index + 1) if index >= max(lo, 1) else []
-                        if list(ea) != list(eb):
-                            raise SafetyViolation(
-                                "log matching",
-                                f"{a} and {b} agree on the term at index {index} but differ "
-                                f"below it (indexes {lo}..{index})")
-                        break
+        compare_logs({i: self.nodes[i].storage for i in self.ids()})
 
 
 def _term_or_none(storage: Any, index: int) -> int | None:
@@ -622,23 +607,7 @@ def _term_or_none(storage: Any, index: int) -> int | None:
         return None
 
 
-def _format_message(msg: Any) -> str:
-    parts = []
-    for name in getattr(msg, "__dataclass_fields__", {}):
-        if name in ("src", "dst"):
-            continue
-        value = getattr(msg, name)
-        if name == "entries":
-            value = "[" + ",".join(f"{e.term}/{e.index}" for e in value) + "]"
-        elif isinstance(value, bytes) and len(value) > 16:
-            value = value[:16] + b"..."
-        elif hasattr(value, "metadata"):
-            value = f"snap@{value.metadata.index}/{value.metadata.term}"
-        parts.append(f"{name}={value}")
-    return f"{type(msg).__name__}({', '.join(parts)})"
-
-
-def run_random(seed: int, steps: int = 300, **options: Any) -> Any:
+def run_random(seed: int, steps: int = 200, **options: Any) -> Any:
     """Run one seed of random faults and clients; see ``consensus.sim_faults.run_random``."""
     from consensus.sim_faults import run_random as run
 

@@ -297,6 +297,27 @@ def test_node_cut_off_for_hours_rejoins_quietly() -> None:
     assert term_of(sim, leader) == term
 
 
+def test_restart_with_durable_app_state() -> None:
+    """The ledger keeps its state on disk: a restarted node resumes at ``Config.applied``, is not
+    handed applied entries again (the simulator's "apply contract" check) and still knows the
+    membership changes it applied after its last snapshot."""
+    sim = Simulator(3, seed=21, durable_app=True)
+    elect(sim)
+    for k in range(5):
+        commit(sim, b"d%d" % k)
+    follower = next(i for i in sim.ids() if i != sim.leader())
+    assert sim.compact(follower)
+    learner = sim.add_learner()
+    assert sim.run_until(lambda: learner in sim.members()[1], 300)
+    commit(sim, b"after-learner")
+    converge(sim)
+    sim.crash(follower)
+    sim.restart(follower)
+    assert learner in sim.status(follower).conf_state.learners
+    commit(sim, b"after-restart")
+    converge(sim)
+
+
 def test_figure8_old_term_entry_is_not_committed_by_counting() -> None:
     """Raft Figure 8: a leader must not commit an entry of an earlier term by counting replicas.
 
