@@ -27,7 +27,9 @@ DEFAULT_STEPS = 200
 
 def _one(job: tuple[int, int | None, int, float]):
     seed, nodes, steps, fault_rate = job
+    started = time.perf_counter()
     result = run_random(seed, steps, nodes=nodes, fault_rate=fault_rate)
+    result.seconds = time.perf_counter() - started
     if not result.violation:
         result.trace = result.fault_log = ""
     return result
@@ -117,8 +119,10 @@ def run_many(args: argparse.Namespace) -> int:
 
 
 def run_one(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
     result = run_random(args.seed, args.steps, nodes=args.nodes, fault_rate=args.fault_rate,
                         trace_len=args.trace_len)
+    result.seconds = time.perf_counter() - started
     if result.violation and args.shrink:
         before = len(result.schedule)
         result = shrink(result, args.steps, trace_len=args.trace_len)
