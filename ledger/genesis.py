@@ -119,7 +119,7 @@ class Genesis:
                 raise InvalidInput(f"{p}.member_id", "expected a member id")
             if m["member_id"] in ids:
                 raise InvalidInput(f"{p}.member_id", f"duplicate member {m['member_id']!r}")
-            if m["unit"] not in paths:
+            if not isinstance(m["unit"], str) or m["unit"] not in paths:
                 raise InvalidInput(f"{p}.unit", f"no unit {m['unit']!r} in units")
             if m["status"] not in GENESIS_MEMBER_STATUSES:
                 raise InvalidInput(f"{p}.status", f"expected one of {', '.join(GENESIS_MEMBER_STATUSES)}")
@@ -129,7 +129,7 @@ class Genesis:
                 rp = f"{p}.roles[{j}]"
                 if isinstance(r, dict):
                     _fields(r, rp, {"role", "unit"})
-                    if r["unit"] not in paths:
+                    if not isinstance(r["unit"], str) or r["unit"] not in paths:
                         raise InvalidInput(f"{rp}.unit", f"no unit {r['unit']!r} in units")
                     role = r["role"]
                 else:

@@ -44,6 +44,8 @@ def rejects(reg, env, error=Rejected, at=AT, match=None):
 
 @pytest.mark.parametrize("mutate, field", [
     (lambda g: g["members"][3].update(unit="central/nowhere"), "members[3].unit"),
+    (lambda g: g["members"][3].update(unit=["central"]), "members[3].unit"),  # unhashable: no TypeError
+    (lambda g: g["members"][1].update(roles=[{"role": "secretary", "unit": {}}]), "members[1].roles[0].unit"),
     (lambda g: g["members"][2].update(status="expelled"), "members[2].status"),
     (lambda g: g["members"][1].update(roles=["king"]), "members[1].roles[0]"),
     (lambda g: g["members"][1].update(roles=[{"role": "secretary", "unit": "x"}]), "members[1].roles[0].unit"),
