@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from consensus import ConfChange, ConfChangeType, ConfState, Config, Entry, EntryType, RawNode, Role
+from consensus import (ConfChange, ConfChangeType, ConfState, Config, Entry, EntryType, RawNode, RequestVote,
+                       RequestVoteResponse, Role)
 from consensus.errors import ConfChangeInProgress, NotLeader, ProposalDropped
 from consensus.membership import apply_conf_change
 from tests.consensus.netfixture import Net
@@ -194,3 +195,30 @@ def test_restart_past_the_snapshot_replays_applied_conf_changes():
     assert restarted.status().conf_state == ConfState(voters=("n1", "n2", "n4"))
     replayed_from_zero = RawNode(Config(node_id="n2", rng=random.Random(2), applied=0), member.storage)
     assert replayed_from_zero.status().conf_state == ConfState(voters=("n1", "n2", "n3"))  # the app re-applies
+
+
+def test_a_learner_still_votes_when_asked():
+    """A learner never campaigns, but it grants votes: the candidate may already count it as a voter
+    (promoted in a configuration the learner has not applied yet), and refusing could leave that
+    configuration without a majority (etcd testdata/campaign_learner_must_vote.txt)."""
+    net = Net(voters=("n1", "n2"), learners=("n3",), check_quorum=False)
+    net["n3"].step(RequestVote(term=5, src="n2", dst="n3", last_log_index=0, last_log_term=0))
+    rd = net["n3"].ready()
+    assert [(type(m), m.granted) for m in rd.messages] == [(RequestVoteResponse, True)]
+    assert rd.hard_state.vote == "n2" and rd.hard_state.term == 5
+
+
+def test_restart_replays_only_the_conf_changes_after_the_snapshot():
+    """The snapshot's ConfState already holds the changes before it; only later ones are replayed."""
+    net = Net()
+    net.elect("n1")
+    change(net, "n1", ADD_LEARNER, "n4")
+    member = net.members["n2"]
+    at = member.storage.hard_state.commit
+    member.storage.create_snapshot(at, net["n2"].status().conf_state, b"state")
+    member.storage.compact(at)
+    change(net, "n1", ADD_VOTER, "n4")
+    change(net, "n1", ADD_LEARNER, "n5")
+    applied = member.storage.hard_state.commit
+    restarted = RawNode(Config(node_id="n2", rng=random.Random(2), applied=applied), member.storage)
+    assert restarted.status().conf_state == ConfState(voters=("n1", "n2", "n3", "n4"), learners=("n5",))
