@@ -19,7 +19,8 @@ unencrypted one that group or others may read (as ssh does)::
 With a passphrase, ``secret_key`` is instead an object::
 
     {"kdf": "argon2id",
-     "opslimit": <int>, "memlimit": <int>,       # nacl.pwhash.argon2id parameters
+     "opslimit": <int>, "memlimit": <int>,       # nacl.pwhash.argon2id parameters,
+                                                 # at most OPSLIMIT/MEMLIMIT_SENSITIVE
      "salt": "<b64url 16 bytes>",
      "box": "<b64url nacl.secret.SecretBox output: 24-byte nonce + ciphertext + MAC>"}
 
@@ -143,6 +144,13 @@ def _decrypt(obj: dict, passphrase: str) -> bytes:
     ops, mem = obj["opslimit"], obj["memlimit"]
     if not (isinstance(ops, int) and isinstance(mem, int)) or isinstance(ops, bool) or isinstance(mem, bool):
         raise KeyFileError("secret_key.opslimit/memlimit: expected integers")
+    # A key file is input too: bound the work it can make us do (SENSITIVE is 4 passes over 1 GiB).
+    if not nacl.pwhash.argon2id.OPSLIMIT_MIN <= ops <= nacl.pwhash.argon2id.OPSLIMIT_SENSITIVE:
+        raise KeyFileError(f"secret_key.opslimit: expected {nacl.pwhash.argon2id.OPSLIMIT_MIN}.."
+                           f"{nacl.pwhash.argon2id.OPSLIMIT_SENSITIVE}, got {ops}")
+    if not nacl.pwhash.argon2id.MEMLIMIT_MIN <= mem <= nacl.pwhash.argon2id.MEMLIMIT_SENSITIVE:
+        raise KeyFileError(f"secret_key.memlimit: expected {nacl.pwhash.argon2id.MEMLIMIT_MIN}.."
+                           f"{nacl.pwhash.argon2id.MEMLIMIT_SENSITIVE} bytes, got {mem}")
     try:
         salt = b64d(obj["salt"], "secret_key.salt", length=nacl.pwhash.argon2id.SALTBYTES)
         box = b64d(obj["box"], "secret_key.box")

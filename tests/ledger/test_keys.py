@@ -109,3 +109,15 @@ def test_readable_unencrypted_key_file_is_refused(tmp_path):
     write_key_file(enc, id_field="node_id", id="n1", seed=SEED, passphrase="pw")
     enc.chmod(0o644)  # an encrypted seed may be shared (backups, devnet folders)
     assert read_key_file(enc, "pw").seed == SEED
+
+
+def test_encrypted_key_file_work_is_bounded(tmp_path):
+    path = tmp_path / "enc.json"
+    write_key_file(path, id_field="member_id", id="m1", seed=SEED, passphrase="pw")
+    obj = json.loads(path.read_text())
+    for field, value in (("memlimit", 1 << 42), ("opslimit", 1 << 30), ("opslimit", 0)):
+        bad = json.loads(json.dumps(obj))
+        bad["secret_key"][field] = value
+        path.write_text(json.dumps(bad))
+        with pytest.raises(KeyFileError, match=f"secret_key.{field}: expected"):
+            read_key_file(path, "pw")
