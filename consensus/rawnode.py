@@ -171,7 +171,12 @@ class RawNode:
         self.raft.report_unreachable(node)
 
     def report_snapshot(self, node: str, ok: bool) -> None:
-        """The runtime's verdict on a snapshot sent to `node`: ok resumes probing after it; failure retries."""
+        """The transport's verdict on an InstallSnapshot sent to `node` (etcd ReportSnapshot).
+
+        Optional: the core tracks chunks itself and resends after an election timeout of silence.
+        ``ok=False`` restarts the transfer now; ``ok=True`` (only once every chunk was delivered)
+        switches to probing past the snapshot and waits for the follower's answer.
+        """
         self.raft.report_snapshot(node, ok)
 
     # ------------------------------------------------------------ outputs
