@@ -48,7 +48,8 @@ class Certifier:
 
     def __init__(self, node_id: str, seed: bytes, ledger: Any, metrics: Any,
                  broadcast: Callable[[dict], None], send: Callable[[str, dict], Any], *,
-                 early_window: int = 4096, max_early: int = 65536, max_incomplete: int = 4096) -> None:
+                 early_window: int = 4096, max_early: int = 65536, max_incomplete: int = 4096,
+                 executor: Any = None) -> None:
         self.node_id = node_id
         self.seed = seed
         self.ledger = ledger
@@ -62,7 +63,7 @@ class Certifier:
         self._early_count = 0
         self.waiters: dict[int, list[tuple[str, asyncio.Future]]] = {}
         self.incomplete: set[int] = set()
-        self.certified_upto_seen = 0
+        self.executor = executor  # the runtime's disk thread: signature writes are fsynced there, in order
 
     # ------------------------------------------------------------ signing
 
@@ -72,13 +73,12 @@ class Certifier:
         voters = self.ledger.voters_at(height)
         if self.node_id in voters:
             sig = sign(self.seed, BLOCK_DOMAIN, block_signing_message(block_hash))
-            self.ledger.add_block_signature(height, self.node_id, sig)
             self.broadcast({"kind": "block_sig", "height": height, "block_hash": block_hash.hex(), "sig": sig})
+            self._store(height, self.node_id, None, sig)
         for signer, (hash_hex, sig) in sorted(self.early.pop(height, {}).items()):
             self._early_count -= 1
             self._store(height, signer, hash_hex, sig)
-        self._track(height, voters)
-        self._check(height)
+        self._after_store(height)
 
     def resign_missing(self, heights: range) -> None:
         """Sign blocks this voter applied but whose own signature is missing (a crash between apply and sign)."""
@@ -108,9 +108,25 @@ class Certifier:
             slot[peer] = (hash_hex, sig)
             return
         self._store(height, peer, hash_hex, sig)
-        self._check(height)
 
-    def _store(self, height: int, signer: str, hash_hex: str | None, sig: bytes) -> bool:
+    def _store(self, height: int, signer: str, hash_hex: str | None, sig: bytes) -> None:
+        """Verify and store one signature (on the disk thread if there is one), then re-check `height`."""
+        if self.executor is None:
+            self._store_now(height, signer, hash_hex, sig)
+            self._after_store(height)
+            return
+        future = asyncio.get_running_loop().run_in_executor(self.executor, self._store_now, height, signer,
+                                                            hash_hex, sig)
+        future.add_done_callback(lambda f: self._after_store(height) if not f.cancelled() else None)
+
+    def _after_store(self, height: int) -> None:
+        try:
+            self._check(height)
+            self._track(height, self.ledger.voters_at(height))
+        except MinutebookError:
+            pass
+
+    def _store_now(self, height: int, signer: str, hash_hex: str | None, sig: bytes) -> bool:
         try:
             ours = self.ledger.header(height).block_hash
             if hash_hex is not None and hash_hex != ours:
@@ -178,7 +194,6 @@ class Certifier:
         if not isinstance(items, list):
             self.metrics.bad_frames_total.labels("block_sigs").inc()
             return
-        touched = set()
         have: dict[int, set[str]] = {}
         for item in items[:65536]:
             if not (isinstance(item, list) and len(item) == 3):
@@ -190,12 +205,6 @@ class Certifier:
                 continue
             if height not in have:
                 have[height] = {s.node for s in self.ledger.certificate(height)}
-            if signer in have[height]:
-                continue
-            if self._store(height, signer, None, sig):
+            if signer not in have[height]:
                 have[height].add(signer)
-                touched.add(height)
-        for height in sorted(touched):
-            self._check(height)
-            if height in self.incomplete:
-                self._track(height, self.ledger.voters_at(height))
+                self._store(height, signer, None, sig)

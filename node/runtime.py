@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import json
 import logging
 import os
@@ -118,12 +119,13 @@ class NodeRuntime:
         self.forwarder = Forwarder(api_urls)
         self.transport: PeerTransport | None = None
         self.producer = BlockProducer(self.node_id, config.blocks, self._is_accepted)
-        self.certifier = Certifier(self.node_id, self.seed, self.ledger, self.metrics, self._broadcast, self._send)
+        self._disk = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"disk-{self.node_id}")
+        self.certifier = Certifier(self.node_id, self.seed, self.ledger, self.metrics, self._broadcast, self._send,
+                                   executor=self._disk)
         self.catchup = CatchUp(self.ledger, self.metrics, self._send, self._catchup_peers, self._apply_fetched)
         target = parse_snapshot_data(snapshot.data)
         if target is not None and target.height > self.ledger.height:
             self.catchup.target = target
-        self._disk = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"disk-{self.node_id}")
         self._apply_queue: list[Entry] = []
         self._doc_waiters: dict[str, list[asyncio.Future]] = {}
         self._reads: dict[bytes, asyncio.Future] = {}
@@ -276,6 +278,7 @@ class NodeRuntime:
         while self._running:
             await self._wake_ready.wait()
             self._wake_ready.clear()
+            await self._drain_apply_queue()  # entries held back during a catch-up that has ended
             while self._running and self.raft.has_ready():
                 rd = self.raft.ready()
                 if rd.snapshot is not None or rd.entries or rd.hard_state is not None:
@@ -290,7 +293,7 @@ class NodeRuntime:
                 if rd.soft_state is not None:
                     self._on_soft_state(rd.soft_state.leader, rd.soft_state.role)
                 self._apply_queue.extend(rd.committed_entries)
-                self._drain_apply_queue()
+                await self._drain_apply_queue()
                 self._read_states.extend((rs.index, rs.context) for rs in rd.read_states)
                 self._serve_reads()
                 self.raft.advance(rd)
@@ -336,13 +339,13 @@ class NodeRuntime:
 
     # ================================================================ applying
 
-    def _drain_apply_queue(self) -> None:
+    async def _drain_apply_queue(self) -> None:
         queue = self._apply_queue
         done = 0
-        for entry in queue:
+        for entry in list(queue):
             if self.catchup.active:
                 break
-            self._apply_entry(entry)
+            await self._apply_entry(entry)
             done += 1
         del queue[:done]
         if done:
@@ -350,7 +353,7 @@ class NodeRuntime:
             self._maybe_compact()
             self._wake_producer.set()
 
-    def _apply_entry(self, entry: Entry) -> None:
+    async def _apply_entry(self, entry: Entry) -> None:
         index = entry.index
         if index <= self._applied_index:
             return  # applied before a restart (or covered by a snapshot)
@@ -369,7 +372,9 @@ class NodeRuntime:
                 proposal = None
             if proposal is not None and self.ledger.is_next(proposal):
                 started = time.perf_counter()
-                block = self.ledger.apply_block(proposal, raft_index=index)
+                # On the disk thread: validation (pynacl) and the fsync release the GIL; the loop serves meanwhile.
+                block = await asyncio.get_running_loop().run_in_executor(
+                    self._disk, functools.partial(self.ledger.apply_block, proposal, raft_index=index))
                 self.metrics.fsync_seconds.labels("ledger_block").observe(time.perf_counter() - started)
                 self._after_block(block)
             elif proposal is not None:
@@ -449,8 +454,7 @@ class NodeRuntime:
             raise CorruptionError(f"caught up to height {target.height} but its hash differs from the snapshot's")
         self.ledger.note_raft_applied(max(target.raft_index, self.ledger.raft_applied))
         self._applied_index = max(self._applied_index, target.raft_index)
-        self._drain_apply_queue()
-        self._wake_ready.set()
+        self._wake_ready.set()  # the ready loop applies the entries held back
 
     def _catchup_peers(self) -> list[str]:
         connected = set(self.transport.connected_peers()) if self.transport else set()
