@@ -126,19 +126,21 @@ class Cluster:
 
     # ------------------------------------------------------------- processes
 
-    def start(self, node_id: str) -> subprocess.Popen:
+    def start(self, node_id: str, *, via_cli: bool = False) -> subprocess.Popen:
+        """Start `node_id` with ``python -m node`` (or ``minutebook node start`` with `via_cli`)."""
         files = self.nodes[node_id]
+        command = ["-m", "client.cli", "node", "start"] if via_cli else ["-m", "node"]
         env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
         log = open(files.log, "ab")
-        proc = subprocess.Popen([sys.executable, "-m", "node", "--config", str(files.config)], cwd=self.root,
+        proc = subprocess.Popen([sys.executable, *command, "--config", str(files.config)], cwd=self.root,
                                 stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()
         self.procs[node_id] = proc
         return proc
 
-    def start_all(self) -> None:
+    def start_all(self, *, via_cli: bool = False) -> None:
         for node_id in self.nodes:
-            self.start(node_id)
+            self.start(node_id, via_cli=via_cli)
 
     def kill(self, node_id: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs.get(node_id)

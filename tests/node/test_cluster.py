@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from client.verify import verify_receipt
+from ledger.documents import Envelope
 
 from tests.node.cluster import REPO, Cluster
 
@@ -51,7 +52,7 @@ def _identical_blocks(cluster: Cluster, nodes: list[str]) -> bool:
 
 def test_document_submitted_to_a_follower_commits_and_its_receipt_verifies(make_cluster, tmp_path):
     cluster = make_cluster()
-    cluster.start_all()
+    cluster.start_all(via_cli=True)  # `minutebook node start --config ...`
     leader, _ = cluster.wait_leader()
     follower = next(n for n in cluster.nodes if n != leader)
     envelope = cluster.org.minutes(CELLS[0]).to_bytes()
@@ -172,13 +173,10 @@ def test_learner_added_by_a_node_document_catches_up_on_20000_documents(make_clu
     assert cluster.status("n4")["learner"]
     assert cluster.metric("n4", "minutebook_catchup_blocks_total") > 0  # it came through fetched blocks
     for envelope in random.Random(1).sample(envelopes, 5):
-        doc_id = response_doc_id = None
-        from ledger.documents import Envelope
         doc_id = Envelope.from_bytes(envelope).doc_id
         receipt = cluster.wait_for(lambda: (r := cluster.get("n4", f"/v1/documents/{doc_id}/receipt"))
                                    .status_code == 200 and r.json(), 20, what="receipt from the learner")
-        verify_receipt(receipt, cluster.genesis)
-        del response_doc_id
+        assert verify_receipt(receipt, cluster.genesis).doc_id == doc_id
 
 
 def test_a_node_with_an_unregistered_key_cannot_join(make_cluster):

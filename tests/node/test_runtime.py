@@ -30,8 +30,16 @@ async def _until(predicate, timeout: float = 20.0):
         await asyncio.sleep(0.02)
 
 
-def test_restart_resumes_from_disk_without_replaying_blocks(tmp_path):
+@pytest.fixture
+def one_node(tmp_path):
+    """The files of a one-voter cluster (no process is started; tests run the runtime in-process)."""
     cluster = Cluster(tmp_path, voters=1)
+    yield cluster
+    cluster.close()
+
+
+def test_restart_resumes_from_disk_without_replaying_blocks(one_node):
+    cluster = one_node
     config = load_config(cluster.nodes["n1"].config)
     envelopes = [cluster.org.minutes(CELL).to_bytes() for _ in range(4)]
 
@@ -64,8 +72,8 @@ def test_restart_resumes_from_disk_without_replaying_blocks(tmp_path):
     assert result["receipt"]["block"]["height"] == height + 1 == status["height"]
 
 
-def test_bad_frames_never_crash_the_node(tmp_path):
-    cluster = Cluster(tmp_path, voters=1)
+def test_bad_frames_never_crash_the_node(one_node):
+    cluster = one_node
     config = load_config(cluster.nodes["n1"].config)
 
     async def scenario() -> dict:
@@ -139,10 +147,10 @@ def test_snapshot_data_round_trip_and_garbage():
 
 
 @pytest.mark.parametrize("bad", [b"not msgpack"])
-def test_submit_rejects_garbage_with_a_typed_error(tmp_path, bad):
+def test_submit_rejects_garbage_with_a_typed_error(one_node, bad):
     from ledger.errors import MinutebookError
 
-    cluster = Cluster(tmp_path, voters=1)
+    cluster = one_node
 
     async def scenario() -> None:
         runtime = NodeRuntime(load_config(cluster.nodes["n1"].config))
