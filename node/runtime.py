@@ -111,7 +111,7 @@ class NodeRuntime:
         self.raft = RawNode(RaftConfig(
             node_id=self.node_id, rng=random.Random(rng_seed if rng_seed is not None else os.urandom(8)),
             election_tick=config.raft.election_ticks, heartbeat_tick=config.raft.heartbeat_ticks,
-            pre_vote=True, check_quorum=True, max_inflight=256,
+            pre_vote=True, check_quorum=True, max_inflight=64,
             max_bytes_per_msg=config.blocks.max_bytes, applied=applied,
             max_committed_bytes_per_ready=max(64 << 20, 4 * config.blocks.max_bytes)), self.log_storage)
         self._config_peers = {p.node_id: p.peer_addr for p in config.peers}
@@ -288,8 +288,10 @@ class NodeRuntime:
                     self.metrics.fsync_seconds.labels("raft_save").observe(time.perf_counter() - started)
                 if rd.snapshot is not None:
                     self._on_snapshot_installed(rd.snapshot)
-                for msg in rd.messages:  # only now: what they depend on is durable
-                    self._send_raft(msg)
+                if rd.messages:  # only now: what they depend on is durable
+                    live = {peer for peer, link in self.transport.connected_peers().items() if link["outbound"]}
+                    for msg in rd.messages:
+                        self._send_raft(msg, live)
                 if rd.soft_state is not None:
                     self._on_soft_state(rd.soft_state.leader, rd.soft_state.role)
                 self._apply_queue.extend(rd.committed_entries)
@@ -300,7 +302,15 @@ class NodeRuntime:
                 self._update_gauges()
                 await asyncio.sleep(0)  # let frames and requests in between Readies
 
-    def _send_raft(self, msg: Any) -> None:
+    def _send_raft(self, msg: Any, live: set[str]) -> None:
+        """Send one Raft message; to a peer whose link is down, drop it and tell Raft (it probes again later).
+
+        Queueing for a dead link would pile up to max_inflight appends of whole blocks per absent
+        peer, and deliver stale ones hours later; Raft is built to tolerate the loss instead.
+        """
+        if msg.dst not in live:
+            self.raft.report_unreachable(msg.dst)
+            return
         try:
             ok = self.transport.send(msg.dst, {"kind": "raft", "payload": encode_message(msg)})
         except MinutebookError:

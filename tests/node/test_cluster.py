@@ -9,6 +9,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import random
+import signal
 import subprocess
 import sys
 import threading
@@ -196,3 +197,27 @@ def test_a_node_with_an_unregistered_key_cannot_join(make_cluster):
         st = cluster.status(node)
         assert st["height"] == heights[node] and st["leader"] == leader and st["term"] == term
         assert "n9" not in st["peers"] and "n9" not in st["voters"] + st["learners"]
+
+
+def test_a_voter_down_past_log_compaction_catches_up_by_snapshot_and_fetched_blocks(make_cluster):
+    cluster = make_cluster(snapshot_every=8, max_documents=20)
+    cluster.start_all()
+    leader, _ = cluster.wait_leader()
+    victim = next(n for n in cluster.nodes if n != leader)
+    assert cluster.submit(leader, cluster.org.minutes(CELLS[0]).to_bytes(), wait=True).status_code == 200
+    cluster.kill(victim)
+    for i in range(30):  # 30 blocks: the leader's Raft log is compacted well past the victim's
+        assert cluster.submit(leader, cluster.org.minutes(CELLS[i % 4]).to_bytes(), wait=True).status_code == 200
+    cluster.start(victim)
+    cluster.wait_for(lambda: (st := cluster.status(victim)) and not st["catching_up"]
+                     and st["height"] == cluster.status(leader)["height"], 60, what="the victim caught up")
+    assert cluster.metric(victim, "minutebook_catchup_blocks_total") > 0
+    cluster.wait_for(lambda: _identical_blocks(cluster, list(cluster.nodes)), 30,
+                     what="identical block hashes and certificates")
+    # It serves writes again (forwarded) and survives a clean restart on what it fetched.
+    assert cluster.submit(victim, cluster.org.minutes(CELLS[0]).to_bytes(), wait=True).status_code == 200
+    cluster.kill(victim, signal.SIGTERM)
+    assert cluster.procs[victim].returncode == 0
+    cluster.start(victim)
+    cluster.wait_for(lambda: (st := cluster.status(victim)) and st["height"] == cluster.status(leader)["height"],
+                     30, what="the victim back after a clean restart")
