@@ -99,10 +99,21 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _retry_after(exc: MinutebookError) -> float | None:
+    """Seconds from the error's `retry_after` (a number, or a header's text)."""
+    value = getattr(exc, "retry_after", None)
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 def _error_body(exc: MinutebookError) -> dict:
     body = exc.to_dict()
-    retry_after = getattr(exc, "retry_after", None)
-    if isinstance(retry_after, (int, float)):
+    retry_after = _retry_after(exc)
+    if retry_after is not None and "retry_after" not in body:
         body["retry_after"] = retry_after
     return body
 
@@ -110,8 +121,8 @@ def _error_body(exc: MinutebookError) -> dict:
 def _error_response(request: Request | None, exc: MinutebookError) -> Response:
     """The one place an error becomes an HTTP answer."""
     headers = {}
-    retry_after = getattr(exc, "retry_after", None)
-    if isinstance(exc, NoLeader) or (exc.http_status == 503 and isinstance(retry_after, (int, float))):
+    retry_after = _retry_after(exc)
+    if isinstance(exc, NoLeader) or (exc.http_status == 503 and retry_after is not None):
         headers["Retry-After"] = str(max(1, math.ceil(retry_after or 1)))
     body = _error_body(exc)
     if request is not None:

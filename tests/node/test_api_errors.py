@@ -252,3 +252,15 @@ def test_status_with_runtime_types_is_plain_json():
     body = TestClient(create_app(service)).get("/v1/status").json()
     assert body["role"] == "leader" and body["peers"] == {"n2": [3, 4]} and body["voters"] == ["n1", "n2"]
     assert body["key"] == "AQ" and body["node_id"] == "n1"
+
+
+def test_a_leaders_answer_passes_through_unchanged(stub):
+    from node.forwarding import LeaderAnswered
+
+    service, client = stub
+    service.submit_error = LeaderAnswered("n2", 403, {"error": "not_permitted", "message": "m0001 lacks secretary"})
+    r = client.post("/v1/documents", json={"envelope": "gA"})
+    assert r.status_code == 403 and r.json() == {"error": "not_permitted", "message": "m0001 lacks secretary"}
+    service.submit_error = LeaderAnswered("n2", 503, {"error": "busy", "message": "later"}, retry_after="4")
+    r = client.post("/v1/documents", json={"envelope": "gA"})
+    assert r.status_code == 503 and r.headers["retry-after"] == "4"
