@@ -56,11 +56,11 @@ import random
 import time
 from typing import Any
 
-from consensus import ConfChange, ConfState, Entry, EntryType, RawNode, Ready, Role, decode_message, encode_message
+from consensus import ConfChange, Entry, EntryType, RawNode, Role, decode_message, encode_message
 from consensus import Config as RaftConfig
-from consensus.errors import ConsensusError, NotLeader
+from consensus.errors import ConsensusError
 from ledger.blocks import Block, BlockProposal, BlockSignature
-from ledger.errors import CorruptionError, InvalidInput, MinutebookError, NotFound
+from ledger.errors import CorruptionError, InvalidInput, MinutebookError
 from ledger.keys import read_key_file
 from ledger.ledger import Ledger
 from ledger.registry import Registry
