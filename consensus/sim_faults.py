@@ -37,7 +37,7 @@ FAULT_WEIGHTS: dict[str, int] = {
     "drop_link": 3, "lossy": 4, "heal": 12, "crash": 5, "crash_leader": 4, "crash_mid": 3,
     "restart": 12, "compact": 6, "transfer": 3, "campaign": 2,
     "add_learner": 3, "promote": 6, "remove": 2, "remove_leader": 1,
-    "stalk_new_leader": 4, "stalk_commit": 4, "hold_link": 4, "hold_leader": 3, "release": 3,
+    "stalk_new_leader": 4, "stalk_commit": 4, "reboot": 6, "reboot_voter": 4, "hold_link": 4, "hold_leader": 3, "release": 3,
 }
 
 
@@ -158,6 +158,14 @@ def apply_fault(sim: Simulator, spec: FaultSpec, *, max_voters: int = 7) -> bool
         if kind == "crash_mid":
             return sim.crash_mid_step(target)
         sim.crash(target)
+    elif kind == "reboot":
+        if not running:
+            return False
+        target = rng.choice(running)        # a process restart: crash, then up again at once
+        sim.crash(target)
+        sim.restart(target)
+    elif kind == "reboot_voter":
+        sim.arm("vote_granted")
     elif kind == "restart":
         if not crashed:
             return False

@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from consensus import (Config, ConfChange, ConfChangeType, ConfState, EntryType, InstallSnapshot,
-                       MemoryLogStorage, RawNode, Role, decode_message, encode_message)
+                       MemoryLogStorage, RawNode, RequestVoteResponse, Role, decode_message,
+                       encode_message)
 from consensus.errors import ConsensusError
 from consensus.sim_checks import GENESIS_DIGEST, SafetyChecker, SafetyViolation, compare_logs
 from consensus.sim_network import Network, format_message
@@ -99,8 +100,10 @@ class Simulator:
         self.durable_app = durable_app   # app state survives crashes (see ``_start``)
         self.counts: dict[str, int] = {}   # snapshots installed, conf changes applied, ...
         # Nemesis triggers: isolate the next new leader right after its first Ready
-        # ("new_leader"), or the leader right after it advances its commit ("leader_commit").
+        # ("new_leader"), or the leader right after it advances its commit ("leader_commit"),
+        # or reboot a node right after it votes ("vote_granted").
         self.armed: list[str] = []
+        self._reboot_after_ready: str | None = None   # "vote_granted": reboot right after voting
         self.now = 0
         self.trace: deque = deque(maxlen=trace_len)
         self.faults: list[tuple[int, str]] = []     # every fault injected, in order
@@ -180,6 +183,11 @@ class Simulator:
     def _ready(self, node: SimNode) -> None:
         while node.raw is not None and node.raw.has_ready():
             self._handle_ready(node, node.raw.ready())
+        if self._reboot_after_ready == node.id:
+            self._reboot_after_ready = None
+            self._fault(f"reboot {node.id} (armed: vote_granted)")
+            self.crash(node.id)
+            self.restart(node.id)
 
     def _handle_ready(self, node: SimNode, rd: Any) -> None:
         check = self.check
@@ -233,6 +241,11 @@ class Simulator:
         # 3. Only now may messages leave.
         if rd.messages:
             self.net.send(self.now, rd.messages)
+            if "vote_granted" in self.armed and any(
+                    type(m) is RequestVoteResponse and m.granted and not m.pre_vote
+                    for m in rd.messages):
+                self.armed.remove("vote_granted")
+                self._reboot_after_ready = node.id
         if stalk is not None:
             self.armed.remove(stalk)
             self.net.isolate(node.id, self.ids())
@@ -417,7 +430,8 @@ class Simulator:
         self._fault("release held links")
 
     def arm(self, trigger: str) -> None:
-        """Arm a nemesis trigger: ``new_leader`` or ``leader_commit`` (see ``armed``)."""
+        """Arm a nemesis trigger: ``new_leader``, ``leader_commit`` (isolate that leader) or
+        ``vote_granted`` (reboot the next node that grants a vote, once its Ready is handled)."""
         self.armed.append(trigger)
         self._fault(f"arm {trigger}")
 
