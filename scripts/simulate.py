@@ -126,6 +126,7 @@ def run_one(args: argparse.Namespace) -> int:
     if result.violation and args.shrink:
         before = len(result.schedule)
         result = shrink(result, args.steps, trace_len=args.trace_len)
+        result.seconds = time.perf_counter() - started   # run plus shrinking
         print(f"shrunk fault schedule from {before} to {len(result.schedule)} faults")
     print(f"seed {result.seed}: {result.nodes} nodes, {result.steps} steps, {result.ticks} ticks, "
           f"faults {sum(result.faults.values())} {dict(sorted(result.faults.items()))}, "
