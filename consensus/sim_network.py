@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-__all__ = ["Network", "NetworkStats", "format_message"]
+__all__ = ["Network", "NetworkFaults", "NetworkStats", "format_message"]
 
 
 @dataclass
@@ -188,3 +188,60 @@ def format_message(msg: Any) -> str:
             value = f"snap@{value.index}/{value.term}"
         parts.append(f"{name}={value}")
     return f"{type(msg).__name__}({', '.join(parts)})"
+
+
+class NetworkFaults:
+    """The simulator's network-fault API (etcd ``network``: cut, isolate, drop, recover), each
+    fault recorded in the fault log. Mixed into ``Simulator``, which provides ``net``,
+    ``ids()`` and ``_fault(text)``."""
+
+    net: Network
+
+    def ids(self) -> list[str]:  # pragma: no cover - provided by Simulator
+        raise NotImplementedError
+
+    def _fault(self, text: str) -> None:  # pragma: no cover - provided by Simulator
+        raise NotImplementedError
+
+    def partition(self, a_side: Iterable[str], b_side: Iterable[str]) -> None:
+        a, b = sorted(a_side), sorted(b_side)
+        self.net.partition(a, b)
+        self._fault(f"partition {a} | {b}")
+
+    def partition_one_way(self, a_side: Iterable[str], b_side: Iterable[str]) -> None:
+        """Asymmetric partition: messages from a_side to b_side are lost, the reverse arrive."""
+        a, b = sorted(a_side), sorted(b_side)
+        self.net.partition(a, b, one_way=True)
+        self._fault(f"one-way {a} -> {b}")
+
+    def bridge(self, a_side: Iterable[str], b_side: Iterable[str], bridge: str) -> None:
+        """Cut a_side from b_side; ``bridge`` (in neither) still sees both."""
+        a = sorted(x for x in a_side if x != bridge)
+        b = sorted(x for x in b_side if x != bridge)
+        self.net.partition(a, b)
+        self._fault(f"bridge {a} | {bridge} | {b}")
+
+    def isolate(self, node_id: str) -> None:
+        self.net.isolate(node_id, self.ids())
+        self._fault(f"isolate {node_id}")
+
+    def drop(self, src: str, dst: str, prob: float) -> None:
+        self.net.drop(src, dst, prob)
+        self._fault(f"drop {src}->{dst} {prob:.2f}")
+
+    def lossy(self, drop_rate: float, dup_rate: float, max_delay: int) -> None:
+        self.net.drop_rate, self.net.dup_rate, self.net.max_delay = drop_rate, dup_rate, max_delay
+        self._fault(f"lossy drop={drop_rate:.2f} dup={dup_rate:.2f} delay<={max_delay}")
+
+    def hold(self, src: str, dst: str) -> None:
+        """Messages on ``src -> dst`` wait in flight until ``release`` or ``heal``."""
+        self.net.hold(src, dst)
+        self._fault(f"hold {src}->{dst}")
+
+    def release(self) -> None:
+        self.net.release()
+        self._fault("release held links")
+
+    def heal(self) -> None:
+        self.net.heal()
+        self._fault("heal")

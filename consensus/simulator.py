@@ -28,14 +28,14 @@ from __future__ import annotations
 import random
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from consensus import (Config, ConfChange, ConfChangeType, ConfState, EntryType, InstallSnapshot,
                        MemoryLogStorage, RawNode, RequestVoteResponse, Role, decode_message,
                        encode_message)
 from consensus.errors import ConsensusError
 from consensus.sim_checks import GENESIS_DIGEST, SafetyChecker, SafetyViolation, compare_logs
-from consensus.sim_network import Network, format_message
+from consensus.sim_network import Network, NetworkFaults, format_message
 
 __all__ = ["Simulator", "SimNode", "SafetyViolation", "run_random"]
 
@@ -76,7 +76,7 @@ class SimNode:
         return self.raw is not None
 
 
-class Simulator:
+class Simulator(NetworkFaults):
     """``Simulator(n, seed)``: n voters ``n1..nN``; faults and clients drive it (see module doc)."""
 
     def __init__(self, n: int = 3, seed: int = 0, *, election_tick: int = 10,
@@ -390,54 +390,11 @@ class Simulator:
         self.faults.append((self.now, text))
         self._log("fault", "-", text)
 
-    def partition(self, a_side: Iterable[str], b_side: Iterable[str]) -> None:
-        a, b = sorted(a_side), sorted(b_side)
-        self.net.partition(a, b)
-        self._fault(f"partition {a} | {b}")
-
-    def partition_one_way(self, a_side: Iterable[str], b_side: Iterable[str]) -> None:
-        """Asymmetric partition: messages from a_side to b_side are lost, the reverse arrive."""
-        a, b = sorted(a_side), sorted(b_side)
-        self.net.partition(a, b, one_way=True)
-        self._fault(f"one-way {a} -> {b}")
-
-    def bridge(self, a_side: Iterable[str], b_side: Iterable[str], bridge: str) -> None:
-        """Cut a_side from b_side; ``bridge`` (in neither) still sees both."""
-        a = sorted(x for x in a_side if x != bridge)
-        b = sorted(x for x in b_side if x != bridge)
-        self.net.partition(a, b)
-        self._fault(f"bridge {a} | {bridge} | {b}")
-
-    def isolate(self, node_id: str) -> None:
-        self.net.isolate(node_id, self.ids())
-        self._fault(f"isolate {node_id}")
-
-    def drop(self, src: str, dst: str, prob: float) -> None:
-        self.net.drop(src, dst, prob)
-        self._fault(f"drop {src}->{dst} {prob:.2f}")
-
-    def lossy(self, drop_rate: float, dup_rate: float, max_delay: int) -> None:
-        self.net.drop_rate, self.net.dup_rate, self.net.max_delay = drop_rate, dup_rate, max_delay
-        self._fault(f"lossy drop={drop_rate:.2f} dup={dup_rate:.2f} delay<={max_delay}")
-
-    def hold(self, src: str, dst: str) -> None:
-        """Messages on ``src -> dst`` wait in flight until ``release`` or ``heal``."""
-        self.net.hold(src, dst)
-        self._fault(f"hold {src}->{dst}")
-
-    def release(self) -> None:
-        self.net.release()
-        self._fault("release held links")
-
     def arm(self, trigger: str) -> None:
         """Arm a nemesis trigger: ``new_leader``, ``leader_commit`` (isolate that leader) or
         ``vote_granted`` (reboot the next node that grants a vote, once its Ready is handled)."""
         self.armed.append(trigger)
         self._fault(f"arm {trigger}")
-
-    def heal(self) -> None:
-        self.net.heal()
-        self._fault("heal")
 
     def calm(self) -> None:
         self.net.calm()
