@@ -237,7 +237,9 @@ class NodeRuntime:
             peers[peer] = {"match_index": st.progress.get(peer, (None,))[0],
                            "last_contact_ms": None if seen is None else int((now - seen) * 1000)}
         return {
-            "node_id": self.node_id, "role": st.role.value, "term": st.term, "leader": st.leader or "",
+            # role and leader as this runtime acts on them (set when Raft's soft state reaches the
+            # Ready loop), so a client told "leader" here is not then refused with NoLeader
+            "node_id": self.node_id, "role": self._role.value, "term": st.term, "leader": self._leader or "",
             "learner": self.node_id in st.conf_state.learners,
             "voters": list(st.conf_state.voters), "learners": list(st.conf_state.learners),
             "commit_index": st.commit, "applied_index": self._applied_index, "height": self.ledger.height,

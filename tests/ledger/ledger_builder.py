@@ -44,36 +44,11 @@ def node_public_key(node: str) -> bytes:
     return public_key(NODE_SEEDS[node])
 
 
-# TEMPORARY: built on the throwaway shim until tests/ledger/factory.py lands.
 def sample_world() -> World:
-    import os
-    from ledger.documents import Document, make_envelope
-    from ledger.jsonfmt import b64e
-    seeds = {f"m{i}": bytes([i]) * 32 for i in range(1, 4)}
-    genesis = {
-        "chain_id": "t", "created_at": 0, "units": [],
-        "members": [{"member_id": m, "public_key": b64e(public_key(s))} for m, s in seeds.items()],
-        "nodes": [{"node_id": n, "public_key": b64e(node_public_key(n)), "peer_addr": "x", "role": "voter"}
-                  for n in ("n1", "n2", "n3")],
-    }
-    envs = []
-    for i, t in enumerate(["minutes", "resolution", "member_status", "inspection_finding", "org_unit", "role"]):
-        signers = [("m1", seeds["m1"]), ("m2", seeds["m2"])] if i % 2 == 0 else [("m1", seeds["m1"])]
-        envs.append(make_envelope(Document(1, t, "root", {"i": i}, (), 1000 + i, bytes(16)), signers).to_bytes())
-    def make_doc(i, signers=2):
-        who = [("m1", seeds["m1"]), ("m2", seeds["m2"])][:signers]
-        return make_envelope(Document(1, "minutes", "root", {"i": i}, (), 2000 + i, os.urandom(16)), who).to_bytes()
+    """Genesis with three members and three voters (n1..n3), six accepted envelopes of every
+    kind, and makers for more (tests/ledger/factory.py builds them from real documents)."""
+    from tests.ledger.factory import sample_world as factory_world
 
-    def make_rejected(i):
-        return make_envelope(Document(1, "minutes", "root", {"i": i, "reject": True}, (), 3000 + i, bytes(16)),
-                             [("m1", seeds["m1"])]).to_bytes()
-
-    def make_node_doc(action, node_id, role="voter", created_at=5000):
-        body = {"action": action, "node_id": node_id}
-        if action == "add":
-            body.update(public_key=node_public_key(node_id), peer_addr="x", role=role)
-        return make_envelope(Document(1, "node", "root", body, (), created_at, bytes(16)),
-                             [("m1", seeds["m1"])]).to_bytes()
-
-    return World(genesis=genesis, node_seeds=NODE_SEEDS, envelopes=envs, make_node_doc=make_node_doc,
-                 make_rejected=make_rejected, make_doc=make_doc)
+    w = factory_world(NODE_SEEDS)
+    return World(genesis=w.genesis, node_seeds=w.node_seeds, envelopes=list(w.envelopes),
+                 make_node_doc=w.make_node_doc, make_rejected=w.make_rejected, make_doc=w.make_doc)
