@@ -2,7 +2,7 @@
 
 from consensus.messages import (AppendEntries, AppendEntriesResponse, ConfChange, ConfChangeType, ConfState,
                                 Entry, EntryType, HardState, Heartbeat, HeartbeatResponse, InstallSnapshot,
-                                InstallSnapshotResponse, Message, ReadIndexRequest,
+                                InstallSnapshotResponse, ReadIndexRequest,
                                 ReadIndexResponse, ReadState, RequestVote, RequestVoteResponse,
                                 Snapshot, SnapshotMetadata, TimeoutNow, decode_message, encode_message)
 from consensus.raft import Role
