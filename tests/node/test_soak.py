@@ -1,0 +1,106 @@
+"""Soak: a real 3-node cluster under a steady stream of submissions while nodes are
+killed (SIGKILL or SIGTERM) and restarted at random, for minutes.
+
+Behind the ``soak`` marker (not in the default run): ``scripts/soak.sh`` or
+``scripts/test.sh -m soak``. ``MINUTEBOOK_SOAK_SECONDS`` sets the chaos phase
+(default 120 s); ``MINUTEBOOK_SOAK_SEED`` the schedule.
+
+At the end, with every node back: every acknowledged (``?wait=committed``)
+document is accepted on every node, the nodes hold identical blocks and
+certificates, and ``minutebook audit`` over all of them passes.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+
+from tests.node.cluster import REPO, Cluster
+from tests.node.test_cluster import CELLS, _identical_blocks
+
+pytestmark = pytest.mark.soak
+
+SOAK_SECONDS = float(os.environ.get("MINUTEBOOK_SOAK_SECONDS", "120"))
+SOAK_SEED = int(os.environ.get("MINUTEBOOK_SOAK_SEED", "1"))
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    c = Cluster(tmp_path / "soak", voters=3, tick_ms=50, election_ticks=10, snapshot_every=50)
+    yield c
+    c.close()
+
+
+@pytest.mark.timeout(SOAK_SECONDS + 600)
+def test_random_kills_and_restarts_lose_no_acknowledged_document(cluster):
+    rng = random.Random(SOAK_SEED)
+    cluster.start_all()
+    cluster.wait_leader()
+    acked: list[str] = []
+    refused: dict[int, int] = {}
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def submitter(seed: int) -> None:
+        local = random.Random(seed)
+        with httpx.Client() as client:
+            while not stop.is_set():
+                with lock:
+                    envelope = cluster.org.minutes(local.choice(CELLS))
+                alive = [n for n, p in cluster.procs.items() if p.poll() is None]
+                if not alive:
+                    time.sleep(0.1)
+                    continue
+                try:
+                    response = cluster.submit(local.choice(alive), envelope.to_bytes(), wait=True, timeout=20,
+                                              client=client)
+                except httpx.HTTPError:
+                    continue
+                with lock:
+                    if 200 <= response.status_code < 300:
+                        acked.append(envelope.doc_id)
+                    else:
+                        refused[response.status_code] = refused.get(response.status_code, 0) + 1
+                if response.status_code >= 300:
+                    time.sleep(0.05)
+
+    threads = [threading.Thread(target=submitter, args=(SOAK_SEED * 100 + i,), daemon=True) for i in range(4)]
+    for thread in threads:
+        thread.start()
+
+    kills = 0
+    deadline = time.monotonic() + SOAK_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(rng.uniform(1.0, 4.0))
+        status = cluster.leader()
+        victim = status[0] if status and rng.random() < 0.5 else rng.choice(list(cluster.nodes))
+        cluster.kill(victim, rng.choice([signal.SIGKILL, signal.SIGKILL, signal.SIGTERM]))
+        kills += 1
+        time.sleep(rng.uniform(0.2, 3.0))
+        cluster.start(victim)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=60)
+    print(f"soak {SOAK_SECONDS:.0f}s seed {SOAK_SEED}: {kills} kills, {len(acked)} acknowledged, refused {refused}")
+
+    assert len(acked) > 0
+    cluster.wait_for(lambda: (hs := {(cluster.status(n) or {}).get("height") for n in cluster.nodes})
+                     and len(hs) == 1 and None not in hs, 60, what="equal heights")
+    for node in cluster.nodes:
+        for doc_id in acked:
+            response = cluster.get(node, f"/v1/documents/{doc_id}")
+            assert response.status_code == 200 and response.json()["status"] == "accepted", (node, doc_id)
+    cluster.wait_for(lambda: _identical_blocks(cluster, list(cluster.nodes)), 60,
+                     what="identical block hashes and certificates")
+    nodes = [arg for n in cluster.nodes for arg in ("--node", cluster.nodes[n].api_url)]
+    audit = subprocess.run([sys.executable, "-m", "client.cli", "audit", "--genesis", str(cluster.genesis_path),
+                            *nodes], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert audit.returncode == 0, audit.stdout + audit.stderr
