@@ -22,8 +22,9 @@ block at a time, each only if
    ``Ledger.preview``, a dry run of ``apply_block``: tx_root over all its
    envelopes, log_size and log_root of our document log with its *accepted*
    envelopes appended, which takes the registry checks) hashes to a block
-   hash that a strict majority of the voters at that height signed (``check_certificate``) -- or, for the target height only,
-   equals the snapshot's block_hash, which the Raft leader vouched for;
+   hash that a strict majority of the voters at that height signed
+   (``check_certificate``) -- or, for the target height only, equals the
+   snapshot's block_hash, which the Raft leader vouched for;
 3. applying it (which validates every document again) yields that header.
 
 Then its certificate is stored and this node signs it too (the certifier).
