@@ -17,10 +17,17 @@ the block's canonical envelopes (``GET /v1/blocks/{h}/envelopes``). For block
                  signed ``b"minutebook/block/v1\\0" + block_hash``; at the tip
                  a missing majority is only a note (certification may be in
                  flight)
-``tx_root``      the RFC 9162 root over the block's envelopes
+``tx_root``      the RFC 9162 root over all the block's envelopes (accepted
+                 and rejected)
 ``replay``       applying the envelopes to the replayed ledger gives the
-                 same ``log_size`` and ``log_root`` (the running Merkle log) and
-                 the same accepted / rejected status for every document
+                 same ``log_size`` and ``log_root`` (the running Merkle log,
+                 which holds the accepted envelopes only) and the same status
+                 and leaf for every document (``leaf_index`` null for a rejected
+                 one)
+
+The statuses a node serves are not covered by the block certificate; the
+replay is what checks them (a receipt needs no status: only accepted
+envelopes are leaves, so its inclusion proof proves acceptance).
 
 The first failure stops that node's replay (what follows it cannot be
 trusted). Then the nodes are compared: the first height at which two nodes

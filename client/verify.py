@@ -22,14 +22,22 @@ auditor can run it without the server's dependencies.
                     ``BLOCK_DOMAIN + block_hash`` (the 32 raw bytes); entries of
                     non-voters are ignored, each voter counts once, and an entry
                     naming a voter with a bad signature fails
-``document_status`` ``block.documents`` lists the document at ``leaf_index``
-                    with status accepted, and the block's leaves end at log_size
+``document_status`` ``block.documents`` lists the document as accepted at
+                    ``leaf_index``, and its accepted entries hold consecutive
+                    leaves ending at ``log_size - 1`` (rejected ones have
+                    ``leaf_index`` null)
 ``inclusion``       the RFC 9162 audit path of SHA-256(0x00 || envelope) at
                     ``leaf_index`` reaches ``log_root`` for ``log_size``
 ==================  ==========================================================
 
-Limitation (see the report of issue 2): ``block.documents`` -- the statuses --
-are not covered by the header, so the certificate does not vouch for them.
+What a receipt proves. Only *accepted* envelopes are leaves of the document
+log (rejected ones are committed to by the header's ``tx_root`` but are no
+leaves), and the certificate signs the header, hence ``log_root``. So the
+``inclusion`` check alone proves that this envelope was accepted: it is a
+leaf of the log that the certified header commits to. ``block.documents`` -- the statuses -- are not covered by the
+header and vouch for nothing on their own; ``document_status`` is a
+consistency check between them and the receipt, and a forger who rewrites
+them to call a rejected document accepted still fails ``inclusion``.
 """
 
 from __future__ import annotations
@@ -195,19 +203,22 @@ def _verify_one(
         raise _fail("certificate", exc.message.removeprefix("certificate: ")) from None
 
     documents = block.documents
-    first = header.log_size - len(documents)
-    for i, d in enumerate(documents):
+    accepted = [d for d in documents if d.status == ACCEPTED]  # shape: exactly those have a leaf_index
+    first = header.log_size - len(accepted)
+    for i, d in enumerate(accepted):
         if d.leaf_index != first + i:
             raise _fail(
                 "document_status",
-                f"block.documents[{i}].leaf_index is {d.leaf_index}; the block's leaves are "
-                f"{first}..{header.log_size - 1}",
+                f"accepted document {d.doc_id} is at leaf {d.leaf_index}; the block's {len(accepted)} accepted "
+                f"documents hold leaves {first}..{header.log_size - 1} in order",
             )
-    entry = next((d for d in documents if d.leaf_index == receipt.leaf_index), None)
+    entry = next((d for d in accepted if d.leaf_index == receipt.leaf_index), None)
     if entry is None or entry.doc_id != receipt.doc_id:
-        raise _fail("document_status", f"block {header.height} has no document {receipt.doc_id} at leaf {receipt.leaf_index}")
-    if entry.status != ACCEPTED:
-        raise _fail("document_status", f"document {receipt.doc_id} was rejected: {entry.reason}")
+        refused = next((d for d in documents if d.doc_id == receipt.doc_id and d.status != ACCEPTED), None)
+        if refused is not None:
+            raise _fail("document_status", f"document {receipt.doc_id} was rejected: {refused.reason}")
+        raise _fail("document_status",
+                    f"block {header.height} has no document {receipt.doc_id} accepted at leaf {receipt.leaf_index}")
 
     try:
         verify_inclusion(

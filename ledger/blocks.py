@@ -6,12 +6,23 @@ Theory of operation (DESIGN.md "Blocks, Merkle log, certificates"):
 - The leader proposes a :class:`BlockProposal` (height, prev_hash, timestamp,
   proposer, term and the envelopes, each as its canonical bytes). It is the
   data of one Raft entry.
-- Every node applies the proposal the same way. **Every** envelope of the
-  proposal becomes a leaf of the document log, accepted or rejected; its
-  :class:`DocumentStatus` says which (and why). So the :class:`Header` is a pure
-  function of the proposal and the log before it: ``tx_root`` is the RFC 9162
-  root over the block's envelopes, ``log_size``/``log_root`` the document log
-  after appending them.
+- Every node applies the proposal the same way, checking every envelope
+  again; each gets a :class:`DocumentStatus`, accepted or rejected (with the
+  reason). **Only accepted envelopes become leaves of the document log**, in
+  proposal order. The :class:`Header` is a function of the proposal and the
+  ledger before it: ``tx_root`` is the RFC 9162 root over *all* the block's
+  envelopes (accepted and rejected, proposal order), ``log_size``/``log_root``
+  the document log after appending the accepted ones.
+
+  Why accepted-only: the certificate signs the header and nothing else; the
+  statuses in the Block object are not covered by it. If rejected envelopes
+  were leaves too, a node could serve a receipt for a rejected document with
+  its status flipped to accepted, and the inclusion proof would still check
+  out. With accepted-only leaves, "included in the certified log" *is*
+  "accepted": a receipt proves acceptance on the strength of the header
+  alone. Rejected envelopes are not dropped silently: ``tx_root`` still
+  commits to them, so the certified header fixes exactly what was proposed
+  (``minutebook audit`` replays it and checks every status).
 - ``block_hash = sha256(canonical(header))``. A node certifies a block by
   signing ``BLOCK_DOMAIN + block_hash`` where ``block_hash`` is the **32 raw
   bytes** of the hash (not its hex form) with its node key. A block is
@@ -30,6 +41,7 @@ is ``[{node, sig}]`` sorted by node id, ``sig`` base64url.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -57,6 +69,7 @@ MAX_PROPOSAL_BYTES = 64 << 20  # one Raft entry
 ACCEPTED = "accepted"
 REJECTED = "rejected"
 HASH_LEN = 32
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 _HEADER_KEYS = ("height", "log_root", "log_size", "prev_hash", "proposer", "term", "timestamp", "tx_root")
 _PROPOSAL_KEYS = ("envelopes", "height", "prev_hash", "proposer", "term", "timestamp")
@@ -151,8 +164,8 @@ class Header:
     timestamp: int
     proposer: str
     term: int
-    tx_root: bytes  # RFC 9162 root over this block's envelopes
-    log_size: int  # the document log's size after this block
+    tx_root: bytes  # RFC 9162 root over all this block's envelopes, accepted and rejected
+    log_size: int  # the document log's size after this block's accepted envelopes
     log_root: bytes  # the document log's root at log_size
 
     def __post_init__(self) -> None:
@@ -226,20 +239,25 @@ class Header:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DocumentStatus:
-    """One envelope of a block: its leaf in the document log and whether it
-    was accepted. ``doc_id`` is None only for an envelope too malformed to
-    have one (a leader never proposes such bytes; a faulty one could).
-    ``reason`` is set exactly when ``status`` is rejected."""
+    """One envelope of a block and whether it was accepted. ``doc_id`` is None
+    only for an envelope too malformed to have one (a leader never proposes
+    such bytes; a faulty one could). ``reason`` is set exactly when ``status``
+    is rejected. ``leaf_index`` is the envelope's leaf in the document log; a
+    rejected envelope is no leaf, so its ``leaf_index`` is None (JSON null)."""
 
     doc_id: str | None
-    leaf_index: int
+    leaf_index: int | None  # Invariant: None exactly when status is rejected
     status: str
     reason: str | None = None
 
     def __post_init__(self) -> None:
-        _check_int(self.leaf_index, "leaf_index")
         if self.status not in (ACCEPTED, REJECTED):
             raise InvalidInput("status", f"expected accepted or rejected, got {self.status!r}")
+        if self.status == ACCEPTED:
+            _check_int(self.leaf_index, "leaf_index")
+        elif self.leaf_index is not None:
+            raise InvalidInput("leaf_index", f"expected null for a rejected document (it is no leaf of the log), "
+                                             f"got {self.leaf_index!r}")
         if (self.reason is not None) != (self.status == REJECTED):
             raise InvalidInput("reason", "a reason is given exactly when the status is rejected")
 
@@ -248,6 +266,31 @@ class DocumentStatus:
         if self.reason is not None:
             d["reason"] = self.reason
         return d
+
+    @classmethod
+    def from_json(cls, obj: Any, field: str = "documents[0]") -> "DocumentStatus":
+        """One entry of a Block object's ``documents``, checked for shape;
+        InvalidInput names the field (e.g. ``block.documents[2].leaf_index``)."""
+        if not isinstance(obj, dict):
+            raise InvalidInput(field, f"expected an object, got {type(obj).__name__}")
+        for key in ("doc_id", "leaf_index", "status"):
+            if key not in obj:
+                raise InvalidInput(f"{field}.{key}", "missing")
+        doc_id, leaf_index, status, reason = obj["doc_id"], obj["leaf_index"], obj["status"], obj.get("reason")
+        if doc_id is not None and not (type(doc_id) is str and _HEX64.fullmatch(doc_id)):
+            raise InvalidInput(f"{field}.doc_id", "expected 64 lowercase hex characters or null")
+        if status not in (ACCEPTED, REJECTED):
+            raise InvalidInput(f"{field}.status", f"expected accepted or rejected, got {status!r}")
+        if status == ACCEPTED:
+            if type(leaf_index) is not int or leaf_index < 0:
+                raise InvalidInput(f"{field}.leaf_index", f"expected an int >= 0 for an accepted document, "
+                                                          f"got {leaf_index!r}")
+        elif leaf_index is not None:
+            raise InvalidInput(f"{field}.leaf_index", f"expected null for a rejected document (it is no leaf of "
+                                                      f"the log), got {leaf_index!r}")
+        if (reason is not None) != (status == REJECTED) or (reason is not None and type(reason) is not str):
+            raise InvalidInput(f"{field}.reason", "a string reason is given exactly when rejected")
+        return cls(doc_id=doc_id, leaf_index=leaf_index, status=status, reason=reason)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -279,7 +322,9 @@ def _certificate_json(certificate: tuple[BlockSignature, ...]) -> list[dict]:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Block:
-    """A block as served: header, the status of each envelope, the certificate so far."""
+    """A block as served: header, the status of each envelope (proposal order),
+    the certificate so far. The accepted ones hold consecutive leaves ending at
+    ``header.log_size - 1``."""
 
     header: Header
     documents: tuple[DocumentStatus, ...]

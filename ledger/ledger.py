@@ -11,13 +11,30 @@ document whose id is already in the ledger *accepted* (earlier, or earlier in
 the same block) is rejected as a duplicate; a document that was rejected
 before may be proposed again and is checked afresh.
 
-Every envelope of the block, accepted or rejected, becomes a leaf of the
-document log (blocks.py explains why). Everything the block changes --
-envelopes, document records, statuses, Merkle leaves and subtree hashes,
-registry state, indexes, the voter set, the block record, the head pointer and
-the Raft index applied -- goes into one :class:`~ledger.store.Overlay` and is
-committed as one atomic, fsynced batch: a crash leaves the old block or the
-new one, never half of one.
+Only **accepted** envelopes become leaves of the document log, in proposal
+order; ``tx_root`` is still the root over *all* the block's envelopes. Why:
+the block certificate signs the header, and the header holds no statuses, so
+the statuses served in a Block object are vouched for by nobody. Were rejected
+envelopes leaves too, a lying node could serve a receipt for a rejected
+document with its status flipped to accepted, and its inclusion proof would
+verify. With accepted-only leaves, inclusion in the certified log is itself
+the proof of acceptance (DESIGN.md's receipt check needs no change), while
+``tx_root`` keeps the certified header committed to the rejected envelopes
+too, so nothing is dropped silently and a replay (``minutebook audit``)
+re-derives every status. A rejected envelope is kept by (height, offset in
+the block) under ``e/`` so :meth:`Ledger.proposal` rebuilds the exact
+proposal for catch-up.
+
+Because the header depends on the registry checks, nobody can predict it
+from the proposal and the log alone: :meth:`Ledger.preview` runs the one
+implementation (``_stage_block``) on an Overlay that it drops, and
+:meth:`Ledger.apply_block` runs it on one that it commits.
+
+Everything the block changes -- envelopes, document records, statuses,
+Merkle leaves and subtree hashes, registry state, indexes, the voter set, the
+block record, the head pointer and the Raft index applied -- goes into one
+:class:`~ledger.store.Overlay` and is committed as one atomic, fsynced batch:
+a crash leaves the old block or the new one, never half of one.
 
 Storage keys (besides ``m/`` for the Merkle log and ``r/`` for the registry);
 ``be8`` is an 8-byte big-endian integer::
@@ -25,16 +42,26 @@ Storage keys (besides ``m/`` for the Merkle log and ``r/`` for the registry);
     g                                    genesis hash (32 bytes)
     h                                    head: be8 height (absent before block 1)
     x/raft_applied                       be8 Raft index of the last applied block
-    b/<be8 height>                       block record: canonical {header, doc_ids,
-                                         no_id, rejected: [[offset, reason]]}
+    b/<be8 height>                       block record: canonical {header, doc_ids
+                                         (32 raw bytes per envelope, proposal order;
+                                         zeros where no_id), no_id: [offset],
+                                         rejected: [[offset, reason]]}; the accepted
+                                         envelopes hold leaves log_size - accepted
+                                         .. log_size - 1 in order
     c/<be8 height><node_id>              a verified certificate signature (64 bytes)
     v/<be8 height>                       the voter set from that height on, written
                                          only when it changes: canonical
                                          [[node_id, public_key], ...] sorted
     l/<be8 leaf>                         the canonical envelope bytes of the leaf
-    d/<doc_id, 32 raw bytes>             be8 leaf + be8 height + 1 byte (1 accepted,
-                                         0 rejected); points at the accepted leaf
-                                         if there is one, else the latest rejected
+                                         (accepted envelopes only)
+    e/<be8 height><be8 offset>           the canonical bytes of the envelope rejected
+                                         at `offset` (0-based, proposal order) in
+                                         block `height`; not a leaf
+    d/<doc_id, 32 raw bytes>             17 bytes. Accepted: be8 leaf + be8 height
+                                         + 0x01. Rejected: be8 height + be8 offset
+                                         (its ``e/`` key) + 0x00. Points at the
+                                         accepted leaf if there is one, else the
+                                         latest rejection
     i/u/<org>\\0<be8 created_at><be8 leaf>     accepted documents by unit
     i/m/<member>\\0<be8 created_at><be8 leaf>  by member (signers and body.member)
     i/t/<type>\\0<be8 created_at><be8 leaf>    by type
@@ -88,6 +115,7 @@ _P_BLOCK = b"b/"
 _P_CERT = b"c/"
 _P_VOTERS = b"v/"
 _P_LEAF = b"l/"
+_P_REJECTED = b"e/"
 _P_DOC = b"d/"
 _P_NODE_DOCS = b"i/n/"
 INDEX_KINDS = {"unit": b"i/u/", "member": b"i/m/", "type": b"i/t/"}
@@ -189,6 +217,29 @@ class Ledger:
         Raises BlockOutOfOrder (a CorruptionError) if the proposal does not
         extend the head.
         """
+        overlay = Overlay(self.store)
+        block = self._stage_block(overlay, proposal)
+        if raft_index is not None:
+            overlay.put(_K_RAFT, _pack(raft_index))
+        overlay.commit()
+        self.height = block.header.height
+        self._head = block.header
+        return block
+
+    def preview(self, proposal: BlockProposal) -> Block:
+        """The Block ``apply_block(proposal)`` would return, header included,
+        computed by the same code on an Overlay that is then dropped: nothing
+        is written. Catch-up uses it to learn a fetched block's hash (which
+        depends on the registry checks: only accepted envelopes are leaves)
+        before deciding whether the certificate it came with vouches for it.
+
+        Raises BlockOutOfOrder if the proposal does not extend the head.
+        """
+        return self._stage_block(Overlay(self.store), proposal)
+
+    def _stage_block(self, overlay: Overlay, proposal: BlockProposal) -> Block:
+        """Apply `proposal` into `overlay` (everything but the Raft index);
+        the one implementation of the block rules behind apply_block and preview."""
         if not self.is_next(proposal):
             raise BlockOutOfOrder(
                 f"proposal for height {proposal.height} with prev_hash {proposal.prev_hash.hex()} does not "
@@ -196,7 +247,6 @@ class Ledger:
             )
         height = proposal.height
         at_ms = proposal.timestamp
-        overlay = Overlay(self.store)
         put = overlay.put
         get = overlay.get
         registry = Registry(overlay)
@@ -204,15 +254,13 @@ class Ledger:
         first_leaf = log.size
         height_be = _pack(height)
         accepted_here: set[bytes] = set()
+        accepted: list[bytes] = []  # the block's leaves, in proposal order
         doc_ids: list[bytes] = []
         no_id: list[int] = []
         rejected: list[list] = []
         statuses: list[DocumentStatus] = []
         membership_changed = False
         for offset, data in enumerate(proposal.envelopes):
-            leaf = first_leaf + offset
-            leaf_be = _pack(leaf)
-            put(_P_LEAF + leaf_be, data)
             reason = None
             try:
                 envelope = Envelope.from_bytes(data)
@@ -242,11 +290,18 @@ class Ledger:
             else:
                 doc_ids.append(raw_id)
             if reason is not None:
+                # Not a leaf: kept by (height, offset) so the proposal can be rebuilt.
+                offset_be = _pack(offset)
+                put(_P_REJECTED + height_be + offset_be, data)
                 rejected.append([offset, reason])
-                statuses.append(DocumentStatus(doc_id=doc_id, leaf_index=leaf, status=REJECTED, reason=reason))
+                statuses.append(DocumentStatus(doc_id=doc_id, leaf_index=None, status=REJECTED, reason=reason))
                 if doc_key is not None and raw_id not in accepted_here and (previous is None or previous[16] == 0):
-                    put(doc_key, leaf_be + height_be + b"\x00")
+                    put(doc_key, height_be + offset_be + b"\x00")
                 continue
+            leaf = first_leaf + len(accepted)
+            leaf_be = _pack(leaf)
+            accepted.append(data)
+            put(_P_LEAF + leaf_be, data)
             statuses.append(DocumentStatus(doc_id=doc_id, leaf_index=leaf, status=ACCEPTED))
             accepted_here.add(raw_id)
             put(doc_key, leaf_be + height_be + b"\x01")
@@ -254,7 +309,7 @@ class Ledger:
             if envelope.doc.type == "node":
                 put(_P_NODE_DOCS + leaf_be, raw_id)
                 membership_changed = True
-        log.append(proposal.envelopes)
+        log.append(accepted)
         header = Header(
             height=height,
             prev_hash=proposal.prev_hash,
@@ -274,11 +329,6 @@ class Ledger:
             canonical({"header": header.canonical, "doc_ids": b"".join(doc_ids), "no_id": no_id, "rejected": rejected}),
         )
         put(_K_HEAD, height_be)
-        if raft_index is not None:
-            put(_K_RAFT, _pack(raft_index))
-        overlay.commit()
-        self.height = height
-        self._head = header
         return Block(header=header, documents=tuple(statuses))
 
     @staticmethod
@@ -359,34 +409,54 @@ class Ledger:
     def header(self, height: int) -> Header:
         return self._block_record(height)[0]
 
+    @staticmethod
+    def _first_leaf(header: Header, record: dict) -> int:
+        """The leaf of the block's first accepted envelope: its accepted
+        envelopes hold the leaves first_leaf .. log_size - 1."""
+        accepted = len(record["doc_ids"]) // 32 - len(record["rejected"])
+        first = header.log_size - accepted
+        if accepted < 0 or first < 0:
+            raise CorruptionError(f"block record {header.height}: {accepted} accepted envelopes, log size "
+                                  f"{header.log_size}")
+        return first
+
     def block_object(self, height: int) -> Block:
         header, record = self._block_record(height)
         ids = record["doc_ids"]
-        count = len(ids) // 32
-        first = header.log_size - count
         no_id = set(record["no_id"])
         reasons = dict(record["rejected"])
-        documents = tuple(
-            DocumentStatus(
-                doc_id=None if i in no_id else ids[32 * i : 32 * i + 32].hex(),
-                leaf_index=first + i,
-                status=REJECTED if i in reasons else ACCEPTED,
-                reason=reasons.get(i),
-            )
-            for i in range(count)
-        )
-        return Block(header=header, documents=documents, certificate=self.certificate(height))
+        leaf = self._first_leaf(header, record)
+        documents = []
+        for i in range(len(ids) // 32):
+            doc_id = None if i in no_id else ids[32 * i : 32 * i + 32].hex()
+            if i in reasons:
+                documents.append(DocumentStatus(doc_id=doc_id, leaf_index=None, status=REJECTED, reason=reasons[i]))
+            else:
+                documents.append(DocumentStatus(doc_id=doc_id, leaf_index=leaf, status=ACCEPTED))
+                leaf += 1
+        return Block(header=header, documents=tuple(documents), certificate=self.certificate(height))
 
     def block(self, height: int) -> dict:
         """The Block JSON object (DESIGN.md "Formats")."""
         return self.block_object(height).to_json()
 
     def proposal(self, height: int) -> BlockProposal:
-        """The proposal block `height` was applied from (for catch-up)."""
+        """The proposal block `height` was applied from (for catch-up): the
+        accepted envelopes from the log and the rejected ones from ``e/``,
+        merged back into proposal order, so ``to_bytes()`` is what was applied."""
         header, record = self._block_record(height)
         count = len(record["doc_ids"]) // 32
-        first = header.log_size - count
-        envelopes = tuple(v for _, v in self.store.scan(_P_LEAF, start=_P_LEAF + _pack(first), limit=count))
+        first = self._first_leaf(header, record)
+        prefix = _P_REJECTED + _pack(height)
+        rejected = {_u64.unpack(k[len(prefix):])[0]: v for k, v in self.store.scan(prefix)}
+        if sorted(rejected) != sorted(offset for offset, _ in record["rejected"]):
+            raise CorruptionError(f"block {height}: rejected envelopes stored at offsets {sorted(rejected)}, the "
+                                  f"block record lists {sorted(o for o, _ in record['rejected'])}")
+        leaves = [v for _, v in self.store.scan(_P_LEAF, start=_P_LEAF + _pack(first), limit=count - len(rejected))]
+        if len(leaves) != count - len(rejected):
+            raise CorruptionError(f"block {height}: {len(leaves)} of its {count - len(rejected)} leaves are stored")
+        accepted = iter(leaves)
+        envelopes = tuple(rejected[i] if i in rejected else next(accepted) for i in range(count))
         return BlockProposal(
             height=height, prev_hash=header.prev_hash, timestamp=header.timestamp,
             proposer=header.proposer, term=header.term, envelopes=envelopes,
@@ -418,7 +488,9 @@ class Ledger:
 
     # -- documents -------------------------------------------------------------
 
-    def _doc_record(self, doc_id: str) -> tuple[int, int, bool]:
+    def _doc_record(self, doc_id: str) -> tuple[int, int | None, int | None]:
+        """``(height, leaf, None)`` for an accepted document, ``(height, None,
+        offset)`` for a rejected one (its latest rejection)."""
         try:
             raw_id = bytes.fromhex(doc_id) if isinstance(doc_id, str) and len(doc_id) == 64 else None
         except ValueError:
@@ -428,36 +500,52 @@ class Ledger:
         raw = self.store.get(_P_DOC + raw_id)
         if raw is None:
             raise NotFound(f"document {doc_id}")
-        return _u64.unpack(raw[:8])[0], _u64.unpack(raw[8:16])[0], raw[16] == 1
+        first, second = _u64.unpack(raw[:8])[0], _u64.unpack(raw[8:16])[0]
+        if raw[16] == 1:
+            return second, first, None
+        return first, None, second
 
     def envelope_at(self, leaf: int) -> bytes:
+        """The canonical envelope bytes of leaf `leaf` (an accepted document)."""
         data = self.store.get(_P_LEAF + _pack(leaf))
         if data is None:
             raise NotFound(f"leaf {leaf}")
         return data
 
+    def rejected_envelope(self, height: int, offset: int) -> bytes:
+        """The canonical bytes of the rejected envelope at `offset` in block `height`."""
+        data = self.store.get(_P_REJECTED + _pack(height) + _pack(offset))
+        if data is None:
+            raise NotFound(f"rejected envelope {offset} of block {height}")
+        return data
+
     def document(self, doc_id: str) -> dict:
         """``{doc_id, leaf_index, height, status, reason?, envelope, doc}``;
-        ``envelope`` base64url, ``doc`` the document with bytes as base64url."""
-        leaf, height, accepted = self._doc_record(doc_id)
-        return self._document_json(doc_id, leaf, height, accepted)
+        ``envelope`` base64url, ``doc`` the document with bytes as base64url.
+        A rejected document has ``leaf_index`` None (it is no leaf) and the
+        reason of its latest rejection."""
+        height, leaf, offset = self._doc_record(doc_id)
+        return self._document_json(doc_id, height, leaf=leaf, offset=offset)
 
-    def _document_json(self, doc_id: str, leaf: int, height: int, accepted: bool | None = None) -> dict:
-        data = self.envelope_at(leaf)
+    def _document_json(self, doc_id: str, height: int, *, leaf: int | None = None, offset: int | None = None) -> dict:
         d: dict = {"doc_id": doc_id, "leaf_index": leaf, "height": height}
-        if accepted:
+        if leaf is not None:
+            data = self.envelope_at(leaf)
             d["status"] = ACCEPTED
         else:
-            _, record = self._block_record(height)
-            count = len(record["doc_ids"]) // 32
-            offset = leaf - (self.header(height).log_size - count)
-            reason = dict(record["rejected"]).get(offset)
-            d["status"] = REJECTED if reason is not None else ACCEPTED
-            if reason is not None:
-                d["reason"] = reason
+            data = self.rejected_envelope(height, offset)
+            d["status"] = REJECTED
+            d["reason"] = self._rejection_reason(doc_id, height, offset)
         d["envelope"] = b64e(data)
         d["doc"] = _jsonable(decode_canonical(data)["doc"])
         return d
+
+    def _rejection_reason(self, doc_id: str, height: int, offset: int) -> str:
+        reason = dict(self._block_record(height)[1]["rejected"]).get(offset)
+        if reason is None:
+            raise CorruptionError(f"document {doc_id} is recorded rejected at offset {offset} of block {height}, "
+                                  f"which the block record does not list as rejected")
+        return reason
 
     def check_submission(self, envelope_bytes: bytes, *, at_ms: int | None = None) -> Envelope:
         """Leader admission: decode, validate and check against the current
@@ -478,13 +566,12 @@ class Ledger:
 
         Raises NotFound for an unknown document and Rejected for a rejected one.
         """
-        leaf, height, accepted = self._doc_record(doc_id)
-        if not accepted:
-            raise Rejected(self._document_json(doc_id, leaf, height, False).get("reason", "rejected"))
+        height, leaf, offset = self._doc_record(doc_id)
+        if leaf is None:
+            raise Rejected(self._rejection_reason(doc_id, height, offset))
         membership = None
         if self.voters_at(height) != self._genesis_voters:
-            block = self.block_object(height)
-            first_leaf = block.header.log_size - len(block.documents)
+            first_leaf = self._first_leaf(*self._block_record(height))
             membership = [
                 self._receipt(value.hex(), _u64.unpack(key[len(_P_NODE_DOCS):])[0])
                 for key, value in self.store.scan(_P_NODE_DOCS)
@@ -494,7 +581,7 @@ class Ledger:
 
     def _receipt(self, doc_id: str, leaf: int, height: int | None = None, membership=None) -> dict:
         if height is None:
-            height = self._doc_record(doc_id)[1]
+            height = self._doc_record(doc_id)[0]
         block = self.block_object(height)
         return receipt_json(
             doc_id=doc_id,
@@ -536,6 +623,6 @@ class Ledger:
             leaf = _u64.unpack(key[-8:])[0]
             data = self.envelope_at(leaf)
             doc_id = hashlib.sha256(canonical(decode_canonical(data)["doc"])).hexdigest()
-            _, height, _ = self._doc_record(doc_id)
-            yield self._document_json(doc_id, leaf, height, True)
+            height = self._doc_record(doc_id)[0]
+            yield self._document_json(doc_id, height, leaf=leaf)
             count += 1

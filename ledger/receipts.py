@@ -5,7 +5,8 @@ A receipt, exactly::
 
     {"doc_id": <hex>,
      "envelope": <base64url of the canonical envelope bytes>,
-     "leaf_index": <int>,
+     "leaf_index": <int>,                  # the document's leaf; only accepted
+                                           # documents are leaves of the log
      "inclusion_proof": [<hex>, ...],      # RFC 9162 audit path, leaf upward
      "block": <Block object>,              # the block holding the document; the
                                            # proof is against its header's
@@ -28,7 +29,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .blocks import ACCEPTED, REJECTED, Block, BlockSignature, DocumentStatus
+from .blocks import Block, BlockSignature, DocumentStatus
 from .errors import InvalidInput
 from .jsonfmt import b64d, b64e, hex_hash
 
@@ -113,23 +114,7 @@ class BlockJson:
         docs = obj["documents"]
         if not isinstance(docs, list):
             raise InvalidInput(f"{field}.documents", "expected a list")
-        statuses = []
-        for i, d in enumerate(docs):
-            path = f"{field}.documents[{i}]"
-            _require(d, ("doc_id", "leaf_index", "status"), path)
-            if d["doc_id"] is not None and not (isinstance(d["doc_id"], str) and _HEX64.match(d["doc_id"])):
-                raise InvalidInput(f"{path}.doc_id", "expected 64 lowercase hex characters or null")
-            if d["status"] not in (ACCEPTED, REJECTED):
-                raise InvalidInput(f"{path}.status", "expected accepted or rejected")
-            reason = d.get("reason")
-            if (reason is not None) != (d["status"] == REJECTED) or (reason is not None and not isinstance(reason, str)):
-                raise InvalidInput(f"{path}.reason", "a string reason is given exactly when rejected")
-            statuses.append(
-                DocumentStatus(
-                    doc_id=d["doc_id"], leaf_index=_int(d, "leaf_index", f"{path}.leaf_index"),
-                    status=d["status"], reason=reason,
-                )
-            )
+        statuses = [DocumentStatus.from_json(d, f"{field}.documents[{i}]") for i, d in enumerate(docs)]
         return cls(
             height=_int(obj, "height", f"{field}.height"),
             header=b64d(obj["header"], f"{field}.header"),

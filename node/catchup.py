@@ -18,11 +18,13 @@ applies what comes back (``blocks {items: [{proposal, certificate}]}``), one
 block at a time, each only if
 
 1. it extends our head (height + 1 and prev_hash),
-2. the header it will produce (computed before applying: tx_root over its
-   envelopes, log_size and log_root of our document log with them appended)
-   hashes to a block hash that a strict majority of the voters at that
-   height signed (``check_certificate``) -- or, for the target height only,
-   equals the snapshot's block_hash, which the Raft leader vouched for;
+2. the header it will produce (computed before applying by
+   ``Ledger.preview``, a dry run of ``apply_block``: tx_root over all its
+   envelopes, log_size and log_root of our document log with its *accepted*
+   envelopes appended, which takes the registry checks) hashes to a block
+   hash that a strict majority of the voters at that height signed
+   (``check_certificate``) -- or, for the target height only, equals the
+   snapshot's block_hash, which the Raft leader vouched for;
 3. applying it (which validates every document again) yields that header.
 
 Then its certificate is stored and this node signs it too (the certifier).
@@ -46,9 +48,6 @@ from typing import Any, Callable
 from ledger.blocks import BlockProposal, BlockSignature, Header, check_certificate
 from ledger.encoding import canonical, decode_canonical
 from ledger.errors import MinutebookError
-from ledger.merkle import EMPTY_ROOT, leaf_hash, root
-from ledger.merkle_log import MerkleLog
-from ledger.store import Overlay
 
 __all__ = ["CatchUp", "SnapshotTarget", "snapshot_data", "parse_snapshot_data", "expected_header"]
 
@@ -87,14 +86,10 @@ def parse_snapshot_data(data: bytes) -> SnapshotTarget | None:
 
 
 def expected_header(ledger: Any, proposal: BlockProposal) -> Header:
-    """The header `proposal` will produce on top of `ledger`, computed without writing anything."""
-    merkle = MerkleLog(Overlay(ledger.store))
-    if proposal.envelopes:
-        merkle.append(list(proposal.envelopes))
-    tx_root = root([leaf_hash(e) for e in proposal.envelopes]) if proposal.envelopes else EMPTY_ROOT
-    return Header(height=proposal.height, prev_hash=proposal.prev_hash, timestamp=proposal.timestamp,
-                  proposer=proposal.proposer, term=proposal.term, tx_root=tx_root,
-                  log_size=merkle.size, log_root=merkle.root())
+    """The header `proposal` will produce on top of `ledger`, computed without
+    writing anything (``Ledger.preview``: the same code as ``apply_block``,
+    since only the envelopes that pass the registry checks become leaves)."""
+    return ledger.preview(proposal).header
 
 
 class CatchUp:

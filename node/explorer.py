@@ -66,7 +66,7 @@ async function home() {
 async function block(h) {
   const b = await api("/v1/blocks/" + encodeURIComponent(h));
   const f = b.header_fields;
-  const docs = b.documents.map((d) => `<tr><td>${d.leaf_index}</td><td>${d.doc_id ? `<a class="mono" href="#/doc/${d.doc_id}">${short(d.doc_id)}</a>` : "<span class=bad>undecodable</span>"}</td>
+  const docs = b.documents.map((d) => `<tr><td>${d.leaf_index ?? "–"}</td><td>${d.doc_id ? `<a class="mono" href="#/doc/${d.doc_id}">${short(d.doc_id)}</a>` : "<span class=bad>undecodable</span>"}</td>
      <td class="${d.status === "accepted" ? "ok" : "bad"}">${esc(d.status)}</td><td>${esc(d.reason || "")}</td></tr>`).join("");
   const nav = `<a href="#/block/${b.height - 1}">← ${b.height - 1}</a> · <a href="#/block/${b.height + 1}">${b.height + 1} →</a>`;
   return `<section><h2>Block ${b.height}</h2><p>${b.height > 1 ? nav : `<a href="#/block/2">2 →</a>`}</p>${kv([
@@ -87,7 +87,7 @@ async function doc(id) {
   }
   return `<section><h2>Document ${esc(doc.type)} in ${`<a href="#/org/${esc(doc.org)}">${esc(doc.org)}</a>`}</h2>${kv([
       ["id", `<code>${esc(d.doc_id)}</code>`], ["status", `<span class="${d.status === "accepted" ? "ok" : "bad"}">${esc(d.status)}</span> ${esc(d.reason || "")}`],
-      ["block", `<a href="#/block/${d.height}">${d.height}</a>`], ["leaf index", d.leaf_index], ["created", when(doc.created_at)]])}
+      ["block", `<a href="#/block/${d.height}">${d.height}</a>`], ["leaf index", d.leaf_index ?? "none (rejected documents are not in the log)"], ["created", when(doc.created_at)]])}
     <h2>Body</h2><pre>${esc(JSON.stringify(doc.body, null, 2))}</pre></section>${receipt}`;
 }
 function statRows(s) {

@@ -308,7 +308,9 @@ def test_documents_entry_tampered_fails_document_status(good, world):
         entry = _own_entry(r)
         entry["status"] = "rejected"
         entry["reason"] = "rejected: forged"
-    fails(tampered(good, rejected), world.genesis, "document_status")
+        entry["leaf_index"] = None
+    error = fails(tampered(good, rejected), world.genesis, "document_status")
+    assert "leaves" in str(error)  # the accepted entries no longer end at log_size - 1
     fails(tampered(good, lambda r: _own_entry(r).__setitem__("doc_id", "ab" * 32)), world.genesis, "document_status")
     fails(tampered(good, lambda r: _own_entry(r).__setitem__("leaf_index", r["leaf_index"] + 1)), world.genesis,
           "document_status")
@@ -319,6 +321,92 @@ def test_documents_entry_tampered_fails_document_status(good, world):
 def test_documents_entry_malformed_fails_shape(good, world):
     fails(tampered(good, lambda r: _own_entry(r).__setitem__("status", "maybe")), world.genesis, "shape")
     fails(tampered(good, lambda r: _own_entry(r).__setitem__("reason", "why")), world.genesis, "shape")
+    error = fails(tampered(good, lambda r: _own_entry(r).__setitem__("leaf_index", None)), world.genesis, "shape")
+    assert "leaf_index" in str(error)
+
+    def rejected_with_a_leaf(r):
+        _own_entry(r).update(status="rejected", reason="rejected: forged")
+    error = fails(tampered(good, rejected_with_a_leaf), world.genesis, "shape")
+    assert "leaf_index: expected null" in str(error)
+
+
+# -- a block with rejected envelopes: only accepted ones are leaves -------------------
+
+@pytest.fixture(scope="module")
+def mixed_chain(world):
+    """Block 1: two accepted, one refused by the registry (m3 reinstated while
+    full), two accepted; block 2: one accepted, refused again. Certified by n1, n2."""
+    ledger = Ledger(MemoryStore(), world.genesis)
+    g = world.envelopes
+    drive(ledger, [g[0], g[1], world.make_rejected(1), g[2], g[3]])
+    drive(ledger, [g[4], world.make_rejected(1)])
+    for h in (1, 2):
+        certify(ledger, h, ["n1", "n2"])
+    return ledger
+
+
+def _forged_receipt(chain, world, height: int, leaf: int, *, fix_statuses: bool) -> dict:
+    """What a lying node can serve for the rejected document of block `height`:
+    its real envelope, at `leaf` with the real audit path of that leaf, the
+    real certified header, and `block.documents` rewritten to call it accepted
+    (with `fix_statuses`, consistently: the document really at `leaf` is
+    called rejected instead, so the statuses alone look right)."""
+    refused = world.make_rejected(1)
+    block = chain.block(height)
+    size = block["header_fields"]["log_size"]
+    documents = block["documents"]
+    own = next(d for d in documents if d["status"] == "rejected")
+    own.update(status="accepted", leaf_index=leaf)
+    own.pop("reason")
+    if fix_statuses:
+        for d in documents:
+            if d is not own and d["leaf_index"] == leaf:
+                d.update(status="rejected", leaf_index=None, reason="rejected: forged")
+        order = {id(d): (d["leaf_index"] if d["leaf_index"] is not None else -1) for d in documents}
+        accepted = sorted((d for d in documents if d["status"] == "accepted"), key=lambda d: order[id(d)])
+        rest = [d for d in documents if d["status"] != "accepted"]
+        block["documents"] = rest + accepted
+    return {"doc_id": own["doc_id"], "envelope": b64e(refused), "leaf_index": leaf,
+            "inclusion_proof": [h.hex() for h in chain._log.inclusion_proof(leaf, size)], "block": block}
+
+
+def test_mixed_block_receipts_verify(mixed_chain, world):
+    for h in (1, 2):
+        block = mixed_chain.block(h)
+        for entry in block["documents"]:
+            if entry["status"] == "accepted":
+                assert verify_receipt(mixed_chain.receipt(entry["doc_id"]), world.genesis).leaf_index == \
+                    entry["leaf_index"]
+            else:
+                assert entry["leaf_index"] is None
+
+
+@pytest.mark.parametrize("height", [1, 2])
+def test_forged_receipt_for_a_rejected_document_fails_inclusion(mixed_chain, world, height):
+    """Statuses are not covered by the certificate, so a liar can rewrite them
+    at will; but the rejected envelope is no leaf of the certified log, so no
+    leaf index makes its inclusion proof reach log_root."""
+    size = mixed_chain.header(height).log_size
+    first = {1: 0, 2: 4}[height]  # the block's accepted leaves are first..size-1
+    assert size == {1: 4, 2: 5}[height]
+    for leaf in range(size):
+        forged = _forged_receipt(mixed_chain, world, height, leaf, fix_statuses=True)
+        with pytest.raises(ProofFailed) as info:
+            verify_receipt(forged, world.genesis)
+        # the statuses can be made consistent for any leaf of this block (and the one just
+        # before it, by growing its accepted run); for those only the inclusion proof can tell
+        assert info.value.check == ("inclusion" if leaf >= first else info.value.check), (leaf, str(info.value))
+        assert info.value.check in ("inclusion", "document_status"), (leaf, str(info.value))
+
+
+def test_forged_receipt_with_only_the_status_flipped_fails(mixed_chain, world):
+    for leaf in range(4):
+        fails(_forged_receipt(mixed_chain, world, 1, leaf, fix_statuses=False), world.genesis, "document_status")
+    # left as served (rejected, leaf_index null), the block says why
+    forged = _forged_receipt(mixed_chain, world, 1, 2, fix_statuses=True)
+    forged["block"] = mixed_chain.block(1)
+    error = fails(forged, world.genesis, "document_status")
+    assert "was rejected: rejected: body.change" in str(error)
 
 
 def test_other_genesis_fails(good, world):

@@ -5,6 +5,7 @@ BLOCK_DOMAIN + the 32 raw bytes of the block hash)."""
 from __future__ import annotations
 
 import hashlib
+import json
 
 import msgpack
 import pytest
@@ -104,7 +105,7 @@ def test_block_json_is_the_design_format():
     block = Block(
         header=h,
         documents=(DocumentStatus(doc_id="ab" * 32, leaf_index=8, status=ACCEPTED),
-                   DocumentStatus(doc_id="cd" * 32, leaf_index=9, status=REJECTED, reason="rejected: no")),
+                   DocumentStatus(doc_id="cd" * 32, leaf_index=None, status=REJECTED, reason="rejected: no")),
         certificate=(BlockSignature(node="n2", sig=b"\x02" * 64), BlockSignature(node="n1", sig=b"\x01" * 64)),
     )
     obj = block.to_json()
@@ -115,8 +116,10 @@ def test_block_json_is_the_design_format():
     assert b64d(obj["certificate"][0]["sig"]) == b"\x01" * 64
     assert obj["documents"] == [
         {"doc_id": "ab" * 32, "leaf_index": 8, "status": "accepted"},
-        {"doc_id": "cd" * 32, "leaf_index": 9, "status": "rejected", "reason": "rejected: no"},
+        {"doc_id": "cd" * 32, "leaf_index": None, "status": "rejected", "reason": "rejected: no"},
     ]
+    assert '"leaf_index": null' in json.dumps(obj["documents"][1])
+    assert [DocumentStatus.from_json(d) for d in obj["documents"]] == list(block.documents)
 
 
 def test_tree_head_json():
@@ -127,12 +130,51 @@ def test_tree_head_json():
 
 
 def test_status_reason_exactly_when_rejected():
-    with pytest.raises(InvalidInput):
-        DocumentStatus(doc_id=None, leaf_index=0, status=REJECTED)
+    with pytest.raises(InvalidInput) as info:
+        DocumentStatus(doc_id=None, leaf_index=None, status=REJECTED)
+    assert info.value.field == "reason"
     with pytest.raises(InvalidInput):
         DocumentStatus(doc_id=None, leaf_index=0, status=ACCEPTED, reason="x")
     with pytest.raises(InvalidInput):
         DocumentStatus(doc_id=None, leaf_index=0, status="pending")
+
+
+def test_leaf_index_is_null_exactly_when_rejected():
+    """Only accepted envelopes are leaves of the document log."""
+    assert DocumentStatus(doc_id=None, leaf_index=None, status=REJECTED, reason="x").leaf_index is None
+    with pytest.raises(InvalidInput) as info:
+        DocumentStatus(doc_id=None, leaf_index=0, status=REJECTED, reason="x")
+    assert info.value.field == "leaf_index"
+    for bad in (None, -1, True, "3"):
+        with pytest.raises(InvalidInput) as info:
+            DocumentStatus(doc_id=None, leaf_index=bad, status=ACCEPTED)
+        assert info.value.field == "leaf_index"
+
+
+@pytest.mark.parametrize(
+    "entry, field",
+    [
+        ({"doc_id": "ab" * 32, "leaf_index": None, "status": "accepted"}, "block.documents[2].leaf_index"),
+        ({"doc_id": "ab" * 32, "leaf_index": 4, "status": "rejected", "reason": "r"}, "block.documents[2].leaf_index"),
+        ({"doc_id": "ab" * 32, "leaf_index": "4", "status": "accepted"}, "block.documents[2].leaf_index"),
+        ({"doc_id": "ab" * 32, "status": "accepted"}, "block.documents[2].leaf_index"),
+        ({"doc_id": "AB" * 32, "leaf_index": 4, "status": "accepted"}, "block.documents[2].doc_id"),
+        ({"doc_id": "ab" * 32 + "\n", "leaf_index": 4, "status": "accepted"}, "block.documents[2].doc_id"),
+        ({"doc_id": "ab" * 32, "leaf_index": None, "status": "maybe"}, "block.documents[2].status"),
+        ({"doc_id": "ab" * 32, "leaf_index": None, "status": "rejected"}, "block.documents[2].reason"),
+        ({"doc_id": "ab" * 32, "leaf_index": 4, "status": "accepted", "reason": "r"}, "block.documents[2].reason"),
+        (["ab" * 32, 4, "accepted"], "block.documents[2]"),
+    ],
+)
+def test_status_from_json_names_the_bad_field(entry, field):
+    with pytest.raises(InvalidInput) as info:
+        DocumentStatus.from_json(entry, "block.documents[2]")
+    assert info.value.field == field, str(info.value)
+
+
+def test_status_from_json_accepts_null_leaf_for_rejected():
+    entry = {"doc_id": None, "leaf_index": None, "status": "rejected", "reason": "not_canonical: x"}
+    assert DocumentStatus.from_json(entry).to_json() == entry
 
 
 # -- certificates -------------------------------------------------------------

@@ -48,14 +48,16 @@ def test_apply_block_accepts_rejects_and_flags_duplicates(make_store, world):
     assert rejected.reason.startswith("rejected: ")
     assert duplicate.doc_id == block.documents[0].doc_id and duplicate.reason.startswith("duplicate: ")
     assert junk.doc_id is None and junk.reason.startswith("not_canonical: ")
-    # every envelope is a leaf, rejected ones too; the header is a function of the proposal and the log
+    # only accepted envelopes are leaves; tx_root still covers every envelope
     envs = [*good, world.make_rejected(1), good[0], b"\x93junk"]
-    assert block.header.log_size == len(envs)
+    assert [d.leaf_index for d in block.documents] == [*range(len(good)), None, None, None]
+    assert block.header.log_size == len(good)
     assert block.header.tx_root == root([leaf_hash(e) for e in envs])
-    assert block.header.log_root == block.header.tx_root  # first block: the log is this block
+    assert block.header.log_root == root([leaf_hash(e) for e in good])  # first block: the log is its accepted
     # a later duplicate is rejected too, and the original's record is untouched
     block2 = drive(ledger, [good[1]])
     assert block2.documents[0].status == "rejected" and f"at leaf {1}" in block2.documents[0].reason
+    assert block2.documents[0].leaf_index is None and block2.header.log_size == len(good)
     assert ledger.document(block.documents[1].doc_id)["leaf_index"] == 1
     assert ledger.block(1)["documents"] == [d.to_json() for d in block.documents]
 
@@ -211,7 +213,7 @@ def test_receipt_and_queries(world):
         ledger.check_submission(world.make_rejected(9))
     assert ledger.check_submission(world.make_doc(1)).doc_id
     proof = ledger.consistency_proof(b1.header.log_size, b2.header.log_size)
-    assert proof["first"] == 4 and proof["second"] == b2.header.log_size
+    assert proof["first"] == 3 and proof["second"] == b2.header.log_size  # the rejected one is no leaf
     with pytest.raises(InvalidInput):
         ledger.consistency_proof(0, 3)
     with pytest.raises(InvalidInput):

@@ -245,3 +245,33 @@ def test_no_leader_is_503_with_retry_after(world):
     finally:
         service.no_leader = False
     assert r.status_code == 503 and r.headers["retry-after"] == "1"
+
+
+def test_rejected_document_through_the_api(world):
+    """Only accepted envelopes are leaves: the block lists the rejected one with
+    leaf_index null, the document route shows the reason, there is no receipt,
+    and the envelopes route still serves every envelope in proposal order."""
+    org, genesis, _, _ = world
+    service = ServiceDouble(genesis, NODE_SEEDS, start_ms=ANCHOR + 60_000)  # its own: this adds a block
+    for _, docs in org.phases():
+        service.apply([_sign(org, d, s) for d, s in docs])
+    client = TestClient(create_app(service), raise_server_exceptions=False)
+    h, size = service.ledger.height + 1, service.ledger.head().log_size
+    doc, signers = _new_minutes(org, "mixed")
+    good = _sign(org, doc, signers)
+    unsigned_by_chair = _sign(org, *_new_minutes(org, "mixed-bad"))
+    refused = _sign(org, decode_canonical(unsigned_by_chair)["doc"], signers[1:])  # the chair did not sign
+    service.apply([refused, good, good])
+    block = client.get(f"/v1/blocks/{h}").json()
+    assert [(d["status"], d["leaf_index"]) for d in block["documents"]] == [
+        ("rejected", None), ("accepted", size), ("rejected", None)]
+    assert msgpack.unpackb(client.get(f"/v1/blocks/{h}", headers=MSGPACK).content)["documents"] == block["documents"]
+    assert block["header_fields"]["log_size"] == size + 1 == client.get("/v1/tree-head").json()["log_size"]
+    refused_id = block["documents"][0]["doc_id"]
+    doc_json = client.get(f"/v1/documents/{refused_id}").json()
+    assert doc_json["status"] == "rejected" and doc_json["leaf_index"] is None and doc_json["height"] == h
+    assert doc_json["reason"] == block["documents"][0]["reason"] and _b64d(doc_json["envelope"]) == refused
+    r = client.get(f"/v1/documents/{refused_id}/receipt")
+    assert r.status_code == 422 and r.json()["error"] == "rejected"
+    served = client.get(f"/v1/blocks/{h}/envelopes").json()["envelopes"]
+    assert [_b64d(e) for e in served] == [refused, good, good]

@@ -130,12 +130,21 @@ def test_membership_changes_one_at_a_time_additions_first():
 
 
 def test_expected_header_is_the_header_apply_block_makes():
+    """Only accepted envelopes are leaves, so the prediction must run the
+    registry checks: a duplicate and undecodable bytes in each block are
+    committed to by tx_root but do not grow the log."""
     org = make_org(3)
-    ledger = Ledger(MemoryStore(), org.genesis)
+    store = MemoryStore()
+    ledger = Ledger(store, org.genesis)
     for _ in range(3):
+        minutes = [org.minutes(CELL).to_bytes() for _ in range(3)]
+        envelopes = (minutes[0], minutes[1], minutes[0], b"\x93junk", minutes[2])
         proposal = BlockProposal(height=ledger.height + 1, prev_hash=ledger.head_hash, timestamp=1_700_000_000_000,
-                                 proposer="n1", term=1, envelopes=tuple(org.minutes(CELL).to_bytes() for _ in range(3)))
+                                 proposer="n1", term=1, envelopes=envelopes)
+        size, writes = ledger._log.size, store.writes
         predicted = expected_header(ledger, proposal)
+        assert store.writes == writes and ledger.height == proposal.height - 1
+        assert predicted.log_size == size + 3
         assert ledger.apply_block(proposal).header == predicted
 
 
