@@ -42,6 +42,8 @@ Storage keys (besides ``m/`` for the Merkle log and ``r/`` for the registry);
     g                                    genesis hash (32 bytes)
     h                                    head: be8 height (absent before block 1)
     x/raft_applied                       be8 Raft index of the last applied block
+    x/format                             the storage layout version (STORE_FORMAT); other
+                                         versions are refused on open
     b/<be8 height>                       block record: canonical {header, doc_ids
                                          (32 raw bytes per envelope, proposal order;
                                          zeros where no_id), no_id: [offset],
@@ -109,6 +111,10 @@ _pack = _u64.pack
 _ZERO_ID = bytes(32)
 
 _K_GENESIS = b"g"
+_K_FORMAT = b"x/format"
+# Version of the storage layout. 2: only accepted envelopes are leaves (rejected ones under e/).
+# A store without this key, or with another version, is refused rather than misread.
+STORE_FORMAT = b"2"
 _K_HEAD = b"h"
 _K_RAFT = b"x/raft_applied"
 _P_BLOCK = b"b/"
@@ -177,10 +183,18 @@ class Ledger:
             overlay = Overlay(store)
             Registry.bootstrap(overlay, genesis)
             overlay.put(_K_GENESIS, self.genesis_hash)
+            overlay.put(_K_FORMAT, STORE_FORMAT)
             overlay.put(_P_VOTERS + _pack(1), self._encode_voters(Registry(overlay)))
             overlay.commit()
         elif stored != self.genesis_hash:
             raise InvalidInput("genesis", f"store was made from genesis {stored.hex()}, not {self.genesis_hash.hex()}")
+        else:
+            version = store.get(_K_FORMAT)
+            if version != STORE_FORMAT:
+                found = "none (written before format versions)" if version is None else repr(version.decode(errors="replace"))
+                raise CorruptionError(
+                    f"ledger store format {found} is not {STORE_FORMAT.decode()!r} (only accepted documents as "
+                    f"leaves); start from an empty data directory and let the node catch up from its peers")
         raw = store.get(_K_HEAD)
         # Invariant: height == number of blocks applied; head_header is block `height`'s.
         self.height = 0 if raw is None else _u64.unpack(raw)[0]

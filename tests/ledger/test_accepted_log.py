@@ -221,3 +221,17 @@ def test_a_lost_rejected_envelope_is_corruption(world):
     store.write({key: None})
     with pytest.raises(CorruptionError):
         ledger.proposal(1)
+
+
+@pytest.mark.parametrize("version", [None, b"1", b"3"])
+def test_a_store_of_another_layout_version_is_refused_on_open(world, version):
+    """A store written before format versions (leaves for rejected envelopes too), or by another
+    layout, is refused with a message saying what to do, rather than served wrongly."""
+    store = MemoryStore()
+    ledger = Ledger(store, world.genesis)
+    drive(ledger, world.envelopes[:2])
+    store.write({b"x/format": version})
+    with pytest.raises(CorruptionError, match="format .* is not '2'.*empty data directory"):
+        Ledger(store, world.genesis)
+    store.write({b"x/format": b"2"})
+    assert Ledger(store, world.genesis).height == 1
