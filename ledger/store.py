@@ -322,11 +322,23 @@ class Overlay:
     def __init__(self, base: "Store | Overlay") -> None:
         self.base = base
         self.pending: dict[bytes, bytes | None] = {}
+        # Values read from a Store base, kept until the next commit (a block reads the same
+        # members, units and roles over and over). The overlay's owner is the one writer of
+        # the Store and writes only through commit(), so nothing cached goes stale. Not for
+        # an Overlay base, which its owner may write directly while this one lives.
+        self._read: dict[bytes, bytes | None] | None = None if isinstance(base, Overlay) else {}
 
     def get(self, key: bytes) -> bytes | None:
-        if key in self.pending:
-            return self.pending[key]
-        return self.base.get(key)
+        pending = self.pending
+        if key in pending:
+            return pending[key]
+        read = self._read
+        if read is None:
+            return self.base.get(key)
+        if key in read:
+            return read[key]
+        value = read[key] = self.base.get(key)
+        return value
 
     def put(self, key: bytes, value: bytes) -> None:
         self.pending[key] = bytes(value)
@@ -385,3 +397,4 @@ class Overlay:
             raise TypeError("commit() is for an Overlay over a Store; use merge()")
         self.base.write(self.pending)
         self.pending = {}
+        self._read = {}

@@ -3,8 +3,9 @@ latency at 1M leaves, receipt verification, bytes on disk.
 
     .venv/bin/python scripts/bench_ledger.py [--docs 4000] [--leaves 1000000]
 
-Measured in one run, one core: pynacl ``VerifyKey.verify`` per second (the
-ceiling: a two-signature document needs two verifications); documents
+Measured in one run, one core: pynacl ``VerifyKey.verify`` per second over
+the applied documents' own signatures (the ceiling: a two-signature document
+needs two verifications, and nothing can apply it faster); documents
 validated and applied per second through ``Ledger.apply_block`` over
 LevelDBStore in blocks of 500 (1 and 2 signatures); inclusion and consistency
 proof generation p50/p99 on a MerkleLog of --leaves leaves over LevelDBStore
@@ -28,6 +29,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import nacl.signing  # noqa: E402
 
+from ledger.keys import DOC_DOMAIN  # noqa: E402
+
 from client.verify import verify_receipt  # noqa: E402
 from ledger.ledger import Ledger  # noqa: E402
 from ledger.merkle import leaf_hash  # noqa: E402
@@ -36,15 +39,21 @@ from ledger.store import LevelDBStore, Overlay  # noqa: E402
 from tests.ledger.ledger_builder import certify, drive, sample_world  # noqa: E402
 
 
-def ed25519_per_second(seconds: float = 1.0) -> float:
-    key = nacl.signing.SigningKey(bytes(range(32)))
-    signed = key.sign(b"minutebook/doc/v1\0" + b"x" * 400)
-    verify_key = key.verify_key
+def ed25519_per_second(envelopes: list[bytes], seconds: float = 1.0) -> float:
+    """pynacl verifications per second over the signatures of `envelopes` themselves
+    (same keys, same message lengths as the documents applied), one core."""
+    from ledger.documents import Envelope
+
+    work = []
+    for data in envelopes[:500]:
+        env = Envelope.from_bytes(data)
+        signed = DOC_DOMAIN + env.doc.canonical
+        work += [(nacl.signing.VerifyKey(s.key), signed, s.sig) for s in env.sigs]
     count, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        for _ in range(200):
-            verify_key.verify(signed)
-        count += 200
+        for verify_key, signed, sig in work:
+            verify_key.verify(signed, sig)
+        count += len(work)
     return count / (time.perf_counter() - start)
 
 
@@ -79,10 +88,12 @@ def main() -> None:
     rows: list[tuple[str, str, str]] = []
     try:
         world = sample_world()
-        verifs = statistics.median(ed25519_per_second() for _ in range(args.repeat))
-        rows.append(("Ed25519 verifications/s (pynacl, 1 core)", f"{verifs:,.0f}", "ceiling"))
+        by_sigs = {sigs: [world.make_doc(i, sigs) for i in range(args.docs)] for sigs in (1, 2)}
+        verifs = statistics.median(ed25519_per_second(by_sigs[2]) for _ in range(args.repeat))
+        rows.append(("Ed25519 verifications/s (pynacl, 1 core)", f"{verifs:,.0f}",
+                     "ceiling: the applied documents' own signatures, nothing else"))
         for sigs in (1, 2):
-            envelopes = [world.make_doc(i, sigs) for i in range(args.docs)]
+            envelopes = by_sigs[sigs]
             rates = []
             for _ in range(args.repeat):
                 rate, ledger, store, path = apply_rate(world, envelopes, args.block, directory)

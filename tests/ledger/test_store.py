@@ -274,3 +274,23 @@ def test_sigkill_never_leaves_a_partial_block(tmp_path):
         heads.append(k)
     print("heads after each kill:", heads)
     assert heads[-1] > heads[0], "the writer never got anywhere; the test proves nothing"
+
+
+def test_overlay_read_cache_never_serves_a_stale_value():
+    """An Overlay over a Store remembers what it read; after commit() it reads afresh,
+    and a nested Overlay does not cache (its base may be written while it lives)."""
+    store = MemoryStore()
+    store.write({b"k": b"old"})
+    top = Overlay(store)
+    assert top.get(b"k") == b"old"
+    top.put(b"k", b"new")
+    assert top.get(b"k") == b"new"
+    top.commit()
+    assert top.get(b"k") == b"new" and store.get(b"k") == b"new"
+    top.delete(b"k")
+    top.commit()
+    assert top.get(b"k") is None
+    sub = Overlay(top)
+    assert sub.get(b"j") is None
+    top.put(b"j", b"1")
+    assert sub.get(b"j") == b"1"
