@@ -79,7 +79,7 @@ from __future__ import annotations
 import hashlib
 import struct
 import time
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from .blocks import (
     ACCEPTED,
@@ -225,14 +225,21 @@ class Ledger:
         """Record a Raft index applied without a block (a no-op or stale entry)."""
         self.store.write({_K_RAFT: _pack(raft_index)})
 
-    def apply_block(self, proposal: BlockProposal, *, raft_index: int | None = None) -> Block:
+    def apply_block(self, proposal: BlockProposal, *, raft_index: int | None = None,
+                    vouch: "Callable[[Header], None] | None" = None) -> Block:
         """Validate and apply every envelope of `proposal`; commit it all in one batch.
+
+        `vouch`, if given, sees the header the block makes before anything is
+        written and raises to refuse it (catch-up: a fetched block is kept only
+        if its certificate vouches for that header); then nothing is written.
 
         Raises BlockOutOfOrder (a CorruptionError) if the proposal does not
         extend the head.
         """
         overlay = Overlay(self.store)
         block = self._stage_block(overlay, proposal)
+        if vouch is not None:
+            vouch(block.header)
         if raft_index is not None:
             overlay.put(_K_RAFT, _pack(raft_index))
         overlay.commit()

@@ -18,14 +18,14 @@ applies what comes back (``blocks {items: [{proposal, certificate}]}``), one
 block at a time, each only if
 
 1. it extends our head (height + 1 and prev_hash),
-2. the header it will produce (computed before applying by
-   ``Ledger.preview``, a dry run of ``apply_block``: tx_root over all its
-   envelopes, log_size and log_root of our document log with its *accepted*
-   envelopes appended, which takes the registry checks) hashes to a block
-   hash that a strict majority of the voters at that height signed
-   (``check_certificate``) -- or, for the target height only, equals the
-   snapshot's block_hash, which the Raft leader vouched for;
-3. applying it (which validates every document again) yields that header.
+2. the header it produces -- tx_root over all its envelopes, log_size and
+   log_root of our document log with its *accepted* envelopes appended, which
+   takes the registry checks -- hashes to a block hash that a strict majority
+   of the voters at that height signed (``check_certificate``), or, for the
+   target height only, equals the snapshot's block_hash, which the Raft leader
+   vouched for. The block is validated once: ``Ledger.apply_block(proposal,
+   vouch=...)`` stages it, hands the header to that check, and writes nothing
+   if the check refuses.
 
 Then its certificate is stored and this node signs it too (the certifier).
 At the target the ledger records the snapshot's Raft index as applied and the
@@ -96,7 +96,7 @@ class CatchUp:
     """Fetch-and-apply of blocks up to a snapshot target; serving fetches to peers."""
 
     def __init__(self, ledger: Any, metrics: Any, send: Callable[[str, dict], Any],
-                 peers: Callable[[], list[str]], apply_fetched: Callable[[BlockProposal, list], None], *,
+                 peers: Callable[[], list[str]], apply_fetched: Callable[[BlockProposal, list, Callable[[Header], None]], None], *,
                  batch: int = 64, request_timeout: float = 5.0, max_reply_bytes: int = 8 << 20) -> None:
         self.ledger = ledger
         self.metrics = metrics
@@ -174,16 +174,19 @@ class CatchUp:
                 return applied > 0
             if not self.ledger.is_next(proposal):
                 return applied > 0
-            header = expected_header(self.ledger, proposal)
-            if proposal.height == target.height and header.hash == target.block_hash:
-                pass
-            else:
-                try:
-                    check_certificate(header.hash, certificate, self.ledger.voters_at(proposal.height))
-                except MinutebookError as exc:
-                    log.info("block %d from %s not accepted yet: %s", proposal.height, peer, exc)
-                    return applied > 0
-            self.apply_fetched(proposal, certificate)
+            voters = self.ledger.voters_at(proposal.height)
+
+            def vouch(header: Header, target: SnapshotTarget = target, certificate: list = certificate,
+                      voters=voters) -> None:
+                if header.height == target.height and header.hash == target.block_hash:
+                    return
+                check_certificate(header.hash, certificate, voters)
+
+            try:
+                self.apply_fetched(proposal, certificate, vouch)
+            except MinutebookError as exc:
+                log.info("block %d from %s not accepted yet: %s", proposal.height, peer, exc)
+                return applied > 0
             self.fetched += 1
             self.metrics.catchup_blocks_total.inc()
             applied += 1

@@ -54,12 +54,12 @@ import logging
 import os
 import random
 import time
-from typing import Any
+from typing import Any, Callable
 
 from consensus import ConfChange, Entry, EntryType, RawNode, Role, decode_message, encode_message
 from consensus import Config as RaftConfig
 from consensus.errors import ConsensusError
-from ledger.blocks import Block, BlockProposal, BlockSignature
+from ledger.blocks import Block, BlockProposal, BlockSignature, Header
 from ledger.errors import CorruptionError, InvalidInput, MinutebookError
 from ledger.keys import read_key_file
 from ledger.ledger import Ledger
@@ -399,9 +399,11 @@ class NodeRuntime:
                     self.producer.on_stale(time.monotonic())
         self._applied_index = index
 
-    def _apply_fetched(self, proposal: BlockProposal, certificate: list[BlockSignature]) -> None:
-        """Catch-up: apply a block fetched from a peer (checked by catchup.py) and store its certificate."""
-        block = self.ledger.apply_block(proposal)
+    def _apply_fetched(self, proposal: BlockProposal, certificate: list[BlockSignature],
+                       vouch: Callable[[Header], None]) -> None:
+        """Catch-up: apply a block fetched from a peer if `vouch` (catchup.py's certificate
+        check) accepts the header it makes, and store its certificate."""
+        block = self.ledger.apply_block(proposal, vouch=vouch)
         for signature in certificate:
             try:
                 self.ledger.add_block_signature(block.header.height, signature.node, signature.sig)

@@ -235,3 +235,29 @@ def test_a_store_of_another_layout_version_is_refused_on_open(world, version):
         Ledger(store, world.genesis)
     store.write({b"x/format": b"2"})
     assert Ledger(store, world.genesis).height == 1
+
+
+def test_apply_block_writes_nothing_when_vouch_refuses_the_header(world):
+    """Catch-up validates a fetched block once: apply_block stages it, shows the header to
+    `vouch` (the certificate check) and writes nothing if it raises."""
+    from ledger.errors import ProofFailed
+
+    store = MemoryStore()
+    ledger = Ledger(store, world.genesis)
+    drive(ledger, world.envelopes[:2])
+    proposal = proposal_on(ledger, [world.make_rejected(5), suspension()])
+    expected = ledger.preview(proposal).header
+    snapshot, writes = everything(store), store.writes
+    seen = []
+
+    def refuse(header):
+        seen.append(header)
+        raise ProofFailed("certificate", "no majority")
+
+    with pytest.raises(ProofFailed):
+        ledger.apply_block(proposal, vouch=refuse)
+    assert seen == [expected]
+    assert everything(store) == snapshot and store.writes == writes and ledger.height == 1
+    block = ledger.apply_block(proposal, vouch=seen.append)
+    assert block.header == expected == seen[-1] and ledger.height == 2
+    assert Ledger(store, world.genesis).head() == expected
