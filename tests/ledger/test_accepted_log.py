@@ -26,20 +26,6 @@ def world():
     return sample_world()
 
 
-@pytest.fixture(params=["memory", "leveldb"])
-def make_store(request, tmp_path):
-    stores = []
-
-    def make(name="db"):
-        store = MemoryStore() if request.param == "memory" else LevelDBStore(str(tmp_path / name))
-        stores.append(store)
-        return store
-
-    yield make
-    for store in stores:
-        store.close()
-
-
 def suspension(created_at: int = 2999) -> bytes:
     """m3 suspended: after it, ``world.make_rejected(i)`` (m3 reinstated) is accepted."""
     doc = Document(v=1, type="member_status", org="root", refs=(), created_at=created_at, nonce=bytes(16),

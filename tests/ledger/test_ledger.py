@@ -23,20 +23,6 @@ def world():
     return sample_world()
 
 
-@pytest.fixture(params=["memory", "leveldb"])
-def make_store(request, tmp_path):
-    stores = []
-
-    def make(name="db"):
-        store = MemoryStore() if request.param == "memory" else LevelDBStore(str(tmp_path / name))
-        stores.append(store)
-        return store
-
-    yield make
-    for store in stores:
-        store.close()
-
-
 def test_apply_block_accepts_rejects_and_flags_duplicates(make_store, world):
     ledger = Ledger(make_store(), world.genesis)
     assert ledger.height == 0 and ledger.head() is None

@@ -225,3 +225,59 @@ class Cluster:
             out.extend(page)
             start += 100
         return out[:height]
+
+
+class Load:
+    """A steady stream of submissions: `threads` threads each sign minutes for a random cell
+    and submit them with ``?wait=committed`` to a random live node, until :meth:`stop`.
+    ``acked`` lists the doc ids some node acknowledged (2xx: committed and certified);
+    ``refused`` counts the other answers by HTTP status. Use as a context manager."""
+
+    def __init__(self, cluster: Cluster, cells: list[str], *, threads: int = 4, seed: int = 0) -> None:
+        import random
+        import threading
+
+        self.cluster = cluster
+        self.cells = cells
+        self.acked: list[str] = []
+        self.refused: dict[int, int] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(random.Random(seed * 100 + i),), daemon=True)
+                         for i in range(threads)]
+
+    def __enter__(self) -> "Load":
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=60)
+
+    def _run(self, rng) -> None:
+        cluster = self.cluster
+        with httpx.Client() as client:
+            while not self._stop.is_set():
+                with self._lock:  # the org's document maker is not thread-safe
+                    envelope = cluster.org.minutes(rng.choice(self.cells))
+                alive = [n for n, p in cluster.procs.items() if p.poll() is None]
+                if not alive:
+                    time.sleep(0.1)
+                    continue
+                try:
+                    response = cluster.submit(rng.choice(alive), envelope.to_bytes(), wait=True, timeout=20,
+                                              client=client)
+                except httpx.HTTPError:
+                    continue
+                with self._lock:
+                    if 200 <= response.status_code < 300:
+                        self.acked.append(envelope.doc_id)
+                    else:
+                        self.refused[response.status_code] = self.refused.get(response.status_code, 0) + 1
+                if not 200 <= response.status_code < 300:
+                    time.sleep(0.05)

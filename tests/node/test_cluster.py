@@ -12,7 +12,6 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import httpx
@@ -21,7 +20,7 @@ import pytest
 from client.verify import verify_receipt
 from ledger.documents import Envelope
 
-from tests.node.cluster import REPO, Cluster
+from tests.node.cluster import REPO, Cluster, Load
 
 pytestmark = pytest.mark.slow
 
@@ -82,52 +81,23 @@ def test_leader_killed_under_load_fails_over_fast_and_loses_no_acknowledged_docu
     cluster = make_cluster(tick_ms=100, election_ticks=10)
     cluster.start_all()
     old_leader, old_term = cluster.wait_leader()
-    acked: list[str] = []
-    errors: dict[int, int] = {}
-    stop = threading.Event()
-    lock = threading.Lock()
-    docs_lock = threading.Lock()
-
-    def submitter(seed: int) -> None:
-        rng = random.Random(seed)
-        with httpx.Client() as client:
-            while not stop.is_set():
-                with docs_lock:
-                    envelope = cluster.org.minutes(rng.choice(CELLS))
-                alive = [n for n, p in cluster.procs.items() if p.poll() is None]
-                try:
-                    response = cluster.submit(rng.choice(alive), envelope.to_bytes(), wait=True, timeout=20,
-                                              client=client)
-                except httpx.HTTPError:
-                    continue
-                with lock:
-                    if 200 <= response.status_code < 300:
-                        acked.append(envelope.doc_id)
-                    else:
-                        errors[response.status_code] = errors.get(response.status_code, 0) + 1
-                        time.sleep(0.05)
-
-    threads = [threading.Thread(target=submitter, args=(i,), daemon=True) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    cluster.wait_for(lambda: len(acked) >= 20, 30, what="a steady stream")
-    before_kill = len(acked)
-    old_leader, old_term = cluster.wait_leader()
-    killed_at = time.monotonic()
-    cluster.kill(old_leader)
-    survivors = [n for n in cluster.nodes if n != old_leader]
-    new_leader, new_term = cluster.wait_for(
-        lambda: (found := cluster.leader(survivors)) and found[1] > old_term and found, 10, interval=0.02,
-        what="a new leader")
-    failover = time.monotonic() - killed_at
-    print(f"failover: {failover:.2f}s ({old_leader} term {old_term} -> {new_leader} term {new_term})")
-    cluster.wait_for(lambda: len(acked) >= before_kill + 20, 30, what="acks after failover")
-    cluster.start(old_leader)
-    time.sleep(2.0)
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=60)
-    print(f"acknowledged {len(acked)} documents; refusals by status: {errors}")
+    with Load(cluster, CELLS, threads=4) as load:
+        cluster.wait_for(lambda: len(load.acked) >= 20, 30, what="a steady stream")
+        before_kill = len(load.acked)
+        old_leader, old_term = cluster.wait_leader()
+        killed_at = time.monotonic()
+        cluster.kill(old_leader)
+        survivors = [n for n in cluster.nodes if n != old_leader]
+        new_leader, new_term = cluster.wait_for(
+            lambda: (found := cluster.leader(survivors)) and found[1] > old_term and found, 10, interval=0.02,
+            what="a new leader")
+        failover = time.monotonic() - killed_at
+        print(f"failover: {failover:.2f}s ({old_leader} term {old_term} -> {new_leader} term {new_term})")
+        cluster.wait_for(lambda: len(load.acked) >= before_kill + 20, 30, what="acks after failover")
+        cluster.start(old_leader)
+        time.sleep(2.0)
+    acked = load.acked
+    print(f"acknowledged {len(acked)} documents; refusals by status: {load.refused}")
 
     assert failover < 3.0
     cluster.wait_for(lambda: (hs := {(cluster.status(n) or {}).get("height") for n in cluster.nodes})

@@ -17,13 +17,11 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 
-import httpx
 import pytest
 
-from tests.node.cluster import REPO, Cluster
+from tests.node.cluster import REPO, Cluster, Load
 from tests.node.test_cluster import CELLS, _identical_blocks
 
 pytestmark = pytest.mark.soak
@@ -44,52 +42,20 @@ def test_random_kills_and_restarts_lose_no_acknowledged_document(cluster):
     rng = random.Random(SOAK_SEED)
     cluster.start_all()
     cluster.wait_leader()
-    acked: list[str] = []
-    refused: dict[int, int] = {}
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def submitter(seed: int) -> None:
-        local = random.Random(seed)
-        with httpx.Client() as client:
-            while not stop.is_set():
-                with lock:
-                    envelope = cluster.org.minutes(local.choice(CELLS))
-                alive = [n for n, p in cluster.procs.items() if p.poll() is None]
-                if not alive:
-                    time.sleep(0.1)
-                    continue
-                try:
-                    response = cluster.submit(local.choice(alive), envelope.to_bytes(), wait=True, timeout=20,
-                                              client=client)
-                except httpx.HTTPError:
-                    continue
-                with lock:
-                    if 200 <= response.status_code < 300:
-                        acked.append(envelope.doc_id)
-                    else:
-                        refused[response.status_code] = refused.get(response.status_code, 0) + 1
-                if response.status_code >= 300:
-                    time.sleep(0.05)
-
-    threads = [threading.Thread(target=submitter, args=(SOAK_SEED * 100 + i,), daemon=True) for i in range(4)]
-    for thread in threads:
-        thread.start()
-
     kills = 0
-    deadline = time.monotonic() + SOAK_SECONDS
-    while time.monotonic() < deadline:
-        time.sleep(rng.uniform(1.0, 4.0))
-        status = cluster.leader()
-        victim = status[0] if status and rng.random() < 0.5 else rng.choice(list(cluster.nodes))
-        cluster.kill(victim, rng.choice([signal.SIGKILL, signal.SIGKILL, signal.SIGTERM]))
-        kills += 1
-        time.sleep(rng.uniform(0.2, 3.0))
-        cluster.start(victim)
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=60)
-    print(f"soak {SOAK_SECONDS:.0f}s seed {SOAK_SEED}: {kills} kills, {len(acked)} acknowledged, refused {refused}")
+    with Load(cluster, CELLS, threads=4, seed=SOAK_SEED) as load:
+        deadline = time.monotonic() + SOAK_SECONDS
+        while time.monotonic() < deadline:
+            time.sleep(rng.uniform(1.0, 4.0))
+            status = cluster.leader()
+            victim = status[0] if status and rng.random() < 0.5 else rng.choice(list(cluster.nodes))
+            cluster.kill(victim, rng.choice([signal.SIGKILL, signal.SIGKILL, signal.SIGTERM]))
+            kills += 1
+            time.sleep(rng.uniform(0.2, 3.0))
+            cluster.start(victim)
+    acked = load.acked
+    print(f"soak {SOAK_SECONDS:.0f}s seed {SOAK_SEED}: {kills} kills, {len(acked)} acknowledged, "
+          f"refused {load.refused}")
 
     assert len(acked) > 0
     cluster.wait_for(lambda: (hs := {(cluster.status(n) or {}).get("height") for n in cluster.nodes})

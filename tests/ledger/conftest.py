@@ -1,0 +1,22 @@
+"""Fixtures shared by the ledger tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger.store import LevelDBStore, MemoryStore
+
+
+@pytest.fixture(params=["memory", "leveldb"])
+def make_store(request, tmp_path):
+    """A maker of empty stores, run once over MemoryStore and once over LevelDBStore."""
+    stores = []
+
+    def make(name="db"):
+        store = MemoryStore() if request.param == "memory" else LevelDBStore(str(tmp_path / name))
+        stores.append(store)
+        return store
+
+    yield make
+    for store in stores:
+        store.close()
