@@ -50,6 +50,19 @@ def _identical_blocks(cluster: Cluster, nodes: list[str]) -> bool:
     return all(v == views[0] for v in views) and bool(views[0])
 
 
+def assert_converged(cluster: Cluster, acked: list[str], timeout: float) -> None:
+    """Every node at the same height, every acknowledged document accepted on every node,
+    identical block hashes and full certificates everywhere."""
+    cluster.wait_for(lambda: (hs := {(cluster.status(n) or {}).get("height") for n in cluster.nodes})
+                     and len(hs) == 1 and None not in hs, timeout, what="equal heights")
+    for node in cluster.nodes:
+        for doc_id in acked:
+            response = cluster.get(node, f"/v1/documents/{doc_id}")
+            assert response.status_code == 200 and response.json()["status"] == "accepted", (node, doc_id)
+    cluster.wait_for(lambda: _identical_blocks(cluster, list(cluster.nodes)), timeout,
+                     what="identical block hashes and certificates")
+
+
 def test_document_submitted_to_a_follower_commits_and_its_receipt_verifies(make_cluster, tmp_path):
     cluster = make_cluster()
     cluster.start_all(via_cli=True)  # `minutebook node start --config ...`
@@ -100,14 +113,7 @@ def test_leader_killed_under_load_fails_over_fast_and_loses_no_acknowledged_docu
     print(f"acknowledged {len(acked)} documents; refusals by status: {load.refused}")
 
     assert failover < 3.0
-    cluster.wait_for(lambda: (hs := {(cluster.status(n) or {}).get("height") for n in cluster.nodes})
-                     and len(hs) == 1 and None not in hs, 30, what="equal heights")
-    for node in cluster.nodes:
-        for doc_id in acked:
-            response = cluster.get(node, f"/v1/documents/{doc_id}")
-            assert response.status_code == 200 and response.json()["status"] == "accepted", (node, doc_id)
-    cluster.wait_for(lambda: _identical_blocks(cluster, list(cluster.nodes)), 30,
-                     what="identical block hashes and certificates")
+    assert_converged(cluster, acked, timeout=30)
 
 
 def test_learner_added_by_a_node_document_catches_up_on_20000_documents(make_cluster):

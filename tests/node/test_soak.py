@@ -22,7 +22,7 @@ import time
 import pytest
 
 from tests.node.cluster import REPO, Cluster, Load
-from tests.node.test_cluster import CELLS, _identical_blocks
+from tests.node.test_cluster import CELLS, assert_converged
 
 pytestmark = pytest.mark.soak
 
@@ -58,14 +58,7 @@ def test_random_kills_and_restarts_lose_no_acknowledged_document(cluster):
           f"refused {load.refused}")
 
     assert len(acked) > 0
-    cluster.wait_for(lambda: (hs := {(cluster.status(n) or {}).get("height") for n in cluster.nodes})
-                     and len(hs) == 1 and None not in hs, 60, what="equal heights")
-    for node in cluster.nodes:
-        for doc_id in acked:
-            response = cluster.get(node, f"/v1/documents/{doc_id}")
-            assert response.status_code == 200 and response.json()["status"] == "accepted", (node, doc_id)
-    cluster.wait_for(lambda: _identical_blocks(cluster, list(cluster.nodes)), 60,
-                     what="identical block hashes and certificates")
+    assert_converged(cluster, acked, timeout=60)
     nodes = [arg for n in cluster.nodes for arg in ("--node", cluster.nodes[n].api_url)]
     audit = subprocess.run([sys.executable, "-m", "client.cli", "audit", "--genesis", str(cluster.genesis_path),
                             *nodes], cwd=REPO, capture_output=True, text=True, timeout=600)
