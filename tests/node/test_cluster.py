@@ -197,3 +197,67 @@ def test_a_voter_down_past_log_compaction_catches_up_by_snapshot_and_fetched_blo
     cluster.start(victim)
     cluster.wait_for(lambda: (st := cluster.status(victim)) and st["height"] == cluster.status(leader)["height"],
                      30, what="the victim back after a clean restart")
+
+
+def _signed_raw(org, doc_obj: dict, signers: list[str]) -> bytes:
+    """An envelope built by hand (so its body may break the schema), properly signed."""
+    from ledger.encoding import canonical
+    from ledger.keys import DOC_DOMAIN, public_key, sign
+
+    data = canonical(doc_obj)
+    sigs = [{"signer": s, "key": public_key(org.seeds[s]), "sig": sign(org.seeds[s], DOC_DOMAIN, data)}
+            for s in signers]
+    return canonical({"doc": doc_obj, "sigs": sigs})
+
+
+def test_bad_submissions_get_their_documented_errors_and_change_nothing(make_cluster):
+    """A forged signature (401), a signer without the role (403), a malformed body (400 naming the
+    field), non-NFC text (400 not_canonical) and an oversized body (413), sent to the leader and to
+    a follower of a real cluster: each gets its documented error, and no node's ledger changes."""
+    import msgpack
+
+    from ledger.encoding import canonical
+
+    cluster = make_cluster()
+    cluster.start_all()
+    leader, _ = cluster.wait_leader()
+    follower = next(n for n in cluster.nodes if n != leader)
+    org = cluster.org
+    cell = CELLS[0]
+    assert cluster.submit(leader, org.minutes(cell).to_bytes(), wait=True).status_code == 200
+    cluster.wait_for(lambda: len({cluster.get(n, "/v1/tree-head").json()["log_size"] for n in cluster.nodes}) == 1,
+                     10, what="equal logs")
+    before = cluster.get(leader, "/v1/tree-head").json()
+
+    good = org.minutes(cell)
+    forged = good.to_obj()
+    forged["sigs"][0]["sig"] = bytes([forged["sigs"][0]["sig"][0] ^ 1]) + forged["sigs"][0]["sig"][1:]
+    malformed = org.minutes(cell).doc.to_obj()
+    malformed["body"]["votes"][0]["for"] = -1
+    decomposed = org.minutes(cell).doc.to_obj()
+    decomposed["body"]["text"] = "Bie\u0302n ba\u0309n"  # NFD spelling of "Biên bản"
+    cases = [
+        ("forged signature", canonical(forged), 401, "bad_signature", None),
+        ("signer without the role", org.resolution(cell, signers=[org.plain(cell)]).to_bytes(), 403,
+         "not_permitted", None),
+        ("malformed body", _signed_raw(org, malformed, [s.signer for s in good.sigs]), 400,
+         "invalid_input", "body.votes[0].for"),
+        ("non-NFC text", msgpack.packb({"doc": decomposed, "sigs": []}, use_bin_type=True), 400,
+         "not_canonical", "doc.body.text"),
+        ("oversized", b"\x00" * (2 << 20), 413, "too_large", None),
+    ]
+    for node in (leader, follower):
+        for what, data, status, code, field in cases:
+            response = cluster.submit(node, data)
+            body = response.json()
+            assert response.status_code == status and body["error"] == code, (node, what, response.text)
+            if field is not None:
+                assert body.get("field") == field, (node, what, body)
+            assert "Traceback" not in response.text
+    for node in cluster.nodes:
+        assert cluster.get(node, "/v1/tree-head").json()["log_size"] == before["log_size"]
+        assert cluster.get(node, f"/v1/documents/{good.doc_id}").status_code == 404
+    # the cluster still works, and the log grows by exactly the one good document
+    assert cluster.submit(follower, good.to_bytes(), wait=True).status_code == 200
+    cluster.wait_for(lambda: {cluster.get(n, "/v1/tree-head").json()["log_size"] for n in cluster.nodes}
+                     == {before["log_size"] + 1}, 10, what="one more leaf everywhere")
