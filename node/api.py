@@ -366,7 +366,8 @@ def create_app(service: Any, *, max_request_bytes: int | None = None) -> FastAPI
 
     @app.post("/v1/documents", tags=["documents"], openapi_extra=_SUBMIT_BODY, responses={
         200: {"description": "committed and certified (with `?wait=committed`): `{doc_id, status, receipt}`"},
-        202: {"description": "accepted into the pending pool: `{doc_id, status: \"pending\"}`"},
+        202: {"description": "admitted and journaled (fsynced) on the leader, waiting for a block: "
+                            "`{doc_id, status: \"pending\"}`"},
         401: {"description": "a signature does not verify"},
         403: {"description": "a signer lacks the role"},
         409: {"description": "already committed; the body carries the existing `receipt`"},

@@ -25,6 +25,9 @@ serving HTTP and reading frames meanwhile. Tasks:
   reconciles Raft's membership with the registry (node/membership.py).
 - **sync**: once a second, asks peers for missing block signatures
   (node/certifier.py) and refreshes gauges.
+- **intake** (node/intake.py): a leader journals (fsync, group commit) each
+  submission it admits before answering 202; what is still journaled is
+  submitted again when the node starts or stops leading.
 - **catch-up** (node/catchup.py): while a snapshot's height is above the
   ledger's, committed entries wait in ``_apply_queue`` and blocks are
   fetched from peers instead.
@@ -60,7 +63,7 @@ from consensus import ConfChange, Entry, EntryType, RawNode, Role, decode_messag
 from consensus import Config as RaftConfig
 from consensus.errors import ConsensusError
 from ledger.blocks import Block, BlockProposal, BlockSignature, Header
-from ledger.errors import CorruptionError, InvalidInput, MinutebookError
+from ledger.errors import AlreadyCommitted, CorruptionError, InvalidInput, MinutebookError
 from ledger.keys import read_key_file
 from ledger.ledger import Ledger
 from ledger.registry import Registry
@@ -70,8 +73,9 @@ from node.block_producer import BlockProducer
 from node.catchup import CatchUp, SnapshotTarget, parse_snapshot_data, snapshot_data
 from node.certifier import Certifier
 from node.config import NodeConfig
-from node.errors import NoLeader, SubmitTimeout
-from node.forwarding import Forwarder
+from node.errors import NodeError, NoLeader, SubmitTimeout
+from node.forwarding import Forwarder, LeaderAnswered
+from node.intake import IntakeJournal
 from node.membership import desired_conf, next_change, peer_map
 from node.metrics import Metrics
 from node.raft_storage import LevelDBLogStorage
@@ -119,6 +123,7 @@ class NodeRuntime:
         self.forwarder = Forwarder(api_urls)
         self.transport: PeerTransport | None = None
         self.producer = BlockProducer(self.node_id, config.blocks, self._is_accepted)
+        self.intake = IntakeJournal(str(config.data_dir / "intake"))
         self._disk = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"disk-{self.node_id}")
         self.certifier = Certifier(self.node_id, self.seed, self.ledger, self.metrics, self._broadcast, self._send,
                                    executor=self._disk)
@@ -161,6 +166,9 @@ class NodeRuntime:
             self._tasks.append(asyncio.get_running_loop().create_task(self._guard(coro, name), name=name))
         if self.catchup.target is not None:
             self._start_catchup()
+        if len(self.intake):
+            log.info("%d journaled submissions to submit again", len(self.intake))
+            self._spawn(self._resubmit(self.intake.items()), "intake")
         self._wake_ready.set()
 
     async def _guard(self, coro, name: str) -> None:
@@ -192,6 +200,7 @@ class NodeRuntime:
                     future.cancel()
         self.log_storage.close()
         self.ledger.store.close()
+        self.intake.close()
         if self.stopped is not None:
             self.stopped.set()
 
@@ -207,6 +216,9 @@ class NodeRuntime:
             return await self.forwarder.forward(leader, envelope, wait=wait, timeout=timeout)
         checked = self.ledger.check_submission(envelope)  # typed errors; AlreadyCommitted with the receipt
         doc_id = checked.doc_id
+        await self.intake.add(doc_id, envelope)  # durable before anyone hears "pending"
+        if self._role is not Role.LEADER:  # deposed while journaling: the new leader takes it
+            return await self.submit(envelope, wait=wait, timeout=timeout)
         self.producer.add(doc_id, envelope, time.monotonic())
         self.metrics.submissions_total.labels("admitted").inc()
         self._wake_producer.set()
@@ -332,22 +344,48 @@ class NodeRuntime:
             self.producer.on_term_end(now)
             pooled = self.producer.take_pool()
             if pooled:
-                asyncio.get_running_loop().create_task(self._hand_over(pooled))
+                self._spawn(self._resubmit(pooled), "hand-over")
         if role is Role.LEADER:
             log.info("%s leads term %d", self.node_id, self.raft.status().term)
             self._wake_producer.set()
 
-    async def _hand_over(self, pooled: list[tuple[str, bytes]]) -> None:
-        """Forward what we pooled as leader to the new leader (best effort; waiters here still resolve on apply)."""
-        for _ in range(50):
-            if self._leader is not None and self._leader != self.node_id:
-                break
-            await asyncio.sleep(0.1)
-        for doc_id, envelope in pooled:
-            try:
-                await self.submit(envelope, wait=False)
-            except MinutebookError as exc:
-                log.info("hand-over of %s: %s", doc_id, exc)
+    def _spawn(self, coro, name: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._guard(coro, name), name=name)
+        self._tasks.append(task)
+        task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
+
+    async def _resubmit(self, items: list[tuple[str, bytes]]) -> None:
+        """Submit `items` (journaled, or pooled when we stopped leading) through the normal path
+        until the ledger holds or refuses each: to our pool if we lead, else to the leader."""
+        pending = list(items)
+        delay = 0.2
+        while pending and self._running:
+            retry = []
+            for doc_id, envelope in pending:
+                if self._is_accepted(doc_id):
+                    self.intake.remove([doc_id])
+                    continue
+                try:
+                    await self.submit(envelope, wait=False)
+                except AlreadyCommitted:
+                    self.intake.remove([doc_id])
+                except LeaderAnswered as exc:
+                    if exc.http_status >= 500:
+                        retry.append((doc_id, envelope))
+                    elif exc.http_status != 409:
+                        log.warning("journaled %s refused by leader %s: %s", doc_id, exc.leader, exc)
+                        self.intake.remove([doc_id])
+                    else:
+                        self.intake.remove([doc_id])
+                except NodeError:  # no leader yet, leader unreachable, timed out: later
+                    retry.append((doc_id, envelope))
+                except MinutebookError as exc:  # the registry moved on; it can never be admitted now
+                    log.warning("journaled %s can no longer be admitted: %s", doc_id, exc)
+                    self.intake.remove([doc_id])
+            pending = retry
+            if pending:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     # ================================================================ applying
 
@@ -421,6 +459,7 @@ class NodeRuntime:
             for future in self._doc_waiters.pop(status.doc_id, []) if status.doc_id else []:
                 self.certifier.add_waiter(height, status.doc_id, future)
         self.producer.on_block_applied(height, doc_ids, time.monotonic())
+        self.intake.remove(doc_ids)
         self.certifier.on_applied(block)
         nodes = Registry(self.ledger.store).nodes()
         if nodes != self._nodes:

@@ -261,3 +261,33 @@ def test_bad_submissions_get_their_documented_errors_and_change_nothing(make_clu
     assert cluster.submit(follower, good.to_bytes(), wait=True).status_code == 200
     cluster.wait_for(lambda: {cluster.get(n, "/v1/tree-head").json()["log_size"] for n in cluster.nodes}
                      == {before["log_size"] + 1}, 10, what="one more leaf everywhere")
+
+
+def test_a_pending_acknowledgement_survives_the_leader_being_killed_before_its_block(make_cluster):
+    """202 "pending" is durable: the leader journals a document (fsync) before answering. Killed
+    (SIGKILL) while the documents still wait for their block, it submits them again on restart,
+    and every one ends up accepted on every node."""
+    cluster = make_cluster(linger_ms=4000, max_documents=1000)
+    cluster.start_all()
+    leader, _ = cluster.wait_leader()
+    envelopes = [cluster.org.minutes(CELLS[i % len(CELLS)]) for i in range(30)]
+    started = time.monotonic()
+    for envelope in envelopes:
+        response = cluster.submit(leader, envelope.to_bytes())
+        assert response.status_code == 202 and response.json()["status"] == "pending", response.text
+    cluster.kill(leader)
+    assert time.monotonic() - started < 3.0, "too slow to kill the leader before its block closed"
+    survivors = [n for n in cluster.nodes if n != leader]
+    for node in survivors:  # no block took them: they lived only in the dead leader's pool and journal
+        assert cluster.get(node, f"/v1/documents/{envelopes[0].doc_id}").status_code == 404
+    cluster.start(leader)
+    last = envelopes[-1].doc_id
+
+    def everywhere() -> bool:
+        try:
+            return all(cluster.get(n, f"/v1/documents/{last}").status_code == 200 for n in cluster.nodes)
+        except httpx.HTTPError:  # the restarted node's API is not up yet
+            return False
+
+    cluster.wait_for(everywhere, 40, interval=0.5, what="the journaled documents committed")
+    assert_converged(cluster, [e.doc_id for e in envelopes], timeout=40)
