@@ -163,6 +163,11 @@ class LevelDBStore:
             )
         except plyvel.CorruptionError as exc:
             raise CorruptionError(f"LevelDB at {self.path} is damaged: {exc}") from exc
+        except plyvel.IOError as exc:
+            text = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+            if "lock" in text.lower():
+                text = "another process has it open (is this node already running?)"
+            raise OSError(f"cannot open LevelDB at {self.path}: {text}") from None
         self._data = self._db.prefixed_db(self._DATA)
         try:
             self._check_meta(create_if_missing)

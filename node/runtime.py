@@ -63,6 +63,7 @@ from consensus import ConfChange, Entry, EntryType, RawNode, Role, decode_messag
 from consensus import Config as RaftConfig
 from consensus.errors import ConsensusError
 from ledger.blocks import Block, BlockProposal, BlockSignature, Header
+from ledger.genesis import Genesis
 from ledger.errors import AlreadyCommitted, CorruptionError, InvalidInput, MinutebookError
 from ledger.keys import read_key_file
 from ledger.ledger import Ledger
@@ -100,6 +101,10 @@ class NodeRuntime:
             genesis = json.loads(config.genesis.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise InvalidInput("genesis", f"cannot read {config.genesis}: {exc}") from None
+        try:
+            Genesis.from_json(genesis)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{config.genesis}: {exc.field}", exc.rule) from None
         self.genesis = genesis
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.metrics = Metrics(self.node_id)

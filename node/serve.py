@@ -15,8 +15,11 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 
 import uvicorn
+
+from ledger.errors import CorruptionError, InvalidInput, KeyFileError, MinutebookError
 
 from node.config import load_config
 from node.runtime import NodeRuntime
@@ -58,6 +61,21 @@ async def serve(config_path: str) -> int:
 
 
 def run_node(config_path: str) -> int:
+    """Run the node until SIGTERM/SIGINT. Exit codes: 0 stopped cleanly; 2 bad configuration,
+    genesis or key file; 1 cannot start (store damaged or of another layout, address in use);
+    70 stopped on a broken invariant (the log says which). Start-up problems are one line on
+    stderr, never a trace."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per forwarded request otherwise
-    return asyncio.run(serve(config_path))
+    try:
+        return asyncio.run(serve(config_path))
+    except (InvalidInput, KeyFileError) as exc:
+        print(f"error: {config_path}: {exc.message}", file=sys.stderr)
+        return 2
+    except (MinutebookError, CorruptionError) as exc:
+        print(f"error: cannot start the node of {config_path}: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"error: cannot start the node of {config_path}: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1

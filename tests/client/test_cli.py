@@ -345,3 +345,29 @@ def test_every_command_of_ours_has_help_with_an_example():
 def test_devnet_down_without_a_devnet(tmp_path):
     r = run("devnet", "down", "--dir", str(tmp_path))
     assert r.exit_code == 1 and r.output.startswith("error: no devnet runs from")
+
+
+def test_node_start_with_bad_configuration_is_one_line_exit_2(tmp_path):
+    """A node that cannot start says why in one line on stderr (no trace) and exits 2."""
+    import subprocess
+    import sys
+
+    assert run("init", "--dir", str(tmp_path / "d"), "--nodes", "1", "--base-port",
+               str(free_port() + 1000)).exit_code == 0
+    good = tmp_path / "d" / "nodes" / "n1.toml"
+    missing = tmp_path / "missing.toml"
+    missing.write_text('node_id = "n1"\nkey_file = "k.json"\n')
+    broken = tmp_path / "broken.toml"
+    broken.write_text("node_id = [\n")
+    bad_genesis = tmp_path / "d" / "genesis.json"
+    cases = [(missing, "genesis: required string setting"), (broken, "is not valid TOML")]
+    for config, expected in cases:
+        proc = subprocess.run([sys.executable, "-m", "client.cli", "node", "start", "--config", str(config)],
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 2, proc.stderr
+        assert "Traceback" not in proc.stderr and expected in proc.stderr
+    bad_genesis.write_text("{}")
+    proc = subprocess.run([sys.executable, "-m", "node", "--config", str(good)], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"{bad_genesis}: chain_id: missing required field" in proc.stderr

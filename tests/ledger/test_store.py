@@ -294,3 +294,10 @@ def test_overlay_read_cache_never_serves_a_stale_value():
     assert sub.get(b"j") is None
     top.put(b"j", b"1")
     assert sub.get(b"j") == b"1"
+
+
+def test_a_store_open_elsewhere_is_refused_with_a_plain_message(tmp_path):
+    path = str(tmp_path / "db")
+    with LevelDBStore(path):
+        with pytest.raises(OSError, match="another process has it open"):
+            LevelDBStore(path)
