@@ -50,6 +50,7 @@ function kv(rows) {
   return "<table>" + rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${v}</td></tr>`).join("") + "</table>";
 }
 function pct(x) { return x === null || x === undefined ? "–" : (100 * x).toFixed(1) + "%"; }
+function num(x) { return x === null || x === undefined ? "–" : x.toFixed(2); }
 async function home() {
   const [th, page] = await Promise.all([api("/v1/tree-head"), api("/v1/blocks?limit=20")]);
   const rows = page.blocks.slice().reverse().map((b) => {
@@ -95,7 +96,7 @@ function statRows(s) {
   return [["units", s.units], ["meetings held", `${m.held} (regular ${m.regular})`],
     ["on schedule / late / unscheduled", `${m.on_schedule} / ${m.late} / ${m.unscheduled}`],
     ["units overdue (no regular meeting in the last month)", `${s.overdue_units.length}` + (s.overdue_units.length ? ": " + s.overdue_units.slice(0, 12).map((u) => `<a href="#/org/${esc(u)}">${esc(u)}</a>`).join(", ") + (s.overdue_units.length > 12 ? " …" : "") : "")],
-    ["attendance", pct(s.attendance.rate)], ["opinions per meeting", s.opinions.per_meeting ?? "–"],
+    ["attendance", pct(s.attendance.rate)], ["opinions per meeting", num(s.opinions.per_meeting)],
     ["vote participation", pct(s.votes.participation)],
     ["inspection findings", Object.entries(s.inspection_findings).map(([k, v]) => `${esc(k)}: ${v}`).join(", ")],
     ["member status changes", Object.entries(s.member_status_changes).map(([k, v]) => `${esc(k)}: ${v}`).join(", ") || "none"]];
@@ -105,7 +106,7 @@ async function org(path) {
   const [o, s] = await Promise.all([api("/v1/orgs/" + path), api("/v1/orgs/" + path + "/stats")]);
   const up = path.includes("/") ? `<a href="#/org/${esc(path.slice(0, path.lastIndexOf("/")))}">↑ parent</a>` : "";
   const kids = s.children.map((c) => `<tr><td><a href="#/org/${esc(c.path)}">${esc(c.name || c.path)}</a></td><td>${c.meetings.held}</td>
-     <td>${c.meetings.on_schedule}/${c.meetings.late}</td><td>${c.overdue_units.length}</td><td>${pct(c.attendance.rate)}</td><td>${c.opinions.per_meeting ?? "–"}</td><td>${pct(c.votes.participation)}</td></tr>`).join("");
+     <td>${c.meetings.on_schedule}/${c.meetings.late}</td><td>${c.overdue_units.length}</td><td>${pct(c.attendance.rate)}</td><td>${num(c.opinions.per_meeting)}</td><td>${pct(c.votes.participation)}</td></tr>`).join("");
   return `<section><h2>${esc(o.unit.name || path)} <span class="muted">${esc(path)}</span></h2><p>${up}</p>
     ${kv([["kind", esc(o.unit.kind || "")], ["members (direct)", o.members], ["period", when(s.since) + " – " + when(s.until)]])}</section>
     <section><h2>Meeting analytics (rolled up)</h2>${kv(statRows(s))}</section>
