@@ -63,6 +63,7 @@ from consensus import ConfChange, Entry, EntryType, RawNode, Role, decode_messag
 from consensus import Config as RaftConfig
 from consensus.errors import ConsensusError
 from ledger.blocks import Block, BlockProposal, BlockSignature, Header
+from ledger.documents import Envelope
 from ledger.genesis import Genesis
 from ledger.errors import AlreadyCommitted, CorruptionError, InvalidInput, MinutebookError
 from ledger.keys import read_key_file
@@ -213,12 +214,7 @@ class NodeRuntime:
 
     async def submit(self, envelope: bytes, *, wait: bool, timeout: float = 30.0) -> dict[str, Any]:
         if self._role is not Role.LEADER:
-            leader = self._leader
-            if leader is None or leader == self.node_id:
-                self.metrics.submissions_total.labels("no_leader").inc()
-                raise NoLeader(retry_after=1.0)
-            self.metrics.submissions_total.labels("forwarded").inc()
-            return await self.forwarder.forward(leader, envelope, wait=wait, timeout=timeout)
+            return await self._submit_via_leader(envelope, wait=wait, timeout=timeout)
         checked = self.ledger.check_submission(envelope)  # typed errors; AlreadyCommitted with the receipt
         doc_id = checked.doc_id
         await self.intake.add(doc_id, envelope)  # durable before anyone hears "pending"
@@ -229,10 +225,35 @@ class NodeRuntime:
         self._wake_producer.set()
         if not wait:
             return {"doc_id": doc_id, "status": "pending"}
-        future = asyncio.get_running_loop().create_future()
+        return await self._until_certified(doc_id, timeout)
+
+    async def _submit_via_leader(self, envelope: bytes, *, wait: bool, timeout: float) -> dict[str, Any]:
+        """A follower forwards to the leader. With `wait`, it forwards without waiting and waits
+        here instead: this node applies the block and gathers its certificate itself, so the
+        answer does not hang on the leader staying leader (or staying in the cluster) meanwhile."""
+        leader = self._leader
+        if leader is None or leader == self.node_id:
+            self.metrics.submissions_total.labels("no_leader").inc()
+            raise NoLeader(retry_after=1.0)
+        self.metrics.submissions_total.labels("forwarded").inc()
+        if not wait:
+            return await self.forwarder.forward(leader, envelope, wait=False, timeout=timeout)
+        doc_id = Envelope.from_bytes(envelope).doc_id  # garbage gets its typed error here, as at the leader
+        return await self._until_certified(
+            doc_id, timeout, first=lambda: self.forwarder.forward(leader, envelope, wait=False, timeout=timeout))
+
+    async def _until_certified(self, doc_id: str, timeout: float,
+                               first: Callable[[], Any] | None = None) -> dict[str, Any]:
+        """Wait until the block holding `doc_id` is applied here and certified; return the receipt.
+        The waiter is registered before `first` (the forward) runs, so no block slips past it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        future = loop.create_future()
         self._doc_waiters.setdefault(doc_id, []).append(future)
         try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout)
+            if first is not None:
+                await first()
+            return await asyncio.wait_for(asyncio.shield(future), max(0.0, deadline - loop.time()))
         except asyncio.TimeoutError:
             raise SubmitTimeout(doc_id) from None
         finally:

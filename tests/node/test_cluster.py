@@ -291,3 +291,45 @@ def test_a_pending_acknowledgement_survives_the_leader_being_killed_before_its_b
 
     cluster.wait_for(everywhere, 40, interval=0.5, what="the journaled documents committed")
     assert_converged(cluster, [e.doc_id for e in envelopes], timeout=40)
+
+
+def test_a_learner_is_promoted_to_voter_and_the_leader_itself_is_removed(make_cluster):
+    """Membership through the ledger on a real cluster: a learner added by a node document is
+    promoted by another (it then counts in certificates), and the leader removes itself with a
+    third (it steps down; the others elect a leader and go on). A receipt certified by the new
+    voter set verifies offline from genesis through its membership receipts."""
+    cluster = make_cluster()
+    cluster.start_all()
+    leader, _ = cluster.wait_leader()
+    cluster.add_node("n4")
+    assert cluster.submit(leader, cluster.node_document("add", "n4", role="learner"), wait=True).status_code == 200
+    cluster.start("n4")
+    cluster.wait_for(lambda: (st := cluster.status("n4")) and st["learner"] and not st["catching_up"]
+                     and st["height"] >= cluster.status(leader)["height"], 30, what="the learner caught up")
+
+    response = cluster.submit(leader, cluster.node_document("add", "n4", role="voter"), wait=True)
+    assert response.status_code == 200, response.text
+    cluster.wait_for(lambda: "n4" in (cluster.status(leader) or {}).get("voters", []), 20,
+                     what="n4 a voter in Raft's configuration")
+    assert not cluster.status("n4")["learner"]
+
+    rest = [n for n in cluster.nodes if n != leader]
+    # Sent through a node that stays: the removed one drops its peer links once the removal
+    # applies, so it could not collect the signatures that certify that very block.
+    removal = cluster.org.node("remove", leader).to_bytes()
+    response = cluster.submit(rest[0], removal, wait=True)
+    assert response.status_code == 200, response.text
+    new_leader, _ = cluster.wait_for(lambda: (found := cluster.leader(rest)) and found, 20,
+                                     what="a leader among the remaining voters")
+    cluster.wait_for(lambda: leader not in (cluster.status(new_leader) or {}).get("voters", [leader]), 20,
+                     what="the old leader out of the configuration")
+
+    envelope = cluster.org.minutes(CELLS[0])
+    response = cluster.submit(new_leader, envelope.to_bytes(), wait=True)
+    assert response.status_code == 200, response.text
+    receipt = response.json()["receipt"]
+    signers = {s["node"] for s in receipt["block"]["certificate"]}
+    assert leader not in signers or len(signers - {leader}) >= 2  # a majority of {n2, n3, n4} without it
+    assert len(receipt.get("membership", [])) == 3  # add n4, promote n4, remove the old leader
+    verified = verify_receipt(receipt, cluster.genesis)
+    assert sorted(verified.voters) == sorted(rest)
