@@ -26,9 +26,9 @@ the block) under ``e/`` so :meth:`Ledger.proposal` rebuilds the exact
 proposal for catch-up.
 
 Because the header depends on the registry checks, nobody can predict it
-from the proposal and the log alone: :meth:`Ledger.preview` runs the one
-implementation (``_stage_block``) on an Overlay that it drops, and
-:meth:`Ledger.apply_block` runs it on one that it commits.
+from the proposal and the log alone: catch-up learns a fetched block's header
+by staging it, and ``apply_block(proposal, vouch=...)`` shows that header to
+the certificate check before anything is written.
 
 Everything the block changes -- envelopes, document records, statuses,
 Merkle leaves and subtree hashes, registry state, indexes, the voter set, the
@@ -247,20 +247,8 @@ class Ledger:
         self._head = block.header
         return block
 
-    def preview(self, proposal: BlockProposal) -> Block:
-        """The Block ``apply_block(proposal)`` would return, header included,
-        computed by the same code on an Overlay that is then dropped: nothing
-        is written. Catch-up uses it to learn a fetched block's hash (which
-        depends on the registry checks: only accepted envelopes are leaves)
-        before deciding whether the certificate it came with vouches for it.
-
-        Raises BlockOutOfOrder if the proposal does not extend the head.
-        """
-        return self._stage_block(Overlay(self.store), proposal)
-
     def _stage_block(self, overlay: Overlay, proposal: BlockProposal) -> Block:
-        """Apply `proposal` into `overlay` (everything but the Raft index);
-        the one implementation of the block rules behind apply_block and preview."""
+        """Apply `proposal` into `overlay` (everything but the Raft index)."""
         if not self.is_next(proposal):
             raise BlockOutOfOrder(
                 f"proposal for height {proposal.height} with prev_hash {proposal.prev_hash.hex()} does not "

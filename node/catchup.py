@@ -49,7 +49,7 @@ from ledger.blocks import BlockProposal, BlockSignature, Header, check_certifica
 from ledger.encoding import canonical, decode_canonical
 from ledger.errors import MinutebookError
 
-__all__ = ["CatchUp", "SnapshotTarget", "snapshot_data", "parse_snapshot_data", "expected_header"]
+__all__ = ["CatchUp", "SnapshotTarget", "snapshot_data", "parse_snapshot_data"]
 
 log = logging.getLogger("minutebook.catchup")
 
@@ -83,13 +83,6 @@ def parse_snapshot_data(data: bytes) -> SnapshotTarget | None:
     if type(height) is not int or type(raft_index) is not int or not isinstance(block_hash, bytes):
         return None
     return SnapshotTarget(height, block_hash, raft_index)
-
-
-def expected_header(ledger: Any, proposal: BlockProposal) -> Header:
-    """The header `proposal` will produce on top of `ledger`, computed without
-    writing anything (``Ledger.preview``: the same code as ``apply_block``,
-    since only the envelopes that pass the registry checks become leaves)."""
-    return ledger.preview(proposal).header
 
 
 class CatchUp:
@@ -176,8 +169,7 @@ class CatchUp:
                 return applied > 0
             voters = self.ledger.voters_at(proposal.height)
 
-            def vouch(header: Header, target: SnapshotTarget = target, certificate: list = certificate,
-                      voters=voters) -> None:
+            def vouch(header: Header) -> None:  # called at once, inside this iteration
                 if header.height == target.height and header.hash == target.block_hash:
                     return
                 check_certificate(header.hash, certificate, voters)

@@ -12,7 +12,7 @@ from ledger.blocks import BlockProposal
 from ledger.ledger import Ledger
 from ledger.store import MemoryStore
 from node.block_producer import BlockProducer
-from node.catchup import expected_header, parse_snapshot_data, snapshot_data
+from node.catchup import CatchUp, SnapshotTarget, parse_snapshot_data, snapshot_data
 from node.config import BlockSettings, load_config
 from node.membership import next_change
 from node.runtime import NodeRuntime
@@ -129,23 +129,43 @@ def test_membership_changes_one_at_a_time_additions_first():
     assert next_change(ConfState(voters=("n1", "n2"), learners=("n4",)), nodes) is None
 
 
-def test_expected_header_is_the_header_apply_block_makes():
-    """Only accepted envelopes are leaves, so the prediction must run the
-    registry checks: a duplicate and undecodable bytes in each block are
-    committed to by tx_root but do not grow the log."""
+def test_catch_up_applies_a_fetched_block_only_under_a_valid_certificate():
+    """A fetched block's header depends on the registry checks (a duplicate and undecodable
+    bytes are committed to by tx_root but are no leaves), so catch-up stages the block and
+    shows that header to the certificate check: a forged or short certificate leaves the
+    ledger untouched; a majority of the voters at that height gets the block applied."""
+    from ledger.jsonfmt import b64e
+    from ledger.keys import BLOCK_DOMAIN, public_key, sign
+    from node.metrics import Metrics
+    from tests.ledger.ledger_builder import NODE_SEEDS, certify
+
     org = make_org(3)
-    store = MemoryStore()
-    ledger = Ledger(store, org.genesis)
-    for _ in range(3):
+    genesis = dict(org.genesis, nodes=[{"node_id": n, "public_key": b64e(public_key(NODE_SEEDS[n])),
+                                         "peer_addr": "x", "role": "voter"} for n in ("n1", "n2", "n3")])
+    source, store = Ledger(MemoryStore(), genesis), MemoryStore()
+    fresh = Ledger(store, genesis)
+    for _ in range(2):
         minutes = [org.minutes(CELL).to_bytes() for _ in range(3)]
-        envelopes = (minutes[0], minutes[1], minutes[0], b"\x93junk", minutes[2])
-        proposal = BlockProposal(height=ledger.height + 1, prev_hash=ledger.head_hash, timestamp=1_700_000_000_000,
-                                 proposer="n1", term=1, envelopes=envelopes)
-        size, writes = ledger._log.size, store.writes
-        predicted = expected_header(ledger, proposal)
-        assert store.writes == writes and ledger.height == proposal.height - 1
-        assert predicted.log_size == size + 3
-        assert ledger.apply_block(proposal).header == predicted
+        source.apply_block(BlockProposal(height=source.height + 1, prev_hash=source.head_hash,
+                                         timestamp=1_700_000_000_000, proposer="n1", term=1,
+                                         envelopes=(minutes[0], minutes[1], minutes[0], b"\x93junk", minutes[2])))
+        certify(source, source.height, ["n1", "n2"])
+    catchup = CatchUp(fresh, Metrics("n4"), send=lambda *a: None, peers=lambda: [],
+                      apply_fetched=lambda proposal, certificate, vouch: fresh.apply_block(proposal, vouch=vouch))
+    catchup.target = SnapshotTarget(2, source.header(2).hash, 99)
+
+    def item(height: int, certificate) -> dict:
+        return {"proposal": source.proposal(height).to_bytes(), "certificate": certificate}
+
+    good = [[s.node, s.sig] for s in source.certificate(1)]
+    forged = [["n1", sign(NODE_SEEDS["n1"], BLOCK_DOMAIN, b"\x00" * 32)], good[1]]
+    writes = store.writes
+    assert not catchup._apply_reply("n1", {"items": [item(1, forged)]})
+    assert not catchup._apply_reply("n1", {"items": [item(1, good[:1])]})  # one of three voters
+    assert fresh.height == 0 and store.writes == writes
+    assert catchup._apply_reply("n1", {"items": [item(1, good), item(2, [])]})  # 2 is the snapshot's own hash
+    assert fresh.height == 2 and fresh.header(1) == source.header(1) and fresh.head() == source.head()
+    assert fresh.head().log_size == 6 and fresh.block(1)["documents"] == source.block(1)["documents"]
 
 
 def test_snapshot_data_round_trip_and_garbage():
