@@ -251,15 +251,20 @@ class DocumentStatus:
     reason: str | None = None
 
     def __post_init__(self) -> None:
+        if self.doc_id is not None and not (type(self.doc_id) is str and _HEX64.fullmatch(self.doc_id)):
+            raise InvalidInput("doc_id", "expected 64 lowercase hex characters or null")
         if self.status not in (ACCEPTED, REJECTED):
             raise InvalidInput("status", f"expected accepted or rejected, got {self.status!r}")
         if self.status == ACCEPTED:
-            _check_int(self.leaf_index, "leaf_index")
+            if type(self.leaf_index) is not int or self.leaf_index < 0:
+                raise InvalidInput("leaf_index", f"expected an int >= 0 for an accepted document, "
+                                                 f"got {self.leaf_index!r}")
         elif self.leaf_index is not None:
             raise InvalidInput("leaf_index", f"expected null for a rejected document (it is no leaf of the log), "
                                              f"got {self.leaf_index!r}")
-        if (self.reason is not None) != (self.status == REJECTED):
-            raise InvalidInput("reason", "a reason is given exactly when the status is rejected")
+        if (self.reason is not None) != (self.status == REJECTED) or (
+                self.reason is not None and type(self.reason) is not str):
+            raise InvalidInput("reason", "a string reason is given exactly when the status is rejected")
 
     def to_json(self) -> dict:
         d: dict = {"doc_id": self.doc_id, "leaf_index": self.leaf_index, "status": self.status}
@@ -269,28 +274,18 @@ class DocumentStatus:
 
     @classmethod
     def from_json(cls, obj: Any, field: str = "documents[0]") -> "DocumentStatus":
-        """One entry of a Block object's ``documents``, checked for shape;
-        InvalidInput names the field (e.g. ``block.documents[2].leaf_index``)."""
+        """One entry of a Block object's ``documents``, checked for shape by the
+        record's own rules; InvalidInput names the field (``block.documents[2].leaf_index``)."""
         if not isinstance(obj, dict):
             raise InvalidInput(field, f"expected an object, got {type(obj).__name__}")
         for key in ("doc_id", "leaf_index", "status"):
             if key not in obj:
                 raise InvalidInput(f"{field}.{key}", "missing")
-        doc_id, leaf_index, status, reason = obj["doc_id"], obj["leaf_index"], obj["status"], obj.get("reason")
-        if doc_id is not None and not (type(doc_id) is str and _HEX64.fullmatch(doc_id)):
-            raise InvalidInput(f"{field}.doc_id", "expected 64 lowercase hex characters or null")
-        if status not in (ACCEPTED, REJECTED):
-            raise InvalidInput(f"{field}.status", f"expected accepted or rejected, got {status!r}")
-        if status == ACCEPTED:
-            if type(leaf_index) is not int or leaf_index < 0:
-                raise InvalidInput(f"{field}.leaf_index", f"expected an int >= 0 for an accepted document, "
-                                                          f"got {leaf_index!r}")
-        elif leaf_index is not None:
-            raise InvalidInput(f"{field}.leaf_index", f"expected null for a rejected document (it is no leaf of "
-                                                      f"the log), got {leaf_index!r}")
-        if (reason is not None) != (status == REJECTED) or (reason is not None and type(reason) is not str):
-            raise InvalidInput(f"{field}.reason", "a string reason is given exactly when rejected")
-        return cls(doc_id=doc_id, leaf_index=leaf_index, status=status, reason=reason)
+        try:
+            return cls(doc_id=obj["doc_id"], leaf_index=obj["leaf_index"], status=obj["status"],
+                       reason=obj.get("reason"))
+        except InvalidInput as exc:
+            raise InvalidInput(f"{field}.{exc.field}", exc.rule) from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
