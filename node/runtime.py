@@ -64,8 +64,8 @@ from consensus import Config as RaftConfig
 from consensus.errors import ConsensusError
 from ledger.blocks import Block, BlockProposal, BlockSignature, Header
 from ledger.documents import Envelope
-from ledger.genesis import Genesis
 from ledger.errors import AlreadyCommitted, CorruptionError, InvalidInput, MinutebookError
+from ledger.genesis import Genesis
 from ledger.keys import read_key_file
 from ledger.ledger import Ledger
 from ledger.registry import Registry
@@ -103,13 +103,13 @@ class NodeRuntime:
         except (OSError, ValueError) as exc:
             raise InvalidInput("genesis", f"cannot read {config.genesis}: {exc}") from None
         try:
-            Genesis.from_json(genesis)
+            parsed = Genesis.from_json(genesis)  # parsed once, here, so an error names the file
         except InvalidInput as exc:
             raise InvalidInput(f"{config.genesis}: {exc.field}", exc.rule) from None
         self.genesis = genesis
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.metrics = Metrics(self.node_id)
-        self.ledger = Ledger(LevelDBStore(str(config.data_dir / "ledger")), genesis)
+        self.ledger = Ledger(LevelDBStore(str(config.data_dir / "ledger")), parsed)
         self._nodes = Registry(self.ledger.store).nodes()
         self.log_storage = LevelDBLogStorage(str(config.data_dir / "raft"), desired_conf(self._nodes))
         hard_state, _ = self.log_storage.initial_state()
@@ -398,11 +398,10 @@ class NodeRuntime:
                 except LeaderAnswered as exc:
                     if exc.http_status >= 500:
                         retry.append((doc_id, envelope))
-                    elif exc.http_status != 409:
+                        continue
+                    if exc.http_status != 409:  # 409: already committed, which is what we wanted
                         log.warning("journaled %s refused by leader %s: %s", doc_id, exc.leader, exc)
-                        self.intake.remove([doc_id])
-                    else:
-                        self.intake.remove([doc_id])
+                    self.intake.remove([doc_id])
                 except NodeError:  # no leader yet, leader unreachable, timed out: later
                     retry.append((doc_id, envelope))
                 except MinutebookError as exc:  # the registry moved on; it can never be admitted now
