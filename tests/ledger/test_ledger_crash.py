@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import os
 import random
-import signal
-import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
 from ledger.ledger import Ledger
 from ledger.merkle_log import MerkleLog
 from ledger.store import LevelDBStore
+from tests.ledger.crash import run_then_kill
 from tests.ledger.ledger_builder import sample_world
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -80,16 +78,8 @@ def test_sigkill_during_apply_block_leaves_a_whole_block(tmp_path):
     rng = random.Random(7)
     heads = []
     for _ in range(30):
-        proc = subprocess.Popen([sys.executable, str(script), path, REPO], stdout=subprocess.PIPE, text=True)
-        first = proc.stdout.readline().split()
-        assert first and first[0] == "ready", first
-        time.sleep(rng.uniform(0.0, 0.3))
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        acknowledged = [int(line) for line in proc.stdout.read().split() if line.isdigit()]
-        proc.stdout.close()
+        last = run_then_kill([sys.executable, str(script), path, REPO], rng, 0.3)
         height = _check_consistent(path, genesis)
-        last = acknowledged[-1] if acknowledged else int(first[1])
         # nothing acknowledged is lost, and at most the one block being written when killed is extra
         assert last <= height <= last + 1, (last, height)
         heads.append(height)

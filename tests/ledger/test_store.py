@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import os
 import random
-import signal
-import subprocess
 import sys
 import textwrap
-import time
 
 import plyvel  # tests may bypass the store to damage it on purpose
 import pytest
 
 from ledger.errors import CorruptionError
 from ledger.store import LevelDBStore, MemoryStore, Overlay, Store, prefix_end
+from tests.ledger.crash import run_then_kill
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -252,25 +250,12 @@ def test_sigkill_never_leaves_a_partial_block(tmp_path):
     script.write_text(WRITER)
     keys_per_block = 25
     rng = random.Random(2024)
-    kills = 0
     heads = []
-    while kills < 30:
-        proc = subprocess.Popen(
-            [sys.executable, str(script), path, REPO, str(keys_per_block)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        first = proc.stdout.readline().split()
-        assert first and first[0] == "ready", first
-        time.sleep(rng.uniform(0.0, 0.15))
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        acknowledged = [int(line) for line in proc.stdout.read().split() if line.isdigit()]
-        proc.stdout.close()
-        kills += 1
+    for _ in range(30):
+        last = run_then_kill([sys.executable, str(script), path, REPO, str(keys_per_block)], rng, 0.15)
         k = _check_block_boundary(path, keys_per_block)
         # Every write() that returned is durable: nothing acknowledged is lost.
-        assert k >= (acknowledged[-1] if acknowledged else int(first[1]))
+        assert k >= last
         heads.append(k)
     print("heads after each kill:", heads)
     assert heads[-1] > heads[0], "the writer never got anywhere; the test proves nothing"
