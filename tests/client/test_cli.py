@@ -19,7 +19,8 @@ from client.sdk import sign_document
 from ledger.jsonfmt import b64e
 from ledger.keys import public_key
 from node.config import load_config
-from tests.node.service_double import ServiceDouble, free_port, serve
+from tests.node.service_double import ServiceDouble, serve
+from tests.ports import devnet_base_port, free_port
 
 ANCHOR = 1_760_000_000_000
 NODE_SEEDS = {f"n{i}": hashlib.sha256(f"cli-test-node-{i}".encode()).digest() for i in (1, 2, 3)}
@@ -90,7 +91,7 @@ def _minutes_yaml(ctx, label: str) -> str:
 
 def test_init_writes_the_documented_layout(tmp_path):
     d = tmp_path / "dn"
-    r = run("init", "--dir", str(d), "--nodes", "3", "--base-port", str(free_port() + 1000))
+    r = run("init", "--dir", str(d), "--nodes", "3", "--base-port", str(devnet_base_port(3)))
     assert r.exit_code == 0, r.output
     cluster = json.loads((d / "cluster.json").read_text())
     assert [n["node_id"] for n in cluster["nodes"]] == ["n1", "n2", "n3"]
@@ -301,7 +302,7 @@ def test_devnet_sample_load_through_the_api_resumes(tmp_path):
     from ledger.keys import read_key_file
 
     d = tmp_path / "dn"
-    init_cluster(d, nodes=3, base_port=free_port() + 1000, now_ms=ANCHOR)
+    init_cluster(d, nodes=3, base_port=devnet_base_port(3), now_ms=ANCHOR)
     genesis = json.loads((d / "genesis.json").read_text())
     seeds = {n: read_key_file(d / "keys" / f"{n}.json").seed for n in ("n1", "n2", "n3")}
     service = ServiceDouble(genesis, seeds, start_ms=ANCHOR + 60_000)
@@ -353,7 +354,7 @@ def test_node_start_with_bad_configuration_is_one_line_exit_2(tmp_path):
     import sys
 
     assert run("init", "--dir", str(tmp_path / "d"), "--nodes", "1", "--base-port",
-               str(free_port() + 1000)).exit_code == 0
+               str(devnet_base_port(1))).exit_code == 0
     good = tmp_path / "d" / "nodes" / "n1.toml"
     missing = tmp_path / "missing.toml"
     missing.write_text('node_id = "n1"\nkey_file = "k.json"\n')

@@ -18,17 +18,9 @@ import pytest
 from click.testing import CliRunner
 
 from client.cli import main
-from tests.node.service_double import free_port
+from tests.ports import devnet_base_port
 
 pytestmark = pytest.mark.slow
-
-
-def _has_runtime() -> bool:
-    try:
-        import node.runtime  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 NODES = os.environ.get("MINUTEBOOK_SMOKE_NODES", "3")  # 1 runs the same flow on a single-node cluster
@@ -64,10 +56,9 @@ def _down(proc: subprocess.Popen) -> None:
     assert proc.wait(30) == 0
 
 
-@pytest.mark.skipif(not _has_runtime(), reason="needs node/runtime.py")
 def test_devnet_load_audit_then_tamper(tmp_path):
     d = tmp_path / "dn"
-    base = 20000 + free_port() % 20000
+    base = devnet_base_port(int(NODES))
     proc = _up(d, base)
     try:
         out = _wait_running(proc)

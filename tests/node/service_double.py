@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import threading
 import time
 from typing import Iterator
@@ -25,6 +24,7 @@ from ledger.keys import BLOCK_DOMAIN, sign
 from ledger.ledger import Ledger
 from ledger.store import MemoryStore
 from node.errors import NoLeader
+from tests.ports import free_port
 
 
 class ServiceDouble:
@@ -69,12 +69,6 @@ class ServiceDouble:
 
     async def read_barrier(self) -> None:
         return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager

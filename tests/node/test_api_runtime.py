@@ -16,7 +16,7 @@ from client.sdk import sign_document
 from client.verify import verify_receipt
 from node.api import create_app
 from node.config import load_config
-from tests.node.service_double import free_port
+from tests.ports import devnet_base_port
 
 runtime_mod = pytest.importorskip("node.runtime")
 
@@ -34,7 +34,7 @@ async def _leader(client: httpx.AsyncClient, timeout: float = 20.0) -> dict:
 
 def test_single_node_runtime_through_the_api(tmp_path):
     d = tmp_path / "dn"
-    init_cluster(d, nodes=1, base_port=20000 + free_port() % 20000)
+    init_cluster(d, nodes=1, base_port=devnet_base_port(1))
     genesis = json.loads((d / "genesis.json").read_text())
     org = SampleOrg.from_genesis(genesis)
     provinces = org.phases()[0][1]
