@@ -35,6 +35,11 @@ Every connection is checked against the registry as it is when it is made:
 When the registry changes, the runtime calls ``revalidate()`` (``update_peers``
 does too), which closes links whose peer is no longer registered with the key
 it authenticated with; its next connection is refused in the handshake.
+In TLS 1.3 the server checks the client's certificate after the client has
+finished its half of the handshake, so a refused dialler first sees its link
+up and then broken: frames it wrote in between are lost like frames on any
+broken link (Raft sends again), and the short-lived link counts as a failure
+for the back-off.
 
 Receiving: each frame's length is checked before its body is read, the body
 must decode to a map with a str ``kind`` and ``from`` (node/framing.py), and
