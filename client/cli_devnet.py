@@ -360,7 +360,10 @@ def devnet_up(nodes: int, directory: str, base_port: int, no_sample: bool, detac
         stop_requested["flag"] = True
         raise KeyboardInterrupt
 
+    # SIGINT is handled explicitly too, as the nodes do: a shell script that starts
+    # `devnet up &` hands it SIGINT ignored, and Ctrl-C or `kill -INT` must still stop it.
     old_term = signal.signal(signal.SIGTERM, on_signal)
+    old_int = signal.signal(signal.SIGINT, on_signal)
     pid_file.write_text(str(os.getpid()))
     try:
         sup.start()
@@ -390,6 +393,7 @@ def devnet_up(nodes: int, directory: str, base_port: int, no_sample: bool, detac
     finally:
         sup.stop()
         signal.signal(signal.SIGTERM, old_term)
+        signal.signal(signal.SIGINT, old_int)
         pid_file.unlink(missing_ok=True)
     click.echo("stopped")
 

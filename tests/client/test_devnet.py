@@ -47,13 +47,29 @@ def _wait_running(proc: subprocess.Popen, timeout: float = 420) -> str:
         lines.append(line)
         if "Ctrl-C stops the cluster" in line:
             return "".join(lines)
-    proc.kill()
+    _stop_hard(proc)
     raise AssertionError("devnet did not come up:\n" + "".join(lines))
 
 
+def _stop_hard(proc: subprocess.Popen) -> None:
+    """SIGTERM (the supervisor then stops its nodes), SIGKILL if that is not enough: no process outlives the test."""
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def _down(proc: subprocess.Popen) -> None:
+    """Ctrl-C, as a user stops it: exit 0 within 30 s."""
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(30) == 0
+    try:
+        code = proc.wait(30)
+    except subprocess.TimeoutExpired:
+        _stop_hard(proc)
+        raise AssertionError("devnet up did not stop within 30 s of SIGINT") from None
+    assert code == 0
 
 
 def test_devnet_load_audit_then_tamper(tmp_path):
@@ -63,7 +79,7 @@ def test_devnet_load_audit_then_tamper(tmp_path):
     try:
         out = _wait_running(proc)
     except BaseException:
-        proc.kill()
+        _stop_hard(proc)
         raise
     try:
         assert "loaded" in out and (d / "loaded.json").exists()
