@@ -23,9 +23,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.node.cluster import Cluster  # noqa: E402
+from tests.node.cluster import CELLS, Cluster  # noqa: E402
 
-CELLS = ["central/p1/k1/s1", "central/p1/k1/s2", "central/p1/k2/s1", "central/p2/k1/s1"]
 
 
 def main() -> None:

@@ -24,16 +24,25 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.node.cluster import Cluster, Load  # noqa: E402
+from tests.node.cluster import CELLS, Cluster, Load  # noqa: E402
 
-CELLS = ["central/p1/k1/s1", "central/p1/k1/s2", "central/p1/k2/s1", "central/p2/k1/s1"]
 GOAL_S = 3.0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=10, help="leader kills (default 10)")
-    parser.add_argument("--threads", type=int, default=4, help="submitting client threads (default 4)")
+    parser.add_argument("--rounds", type=_positive, default=10, help="leader kills (default 10)")
+    parser.add_argument("--threads", type=_positive, default=4, help="submitting client threads (default 4)")
     args = parser.parse_args()
     rows: list[tuple[int, str, str, float, float]] = []
     with tempfile.TemporaryDirectory(prefix="bench-failover-") as tmp:

@@ -26,12 +26,15 @@ pytestmark = pytest.mark.slow
 NODES = os.environ.get("MINUTEBOOK_SMOKE_NODES", "3")  # 1 runs the same flow on a single-node cluster
 
 
-def _up(directory: Path, base_port: int) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "client.cli", "devnet", "up", "--nodes", NODES, "--dir", str(directory),
-         "--base-port", str(base_port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )
+def _up(directory: Path, base_port: int, *, sigint_ignored: bool = False) -> subprocess.Popen:
+    """Start `devnet up`. With `sigint_ignored` it inherits SIGINT ignored, as a shell script's
+    `devnet up &` does (`trap "" INT` survives exec); Ctrl-C must stop it all the same."""
+    command = [sys.executable, "-m", "client.cli", "devnet", "up", "--nodes", NODES, "--dir", str(directory),
+               "--base-port", str(base_port)]
+    if sigint_ignored:
+        command = ["sh", "-c", 'trap "" INT; exec "$@"', "sh", *command]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
 
 
 def _wait_running(proc: subprocess.Popen, timeout: float = 420) -> str:
@@ -106,7 +109,7 @@ def test_devnet_load_audit_then_tamper(tmp_path):
     store.write({key: bytes(tampered)})
     store.close()
 
-    proc = _up(d, base)
+    proc = _up(d, base, sigint_ignored=True)  # resumed from a script
     try:
         out = _wait_running(proc)
         assert "loading sample" not in out  # resumed, not reloaded

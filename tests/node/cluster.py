@@ -34,6 +34,9 @@ from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
+# Cells the load generators and cluster tests write minutes for (all in make_org's sample organisation).
+CELLS = ["central/p1/k1/s1", "central/p1/k1/s2", "central/p1/k2/s1", "central/p2/k1/s1"]
+
 
 @dataclass
 class NodeFiles:

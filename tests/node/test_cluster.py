@@ -20,11 +20,10 @@ import pytest
 from client.verify import verify_receipt
 from ledger.documents import Envelope
 
-from tests.node.cluster import REPO, Cluster, Load
+from tests.node.cluster import CELLS, REPO, Cluster, Load
 
 pytestmark = pytest.mark.slow
 
-CELLS = ["central/p1/k1/s1", "central/p1/k1/s2", "central/p1/k2/s1", "central/p2/k1/s1"]
 
 
 @pytest.fixture

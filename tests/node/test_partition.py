@@ -17,7 +17,8 @@ import pytest
 
 from tests.node.cluster import Cluster, Load
 from tests.node.netproxy import heal_all, partition, route_through_relays
-from tests.node.test_cluster import CELLS, assert_converged
+from tests.node.cluster import CELLS
+from tests.node.test_cluster import assert_converged
 
 pytestmark = pytest.mark.slow
 

@@ -22,7 +22,8 @@ import time
 import pytest
 
 from tests.node.cluster import REPO, Cluster, Load
-from tests.node.test_cluster import CELLS, assert_converged
+from tests.node.cluster import CELLS
+from tests.node.test_cluster import assert_converged
 
 pytestmark = pytest.mark.soak
 
