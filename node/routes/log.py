@@ -1,0 +1,61 @@
+"""Routes for auditors: tree heads, consistency proofs, blocks and their envelopes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import Response
+
+from ledger.jsonfmt import b64e
+
+from ..responses import respond
+
+__all__ = ["add_routes", "MAX_BLOCKS_PER_PAGE"]
+
+MAX_BLOCKS_PER_PAGE = 100
+
+_ERRORS = {
+    400: {"description": "malformed input; `field` names what is wrong"},
+    404: {"description": "no such block"},
+}
+
+
+def add_routes(app: FastAPI, service: Any) -> None:
+    ledger = service.ledger
+
+    @app.get("/v1/tree-head", tags=["log"])
+    async def get_tree_head(request: Request, certified: bool = False) -> Response:
+        """The signed tree head of the latest block (`?certified=true`: the latest certified one)."""
+        return respond(request, ledger.tree_head(certified=certified))
+
+    @app.get("/v1/proofs/consistency", tags=["log"], responses=_ERRORS)
+    async def get_consistency(request: Request, first: int = Query(..., ge=1), second: int = Query(..., ge=1)) -> Response:
+        """`{first, second, proof}`: RFC 9162 §2.1.4 consistency between two log sizes."""
+        return respond(request, ledger.consistency_proof(first, second))
+
+    @app.get("/v1/blocks", tags=["log"])
+    async def list_blocks(
+        request: Request,
+        from_: int | None = Query(None, alias="from", ge=1, description="first height (default: the latest page)"),
+        limit: int = Query(20, ge=1, le=MAX_BLOCKS_PER_PAGE),
+    ) -> Response:
+        """`{height, blocks: [block…]}` in ascending height from `from`."""
+        height = ledger.height
+        start = from_ if from_ is not None else max(1, height - limit + 1)
+        blocks = [ledger.block(h) for h in range(start, min(height, start + limit - 1) + 1)]
+        return respond(request, {"height": height, "blocks": blocks})
+
+    @app.get("/v1/blocks/{height}", tags=["log"], responses=_ERRORS)
+    async def get_block(request: Request, height: int) -> Response:
+        """The Block object (DESIGN.md Formats)."""
+        return respond(request, ledger.block(height))
+
+    @app.get("/v1/blocks/{height}/envelopes", tags=["log"], responses=_ERRORS)
+    async def get_block_envelopes(request: Request, height: int) -> Response:
+        """`{height, block_hash, envelopes: [b64url…]}`: the block's canonical envelopes in
+        block order (accepted and rejected), for auditors that replay the log
+        (`minutebook audit`)."""
+        proposal = ledger.proposal(height)
+        return respond(request, {"height": height, "block_hash": ledger.header(height).block_hash,
+                                 "envelopes": [b64e(e) for e in proposal.envelopes]})

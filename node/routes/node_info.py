@@ -1,0 +1,56 @@
+"""Routes about this node: status, health, metrics, and the explorer page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
+
+from ..explorer import EXPLORER_HTML
+from ..responses import plain, respond
+
+__all__ = ["add_routes", "root_unit"]
+
+
+def root_unit(ledger: Any) -> str | None:
+    """The genesis unit without a parent (the explorer's starting point)."""
+    try:
+        units = ledger.genesis.to_json().get("units", [])
+        paths = [u["path"] for u in units]
+        return min(paths, key=lambda p: (p.count("/"), p)) if paths else None
+    except Exception:  # a presentation hint only
+        return None
+
+
+def add_routes(app: FastAPI, service: Any) -> None:
+    ledger = service.ledger
+
+    @app.get("/v1/status", tags=["node"])
+    async def get_status(request: Request) -> Response:
+        """Raft role, term, leader, commit and applied index, height, peers."""
+        status = plain(dict(service.status()))
+        status.setdefault("node_id", service.node_id)
+        status.setdefault("height", ledger.height)
+        status.setdefault("root_unit", root_unit(ledger))
+        return respond(request, status)
+
+    @app.get("/metrics", tags=["node"], response_class=Response)
+    async def get_metrics() -> Response:
+        """Prometheus text format."""
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        metrics = getattr(service, "metrics", None)
+        registry = getattr(metrics, "registry", None)
+        if registry is None:
+            return Response(b"", media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/healthz", tags=["node"])
+    async def healthz(request: Request) -> Response:
+        """`{ok: true, node_id, height}` while the process serves requests."""
+        return respond(request, {"ok": True, "node_id": service.node_id, "height": ledger.height})
+
+    @app.get("/", include_in_schema=False)
+    async def explorer() -> HTMLResponse:
+        return HTMLResponse(EXPLORER_HTML)
