@@ -5,7 +5,8 @@ The tree, as httpx draws its own::
     MinutebookError                      every error we raise on purpose
     ├── InvalidInput(field, rule)        400  input breaks a rule; `field` is the path
     │   ├── NotCanonical                 400  bytes are not the one canonical encoding
-    │   └── TooLarge                     413  over a size, depth or length limit
+    │   ├── TooLarge                     413  over a size, depth or length limit
+    │   └── MalformedNote                400  not a C2SP signed note (or checkpoint)
     ├── BadSignature(signer)             401  a signature does not verify
     ├── NotPermitted(signer, role, org)  403  the signer lacks the role for the unit
     ├── Rejected(reason)                 422  legal in shape, illegal against the state
@@ -13,7 +14,9 @@ The tree, as httpx draws its own::
     ├── NotFound(what)                   404  no such document, block, member or unit
     ├── KeyFileError                     400  a key file cannot be read or decrypted
     └── ProofFailed(check)               a proof or receipt does not verify
-        └── RootMismatch(expected, calculated)
+        ├── RootMismatch(expected, calculated)
+        ├── BadNoteSignature(name, key_id)  a trusted key's note signature fails
+        └── UnverifiedNote                  no trusted key signed the note
 
     CorruptionError                      not a MinutebookError: a broken invariant
                                          (a stored value that fails its checksum, a
@@ -39,6 +42,9 @@ __all__ = [
     "KeyFileError",
     "ProofFailed",
     "RootMismatch",
+    "MalformedNote",
+    "BadNoteSignature",
+    "UnverifiedNote",
     "CorruptionError",
 ]
 
@@ -170,6 +176,30 @@ class RootMismatch(ProofFailed):
         self.expected = expected
         self.calculated = calculated
         super().__init__(check, f"calculated root {calculated.hex()} != expected {expected.hex()}")
+
+
+class MalformedNote(InvalidInput):
+    """Bytes that are not a C2SP signed note, checkpoint or witness request
+    (c2sp.org/signed-note, tlog-checkpoint, tlog-witness)."""
+
+    code = "malformed_note"
+
+
+class BadNoteSignature(ProofFailed):
+    """A note signature whose key name and ID match a trusted key does not
+    verify: per signed-note the whole note is refused."""
+
+    def __init__(self, name: str, key_id: int) -> None:
+        self.name = name
+        self.key_id = key_id
+        super().__init__("note_signature", f"the signature of trusted key {name}+{key_id:08x} does not verify")
+
+
+class UnverifiedNote(ProofFailed):
+    """No signature of the note comes from a trusted key."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("note_signature", message)
 
 
 class CorruptionError(Exception):
