@@ -174,6 +174,8 @@ _TAGS = [
     {"name": "log", "description": "Tree heads, consistency proofs and blocks, for auditors."},
     {"name": "registry", "description": "Members, org units and meeting analytics."},
     {"name": "node", "description": "Status, health and metrics of this node."},
+    {"name": "checkpoints", "description": "C2SP checkpoints of the document log and the voters' verifier keys."},
+    {"name": "witness", "description": "The C2SP tlog-witness protocol, when this node witnesses other ledgers."},
 ]
 
 

@@ -8,9 +8,14 @@ majority of the voters before h makes the certificate. Here:
 
 - ``on_applied(block)``: if this node is a voter at h it signs, stores its
   signature (``ledger.add_block_signature``) and broadcasts a ``block_sig``
-  frame ``{height, block_hash, sig}`` (the signer is the frame's
-  authenticated ``from``). Signatures that arrived for h before we applied it
-  are taken from the early buffer now.
+  frame ``{height, block_hash, sig, checkpoint_sig}`` (the signer is the
+  frame's authenticated ``from``). ``checkpoint_sig`` is the same voter's
+  signature of block h's C2SP checkpoint text (ledger/checkpoint.py), stored by
+  ``CheckpointLog.add_signature``: a second signature by the node key, over
+  other bytes (a signed note, never the block hash), so the checkpoint a node
+  serves carries one line per voter that signed. A frame without it (an older
+  node) still counts for the certificate. Signatures that arrived for h
+  before we applied it are taken from the early buffer now.
 - ``on_block_sig``: a signature for a height we applied is checked and stored
   by the ledger (which verifies it against the voter's registered key and the
   block hash *we* computed; a signature over another hash is refused and
@@ -22,8 +27,10 @@ majority of the voters before h makes the certificate. Here:
   every node should end with the same certificates. Heights applied here
   whose certificate lacks some voter are kept in ``incomplete`` (bounded);
   ``sync_request()`` asks peers for them with one ``sig_request`` frame
-  ``{heights}``, answered by ``block_sigs`` ``{items: [[height, node, sig]]}``
-  with every signature the peer stored; each is verified again on receipt.
+  ``{heights}``, answered by ``block_sigs`` ``{items: [[height, node, sig]],
+  checkpoint_items: [[height, node, sig]]}`` with every block and checkpoint
+  signature the peer stored; each is verified again on receipt. A height
+  whose checkpoint lacks some voter's signature counts as incomplete too.
 """
 
 from __future__ import annotations
@@ -49,17 +56,19 @@ class Certifier:
     def __init__(self, node_id: str, seed: bytes, ledger: Any, metrics: Any,
                  broadcast: Callable[[dict], None], send: Callable[[str, dict], Any], *,
                  early_window: int = 4096, max_early: int = 65536, max_incomplete: int = 4096,
-                 executor: Any = None) -> None:
+                 executor: Any = None, checkpoints: Any = None) -> None:
         self.node_id = node_id
         self.seed = seed
         self.ledger = ledger
+        self.checkpoints = checkpoints  # a ledger.checkpoint.CheckpointLog, or None (no checkpoint signatures)
         self.metrics = metrics
         self.broadcast = broadcast
         self.send = send
         self.early_window = early_window
         self.max_early = max_early
         self.max_incomplete = max_incomplete
-        self.early: dict[int, dict[str, tuple[str, bytes]]] = {}  # height -> signer -> (block_hash hex, sig)
+        # height -> signer -> (block_hash hex, sig, checkpoint sig or None)
+        self.early: dict[int, dict[str, tuple[str, bytes, bytes | None]]] = {}
         self._early_count = 0
         self.waiters: dict[int, list[tuple[str, asyncio.Future]]] = {}
         self.incomplete: set[int] = set()
@@ -73,11 +82,15 @@ class Certifier:
         voters = self.ledger.voters_at(height)
         if self.node_id in voters:
             sig = sign(self.seed, BLOCK_DOMAIN, block_signing_message(block_hash))
-            self.broadcast({"kind": "block_sig", "height": height, "block_hash": block_hash.hex(), "sig": sig})
-            self._store(height, self.node_id, None, sig)
-        for signer, (hash_hex, sig) in sorted(self.early.pop(height, {}).items()):
+            frame = {"kind": "block_sig", "height": height, "block_hash": block_hash.hex(), "sig": sig}
+            checkpoint_sig = None
+            if self.checkpoints is not None:
+                checkpoint_sig = frame["checkpoint_sig"] = self.checkpoints.sign(height, self.seed)
+            self.broadcast(frame)
+            self._store(height, self.node_id, None, sig, checkpoint_sig)
+        for signer, (hash_hex, sig, checkpoint_sig) in sorted(self.early.pop(height, {}).items()):
             self._early_count -= 1
-            self._store(height, signer, hash_hex, sig)
+            self._store(height, signer, hash_hex, sig, checkpoint_sig)
         self._after_store(height)
 
     def resign_missing(self, heights: range) -> None:
@@ -88,6 +101,9 @@ class Certifier:
                 if self.node_id in voters and self.node_id not in {s.node for s in self.ledger.certificate(height)}:
                     sig = sign(self.seed, BLOCK_DOMAIN, block_signing_message(self.ledger.header(height).hash))
                     self.ledger.add_block_signature(height, self.node_id, sig)
+                if self.checkpoints is not None and self.node_id in voters \
+                        and self.node_id not in self.checkpoints.signatures(height):
+                    self.checkpoints.add_signature(height, self.node_id, self.checkpoints.sign(height, self.seed))
                 self._track(height, voters)
             except NotFound:
                 return
@@ -96,7 +112,9 @@ class Certifier:
 
     def on_block_sig(self, peer: str, frame: dict) -> None:
         height, hash_hex, sig = frame.get("height"), frame.get("block_hash"), frame.get("sig")
-        if type(height) is not int or height < 1 or not isinstance(hash_hex, str) or not isinstance(sig, bytes):
+        checkpoint_sig = frame.get("checkpoint_sig")
+        if type(height) is not int or height < 1 or not isinstance(hash_hex, str) or not isinstance(sig, bytes) \
+                or not (checkpoint_sig is None or isinstance(checkpoint_sig, bytes)):
             self.metrics.bad_frames_total.labels("block_sig").inc()
             return
         if height > self.ledger.height:
@@ -105,18 +123,20 @@ class Certifier:
             slot = self.early.setdefault(height, {})
             if peer not in slot:
                 self._early_count += 1
-            slot[peer] = (hash_hex, sig)
+            slot[peer] = (hash_hex, sig, checkpoint_sig)
             return
-        self._store(height, peer, hash_hex, sig)
+        self._store(height, peer, hash_hex, sig, checkpoint_sig)
 
-    def _store(self, height: int, signer: str, hash_hex: str | None, sig: bytes) -> None:
-        """Verify and store one signature (on the disk thread if there is one), then re-check `height`."""
+    def _store(self, height: int, signer: str, hash_hex: str | None, sig: bytes | None,
+               checkpoint_sig: bytes | None = None) -> None:
+        """Verify and store one signature, block or checkpoint or both (on the disk
+        thread if there is one), then re-check `height`."""
         if self.executor is None:
-            self._store_now(height, signer, hash_hex, sig)
+            self._store_now(height, signer, hash_hex, sig, checkpoint_sig)
             self._after_store(height)
             return
         future = asyncio.get_running_loop().run_in_executor(self.executor, self._store_now, height, signer,
-                                                            hash_hex, sig)
+                                                            hash_hex, sig, checkpoint_sig)
         future.add_done_callback(lambda f: self._after_store(height) if not f.cancelled() else None)
 
     def _after_store(self, height: int) -> None:
@@ -126,13 +146,17 @@ class Certifier:
         except MinutebookError:
             pass
 
-    def _store_now(self, height: int, signer: str, hash_hex: str | None, sig: bytes) -> bool:
+    def _store_now(self, height: int, signer: str, hash_hex: str | None, sig: bytes | None,
+                   checkpoint_sig: bytes | None = None) -> bool:
         try:
             ours = self.ledger.header(height).block_hash
             if hash_hex is not None and hash_hex != ours:
                 log.error("DIVERGENCE: %s signed block %d as %s, ours is %s", signer, height, hash_hex, ours)
                 return False
-            return self.ledger.add_block_signature(height, signer, sig)
+            if checkpoint_sig is not None and self.checkpoints is not None \
+                    and not self.checkpoints.add_signature(height, signer, checkpoint_sig):
+                log.warning("%s's checkpoint signature of block %d does not verify; not kept", signer, height)
+            return sig is not None and self.ledger.add_block_signature(height, signer, sig)
         except MinutebookError:
             return False
 
@@ -164,6 +188,8 @@ class Certifier:
 
     def _track(self, height: int, voters: dict) -> None:
         signed = {s.node for s in self.ledger.certificate(height)}
+        if self.checkpoints is not None:
+            signed &= set(self.checkpoints.signatures(height))
         if set(voters) <= signed:
             self.incomplete.discard(height)
         elif len(self.incomplete) < self.max_incomplete or height in self.incomplete:
@@ -182,29 +208,48 @@ class Certifier:
         if not isinstance(heights, list):
             self.metrics.bad_frames_total.labels("sig_request").inc()
             return
-        items = []
+        items, checkpoint_items = [], []
         for height in heights[:1024]:
             if type(height) is int and 1 <= height <= self.ledger.height:
                 items.extend([height, s.node, s.sig] for s in self.ledger.certificate(height))
-        if items:
-            self.send(peer, {"kind": "block_sigs", "items": items})
+                if self.checkpoints is not None:
+                    checkpoint_items.extend([height, node, sig]
+                                            for node, sig in sorted(self.checkpoints.signatures(height).items()))
+        if items or checkpoint_items:
+            self.send(peer, {"kind": "block_sigs", "items": items, "checkpoint_items": checkpoint_items})
 
     def on_block_sigs(self, peer: str, frame: dict) -> None:
         items = frame.get("items")
-        if not isinstance(items, list):
+        checkpoint_items = frame.get("checkpoint_items", [])
+        if not isinstance(items, list) or not isinstance(checkpoint_items, list):
             self.metrics.bad_frames_total.labels("block_sigs").inc()
             return
         have: dict[int, set[str]] = {}
+        for height, signer, sig in self._valid_items(items):
+            if height not in have:
+                have[height] = {s.node for s in self.ledger.certificate(height)}
+            if signer not in have[height]:
+                have[height].add(signer)
+                self._store(height, signer, None, sig)
+        if self.checkpoints is None:
+            return
+        have.clear()
+        for height, signer, sig in self._valid_items(checkpoint_items):
+            if height not in have:
+                have[height] = set(self.checkpoints.signatures(height))
+            if signer not in have[height]:
+                have[height].add(signer)
+                self._store(height, signer, None, None, sig)
+
+    def _valid_items(self, items: list) -> list[tuple[int, str, bytes]]:
+        """The well-formed ``[height, node, sig]`` entries for heights applied here."""
+        out = []
         for item in items[:65536]:
             if not (isinstance(item, list) and len(item) == 3):
                 continue
             height, signer, sig = item
             if type(height) is not int or not isinstance(signer, str) or not isinstance(sig, bytes):
                 continue
-            if not 1 <= height <= self.ledger.height:
-                continue
-            if height not in have:
-                have[height] = {s.node for s in self.ledger.certificate(height)}
-            if signer not in have[height]:
-                have[height].add(signer)
-                self._store(height, signer, None, sig)
+            if 1 <= height <= self.ledger.height:
+                out.append((height, signer, sig))
+        return out

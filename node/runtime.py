@@ -28,6 +28,12 @@ serving HTTP and reading frames meanwhile. Tasks:
 - **intake** (node/intake.py): a leader journals (fsync, group commit) each
   submission it admits before answering 202; what is still journaled is
   submitted again when the node starts or stops leading.
+- **checkpoints**: every voter signs each block's C2SP checkpoint beside its
+  block signature (node/certifier.py, ledger/checkpoint.py); with
+  ``[[witnessed_by]]`` a pusher task sends the latest signed one to the
+  witnesses and keeps their cosignatures (node/checkpoint_pusher.py); with
+  ``[witness]`` the node cosigns other ledgers' checkpoints (node/witness.py,
+  its own LevelDB under ``data_dir/witness``).
 - **catch-up** (node/catchup.py): while a snapshot's height is above the
   ledger's, committed entries wait in ``_apply_queue`` and blocks are
   fetched from peers instead.
@@ -63,6 +69,7 @@ from consensus import ConfChange, Entry, EntryType, RawNode, Role, decode_messag
 from consensus import Config as RaftConfig
 from consensus.errors import ConsensusError
 from ledger.blocks import Block, BlockProposal, BlockSignature, Header
+from ledger.checkpoint import CheckpointLog
 from ledger.documents import Envelope
 from ledger.errors import AlreadyCommitted, CorruptionError, InvalidInput, MinutebookError
 from ledger.genesis import Genesis
@@ -74,6 +81,7 @@ from ledger.store import LevelDBStore
 from node.block_producer import BlockProducer
 from node.catchup import CatchUp, SnapshotTarget, parse_snapshot_data, snapshot_data
 from node.certifier import Certifier
+from node.checkpoint_pusher import CheckpointPusher
 from node.config import NodeConfig
 from node.errors import NodeError, NoLeader, SubmitTimeout
 from node.forwarding import Forwarder, LeaderAnswered
@@ -82,6 +90,7 @@ from node.membership import desired_conf, next_change, peer_map
 from node.metrics import Metrics
 from node.raft_storage import LevelDBLogStorage
 from node.transport import PeerTransport
+from node.witness import Witness
 
 __all__ = ["NodeRuntime"]
 
@@ -131,8 +140,13 @@ class NodeRuntime:
         self.producer = BlockProducer(self.node_id, config.blocks, self._is_accepted)
         self.intake = IntakeJournal(str(config.data_dir / "intake"))
         self._disk = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"disk-{self.node_id}")
+        self.checkpoints = CheckpointLog(self.ledger)
         self.certifier = Certifier(self.node_id, self.seed, self.ledger, self.metrics, self._broadcast, self._send,
-                                   executor=self._disk)
+                                   executor=self._disk, checkpoints=self.checkpoints)
+        self.witness = self._open_witness(config, key.public_key)
+        self.pusher = CheckpointPusher(self.checkpoints, config.witnessed_by,
+                                       interval=config.checkpoints.push_interval_ms / 1000.0,
+                                       run_disk=self._run_disk) if config.witnessed_by else None
         self.catchup = CatchUp(self.ledger, self.metrics, self._send, self._catchup_peers, self._apply_fetched)
         target = parse_snapshot_data(snapshot.data)
         if target is not None and target.height > self.ledger.height:
@@ -151,6 +165,19 @@ class NodeRuntime:
         self._failed: BaseException | None = None
         self._last_reconcile = 0.0
         self.stopped: asyncio.Event | None = None
+
+    def _open_witness(self, config: NodeConfig, node_key: bytes) -> Witness | None:
+        if config.witness is None:
+            return None
+        cosigner = read_key_file(config.witness.key_file)
+        if cosigner.public_key == node_key:
+            raise InvalidInput("witness.key_file", "the cosigner key must not be the node key (signed-note: one "
+                                                   "key, one signature type); make one with `minutebook keys new`")
+        name = config.witness.name or f"{self.checkpoints.origin}/witness/{self.node_id}"
+        return Witness(name, cosigner.seed, config.witness.logs, LevelDBStore(str(config.data_dir / "witness")))
+
+    async def _run_disk(self, fn: Callable, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._disk, fn, *args)
 
     # ================================================================ lifecycle
 
@@ -172,6 +199,8 @@ class NodeRuntime:
             self._tasks.append(asyncio.get_running_loop().create_task(self._guard(coro, name), name=name))
         if self.catchup.target is not None:
             self._start_catchup()
+        if self.pusher is not None:
+            self._spawn(self.pusher.run(), "checkpoint-pusher")
         if len(self.intake):
             log.info("%d journaled submissions to submit again", len(self.intake))
             self._spawn(self._resubmit(self.intake.items()), "intake")
@@ -207,6 +236,8 @@ class NodeRuntime:
         self.log_storage.close()
         self.ledger.store.close()
         self.intake.close()
+        if self.witness is not None:
+            self.witness.store.close()
         if self.stopped is not None:
             self.stopped.set()
 

@@ -6,6 +6,8 @@
 | ``log.py`` | tree heads, consistency proofs, blocks (for auditors) |
 | ``registry.py`` | members, org units, meeting analytics |
 | ``node_info.py`` | status, health, metrics, the explorer page |
+| ``checkpoints.py`` | C2SP checkpoints, the voters' verifier keys |
+| ``witness.py`` | the C2SP tlog-witness endpoints, when the node is a witness |
 
 ``node/api.py`` builds the app and calls each in ``ROUTE_MODULES`` order (a
 route with a more general path, e.g. ``/v1/orgs/{path:path}``, must come after
@@ -17,4 +19,4 @@ from __future__ import annotations
 
 __all__ = ["ROUTE_MODULES"]
 
-ROUTE_MODULES = ("documents", "log", "registry", "node_info")
+ROUTE_MODULES = ("documents", "log", "registry", "node_info", "checkpoints", "witness")

@@ -52,3 +52,20 @@ def sample_world() -> World:
     w = factory_world(NODE_SEEDS)
     return World(genesis=w.genesis, node_seeds=w.node_seeds, envelopes=list(w.envelopes),
                  make_node_doc=w.make_node_doc, make_rejected=w.make_rejected, make_doc=w.make_doc)
+
+
+def certify_by_voters(ledger: Ledger, height: int, checkpoints=None, seeds: dict[str, bytes] = NODE_SEEDS) -> None:
+    """Certify block `height` with every voter in force for it, and sign its
+    checkpoint too when a ``ledger.checkpoint.CheckpointLog`` is given."""
+    voters = sorted(ledger.voters_at(height))
+    certify(ledger, height, voters, seeds)
+    if checkpoints is not None:
+        for node in voters:
+            assert checkpoints.add_signature(height, node, checkpoints.sign(height, seeds[node]))
+
+
+def drive_certified(ledger: Ledger, envelopes, checkpoints=None, **kwargs) -> Block:
+    """drive() one block, then certify_by_voters() it."""
+    block = drive(ledger, envelopes, **kwargs)
+    certify_by_voters(ledger, block.height, checkpoints)
+    return block

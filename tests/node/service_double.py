@@ -20,6 +20,7 @@ import time
 from typing import Iterator
 
 from ledger.blocks import BlockProposal
+from ledger.checkpoint import CheckpointLog
 from ledger.keys import BLOCK_DOMAIN, sign
 from ledger.ledger import Ledger
 from ledger.store import MemoryStore
@@ -34,6 +35,7 @@ class ServiceDouble:
                  start_ms: int = 1_750_000_000_000, store: object | None = None) -> None:
         self.node_id = node_id
         self.ledger = Ledger(store if store is not None else MemoryStore(), genesis)
+        self.checkpoints = CheckpointLog(self.ledger)
         self.node_seeds = node_seeds
         self.no_leader = False
         self._clock = start_ms
@@ -52,7 +54,7 @@ class ServiceDouble:
         return {"doc_id": doc_id, "status": "committed", "receipt": self.ledger.receipt(doc_id)}
 
     def apply(self, envelopes: list[bytes]) -> None:
-        """Apply one block of `envelopes` (no admission check) and certify it."""
+        """Apply one block of `envelopes` (no admission check); certify it and sign its checkpoint."""
         ledger = self.ledger
         head = ledger.head()
         self._clock = max(self._clock, head.timestamp + 1 if head else 0)
@@ -62,6 +64,7 @@ class ServiceDouble:
         for node, seed in self.node_seeds.items():
             if node in ledger.voters_at(block.height):
                 ledger.add_block_signature(block.height, node, sign(seed, BLOCK_DOMAIN, block.header.hash))
+                self.checkpoints.add_signature(block.height, node, self.checkpoints.sign(block.height, seed))
 
     def status(self) -> dict:
         return {"role": "leader", "term": 1, "leader": self.node_id, "commit_index": self.ledger.height,

@@ -1,0 +1,101 @@
+"""node/certifier.py carries checkpoint signatures: in the block_sig frame,
+from the early buffer, and by anti-entropy (sig_request / block_sigs); a
+checkpoint signature that does not verify is dropped without costing the
+block signature beside it; an older peer's frame without one still counts."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger.checkpoint import CheckpointLog
+from ledger.ledger import Ledger
+from ledger.store import MemoryStore
+from node.certifier import Certifier
+from node.metrics import Metrics
+from tests.ledger.ledger_builder import NODE_SEEDS, drive, sample_world
+
+
+class Peer:
+    def __init__(self, node_id: str, world) -> None:
+        self.ledger = Ledger(MemoryStore(), world.genesis)
+        self.checkpoints = CheckpointLog(self.ledger)
+        self.sent: list[tuple[str | None, dict]] = []
+        self.certifier = Certifier(node_id, NODE_SEEDS[node_id], self.ledger, Metrics(node_id),
+                                   lambda frame: self.sent.append((None, frame)),
+                                   lambda peer, frame: self.sent.append((peer, frame)),
+                                   checkpoints=self.checkpoints)
+
+    def apply(self, envelopes) -> None:
+        self.certifier.on_applied(drive(self.ledger, envelopes, timestamp=1_700_000_000_000 + self.ledger.height))
+
+
+@pytest.fixture()
+def peers():
+    world = sample_world()
+    return world, {n: Peer(n, world) for n in ("n1", "n2", "n3")}
+
+
+def test_the_block_sig_frame_carries_the_checkpoint_signature(peers):
+    world, p = peers
+    for peer in p.values():
+        peer.apply(world.envelopes)
+    frame = p["n1"].sent[0][1]
+    assert frame["kind"] == "block_sig" and len(frame["checkpoint_sig"]) == 64
+    p["n2"].certifier.on_block_sig("n1", frame)
+    assert set(p["n2"].checkpoints.signatures(1)) == {"n1", "n2"}
+    assert p["n2"].checkpoints.is_signed(1) and p["n2"].ledger.is_certified(1)
+
+
+def test_signatures_that_arrive_early_are_kept_until_the_block_applies(peers):
+    world, p = peers
+    p["n1"].apply(world.envelopes)
+    p["n2"].certifier.on_block_sig("n1", p["n1"].sent[0][1])  # n2 has not applied block 1 yet
+    assert p["n2"].ledger.height == 0
+    p["n2"].apply(world.envelopes)
+    assert set(p["n2"].checkpoints.signatures(1)) == {"n1", "n2"}
+
+
+def test_a_bad_checkpoint_signature_is_dropped_and_the_block_signature_kept(peers):
+    world, p = peers
+    for peer in p.values():
+        peer.apply(world.envelopes)
+    frame = dict(p["n1"].sent[0][1])
+    frame["checkpoint_sig"] = bytes(64)
+    p["n2"].certifier.on_block_sig("n1", frame)
+    assert set(p["n2"].checkpoints.signatures(1)) == {"n2"}
+    assert {s.node for s in p["n2"].ledger.certificate(1)} == {"n1", "n2"}
+    older = {k: v for k, v in p["n3"].sent[0][1].items() if k != "checkpoint_sig"}  # a peer of an older version
+    p["n2"].certifier.on_block_sig("n3", older)
+    assert {s.node for s in p["n2"].ledger.certificate(1)} == {"n1", "n2", "n3"}
+    p["n2"].certifier.on_block_sig("n1", dict(frame, checkpoint_sig="not bytes"))
+    assert p["n2"].certifier.metrics.bad_frames_total.labels("block_sig")._value.get() == 1
+
+
+def test_anti_entropy_fills_missing_checkpoint_signatures(peers):
+    world, p = peers
+    for peer in p.values():
+        peer.apply(world.envelopes)
+        peer.sent.clear()
+    # n2 never heard n1 or n3: its height 1 is incomplete and it asks
+    request = p["n2"].certifier.sync_request()
+    assert request == {"kind": "sig_request", "heights": [1]}
+    p["n1"].certifier.on_sig_request("n2", request)
+    peer, answer = p["n1"].sent[-1]
+    assert peer == "n2" and answer["kind"] == "block_sigs" and answer["checkpoint_items"][0][:2] == [1, "n1"]
+    p["n2"].certifier.on_block_sigs("n1", answer)
+    assert set(p["n2"].checkpoints.signatures(1)) == {"n1", "n2"}
+    # still incomplete without n3's; once n3 answers too it is complete
+    assert p["n2"].certifier.sync_request() is not None
+    p["n3"].certifier.on_sig_request("n2", request)
+    p["n2"].certifier.on_block_sigs("n3", p["n3"].sent[-1][1])
+    assert set(p["n2"].checkpoints.signatures(1)) == {"n1", "n2", "n3"}
+    assert p["n2"].certifier.sync_request() is None
+
+
+def test_a_restarted_voter_signs_the_checkpoints_it_missed(peers):
+    world, p = peers
+    n1 = p["n1"]
+    block = drive(n1.ledger, world.envelopes)  # applied, then "crashed" before signing
+    assert n1.checkpoints.signatures(block.height) == {}
+    n1.certifier.resign_missing(range(1, 2))
+    assert set(n1.checkpoints.signatures(1)) == {"n1"}
