@@ -18,6 +18,8 @@ _EXPORTS = {
     "NodeConfig": "node.config",
     "load_config": "node.config",
     "dump_config": "node.config",
+    "Witness": "node.witness",
+    "CheckpointPusher": "node.checkpoint_pusher",
     "NodeError": "node.errors",
     "NoLeader": "node.errors",
     "SubmitTimeout": "node.errors",
@@ -25,6 +27,8 @@ _EXPORTS = {
     "TransportError": "node.errors",
     "PeerRejected": "node.errors",
     "FrameError": "node.errors",
+    "WitnessRefused": "node.errors",
+    "WitnessConflict": "node.errors",
 }
 
 __all__ = list(_EXPORTS)

@@ -25,6 +25,25 @@ Example (what `minutebook init` writes)::
 
     [limits]
     max_request_bytes = 1153434        # HTTP request body limit (1 MiB document + envelope)
+
+Federation (both optional; node/witness.py and node/checkpoint_pusher.py)::
+
+    [witness]                          # this node witnesses the ledgers below it
+    key_file = "keys/n1-witness.json"  # the cosigner's own Ed25519 key, not the node key
+    name = "minutebook/central/.../witness/n1"   # cosigner key name (default: this
+                                       # ledger's origin + "/witness/" + node_id)
+
+    [[witness.logs]]                   # one per witnessed ledger
+    origin = "minutebook/p1/2f0c61a9d85e4b17"
+    keys = ["minutebook/p1/2f0c61a9d85e4b17+1a2b3c4d+AXk...", "..."]   # its voters' vkeys
+    signatures = 2                     # how many must sign (default: a strict majority)
+
+    [[witnessed_by]]                   # witnesses this ledger's checkpoints are pushed to
+    url = "http://127.0.0.1:8201"      # the witness's submission prefix
+    keys = ["minutebook/central/.../witness/n1+5e6f7a8b+BNy..."]   # its cosigner vkey(s)
+
+    [checkpoints]
+    push_interval_ms = 1000            # push the latest signed checkpoint at most this often
 """
 
 from __future__ import annotations
@@ -35,8 +54,10 @@ from pathlib import Path
 from typing import Any
 
 from ledger.errors import InvalidInput
+from ledger.signed_note import SIG_COSIGNATURE_V1, SIG_ED25519, VerifierKey, is_key_name
 
-__all__ = ["NodeConfig", "PeerConfig", "RaftSettings", "BlockSettings", "load_config", "dump_config"]
+__all__ = ["NodeConfig", "PeerConfig", "RaftSettings", "BlockSettings", "WitnessSettings", "WitnessedLog",
+           "WitnessTarget", "CheckpointSettings", "load_config", "dump_config"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,6 +97,46 @@ class BlockSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class WitnessedLog:
+    """A ledger this node witnesses: origin, its voters' verifier keys, signatures required."""
+
+    origin: str
+    keys: tuple[VerifierKey, ...]
+    signatures: int
+
+    def __post_init__(self) -> None:
+        if not self.keys:
+            raise InvalidInput("keys", f"log {self.origin!r}: at least one verifier key")
+        if type(self.signatures) is not int or not 1 <= self.signatures <= len(self.keys):
+            raise InvalidInput("signatures", f"log {self.origin!r}: expected an int in 1..{len(self.keys)} "
+                                             f"(the keys listed), got {self.signatures!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WitnessSettings:
+    key_file: Path
+    name: str | None = None  # None: derived from the node's own ledger (node/runtime.py)
+    logs: tuple[WitnessedLog, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WitnessTarget:
+    """A witness this ledger's checkpoints are pushed to."""
+
+    url: str
+    keys: tuple[VerifierKey, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckpointSettings:
+    push_interval_ms: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.push_interval_ms < 10:
+            raise InvalidInput("checkpoints.push_interval_ms", "expected int >= 10")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NodeConfig:
     node_id: str
     key_file: Path
@@ -87,6 +148,9 @@ class NodeConfig:
     raft: RaftSettings = field(default_factory=RaftSettings)
     blocks: BlockSettings = field(default_factory=BlockSettings)
     max_request_bytes: int = (1 << 20) + (1 << 17)
+    witness: WitnessSettings | None = None
+    witnessed_by: tuple[WitnessTarget, ...] = ()
+    checkpoints: CheckpointSettings = field(default_factory=CheckpointSettings)
     source: Path | None = None  # the file this was read from
 
     def peer(self, node_id: str) -> PeerConfig | None:
@@ -124,6 +188,73 @@ def _section(raw: dict, name: str, cls: type) -> Any:
     return cls(**data)
 
 
+def _vkeys(value: Any, field_name: str, key_type: int) -> tuple[VerifierKey, ...]:
+    if not isinstance(value, list) or not value:
+        raise InvalidInput(field_name, "expected a non-empty list of verifier keys (<name>+<id>+<key>)")
+    keys = tuple(VerifierKey.from_text(v, f"{field_name}[{i}]") for i, v in enumerate(value))
+    for i, key in enumerate(keys):
+        if key.key_type != key_type:
+            kind = "a note key (type 0x01)" if key_type == SIG_ED25519 else "a cosignature key (type 0x04)"
+            raise InvalidInput(f"{field_name}[{i}]", f"expected {kind}")
+    return keys
+
+
+def _table(value: Any, field_name: str, known: set[str]) -> dict:
+    if not isinstance(value, dict):
+        raise InvalidInput(field_name, "expected a table")
+    for key in value:
+        if key not in known:
+            raise InvalidInput(f"{field_name}.{key}", f"unknown setting (known: {', '.join(sorted(known))})")
+    return value
+
+
+def _witness_settings(raw: Any, rel: Any) -> WitnessSettings | None:
+    if raw is None:
+        return None
+    raw = _table(raw, "witness", {"key_file", "name", "logs"})
+    key_file = raw.get("key_file")
+    if not isinstance(key_file, str) or not key_file:
+        raise InvalidInput("witness.key_file", "required string setting")
+    name = raw.get("name")
+    if name is not None and not is_key_name(name):
+        raise InvalidInput("witness.name", "a key name: non-empty, no spaces, no '+'")
+    logs = raw.get("logs", [])
+    if not isinstance(logs, list):
+        raise InvalidInput("witness.logs", "expected [[witness.logs]] tables")
+    entries, origins = [], set()
+    for i, entry in enumerate(logs):
+        where = f"witness.logs[{i}]"
+        entry = _table(entry, where, {"origin", "keys", "signatures"})
+        origin = entry.get("origin")
+        if not isinstance(origin, str) or not origin or "\n" in origin:
+            raise InvalidInput(f"{where}.origin", "required: the witnessed ledger's checkpoint origin")
+        if origin in origins:
+            raise InvalidInput(f"{where}.origin", f"{origin!r} is listed twice")
+        origins.add(origin)
+        keys = _vkeys(entry.get("keys"), f"{where}.keys", SIG_ED25519)
+        try:
+            entries.append(WitnessedLog(origin=origin, keys=keys, signatures=entry.get("signatures",
+                                                                                       len(keys) // 2 + 1)))
+        except InvalidInput as exc:
+            raise InvalidInput(f"{where}.{exc.field}", exc.rule) from None
+    return WitnessSettings(key_file=rel(key_file), name=name, logs=tuple(entries))
+
+
+def _witness_targets(raw: Any) -> tuple[WitnessTarget, ...]:
+    if not isinstance(raw, list):
+        raise InvalidInput("witnessed_by", "expected [[witnessed_by]] tables")
+    targets = []
+    for i, entry in enumerate(raw):
+        where = f"witnessed_by[{i}]"
+        entry = _table(entry, where, {"url", "keys"})
+        url = entry.get("url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise InvalidInput(f"{where}.url", "required: the witness's http(s) submission prefix")
+        targets.append(WitnessTarget(url=url.rstrip("/"), keys=_vkeys(entry.get("keys"), f"{where}.keys",
+                                                                      SIG_COSIGNATURE_V1)))
+    return tuple(targets)
+
+
 def load_config(path: str | Path) -> NodeConfig:
     """Read and check a node.toml; relative paths resolve against its folder."""
     path = Path(path)
@@ -146,7 +277,7 @@ def load_config(path: str | Path) -> NodeConfig:
         return p if p.is_absolute() else base / p
 
     known = {"node_id", "key_file", "genesis", "data_dir", "peer_listen", "api_listen", "peers",
-             "raft", "blocks", "limits"}
+             "raft", "blocks", "limits", "witness", "witnessed_by", "checkpoints"}
     for key in raw:
         if key not in known:
             raise InvalidInput(key, f"unknown setting (known: {', '.join(sorted(known))})")
@@ -175,6 +306,9 @@ def load_config(path: str | Path) -> NodeConfig:
         raft=_section(raw, "raft", RaftSettings),
         blocks=_section(raw, "blocks", BlockSettings),
         max_request_bytes=max_request,
+        witness=_witness_settings(raw.get("witness"), rel),
+        witnessed_by=_witness_targets(raw.get("witnessed_by", [])),
+        checkpoints=_section(raw, "checkpoints", CheckpointSettings),
         source=path,
     )
     cfg.api_host_port  # noqa: B018  -- validates
@@ -214,4 +348,17 @@ def dump_config(cfg: NodeConfig, relative_to: Path | None = None) -> str:
         lines += [f"{f.name} = {getattr(section, f.name)}" for f in fields(section)]
         lines.append("")
     lines += ["[limits]", f"max_request_bytes = {cfg.max_request_bytes}", ""]
+    lines += ["[checkpoints]", f"push_interval_ms = {cfg.checkpoints.push_interval_ms}", ""]
+    if cfg.witness is not None:
+        lines += ["[witness]", f"key_file = {_toml_str(p(cfg.witness.key_file))}"]
+        if cfg.witness.name is not None:
+            lines.append(f"name = {_toml_str(cfg.witness.name)}")
+        lines.append("")
+        for entry in cfg.witness.logs:
+            lines += ["[[witness.logs]]", f"origin = {_toml_str(entry.origin)}",
+                      "keys = [" + ", ".join(_toml_str(k.text) for k in entry.keys) + "]",
+                      f"signatures = {entry.signatures}", ""]
+    for target in cfg.witnessed_by:
+        lines += ["[[witnessed_by]]", f"url = {_toml_str(target.url)}",
+                  "keys = [" + ", ".join(_toml_str(k.text) for k in target.keys) + "]", ""]
     return "\n".join(lines)

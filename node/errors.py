@@ -7,6 +7,10 @@ The tree::
         ├── NoLeader(retry_after)         503  no leader known yet; Retry-After seconds
         ├── SubmitTimeout(doc_id)         504  not committed and certified in time
         ├── ForwardFailed(leader, reason) 502  the leader could not be reached
+        ├── WitnessRefused(status, code)  4xx  a tlog-witness add-checkpoint refused with
+        │   │                                  the status the spec gives (node/witness.py)
+        │   └── WitnessConflict(known_size) 409 the old size is not the witness's; the
+        │                                       answer is "<known size>\n", text/x.tlog.size
         └── TransportError                     peer links (node/transport.py)
             ├── PeerRejected(peer, reason)     handshake refused (unregistered key, ...)
             └── FrameError(reason)             a frame that cannot be decoded or is too large
@@ -23,6 +27,8 @@ __all__ = [
     "NoLeader",
     "SubmitTimeout",
     "ForwardFailed",
+    "WitnessRefused",
+    "WitnessConflict",
     "TransportError",
     "PeerRejected",
     "FrameError",
@@ -64,6 +70,33 @@ class ForwardFailed(NodeError):
     def __init__(self, leader: str, reason: str) -> None:
         self.leader = leader
         super().__init__(f"could not forward to leader {leader}: {reason}")
+
+
+class WitnessRefused(NodeError):
+    """c2sp.org/tlog-witness: the witness does not cosign; `http_status` is the
+    status the spec gives for the reason (400, 403, 404 or 422)."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        self.http_status = status
+        self.code = code
+        self.field = field
+        super().__init__(message)
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        if self.field:
+            d["field"] = self.field
+        return d
+
+
+class WitnessConflict(WitnessRefused):
+    """The request's old size is not the size of the latest checkpoint the
+    witness cosigned for the origin (tlog-witness: 409, the body is that size)."""
+
+    def __init__(self, known_size: int, old_size: int) -> None:
+        self.known_size = known_size
+        super().__init__(409, "conflict", f"old size {old_size} is not the size the witness cosigned last, "
+                                          f"{known_size}", "old")
 
 
 class TransportError(NodeError):
