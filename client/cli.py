@@ -26,8 +26,24 @@ def _read_json_file(path: str, what: str) -> object:
 @click.argument("receipt", type=click.Path(dir_okay=False))
 @click.option("--genesis", "-g", "genesis_path", required=True, type=click.Path(dir_okay=False),
               help="genesis.json of the ledger the receipt claims to come from.")
+@click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False),
+              help="A checkpoint to pin (C2SP signed note, e.g. from GET /checkpoint): the receipt must be "
+                   "consistent with it and, if newer, certified by voters descending from its signers.")
+@click.option("--checkpoint-keys", "keys_path", type=click.Path(dir_okay=False),
+              help="The verifier keys of every voter in force when the pinned checkpoint was signed: one per "
+                   "line, or the JSON of GET /v1/verifier-keys.")
+@click.option("--witness-key", "witness_keys", multiple=True, metavar="VKEY",
+              help="A witness's cosignature verifier key that must have cosigned the pinned checkpoint "
+                   "(repeatable).")
+@click.option("--consistency", "consistency_path", type=click.Path(dir_okay=False),
+              help="The consistency proof {first, second, proof} between the receipt's log size and the pin's.")
+@click.option("--node", "node_url", metavar="URL",
+              help="Fetch the consistency proof from this node if --consistency is not given (a node need not "
+                   "be trusted: the proof is checked).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
-def verify(receipt: str, genesis_path: str, as_json: bool) -> None:
+def verify(receipt: str, genesis_path: str, checkpoint_path: str | None, keys_path: str | None,
+           witness_keys: tuple[str, ...], consistency_path: str | None, node_url: str | None,
+           as_json: bool) -> None:
     """Verify a document receipt offline, trusting no node.
 
     Checks, in order: the receipt's shape; the envelope decodes canonically;
@@ -38,6 +54,13 @@ def verify(receipt: str, genesis_path: str, as_json: bool) -> None:
     document as accepted at leaf_index; and the inclusion proof reaches the
     block's log_root.
 
+    With --checkpoint and --checkpoint-keys it first checks the pinned
+    checkpoint (check "pin"), then that the receipt's log and the pin are one
+    log ("consistency") and that a receipt newer than the pin is certified by
+    voters descending from the pin's ("pinned_voters"). Knowing only genesis,
+    a receipt whose membership was left out cannot be told from one of a
+    ledger whose voters never changed; a recent pin closes that gap.
+
     Exits 0 if every check holds; otherwise prints "FAILED <check>: <message>"
     and exits 1. Exits 2 if a file cannot be read.
 
@@ -45,6 +68,10 @@ def verify(receipt: str, genesis_path: str, as_json: bool) -> None:
     Example:
       minutebook receipt 3f9a... --node http://127.0.0.1:8001 > receipt.json
       minutebook verify receipt.json --genesis devnet/genesis.json
+      curl -s http://127.0.0.1:8101/checkpoint > pin.txt
+      minutebook keys verifier --node http://127.0.0.1:8101 > pin-keys.txt
+      minutebook verify receipt.json --genesis devnet/genesis.json \\
+          --checkpoint pin.txt --checkpoint-keys pin-keys.txt --node http://127.0.0.1:8101
     """
     import json
 
@@ -54,8 +81,16 @@ def verify(receipt: str, genesis_path: str, as_json: bool) -> None:
 
     receipt_obj = _read_json_file(receipt, "receipt")
     genesis_obj = _read_json_file(genesis_path, "genesis")
+    pinned = None
     try:
-        result = verify_receipt(receipt_obj, genesis_obj)
+        if checkpoint_path is not None or keys_path is not None or witness_keys:
+            from .cli_federation import verify_pinned
+
+            pinned = verify_pinned(receipt_obj, genesis_obj, checkpoint_path, keys_path, witness_keys,
+                                   consistency_path, node_url)
+            result = pinned.receipt
+        else:
+            result = verify_receipt(receipt_obj, genesis_obj)
     except ProofFailed as exc:
         if as_json:
             click.echo(json.dumps({"ok": False, "check": exc.check, "message": exc.message.removeprefix(f"{exc.check}: ")}))
@@ -63,7 +98,7 @@ def verify(receipt: str, genesis_path: str, as_json: bool) -> None:
             click.echo(f"FAILED {exc}")
         raise SystemExit(1) from None
     if as_json:
-        click.echo(json.dumps(result.to_json()))
+        click.echo(json.dumps((pinned or result).to_json()))
         return
     click.echo(f"OK {result.doc_id}")
     click.echo(f"  {result.doc_type} of {result.org}, signed by {', '.join(result.signers)}")
@@ -71,6 +106,9 @@ def verify(receipt: str, genesis_path: str, as_json: bool) -> None:
     click.echo(
         f"  certified by {len(result.certified_by)} of {len(result.voters)} voters: {', '.join(result.certified_by)}"
     )
+    if pinned is not None:
+        click.echo(f"  {pinned.position} the pinned checkpoint of {pinned.pinned_size} documents, and consistent "
+                   f"with it")
 
 
 @main.group("node")
@@ -91,9 +129,9 @@ def node_start(config_path: str) -> None:
 def _register_command_modules() -> None:
     """Commands kept in their own modules (client/cli_docs.py, cli_audit.py,
     cli_devnet.py), so parts written in parallel do not edit the same lines."""
-    from . import cli_audit, cli_devnet, cli_docs
+    from . import cli_audit, cli_devnet, cli_docs, cli_federation
 
-    for module in (cli_docs, cli_audit, cli_devnet):
+    for module in (cli_docs, cli_audit, cli_devnet, cli_federation):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -30,6 +30,29 @@ auditor can run it without the server's dependencies.
                     ``leaf_index`` reaches ``log_root`` for ``log_size``
 ==================  ==========================================================
 
+Trust anchors (:func:`pin_checkpoint`, :func:`verify_receipt_pinned`). Knowing
+only genesis, the verifier learns the voters at the receipt's height from the
+receipt itself (its ``membership`` receipts), so it cannot tell a receipt
+whose membership was left out from one of a ledger without node changes:
+keys that were voters at genesis could certify a forged block long after
+they were removed. An auditor who pins a checkpoint (a C2SP signed note of
+size N with its voters' verifier keys, and optionally witnesses' keys that
+must have cosigned it) adds, in this order around the checks above:
+
+==================  ==========================================================
+``pin``             the pinned checkpoint is of this genesis's ledger (origin),
+                    a strict majority of the pinned voter keys signed it, and
+                    every given witness key cosigned it
+(the checks above)
+``consistency``     the receipt's log (``log_size`` m, ``log_root``) and the pin
+                    are one log: equal roots if m = N, otherwise an RFC 9162
+                    consistency proof between m and N (either order)
+``pinned_voters``   if m > N: the receipt's membership walk reaches, at tree
+                    size N, exactly the pinned voters (the voters in force just
+                    before or just after the block that made the log N long),
+                    so the receipt's certifiers descend from the pinned voters
+==================  ==========================================================
+
 What a receipt proves. Only *accepted* envelopes are leaves of the document
 log (rejected ones are committed to by the header's ``tx_root`` but are no
 leaves), and the certificate signs the header, hence ``log_root``. So the
@@ -47,18 +70,26 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ledger.blocks import ACCEPTED, Header, check_certificate
+from ledger.checkpoint import Checkpoint, checkpoint_origin, verify_checkpoint
 from ledger.documents import Envelope
 from ledger.errors import MinutebookError, ProofFailed
+from ledger.genesis import Genesis
 from ledger.jsonfmt import b64d
 from ledger.merkle import leaf_hash, verify_inclusion, verify_consistency
 from ledger.receipts import Receipt, parse_consistency
+from ledger.signed_note import VerifierKey
 
 __all__ = [
     "CHECKS",
+    "PINNED_CHECKS",
     "VerifiedReceipt",
     "verify_receipt",
     "verify_consistency_proof",
     "genesis_voters",
+    "TrustAnchor",
+    "PinnedReceipt",
+    "pin_checkpoint",
+    "verify_receipt_pinned",
 ]
 
 CHECKS = (
@@ -74,6 +105,7 @@ CHECKS = (
     "document_status",
     "inclusion",
 )
+PINNED_CHECKS = ("pin", *CHECKS, "consistency", "pinned_voters")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -236,23 +268,35 @@ def verify_receipt(receipt: dict, genesis: dict) -> VerifiedReceipt:
     Returns what it proved, or raises ProofFailed naming the first failed check
     (module docstring).
     """
+    return _verify_receipt(receipt, genesis)[0]
+
+
+# (log size after a block, public keys of the voters in force after it), from genesis (size 0) on
+VoterHistory = list[tuple[int, frozenset[bytes]]]
+
+
+def _verify_receipt(receipt: dict, genesis: dict) -> tuple[VerifiedReceipt, VoterHistory]:
+    """verify_receipt, also returning the voter sets the membership walk passed through."""
     initial = genesis_voters(genesis)
     try:
         parsed = Receipt.from_json(receipt)
     except MinutebookError as exc:
         raise _fail("shape", exc) from None
+    history: VoterHistory = [(0, frozenset(initial.values()))]
 
     def follow_membership(header: Header) -> dict[str, bytes]:
         # A node document changes the voters from the block after its own:
         # changes wait in `pending` until a later block is reached.
         voters = initial
         pending: list[Envelope] = []
-        pending_height = 0
+        pending_height = pending_size = 0
         last_leaf = -1
         for i, member in enumerate(parsed.membership):
             if member.block.height != pending_height:
                 for envelope in pending:
                     voters = _apply_node_change(voters, envelope)
+                if pending:
+                    history.append((pending_size, frozenset(voters.values())))
                 pending, pending_height = [], member.block.height
             try:
                 envelope, member_header, _, _ = _verify_one(member, lambda _h: voters)
@@ -267,9 +311,12 @@ def verify_receipt(receipt: dict, genesis: dict) -> VerifiedReceipt:
                     "membership", f"membership[{i}] is in block {member_header.height}, not before block {header.height}"
                 )
             last_leaf = member.leaf_index
+            pending_size = member_header.log_size
             pending.append(envelope)
         for envelope in pending:
             voters = _apply_node_change(voters, envelope)
+        if pending:
+            history.append((pending_size, frozenset(voters.values())))
         return voters
 
     envelope, header, voters, certified_by = _verify_one(parsed, follow_membership)
@@ -286,7 +333,7 @@ def verify_receipt(receipt: dict, genesis: dict) -> VerifiedReceipt:
         log_root=header.log_root.hex(),
         voters=tuple(sorted(voters)),
         certified_by=tuple(certified_by),
-    )
+    ), history
 
 
 def verify_consistency_proof(proof: dict, first_root: bytes | str, second_root: bytes | str) -> None:
@@ -302,3 +349,103 @@ def verify_consistency_proof(proof: dict, first_root: bytes | str, second_root: 
         verify_consistency(first, second, roots[0], roots[1], list(hashes))
     except MinutebookError as exc:
         raise _fail("consistency", exc) from None
+
+
+# -- trust anchors ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrustAnchor:
+    """A checkpoint the auditor trusts, and the voters in force when it was signed."""
+
+    checkpoint: Checkpoint
+    voters: frozenset[bytes]  # Ed25519 public keys of the pinned voters
+    cosigners: tuple[str, ...]  # verifier keys of the witnesses whose cosignatures verified
+
+
+def pin_checkpoint(note: str | bytes, voter_keys: Any, genesis: dict, *,
+                   witness_keys: Any = ()) -> TrustAnchor:
+    """Check a checkpoint to pin (check ``pin``): it is of `genesis`'s ledger,
+    a strict majority of `voter_keys` (verifier key strings or VerifierKey,
+    every voter in force when it was signed) signed it, and every one of
+    `witness_keys` (cosignature verifier keys) cosigned it."""
+    try:
+        origin = checkpoint_origin(Genesis.from_json(genesis))
+    except MinutebookError as exc:
+        raise _fail("genesis", exc) from None
+    try:
+        keys = [k if isinstance(k, VerifierKey) else VerifierKey.from_text(k, f"checkpoint key {i + 1}")
+                for i, k in enumerate(voter_keys)]
+        witnesses = [k if isinstance(k, VerifierKey) else VerifierKey.from_text(k, f"witness key {i + 1}")
+                     for i, k in enumerate(witness_keys)]
+    except MinutebookError as exc:
+        raise _fail("pin", exc) from None
+    if not keys:
+        raise _fail("pin", "no checkpoint keys: give the verifier keys of the voters that signed the checkpoint")
+    for key in keys:
+        if key.name != origin:
+            raise _fail("pin", f"checkpoint key {key.text} is not a key of this ledger (its name is not the "
+                               f"origin {origin})")
+    if len({k.public_key for k in keys}) != len(keys):
+        raise _fail("pin", "a checkpoint key is listed twice")
+    try:
+        verified = verify_checkpoint(note, keys, origin=origin, witnesses=witnesses, field="pin")
+    except MinutebookError as exc:
+        raise _fail("pin", exc.message.removeprefix("pin: ")) from None
+    return TrustAnchor(checkpoint=verified.checkpoint, voters=frozenset(k.public_key for k in keys),
+                       cosigners=tuple(k.text for k in verified.cosigners))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PinnedReceipt:
+    """What a receipt proved against a pinned checkpoint."""
+
+    receipt: VerifiedReceipt
+    pinned_size: int
+    pinned_root: str  # hex
+    position: str  # the receipt's log is "before", "at" or "after" the pinned one
+
+    def to_json(self) -> dict:
+        return {**self.receipt.to_json(), "pinned": {"size": self.pinned_size, "root_hash": self.pinned_root,
+                                                      "position": self.position}}
+
+
+def verify_receipt_pinned(receipt: dict, genesis: dict, anchor: TrustAnchor,
+                          consistency: dict | None = None) -> PinnedReceipt:
+    """Verify `receipt` as verify_receipt does, then against `anchor` (checks
+    ``consistency`` and ``pinned_voters``, module docstring). `consistency` is
+    the ``{first, second, proof}`` object between the receipt's log size and
+    the pinned size (not needed when they are equal)."""
+    verified, history = _verify_receipt(receipt, genesis)
+    m, n = verified.log_size, anchor.checkpoint.size
+    root_m, root_n = bytes.fromhex(verified.log_root), anchor.checkpoint.root_hash
+    if m == n:
+        if root_m != root_n:
+            raise _fail("consistency", f"the receipt's log of {m} documents has root {root_m.hex()}; the pinned "
+                                       f"checkpoint of the same size has {root_n.hex()}: two different logs")
+    else:
+        if consistency is None:
+            raise _fail("consistency", f"a consistency proof between sizes {min(m, n)} and {max(m, n)} is needed "
+                                       f"(GET /v1/proofs/consistency?first={min(m, n)}&second={max(m, n)})")
+        try:
+            first, second, _ = parse_consistency(consistency)
+        except MinutebookError as exc:
+            raise _fail("consistency", exc) from None
+        if (first, second) != (min(m, n), max(m, n)):
+            raise _fail("consistency", f"the proof is between sizes {first} and {second}, not {min(m, n)} and "
+                                       f"{max(m, n)} (the receipt's and the pinned checkpoint's)")
+        try:
+            verify_consistency_proof(consistency, *((root_m, root_n) if m < n else (root_n, root_m)))
+        except ProofFailed as exc:
+            raise _fail("consistency", f"the receipt's log ({m}) and the pinned checkpoint ({n}) are not one log: "
+                                       f"{exc.message}") from None
+    if m > n:
+        before = [voters for size, voters in history if size < n][-1]
+        at = [voters for size, voters in history if size <= n][-1]
+        if anchor.voters not in (before, at):
+            raise _fail("pinned_voters",
+                        f"the receipt's membership leads to {len(at)} voters at tree size {n} that are not the "
+                        f"{len(anchor.voters)} voters who signed the pinned checkpoint: its certifiers do not "
+                        f"descend from the pinned voters (membership left out, or keys removed before the pin)")
+    position = "before" if m < n else "at" if m == n else "after"
+    return PinnedReceipt(receipt=verified, pinned_size=n, pinned_root=root_n.hex(), position=position)

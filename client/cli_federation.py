@@ -1,0 +1,159 @@
+"""`minutebook keys verifier`, `minutebook monitor` and the pinned-checkpoint
+side of `minutebook verify`: the commands of a ledger among ledgers.
+
+File formats they read (README "Formats that outside tools rely on"):
+
+- a checkpoint: the C2SP signed note ``GET /checkpoint`` serves;
+- checkpoint keys: one verifier key (``<name>+<key ID>+<base64 key>``) per
+  line, blank lines and lines starting with ``#`` ignored, or the JSON of
+  ``GET /v1/verifier-keys`` (its ``keys[].vkey``);
+- a consistency proof: the JSON of ``GET /v1/proofs/consistency``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .cli_common import EXIT_CODES_HELP, EXIT_INPUT, EXIT_UNREACHABLE, cli_errors, fail
+from .cli_docs import keys_group
+
+__all__ = ["read_checkpoint_keys", "verify_pinned", "keys_verifier", "COMMANDS"]
+
+
+def _read_text(path: str, what: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise click.UsageError(f"no such {what} file: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.UsageError(f"cannot read {what} {path}: {exc}") from None
+
+
+def read_checkpoint_keys(text: str) -> list[str]:
+    """Verifier keys from a keys file: one per line (``#`` comments), or the
+    JSON of ``GET /v1/verifier-keys``."""
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        try:
+            obj = json.loads(text)
+            return [entry["vkey"] for entry in obj["keys"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise click.UsageError(f"not the JSON of /v1/verifier-keys ({exc})") from None
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def _log_size(receipt: Any) -> int | None:
+    try:
+        size = receipt["block"]["header_fields"]["log_size"]
+    except (KeyError, TypeError):
+        return None
+    return size if type(size) is int else None
+
+
+def verify_pinned(receipt: Any, genesis: Any, checkpoint_path: str | None, keys_path: str | None,
+                  witness_keys: tuple[str, ...], consistency_path: str | None, node_url: str | None) -> Any:
+    """`minutebook verify` with a pinned checkpoint: read the files, fetch the
+    consistency proof from `node_url` if needed, run verify_receipt_pinned."""
+    from .verify import pin_checkpoint, verify_receipt_pinned
+
+    if checkpoint_path is None or keys_path is None:
+        raise click.UsageError("a pinned checkpoint needs both --checkpoint and --checkpoint-keys "
+                               "(`minutebook keys verifier --node URL` prints the keys)")
+    note = _read_text(checkpoint_path, "checkpoint")
+    keys = read_checkpoint_keys(_read_text(keys_path, "checkpoint keys"))
+    anchor = pin_checkpoint(note, keys, genesis, witness_keys=witness_keys)
+    proof = None
+    if consistency_path is not None:
+        try:
+            proof = json.loads(_read_text(consistency_path, "consistency proof"))
+        except ValueError as exc:
+            raise click.UsageError(f"{consistency_path} is not JSON: {exc}") from None
+    else:
+        m, n = _log_size(receipt), anchor.checkpoint.size
+        if node_url is not None and m is not None and m != n:
+            proof = _fetch_consistency(node_url, min(m, n), max(m, n))
+    return verify_receipt_pinned(receipt, genesis, anchor, proof)
+
+
+def _fetch_consistency(node_url: str, first: int, second: int) -> dict:
+    from . import errors as api_errors
+    from .sdk import Client
+
+    try:
+        with Client(node_url, retries=2) as client:
+            return client.consistency(first, second)
+    except api_errors.ConnectionFailed as exc:
+        raise fail(f"cannot fetch the consistency proof from {node_url}: {exc}", EXIT_UNREACHABLE) from None
+    except api_errors.ApiError as exc:
+        raise fail(f"{node_url} gave no consistency proof from {first} to {second}: {exc.message}", EXIT_INPUT) \
+            from None
+
+
+# -- keys verifier -------------------------------------------------------------------
+
+
+@keys_group.command("verifier", epilog=EXIT_CODES_HELP)
+@click.option("--node", "node_url", metavar="URL", help="List the voters' verifier keys this node reports.")
+@click.option("--height", type=click.IntRange(1), help="With --node: the voters that sign this block (default: "
+                                                        "the next one).")
+@click.option("--genesis", "-g", "genesis_path", type=click.Path(dir_okay=False),
+              help="With --key: the ledger whose checkpoints the node key signs.")
+@click.option("--key", "key_path", type=click.Path(dir_okay=False), help="A node key file (or a witness's "
+                                                                           "cosigner key file with --cosigner).")
+@click.option("--cosigner", metavar="NAME", help="With --key: print the witness cosigner key named NAME "
+                                                 "(tlog-cosignature, type 0x04).")
+@click.option("--json", "as_json", is_flag=True, help="With --node: print the route's JSON.")
+@cli_errors
+def keys_verifier(node_url: str | None, height: int | None, genesis_path: str | None, key_path: str | None,
+                  cosigner: str | None, as_json: bool) -> None:
+    """Print checkpoint verifier keys (C2SP signed-note vkeys), one per line.
+
+    --node URL lists the keys of the voters that sign a ledger's checkpoints
+    (a witness or an auditor pins them). --genesis G --key K prints the key
+    of node key file K for G's ledger; --cosigner NAME --key K the
+    cosignature key of a witness.
+
+    \b
+    Example:
+      minutebook keys verifier --node http://127.0.0.1:8101 > pin-keys.txt
+      minutebook keys verifier --genesis devnet/genesis.json --key devnet/keys/n1.json
+      minutebook keys verifier --cosigner minutebook/central/witness/n1 --key keys/n1-witness.json
+    """
+    from ledger.keys import read_key_file
+    from ledger.signed_note import SIG_COSIGNATURE_V1, VerifierKey
+
+    chosen = [x for x in (node_url, genesis_path or None, cosigner) if x]
+    if node_url is not None and (genesis_path or key_path or cosigner):
+        raise click.UsageError("give --node URL, or --genesis G --key K, or --cosigner NAME --key K")
+    if node_url is not None:
+        from .sdk import Client
+
+        with Client(node_url, retries=2) as client:
+            obj = client._get("/v1/verifier-keys", **({"height": height} if height else {}))
+        if as_json:
+            click.echo(json.dumps(obj, indent=2))
+            return
+        for entry in obj["keys"]:
+            click.echo(entry["vkey"])
+        return
+    if not chosen or key_path is None or (genesis_path and cosigner):
+        raise click.UsageError("give --node URL, or --genesis G --key K, or --cosigner NAME --key K")
+    key = read_key_file(key_path)
+    if cosigner is not None:
+        click.echo(VerifierKey.of(cosigner, key.public_key, SIG_COSIGNATURE_V1).text)
+        return
+    from ledger.checkpoint import checkpoint_origin
+    from ledger.genesis import Genesis
+
+    try:
+        genesis = Genesis.from_json(json.loads(_read_text(genesis_path, "genesis")))
+    except ValueError as exc:
+        raise fail(f"{genesis_path} is not valid JSON: {exc}", EXIT_INPUT) from None
+    click.echo(VerifierKey.of(checkpoint_origin(genesis), key.public_key).text)
+
+
+COMMANDS: list = []
