@@ -13,6 +13,7 @@ File formats they read (README "Formats that outside tools rely on"):
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -156,4 +157,102 @@ def keys_verifier(node_url: str | None, height: int | None, genesis_path: str | 
     click.echo(VerifierKey.of(checkpoint_origin(genesis), key.public_key).text)
 
 
-COMMANDS: list = []
+# -- monitor ---------------------------------------------------------------------------------
+
+
+@click.command(epilog=EXIT_CODES_HELP + "\n\b\nThe monitor exits 1 on a fork (the evidence is printed) and 3 when "
+                                        "no source answered (with --once).")
+@click.option("--ledger", "ledgers", multiple=True, metavar="URL", help="A node of the ledger to follow (repeat "
+                                                                       "for each node to compare).")
+@click.option("--witness", "witnesses", multiple=True, metavar="URL",
+              help="A witness of the ledger (its monitoring prefix): its cosigned checkpoint is compared too.")
+@click.option("--genesis", "-g", "genesis_path", type=click.Path(dir_okay=False),
+              help="The ledger's genesis.json: the origin and the genesis voters' keys.")
+@click.option("--keys", "keys_path", type=click.Path(dir_okay=False),
+              help="The voters' verifier keys instead (a file as for verify --checkpoint-keys).")
+@click.option("--signatures", type=click.IntRange(1), help="Log signatures required (default: a strict "
+                                                           "majority of the keys).")
+@click.option("--witness-key", "witness_keys", multiple=True, metavar="VKEY",
+              help="A witness cosigner key every checkpoint must carry a cosignature of (repeatable).")
+@click.option("--state", "state_path", required=True, type=click.Path(dir_okay=False),
+              help="The monitor's state file (written atomically and fsynced after each accepted checkpoint).")
+@click.option("--interval", default=10.0, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds between rounds.")
+@click.option("--once", is_flag=True, help="One round, then exit.")
+@cli_errors
+def monitor(ledgers: tuple[str, ...], witnesses: tuple[str, ...], genesis_path: str | None, keys_path: str | None,
+            signatures: int | None, witness_keys: tuple[str, ...], state_path: str, interval: float,
+            once: bool) -> None:
+    """Follow a ledger's checkpoints and catch a fork, with the evidence.
+
+    Each round fetches GET /checkpoint from every --ledger node (and the
+    cosigned checkpoint from every --witness), verifies each signed note,
+    and checks it against the last checkpoint accepted: one tree size, one
+    root; between sizes, a consistency proof from the nodes. The state file
+    keeps the last accepted checkpoint across restarts. On two signed
+    checkpoints no consistency proof joins, it prints the evidence as JSON
+    (also written to STATE.fork.json) and exits 1.
+
+    \b
+    Example:
+      minutebook monitor --genesis devnet/genesis.json --state monitor.json \\
+          --ledger http://127.0.0.1:8101 --ledger http://127.0.0.1:8102 --ledger http://127.0.0.1:8103
+    """
+    from ledger.checkpoint import checkpoint_origin
+    from ledger.genesis import Genesis
+    from ledger.signed_note import VerifierKey
+
+    from .monitor import ForkEvidence, Monitor, Source
+    from .verify import genesis_voters
+
+    if not ledgers and not witnesses:
+        raise click.UsageError("give at least one --ledger URL (or --witness URL)")
+    if (genesis_path is None) == (keys_path is None):
+        raise click.UsageError("give --genesis G or --keys FILE")
+    if genesis_path is not None:
+        try:
+            genesis = json.loads(_read_text(genesis_path, "genesis"))
+            origin = checkpoint_origin(Genesis.from_json(genesis))
+        except ValueError as exc:
+            raise fail(f"{genesis_path} is not valid JSON: {exc}", EXIT_INPUT) from None
+        keys = [VerifierKey.of(origin, pk) for pk in genesis_voters(genesis).values()]
+    else:
+        keys = [VerifierKey.from_text(k, f"{keys_path}: key {i + 1}")
+                for i, k in enumerate(read_checkpoint_keys(_read_text(keys_path, "keys")))]
+        names = {k.name for k in keys}
+        if len(names) != 1:
+            raise fail(f"{keys_path}: the keys name {len(names)} origins; one ledger's keys share its origin",
+                       EXIT_INPUT)
+        origin = names.pop()
+    cosigners = [VerifierKey.from_text(k, f"--witness-key {i + 1}") for i, k in enumerate(witness_keys)]
+    sources = [Source(url, "ledger") for url in ledgers] + [Source(url, "witness") for url in witnesses]
+    mon = Monitor(origin=origin, keys=keys, sources=sources, state_path=Path(state_path), required=signatures,
+                  witness_keys=cosigners)
+    try:
+        while True:
+            try:
+                observations = mon.round()
+            except ForkEvidence as evidence:
+                click.echo(f"FORK {evidence.origin}: {evidence.reason}", err=True)
+                click.echo(json.dumps(evidence.to_json(), indent=2, ensure_ascii=False))
+                raise SystemExit(1) from None
+            for obs in observations:
+                if obs.verified is not None:
+                    cp = obs.verified.checkpoint
+                    click.echo(f"OK {obs.source.url}: {cp.size} documents, root {cp.root_hash.hex()}")
+                else:
+                    click.echo(f"WARN {obs.source.url}: {obs.problem}")
+            if mon.state is not None:
+                click.echo(f"state: {mon.state.checkpoint.size} documents (from {mon.state.source})")
+            if once:
+                if not any(o.verified is not None for o in observations):
+                    raise fail("no source served a checkpoint that verifies", EXIT_UNREACHABLE)
+                return
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        return
+    finally:
+        mon.close()
+
+
+COMMANDS: list = [monitor]

@@ -17,13 +17,49 @@ The ledger sees storage as sorted bytes -> bytes with atomic, durable batches:
 from __future__ import annotations
 
 import bisect
+import os
 import struct
+import tempfile
 import zlib
+from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, Protocol, runtime_checkable
 
 from .errors import CorruptionError
 
-__all__ = ["Store", "MemoryStore", "LevelDBStore", "Overlay", "prefix_end"]
+__all__ = ["Store", "MemoryStore", "LevelDBStore", "Overlay", "prefix_end", "write_file_durably"]
+
+
+def write_file_durably(path: "str | os.PathLike", text: str, *, mode: int | None = None) -> None:
+    """Replace the file at `path` with `text` (UTF-8) so that a crash leaves the
+    old file or the new one, and the new one is on disk when this returns:
+    temporary file in the same folder (created with `mode` if given), fsync,
+    rename, fsync of the folder. For small files outside LevelDB (key files,
+    a monitor's state)."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        if mode is not None:
+            os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    try:
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:  # a folder that cannot be opened for fsync (some filesystems): the rename stands
+        pass
 
 
 def prefix_end(prefix: bytes) -> bytes | None:
