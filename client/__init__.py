@@ -22,6 +22,8 @@ _EXPORTS = {
     "verify_receipt_pinned": "client.verify",
     "TrustAnchor": "client.verify",
     "PinnedReceipt": "client.verify",
+    "verify_anchored": "client.verify",
+    "AnchoredReceipt": "client.verify",
     "SdkError": "client.errors",
     "ApiError": "client.errors",
     "MalformedRequest": "client.errors",

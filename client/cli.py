@@ -37,13 +37,18 @@ def _read_json_file(path: str, what: str) -> object:
                    "(repeatable).")
 @click.option("--consistency", "consistency_path", type=click.Path(dir_okay=False),
               help="The consistency proof {first, second, proof} between the receipt's log size and the pin's.")
+@click.option("--anchor", "anchor_path", type=click.Path(dir_okay=False),
+              help="The receipt of an anchor document in a higher ledger that holds a checkpoint of the "
+                   "receipt's ledger (minutebook anchor prints one): the pin comes from there.")
+@click.option("--anchor-genesis", "anchor_genesis_path", type=click.Path(dir_okay=False),
+              help="genesis.json of the higher ledger that holds --anchor.")
 @click.option("--node", "node_url", metavar="URL",
-              help="Fetch the consistency proof from this node if --consistency is not given (a node need not "
-                   "be trusted: the proof is checked).")
+              help="Fetch the consistency proof from this node of the receipt's ledger if --consistency is not "
+                   "given (a node need not be trusted: the proof is checked).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 def verify(receipt: str, genesis_path: str, checkpoint_path: str | None, keys_path: str | None,
-           witness_keys: tuple[str, ...], consistency_path: str | None, node_url: str | None,
-           as_json: bool) -> None:
+           witness_keys: tuple[str, ...], consistency_path: str | None, anchor_path: str | None,
+           anchor_genesis_path: str | None, node_url: str | None, as_json: bool) -> None:
     """Verify a document receipt offline, trusting no node.
 
     Checks, in order: the receipt's shape; the envelope decodes canonically;
@@ -61,6 +66,12 @@ def verify(receipt: str, genesis_path: str, checkpoint_path: str | None, keys_pa
     a receipt whose membership was left out cannot be told from one of a
     ledger whose voters never changed; a recent pin closes that gap.
 
+    With --anchor and --anchor-genesis the pin is the checkpoint a higher
+    ledger anchored: its receipt is checked against the higher genesis
+    ("anchor_receipt"), it must anchor this ledger ("anchor_document"), then
+    "pin" and the receipt's checks, and the receipt must be at or before the
+    anchored checkpoint ("consistency").
+
     Exits 0 if every check holds; otherwise prints "FAILED <check>: <message>"
     and exits 1. Exits 2 if a file cannot be read.
 
@@ -72,6 +83,8 @@ def verify(receipt: str, genesis_path: str, checkpoint_path: str | None, keys_pa
       minutebook keys verifier --node http://127.0.0.1:8101 > pin-keys.txt
       minutebook verify receipt.json --genesis devnet/genesis.json \\
           --checkpoint pin.txt --checkpoint-keys pin-keys.txt --node http://127.0.0.1:8101
+      minutebook verify cell-receipt.json --genesis fed/p1/genesis.json --node http://127.0.0.1:8201 \\
+          --anchor anchor.json --anchor-genesis fed/central/genesis.json
     """
     import json
 
@@ -81,9 +94,18 @@ def verify(receipt: str, genesis_path: str, checkpoint_path: str | None, keys_pa
 
     receipt_obj = _read_json_file(receipt, "receipt")
     genesis_obj = _read_json_file(genesis_path, "genesis")
-    pinned = None
+    pinned = anchored = None
     try:
-        if checkpoint_path is not None or keys_path is not None or witness_keys:
+        if anchor_path is not None:
+            if checkpoint_path is not None or keys_path is not None:
+                raise click.UsageError("--anchor takes its pin from the anchor: leave out --checkpoint")
+            from .cli_federation import verify_through_anchor
+
+            anchored = verify_through_anchor(receipt_obj, genesis_obj, anchor_path, anchor_genesis_path,
+                                             consistency_path, node_url)
+            pinned = anchored.receipt
+            result = pinned.receipt
+        elif checkpoint_path is not None or keys_path is not None or witness_keys:
             from .cli_federation import verify_pinned
 
             pinned = verify_pinned(receipt_obj, genesis_obj, checkpoint_path, keys_path, witness_keys,
@@ -98,7 +120,7 @@ def verify(receipt: str, genesis_path: str, checkpoint_path: str | None, keys_pa
             click.echo(f"FAILED {exc}")
         raise SystemExit(1) from None
     if as_json:
-        click.echo(json.dumps((pinned or result).to_json()))
+        click.echo(json.dumps((anchored or pinned or result).to_json()))
         return
     click.echo(f"OK {result.doc_id}")
     click.echo(f"  {result.doc_type} of {result.org}, signed by {', '.join(result.signers)}")
@@ -109,6 +131,10 @@ def verify(receipt: str, genesis_path: str, checkpoint_path: str | None, keys_pa
     if pinned is not None:
         click.echo(f"  {pinned.position} the pinned checkpoint of {pinned.pinned_size} documents, and consistent "
                    f"with it")
+    if anchored is not None:
+        a = anchored.anchor
+        click.echo(f"  anchored by {a.doc_id} at leaf {a.leaf_index} of the higher ledger, block {a.height}, "
+                   f"certified by {', '.join(a.certified_by)}")
 
 
 @main.group("node")

@@ -22,7 +22,8 @@ import click
 from .cli_common import EXIT_CODES_HELP, EXIT_INPUT, EXIT_UNREACHABLE, cli_errors, fail
 from .cli_docs import keys_group
 
-__all__ = ["read_checkpoint_keys", "verify_pinned", "keys_verifier", "COMMANDS"]
+__all__ = ["read_checkpoint_keys", "verify_pinned", "verify_through_anchor", "keys_verifier", "monitor", "anchor",
+           "COMMANDS"]
 
 
 def _read_text(path: str, what: str) -> str:
@@ -69,15 +70,50 @@ def verify_pinned(receipt: Any, genesis: Any, checkpoint_path: str | None, keys_
     anchor = pin_checkpoint(note, keys, genesis, witness_keys=witness_keys)
     proof = None
     if consistency_path is not None:
-        try:
-            proof = json.loads(_read_text(consistency_path, "consistency proof"))
-        except ValueError as exc:
-            raise click.UsageError(f"{consistency_path} is not JSON: {exc}") from None
+        proof = _read_json(consistency_path, "consistency proof")
     else:
         m, n = _log_size(receipt), anchor.checkpoint.size
         if node_url is not None and m is not None and m != n:
             proof = _fetch_consistency(node_url, min(m, n), max(m, n))
     return verify_receipt_pinned(receipt, genesis, anchor, proof)
+
+
+def verify_through_anchor(receipt: Any, genesis: Any, anchor_path: str, anchor_genesis_path: str | None,
+                          consistency_path: str | None, node_url: str | None) -> Any:
+    """`minutebook verify --anchor`: the anchoring chain (client/verify.py verify_anchored)."""
+    from .verify import verify_anchored
+
+    if anchor_genesis_path is None:
+        raise click.UsageError("--anchor needs --anchor-genesis (the higher ledger's genesis.json)")
+    anchor_receipt = _read_json(anchor_path, "anchor receipt")
+    anchor_genesis = _read_json(anchor_genesis_path, "anchor genesis")
+    proof = _read_json(consistency_path, "consistency proof") if consistency_path is not None else None
+    if proof is None and node_url is not None:
+        m, n = _log_size(receipt), _anchored_size(anchor_receipt)
+        if m is not None and n is not None and m < n:
+            proof = _fetch_consistency(node_url, m, n)
+    return verify_anchored(receipt, genesis, anchor_receipt, anchor_genesis, proof)
+
+
+def _read_json(path: str, what: str) -> Any:
+    try:
+        return json.loads(_read_text(path, what))
+    except ValueError as exc:
+        raise click.UsageError(f"{path} is not JSON: {exc}") from None
+
+
+def _anchored_size(anchor_receipt: Any) -> int | None:
+    """The tree size an anchor receipt's document records, if it reads as one (checked later)."""
+    from ledger.checkpoint import Checkpoint
+    from ledger.documents import Envelope
+    from ledger.errors import MinutebookError
+    from ledger.jsonfmt import b64d
+
+    try:
+        body = Envelope.from_bytes(b64d(anchor_receipt["envelope"])).doc.body
+        return Checkpoint.from_text(body["checkpoint"].split("\n\n")[0] + "\n").size
+    except (MinutebookError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def _fetch_consistency(node_url: str, first: int, second: int) -> dict:
@@ -255,4 +291,53 @@ def monitor(ledgers: tuple[str, ...], witnesses: tuple[str, ...], genesis_path: 
         mon.close()
 
 
-COMMANDS: list = [monitor]
+# -- anchor ------------------------------------------------------------------------------
+
+
+@click.command(epilog=EXIT_CODES_HELP)
+@click.option("--ledger", "lower_url", required=True, metavar="URL", help="A node of the lower ledger to anchor.")
+@click.option("--witness", "witness_url", required=True, metavar="URL",
+              help="The witness whose cosigned checkpoint is anchored (a node of the higher ledger).")
+@click.option("--node", "higher_url", required=True, metavar="URL", help="A node of the higher ledger.")
+@click.option("--key", "-k", "key_path", required=True, type=click.Path(dir_okay=False),
+              help="Key file of an officer of the higher ledger's root unit (secretary, deputy or inspector).")
+@click.option("--keys", "keys_path", type=click.Path(dir_okay=False),
+              help="The lower voters' verifier keys (default: as the lower node reports them).")
+@click.option("--witness-key", "witness_keys", multiple=True, metavar="VKEY",
+              help="The witness's cosigner key (default: as the witness node reports it).")
+@click.option("--refresh", is_flag=True, help="Anchor even if the last anchor holds the same tree.")
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for the anchor's commit.")
+@cli_errors
+def anchor(lower_url: str, witness_url: str, higher_url: str, key_path: str, keys_path: str | None,
+           witness_keys: tuple[str, ...], refresh: bool, timeout: float) -> None:
+    """Record a lower ledger's witnessed checkpoint in the higher ledger.
+
+    Takes the witness's latest cosigned checkpoint of the lower ledger,
+    checks it, adds the consistency proof from the higher ledger's previous
+    anchor of it, and submits an `anchor` document signed with KEY (the
+    higher ledger takes at most one per lower ledger per anchor_interval_ms).
+    Prints the anchor's receipt JSON, which `minutebook verify --anchor`
+    reads.
+
+    \b
+    Example:
+      minutebook anchor --ledger http://127.0.0.1:8201 --witness http://127.0.0.1:8101 \\
+          --node http://127.0.0.1:8101 --key fed/central/keys/members/m0003.json > anchor.json
+    """
+    from .anchoring import AnchorSkipped, anchor_once
+    from .cli_common import echo_json, load_keys
+    from .sdk import Client
+
+    keys = read_checkpoint_keys(_read_text(keys_path, "keys")) if keys_path else None
+    officer = load_keys((key_path,))[0]
+    with Client(lower_url, retries=2) as lower, Client(witness_url, retries=2) as witness, \
+            Client(higher_url, timeout=timeout + 10) as higher:
+        try:
+            result = anchor_once(lower=lower, witness=witness, higher=higher, officer=officer, lower_keys=keys,
+                                 witness_keys=list(witness_keys) or None, timeout=timeout, refresh=refresh)
+        except AnchorSkipped as exc:
+            raise fail(f"nothing new to anchor: {exc}", 1) from None
+    echo_json(result["receipt"])
+
+
+COMMANDS: list = [monitor, anchor]

@@ -212,6 +212,28 @@ class Client:
     def health(self) -> dict:
         return self._get("/healthz")
 
+    # -- checkpoints, witnesses, anchors (README "Checkpoints, witnesses and anchors") --
+
+    def checkpoint(self, height: int | None = None) -> str:
+        """The latest signed checkpoint (or block `height`'s) as C2SP signed-note text."""
+        path = "/checkpoint" if height is None else f"/v1/checkpoints/{int(height)}"
+        return self._request("GET", path).text
+
+    def verifier_keys(self, height: int | None = None) -> dict:
+        """``{origin, height, signatures_required, keys: [{node_id, vkey}], witness?}``."""
+        return self._get("/v1/verifier-keys", height=height)
+
+    def witnessed_checkpoint(self, origin: str) -> str:
+        """A witness's latest cosigned checkpoint of `origin` (tlog-witness monitoring route)."""
+        import hashlib
+
+        return self._request("GET", f"/{hashlib.sha256(origin.encode('utf-8')).hexdigest()}/checkpoint").text
+
+    def anchor(self, origin: str) -> dict:
+        """The latest anchor of the lower ledger `origin` in this ledger: ``{origin, doc_id, size,
+        root_hash, at_ms}``."""
+        return self._get("/v1/anchors", origin=origin)
+
     @staticmethod
     def verify_receipt(receipt: dict, genesis: dict) -> Any:
         """Check a receipt offline (client/verify.py); raises ProofFailed naming the check."""

@@ -53,6 +53,16 @@ must have cosigned it) adds, in this order around the checks above:
                     so the receipt's certifiers descend from the pinned voters
 ==================  ==========================================================
 
+The anchoring chain (:func:`verify_anchored`). A higher ledger records a lower
+ledger's witnessed checkpoint as an ``anchor`` document (ledger/anchors.py).
+Given the anchor's receipt and the higher genesis, the anchored checkpoint
+becomes the pin, in this order: ``anchor_receipt`` (the anchor's receipt
+verifies against the higher genesis, every check above; the inner check is
+named in the message), ``anchor_document`` (it is an anchor of the receipt's
+ledger), ``pin`` (its checkpoint, voter keys and witness cosignatures), then
+the receipt's own checks and ``consistency``: the receipt's log must be at or
+before the anchored checkpoint.
+
 What a receipt proves. Only *accepted* envelopes are leaves of the document
 log (rejected ones are committed to by the header's ``tx_root`` but are no
 leaves), and the certificate signs the header, hence ``log_root``. So the
@@ -90,6 +100,9 @@ __all__ = [
     "PinnedReceipt",
     "pin_checkpoint",
     "verify_receipt_pinned",
+    "ANCHORED_CHECKS",
+    "AnchoredReceipt",
+    "verify_anchored",
 ]
 
 CHECKS = (
@@ -106,6 +119,7 @@ CHECKS = (
     "inclusion",
 )
 PINNED_CHECKS = ("pin", *CHECKS, "consistency", "pinned_voters")
+ANCHORED_CHECKS = ("anchor_receipt", "anchor_document", "pin", *CHECKS, "consistency")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -449,3 +463,46 @@ def verify_receipt_pinned(receipt: dict, genesis: dict, anchor: TrustAnchor,
                         f"descend from the pinned voters (membership left out, or keys removed before the pin)")
     position = "before" if m < n else "at" if m == n else "after"
     return PinnedReceipt(receipt=verified, pinned_size=n, pinned_root=root_n.hex(), position=position)
+
+
+# -- the anchoring chain ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnchoredReceipt:
+    """What a receipt proved through a higher ledger's anchor."""
+
+    receipt: PinnedReceipt
+    anchor: VerifiedReceipt  # the anchor document's receipt in the higher ledger
+
+    def to_json(self) -> dict:
+        return {**self.receipt.to_json(), "anchor": self.anchor.to_json()}
+
+
+def verify_anchored(receipt: dict, genesis: dict, anchor_receipt: dict, anchor_genesis: dict,
+                    consistency: dict | None = None) -> AnchoredReceipt:
+    """Verify `receipt` of the ledger of `genesis` through the anchor whose
+    receipt `anchor_receipt` is in the ledger of `anchor_genesis`, with the
+    consistency proof from the receipt's log size to the anchored one (module
+    docstring; checks ANCHORED_CHECKS, the first failing one named)."""
+    try:
+        anchored = verify_receipt(anchor_receipt, anchor_genesis)
+    except ProofFailed as exc:
+        raise _fail("anchor_receipt", f"the anchor's receipt in the higher ledger fails {exc.message}") from None
+    if anchored.doc_type != "anchor":
+        raise _fail("anchor_document", f"the higher ledger's document {anchored.doc_id} is a {anchored.doc_type}, "
+                                       f"not an anchor")
+    body = Envelope.from_bytes(Receipt.from_json(anchor_receipt).envelope).doc.body
+    try:
+        origin = checkpoint_origin(Genesis.from_json(genesis))
+    except MinutebookError as exc:
+        raise _fail("genesis", exc) from None
+    if body["origin"] != origin:
+        raise _fail("anchor_document", f"the anchor records ledger {body['origin']}; the receipt's genesis is of "
+                                       f"ledger {origin}")
+    anchor = pin_checkpoint(body["checkpoint"], body["keys"], genesis, witness_keys=body["witnesses"])
+    pinned = verify_receipt_pinned(receipt, genesis, anchor, consistency)
+    if pinned.position == "after":
+        raise _fail("consistency", f"the receipt's log ({pinned.receipt.log_size} documents) is newer than the "
+                                   f"anchored checkpoint ({pinned.pinned_size}): use a later anchor")
+    return AnchoredReceipt(receipt=pinned, anchor=anchored)

@@ -43,6 +43,7 @@ from .encoding import (MAX_CONTAINER_LEN, MAX_DEPTH, MAX_DOCUMENT_BYTES, MAX_STR
                        check_canonical_value, decode_canonical, normalize)
 from .errors import BadSignature, InvalidInput
 from .keys import DOC_DOMAIN, public_key, sign, verify
+from .anchors import check_anchor_body
 from .schemas import BODY_SCHEMAS, CONFIDENTIAL_SCHEMA, CONFIDENTIAL_TYPES, Enum, ListOf, Nullable, Obj
 
 __all__ = [
@@ -53,7 +54,8 @@ __all__ = [
 ]
 
 DOC_VERSION = 1
-DOC_TYPES = ("minutes", "resolution", "member_status", "inspection_finding", "org_unit", "role", "member_key", "node")
+DOC_TYPES = ("minutes", "resolution", "member_status", "inspection_finding", "org_unit", "role", "member_key", "node",
+             "anchor")
 NONCE_BYTES = 16
 MEMBER_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 ORG_PATH_RE = re.compile(r"[a-z0-9-]+(?:/[a-z0-9-]+)*")
@@ -235,6 +237,8 @@ def _cross_checks(doc_type: str, body: dict) -> None:
                     raise InvalidInput(f"body.{f}", "required to add a node")
         elif len(body) != 2:
             raise InvalidInput("body", "remove takes only action and node_id")
+    elif doc_type == "anchor":
+        check_anchor_body(body)  # the checkpoint rules live with the anchors
 
 
 def _check_unique(values: Iterable[Any], path: str, what: str) -> None:

@@ -35,7 +35,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import nacl.exceptions
 import nacl.pwhash

@@ -45,11 +45,16 @@ in an ancestor of U -- a higher committee can act for a lower one):
   existing learner with the same key *promotes* it (so the offline verifier's
   add/remove reading of node documents stays right); ``remove`` a node, never
   the last voter.
+- anchor (``doc.org`` is the root): a signer is secretary, deputy_secretary or
+  inspector of the root itself; at most one per lower ledger per
+  ``anchor_interval_ms`` (genesis) of block time, each extending the last by
+  its consistency proof (ledger/anchors.py).
 
 Keys: ``r/h`` state hash; ``r/root``; ``r/u/<path>`` unit; ``r/c/<parent>\\0<child>``;
 ``r/m/<id>`` member; ``r/um/<unit>\\0<id>``; ``r/ro/<id>`` roles [[unit, role]...];
 ``r/k/<id>\\0<key>`` {added_at, revoked_at}; ``r/kk/<key>`` member id;
-``r/n/<node_id>`` node; ``r/nk/<key>`` node id.
+``r/n/<node_id>`` node; ``r/nk/<key>`` node id; ``r/a/<origin>`` latest anchor;
+``r/ai`` the anchor interval.
 """
 
 from __future__ import annotations
@@ -59,6 +64,8 @@ from typing import Any
 
 import msgpack
 
+from .anchors import ANCHOR_ROLES, DEFAULT_INTERVAL_MS, INTERVAL_KEY, STATE_KEY_PREFIX, check_anchor_succession, \
+    parse_anchor
 from .documents import Envelope
 from .encoding import canonical
 from .errors import BadSignature, InvalidInput, NotPermitted, Rejected
@@ -173,6 +180,11 @@ class Registry:
         for n in genesis.nodes:
             p.put(b"r/n/" + n["node_id"].encode(), dict(n))
             p.put(b"r/nk/" + n["public_key"], n["node_id"].encode())
+        interval = genesis.raw.get("anchor_interval_ms", DEFAULT_INTERVAL_MS)
+        if type(interval) is not int or interval < 0:
+            raise InvalidInput("anchor_interval_ms", f"expected milliseconds (int >= 0), got {interval!r}")
+        if interval != DEFAULT_INTERVAL_MS:
+            p.put(INTERVAL_KEY, interval)
         p.put(_H, hashlib.sha256(b"minutebook/registry/v1\0" + genesis.genesis_hash).digest())
         for k in sorted(p.changes):
             view.put(k, p.changes[k])
@@ -244,6 +256,14 @@ class Registry:
     def node_key(self, node_id: str) -> bytes | None:
         n = self._get(self.view, b"r/n/" + node_id.encode())
         return None if n is None else n["public_key"]
+
+    def anchor(self, origin: str) -> dict | None:
+        """The latest anchor of a lower ledger: ``{at_ms, doc_id, root, size}``, or None."""
+        return self._get(self.view, STATE_KEY_PREFIX + origin.encode())
+
+    def anchor_interval(self) -> int:
+        raw = self._get(self.view, INTERVAL_KEY)
+        return DEFAULT_INTERVAL_MS if raw is None else raw
 
     # -- check and apply -------------------------------------------------------
 
@@ -508,6 +528,16 @@ class Registry:
             raise Rejected(f"body.node_id: {nid} is the last voter")
         p.delete(key)
         p.delete(b"r/nk/" + node["public_key"])
+
+    def _do_anchor(self, p, doc, body, signers, at_ms) -> None:
+        root = self.root()
+        if doc.org != root:
+            raise Rejected(f"doc.org: anchors belong to the root unit {root!r}")
+        self._need_role(p, signers, ANCHOR_ROLES, root, doc.org, exact=True)
+        anchor = parse_anchor(body)  # checked on decoding already; parsed again for its values
+        key = STATE_KEY_PREFIX + anchor.origin.encode()
+        check_anchor_succession(anchor, self._get(p, key), at_ms, self.anchor_interval())
+        p.put(key, {"at_ms": at_ms, "doc_id": doc.doc_id, "root": anchor.root_hash, "size": anchor.size})
 
 
 _EMPTY = hashlib.sha256(canonical([])).digest()

@@ -134,6 +134,15 @@ NODE = Obj({
     "role": (Enum(NODE_ROLES), O),  # add: required
 })
 
+# A lower ledger's witnessed checkpoint, recorded by the higher committee (ledger/anchors.py has the rules).
+ANCHOR = Obj({
+    "origin": ("name", R),             # the lower ledger's checkpoint origin
+    "checkpoint": ("name", R),         # its C2SP checkpoint: the signed note, voters' and witnesses' lines
+    "keys": (ListOf("name"), R),       # the lower voters' verifier keys; a strict majority signed it
+    "witnesses": (ListOf("name"), R),  # witness cosigner keys (at least one); each cosigned it
+    "proof": (ListOf("key32"), R),     # RFC 9162 consistency proof from the origin's previous anchor
+})
+
 BODY_SCHEMAS = {
     "minutes": MINUTES,
     "resolution": RESOLUTION,
@@ -143,6 +152,7 @@ BODY_SCHEMAS = {
     "role": ROLE,
     "member_key": MEMBER_KEY,
     "node": NODE,
+    "anchor": ANCHOR,
 }
 
 CONFIDENTIAL_TYPES = frozenset({"minutes", "resolution", "inspection_finding"})

@@ -5,6 +5,7 @@ voters' verifier keys (ledger/checkpoint.py has the formats).
 |---|---|
 | ``GET /checkpoint`` | ``text/plain``: the latest checkpoint a strict majority of its voters signed, as a C2SP signed note (the voters' lines, then the witnesses' cosignatures kept for its tree size) |
 | ``GET /v1/checkpoints/{height}`` | ``text/plain``: block ``height``'s checkpoint note (404 until a majority signed it) |
+| ``GET /v1/anchors?origin=O`` | JSON ``{origin, doc_id, size, root_hash, at_ms}``: the latest ``anchor`` document this ledger accepted for the lower ledger of origin O (404 if none) |
 | ``GET /v1/verifier-keys?height=H`` | JSON ``{origin, height, signatures_required, keys: [{node_id, vkey}], witness?}``: the verifier keys of the voters that sign block H (default: the next block); ``witness`` is this node's cosigner key if it is a witness |
 
 Checkpoints prove integrity without revealing content: these routes are
@@ -21,6 +22,7 @@ from fastapi.responses import Response
 from ledger.blocks import quorum_size
 from ledger.checkpoint import CheckpointLog
 from ledger.errors import NotFound
+from ledger.registry import Registry
 
 from ..responses import respond
 
@@ -66,6 +68,16 @@ def add_routes(app: FastAPI, service: Any) -> None:
         if not checkpoints.is_signed(height):
             raise NotFound(f"a checkpoint of block {height} signed by a majority of its voters")
         return note_response(checkpoints.note(height))
+
+    @app.get("/v1/anchors", tags=["checkpoints"], responses=_ERRORS)
+    async def get_anchor(request: Request, origin: str = Query(..., min_length=1,
+                                                                  description="the lower ledger's origin")) -> Response:
+        """The latest anchor of a lower ledger in this ledger (its receipt: /v1/documents/{doc_id}/receipt)."""
+        anchor = Registry(ledger.store).anchor(origin)
+        if anchor is None:
+            raise NotFound(f"an anchor of {origin!r}")
+        return respond(request, {"origin": origin, "doc_id": anchor["doc_id"], "size": anchor["size"],
+                                 "root_hash": anchor["root"].hex(), "at_ms": anchor["at_ms"]})
 
     @app.get("/v1/verifier-keys", tags=["checkpoints"], responses=_ERRORS)
     async def get_verifier_keys(

@@ -21,7 +21,7 @@ from ledger.documents import Document, Envelope, make_envelope
 from ledger.jsonfmt import b64e
 from ledger.keys import public_key
 
-__all__ = ["Org", "make_org", "UNITS", "CELLS", "tag", "SampleWorld", "sample_world"]
+__all__ = ["Org", "make_org", "UNITS", "CELLS", "tag", "SampleWorld", "sample_world", "witnessed_checkpoint"]
 
 UNITS = [
     ("central", "Central Committee", "central"),
@@ -166,7 +166,37 @@ class Org:
             self.role("grant", self.plain(cell, 2), "committee_member", cell),
             self.member_key("add", self.plain(cell, 3), public_key(self.new_seed("spare-key"))),
             self.node("add", "n4", role="learner"),
+            self.anchor(**witnessed_checkpoint("minutebook/lower/0011223344556677", 3, bytes(range(32)))),
         ]
+
+    def anchor(self, *, checkpoint: str, keys: list[str], witnesses: list[str], proof=(), signers=None,
+               origin: str | None = None, created_at=None) -> Envelope:
+        """An ``anchor`` of a lower ledger's witnessed checkpoint (witnessed_checkpoint() makes one),
+        signed by the root's inspector."""
+        b = {"origin": origin or checkpoint.split("\n", 1)[0], "checkpoint": checkpoint, "keys": list(keys),
+             "witnesses": list(witnesses), "proof": list(proof)}
+        return self.envelope("anchor", "central", b, signers or [self.inspector("central")], created_at=created_at)
+
+
+LOWER_VOTER_SEEDS = tuple(hashlib.sha256(f"factory/lower-voter/{i}".encode()).digest() for i in (1, 2, 3))
+WITNESS_SEED = hashlib.sha256(b"factory/witness").digest()
+WITNESS_NAME = "minutebook/central/witness/w1"
+
+
+def witnessed_checkpoint(origin: str, size: int, root: bytes, *, voter_seeds=LOWER_VOTER_SEEDS,
+                         signed_by: int | None = None, witness_seed: bytes = WITNESS_SEED,
+                         witness_name: str = WITNESS_NAME, timestamp: int = 1_700_000_000) -> dict:
+    """A lower ledger's checkpoint of (size, root) signed by the first `signed_by` (default all) of
+    `voter_seeds` and cosigned by one witness: {checkpoint, keys, witnesses}, as an anchor body holds them."""
+    from ledger.checkpoint import Checkpoint
+    from ledger.signed_note import SIG_COSIGNATURE_V1, Note, VerifierKey, cosign_note, sign_note
+
+    text = Checkpoint(origin=origin, size=size, root_hash=root).text
+    sigs = [sign_note(text, origin, seed) for seed in voter_seeds[:signed_by]]
+    sigs.append(cosign_note(text, witness_name, witness_seed, timestamp))
+    return {"checkpoint": Note(text=text, signatures=tuple(sigs)).to_bytes().decode(),
+            "keys": [VerifierKey.of(origin, public_key(seed)).text for seed in voter_seeds],
+            "witnesses": [VerifierKey.of(witness_name, public_key(witness_seed), SIG_COSIGNATURE_V1).text]}
 
 
 def make_org(seed: int = 0) -> Org:
