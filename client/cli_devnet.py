@@ -24,6 +24,7 @@ exits 0.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -32,7 +33,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import click
 
@@ -58,10 +59,15 @@ def _write_json(path: Path, obj: Any) -> None:
 
 
 def init_cluster(directory: Path, *, nodes: int = 3, base_port: int = DEFAULT_BASE_PORT, seed: int = 7,
-                 now_ms: int | None = None) -> dict:
+                 now_ms: int | None = None, genesis_fields: dict | None = None,
+                 configure: Callable[[Any], Any] | None = None) -> dict:
     """Write keys, genesis.json, node configs and cluster.json into `directory`.
 
-    Returns the cluster object. Refuses a directory that already has a genesis.
+    `genesis_fields` are set in genesis.json over the sample's (a federated
+    devnet gives each ledger its own ``chain_id``); `configure(NodeConfig)`
+    returns the config to write for each node (a federated devnet adds its
+    witness settings). Returns the cluster object. Refuses a directory that
+    already has a genesis.
     """
     from ledger.keys import generate_seed, public_key, write_key_file
     from ledger.jsonfmt import b64e
@@ -91,7 +97,7 @@ def init_cluster(directory: Path, *, nodes: int = 3, base_port: int = DEFAULT_BA
         cluster_nodes.append({"node_id": node_id, "api_url": api_url, "peer_addr": peer_addr,
                               "data_dir": str(directory / "data" / node_id)})
     org = SampleOrg(seed=seed, now_ms=now_ms)
-    genesis = org.genesis(node_entries)
+    genesis = dict(org.genesis(node_entries), **(genesis_fields or {}))
     _write_json(directory / "genesis.json", genesis)
     for member in org.genesis_members():
         org.write_key(directory, member)
@@ -108,6 +114,8 @@ def init_cluster(directory: Path, *, nodes: int = 3, base_port: int = DEFAULT_BA
             api_listen=entry["api_url"].removeprefix("http://"),
             peers=peers,
         )
+        if configure is not None:
+            cfg = configure(cfg)
         (directory / "nodes" / f"{entry['node_id']}.toml").write_text(dump_config(cfg, relative_to=directory / "nodes"),
                                                                       encoding="utf-8")
     cluster = {"nodes": cluster_nodes}
@@ -221,9 +229,17 @@ class _Supervisor:
 
 
 def _wait_for_leader(sup: _Supervisor, timeout: float = LEADER_TIMEOUT) -> str:
-    """The api_url of a node that knows a leader; raises with the node logs if none in time."""
+    """The api_url of a node of this cluster that knows a leader; raises with the node logs if none in time.
+
+    A node counts only if it serves this cluster's ledger (its checkpoint origin, which holds the genesis
+    hash, is ours): another program on one of our ports must not be taken for our node."""
     import httpx
 
+    from ledger.checkpoint import checkpoint_origin
+    from ledger.genesis import Genesis
+
+    ours = checkpoint_origin(Genesis.from_json(json.loads((sup.directory / "genesis.json").read_text(
+        encoding="utf-8"))))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         dead = sup.dead()
@@ -234,17 +250,24 @@ def _wait_for_leader(sup: _Supervisor, timeout: float = LEADER_TIMEOUT) -> str:
         for node in sup.cluster["nodes"]:
             try:
                 status = httpx.get(node["api_url"] + "/v1/status", timeout=1.0).json()
-            except (httpx.HTTPError, ValueError):
+                origin = httpx.get(node["api_url"] + "/v1/verifier-keys", timeout=1.0).json().get("origin")
+            except (httpx.HTTPError, ValueError, AttributeError):
                 continue
+            if origin != ours:
+                raise fail(f"{node['api_url']} serves another ledger ({origin}, not {ours}): is another devnet "
+                           f"running on these ports? Use --base-port", EXIT_FAILED)
             if status.get("leader"):
                 return node["api_url"]
         time.sleep(0.3)
     raise fail(f"no leader elected within {timeout:.0f}s; see {sup.directory}/logs/", EXIT_UNREACHABLE)
 
 
-def load_sample(directory: Path, api_url: str, *, concurrency: int = 16, quiet: bool = False) -> dict:
+def load_sample(directory: Path, api_url: str, *, concurrency: int = 16, quiet: bool = False,
+                select: Callable[[dict], bool] | None = None, label: str = "sample organisation") -> dict:
     """Load the sample organisation through the API, phase by phase (each phase
-    depends on the previous one being committed). Resumable: see module doc."""
+    depends on the previous one being committed). Resumable: see module doc.
+    `select(doc)` keeps only some documents (a federated devnet loads each
+    ledger's own part)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from .sample_org import SampleOrg
@@ -252,12 +275,12 @@ def load_sample(directory: Path, api_url: str, *, concurrency: int = 16, quiet: 
 
     genesis = json.loads((directory / "genesis.json").read_text(encoding="utf-8"))
     org = SampleOrg.from_genesis(genesis)
-    phases = org.phases()
+    phases = [(name, [d for d in docs if select is None or select(d[0])]) for name, docs in org.phases()]
     total = sum(len(docs) for _, docs in phases)
     counts = {"committed": 0, "already_committed": 0}
     refused: list[str] = []
     with Client(api_url, timeout=60, retries=8) as client, Progress(
-        TextColumn("[bold]loading sample organisation"), BarColumn(), MofNCompleteColumn(),
+        TextColumn(f"[bold]loading {label}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[phase]}"), TimeElapsedColumn(), disable=quiet,
     ) as progress:
         task = progress.add_task("load", total=total, phase="")
@@ -312,37 +335,10 @@ def _print_welcome(directory: Path, cluster: dict) -> None:
     click.echo(f"Members and their keys: {directory}/members.json. Logs: {directory}/logs/. Ctrl-C stops the cluster.")
 
 
-@devnet.command("up", epilog=EXIT_CODES_HELP)
-@click.option("--nodes", "-n", default=3, show_default=True, type=click.IntRange(1, 9), help="Voter nodes (first run).")
-@click.option("--dir", "-d", "directory", default=DEFAULT_DIR, show_default=True, type=click.Path(file_okay=False),
-              help="Cluster directory; created (as by `init`) if missing, resumed if present.")
-@click.option("--base-port", default=DEFAULT_BASE_PORT, show_default=True, type=click.IntRange(2025, 65000),
-              help="Node i serves its API on base-port+i (first run).")
-@click.option("--no-sample", is_flag=True, help="Do not load the sample organisation.")
-@click.option("--detach-after-load", is_flag=True, hidden=True, help="Exit after loading, stopping the nodes (tests).")
-@cli_errors
-def devnet_up(nodes: int, directory: str, base_port: int, no_sample: bool, detach_after_load: bool) -> None:
-    """Start a local cluster with a sample organisation, in one command.
-
-    Creates DIR if needed (as `minutebook init` does), starts the nodes as
-    child processes, waits for a leader, loads a sample organisation through
-    the API (units, about 200 members with keys and roles, six months of
-    minutes and resolutions, status changes, an inspection finding; once
-    only), prints the URLs and example commands, and runs until Ctrl-C, which
-    stops the nodes cleanly. Run it again to resume from DIR.
-
-    \b
-    Example:
-      minutebook devnet up --nodes 3 --dir devnet
-    """
-    path = Path(directory).resolve()
-    if not (path / "genesis.json").exists():
-        click.echo(f"initialising {directory} ({nodes} nodes)")
-        init_cluster(path, nodes=nodes, base_port=base_port)
-    try:
-        cluster = json.loads((path / "cluster.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise fail(f"{path}/cluster.json cannot be read ({exc}); is {directory} a devnet directory?", EXIT_INPUT)
+@contextlib.contextmanager
+def supervising(path: Path, directory: str) -> Iterator[None]:
+    """While a devnet supervisor runs from `path`: refuse a second one (devnet.pid),
+    turn SIGTERM and SIGINT into KeyboardInterrupt, and clean up after."""
     pid_file = path / "devnet.pid"
     if pid_file.exists():
         try:
@@ -353,11 +349,8 @@ def devnet_up(nodes: int, directory: str, base_port: int, no_sample: bool, detac
         else:
             raise fail(f"a devnet already runs from {directory} (pid {other}); `minutebook devnet down --dir "
                        f"{directory}` stops it", EXIT_FAILED)
-    sup = _Supervisor(path, cluster)
-    stop_requested = {"flag": False}
 
     def on_signal(signum: int, frame: Any) -> None:
-        stop_requested["flag"] = True
         raise KeyboardInterrupt
 
     # SIGINT is handled explicitly too, as the nodes do: a shell script that starts
@@ -366,35 +359,108 @@ def devnet_up(nodes: int, directory: str, base_port: int, no_sample: bool, detac
     old_int = signal.signal(signal.SIGINT, on_signal)
     pid_file.write_text(str(os.getpid()))
     try:
-        sup.start()
-        click.echo(f"started {len(sup.children)} nodes; waiting for a leader…")
-        leader_url = _wait_for_leader(sup)
-        if not no_sample and not (path / "loaded.json").exists():
-            result = load_sample(path, leader_url)
-            if result["refused"]:
-                click.echo(f"warning: {len(result['refused'])} sample documents were refused:", err=True)
-                for line in result["refused"][:10]:
-                    click.echo(f"  {line}", err=True)
-            _write_json(path / "loaded.json", {k: v for k, v in result.items() if k != "refused"}
-                        | {"refused": len(result["refused"])})
-            click.echo(f"loaded {result['committed']} documents ({result['already_committed']} already there)")
-        _print_welcome(path, cluster)
-        if detach_after_load:
-            return
-        while True:
-            time.sleep(1.0)
-            dead = sup.dead()
-            if dead:
-                click.echo(f"warning: node {', '.join(dead)} exited; see {directory}/logs/", err=True)
-                for n in dead:
-                    sup.children.pop(n)
-    except KeyboardInterrupt:
-        click.echo("\nstopping the nodes…")
+        yield
     finally:
-        sup.stop()
         signal.signal(signal.SIGTERM, old_term)
         signal.signal(signal.SIGINT, old_int)
         pid_file.unlink(missing_ok=True)
+
+
+def read_cluster(path: Path, directory: str) -> dict:
+    try:
+        return json.loads((path / "cluster.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise fail(f"{path}/cluster.json cannot be read ({exc}); is {directory} a devnet directory?", EXIT_INPUT)
+
+
+def load_once(path: Path, leader_url: str, *, select: Callable[[dict], bool] | None = None,
+              label: str = "sample organisation") -> None:
+    """Load the sample into the cluster of `path` unless D/loaded.json says it was."""
+    if (path / "loaded.json").exists():
+        return
+    result = load_sample(path, leader_url, select=select, label=label)
+    if result["refused"]:
+        click.echo(f"warning: {len(result['refused'])} sample documents were refused:", err=True)
+        for line in result["refused"][:10]:
+            click.echo(f"  {line}", err=True)
+    _write_json(path / "loaded.json", {k: v for k, v in result.items() if k != "refused"}
+                | {"refused": len(result["refused"])})
+    click.echo(f"loaded {result['committed']} documents ({result['already_committed']} already there)")
+
+
+def forget_dead(sup: _Supervisor, directory: str) -> None:
+    dead = sup.dead()
+    if dead:
+        click.echo(f"warning: node {', '.join(dead)} exited; see {directory}/logs/", err=True)
+        for n in dead:
+            sup.children.pop(n)
+
+
+@devnet.command("up", epilog=EXIT_CODES_HELP)
+@click.option("--nodes", "-n", default=3, show_default=True, type=click.IntRange(1, 9), help="Voter nodes (first run).")
+@click.option("--dir", "-d", "directory", default=DEFAULT_DIR, show_default=True, type=click.Path(file_okay=False),
+              help="Cluster directory; created (as by `init`) if missing, resumed if present.")
+@click.option("--base-port", default=DEFAULT_BASE_PORT, show_default=True, type=click.IntRange(2025, 65000),
+              help="Node i serves its API on base-port+i (first run).")
+@click.option("--federation", is_flag=True,
+              help="A central ledger (--nodes nodes, base-port) and two provincial ledgers (--province-nodes each, "
+                   "base-port+100 and +200), each province witnessed and anchored by the centre.")
+@click.option("--province-nodes", default=1, show_default=True, type=click.IntRange(1, 3),
+              help="With --federation: voter nodes of each provincial ledger.")
+@click.option("--no-sample", is_flag=True, help="Do not load the sample organisation.")
+@click.option("--detach-after-load", is_flag=True, hidden=True, help="Exit after loading, stopping the nodes (tests).")
+@cli_errors
+def devnet_up(nodes: int, directory: str, base_port: int, federation: bool, province_nodes: int, no_sample: bool,
+              detach_after_load: bool) -> None:
+    """Start a local cluster with a sample organisation, in one command.
+
+    Creates DIR if needed (as `minutebook init` does), starts the nodes as
+    child processes, waits for a leader, loads a sample organisation through
+    the API (units, about 200 members with keys and roles, six months of
+    minutes and resolutions, status changes, an inspection finding; once
+    only), prints the URLs and example commands, and runs until Ctrl-C, which
+    stops the nodes cleanly. Run it again to resume from DIR.
+
+    With --federation: three ledgers under DIR (central/, p1/, p2/); each
+    province's ledger holds its cells' records and pushes its checkpoints to
+    the central nodes, which witness them; the centre anchors each province's
+    witnessed checkpoint in its own ledger (DIR/anchors/), so a cell's minutes
+    verify from a central auditor's seat.
+
+    \b
+    Example:
+      minutebook devnet up --nodes 3 --dir devnet
+      minutebook devnet up --federation --dir fed
+    """
+    if federation:
+        from .devnet_federation import run_federation
+
+        run_federation(Path(directory), directory, central_nodes=nodes, province_nodes=province_nodes,
+                       base_port=base_port, no_sample=no_sample, detach_after_load=detach_after_load)
+        return
+    path = Path(directory).resolve()
+    if not (path / "genesis.json").exists():
+        click.echo(f"initialising {directory} ({nodes} nodes)")
+        init_cluster(path, nodes=nodes, base_port=base_port)
+    cluster = read_cluster(path, directory)
+    with supervising(path, directory):
+        sup = _Supervisor(path, cluster)
+        try:
+            sup.start()
+            click.echo(f"started {len(sup.children)} nodes; waiting for a leader…")
+            leader_url = _wait_for_leader(sup)
+            if not no_sample:
+                load_once(path, leader_url)
+            _print_welcome(path, cluster)
+            if detach_after_load:
+                return
+            while True:
+                time.sleep(1.0)
+                forget_dead(sup, directory)
+        except KeyboardInterrupt:
+            click.echo("\nstopping the nodes…")
+        finally:
+            sup.stop()
     click.echo("stopped")
 
 

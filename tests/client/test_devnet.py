@@ -37,8 +37,8 @@ def _up(directory: Path, base_port: int, *, sigint_ignored: bool = False) -> sub
                             start_new_session=True)
 
 
-def _wait_running(proc: subprocess.Popen, timeout: float = 420) -> str:
-    """Output up to the "devnet is running" banner."""
+def _wait_running(proc: subprocess.Popen, timeout: float = 420, banner: str = "Ctrl-C stops the cluster") -> str:
+    """Output up to the "devnet is running" banner's last line."""
     lines = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -48,7 +48,7 @@ def _wait_running(proc: subprocess.Popen, timeout: float = 420) -> str:
                 break
             continue
         lines.append(line)
-        if "Ctrl-C stops the cluster" in line:
+        if banner in line:
             return "".join(lines)
     _stop_hard(proc)
     raise AssertionError("devnet did not come up:\n" + "".join(lines))
