@@ -233,17 +233,25 @@ class CheckpointLog:
         """This node's signature (64 bytes) of block `height`'s checkpoint text."""
         return sign_note(self.checkpoint(height).text, self.origin, seed).signature
 
-    def add_signature(self, height: int, node_id: str, sig: bytes) -> bool:
-        """Store `sig` if it is a voter's valid signature of block `height`'s
-        checkpoint; return whether it was. NotFound for a block not applied."""
+    def signature_changes(self, height: int, node_id: str, sig: bytes) -> dict[bytes, bytes] | None:
+        """The store write that keeps `sig` ({} if it is kept already), or None
+        if it is not a voter's valid signature of block `height`'s checkpoint.
+        NotFound for a block not applied. (The certifier writes it in one batch
+        with the same voter's block signature, Ledger.add_block_signature's `also`.)"""
         body = self.checkpoint(height).body
         key = self.ledger.voters_at(height).get(node_id)
         if key is None or not isinstance(sig, bytes) or not verify(key, b"", body, sig):
-            return False
+            return None
         db_key = _P_SIGS + _be8.pack(height) + node_id.encode()
-        if self.store.get(db_key) != sig:
-            self.store.write({db_key: sig})
-        return True
+        return {} if self.store.get(db_key) == sig else {db_key: sig}
+
+    def add_signature(self, height: int, node_id: str, sig: bytes) -> bool:
+        """Store `sig` if it is a voter's valid signature of block `height`'s
+        checkpoint; return whether it was. NotFound for a block not applied."""
+        changes = self.signature_changes(height, node_id, sig)
+        if changes:
+            self.store.write(changes)
+        return changes is not None
 
     def signatures(self, height: int) -> dict[str, bytes]:
         """The stored signatures of block `height`'s checkpoint: node id -> signature."""

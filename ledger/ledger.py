@@ -51,6 +51,8 @@ Storage keys (besides ``m/`` for the Merkle log and ``r/`` for the registry);
                                          envelopes hold leaves log_size - accepted
                                          .. log_size - 1 in order
     c/<be8 height><node_id>              a verified certificate signature (64 bytes)
+    k/..., w/...                         checkpoint signatures and kept cosignatures
+                                         (ledger/checkpoint.py)
     v/<be8 height>                       the voter set from that height on, written
                                          only when it changes: canonical
                                          [[node_id, public_key], ...] sorted
@@ -377,20 +379,25 @@ class Ledger:
             raise InvalidInput("height", f"expected an int >= 1, got {height!r}")
         return {node_id: key for node_id, key in decode_canonical(self._voters_record(height))}
 
-    def add_block_signature(self, height: int, node_id: str, sig: bytes) -> bool:
+    def add_block_signature(self, height: int, node_id: str, sig: bytes, *,
+                            also: "dict[bytes, bytes] | None" = None) -> bool:
         """Store `sig` if it is a voter's valid signature of block `height`
         (over BLOCK_DOMAIN + the 32 raw bytes of its hash); return whether it was.
-        Raises NotFound for a block not applied yet (the runtime buffers those)."""
+        `also` holds more checked writes that go in the same fsynced batch
+        whatever becomes of `sig` (the voter's checkpoint signature,
+        ledger/checkpoint.py). Raises NotFound for a block not applied yet
+        (the runtime buffers those)."""
         header = self.header(height)
         key = self.voters_at(height).get(node_id)
-        if key is None or not isinstance(sig, bytes) or len(sig) != 64:
-            return False
-        if not verify(key, BLOCK_DOMAIN, block_signing_message(header.hash), sig):
-            return False
+        changes = dict(also or {})
+        valid = (key is not None and isinstance(sig, bytes) and len(sig) == 64
+                 and verify(key, BLOCK_DOMAIN, block_signing_message(header.hash), sig))
         cert_key = _P_CERT + _pack(height) + node_id.encode()
-        if self.store.get(cert_key) != sig:
-            self.store.write({cert_key: sig})
-        return True
+        if valid and self.store.get(cert_key) != sig:
+            changes[cert_key] = sig
+        if changes:
+            self.store.write(changes)
+        return valid
 
     def certificate(self, height: int) -> tuple[BlockSignature, ...]:
         """The verified signatures stored for block `height`, sorted by node id."""

@@ -153,10 +153,16 @@ class Certifier:
             if hash_hex is not None and hash_hex != ours:
                 log.error("DIVERGENCE: %s signed block %d as %s, ours is %s", signer, height, hash_hex, ours)
                 return False
-            if checkpoint_sig is not None and self.checkpoints is not None \
-                    and not self.checkpoints.add_signature(height, signer, checkpoint_sig):
-                log.warning("%s's checkpoint signature of block %d does not verify; not kept", signer, height)
-            return sig is not None and self.ledger.add_block_signature(height, signer, sig)
+            also = None
+            if checkpoint_sig is not None and self.checkpoints is not None:
+                also = self.checkpoints.signature_changes(height, signer, checkpoint_sig)
+                if also is None:
+                    log.warning("%s's checkpoint signature of block %d does not verify; not kept", signer, height)
+            if sig is None:  # a checkpoint signature alone (anti-entropy)
+                if also:
+                    self.checkpoints.store.write(also)
+                return False
+            return self.ledger.add_block_signature(height, signer, sig, also=also)  # one fsynced batch
         except MinutebookError:
             return False
 

@@ -48,13 +48,19 @@ def note_response(note: bytes) -> Response:
 
 def add_routes(app: FastAPI, service: Any) -> None:
     ledger = service.ledger
-    checkpoints = checkpoint_log(service)
+    made: list[CheckpointLog] = []
+
+    def log() -> CheckpointLog:  # made on first use: an app may be built over a stand-in without a store
+        if not made:
+            made.append(checkpoint_log(service))
+        return made[0]
 
     @app.get("/checkpoint", tags=["checkpoints"], response_class=Response, responses={
         200: {"content": {"text/plain": {}}, "description": "a C2SP checkpoint (signed note)"},
         404: {"description": "no checkpoint is signed by a majority yet"}})
     async def get_checkpoint() -> Response:
         """The latest signed checkpoint (c2sp.org/tlog-checkpoint), with the cosignatures kept for it."""
+        checkpoints = log()
         height = checkpoints.latest_signed()
         if height == 0:
             raise NotFound("a checkpoint signed by a majority of the voters")
@@ -65,6 +71,7 @@ def add_routes(app: FastAPI, service: Any) -> None:
     async def get_checkpoint_at(height: int = Path(..., ge=1)) -> Response:
         """Block `height`'s checkpoint, once a strict majority of its voters signed it."""
         ledger.header(height)  # NotFound beyond the head
+        checkpoints = log()
         if not checkpoints.is_signed(height):
             raise NotFound(f"a checkpoint of block {height} signed by a majority of its voters")
         return note_response(checkpoints.note(height))
@@ -89,6 +96,7 @@ def add_routes(app: FastAPI, service: Any) -> None:
             height = ledger.height + 1
         elif height > ledger.height + 1:
             raise NotFound(f"block {height} (the next block is {ledger.height + 1})")
+        checkpoints = log()
         keys = checkpoints.voter_keys(height)
         body: dict = {"origin": checkpoints.origin, "height": height,
                       "signatures_required": quorum_size(len(keys)),
