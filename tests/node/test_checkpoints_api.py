@@ -146,3 +146,12 @@ def test_a_cosignature_from_an_unconfigured_key_is_not_kept(witnessed):
     push(pusher)
     assert pusher.witnesses[0].last_error.startswith("200 without")
     assert service.checkpoints.cosignatures(service.ledger.head().log_size) == []
+
+
+def test_the_anchor_route_names_what_is_wrong(world):
+    service = lower(world, docs=0)
+    http = TestClient(create_app(service), raise_server_exceptions=False)
+    missing = http.get("/v1/anchors")
+    assert missing.status_code == 400 and missing.json()["field"] == "origin"
+    unknown = http.get("/v1/anchors", params={"origin": "minutebook/nowhere/00"})
+    assert unknown.status_code == 404 and "minutebook/nowhere/00" in unknown.json()["message"]

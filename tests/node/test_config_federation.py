@@ -86,3 +86,21 @@ def test_bad_federation_settings_name_the_field(tmp_path, extra, field):
     with pytest.raises(InvalidInput) as info:
         load_config(_write(tmp_path, BASE + extra))
     assert info.value.field == field, info.value
+
+
+def test_a_node_whose_cosigner_key_is_its_node_key_does_not_start(tmp_path, capsys):
+    """signed-note: one key, one signature type. The node says so in one line and exits 2."""
+    import json
+
+    from ledger.keys import write_key_file
+    from node.serve import run_node
+    from tests.ledger.ledger_builder import NODE_SEEDS, sample_world
+
+    write_key_file(tmp_path / "k.json", id_field="node_id", id="n1", seed=NODE_SEEDS["n1"])
+    (tmp_path / "g.json").write_text(json.dumps(sample_world().genesis), encoding="utf-8")
+    from tests.ports import free_port
+    path = _write(tmp_path, BASE.replace("7101", str(free_port())).replace("8101", str(free_port()))
+                  + '[witness]\nkey_file = "k.json"\n' + LOG)
+    assert run_node(str(path)) == 2
+    err = capsys.readouterr().err
+    assert "witness.key_file" in err and "must not be the node key" in err and len(err.strip().splitlines()) == 1
