@@ -454,8 +454,8 @@ def verify_receipt_pinned(receipt: dict, genesis: dict, anchor: TrustAnchor,
             raise _fail("consistency", f"the receipt's log ({m}) and the pinned checkpoint ({n}) are not one log: "
                                        f"{exc.message}") from None
     if m > n:
-        before = [voters for size, voters in history if size < n][-1]
-        at = [voters for size, voters in history if size <= n][-1]
+        at = [voters for size, voters in history if size <= n][-1]  # history[0] is genesis, at size 0
+        before = ([voters for size, voters in history if size < n] or [at])[-1]
         if anchor.voters not in (before, at):
             raise _fail("pinned_voters",
                         f"the receipt's membership leads to {len(at)} voters at tree size {n} that are not the "

@@ -253,6 +253,20 @@ class CheckpointLog:
             self.store.write(changes)
         return changes is not None
 
+    def add_signatures(self, height: int, pairs: "list[tuple[str, bytes]]") -> int:
+        """Keep every valid (node id, signature) of block `height`'s checkpoint in
+        one batch; return how many were valid."""
+        changes: dict[bytes, bytes] = {}
+        valid = 0
+        for node_id, sig in pairs:
+            found = self.signature_changes(height, node_id, sig)
+            if found is not None:
+                valid += 1
+                changes.update(found)
+        if changes:
+            self.store.write(changes)
+        return valid
+
     def signatures(self, height: int) -> dict[str, bytes]:
         """The stored signatures of block `height`'s checkpoint: node id -> signature."""
         prefix = _P_SIGS + _be8.pack(height)

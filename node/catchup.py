@@ -28,6 +28,10 @@ block at a time, each only if
    if the check refuses.
 
 Then its certificate is stored and this node signs it too (the certifier).
+An item may also carry ``checkpoint: [[node, sig]]``, the voters' signatures
+of the block's C2SP checkpoint (ledger/checkpoint.py); those that verify are
+kept, in one batch per block, so a node that caught up serves checkpoints
+with every voter's line without asking for them again.
 At the target the ledger records the snapshot's Raft index as applied and the
 runtime resumes applying Raft entries. A peer that answers nothing within
 ``request_timeout`` or sends a block that fails a check is skipped for the
@@ -90,8 +94,10 @@ class CatchUp:
 
     def __init__(self, ledger: Any, metrics: Any, send: Callable[[str, dict], Any],
                  peers: Callable[[], list[str]], apply_fetched: Callable[[BlockProposal, list, Callable[[Header], None]], None], *,
-                 batch: int = 64, request_timeout: float = 5.0, max_reply_bytes: int = 8 << 20) -> None:
+                 batch: int = 64, request_timeout: float = 5.0, max_reply_bytes: int = 8 << 20,
+                 checkpoints: Any = None) -> None:
         self.ledger = ledger
+        self.checkpoints = checkpoints  # a ledger.checkpoint.CheckpointLog, or None
         self.metrics = metrics
         self.send = send
         self.peers = peers
@@ -162,6 +168,7 @@ class CatchUp:
             try:
                 proposal = BlockProposal.from_bytes(item["proposal"])
                 certificate = [BlockSignature(node=n, sig=s) for n, s in item.get("certificate", [])]
+                checkpoint_sigs = [(n, s) for n, s in item.get("checkpoint", []) if isinstance(n, str)]
             except (MinutebookError, KeyError, TypeError, ValueError):
                 self.metrics.bad_frames_total.labels("blocks").inc()
                 return applied > 0
@@ -179,6 +186,8 @@ class CatchUp:
             except MinutebookError as exc:
                 log.info("block %d from %s not accepted yet: %s", proposal.height, peer, exc)
                 return applied > 0
+            if self.checkpoints is not None and checkpoint_sigs:
+                self.checkpoints.add_signatures(proposal.height, checkpoint_sigs)
             self.fetched += 1
             self.metrics.catchup_blocks_total.inc()
             applied += 1
@@ -199,7 +208,10 @@ class CatchUp:
             if items and size + len(data) > self.max_reply_bytes:
                 break
             certificate = [[s.node, s.sig] for s in self.ledger.certificate(height)]
-            items.append({"proposal": data, "certificate": certificate})
+            item = {"proposal": data, "certificate": certificate}
+            if self.checkpoints is not None:
+                item["checkpoint"] = [[n, sig] for n, sig in sorted(self.checkpoints.signatures(height).items())]
+            items.append(item)
             size += len(data)
             height += 1
         self.send(peer, {"kind": "blocks", "from_height": from_height, "height": self.ledger.height, "items": items})

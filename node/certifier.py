@@ -237,15 +237,18 @@ class Certifier:
             if signer not in have[height]:
                 have[height].add(signer)
                 self._store(height, signer, None, sig)
-        if self.checkpoints is None:
-            return
-        have.clear()
-        for height, signer, sig in self._valid_items(checkpoint_items):
-            if height not in have:
-                have[height] = set(self.checkpoints.signatures(height))
-            if signer not in have[height]:
-                have[height].add(signer)
-                self._store(height, signer, None, None, sig)
+        heights = set(have)
+        if self.checkpoints is not None:
+            have.clear()
+            for height, signer, sig in self._valid_items(checkpoint_items):
+                if height not in have:
+                    have[height] = set(self.checkpoints.signatures(height))
+                if signer not in have[height]:
+                    have[height].add(signer)
+                    self._store(height, signer, None, None, sig)
+            heights |= set(have)
+        for height in sorted(heights & self.incomplete):  # complete already (what was missing came another way)
+            self._after_store(height)
 
     def _valid_items(self, items: list) -> list[tuple[int, str, bytes]]:
         """The well-formed ``[height, node, sig]`` entries for heights applied here."""

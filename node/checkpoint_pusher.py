@@ -20,9 +20,10 @@ answer's lines are kept if they verify as cosignatures (type 0x04) of
 exactly this checkpoint under the witness keys configured for it
 (``CheckpointLog.add_cosignature``, fsynced on the disk thread); lines of
 other keys are ignored, as the spec tells clients. Anything else (403, 422,
-a refused connection) is logged and retried next round; a 422 means the
-witness holds a checkpoint of this origin that this ledger's tree does not
-extend, which is logged at ERROR.
+a refused connection) is logged and retried after a back-off that doubles
+from one round up to :data:`MAX_BACKOFF_SECONDS`; a 422 means the witness
+holds a checkpoint of this origin that this ledger's tree does not extend,
+which is logged at ERROR.
 
 Every node pushes on its own, so cosignatures reach every node's
 ``GET /checkpoint`` without another peer frame; a witness answers the
@@ -45,11 +46,12 @@ from ledger.signed_note import NoteSignature, b64std
 
 from .witness import SIZE_MEDIA_TYPE
 
-__all__ = ["CheckpointPusher", "REFRESH_SECONDS", "WitnessView"]
+__all__ = ["CheckpointPusher", "REFRESH_SECONDS", "MAX_BACKOFF_SECONDS", "WitnessView"]
 
 log = logging.getLogger("minutebook.checkpoints")
 
 REFRESH_SECONDS = 300.0
+MAX_BACKOFF_SECONDS = 60.0
 
 
 @dataclass
@@ -62,6 +64,8 @@ class WitnessView:
     cosigned_size: int = -1  # the largest size it cosigned for us
     cosigned_at: float = 0.0  # monotonic time of that
     last_error: str | None = None
+    failures: int = 0  # in a row; the next try waits interval * 2^failures (capped)
+    retry_at: float = 0.0  # monotonic time before which it is not tried again
 
 
 class CheckpointPusher:
@@ -101,11 +105,19 @@ class CheckpointPusher:
         if height == 0:
             return
         for witness in self.witnesses:
+            if time.monotonic() < witness.retry_at:
+                continue
             try:
                 await self._push(witness, height)
             except (httpx.HTTPError, OSError) as exc:
                 witness.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("witness %s unreachable: %s", witness.url, witness.last_error)
+            if witness.last_error is None:
+                witness.failures, witness.retry_at = 0, 0.0
+            else:
+                witness.failures += 1
+                witness.retry_at = time.monotonic() + min(MAX_BACKOFF_SECONDS,
+                                                          self.interval * 2 ** min(witness.failures, 16))
 
     def _due(self, witness: WitnessView, size: int) -> bool:
         return size > witness.cosigned_size or time.monotonic() - witness.cosigned_at > REFRESH_SECONDS

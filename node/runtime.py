@@ -147,7 +147,8 @@ class NodeRuntime:
         self.pusher = CheckpointPusher(self.checkpoints, config.witnessed_by,
                                        interval=config.checkpoints.push_interval_ms / 1000.0,
                                        run_disk=self._run_disk) if config.witnessed_by else None
-        self.catchup = CatchUp(self.ledger, self.metrics, self._send, self._catchup_peers, self._apply_fetched)
+        self.catchup = CatchUp(self.ledger, self.metrics, self._send, self._catchup_peers, self._apply_fetched,
+                               checkpoints=self.checkpoints)
         target = parse_snapshot_data(snapshot.data)
         if target is not None and target.height > self.ledger.height:
             self.catchup.target = target

@@ -99,3 +99,35 @@ def test_a_restarted_voter_signs_the_checkpoints_it_missed(peers):
     assert n1.checkpoints.signatures(block.height) == {}
     n1.certifier.resign_missing(range(1, 2))
     assert set(n1.checkpoints.signatures(1)) == {"n1"}
+
+
+def test_catch_up_carries_the_checkpoint_signatures_in_one_batch_per_block():
+    """A node that catches up by fetched blocks gets every voter's checkpoint line with them;
+    a forged one is dropped; the item of an older peer without them still applies."""
+    from node.catchup import CatchUp, SnapshotTarget
+    from tests.ledger.ledger_builder import drive_certified
+
+    world = sample_world()
+    source = Ledger(MemoryStore(), world.genesis)
+    source_log = CheckpointLog(source)
+    drive_certified(source, world.envelopes, source_log)
+    drive_certified(source, [world.make_doc(0, 1)], source_log)
+    sent = []
+    server = CatchUp(source, Metrics("n1"), send=lambda peer, frame: sent.append(frame), peers=lambda: [],
+                     apply_fetched=None, checkpoints=source_log)
+    server.on_fetch_blocks("n4", {"from_height": 1, "limit": 2})
+    items = sent[-1]["items"]
+    assert [len(item["checkpoint"]) for item in items] == [3, 3]
+
+    fresh = Ledger(MemoryStore(), world.genesis)
+    fresh_log = CheckpointLog(fresh)
+    client = CatchUp(fresh, Metrics("n4"), send=lambda *a: None, peers=lambda: [],
+                     apply_fetched=lambda proposal, certificate, vouch: fresh.apply_block(proposal, vouch=vouch),
+                     checkpoints=fresh_log)
+    client.target = SnapshotTarget(2, source.header(2).hash, 99)
+    first = dict(items[0], checkpoint=[["n2", bytes(64)]] + items[0]["checkpoint"][:1])  # a forged line, n1's
+    older = {k: v for k, v in items[1].items() if k != "checkpoint"}
+    writes = fresh.store.writes
+    assert client._apply_reply("n1", {"items": [first, older]})
+    assert fresh.height == 2 and set(fresh_log.signatures(1)) == {"n1"} and fresh_log.signatures(2) == {}
+    assert fresh.store.writes - writes == 3  # block 1, its checkpoint lines in one batch, block 2

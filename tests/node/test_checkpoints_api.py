@@ -136,6 +136,8 @@ def test_a_forked_ledger_is_refused_and_keeps_no_cosignature(witnessed, world):
     view = pusher.witnesses[0]
     assert view.last_error.startswith("HTTP 422") and view.cosigned_size == -1
     assert witness.state(fork.checkpoints.origin) == state
+    push(pusher)  # at once again: it backs off rather than hammer the witness
+    assert view.failures == 1
     assert fork.checkpoints.cosignatures(fork.ledger.head().log_size) == []
 
 
