@@ -13,6 +13,11 @@
 
 Errors are the typed classes of ``client/errors.py``, one per API error code.
 
+Reading content needs a key: ``Client(url, key=read_key_file(...))`` signs
+every request (RFC 9421, client/signing.py) as that member or node; without
+one, only the public routes answer (tree heads, proofs, blocks, status) and
+content routes raise :class:`~client.errors.UnauthenticatedError`.
+
 Retries: a 503 (no leader yet; the ``Retry-After`` header is honoured) and a
 connection failure are retried with exponential back-off and full jitter, up
 to ``retries`` times, for every call. That is safe for ``submit`` too: a
@@ -36,6 +41,7 @@ import httpx
 from ledger.encoding import normalize
 
 from .errors import AlreadyCommittedError, ApiError, ConnectionFailed, NoLeaderError, error_from_response
+from .signing import RequestSigner
 
 __all__ = ["Client", "AsyncClient", "sign_document", "DEFAULT_TIMEOUT"]
 
@@ -89,13 +95,14 @@ class Client:
 
     def __init__(self, base_url: str, *, timeout: float = DEFAULT_TIMEOUT, retries: int = 5,
                  backoff: float = 0.2, transport: httpx.BaseTransport | None = None,
-                 rng: random.Random | None = None, sleep=time.sleep) -> None:
+                 rng: random.Random | None = None, sleep=time.sleep, key: Any = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.retries = retries
         self.backoff = backoff
         self._rng = rng or random.Random()
         self._sleep = sleep
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport,
+                                  auth=RequestSigner(key) if key is not None else None,
                                   headers={"Accept": "application/json", "User-Agent": "minutebook-sdk/1"})
 
     # -- plumbing --
@@ -198,6 +205,14 @@ class Client:
     def member(self, member_id: str) -> dict:
         return self._get(f"/v1/members/{member_id}")
 
+    def member_keys(self, member_id: str) -> list[dict]:
+        """The member's registered keys: ``[{public_key, added_at, revoked_at}]``."""
+        return self._get(f"/v1/members/{member_id}/keys")["keys"]
+
+    def session(self) -> dict:
+        """Who the node takes this client for: ``{caller, kind, via, scope}``."""
+        return self._get("/v1/auth/session")
+
     def org(self, path: str) -> dict:
         return self._get(f"/v1/orgs/{path.strip('/')}")
 
@@ -225,7 +240,7 @@ class AsyncClient:
 
     def __init__(self, base_url: str, *, timeout: float = DEFAULT_TIMEOUT, retries: int = 5,
                  backoff: float = 0.2, transport: httpx.AsyncBaseTransport | None = None,
-                 rng: random.Random | None = None, sleep=None) -> None:
+                 rng: random.Random | None = None, sleep=None, key: Any = None) -> None:
         import asyncio
 
         self.base_url = base_url.rstrip("/")
@@ -234,6 +249,7 @@ class AsyncClient:
         self._rng = rng or random.Random()
         self._sleep = sleep or asyncio.sleep
         self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport,
+                                       auth=RequestSigner(key) if key is not None else None,
                                        headers={"Accept": "application/json", "User-Agent": "minutebook-sdk/1"})
 
     async def aclose(self) -> None:
@@ -306,8 +322,18 @@ class AsyncClient:
     async def blocks(self, start: int | None = None, limit: int = 20) -> dict:
         return await self._get("/v1/blocks", limit=limit, **({"from": start} if start is not None else {}))
 
+    async def block_envelopes(self, height: int) -> list[bytes]:
+        body = await self._get(f"/v1/blocks/{int(height)}/envelopes")
+        return [base64.urlsafe_b64decode(e + "=" * (-len(e) % 4)) for e in body["envelopes"]]
+
     async def member(self, member_id: str) -> dict:
         return await self._get(f"/v1/members/{member_id}")
+
+    async def member_keys(self, member_id: str) -> list[dict]:
+        return (await self._get(f"/v1/members/{member_id}/keys"))["keys"]
+
+    async def session(self) -> dict:
+        return await self._get("/v1/auth/session")
 
     async def org(self, path: str) -> dict:
         return await self._get(f"/v1/orgs/{path.strip('/')}")

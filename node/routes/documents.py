@@ -11,7 +11,9 @@ from fastapi.responses import Response
 from ledger.errors import InvalidInput
 from ledger.jsonfmt import b64d
 
+from ..auth import Access, access, require_document, scope_of
 from ..responses import MSGPACK, check_doc_id, plain, respond
+from ..scopes import redact_block
 
 __all__ = ["add_routes", "read_envelope", "MAX_WAIT_SECONDS"]
 
@@ -34,8 +36,28 @@ _SUBMIT_BODY = {
 
 _ERRORS = {
     400: {"description": "malformed input; `field` names what is wrong"},
+    401: {"description": "no signed request or session, or a bad request signature"},
+    403: {"description": "the document is outside the caller's scope (`out_of_scope`)"},
     404: {"description": "no such document"},
 }
+
+
+def redact_receipt(scope, receipt: dict) -> dict:
+    """A receipt's blocks (its own and its membership receipts') as the scope may see them."""
+    out = dict(receipt, block=redact_block(scope, receipt["block"]))
+    if receipt.get("membership"):
+        out["membership"] = [redact_receipt(scope, r) for r in receipt["membership"]]
+    return out
+
+
+async def read_document(request: Request, ledger, doc_id: str) -> dict:
+    """`Ledger.document` for a caller whose scope reads it; a finding read is traced."""
+    document = ledger.document(check_doc_id(doc_id))
+    doc = document["doc"]
+    require_document(request, doc, f"document {doc_id} ({doc.get('type')} of {doc.get('org')})")
+    if doc.get("type") == "inspection_finding":
+        await request.app.state.trace.read(request, "finding", doc_id, doc.get("org"))
+    return document
 
 
 async def read_envelope(request: Request) -> bytes:
@@ -66,7 +88,8 @@ async def read_envelope(request: Request) -> bytes:
 def add_routes(app: FastAPI, service: Any) -> None:
     ledger = service.ledger
 
-    @app.post("/v1/documents", tags=["documents"], openapi_extra=_SUBMIT_BODY, responses={
+    @app.post("/v1/documents", tags=["documents"], openapi_extra={**_SUBMIT_BODY, **access(Access.DOCUMENTS)},
+              responses={
         200: {"description": "committed and certified (with `?wait=committed`): `{doc_id, status, receipt}`"},
         202: {"description": "admitted and journaled (fsynced) on the leader, waiting for a block: "
                             "`{doc_id, status: \"pending\"}`"},
@@ -92,15 +115,16 @@ def add_routes(app: FastAPI, service: Any) -> None:
         status = 200 if result.get("status") == "committed" else 202
         return respond(request, plain(result), status)
 
-    @app.get("/v1/documents/{doc_id}", tags=["documents"], responses=_ERRORS)
+    @app.get("/v1/documents/{doc_id}", tags=["documents"], responses=_ERRORS, openapi_extra=access(Access.MEMBER))
     async def get_document(request: Request, doc_id: str) -> Response:
         """A document: `{doc_id, leaf_index, height, status, reason?, envelope, doc}`."""
-        return respond(request, ledger.document(check_doc_id(doc_id)))
+        return respond(request, await read_document(request, ledger, doc_id))
 
-    @app.get("/v1/documents/{doc_id}/receipt", tags=["documents"], responses={
+    @app.get("/v1/documents/{doc_id}/receipt", tags=["documents"], openapi_extra=access(Access.MEMBER), responses={
         **_ERRORS, 422: {"description": "the document was rejected; no receipt"}})
     async def get_receipt(request: Request, doc_id: str, download: bool = False) -> Response:
         """The receipt (DESIGN.md Formats) to verify offline with `minutebook verify`."""
-        receipt = ledger.receipt(check_doc_id(doc_id))
+        await read_document(request, ledger, doc_id)
+        receipt = redact_receipt(scope_of(request), ledger.receipt(doc_id))
         headers = {"Content-Disposition": f'attachment; filename="receipt-{doc_id[:16]}.json"'} if download else None
         return respond(request, receipt, headers=headers)
