@@ -97,9 +97,14 @@ class Access(enum.Enum):
     OPERATOR = "operator"
 
 
-def access(level: Access) -> dict:
-    """``openapi_extra`` for a route of class `level`: ``@app.get(..., openapi_extra=access(Access.PUBLIC))``."""
-    return {"x-access": level.value}
+def access(level: Access, *, public_types: bool = False) -> dict:
+    """``openapi_extra`` for a route of class `level`: ``@app.get(..., openapi_extra=access(Access.PUBLIC))``.
+    `public_types`: a ``member`` route answering one document, which a deployment may open to the
+    public for the types in ``access.public_types`` (its handler then calls ``require_document``)."""
+    extra = {"x-access": level.value}
+    if public_types:
+        extra["x-public-types"] = True
+    return extra
 
 
 def route_access(route: Any) -> Access:
@@ -372,6 +377,9 @@ async def authenticate(request: Request) -> None:
     request.state.caller = caller
     if level in (Access.PUBLIC, Access.DOCUMENTS):
         return
+    if caller is None and auth.settings.public_types and (getattr(route, "openapi_extra", None) or {}).get(
+            "x-public-types"):
+        return  # a document route a deployment opened for some types: the handler decides (401 if not those)
     where = f"{request.method} {getattr(route, 'path', request.url.path)}"
     if caller is None:
         if expired_session:
@@ -413,9 +421,12 @@ def can_read(request: Request, doc: dict) -> bool:
 
 
 def require_document(request: Request, doc: dict, what: str) -> None:
-    """403 out_of_scope unless the caller reads `doc`."""
+    """403 out_of_scope unless the caller reads `doc` (401 for nobody, on a route
+    opened to ``access.public_types``)."""
     scope = scope_of(request)
     if not can_read_document(scope, doc, _registry(request)):
+        if not scope.authenticated:
+            raise Unauthenticated(f"{what} is not among the document types open to the public; sign the request")
         raise OutOfScope(scope.describe(), what)
 
 

@@ -115,12 +115,14 @@ def add_routes(app: FastAPI, service: Any) -> None:
         status = 200 if result.get("status") == "committed" else 202
         return respond(request, plain(result), status)
 
-    @app.get("/v1/documents/{doc_id}", tags=["documents"], responses=_ERRORS, openapi_extra=access(Access.MEMBER))
+    @app.get("/v1/documents/{doc_id}", tags=["documents"], responses=_ERRORS,
+             openapi_extra=access(Access.MEMBER, public_types=True))
     async def get_document(request: Request, doc_id: str) -> Response:
         """A document: `{doc_id, leaf_index, height, status, reason?, envelope, doc}`."""
         return respond(request, await read_document(request, ledger, doc_id))
 
-    @app.get("/v1/documents/{doc_id}/receipt", tags=["documents"], openapi_extra=access(Access.MEMBER), responses={
+    @app.get("/v1/documents/{doc_id}/receipt", tags=["documents"], openapi_extra=access(Access.MEMBER, public_types=True),
+             responses={
         **_ERRORS, 422: {"description": "the document was rejected; no receipt"}})
     async def get_receipt(request: Request, doc_id: str, download: bool = False) -> Response:
         """The receipt (DESIGN.md Formats) to verify offline with `minutebook verify`."""
