@@ -43,7 +43,7 @@ from ledger.encoding import normalize
 from .errors import AlreadyCommittedError, ApiError, ConnectionFailed, NoLeaderError, error_from_response
 from .signing import RequestSigner
 
-__all__ = ["Client", "AsyncClient", "sign_document", "DEFAULT_TIMEOUT"]
+__all__ = ["Client", "AsyncClient", "sign_document", "sign_confidential", "open_sealed", "DEFAULT_TIMEOUT"]
 
 DEFAULT_TIMEOUT = 30.0
 MAX_BACKOFF = 10.0
@@ -88,6 +88,38 @@ def sign_document(doc: dict, keys: Sequence[Any], *, now_ms: int | None = None) 
         obj["nonce"] = b64d(obj["nonce"], "nonce")
     document = Document.from_obj(obj)
     return make_envelope(document, _key_pairs(keys)).to_bytes()
+
+
+def sign_confidential(doc: dict, keys: Sequence[Any], recipients: dict[str, list[bytes]], *,
+                      meta: dict | None = None, now_ms: int | None = None) -> bytes:
+    """The submission bytes of a confidential document: its body replaced by
+    the salted commitment with ``recipients`` (``{member id: [Ed25519 public
+    keys]}``) and public ``meta``, signed with each of `keys`, together with the
+    body sealed to every listed key (ledger/sealing.py). Submit them as any
+    envelope (``Client.submit``)."""
+    from ledger.sealing import seal_confidential, submission_bytes
+
+    obj = normalize(dict(doc))
+    body, boxes = seal_confidential(obj["type"], obj["body"], recipients, meta=normalize(meta or {}))
+    obj["body"] = body
+    return submission_bytes(sign_document(obj, keys, now_ms=now_ms), boxes)
+
+
+def open_sealed(document: dict, boxes: list[dict], key: Any) -> dict:
+    """The public body of a confidential `document` (as ``get_document`` gives it)
+    from the box among `boxes` sealed to `key`, proved to match the
+    document's commitment; ProofFailed names what failed."""
+    from ledger.documents import Envelope
+    from ledger.errors import ProofFailed
+    from ledger.jsonfmt import b64d
+    from ledger.sealing import SealedBox, open_document
+
+    doc = Envelope.from_bytes(b64d(document["envelope"], "envelope")).doc
+    mine = [SealedBox.from_json(b, f"boxes[{i}]") for i, b in enumerate(boxes)]
+    mine = [b for b in mine if b.key == key.public_key]
+    if not mine:
+        raise ProofFailed("sealed_box", f"no box of {document['doc_id']} is sealed to this key of {key.id}")
+    return open_document(doc, mine[0].box, key.seed)
 
 
 class Client:
@@ -212,6 +244,27 @@ class Client:
     def session(self) -> dict:
         """Who the node takes this client for: ``{caller, kind, via, scope}``."""
         return self._get("/v1/auth/session")
+
+    def recipient_keys(self, member_ids: Iterable[str]) -> dict[str, list[bytes]]:
+        """``{member id: [unrevoked Ed25519 keys]}``, to seal a confidential body to."""
+        from ledger.jsonfmt import b64d
+
+        out = {}
+        for member in member_ids:
+            keys = [b64d(k["public_key"], "public_key") for k in self.member_keys(member) if k["revoked_at"] is None]
+            if not keys:
+                raise ValueError(f"{member} has no registered key that is not revoked")
+            out[member] = keys
+        return out
+
+    def sealed(self, doc_id: str) -> list[dict]:
+        """Your own sealed boxes of a confidential document (you must be a recipient)."""
+        return self._get(f"/v1/documents/{doc_id}/sealed")["boxes"]
+
+    def open(self, doc_id: str, key: Any) -> dict:
+        """The body of confidential document `doc_id`, opened with `key` and checked
+        against its commitment (see :func:`open_sealed`)."""
+        return open_sealed(self.get_document(doc_id), self.sealed(doc_id), key)
 
     def org(self, path: str) -> dict:
         return self._get(f"/v1/orgs/{path.strip('/')}")

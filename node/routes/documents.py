@@ -1,4 +1,5 @@
-"""Routes: submit a signed envelope; read a document and its receipt."""
+"""Routes: submit a signed envelope; read a document, its receipt and (for its
+recipients) its sealed body."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from fastapi.responses import Response
 
 from ledger.errors import InvalidInput
 from ledger.jsonfmt import b64d
+from ledger.sealing import SealedBox, submission_bytes
 
-from ..auth import Access, access, require_document, scope_of
+from ..auth import Access, access, caller_of, require_document, scope_of
+from ..errors import OutOfScope
 from ..responses import MSGPACK, check_doc_id, plain, respond
 from ..scopes import redact_block
 
@@ -24,11 +27,16 @@ _SUBMIT_BODY = {
         "required": True,
         "content": {
             MSGPACK: {"schema": {"type": "string", "format": "binary",
-                                 "description": "the canonical envelope bytes"}},
+                                 "description": "the canonical envelope bytes, or a canonical submission "
+                                                "{envelope, sealed} (ledger/sealing.py)"}},
             "application/json": {"schema": {
                 "type": "object", "required": ["envelope"],
-                "properties": {"envelope": {"type": "string",
-                                            "description": "base64url (no padding) of the canonical envelope"}},
+                "properties": {
+                    "envelope": {"type": "string", "description": "base64url (no padding) of the canonical envelope"},
+                    "sealed": {"type": "array", "description": "for a confidential document: its body sealed to "
+                               "each recipient, [{recipient, key, box}] (bytes base64url)",
+                               "items": {"type": "object", "required": ["recipient", "key", "box"]}},
+                },
             }},
         },
     }
@@ -61,8 +69,9 @@ async def read_document(request: Request, ledger, doc_id: str) -> dict:
 
 
 async def read_envelope(request: Request) -> bytes:
-    """The canonical envelope bytes from either body form: raw
-    ``application/msgpack`` bytes, or JSON ``{"envelope": "<base64url>"}``."""
+    """The canonical envelope (or submission) bytes from either body form: raw
+    ``application/msgpack`` bytes, or JSON ``{"envelope": "<base64url>",
+    "sealed"?: [{recipient, key, box}]}``."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     body = await request.body()
     if content_type == MSGPACK:
@@ -78,10 +87,15 @@ async def read_envelope(request: Request) -> bytes:
             raise InvalidInput("body", f"not valid JSON: {exc}") from None
         if not isinstance(obj, dict) or "envelope" not in obj:
             raise InvalidInput("envelope", 'required: {"envelope": "<base64url of the canonical envelope>"}')
-        extra = sorted(set(obj) - {"envelope"})
+        extra = sorted(set(obj) - {"envelope", "sealed"})
         if extra:
-            raise InvalidInput(extra[0], "unknown field (the body has only \"envelope\")")
-        return b64d(obj["envelope"], "envelope")
+            raise InvalidInput(extra[0], "unknown field (the body has only \"envelope\" and \"sealed\")")
+        envelope = b64d(obj["envelope"], "envelope")
+        if "sealed" not in obj:
+            return envelope
+        if not isinstance(obj["sealed"], list):
+            raise InvalidInput("sealed", "expected a list of {recipient, key, box}")
+        return submission_bytes(envelope, [SealedBox.from_json(b, f"sealed[{i}]") for i, b in enumerate(obj["sealed"])])
     raise InvalidInput("content-type", f"expected application/msgpack or application/json, got {content_type!r}")
 
 
@@ -130,3 +144,20 @@ def add_routes(app: FastAPI, service: Any) -> None:
         receipt = redact_receipt(scope_of(request), ledger.receipt(doc_id))
         headers = {"Content-Disposition": f'attachment; filename="receipt-{doc_id[:16]}.json"'} if download else None
         return respond(request, receipt, headers=headers)
+
+    @app.get("/v1/documents/{doc_id}/sealed", tags=["documents"], openapi_extra=access(Access.MEMBER), responses={
+        **_ERRORS, 403: {"description": "you are not a recipient (sealed bodies go to their recipients only)"}})
+    async def get_sealed(request: Request, doc_id: str) -> Response:
+        """`{doc_id, boxes: [{recipient, key, box}]}`: your own sealed boxes of a confidential document
+        (open with `minutebook open DOC_ID --key K`, which also checks the commitment)."""
+        document = await read_document(request, ledger, doc_id)
+        caller = caller_of(request)
+        recipients = (document["doc"].get("body") or {}).get("recipients") or []
+        if caller.kind != "member" or caller.id not in recipients:
+            raise OutOfScope(scope_of(request).describe(), f"the sealed body of {doc_id} (for its recipients only)")
+        boxes = [b.to_json() for b in ledger.sealed(doc_id) if b.recipient == caller.id]
+        if not boxes:
+            from ledger.errors import NotFound
+
+            raise NotFound(f"a sealed box of {doc_id} for {caller.id}")
+        return respond(request, {"doc_id": doc_id, "boxes": boxes})

@@ -18,6 +18,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
 
 from ledger.jsonfmt import b64e
+from ledger.sealing import envelope_of
 
 from ..auth import Access, access, scope_of
 from ..responses import respond
@@ -71,4 +72,4 @@ def add_routes(app: FastAPI, service: Any) -> None:
         (`minutebook audit`)."""
         proposal = ledger.proposal(height)
         return respond(request, {"height": height, "block_hash": ledger.header(height).block_hash,
-                                 "envelopes": [b64e(e) for e in proposal.envelopes]})
+                                 "envelopes": [b64e(envelope_of(e)) for e in proposal.envelopes]})
