@@ -81,6 +81,9 @@ _KEY = re.compile(r"[a-z*][a-z0-9_\-.*]*")
 _TOKEN = re.compile(r"[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*")
 _INTEGER = re.compile(r"-?[0-9]{1,15}")
 _BASE64 = re.compile(r"[A-Za-z0-9+/=]*")
+_STRING = re.compile(r'"((?:[ !#-\[\]-~]|\\[\\"])*)"')  # RFC 8941 sf-string: printable ASCII, \" and \\ escaped
+_PRINTABLE = re.compile(r"[ -~]*")
+_UNESCAPE = re.compile(r"\\(.)")
 
 
 def _b64(data: bytes) -> str:
@@ -159,6 +162,14 @@ class _Parser:
         raise self.fail(f"unexpected {c!r}" if c else "unexpected end")
 
     def string(self) -> str:
+        m = _STRING.match(self.s, self.i)
+        if m is not None:
+            self.i = m.end()
+            text = m.group(1)
+            return _UNESCAPE.sub(r"\1", text) if "\\" in text else text
+        return self._string_slowly()  # names what is wrong
+
+    def _string_slowly(self) -> str:
         self.i += 1
         out = []
         while True:
@@ -258,7 +269,7 @@ def parse_dictionary(text: str, field: str) -> dict[str, _Member]:
 
 
 def _serialize_string(value: str) -> str:
-    if not all(" " <= c <= "~" for c in value):
+    if _PRINTABLE.fullmatch(value) is None:
         raise BadRequestSignature(f"string {value!r} is not printable ASCII")
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 

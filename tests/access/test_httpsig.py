@@ -174,3 +174,13 @@ def test_whitespace_variants_parse_to_the_same_signature():
     good = _signed()
     spaced = good["Signature-Input"].replace("(", "(  ").replace(" \"@path\"", "   \"@path\"")
     assert _verify(dict(good, **{"Signature-Input": "  " + spaced + " "}))
+
+
+def test_escaped_strings_parse_and_serialise_back():
+    members = parse_dictionary('a="x\\"y\\\\z", b=("p" "q");k="v"', "T")
+    assert members["a"].value == 'x"y\\z'
+    assert serialize_signature_params(["p", "q"], members["b"].params) == '("p" "q");k="v"'
+    with pytest.raises(BadRequestSignature, match="may escape only"):
+        parse_dictionary('a="x\\n"', "T")
+    with pytest.raises(BadRequestSignature, match="printable ASCII"):
+        parse_dictionary('a="tiếng"', "T")
