@@ -624,6 +624,21 @@ class Ledger:
             check_sealed(envelope.doc, boxes, registry)
         return envelope
 
+    def inclusion(self, doc_id: str, leaf_hash_hex: str) -> dict:
+        """Integrity without content: the RFC 9162 audit path of an accepted
+        document's leaf, for one who holds its envelope (so knows its leaf
+        hash ``SHA-256(0x00 ‖ envelope)``), against the log of the block holding
+        it: ``{doc_id, leaf_index, leaf_hash, height, block_hash, log_size,
+        log_root, inclusion_proof}``. NotFound unless `doc_id` is accepted with
+        that leaf hash."""
+        height, leaf, _ = self._doc_record(doc_id)
+        if leaf is None or self._log.leaf_hash_at(leaf).hex() != leaf_hash_hex:
+            raise NotFound(f"accepted document {doc_id} with leaf hash {leaf_hash_hex}")
+        header = self.header(height)
+        return {"doc_id": doc_id, "leaf_index": leaf, "leaf_hash": leaf_hash_hex, "height": height,
+                "block_hash": header.block_hash, "log_size": header.log_size, "log_root": header.log_root.hex(),
+                "inclusion_proof": [h.hex() for h in self._log.inclusion_proof(leaf, header.log_size)]}
+
     def sealed(self, doc_id: str) -> list[SealedBox]:
         """The sealed boxes kept for an accepted confidential document ([] if none)."""
         height, leaf, _ = self._doc_record(doc_id)

@@ -12,16 +12,18 @@ class ``auditor`` (a node key, or an inspector of the root unit).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
 
+from ledger.errors import InvalidInput
 from ledger.jsonfmt import b64e
 from ledger.sealing import envelope_of
 
 from ..auth import Access, access, scope_of
-from ..responses import respond
+from ..responses import check_doc_id, respond
 from ..scopes import redact_block
 
 __all__ = ["add_routes", "MAX_BLOCKS_PER_PAGE"]
@@ -46,6 +48,20 @@ def add_routes(app: FastAPI, service: Any) -> None:
     async def get_consistency(request: Request, first: int = Query(..., ge=1), second: int = Query(..., ge=1)) -> Response:
         """`{first, second, proof}`: RFC 9162 §2.1.4 consistency between two log sizes."""
         return respond(request, ledger.consistency_proof(first, second))
+
+    @app.get("/v1/proofs/inclusion", tags=["log"], responses=_ERRORS, openapi_extra=access(Access.PUBLIC))
+    async def get_inclusion(
+        request: Request,
+        doc_id: str = Query(..., description="the document's id (SHA-256 of its canonical doc, hex)"),
+        leaf_hash: str = Query(..., description="SHA-256(0x00 ‖ canonical envelope), hex: proves you hold it"),
+    ) -> Response:
+        """`{doc_id, leaf_index, leaf_hash, height, block_hash, log_size, log_root, inclusion_proof}`:
+        RFC 9162 §2.1.3 audit path of the document's leaf against the block holding it, without content
+        (check it against that block's certified header, `GET /v1/blocks/{height}`)."""
+        check_doc_id(doc_id)
+        if not re.fullmatch(r"[0-9a-f]{64}", leaf_hash):
+            raise InvalidInput("leaf_hash", "expected 64 lowercase hex characters")
+        return respond(request, ledger.inclusion(doc_id, leaf_hash))
 
     @app.get("/v1/blocks", tags=["log"], openapi_extra=access(Access.PUBLIC))
     async def list_blocks(

@@ -52,6 +52,17 @@ def _concrete(path: str, world) -> str:
     return re.sub(r"\{([^}]+)\}", lambda m: values.get(m.group(1), "x"), path)
 
 
+def _queries(world) -> dict:
+    """Required query parameters of public routes, with values that exist."""
+    from ledger.jsonfmt import b64d
+    from ledger.merkle import leaf_hash
+
+    doc = world.service.ledger.document(world.service.ledger.block(1)["documents"][0]["doc_id"])
+    return {"/v1/proofs/consistency": {"first": 1, "second": 1},
+            "/v1/proofs/inclusion": {"doc_id": doc["doc_id"],
+                                     "leaf_hash": leaf_hash(b64d(doc["envelope"], "envelope")).hex()}}
+
+
 @pytest.mark.parametrize("who", [None, "bad"])
 def test_unauthenticated_or_badly_signed_requests_to_closed_routes_get_401(world, who):
     client = world.client(None)
@@ -78,6 +89,6 @@ def test_public_routes_answer_without_a_key(world):
     for path, method, op in _operations(world.app):
         if op["x-access"] != "public" or method != "GET":
             continue
-        query = {"first": 1, "second": 1} if path == "/v1/proofs/consistency" else None
+        query = _queries(world).get(path)
         r = client.get(_concrete(path, world), params=query)
         assert r.status_code == 200, f"{path}: {r.status_code} {r.text[:200]}"

@@ -194,3 +194,24 @@ def test_public_types_open_what_a_deployment_chooses():
     assert w.client(None).get(f"/v1/documents/{resolution}").status_code == 200
     assert w.client(None).get(f"/v1/documents/{minutes}").status_code == 401
     assert w.client("m0025").get(f"/v1/documents/{resolution}").status_code == 200  # any caller, then
+
+
+def test_inclusion_proof_by_leaf_hash_is_public_and_verifies(world):
+    import hashlib as _h
+
+    from ledger.jsonfmt import b64d
+    from ledger.merkle import leaf_hash, verify_inclusion
+
+    doc_id = _targets(world)["warning in s1"]  # content the public may not read, but may prove included
+    envelope = b64d(world.client(NODE).get(f"/v1/documents/{doc_id}").json()["envelope"], "envelope")
+    proof = world.client(None).get("/v1/proofs/inclusion", params={"doc_id": doc_id,
+                                                                    "leaf_hash": leaf_hash(envelope).hex()})
+    assert proof.status_code == 200
+    body = proof.json()
+    block = world.client(None).get(f"/v1/blocks/{body['height']}").json()
+    assert block["header_fields"]["log_root"] == body["log_root"] and block["block_hash"] == body["block_hash"]
+    verify_inclusion(leaf_hash(envelope), body["leaf_index"], body["log_size"],
+                     [bytes.fromhex(h) for h in body["inclusion_proof"]], bytes.fromhex(body["log_root"]))
+    wrong = world.client(None).get("/v1/proofs/inclusion", params={"doc_id": doc_id,
+                                                                    "leaf_hash": _h.sha256(b"x").hexdigest()})
+    assert wrong.status_code == 404 and "warning" not in wrong.text
