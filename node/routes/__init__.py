@@ -30,7 +30,11 @@ signatures), ``member`` (content: an authenticated caller, and the handler
 checks the scope), ``auditor`` (every envelope: a scope that reads
 everything), ``operator`` (a node key). A route that declares nothing is
 ``member``, and tests/access/test_access_classes.py fails on it: it walks the
-OpenAPI document and asks every route unauthenticated.
+OpenAPI document and asks every route unauthenticated. A route answering one
+document that a deployment may open to the public (``access.public_types``)
+declares ``access(Access.MEMBER, public_types=True)``. Tests read as any
+sample member or node with ``tests/access/conftest.py``'s ``World.client(who)``
+(a TestClient that signs every request).
 
 A content handler keeps "which unit / member does this answer concern"
 explicit and asks the scope before answering: ``require_document(request,
