@@ -365,12 +365,14 @@ async def authenticate(request: Request) -> None:
         if "signature-input" not in headers or "signature" not in headers:
             raise BadRequestSignature("a signed request carries both Signature-Input and Signature")
         digest = headers.getlist("content-digest")
+        has_body = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
         caller = auth.check_signature(
             method=request.method, path=request.scope.get("raw_path", b"").decode("latin-1") or "/",
             query=request.scope.get("query_string", b"").decode("latin-1"),
             signature_input=", ".join(headers.getlist("signature-input")),
             signature=", ".join(headers.getlist("signature")),
-            content_digest=", ".join(digest) if digest else None, body=await request.body())
+            content_digest=", ".join(digest) if digest else None,
+            body=await request.body() if has_body or digest else b"")
     elif SESSION_COOKIE in request.cookies:
         caller = auth.session_caller(request.cookies[SESSION_COOKIE])
         expired_session = caller is None
