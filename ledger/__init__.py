@@ -11,9 +11,9 @@ from ledger.blocks import (ACCEPTED, REJECTED, Block, BlockProposal, BlockSignat
 from ledger.checkpoint import Checkpoint, CheckpointLog, checkpoint_origin, verify_checkpoint
 from ledger.documents import DOC_TYPES, Document, Envelope, Signature, make_envelope, sign_document
 from ledger.encoding import MAX_DOCUMENT_BYTES, canonical, decode_canonical, normalize
-from ledger.errors import (AlreadyCommitted, BadNoteSignature, BadSignature, CorruptionError, InvalidInput,
-                           KeyFileError, MalformedNote, MinutebookError, NotCanonical, NotFound, NotPermitted,
-                           ProofFailed, Rejected, RootMismatch, TooLarge, UnverifiedNote)
+from ledger.errors import (AlreadyCommitted, BadNoteSignature, BadRequestSignature, BadSignature, CorruptionError,
+                           InvalidInput, KeyFileError, MalformedNote, MinutebookError, NotCanonical, NotFound,
+                           NotPermitted, ProofFailed, Rejected, RootMismatch, TooLarge, UnverifiedNote)
 from ledger.genesis import Genesis
 from ledger.keys import (BLOCK_DOMAIN, DOC_DOMAIN, KeyFile, generate_seed, public_key, read_key_file, sign, verify,
                          write_key_file)
@@ -21,6 +21,7 @@ from ledger.ledger import Ledger
 from ledger.merkle_log import MerkleLog
 from ledger.receipts import Receipt
 from ledger.registry import Registry
+from ledger.sealing import SealedBox
 from ledger.signed_note import Note, NoteSignature, VerifierKey, cosign_note, open_note, sign_note
 from ledger.store import LevelDBStore, MemoryStore, Overlay, Store
 
@@ -34,12 +35,13 @@ __all__ = [
     "Genesis", "Registry", "Ledger", "MerkleLog", "Store", "MemoryStore", "LevelDBStore", "Overlay",
     # blocks and proofs
     "BlockProposal", "Header", "Block", "BlockSignature", "DocumentStatus", "TreeHead", "ACCEPTED", "REJECTED",
-    "check_certificate", "quorum_size", "Receipt",
+    "check_certificate", "quorum_size", "Receipt", "SealedBox",
     # C2SP checkpoints and signed notes
     "Checkpoint", "CheckpointLog", "checkpoint_origin", "verify_checkpoint",
     "Note", "NoteSignature", "VerifierKey", "open_note", "sign_note", "cosign_note",
     # errors
-    "MinutebookError", "InvalidInput", "NotCanonical", "TooLarge", "BadSignature", "NotPermitted", "Rejected",
+    "MinutebookError", "InvalidInput", "NotCanonical", "TooLarge", "BadSignature", "BadRequestSignature",
+    "NotPermitted", "Rejected",
     "AlreadyCommitted", "NotFound", "KeyFileError", "ProofFailed", "RootMismatch", "CorruptionError",
     "MalformedNote", "BadNoteSignature", "UnverifiedNote",
 ]

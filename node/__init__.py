@@ -29,6 +29,12 @@ _EXPORTS = {
     "FrameError": "node.errors",
     "WitnessRefused": "node.errors",
     "WitnessConflict": "node.errors",
+    "Unauthenticated": "node.errors",
+    "OutOfScope": "node.errors",
+    "AccessSettings": "node.config",
+    "Access": "node.auth",
+    "Caller": "node.auth",
+    "Scope": "node.scopes",
 }
 
 __all__ = list(_EXPORTS)

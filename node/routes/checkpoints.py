@@ -8,8 +8,10 @@ voters' verifier keys (ledger/checkpoint.py has the formats).
 | ``GET /v1/anchors?origin=O`` | JSON ``{origin, doc_id, size, root_hash, at_ms}``: the latest ``anchor`` document this ledger accepted for the lower ledger of origin O (404 if none) |
 | ``GET /v1/verifier-keys?height=H`` | JSON ``{origin, height, signatures_required, keys: [{node_id, vkey}], witness?}``: the verifier keys of the voters that sign block H (default: the next block); ``witness`` is this node's cosigner key if it is a witness |
 
-Checkpoints prove integrity without revealing content: these routes are
-public by nature (the same holds for the witness routes in witness.py).
+Checkpoints prove integrity without revealing content: these routes are of
+access class ``public`` (node/auth.py), as are the witness routes in
+witness.py. An anchor's answer is a lower ledger's tree size and root, no
+content either.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ledger.checkpoint import CheckpointLog
 from ledger.errors import NotFound
 from ledger.registry import Registry
 
+from ..auth import Access, access
 from ..responses import respond
 
 __all__ = ["add_routes", "NOTE_MEDIA_TYPE", "checkpoint_log"]
@@ -55,7 +58,8 @@ def add_routes(app: FastAPI, service: Any) -> None:
             made.append(checkpoint_log(service))
         return made[0]
 
-    @app.get("/checkpoint", tags=["checkpoints"], response_class=Response, responses={
+    @app.get("/checkpoint", tags=["checkpoints"], response_class=Response, openapi_extra=access(Access.PUBLIC),
+             responses={
         200: {"content": {"text/plain": {}}, "description": "a C2SP checkpoint (signed note)"},
         404: {"description": "no checkpoint is signed by a majority yet"}})
     async def get_checkpoint() -> Response:
@@ -66,7 +70,8 @@ def add_routes(app: FastAPI, service: Any) -> None:
             raise NotFound("a checkpoint signed by a majority of the voters")
         return note_response(checkpoints.note(height))
 
-    @app.get("/v1/checkpoints/{height}", tags=["checkpoints"], response_class=Response, responses={
+    @app.get("/v1/checkpoints/{height}", tags=["checkpoints"], response_class=Response,
+             openapi_extra=access(Access.PUBLIC), responses={
         200: {"content": {"text/plain": {}}, "description": "a C2SP checkpoint (signed note)"}, **_ERRORS})
     async def get_checkpoint_at(height: int = Path(..., ge=1)) -> Response:
         """Block `height`'s checkpoint, once a strict majority of its voters signed it."""
@@ -76,7 +81,7 @@ def add_routes(app: FastAPI, service: Any) -> None:
             raise NotFound(f"a checkpoint of block {height} signed by a majority of its voters")
         return note_response(checkpoints.note(height))
 
-    @app.get("/v1/anchors", tags=["checkpoints"], responses=_ERRORS)
+    @app.get("/v1/anchors", tags=["checkpoints"], responses=_ERRORS, openapi_extra=access(Access.PUBLIC))
     async def get_anchor(request: Request, origin: str = Query(..., min_length=1,
                                                                   description="the lower ledger's origin")) -> Response:
         """The latest anchor of a lower ledger in this ledger (its receipt: /v1/documents/{doc_id}/receipt)."""
@@ -86,7 +91,7 @@ def add_routes(app: FastAPI, service: Any) -> None:
         return respond(request, {"origin": origin, "doc_id": anchor["doc_id"], "size": anchor["size"],
                                  "root_hash": anchor["root"].hex(), "at_ms": anchor["at_ms"]})
 
-    @app.get("/v1/verifier-keys", tags=["checkpoints"], responses=_ERRORS)
+    @app.get("/v1/verifier-keys", tags=["checkpoints"], responses=_ERRORS, openapi_extra=access(Access.PUBLIC))
     async def get_verifier_keys(
         request: Request,
         height: int | None = Query(None, ge=1, description="the block whose signers to list (default: the next)"),

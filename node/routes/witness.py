@@ -7,7 +7,9 @@ node's API URL.
 | ``POST /add-checkpoint`` | the spec's body (old size, proof, checkpoint) -> 200 cosignature line(s), ``text/plain``; 409 ``<size>\\n`` as ``text/x.tlog.size``; 400/403/404/413/422 as the spec says, with our JSON error body |
 | ``GET /{origin_hash}/checkpoint`` | the latest checkpoint cosigned for the origin whose SHA-256 is ``origin_hash`` (lowercase hex), ``text/plain`` |
 
-Public by nature: a checkpoint proves integrity without revealing content.
+Access class ``public`` (node/auth.py): a checkpoint proves integrity
+without revealing content, and tlog-witness authenticates nothing but the
+checkpoint's signatures.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ledger.errors import NotFound
 
+from ..auth import Access, access
 from ..errors import WitnessConflict, WitnessRefused
 from ..witness import SIZE_MEDIA_TYPE
 from .checkpoints import note_response
@@ -31,6 +34,7 @@ def add_routes(app: FastAPI, service: Any) -> None:
     witness = getattr(service, "witness", None)
 
     @app.post("/add-checkpoint", tags=["witness"], response_class=Response, openapi_extra={
+        **access(Access.PUBLIC),  # tlog-witness: no authentication beyond the checkpoint's own signatures
         "requestBody": {"required": True, "content": {"text/plain": {"schema": {
             "type": "string", "description": "old <size>, consistency proof lines, an empty line, the checkpoint"}}}},
     }, responses={
@@ -56,7 +60,8 @@ def add_routes(app: FastAPI, service: Any) -> None:
                             headers={"content-type": SIZE_MEDIA_TYPE})
         return note_response(lines)
 
-    @app.get("/{origin_hash}/checkpoint", tags=["witness"], response_class=Response, responses={
+    @app.get("/{origin_hash}/checkpoint", tags=["witness"], response_class=Response,
+             openapi_extra=access(Access.PUBLIC), responses={
         200: {"content": {"text/plain": {}}, "description": "the latest cosigned checkpoint of the origin"},
         404: {"description": "this witness never cosigned a checkpoint of that origin"}})
     async def get_witnessed_checkpoint(
