@@ -122,13 +122,18 @@ def init_federation(directory: Path, *, central_nodes: int = 3, province_nodes: 
     return federation
 
 
+def _member_key_file(ledger_path: Path, role: str) -> Path:
+    """The key file, in one ledger's folder, of the central unit's holder of `role`."""
+    members = json.loads((ledger_path / "members.json").read_text(encoding="utf-8"))
+    holder = next(m for m in members if m["org"] == CENTRAL and role in m["roles"])
+    return ledger_path / holder["key_file"]
+
+
 def _officer_key(central_path: Path) -> Any:
     """The central inspector's key: the officer who signs the anchors."""
     from ledger.keys import read_key_file
 
-    members = json.loads((central_path / "members.json").read_text(encoding="utf-8"))
-    inspector = next(m for m in members if m["org"] == CENTRAL and "inspector" in m["roles"])
-    return read_key_file(central_path / inspector["key_file"])
+    return read_key_file(_member_key_file(central_path, "inspector"))
 
 
 def _wait_witnessed(witness_url: str, origin: str, lower_url: str, timeout: float = 60.0) -> None:
@@ -209,8 +214,10 @@ def _print_welcome(directory: Path, federation: dict) -> None:
     p1 = next(e for e in federation["ledgers"] if e["name"] == PROVINCES[0])
     d = directory
     click.echo("")
+    auditor = _member_key_file(directory / PROVINCES[0], "inspector")  # the central inspector reads every ledger
     click.echo(f"The minutes of the cell {EXAMPLE_CELL}, verified from a central auditor's seat:")
-    click.echo(f"  minutebook receipt {example_minutes(directory) or 'DOC_ID'} --node {p1['nodes'][0]} > cell.json")
+    click.echo(f"  minutebook receipt {example_minutes(directory) or 'DOC_ID'} --key {auditor} "
+               f"--node {p1['nodes'][0]} > cell.json")
     click.echo(f"  minutebook verify cell.json --genesis {d}/p1/genesis.json --node {p1['nodes'][0]} \\")
     click.echo(f"      --anchor {d}/anchors/p1.json --anchor-genesis {d}/central/genesis.json")
     click.echo(f"  minutebook monitor --genesis {d}/p1/genesis.json --state {d}/monitor-p1.json --once \\")

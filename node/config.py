@@ -143,6 +143,9 @@ class CheckpointSettings:
     def __post_init__(self) -> None:
         if self.push_interval_ms < 10:
             raise InvalidInput("checkpoints.push_interval_ms", "expected int >= 10")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AccessSettings:
     """``[access]``: request signatures, sessions, what the public reads, the read log."""
 

@@ -43,7 +43,8 @@ def federation(tmp_path):
         banner = _wait_running(proc, banner="Ctrl-C stops the federation")
         yield d, banner
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(60) == 0
+        code = proc.wait(120)
+        assert code == 0, f"devnet up exited {code}:\n{proc.stdout.read()}"
     finally:
         if proc.poll() is None:
             _stop_hard(proc)
@@ -59,8 +60,9 @@ def test_a_cells_minutes_verify_from_the_centre_and_fail_on_any_altered_link(fed
     assert [e["name"] for e in fed["ledgers"]] == ["central", "p1", "p2"]
     assert "anchored p1 in the central ledger" in banner and "anchored p2 in the central ledger" in banner
     p1 = fed["ledgers"][1]["nodes"][0]
-    doc_id = re.search(r"minutebook receipt ([0-9a-f]{64}) --node", banner).group(1)
-    receipt = _run("receipt", doc_id, "--node", p1)
+    found = re.search(r"minutebook receipt ([0-9a-f]{64}) --key (\S+) --node", banner)
+    doc_id, auditor_key = found.group(1), found.group(2)
+    receipt = _run("receipt", doc_id, "--key", auditor_key, "--node", p1)
     assert receipt.exit_code == 0, receipt.output
     cell = tmp_path / "cell.json"
     cell.write_text(receipt.output, encoding="utf-8")
