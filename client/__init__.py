@@ -26,6 +26,7 @@ _EXPORTS = {
     "NotPermittedError": "client.errors",
     "NotFoundError": "client.errors",
     "AlreadyCommittedError": "client.errors",
+    "DuplicateRecordError": "client.errors",
     "TooLargeError": "client.errors",
     "RejectedError": "client.errors",
     "InternalError": "client.errors",

@@ -11,6 +11,8 @@ The tree, as httpx draws its own::
     ├── AlreadyCommittedError     409  already_committed; carries the existing `receipt`
     ├── TooLargeError             413  too_large
     ├── RejectedError             422  rejected
+    │   └── DuplicateRecordError  409  duplicate_record: another document already records this act;
+    │                                  carries `existing` (its doc id). Not a success.
     ├── InternalError             500  internal (the server logged the details)
     ├── ForwardFailedError        502  forward_failed
     ├── NoLeaderError             503  no_leader; carries `retry_after` seconds
@@ -35,6 +37,7 @@ __all__ = [
     "NotPermittedError",
     "NotFoundError",
     "AlreadyCommittedError",
+    "DuplicateRecordError",
     "TooLargeError",
     "RejectedError",
     "InternalError",
@@ -115,6 +118,16 @@ class RejectedError(ApiError):
     pass
 
 
+class DuplicateRecordError(RejectedError):
+    """Another accepted document records the same act (the same meeting's
+    minutes, the same resolution number...): `existing` is its doc id, `field`
+    the identifying field. Correct the existing record with an amendment."""
+
+    @property
+    def existing(self) -> str | None:
+        return self.body.get("existing")
+
+
 class InternalError(ApiError):
     pass
 
@@ -147,6 +160,7 @@ _BY_CODE: dict[str, type[ApiError]] = {
     "not_permitted": NotPermittedError,
     "not_found": NotFoundError,
     "already_committed": AlreadyCommittedError,
+    "duplicate_record": DuplicateRecordError,
     "too_large": TooLargeError,
     "rejected": RejectedError,
     "internal": InternalError,
