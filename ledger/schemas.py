@@ -43,7 +43,7 @@ __all__ = [
     "Enum", "ListOf", "Obj", "Nullable", "BODY_SCHEMAS", "CONFIDENTIAL_SCHEMA", "CONFIDENTIAL_TYPES",
     "MEMBER_CHANGES", "ROLES", "SEVERITIES", "MEETING_KINDS", "MEETING_MODES", "NODE_ROLES", "MAX_COUNT",
     "PROFILE_KINDS", "AMENDMENT_ACTIONS", "DIRECTIVE_SCOPES", "TASK_STATUSES", "POLL_ELIGIBLE",
-    "RECORD_KEYS", "AMENDABLE", "KEPT_ON_AMEND", "REF_FIELDS",
+    "RECORD_KEYS", "AMENDABLE", "KEPT_ON_AMEND", "REF_FIELDS", "MEMBER_STATUSES", "ACTIVE_STATUSES",
 ]
 
 
@@ -73,6 +73,8 @@ MEMBER_CHANGES = (
     "admitted", "made_full", "transferred", "award", "warning", "reprimand",
     "dismissal", "expelled", "suspended", "reinstated", "resigned", "deceased",
 )
+MEMBER_STATUSES = ("probationary", "full", "suspended", "expelled", "resigned", "deceased")
+ACTIVE_STATUSES = frozenset({"probationary", "full"})  # who may sign, vote and hold roles
 SEVERITIES = ("info", "minor", "major", "critical")
 ROLES = ("secretary", "deputy_secretary", "chair", "inspector", "committee_member")
 NODE_ROLES = ("voter", "learner")

@@ -82,7 +82,7 @@ def test_bootstrap_queries(reg, org):
     assert reg.voters() == ["n1", "n2", "n3"] and reg.learners() == []
     assert reg.node_key("n1") == public_key(org.node_seeds["n1"]) and reg.node_key("n9") is None
     assert reg.unit("central/p1") == {"path": "central/p1", "name": "Province One", "kind": "province",
-                                      "status": "open", "parent": "central"}
+                                      "status": "open", "parent": "central", "created_at": org.genesis["created_at"]}
     assert [u["path"] for u in reg.children("central")] == ["central/p1", "central/p2"]
     sec = org.secretary(CELL)
     assert sec in reg.members_of(CELL)
