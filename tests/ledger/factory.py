@@ -174,7 +174,7 @@ class Org:
             b["body"] = body if body is not None else dict(target.doc.body, **changes)
         replacement = b.get("body") or target.doc.body
         if signers is None:
-            signers = sorted({replacement["chair"], replacement["secretary"]}) if target.doc.type == "minutes" \
+            signers = sorted({replacement["chair"], replacement["secretary"]}) if "chair" in replacement \
                 else list(target.signers)
         return self.envelope("amendment", org or target.doc.org, b, signers,
                              refs=[target.doc_id] if refs is None else refs)
