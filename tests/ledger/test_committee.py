@@ -15,30 +15,24 @@ from ledger.ledger import Ledger
 from ledger.registry import Registry
 from ledger.registry_committee import roll_fingerprint
 from ledger.store import MemoryStore
-from tests.ledger.factory import CELLS, DAY, T0, make_org
-from tests.ledger.ledger_builder import drive
+from tests.ledger.factory import CELLS, DAY, T0
+from tests.ledger.ledger_builder import accept_all, drive, statuses
 
 CELL = CELLS[0]  # central/p1/k1/s1
 K1 = "central/p1/k1"
 
 
 @pytest.fixture
-def org():
-    return make_org()
-
-
-@pytest.fixture
-def ledger(org):
-    return Ledger(MemoryStore(), org.genesis)
+def ledger(org_ledger):
+    return org_ledger
 
 
 def block(ledger, *envelopes, at=None):
-    return [(d.status, d.reason) for d in drive(ledger, [e.to_bytes() for e in envelopes], timestamp=at).documents]
+    return statuses(ledger, envelopes, timestamp=at)
 
 
 def accepted(ledger, *envelopes, at=None):
-    statuses = block(ledger, *envelopes, at=at)
-    assert all(s == "accepted" for s, _ in statuses), statuses
+    accept_all(ledger, envelopes, timestamp=at)
 
 
 def refused(ledger, env, error=Rejected, match=None, at=None):

@@ -12,32 +12,24 @@ from ledger.documents import Envelope
 from ledger.errors import DuplicateRecord, InvalidInput, NotPermitted, Rejected
 from ledger.ledger import Ledger
 from ledger.registry import Registry
-from ledger.store import MemoryStore
-from tests.ledger.factory import CELLS, DAY, T0, make_org
-from tests.ledger.ledger_builder import drive
+from tests.ledger.factory import CELLS, DAY, T0
+from tests.ledger.ledger_builder import accept_all, statuses
 
 CELL = CELLS[0]  # central/p1/k1/s1
 OTHER = CELLS[1]  # central/p1/k1/s2
 
 
 @pytest.fixture
-def org():
-    return make_org()
-
-
-@pytest.fixture
-def ledger(org):
-    return Ledger(MemoryStore(), org.genesis)
+def ledger(org_ledger):
+    return org_ledger
 
 
 def block(ledger: Ledger, *envelopes: Envelope) -> list[tuple[str, str | None]]:
-    """Apply one block; (status, reason) per envelope."""
-    return [(d.status, d.reason) for d in drive(ledger, [e.to_bytes() for e in envelopes]).documents]
+    return statuses(ledger, envelopes)
 
 
 def accepted(ledger: Ledger, *envelopes: Envelope) -> None:
-    statuses = block(ledger, *envelopes)
-    assert all(s == "accepted" for s, _ in statuses), statuses
+    accept_all(ledger, envelopes)
 
 
 def refused_on_check(ledger: Ledger, env: Envelope, error=Rejected, match: str | None = None):

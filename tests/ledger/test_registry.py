@@ -12,15 +12,10 @@ from ledger.genesis import Genesis
 from ledger.keys import public_key
 from ledger.registry import TRANSITIONS, Registry
 from ledger.store import MemoryStore, Overlay
-from tests.ledger.factory import CELLS, T0, make_org
+from tests.ledger.factory import CELLS, T0
 
 AT = T0 + 1000
 CELL = CELLS[0]  # central/p1/k1/s1
-
-
-@pytest.fixture
-def org():
-    return make_org()
 
 
 @pytest.fixture
