@@ -73,6 +73,18 @@ def test_genesis_hash_and_round_trip(org):
     assert Genesis.from_json({**org.genesis, "extra": [1]}).genesis_hash != g.genesis_hash
 
 
+def test_genesis_time_zone(org):
+    """The chain's zone for monthly figures: an IANA name, default Asia/Ho_Chi_Minh."""
+    g = Genesis.from_json(org.genesis)
+    assert g.time_zone == "Asia/Ho_Chi_Minh" and "time_zone" not in g.to_json()
+    tokyo = Genesis.from_json({**org.genesis, "time_zone": "Asia/Tokyo"})
+    assert tokyo.time_zone == "Asia/Tokyo" and tokyo.genesis_hash != g.genesis_hash
+    for bad in ("Mars/Olympus", "", 7, None, "asia/ho_chi_minh"):
+        with pytest.raises(InvalidInput) as info:
+            Genesis.from_json({**org.genesis, "time_zone": bad})
+        assert info.value.field == "time_zone", info.value.message
+
+
 def test_bootstrap_queries(reg, org):
     assert reg.voters() == ["n1", "n2", "n3"] and reg.learners() == []
     assert reg.node_key("n1") == public_key(org.node_seeds["n1"]) and reg.node_key("n9") is None
