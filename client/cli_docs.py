@@ -19,10 +19,12 @@ from .cli_common import (
     cli_errors,
     echo_json,
     fail,
+    load_document_file,
+    load_document_text,
     load_keys,
     node_option,
     parse_document_text,
-    read_document_file,
+    tz_option,
 )
 
 __all__ = ["keys_group", "submit", "get", "receipt", "stats", "import_", "COMMANDS"]
@@ -90,29 +92,34 @@ def keys_new(member_id: str | None, node_id: str | None, out: str, passphrase_pr
 @node_option()
 @click.option("--wait", is_flag=True, help="Wait until committed and certified, then print the receipt JSON.")
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait with --wait.")
+@tz_option()
 @cli_errors
-def submit(file: str, keys: tuple[str, ...], node: str, wait: bool, timeout: float) -> None:
+def submit(file: str, keys: tuple[str, ...], node: str, wait: bool, timeout: float, tz: str | None) -> None:
     """Sign a YAML or JSON document with each key and submit it.
 
     FILE holds {type, org, body, refs?}; v, nonce and created_at are filled in
-    when missing, and text is normalised to Unicode NFC before signing. Prints
-    the document id; with --wait, prints the receipt JSON (save it and check it
-    with `minutebook verify`). Submitting the same signed document again is
-    harmless: it is reported as already committed.
+    when missing, and text is normalised to Unicode NFC before signing. Times
+    may be written as ISO 8601 (2026-11-20, 2026-11-20T19:00,
+    2026-11-20T19:00+07:00) or unix ms; without an offset they are read in
+    the --tz zone. Prints the document id; with --wait, prints the receipt
+    JSON (save it and check it with `minutebook verify`). A document already
+    committed is reported as such; another document recording the same act
+    (the same meeting's minutes, a resolution number used before) is refused
+    with the id of the record to amend instead.
 
     \b
     Example:
       minutebook submit minutes.yaml --key keys/chair.json --key keys/secretary.json \\
           --node http://127.0.0.1:8101 --wait > receipt.json
     """
+    from .docinput import normalise_document
     from .sdk import Client, sign_document
 
-    if file == "-":
-        doc = parse_document_text(sys.stdin.read(), "stdin")
-    else:
-        doc = read_document_file(file)
-    envelope = sign_document(doc, load_keys(keys))
+    raw = load_document_text(sys.stdin.read(), "stdin") if file == "-" else load_document_file(file)
+    signing_keys = load_keys(keys)
     with Client(node, timeout=max(timeout + 10, 30)) as client:
+        doc = normalise_document(raw, tz, amended_type=_amended_type(client, raw))
+        envelope = sign_document(doc, signing_keys)
         result = client.submit(envelope, wait=wait, timeout=timeout)
     if wait:
         echo_json(result["receipt"])
@@ -121,6 +128,20 @@ def submit(file: str, keys: tuple[str, ...], node: str, wait: bool, timeout: flo
     else:
         note = " (already committed)" if result["status"] == "already_committed" else ""
         click.echo(f"{result['doc_id']} {result['status']}{note}")
+
+
+def _amended_type(client, doc: dict) -> str | None:
+    """For an amendment that replaces a body, the type of its target (asked of
+    the node), so the replacement's times are read by that type's schema."""
+    from . import errors as api_errors
+
+    body = doc.get("body") if doc.get("type") == "amendment" else None
+    if not isinstance(body, dict) or not isinstance(body.get("body"), dict) or not isinstance(body.get("target"), str):
+        return None
+    try:
+        return client.get_document(body["target"])["doc"]["type"]
+    except (api_errors.SdkError, KeyError, TypeError):
+        return None  # the node will name what is wrong with the target
 
 
 @click.command(epilog=EXIT_CODES_HELP)
