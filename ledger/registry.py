@@ -62,7 +62,7 @@ from typing import Any
 import msgpack
 
 from .documents import Envelope
-from .encoding import canonical
+from .encoding import canonical, canonical_of_checked
 from .errors import BadSignature, InvalidInput, NotPermitted, Rejected
 from .genesis import Genesis
 from .orgpaths import ancestors, is_under, parent_path
@@ -119,7 +119,8 @@ class _Plan:
         return self.view.get(key)
 
     def put(self, key: bytes, value: Any) -> None:
-        self.changes[key] = value if type(value) is bytes else canonical(value)
+        # Registry values are built from validated documents: no second walk to check them.
+        self.changes[key] = value if type(value) is bytes else canonical_of_checked(value)
 
     def delete(self, key: bytes) -> None:
         self.changes[key] = None
@@ -248,7 +249,7 @@ class Registry(RecordRules, CommitteeRules):
         """`check`, then write its changes and advance the state hash."""
         plan = self._plan(envelope, at_ms)
         changes = sorted(plan.changes.items())
-        digest = hashlib.sha256(canonical([[k, v] for k, v in changes])).digest() if changes else _EMPTY
+        digest = hashlib.sha256(canonical_of_checked([[k, v] for k, v in changes])).digest() if changes else _EMPTY
         h = hashlib.sha256(self.state_hash() + bytes.fromhex(envelope.doc_id) + digest).digest()
         view = self.view
         for k, v in changes:

@@ -19,7 +19,8 @@ A *record* is an accepted document of an amendable type (schemas.py
    every node refuses the same second record;
 3. writes the record ``r/d/<doc id>``: type, org, block time, key, kept
    fields, auth, ``current`` (the doc id of the version in force; null once
-   withdrawn) and ``versions`` ([doc id, action], the original first).
+   withdrawn) and ``versions`` ([doc id, action], the original first); doc
+   ids as 32 raw bytes, since every record of every node keeps them.
 
 An ``amendment`` (``{target, action, reason, body?}``, ``doc.refs ==
 [target]``, ``doc.org`` the record's org) then either
@@ -48,7 +49,7 @@ from __future__ import annotations
 from typing import Any
 
 from .documents import validate_body
-from .encoding import canonical
+from .encoding import canonical, canonical_of_checked
 from .errors import DuplicateRecord, InvalidInput, NotPermitted, Rejected
 from .orgpaths import is_under
 from .schemas import AMENDABLE, KEPT_ON_AMEND, RECORD_KEYS, ROLES
@@ -86,9 +87,10 @@ class RecordRules:
         rec = self._record(self.view, doc_id)
         if rec is None:
             return None
+        current = rec["current"]
         return {"doc_id": doc_id, "type": rec["type"], "org": rec["org"], "at": rec["at"],
-                "current": rec["current"], "withdrawn": rec["current"] is None,
-                "versions": [{"doc_id": d, "action": a} for d, a in rec["versions"]]}
+                "current": None if current is None else current.hex(), "withdrawn": current is None,
+                "versions": [{"doc_id": d.hex(), "action": a} for d, a in rec["versions"]]}
 
     def amended_record(self, doc_id: str) -> str | None:
         """For an accepted amendment, the doc id of the record it changed."""
@@ -111,7 +113,7 @@ class RecordRules:
         key = record_key(doc_type, org, body)
         if key is None:
             return None
-        k = b"r/x/" + canonical(key)
+        k = b"r/x/" + canonical_of_checked(key)
         held = p.get(k)
         if held is not None:
             existing = held.hex()
@@ -130,7 +132,7 @@ class RecordRules:
         p.put(b"r/d/" + _raw(doc.doc_id), {
             "type": doc.type, "org": doc.org, "at": at_ms, "key": key, "confidential": "confidential" in body,
             "kept": {f: body[f] for f in KEPT_ON_AMEND.get(doc.type, ())}, "auth": auth,
-            "current": doc.doc_id, "versions": [[doc.doc_id, "original"]]})
+            "current": _raw(doc.doc_id), "versions": [[_raw(doc.doc_id), "original"]]})
         self._new_version(p, doc.type, doc.org, doc.doc_id, body, at_ms, None)
 
     def _new_version(self, p, doc_type: str, org: str, record_id: str, body: dict, at_ms: int, rec) -> None:
@@ -152,8 +154,8 @@ class RecordRules:
             raise Rejected(f"body.target: no record {target} to amend or withdraw (an accepted "
                            f"{', '.join(AMENDABLE)})")
         if rec["current"] is None:
-            raise Rejected(f"body.target: {target} was withdrawn by {rec['versions'][-1][0]}; a withdrawn record "
-                           f"stays withdrawn")
+            raise Rejected(f"body.target: {target} was withdrawn by {rec['versions'][-1][0].hex()}; a withdrawn "
+                           f"record stays withdrawn")
         org = rec["org"]
         if doc.org != org:
             raise Rejected(f"doc.org: an amendment belongs to its record's unit {org!r}, not {doc.org!r}")
@@ -178,8 +180,8 @@ class RecordRules:
                     raise Rejected(f"body.body.{field}: an amendment keeps the record's {field} ({was!r}), got "
                                    f"{new[field]!r}")
             self._new_version(p, doc_type, org, target, new, at_ms, rec)
-            rec["current"] = doc.doc_id
-        rec["versions"].append([doc.doc_id, body["action"]])
+            rec["current"] = _raw(doc.doc_id)
+        rec["versions"].append([_raw(doc.doc_id), body["action"]])
         p.put(b"r/d/" + _raw(target), rec)
         p.put(b"r/a/" + _raw(doc.doc_id), _raw(target))
 
