@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.documents import _decode
-from ledger.encoding import canonical, decode_canonical, normalize
+from ledger.encoding import canonical, canonical_of_checked, decode_canonical, normalize
 from ledger.errors import InvalidInput, NotCanonical, TooLarge
 from tests.ledger.factory import make_org
 
@@ -49,6 +49,13 @@ def test_round_trip(value):
 
 
 @FAST
+@FAST
+@given(values)
+def test_canonical_of_checked_values_is_canonical(value):
+    """What the registry writes without a second check is byte for byte what canonical writes."""
+    assert canonical_of_checked(value) == canonical(value)
+
+
 @given(st.binary(max_size=64))
 def test_random_bytes_rejected_or_canonical(data):
     try:
