@@ -49,13 +49,13 @@ def test_round_trip(value):
 
 
 @FAST
-@FAST
 @given(values)
 def test_canonical_of_checked_values_is_canonical(value):
     """What the registry writes without a second check is byte for byte what canonical writes."""
     assert canonical_of_checked(value) == canonical(value)
 
 
+@FAST
 @given(st.binary(max_size=64))
 def test_random_bytes_rejected_or_canonical(data):
     try:
