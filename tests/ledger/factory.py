@@ -15,6 +15,7 @@ Every builder returns a valid signed :class:`Envelope` by default; pass
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass, field
 
 from ledger.documents import Document, Envelope, make_envelope
@@ -48,6 +49,7 @@ class Org:
     node_seeds: dict[str, bytes]
     member_unit: dict[str, str]
     counter: list = field(default_factory=lambda: [0])
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     # -- helpers ---------------------------------------------------------------
 
@@ -78,8 +80,11 @@ class Org:
         return s
 
     def _next(self) -> int:
-        self.counter[0] += 1
-        return self.counter[0]
+        """A fresh number; thread-safe (the cluster load generators share one Org), so two
+        documents never get one nonce and two records never get one identity by accident."""
+        with self._lock:
+            self.counter[0] += 1
+            return self.counter[0]
 
     def envelope(self, type_: str, org: str, body: dict, signers, *, refs=(), created_at=None, nonce=None,
                  seeds: dict | None = None) -> Envelope:
@@ -97,7 +102,7 @@ class Org:
         secretary = secretary or self.officer(org_path, "secretary")
         attendees = [{"member": m, "present": i % 4 != 3} | ({} if i % 4 != 3 else {"reason": "sick"})
                      for i, m in enumerate(sorted(m for m, u in self.member_unit.items() if u == org_path))]
-        b = {"meeting_id": f"{org_path}/{self.counter[0]}", "kind": "regular", "held_at": T0 - DAY,
+        b = {"meeting_id": f"{org_path}/{self._next()}", "kind": "regular", "held_at": T0 - DAY,
              "scheduled_for": T0 - DAY, "mode": "in_person", "chair": chair, "secretary": secretary,
              "attendees": attendees, "agenda": ["plan"], "opinions": [{"member": chair, "topic": "plan",
                                                                         "summary": "agree"}],
@@ -107,7 +112,7 @@ class Org:
         return self.envelope("minutes", org_path, b, signers or sorted({chair, secretary}))
 
     def resolution(self, org_path: str, *, signers=None, **body) -> Envelope:
-        b = {"number": f"{self.counter[0] + 1}/NQ", "title": "On the plan", "text": "Adopted.", "adopted_at": T0,
+        b = {"number": f"{self._next()}/NQ", "title": "On the plan", "text": "Adopted.", "adopted_at": T0,
              "minutes": None, "tally": {"for": 3, "against": 0, "abstain": 1, "eligible": 5},
              "tasks": [{"owner": self.officer(org_path), "due": T0 + 30 * DAY, "description": "do it"}]}
         b.update(body)
@@ -126,7 +131,7 @@ class Org:
 
     def finding(self, org_path: str, *, unit=None, member=None, severity="minor", signers=None, **body) -> Envelope:
         subject = {"member": member} if member else {"unit": unit or org_path}
-        b = {"inspection_id": f"KT-{self.counter[0] + 1}", "subject": subject, "finding": "late minutes",
+        b = {"inspection_id": f"KT-{self._next()}", "subject": subject, "finding": "late minutes",
              "severity": severity, "recommendations": ["hold meetings on time"]}
         b.update(body)
         return self.envelope("inspection_finding", org_path, b, signers or [self.officer(org_path, "inspector")])
@@ -180,7 +185,7 @@ class Org:
                              refs=[target.doc_id] if refs is None else refs)
 
     def directive(self, org_path: str, *, addressed=None, signers=None, **body) -> Envelope:
-        b = {"number": f"{self.counter[0] + 1}-CT", "title": "Về việc học tập nghị quyết", "text": "Chỉ thị.",
+        b = {"number": f"{self._next()}-CT", "title": "Về việc học tập nghị quyết", "text": "Chỉ thị.",
              "issued_at": T0, "addressed": addressed or {"scope": "subtree"}, "ack_due": T0 + 7 * DAY,
              "report_due": T0 + 30 * DAY}
         b.update(body)
@@ -203,7 +208,7 @@ class Org:
                             {"task": task, "status": status, "text": "Đang thực hiện."} | body)
 
     def poll(self, org_path: str, *, signers=None, **body) -> Envelope:
-        b = {"poll_id": f"{org_path}/poll-{self.counter[0] + 1}", "motion": "Thông qua kế hoạch",
+        b = {"poll_id": f"{org_path}/poll-{self._next()}", "motion": "Thông qua kế hoạch",
              "options": ["for", "against", "abstain"], "closes_at": T0 + 10 * DAY,
              "quorum": {"num": 1, "den": 2, "strict": True}, "eligible": "active"}
         b.update(body)
