@@ -30,7 +30,7 @@ from . import errors as api_errors
 
 __all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_INPUT", "EXIT_UNREACHABLE", "EXIT_CODES_HELP", "cli_errors", "fail",
            "read_document_file", "load_document_file", "load_document_text", "parse_document_text", "load_keys",
-           "node_option", "tz_option", "echo_json"]
+           "node_option", "tz_option", "key_option", "request_key", "echo_json"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -66,6 +66,9 @@ def _describe_api_error(exc: api_errors.ApiError) -> tuple[str, int]:
         return f"{exc.message}{field} (HTTP {exc.status})", EXIT_UNREACHABLE
     if isinstance(exc, (api_errors.MalformedRequest, api_errors.TooLargeError)):
         return f"the node refused the request: {exc.message}{field} (HTTP {exc.status})", EXIT_INPUT
+    if isinstance(exc, api_errors.UnauthenticatedError):
+        return (f"this needs your key: give --key KEY_FILE or set $MINUTEBOOK_KEY (HTTP {exc.status} {exc.code})",
+                EXIT_FAILED)
     return f"{exc.message}{field} (HTTP {exc.status} {exc.code})", EXIT_FAILED
 
 
@@ -122,6 +125,19 @@ def tz_option() -> Callable:
     return click.option("--tz", "tz", default=None, envvar="MINUTEBOOK_TZ", metavar="ZONE", callback=check,
                         help="IANA time zone for times written without an offset "
                              "[default: $MINUTEBOOK_TZ or Asia/Ho_Chi_Minh].")
+
+
+def key_option() -> Callable:
+    """``--key``: the key file that signs the requests (RFC 9421; content routes need one)."""
+    return click.option("--key", "-k", "key_path", envvar="MINUTEBOOK_KEY", type=click.Path(dir_okay=False),
+                        metavar="KEY_FILE",
+                        help="Your key file (member or node) to sign the request with [default: $MINUTEBOOK_KEY]. "
+                             "Content is answered only to a signed request, within your scope.")
+
+
+def request_key(path: str | None) -> Any:
+    """The KeyFile at `path` (prompting for a passphrase if it is encrypted), or None."""
+    return load_keys((path,))[0] if path else None
 
 
 def echo_json(obj: Any) -> None:

@@ -57,8 +57,8 @@ def normalise_times(doc_type: str, body: Any, tz: str | ZoneInfo | None = None, 
 
 
 def normalise_document(doc: Any, tz: str | ZoneInfo | None = None, *, amended_type: str | None = None) -> Any:
-    """A document ``{type, org, body, refs?, created_at?, ...}`` with its
-    body's times (and ``created_at``) as unix ms."""
+    """A document ``{type, org, body, refs?, created_at?, meta?, ...}`` with
+    its body's times (and ``created_at``; in ``meta``, YAML dates) as unix ms."""
     if not isinstance(doc, dict):
         return doc
     zone_info = tz if isinstance(tz, ZoneInfo) else zone(tz)
@@ -67,8 +67,10 @@ def normalise_document(doc: Any, tz: str | ZoneInfo | None = None, *, amended_ty
         out["body"] = normalise_times(out.get("type"), out["body"], zone_info, amended_type=amended_type)
     if "created_at" in out and isinstance(out["created_at"], (str, *_DATES)):
         out["created_at"] = parse_time(out["created_at"], "created_at", tz=zone_info)
+    if "meta" in out:  # a confidential document's public facts (`submit --confidential`): no schema
+        out["meta"] = _schemaless(out["meta"], "meta", zone_info)
     for key in out:
-        if key not in ("body", "created_at"):
+        if key not in ("body", "created_at", "meta"):
             _refuse_dates(out[key], key)
     return out
 
