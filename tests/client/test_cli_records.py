@@ -17,7 +17,7 @@ from client.errors import DuplicateRecordError
 from client.sdk import Client
 from ledger.keys import write_key_file
 from tests.ledger.factory import CELLS, T0, make_org
-from tests.node.service_double import ServiceDouble, serve
+from tests.node.service_double import ServiceDouble, key_file, serve
 
 CELL = CELLS[0]
 HCM = dt.timezone(dt.timedelta(hours=7))
@@ -64,8 +64,14 @@ def _committed(node, path, text: str) -> str:
     return json.loads(r.output)["doc_id"]
 
 
+def _reader(node) -> Client:
+    """A client whose reads are signed by the cell's secretary."""
+    org = node["org"]
+    return Client(node["url"], key=key_file(org.secretary(CELL), org.seeds[org.secretary(CELL)]))
+
+
 def _held_at(node, doc_id: str) -> int:
-    with Client(node["url"]) as client:
+    with _reader(node) as client:
         return client.get_document(doc_id)["doc"]["body"]["held_at"]
 
 
@@ -112,7 +118,7 @@ def test_the_sdk_raises_duplicate_record_with_the_existing_id(node, tmp_path):
 
     org = node["org"]
     one = org.resolution(CELL, number="5/NQ-CB")
-    with Client(node["url"]) as client:
+    with _reader(node) as client:
         assert client.submit(one.to_bytes(), wait=True)["status"] == "committed"
         doc = {"type": "resolution", "org": CELL, "body": dict(one.doc.body, title="Bản khác")}
         with pytest.raises(DuplicateRecordError) as info:
@@ -130,7 +136,7 @@ def test_an_amendment_reads_its_replacement_times_by_the_targets_schema(node, tm
     r = _submit(node, amendment, "--wait")
     assert r.exit_code == 0, r.output
     fix = json.loads(r.output)["doc_id"]
-    with Client(node["url"]) as client:
+    with _reader(node) as client:
         doc = client.get_document(target)
         assert doc["current"] == fix and [v["action"] for v in doc["versions"]] == ["original", "amend"]
         held = client.get_document(fix)["doc"]["body"]["body"]["held_at"]

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import msgpack
 import pytest
-from fastapi.testclient import TestClient
 
 from ledger.encoding import canonical
 from ledger.jsonfmt import b64e
 from node.api import create_app
 from tests.ledger.factory import CELLS, T0, make_org
 
-from .service_double import ServiceDouble
+from .service_double import ServiceDouble, key_file, signed_client
 
 CELL = CELLS[0]
 MSGPACK = {"Content-Type": "application/msgpack"}
@@ -24,7 +23,8 @@ MSGPACK = {"Content-Type": "application/msgpack"}
 def world():
     org = make_org()
     service = ServiceDouble(org.genesis, org.node_seeds, start_ms=T0)
-    return org, service, TestClient(create_app(service), raise_server_exceptions=False)
+    reader = org.secretary(CELL)  # reads are signed; the cell's secretary reads the cell's records
+    return org, service, signed_client(create_app(service), key_file(reader, org.seeds[reader]))
 
 
 def test_a_second_record_of_one_meeting_is_409_duplicate_record(world):
