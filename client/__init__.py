@@ -32,6 +32,7 @@ _EXPORTS = {
     "OutOfScopeError": "client.errors",
     "NotFoundError": "client.errors",
     "AlreadyCommittedError": "client.errors",
+    "DuplicateRecordError": "client.errors",
     "TooLargeError": "client.errors",
     "RejectedError": "client.errors",
     "InternalError": "client.errors",

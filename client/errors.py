@@ -14,6 +14,8 @@ The tree, as httpx draws its own::
     ├── AlreadyCommittedError     409  already_committed; carries the existing `receipt`
     ├── TooLargeError             413  too_large
     ├── RejectedError             422  rejected
+    │   └── DuplicateRecordError  409  duplicate_record: another document already records this act;
+    │                                  carries `existing` (its doc id). Not a success.
     ├── InternalError             500  internal (the server logged the details)
     ├── ForwardFailedError        502  forward_failed
     ├── NoLeaderError             503  no_leader; carries `retry_after` seconds
@@ -43,6 +45,7 @@ __all__ = [
     "BusyError",
     "NotFoundError",
     "AlreadyCommittedError",
+    "DuplicateRecordError",
     "TooLargeError",
     "RejectedError",
     "InternalError",
@@ -137,6 +140,16 @@ class RejectedError(ApiError):
     pass
 
 
+class DuplicateRecordError(RejectedError):
+    """Another accepted document records the same act (the same meeting's
+    minutes, the same resolution number...): `existing` is its doc id, `field`
+    the identifying field. Correct the existing record with an amendment."""
+
+    @property
+    def existing(self) -> str | None:
+        return self.body.get("existing")
+
+
 class InternalError(ApiError):
     pass
 
@@ -177,6 +190,7 @@ _BY_CODE: dict[str, type[ApiError]] = {
     "busy": BusyError,
     "not_found": NotFoundError,
     "already_committed": AlreadyCommittedError,
+    "duplicate_record": DuplicateRecordError,
     "too_large": TooLargeError,
     "rejected": RejectedError,
     "internal": InternalError,

@@ -67,6 +67,9 @@ Storage keys (besides ``m/`` for the Merkle log and ``r/`` for the registry);
     i/u/<org>\\0<be8 created_at><be8 leaf>     accepted documents by unit
     i/m/<member>\\0<be8 created_at><be8 leaf>  by member (signers and body.member)
     i/t/<type>\\0<be8 created_at><be8 leaf>    by type
+    i/r/<doc_id hex>\\0<be8 created_at><be8 leaf>  by the documents they reference (each of
+                                         their ``refs``): amendments of a record, answers
+                                         to a directive, ballots of a poll
     i/n/<be8 leaf>                       accepted ``node`` documents (membership)
     s/<doc_id, 32 raw bytes>             the sealed boxes of an accepted confidential document,
                                          canonical [{recipient, key, box}] (ledger/sealing.py):
@@ -111,6 +114,7 @@ from .merkle import EMPTY_ROOT, leaf_hash, root
 from .merkle_log import MerkleLog
 from .receipts import consistency_json, receipt_json
 from .registry import Genesis, Registry
+from .schemas import AMENDABLE
 from .sealing import SealedBox, check_sealed, envelope_of, split_submission, submission_bytes
 from .store import Overlay, Store
 
@@ -123,8 +127,9 @@ _ZERO_ID = bytes(32)
 _K_GENESIS = b"g"
 _K_FORMAT = b"x/format"
 # Version of the storage layout. 2: only accepted envelopes are leaves (rejected ones under e/).
+# 3: records (one per act, amendments), committee work and unit times in the registry, the i/r/ index.
 # A store without this key, or with another version, is refused rather than misread.
-STORE_FORMAT = b"2"
+STORE_FORMAT = b"3"
 _K_HEAD = b"h"
 _K_RAFT = b"x/raft_applied"
 _P_BLOCK = b"b/"
@@ -135,7 +140,7 @@ _P_REJECTED = b"e/"
 _P_DOC = b"d/"
 _P_NODE_DOCS = b"i/n/"
 _P_SEALED = b"s/"
-INDEX_KINDS = {"unit": b"i/u/", "member": b"i/m/", "type": b"i/t/"}
+INDEX_KINDS = {"unit": b"i/u/", "member": b"i/m/", "type": b"i/t/", "ref": b"i/r/"}
 
 
 class BlockOutOfOrder(CorruptionError):
@@ -219,8 +224,8 @@ class Ledger:
             if version != STORE_FORMAT:
                 found = "none (written before format versions)" if version is None else repr(version.decode(errors="replace"))
                 raise CorruptionError(
-                    f"ledger store format {found} is not {STORE_FORMAT.decode()!r} (only accepted documents as "
-                    f"leaves); start from an empty data directory and let the node catch up from its peers")
+                    f"ledger store format {found} is not {STORE_FORMAT.decode()!r} (the registry's rules and "
+                    f"layout changed); start from an empty data directory and let the node catch up from its peers")
         raw = store.get(_K_HEAD)
         # Invariant: height == number of blocks applied; head_header is block `height`'s.
         self.height = 0 if raw is None else _u64.unpack(raw)[0]
@@ -388,6 +393,8 @@ class Ledger:
             members.add(subject)
         for member in members:
             put(b"i/m/" + member.encode() + suffix, b"")
+        for ref in doc.refs:
+            put(b"i/r/" + ref.encode() + suffix, b"")
 
     # -- voters and certificates ---------------------------------------------
 
@@ -578,10 +585,15 @@ class Ledger:
         return data
 
     def document(self, doc_id: str) -> dict:
-        """``{doc_id, leaf_index, height, status, reason?, envelope, doc}``;
-        ``envelope`` base64url, ``doc`` the document with bytes as base64url.
-        A rejected document has ``leaf_index`` None (it is no leaf) and the
-        reason of its latest rejection."""
+        """``{doc_id, leaf_index, height, status, reason?, envelope, doc,
+        current?, versions?}``; ``envelope`` base64url, ``doc`` the document
+        with bytes as base64url. A rejected document has ``leaf_index`` None
+        (it is no leaf) and the reason of its latest rejection. An accepted
+        record of an amendable type (ledger/schemas.py ``AMENDABLE``) has
+        ``current`` (the doc id of its version in force, None once withdrawn)
+        and ``versions`` ``[{doc_id, action: original|amend|withdraw,
+        height}]``, oldest first. The documents that reference it (its
+        amendments among them) are ``documents_by("ref", doc_id)``."""
         height, leaf, offset = self._doc_record(doc_id)
         return self._document_json(doc_id, height, leaf=leaf, offset=offset)
 
@@ -595,7 +607,13 @@ class Ledger:
             d["status"] = REJECTED
             d["reason"] = self._rejection_reason(doc_id, height, offset)
         d["envelope"] = b64e(data)
-        d["doc"] = _jsonable(decode_canonical(data)["doc"])
+        doc = decode_canonical(data)["doc"]
+        d["doc"] = _jsonable(doc)
+        if leaf is not None and doc["type"] in AMENDABLE:
+            record = Registry(self.store).record(doc_id)
+            if record is not None:  # None only for a record whose original was rejected
+                d["current"] = record["current"]
+                d["versions"] = [dict(v, height=self._doc_record(v["doc_id"])[0]) for v in record["versions"]]
         return d
 
     def _rejection_reason(self, doc_id: str, height: int, offset: int) -> str:
@@ -686,8 +704,9 @@ class Ledger:
         limit: int | None = 100,
         reverse: bool = False,
     ) -> Iterator[dict]:
-        """Accepted documents of a unit, member or type (`kind`), ordered by
-        created_at then leaf, optionally within [since_ms, until_ms]."""
+        """Accepted documents of a unit, member or type, or that reference a
+        document (`kind` "ref", `value` its doc id), ordered by created_at then
+        leaf, optionally within [since_ms, until_ms]."""
         if kind not in INDEX_KINDS:
             raise InvalidInput("kind", f"expected one of {sorted(INDEX_KINDS)}, got {kind!r}")
         prefix = INDEX_KINDS[kind] + value.encode() + b"\0"
