@@ -48,7 +48,7 @@ from .schemas import BODY_SCHEMAS, CONFIDENTIAL_SCHEMA, CONFIDENTIAL_TYPES, Enum
 __all__ = [
     "DOC_TYPES", "DOC_VERSION", "NONCE_BYTES", "MEMBER_ID_RE", "ORG_PATH_RE",
     "Document", "Signature", "Envelope",
-    "sign_document", "make_envelope", "validate_body", "is_member_id", "is_org_path",
+    "sign_document", "make_envelope", "salvage_doc_id", "validate_body", "is_member_id", "is_org_path",
     "COMMIT_DOMAIN", "SALT_BYTES", "body_commitment", "confidential_body", "opens_commitment",
 ]
 
@@ -577,6 +577,18 @@ class Envelope:
             seen.add(s.signer)
             if not verify(s.key, DOC_DOMAIN, message, s.sig):
                 raise BadSignature(s.signer)
+
+
+def salvage_doc_id(data: bytes) -> str | None:
+    """The id of the document inside envelope bytes that failed validation, if
+    they at least decode canonically to ``{doc: {...}, ...}``; else None."""
+    try:
+        obj = decode_canonical(data)
+    except InvalidInput:
+        return None
+    if isinstance(obj, dict) and isinstance(obj.get("doc"), dict):
+        return hashlib.sha256(canonical(obj["doc"])).hexdigest()
+    return None
 
 
 def sign_document(doc: Document, signer_id: str, seed: bytes) -> Signature:

@@ -93,7 +93,7 @@ from .blocks import (
     block_signing_message,
     quorum_size,
 )
-from .documents import Envelope
+from .documents import Envelope, salvage_doc_id
 from .encoding import canonical, decode_canonical
 from .errors import AlreadyCommitted, CorruptionError, InvalidInput, MinutebookError, NotFound, Rejected
 from .jsonfmt import b64e
@@ -131,18 +131,6 @@ class BlockOutOfOrder(CorruptionError):
     """apply_block was handed a proposal that does not extend the head: a gap
     or a fork in what Raft committed, which is a broken invariant. (The node
     runtime filters stale proposals with :meth:`Ledger.is_next` first.)"""
-
-
-def _salvage_doc_id(data: bytes) -> str | None:
-    """The id of a document inside an envelope that failed validation, if the
-    bytes at least decode canonically to ``{doc: {...}, ...}``."""
-    try:
-        obj = decode_canonical(data)
-    except MinutebookError:
-        return None
-    if isinstance(obj, dict) and isinstance(obj.get("doc"), dict):
-        return hashlib.sha256(canonical(obj["doc"])).hexdigest()
-    return None
 
 
 def _jsonable(value: Any) -> Any:
@@ -276,7 +264,7 @@ class Ledger:
             except MinutebookError as exc:
                 envelope = None
                 reason = f"{exc.code}: {exc.message}"
-                doc_id = _salvage_doc_id(data)
+                doc_id = salvage_doc_id(data)
             else:
                 doc_id = envelope.doc_id
             raw_id = bytes.fromhex(doc_id) if doc_id is not None else None

@@ -65,6 +65,10 @@ class BlockProducer:
     def holds(self, doc_id: str) -> bool:
         return doc_id in self.pool or (self.in_flight is not None and doc_id in self.in_flight.doc_ids)
 
+    def held(self) -> int:
+        """Documents admitted and not yet in an applied block: pooled or in flight."""
+        return len(self.pool) + (len(self.in_flight.doc_ids) if self.in_flight is not None else 0)
+
     def add(self, doc_id: str, envelope: bytes, now: float) -> bool:
         """Pool `envelope`; False if this doc_id is already pooled or in flight."""
         if self.holds(doc_id):

@@ -36,6 +36,8 @@ from ledger.blocks import Block, block_signing_message
 from ledger.errors import MinutebookError, NotFound
 from ledger.keys import BLOCK_DOMAIN, sign
 
+from node import batch
+
 __all__ = ["Certifier"]
 
 log = logging.getLogger("minutebook.certifier")
@@ -155,7 +157,7 @@ class Certifier:
             if future.done():
                 continue
             try:
-                future.set_result({"doc_id": doc_id, "status": "committed", "receipt": self.ledger.receipt(doc_id)})
+                future.set_result(batch.committed(doc_id, self.ledger.receipt(doc_id)))
             except MinutebookError as exc:  # rejected on apply
                 future.set_exception(exc)
         if height in self.incomplete:

@@ -23,6 +23,7 @@ import logging
 from typing import Any
 
 import httpx
+import msgpack
 
 from node.errors import ForwardFailed, NoLeader, NodeError
 
@@ -59,13 +60,29 @@ class Forwarder:
         return self._client
 
     async def forward(self, leader: str, envelope: bytes, *, wait: bool, timeout: float) -> dict[str, Any]:
+        params = {"wait": "committed", "timeout": str(timeout)} if wait else {}
+        body = await self._post(leader, "/v1/documents", envelope, params, timeout)
+        if not isinstance(body, dict):
+            raise ForwardFailed(leader, f"answered with a JSON {type(body).__name__}")
+        return body
+
+    async def forward_batch(self, leader: str, envelopes: list[bytes], *, timeout: float) -> list[dict[str, Any]]:
+        """Forward a batch (never with `wait`); the leader's per-envelope results, in order."""
+        body = await self._post(leader, "/v1/documents:batch", msgpack.packb(list(envelopes), use_bin_type=True), {},
+                                timeout)
+        results = body.get("results") if isinstance(body, dict) else None
+        if not isinstance(results, list) or len(results) != len(envelopes) or not all(
+                isinstance(r, dict) and isinstance(r.get("status"), str) for r in results):
+            raise ForwardFailed(leader, "answered a batch without one result per envelope")
+        return results
+
+    async def _post(self, leader: str, path: str, content: bytes, params: dict, timeout: float) -> Any:
         url = self.api_urls.get(leader, "")
         if not url:
             raise NoLeader(retry_after=1.0, message=f"leader {leader} has no api_url in this node's config")
-        params = {"wait": "committed", "timeout": str(timeout)} if wait else {}
         try:
             response = await self._http().post(
-                url.rstrip("/") + "/v1/documents", params=params, content=envelope,
+                url.rstrip("/") + path, params=params, content=content,
                 headers={"content-type": "application/msgpack", "accept": "application/json"},
                 timeout=httpx.Timeout(timeout + 10.0, connect=self.connect_timeout),
             )

@@ -63,7 +63,7 @@ from consensus import ConfChange, Entry, EntryType, RawNode, Role, decode_messag
 from consensus import Config as RaftConfig
 from consensus.errors import ConsensusError
 from ledger.blocks import Block, BlockProposal, BlockSignature, Header
-from ledger.documents import Envelope
+from ledger.documents import Envelope, salvage_doc_id
 from ledger.errors import AlreadyCommitted, CorruptionError, InvalidInput, MinutebookError
 from ledger.genesis import Genesis
 from ledger.keys import read_key_file
@@ -71,11 +71,12 @@ from ledger.ledger import Ledger
 from ledger.registry import Registry
 from ledger.store import LevelDBStore
 
+from node import batch
 from node.block_producer import BlockProducer
 from node.catchup import CatchUp, SnapshotTarget, parse_snapshot_data, snapshot_data
 from node.certifier import Certifier
 from node.config import NodeConfig
-from node.errors import NodeError, NoLeader, SubmitTimeout
+from node.errors import NodeError, NoLeader, Overloaded, SubmitTimeout
 from node.forwarding import Forwarder, LeaderAnswered
 from node.intake import IntakeJournal
 from node.membership import desired_conf, next_change, peer_map
@@ -150,6 +151,7 @@ class NodeRuntime:
         self._running = False
         self._failed: BaseException | None = None
         self._last_reconcile = 0.0
+        self._admitting = 0  # submissions checked and being journaled right now (counted against the bound)
         self.stopped: asyncio.Event | None = None
 
     # ================================================================ lifecycle
@@ -215,26 +217,79 @@ class NodeRuntime:
     async def submit(self, envelope: bytes, *, wait: bool, timeout: float = 30.0) -> dict[str, Any]:
         if self._role is not Role.LEADER:
             return await self._submit_via_leader(envelope, wait=wait, timeout=timeout)
+        self._check_room(1)
         checked = self.ledger.check_submission(envelope)  # typed errors; AlreadyCommitted with the receipt
         doc_id = checked.doc_id
-        await self.intake.add(doc_id, envelope)  # durable before anyone hears "pending"
+        self._admitting += 1
+        try:
+            await self.intake.add(doc_id, envelope)  # durable before anyone hears "pending"
+        finally:
+            self._admitting -= 1
         if self._role is not Role.LEADER:  # deposed while journaling: the new leader takes it
             return await self.submit(envelope, wait=wait, timeout=timeout)
-        self.producer.add(doc_id, envelope, time.monotonic())
-        self.metrics.submissions_total.labels("admitted").inc()
-        self._wake_producer.set()
+        self._pool([(doc_id, envelope)])
         if not wait:
-            return {"doc_id": doc_id, "status": "pending"}
+            return batch.pending(doc_id)
         return await self._until_certified(doc_id, timeout)
+
+    async def submit_batch(self, envelopes: list[bytes], *, wait: bool, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Admit (or forward) many envelopes; one result per envelope, in order (node/batch.py).
+        Raises only what concerns the whole batch: NoLeader, Overloaded, ForwardFailed."""
+        if self._role is not Role.LEADER:
+            return await self._submit_batch_via_leader(envelopes, wait=wait, timeout=timeout)
+        self._check_room(len(envelopes))
+        results: list[dict[str, Any] | None] = [None] * len(envelopes)
+        admitted: list[tuple[int, str, bytes]] = []
+        for i, data in enumerate(envelopes):
+            try:
+                checked = self.ledger.check_submission(data)
+            except MinutebookError as exc:
+                results[i] = batch.failed(salvage_doc_id(data) if isinstance(data, bytes) else None, exc)
+                continue
+            admitted.append((i, checked.doc_id, data))
+        self._admitting += len(admitted)
+        try:
+            await asyncio.gather(*(self.intake.add(doc_id, data) for _, doc_id, data in admitted))
+        finally:
+            self._admitting -= len(admitted)
+        if self._role is not Role.LEADER:  # deposed while journaling: the new leader takes them
+            again = await self._submit_batch_via_leader([data for _, _, data in admitted], wait=wait, timeout=timeout)
+            for (i, _, _), result in zip(admitted, again):
+                results[i] = result
+            return results  # type: ignore[return-value]
+        self._pool([(doc_id, data) for _, doc_id, data in admitted])
+        for i, doc_id, _ in admitted:
+            results[i] = batch.pending(doc_id)
+        if wait and admitted:
+            await self._wait_results(results, timeout)
+        return results  # type: ignore[return-value]
+
+    def _uncommitted(self) -> int:
+        """Documents this node answered (or is answering) 202 for and has not seen applied."""
+        return len(self.intake) + self._admitting
+
+    def _check_room(self, count: int) -> None:
+        """Back-pressure: refuse (503 overloaded, nothing admitted) what would take the documents
+        admitted but not yet committed past ``limits.max_pending_documents``."""
+        held = self._uncommitted()
+        if held + count > self.config.max_pending_documents:
+            self.metrics.submissions_total.labels("overloaded").inc(count)
+            raise Overloaded(retry_after=1.0, message=(
+                f"{held} documents are admitted and not yet committed (at most {self.config.max_pending_documents}"
+                f"); retry shortly"))
+
+    def _pool(self, items: list[tuple[str, bytes]]) -> None:
+        now = time.monotonic()
+        for doc_id, envelope in items:
+            self.producer.add(doc_id, envelope, now)
+        self.metrics.submissions_total.labels("admitted").inc(len(items))
+        self._wake_producer.set()
 
     async def _submit_via_leader(self, envelope: bytes, *, wait: bool, timeout: float) -> dict[str, Any]:
         """A follower forwards to the leader. With `wait`, it forwards without waiting and waits
         here instead: this node applies the block and gathers its certificate itself, so the
         answer does not hang on the leader staying leader (or staying in the cluster) meanwhile."""
-        leader = self._leader
-        if leader is None or leader == self.node_id:
-            self.metrics.submissions_total.labels("no_leader").inc()
-            raise NoLeader(retry_after=1.0)
+        leader = self._leader_or_raise()
         self.metrics.submissions_total.labels("forwarded").inc()
         if not wait:
             return await self.forwarder.forward(leader, envelope, wait=False, timeout=timeout)
@@ -242,14 +297,84 @@ class NodeRuntime:
         return await self._until_certified(
             doc_id, timeout, first=lambda: self.forwarder.forward(leader, envelope, wait=False, timeout=timeout))
 
+    async def _submit_batch_via_leader(self, envelopes: list[bytes], *, wait: bool,
+                                       timeout: float) -> list[dict[str, Any]]:
+        """A follower forwards a batch to the leader; with `wait` it waits here, as for one document."""
+        leader = self._leader_or_raise()
+        self.metrics.submissions_total.labels("forwarded").inc(len(envelopes))
+        if not wait:
+            return await self.forwarder.forward_batch(leader, envelopes, timeout=timeout)
+        loop = asyncio.get_running_loop()
+        futures: dict[str, asyncio.Future] = {}
+        for data in envelopes:  # registered before forwarding, so no block slips past
+            doc_id = salvage_doc_id(data)
+            if doc_id is not None and doc_id not in futures:
+                futures[doc_id] = self._add_waiter(doc_id, loop)
+        try:
+            results = await self.forwarder.forward_batch(leader, envelopes, timeout=timeout)
+            await self._wait_results(results, timeout, futures)
+            return results
+        finally:
+            for doc_id, future in futures.items():
+                self._drop_waiter(doc_id, future)
+
+    def _leader_or_raise(self) -> str:
+        leader = self._leader
+        if leader is None or leader == self.node_id:
+            self.metrics.submissions_total.labels("no_leader").inc()
+            raise NoLeader(retry_after=1.0)
+        return leader
+
+    def _add_waiter(self, doc_id: str, loop: asyncio.AbstractEventLoop) -> asyncio.Future:
+        future = loop.create_future()
+        self._doc_waiters.setdefault(doc_id, []).append(future)
+        return future
+
+    def _drop_waiter(self, doc_id: str, future: asyncio.Future) -> None:
+        waiters = self._doc_waiters.get(doc_id)
+        if waiters and future in waiters:
+            waiters.remove(future)
+            if not waiters:
+                del self._doc_waiters[doc_id]
+
+    async def _wait_results(self, results: list[dict[str, Any]], timeout: float,
+                            futures: dict[str, asyncio.Future] | None = None) -> None:
+        """Turn every ``pending`` result into ``committed`` (with its receipt) once its block is
+        applied here and certified, or into a ``timeout`` / ``rejected`` error; in place."""
+        loop = asyncio.get_running_loop()
+        own = futures is None
+        futures = {} if futures is None else futures
+        try:
+            for result in results:
+                if result["status"] == batch.PENDING and result["doc_id"] not in futures:
+                    futures[result["doc_id"]] = self._add_waiter(result["doc_id"], loop)
+            waiting = {futures[r["doc_id"]] for r in results if r["status"] == batch.PENDING}
+            if waiting:
+                await asyncio.wait(waiting, timeout=timeout)
+            for i, result in enumerate(results):
+                if result["status"] != batch.PENDING:
+                    continue
+                doc_id = result["doc_id"]
+                future = futures[doc_id]
+                if not future.done():
+                    results[i] = batch.failed(doc_id, SubmitTimeout(doc_id))
+                elif future.exception() is not None:
+                    exc = future.exception()
+                    results[i] = batch.failed(doc_id, exc if isinstance(exc, MinutebookError) else SubmitTimeout(doc_id))
+                else:
+                    results[i] = future.result()
+        finally:
+            if own:
+                for doc_id, future in futures.items():
+                    self._drop_waiter(doc_id, future)
+
     async def _until_certified(self, doc_id: str, timeout: float,
                                first: Callable[[], Any] | None = None) -> dict[str, Any]:
         """Wait until the block holding `doc_id` is applied here and certified; return the receipt.
         The waiter is registered before `first` (the forward) runs, so no block slips past it."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        future = loop.create_future()
-        self._doc_waiters.setdefault(doc_id, []).append(future)
+        future = self._add_waiter(doc_id, loop)
         try:
             if first is not None:
                 await first()
@@ -257,11 +382,7 @@ class NodeRuntime:
         except asyncio.TimeoutError:
             raise SubmitTimeout(doc_id) from None
         finally:
-            waiters = self._doc_waiters.get(doc_id)
-            if waiters and future in waiters:
-                waiters.remove(future)
-                if not waiters:
-                    del self._doc_waiters[doc_id]
+            self._drop_waiter(doc_id, future)
 
     def status(self) -> dict[str, Any]:
         st = self.raft.status()
@@ -281,7 +402,10 @@ class NodeRuntime:
             "learner": self.node_id in st.conf_state.learners,
             "voters": list(st.conf_state.voters), "learners": list(st.conf_state.learners),
             "commit_index": st.commit, "applied_index": self._applied_index, "height": self.ledger.height,
-            "catching_up": self.catchup.target is not None, "pending": len(self.producer.pool), "peers": peers,
+            "catching_up": self.catchup.target is not None, "pending": len(self.producer.pool),
+            "uncommitted": {"documents": self._uncommitted(), "oldest_ms": int(self.intake.oldest_age(now) * 1000),
+                            "limit": self.config.max_pending_documents},
+            "peers": peers,
         }
 
     async def read_barrier(self, timeout: float = 5.0) -> None:
@@ -686,3 +810,5 @@ class NodeRuntime:
         m.raft_applied_index.set(self._applied_index)
         m.applied_height.set(self.ledger.height)
         m.pending_documents.set(len(self.producer.pool))
+        m.uncommitted_documents.set(self._uncommitted())
+        m.uncommitted_oldest_seconds.set(self.intake.oldest_age())

@@ -192,3 +192,68 @@ def test_submit_rejects_garbage_with_a_typed_error(one_node, bad):
             await runtime.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_batch_is_admitted_in_one_go_and_each_result_says_what_became_of_it(one_node):
+    """submit_batch on the leader: good envelopes committed with receipts that verify, a forged
+    one refused with its own error, a duplicate of an earlier one already_committed, in order."""
+    from client.verify import verify_receipt
+
+    cluster = one_node
+    good = [cluster.org.minutes(CELL).to_bytes() for _ in range(5)]
+    unknown = cluster.org.minutes(CELL, signers=[cluster.org.officer("central/p2/k1/s1", "secretary")]).to_bytes()
+
+    async def scenario() -> list[dict]:
+        runtime = NodeRuntime(load_config(cluster.nodes["n1"].config))
+        await runtime.start()
+        try:
+            await _until(lambda: runtime.status()["role"] == "leader")
+            first = await runtime.submit(good[0], wait=True)
+            assert first["status"] == "committed"
+            return await runtime.submit_batch([good[1], unknown, good[0], good[2], good[3], good[4]], wait=True)
+        finally:
+            await runtime.stop()
+
+    results = asyncio.run(scenario())
+    assert [r["status"] for r in results] == ["committed", "error", "already_committed", "committed", "committed",
+                                              "committed"]
+    assert results[1]["http_status"] in (401, 403) and results[1]["message"]
+    for r in results[:1] + results[2:]:
+        assert verify_receipt(r["receipt"], cluster.genesis).doc_id == r["doc_id"]
+
+
+def test_past_max_pending_documents_submissions_get_503_overloaded_and_nothing_is_admitted(one_node):
+    """Back-pressure: the documents admitted but not yet committed are bounded; past the bound a
+    submission or a batch is refused whole (503 overloaded with Retry-After) and none of it is
+    journaled or pooled, so a retry later admits it once."""
+    from node.errors import Overloaded
+
+    cluster = one_node
+    config = load_config(cluster.nodes["n1"].config)
+    config = type(config)(**{**{f: getattr(config, f) for f in config.__dataclass_fields__}, "max_pending_documents": 3})
+    envelopes = [cluster.org.minutes(CELL).to_bytes() for _ in range(6)]
+
+    async def scenario() -> None:
+        runtime = NodeRuntime(config)
+        await runtime.start()
+        try:
+            await _until(lambda: runtime.status()["role"] == "leader")
+            runtime._can_propose = lambda: False  # hold every admitted document uncommitted
+            assert [r["status"] for r in await runtime.submit_batch(envelopes[:3], wait=False)] == ["pending"] * 3
+            with pytest.raises(Overloaded) as info:
+                await runtime.submit(envelopes[3], wait=False)
+            assert info.value.http_status == 503 and info.value.retry_after >= 1
+            with pytest.raises(Overloaded):
+                await runtime.submit_batch(envelopes[3:], wait=False)
+            assert runtime.producer.held() == 3 and len(runtime.intake) == 3
+            status = runtime.status()
+            assert status["uncommitted"]["documents"] == 3 and status["uncommitted"]["limit"] == 3
+            del runtime._can_propose  # blocks flow again: the room comes back
+            runtime._wake_producer.set()
+            await _until(lambda: runtime.producer.held() == 0)
+            results = await runtime.submit_batch(envelopes[3:], wait=True)
+            assert [r["status"] for r in results] == ["committed"] * 3
+        finally:
+            await runtime.stop()
+
+    asyncio.run(scenario())
