@@ -109,6 +109,7 @@ __all__ = ["Ledger", "BlockOutOfOrder", "INDEX_KINDS"]
 _u64 = struct.Struct(">Q")
 _pack = _u64.pack
 _ZERO_ID = bytes(32)
+_HEADER_CACHE = 4096
 
 _K_GENESIS = b"g"
 _K_FORMAT = b"x/format"
@@ -188,6 +189,7 @@ class Ledger:
         self.height = 0 if raw is None else _u64.unpack(raw)[0]
         self._head: Header | None = self._block_record(self.height)[0] if self.height else None
         self._log = MerkleLog(store)
+        self._headers: dict[int, Header] = {}  # height -> header, bounded by _HEADER_CACHE
         self._genesis_voters = self.voters_at(1)
 
     # -- the state machine ---------------------------------------------------
@@ -404,7 +406,16 @@ class Ledger:
         return Header.from_bytes(record["header"]), record
 
     def header(self, height: int) -> Header:
-        return self._block_record(height)[0]
+        """Block `height`'s header (kept in a small cache: headers never change once written)."""
+        header = self._headers.get(height)
+        if header is None:
+            if self._head is not None and height == self.height:
+                return self._head
+            header = self._block_record(height)[0]
+            if len(self._headers) >= _HEADER_CACHE:
+                self._headers.clear()
+            self._headers[height] = header
+        return header
 
     @staticmethod
     def _first_leaf(header: Header, record: dict) -> int:
@@ -566,20 +577,42 @@ class Ledger:
         height, leaf, offset = self._doc_record(doc_id)
         if leaf is None:
             raise Rejected(self._rejection_reason(doc_id, height, offset))
-        membership = None
-        if self.voters_at(height) != self._genesis_voters:
-            first_leaf = self._first_leaf(*self._block_record(height))
-            membership = [
-                self._receipt(value.hex(), _u64.unpack(key[len(_P_NODE_DOCS):])[0])
-                for key, value in self.store.scan(_P_NODE_DOCS)
-                if _u64.unpack(key[len(_P_NODE_DOCS):])[0] < first_leaf
-            ]
-        return self._receipt(doc_id, leaf, height, membership)
+        return self._receipt(doc_id, leaf, self._receipt_block(height), self._membership(height))
 
-    def _receipt(self, doc_id: str, leaf: int, height: int | None = None, membership=None) -> dict:
-        if height is None:
-            height = self._doc_record(doc_id)[0]
-        block = self.block_object(height)
+    def receipts_at(self, height: int, doc_ids: list[str]) -> dict[str, "dict | MinutebookError"]:
+        """Receipts of documents in block `height`, the block's part built once (what the
+        waiters of one block need); each value is the receipt, or the error ``receipt`` raises."""
+        block = self._receipt_block(height)
+        membership = self._membership(height)
+        out: dict[str, dict | MinutebookError] = {}
+        for doc_id in doc_ids:
+            try:
+                at, leaf, offset = self._doc_record(doc_id)
+                if leaf is None:
+                    raise Rejected(self._rejection_reason(doc_id, at, offset))
+                out[doc_id] = self._receipt(doc_id, leaf, block if at == height else self._receipt_block(at),
+                                            membership if at == height else self._membership(at))
+            except MinutebookError as exc:
+                out[doc_id] = exc
+        return out
+
+    def _receipt_block(self, height: int) -> Block:
+        """The block part of a receipt: header and certificate (no status list)."""
+        return Block(header=self.header(height), documents=(), certificate=self.certificate(height))
+
+    def _membership(self, height: int) -> list[dict] | None:
+        """The receipts of the accepted ``node`` documents before block `height`, when the voters
+        that certify it differ from genesis (receipts.py); else None."""
+        if self.voters_at(height) == self._genesis_voters:
+            return None
+        first_leaf = self._first_leaf(*self._block_record(height))
+        return [
+            self._receipt(value.hex(), leaf, self._receipt_block(self._doc_record(value.hex())[0]))
+            for key, value in self.store.scan(_P_NODE_DOCS)
+            if (leaf := _u64.unpack(key[len(_P_NODE_DOCS):])[0]) < first_leaf
+        ]
+
+    def _receipt(self, doc_id: str, leaf: int, block: Block, membership=None) -> dict:
         return receipt_json(
             doc_id=doc_id,
             envelope=self.envelope_at(leaf),
