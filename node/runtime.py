@@ -77,7 +77,7 @@ from node.catchup import CatchUp, SnapshotTarget, parse_snapshot_data, snapshot_
 from node.certifier import Certifier
 from node.config import NodeConfig
 from node.errors import NodeError, NoLeader, Overloaded, SubmitTimeout
-from node.forwarding import Forwarder, LeaderAnswered
+from node.forwarding import Forwarder, LeaderAnswered, frame_error
 from node.intake import IntakeJournal
 from node.membership import desired_conf, next_change, peer_map
 from node.metrics import Metrics
@@ -126,8 +126,8 @@ class NodeRuntime:
             max_bytes_per_msg=config.blocks.max_bytes, applied=applied,
             max_committed_bytes_per_ready=max(64 << 20, 4 * config.blocks.max_bytes)), self.log_storage)
         self._config_peers = {p.node_id: p.peer_addr for p in config.peers}
-        api_urls = {p.node_id: p.api_url for p in config.peers if p.api_url}
-        self.forwarder = Forwarder(api_urls)
+        self.forwarder = Forwarder(self._send_link, max_documents=config.max_batch_documents,
+                                   max_bytes=config.max_batch_bytes)
         self.transport: PeerTransport | None = None
         self.producer = BlockProducer(self.node_id, config.blocks, self._is_accepted)
         self.intake = IntakeJournal(str(config.data_dir / "intake"))
@@ -147,6 +147,8 @@ class NodeRuntime:
         self._role = Role.FOLLOWER
         self._wake_ready: asyncio.Event | None = None
         self._wake_producer: asyncio.Event | None = None
+        self._leader_event: asyncio.Event | None = None  # set (and replaced) when the leader changes
+        self._event_leader: str | None = None
         self._tasks: list[asyncio.Task] = []
         self._running = False
         self._failed: BaseException | None = None
@@ -160,6 +162,7 @@ class NodeRuntime:
         self._running = True
         self._wake_ready = asyncio.Event()
         self._wake_producer = asyncio.Event()
+        self._leader_event = asyncio.Event()
         self.stopped = asyncio.Event()
         self.transport = PeerTransport(
             self.node_id, self.seed, self.config.peer_listen,
@@ -200,7 +203,7 @@ class NodeRuntime:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.transport is not None:
             await self.transport.stop()
-        await self.forwarder.close()
+        self.forwarder.close()
         self._disk.shutdown(wait=True)
         for waiters in self._doc_waiters.values():
             for future in waiters:
@@ -237,6 +240,17 @@ class NodeRuntime:
         Raises only what concerns the whole batch: NoLeader, Overloaded, ForwardFailed."""
         if self._role is not Role.LEADER:
             return await self._submit_batch_via_leader(envelopes, wait=wait, timeout=timeout)
+        results = await self._admit_batch(envelopes)
+        if wait:
+            await self._wait_results(results, timeout)
+        return results
+
+    async def _admit_batch(self, envelopes: list[bytes]) -> list[dict[str, Any]]:
+        """The leader's admission of a batch (its own, or a follower's forwarded frame): check
+        each, journal the good ones with one fsync, pool them; ``pending`` results for those.
+        Raises NoLeader (not leading) and Overloaded (no room, nothing admitted)."""
+        if self._role is not Role.LEADER:
+            raise NoLeader(retry_after=0.5, message=f"{self.node_id} is not the leader")
         self._check_room(len(envelopes))
         results: list[dict[str, Any] | None] = [None] * len(envelopes)
         admitted: list[tuple[int, str, bytes]] = []
@@ -252,16 +266,13 @@ class NodeRuntime:
             await asyncio.gather(*(self.intake.add(doc_id, data) for _, doc_id, data in admitted))
         finally:
             self._admitting -= len(admitted)
-        if self._role is not Role.LEADER:  # deposed while journaling: the new leader takes them
-            again = await self._submit_batch_via_leader([data for _, _, data in admitted], wait=wait, timeout=timeout)
-            for (i, _, _), result in zip(admitted, again):
-                results[i] = result
-            return results  # type: ignore[return-value]
-        self._pool([(doc_id, data) for _, doc_id, data in admitted])
+        items = [(doc_id, data) for _, doc_id, data in admitted]
+        if self._role is Role.LEADER:
+            self._pool(items)
+        elif items:  # deposed while journaling: journaled, so ours to hand to the new leader
+            self._spawn(self._resubmit(items), "hand-over")
         for i, doc_id, _ in admitted:
             results[i] = batch.pending(doc_id)
-        if wait and admitted:
-            await self._wait_results(results, timeout)
         return results  # type: ignore[return-value]
 
     def _uncommitted(self) -> int:
@@ -286,16 +297,35 @@ class NodeRuntime:
         self._wake_producer.set()
 
     async def _submit_via_leader(self, envelope: bytes, *, wait: bool, timeout: float) -> dict[str, Any]:
-        """A follower forwards to the leader. With `wait`, it forwards without waiting and waits
-        here instead: this node applies the block and gathers its certificate itself, so the
-        answer does not hang on the leader staying leader (or staying in the cluster) meanwhile."""
+        """A follower forwards to the leader (node/forwarding.py). With `wait`, it forwards
+        without waiting and waits here instead: this node applies the block and gathers its
+        certificate itself, so the answer does not hang on the leader staying leader (or staying
+        in the cluster) meanwhile."""
         leader = self._leader_or_raise()
         self.metrics.submissions_total.labels("forwarded").inc()
         if not wait:
-            return await self.forwarder.forward(leader, envelope, wait=False, timeout=timeout)
+            return self._forwarded_one(leader, (await self.forwarder.forward(leader, [envelope]))[0])
         doc_id = Envelope.from_bytes(envelope).doc_id  # garbage gets its typed error here, as at the leader
-        return await self._until_certified(
-            doc_id, timeout, first=lambda: self.forwarder.forward(leader, envelope, wait=False, timeout=timeout))
+
+        async def forward() -> None:
+            self._forwarded_one(leader, (await self.forwarder.forward(leader, [envelope]))[0])
+
+        return await self._until_certified(doc_id, timeout, first=forward)
+
+    @staticmethod
+    def _forwarded_one(leader: str, result: dict[str, Any]) -> dict[str, Any]:
+        """A forwarded single submission's result as the single route answers it: pending as
+        is; already committed as AlreadyCommitted (409 with the receipt); a refusal as the
+        leader's own error (LeaderAnswered: its status and body, unchanged)."""
+        status = result.get("status")
+        if status in (batch.PENDING, batch.COMMITTED):
+            return result
+        if status == batch.ALREADY_COMMITTED:
+            raise AlreadyCommitted(result["doc_id"], result.get("receipt"))
+        body = {k: v for k, v in result.items() if k not in ("status", "http_status", "doc_id")}
+        if body.get("error") == "timeout":
+            body["doc_id"] = result.get("doc_id")
+        raise LeaderAnswered(leader, result.get("http_status", 502), body)
 
     async def _submit_batch_via_leader(self, envelopes: list[bytes], *, wait: bool,
                                        timeout: float) -> list[dict[str, Any]]:
@@ -303,7 +333,7 @@ class NodeRuntime:
         leader = self._leader_or_raise()
         self.metrics.submissions_total.labels("forwarded").inc(len(envelopes))
         if not wait:
-            return await self.forwarder.forward_batch(leader, envelopes, timeout=timeout)
+            return await self.forwarder.forward(leader, envelopes)
         loop = asyncio.get_running_loop()
         futures: dict[str, asyncio.Future] = {}
         for data in envelopes:  # registered before forwarding, so no block slips past
@@ -311,12 +341,26 @@ class NodeRuntime:
             if doc_id is not None and doc_id not in futures:
                 futures[doc_id] = self._add_waiter(doc_id, loop)
         try:
-            results = await self.forwarder.forward_batch(leader, envelopes, timeout=timeout)
+            results = await self.forwarder.forward(leader, envelopes)
             await self._wait_results(results, timeout, futures)
             return results
         finally:
             for doc_id, future in futures.items():
                 self._drop_waiter(doc_id, future)
+
+    async def _serve_forwarded(self, peer: str, frame: dict) -> None:
+        """A follower's ``submit`` frame: admit it as a batch, answer ``submitted`` (forwarding.py)."""
+        frame_id, envelopes = frame.get("id"), frame.get("envelopes")
+        if type(frame_id) is not int or not isinstance(envelopes, list) or not envelopes or \
+                len(envelopes) > self.config.max_batch_documents or not all(isinstance(e, bytes) for e in envelopes):
+            self.metrics.bad_frames_total.labels("submit").inc()
+            return
+        self.metrics.submissions_total.labels("forwarded_in").inc(len(envelopes))
+        try:
+            reply = {"kind": "submitted", "id": frame_id, "results": await self._admit_batch(envelopes)}
+        except NodeError as exc:
+            reply = {"kind": "submitted", "id": frame_id, "error": frame_error(exc)}
+        self._send(peer, reply)
 
     def _leader_or_raise(self) -> str:
         leader = self._leader
@@ -489,6 +533,11 @@ class NodeRuntime:
             self.metrics.leader_changes_total.inc()
         self._leader, self._role = leader, role
         self.metrics.is_leader.set(1 if role is Role.LEADER else 0)
+        self.forwarder.leader_changed(leader, self.node_id)
+        if leader != self._event_leader:  # wake whoever waits for the next leader (hand-overs)
+            self._event_leader = leader
+            changed, self._leader_event = self._leader_event, asyncio.Event()
+            changed.set()
         if was_leader and role is not Role.LEADER:
             now = time.monotonic()
             self.producer.on_term_end(now)
@@ -505,36 +554,49 @@ class NodeRuntime:
         task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
 
     async def _resubmit(self, items: list[tuple[str, bytes]]) -> None:
-        """Submit `items` (journaled, or pooled when we stopped leading) through the normal path
-        until the ledger holds or refuses each: to our pool if we lead, else to the leader."""
+        """Submit `items` (journaled, or pooled when we stopped leading) through the normal path,
+        in batches, until the ledger holds or refuses each: to our pool if we lead, else to the
+        leader. An entry stays journaled until its block applies here. Between rounds it waits
+        for the next leader change (or a back-off), so a hand-over goes out as soon as a new
+        leader is known."""
         pending = list(items)
         delay = 0.2
+        size = self.config.max_batch_documents
         while pending and self._running:
             retry = []
-            for doc_id, envelope in pending:
-                if self._is_accepted(doc_id):
-                    self.intake.remove([doc_id])
+            for first in range(0, len(pending), size):
+                chunk = []
+                for doc_id, envelope in pending[first:first + size]:
+                    if self._is_accepted(doc_id):
+                        self.intake.remove([doc_id])
+                    else:
+                        chunk.append((doc_id, envelope))
+                if not chunk:
                     continue
                 try:
-                    await self.submit(envelope, wait=False)
-                except AlreadyCommitted:
-                    self.intake.remove([doc_id])
-                except LeaderAnswered as exc:
-                    if exc.http_status >= 500:
-                        retry.append((doc_id, envelope))
+                    results = await self.submit_batch([envelope for _, envelope in chunk], wait=False)
+                except NodeError:  # no leader yet, overloaded, leader unreachable: later
+                    retry.extend(chunk)
+                    continue
+                for (doc_id, envelope), result in zip(chunk, results):
+                    status = result["status"]
+                    if status in (batch.PENDING, batch.COMMITTED):
                         continue
-                    if exc.http_status != 409:  # 409: already committed, which is what we wanted
-                        log.warning("journaled %s refused by leader %s: %s", doc_id, exc.leader, exc)
-                    self.intake.remove([doc_id])
-                except NodeError:  # no leader yet, leader unreachable, timed out: later
-                    retry.append((doc_id, envelope))
-                except MinutebookError as exc:  # the registry moved on; it can never be admitted now
-                    log.warning("journaled %s can no longer be admitted: %s", doc_id, exc)
-                    self.intake.remove([doc_id])
+                    if status == batch.ALREADY_COMMITTED:
+                        self.intake.remove([doc_id])
+                    elif result.get("http_status", 500) >= 500:
+                        retry.append((doc_id, envelope))
+                    else:  # the registry moved on; it can never be admitted now
+                        log.warning("journaled %s can no longer be admitted: %s", doc_id, result.get("message"))
+                        self.intake.remove([doc_id])
             pending = retry
             if pending:
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                changed = self._leader_event
+                try:
+                    await asyncio.wait_for(changed.wait(), delay)
+                except asyncio.TimeoutError:
+                    pass
+                delay = min(delay * 2, 2.0)
 
     # ================================================================ applying
 
@@ -759,6 +821,10 @@ class NodeRuntime:
             except MinutebookError:
                 log.exception("cannot send a %r frame to %s", frame.get("kind"), peer)
 
+    def _send_link(self, peer: str, frame: dict) -> bool:
+        """Queue `frame` for `peer`; False without a link (FrameError if it cannot be a frame)."""
+        return self.transport is not None and self.transport.send(peer, frame)
+
     def _broadcast(self, frame: dict) -> None:
         if self.transport is not None:
             self.transport.broadcast(frame)
@@ -782,6 +848,11 @@ class NodeRuntime:
                 self.certifier.on_sig_request(peer, frame)
             elif kind == "block_sigs":
                 self.certifier.on_block_sigs(peer, frame)
+            elif kind == "submit":
+                self._spawn(self._serve_forwarded(peer, frame), "forwarded")
+            elif kind == "submitted":
+                if not self.forwarder.on_submitted(peer, frame):
+                    self.metrics.bad_frames_total.labels("submitted").inc()
             elif kind == "fetch_blocks":
                 self.catchup.on_fetch_blocks(peer, frame)
             elif kind == "blocks":
