@@ -495,6 +495,10 @@ class Envelope:
     doc: Document
     sigs: tuple
     _bytes: bytes | None = field(default=None, init=False, repr=False, compare=False)
+    # True once verify_signatures() passed: the signatures are a function of these immutable bytes
+    # alone, so an envelope object checked once need not be checked again (ledger.Ledger keeps
+    # the envelopes its admission checked, so each node verifies each signature once).
+    _verified: bool = field(default=False, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if type(self.doc) is not Document:
@@ -567,6 +571,8 @@ class Envelope:
 
         Whether the key is the signer's registered one is the registry's check.
         """
+        if self._verified:
+            return
         if not self.sigs:
             raise BadSignature("", "the envelope has no signature")
         message = self.doc.canonical
@@ -577,6 +583,7 @@ class Envelope:
             seen.add(s.signer)
             if not verify(s.key, DOC_DOMAIN, message, s.sig):
                 raise BadSignature(s.signer)
+        object.__setattr__(self, "_verified", True)
 
 
 def salvage_doc_id(data: bytes) -> str | None:

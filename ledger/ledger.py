@@ -25,6 +25,15 @@ re-derives every status. A rejected envelope is kept by (height, offset in
 the block) under ``e/`` so :meth:`Ledger.proposal` rebuilds the exact
 proposal for catch-up.
 
+Each node verifies each signature once. ``check_submission`` (the leader's
+admission) keeps the envelope it decoded and whose signatures it verified,
+keyed by its canonical bytes (bounded); applying a block takes it from there
+instead of decoding and verifying the same bytes again. That skips only what
+is a pure function of the bytes (canonical form, shape, Ed25519); every
+registry rule -- registered and unrevoked keys, roles, transitions -- is
+checked again on apply against the state the block meets. Followers, which
+admit nothing, verify at apply.
+
 Because the header depends on the registry checks, nobody can predict it
 from the proposal and the log alone: catch-up learns a fetched block's header
 by staging it, and ``apply_block(proposal, vouch=...)`` shows that header to
@@ -110,6 +119,7 @@ _u64 = struct.Struct(">Q")
 _pack = _u64.pack
 _ZERO_ID = bytes(32)
 _HEADER_CACHE = 4096
+_CHECKED_CACHE = 10_000
 
 _K_GENESIS = b"g"
 _K_FORMAT = b"x/format"
@@ -190,6 +200,8 @@ class Ledger:
         self._head: Header | None = self._block_record(self.height)[0] if self.height else None
         self._log = MerkleLog(store)
         self._headers: dict[int, Header] = {}  # height -> header, bounded by _HEADER_CACHE
+        # canonical envelope bytes -> the Envelope admission decoded and verified (_keep_checked)
+        self._checked: dict[bytes, Envelope] = {}
         self._genesis_voters = self.voters_at(1)
 
     # -- the state machine ---------------------------------------------------
@@ -259,10 +271,11 @@ class Ledger:
         rejected: list[list] = []
         statuses: list[DocumentStatus] = []
         membership_changed = False
+        checked = self._checked
         for offset, data in enumerate(proposal.envelopes):
             reason = None
             try:
-                envelope = Envelope.from_bytes(data)
+                envelope = checked.pop(data, None) or Envelope.from_bytes(data)
             except MinutebookError as exc:
                 envelope = None
                 reason = f"{exc.code}: {exc.message}"
@@ -567,7 +580,21 @@ class Ledger:
         if at_ms is None:
             at_ms = max(int(time.time() * 1000), self._head.timestamp if self._head else 0)
         Registry(self.store).check(envelope, at_ms)
+        self._keep_checked(envelope)
         return envelope
+
+    def _keep_checked(self, envelope: Envelope) -> None:
+        """Keep an admitted envelope (decoded, its signatures verified) for the block that will
+        carry it: applying takes it by its bytes instead of decoding and verifying again. Only
+        what is a pure function of the bytes is skipped; every registry rule is checked again
+        on apply. Bounded: the oldest go first (they are only decoded again)."""
+        checked = self._checked
+        checked[envelope.to_bytes()] = envelope
+        while len(checked) > _CHECKED_CACHE:
+            try:
+                del checked[next(iter(checked))]
+            except (KeyError, StopIteration, RuntimeError):  # another thread took it meanwhile
+                break
 
     def receipt(self, doc_id: str) -> dict:
         """The Receipt object for an accepted document (receipts.py has the format).

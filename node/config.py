@@ -21,7 +21,7 @@ Example (what `minutebook init` writes)::
     [blocks]
     max_documents = 500                # a block closes at this many documents,
     max_bytes = 4194304                # or this many envelope bytes,
-    linger_ms = 20                     # or this long after its first document
+    linger_ms = 0                      # or this long after its first document (0: at once)
 
     [limits]
     max_request_bytes = 1153434        # HTTP request body limit (1 MiB document + envelope)
@@ -67,7 +67,7 @@ class RaftSettings:
 class BlockSettings:
     max_documents: int = 500
     max_bytes: int = 4 << 20
-    linger_ms: int = 20
+    linger_ms: int = 0
 
     def __post_init__(self) -> None:
         if self.max_documents < 1:

@@ -3,9 +3,10 @@
 Theory of operation
 -------------------
 ``NodeRuntime`` is the ``NodeService`` of node/service.py. Everything runs on
-one asyncio loop; the only other thread is ``_disk``, a single worker that
-runs ``LevelDBLogStorage.save`` (the fsync Raft waits on) so the loop keeps
-serving HTTP and reading frames meanwhile. Tasks:
+one asyncio loop except three single-thread workers: ``_disk`` runs
+``LevelDBLogStorage.save`` (the fsync Raft waits on), ``Ledger.apply_block``
+and signature writes, in order, so the loop keeps serving HTTP and reading
+frames meanwhile; the admission and intake workers are below. Tasks:
 
 - **ticker**: ``raft.tick()`` every ``raft.tick_ms``.
 - **ready loop** (the only caller of ``ready``/``advance``), in the order
@@ -25,6 +26,8 @@ serving HTTP and reading frames meanwhile. Tasks:
   reconciles Raft's membership with the registry (node/membership.py).
 - **sync**: once a second, asks peers for missing block signatures
   (node/certifier.py) and refreshes gauges.
+- **admission** (node/admission.py): a leader checks submissions on a worker
+  thread, grouped, so checks never hold the loop;
 - **intake** (node/intake.py): a leader journals (fsync, group commit) each
   submission it admits before answering 202; what is still journaled is
   submitted again when the node starts or stops leading.
@@ -72,6 +75,7 @@ from ledger.registry import Registry
 from ledger.store import LevelDBStore
 
 from node import batch
+from node.admission import Admission
 from node.block_producer import BlockProducer
 from node.catchup import CatchUp, SnapshotTarget, parse_snapshot_data, snapshot_data
 from node.certifier import Certifier
@@ -131,6 +135,7 @@ class NodeRuntime:
         self.transport: PeerTransport | None = None
         self.producer = BlockProducer(self.node_id, config.blocks, self._is_accepted)
         self.intake = IntakeJournal(str(config.data_dir / "intake"))
+        self.admission = Admission(self.ledger.check_submission, thread_name=f"admission-{self.node_id}")
         self._disk = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"disk-{self.node_id}")
         self.certifier = Certifier(self.node_id, self.seed, self.ledger, self.metrics, self._broadcast, self._send,
                                    executor=self._disk)
@@ -205,6 +210,7 @@ class NodeRuntime:
             await self.transport.stop()
         self.forwarder.close()
         self._disk.shutdown(wait=True)
+        self.admission.close()
         for waiters in self._doc_waiters.values():
             for future in waiters:
                 if not future.done():
@@ -221,10 +227,12 @@ class NodeRuntime:
         if self._role is not Role.LEADER:
             return await self._submit_via_leader(envelope, wait=wait, timeout=timeout)
         self._check_room(1)
-        checked = self.ledger.check_submission(envelope)  # typed errors; AlreadyCommitted with the receipt
-        doc_id = checked.doc_id
         self._admitting += 1
         try:
+            [checked] = await self.admission.check([envelope])
+            if isinstance(checked, MinutebookError):  # typed errors; AlreadyCommitted with the receipt
+                raise checked
+            doc_id = checked.doc_id
             await self.intake.add(doc_id, envelope)  # durable before anyone hears "pending"
         finally:
             self._admitting -= 1
@@ -254,18 +262,16 @@ class NodeRuntime:
         self._check_room(len(envelopes))
         results: list[dict[str, Any] | None] = [None] * len(envelopes)
         admitted: list[tuple[int, str, bytes]] = []
-        for i, data in enumerate(envelopes):
-            try:
-                checked = self.ledger.check_submission(data)
-            except MinutebookError as exc:
-                results[i] = batch.failed(salvage_doc_id(data) if isinstance(data, bytes) else None, exc)
-                continue
-            admitted.append((i, checked.doc_id, data))
-        self._admitting += len(admitted)
+        self._admitting += len(envelopes)
         try:
+            for i, (data, checked) in enumerate(zip(envelopes, await self.admission.check(envelopes))):
+                if isinstance(checked, MinutebookError):
+                    results[i] = batch.failed(salvage_doc_id(data) if isinstance(data, bytes) else None, checked)
+                else:
+                    admitted.append((i, checked.doc_id, data))
             await asyncio.gather(*(self.intake.add(doc_id, data) for _, doc_id, data in admitted))
         finally:
-            self._admitting -= len(admitted)
+            self._admitting -= len(envelopes)
         items = [(doc_id, data) for _, doc_id, data in admitted]
         if self._role is Role.LEADER:
             self._pool(items)

@@ -59,7 +59,7 @@ class NodeFiles:
 
 class Cluster:
     def __init__(self, root: Path, *, voters: int = 3, tick_ms: int = 100, election_ticks: int = 10,
-                 max_documents: int = 500, linger_ms: int = 20, snapshot_every: int = 10_000, seed: int = 7) -> None:
+                 max_documents: int = 500, linger_ms: int = 0, snapshot_every: int = 10_000, seed: int = 7) -> None:
         self.root = Path(root)
         self.raft = {"tick_ms": tick_ms, "election_ticks": election_ticks, "heartbeat_ticks": 1,
                      "snapshot_every": snapshot_every}
