@@ -7,7 +7,9 @@ result is one of::
     {"doc_id": <hex>, "status": "pending"}                      admitted and journaled (fsynced)
     {"doc_id": <hex>, "status": "committed", "receipt": {...}}  with ?wait=committed: in a certified block
     {"doc_id": <hex>, "status": "already_committed", "receipt": {...}}
-                                                                in the ledger before this request
+                                                                in the ledger before this request (the
+                                                                receipt is null in the instant its
+                                                                block is being applied: GET it)
     {"doc_id": <hex> | null, "status": "error", "http_status": 403,
      "error": "not_permitted", "message": "...", "field"?: "..."}
                                                                 refused; the same error (code,

@@ -139,7 +139,8 @@ class NodeRuntime:
         self._disk = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"disk-{self.node_id}")
         self.certifier = Certifier(self.node_id, self.seed, self.ledger, self.metrics, self._broadcast, self._send,
                                    executor=self._disk)
-        self.catchup = CatchUp(self.ledger, self.metrics, self._send, self._catchup_peers, self._apply_fetched)
+        self.catchup = CatchUp(self.ledger, self.metrics, self._send, self._catchup_peers, self._apply_fetched,
+                               executor=self._disk)
         target = parse_snapshot_data(snapshot.data)
         if target is not None and target.height > self.ledger.height:
             self.catchup.target = target
@@ -165,6 +166,7 @@ class NodeRuntime:
 
     async def start(self) -> None:
         self._running = True
+        self._loop = asyncio.get_running_loop()
         self._wake_ready = asyncio.Event()
         self._wake_producer = asyncio.Event()
         self._leader_event = asyncio.Event()
@@ -655,16 +657,18 @@ class NodeRuntime:
         self._applied_index = index
 
     def _apply_fetched(self, proposal: BlockProposal, certificate: list[BlockSignature],
-                       vouch: Callable[[Header], None]) -> None:
-        """Catch-up: apply a block fetched from a peer if `vouch` (catchup.py's certificate
-        check) accepts the header it makes, and store its certificate."""
-        block = self.ledger.apply_block(proposal, vouch=vouch)
-        for signature in certificate:
-            try:
-                self.ledger.add_block_signature(block.header.height, signature.node, signature.sig)
-            except MinutebookError:
-                pass
-        self._after_block(block)
+                       vouch: Callable[[Header], None], certified: tuple[Header, list] | None = None) -> None:
+        """Catch-up, on the disk thread: apply a block fetched from a peer if `vouch` (catchup.py's
+        certificate check) accepts the header it makes, store its certificate (in the block's own
+        batch on the fast path, `certified`), then hand the block to the loop."""
+        block = self.ledger.apply_block(proposal, vouch=vouch, certified=certified)
+        if certified is None:
+            for signature in certificate:
+                try:
+                    self.ledger.add_block_signature(block.header.height, signature.node, signature.sig)
+                except MinutebookError:
+                    pass
+        self._loop.call_soon_threadsafe(self._after_block, block)
 
     def _after_block(self, block: Block) -> None:
         height = block.header.height

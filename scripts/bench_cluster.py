@@ -241,8 +241,21 @@ class Watch:
             out[node_id] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
         return out
 
+    def _read(self, what, attempts: int = 10):
+        """`what()`, retried: a node under full load may answer its own metrics slowly."""
+        import httpx
+
+        for attempt in range(attempts):
+            try:
+                return what()
+            except (httpx.HTTPError, ValueError, KeyError):
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.5)
+
     def leader_changes(self) -> float:
-        return sum(self.cluster.metric(n, "minutebook_leader_changes_total") for n in self.cluster.nodes)
+        return sum(self._read(lambda: self.cluster.metric(n, "minutebook_leader_changes_total"))
+                   for n in self.cluster.nodes)
 
     def memory(self, key: str = "VmRSS") -> dict[str, int]:
         out = {}
@@ -253,7 +266,7 @@ class Watch:
         return out
 
     def log_size(self, leader: str) -> int:
-        return self.cluster.get(leader, "/v1/tree-head").json()["log_size"]
+        return self._read(lambda: self.cluster.get(leader, "/v1/tree-head", timeout=30).json()["log_size"])
 
     def begin(self) -> tuple[dict, float]:
         return self.cpu(), self.leader_changes()
@@ -420,7 +433,7 @@ async def run(args: argparse.Namespace, cluster: Cluster, docs: Documents) -> di
                      what="every node to know the leader")
     urls = [cluster.nodes[n].api_url for n in sorted(cluster.nodes)]
     client = Client(urls)
-    rates = [float(r) for r in args.rates.split(",")] if args.rates else []
+    rates = [float(r) for r in args.rates.split(",") if r.strip()]
     print("signing documents ...", file=sys.stderr)
     sample = docs.take(500)
     cores = os.cpu_count() or 1
@@ -444,6 +457,8 @@ async def run(args: argparse.Namespace, cluster: Cluster, docs: Documents) -> di
         phases.append(phase)
 
     for label, per in (("plain 202", 1), (f"batch of {args.batch}", args.batch)):
+        if per == 0:
+            continue  # --batch 0: no batch phase (a build without the batch route)
         envelopes = docs.take(args.saturation_docs)
         base = watch.log_size(leader)
         if per == 1:
@@ -519,7 +534,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each open-loop phase")
     parser.add_argument("--connections", type=int, default=64, help="closed-loop connections (plain)")
     parser.add_argument("--saturation-docs", type=int, default=20_000)
-    parser.add_argument("--batch", type=int, default=250, help="envelopes per batch request")
+    parser.add_argument("--batch", type=int, default=250, help="envelopes per batch request (0: no batch phase)")
     parser.add_argument("--soak", type=int, default=0, help="seconds of soak at 70%% of saturation (RSS)")
     parser.add_argument("--profile", default="", help="directory for py-spy profiles of the plain saturation")
     parser.add_argument("--json", default="", help="write the report here")

@@ -151,7 +151,8 @@ def test_catch_up_applies_a_fetched_block_only_under_a_valid_certificate():
                                          envelopes=(minutes[0], minutes[1], minutes[0], b"\x93junk", minutes[2])))
         certify(source, source.height, ["n1", "n2"])
     catchup = CatchUp(fresh, Metrics("n4"), send=lambda *a: None, peers=lambda: [],
-                      apply_fetched=lambda proposal, certificate, vouch: fresh.apply_block(proposal, vouch=vouch))
+                      apply_fetched=lambda proposal, certificate, vouch, certified=None: fresh.apply_block(
+                          proposal, vouch=vouch, certified=certified))
     catchup.target = SnapshotTarget(2, source.header(2).hash, 99)
 
     def item(height: int, certificate) -> dict:
@@ -166,6 +167,68 @@ def test_catch_up_applies_a_fetched_block_only_under_a_valid_certificate():
     assert catchup._apply_reply("n1", {"items": [item(1, good), item(2, [])]})  # 2 is the snapshot's own hash
     assert fresh.height == 2 and fresh.header(1) == source.header(1) and fresh.head() == source.head()
     assert fresh.head().log_size == 6 and fresh.block(1)["documents"] == source.block(1)["documents"]
+
+
+def test_catch_up_fast_path_trusts_signatures_only_under_a_certified_header_it_then_makes(monkeypatch):
+    """With the serving peer's header in the reply and a majority's certificate over it, a fetched
+    block applies without verifying its envelopes' signatures again, and its certificate is stored
+    in the block's own batch. A block holding a document the voters refused for a bad signature
+    does not make that header with signatures trusted: it is refused on the fast path and applied
+    by the full one, identical to the source. A forged header is refused."""
+    import ledger.documents as documents
+    from ledger.encoding import canonical, decode_canonical
+    from ledger.jsonfmt import b64e
+    from ledger.keys import public_key
+    from node.metrics import Metrics
+    from tests.ledger.ledger_builder import NODE_SEEDS, certify
+
+    org = make_org(4)
+    genesis = dict(org.genesis, nodes=[{"node_id": n, "public_key": b64e(public_key(NODE_SEEDS[n])),
+                                         "peer_addr": "x", "role": "voter"} for n in ("n1", "n2", "n3")])
+    source, fresh = Ledger(MemoryStore(), genesis), Ledger(MemoryStore(), genesis)
+    forged = decode_canonical(org.minutes(CELL).to_bytes())
+    forged["sigs"][0]["sig"] = bytes(64)
+    blocks = [[org.minutes(CELL).to_bytes() for _ in range(4)],
+              [org.minutes(CELL).to_bytes(), canonical(forged), org.minutes(CELL).to_bytes()]]
+    for envelopes in blocks:
+        source.apply_block(BlockProposal(height=source.height + 1, prev_hash=source.head_hash,
+                                         timestamp=1_700_000_000_000, proposer="n1", term=1,
+                                         envelopes=tuple(envelopes)))
+        certify(source, source.height, ["n1", "n2"])
+    assert [d.status for d in source.block_object(2).documents] == ["accepted", "rejected", "accepted"]
+    calls = []
+    real = documents.verify
+    monkeypatch.setattr(documents, "verify", lambda *a: calls.append(a) or real(*a))
+    catchup = CatchUp(fresh, Metrics("n4"), send=lambda *a: None, peers=lambda: [],
+                      apply_fetched=lambda proposal, certificate, vouch, certified=None: fresh.apply_block(
+                          proposal, vouch=vouch, certified=certified))
+    catchup.target = SnapshotTarget(2, source.header(2).hash, 99)
+    served = []
+    catchup.send = lambda peer, frame: served.append(frame)
+    source_catchup = CatchUp(source, Metrics("n1"), send=lambda peer, frame: served.append(frame), peers=lambda: [],
+                             apply_fetched=None)
+    source_catchup.on_fetch_blocks("n4", {"from_height": 1, "limit": 10})
+    items = served[-1]["items"]
+    assert all("header" in item for item in items)
+    import dataclasses
+
+    bad_header = dict(items[0], header=dataclasses.replace(source.header(1), timestamp=1).canonical)
+    assert not catchup._apply_reply("n1", {"items": [bad_header]}) and fresh.height == 0
+    assert catchup._apply_reply("n1", {"items": items[:1]})
+    assert fresh.height == 1 and calls == []  # no envelope signature verified on the fast path
+    assert {s.node for s in fresh.certificate(1)} == {"n1", "n2"}
+    assert catchup._apply_reply("n1", {"items": items[1:]})  # 2 is the target: the full path, by hash
+    assert fresh.head() == source.head() and len(calls) > 0
+    assert fresh.block(2)["documents"] == source.block(2)["documents"]
+
+    # the same forged block, not the target: the fast path refuses it, the full path applies it
+    fresh2 = Ledger(MemoryStore(), genesis)
+    catchup2 = CatchUp(fresh2, Metrics("n5"), send=lambda *a: None, peers=lambda: [],
+                       apply_fetched=lambda proposal, certificate, vouch, certified=None: fresh2.apply_block(
+                           proposal, vouch=vouch, certified=certified))
+    catchup2.target = SnapshotTarget(3, b"\x00" * 32, 99)
+    assert catchup2._apply_reply("n1", {"items": items})
+    assert fresh2.head() == source.head() and fresh2.block(2)["documents"] == source.block(2)["documents"]
 
 
 def test_snapshot_data_round_trip_and_garbage():
