@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import httpx  # noqa: E402
 
 from bench_cluster import Documents  # noqa: E402
+from bench_ledger import print_table  # noqa: E402
 from ledger.blocks import BlockProposal  # noqa: E402
 from ledger.keys import BLOCK_DOMAIN, sign  # noqa: E402
 from ledger.ledger import Ledger  # noqa: E402
@@ -182,10 +183,7 @@ def main() -> None:
         docs.close()
         if not args.dir:
             shutil.rmtree(directory, ignore_errors=True)
-    width = max(len(r[0]) for r in rows)
-    print(f"{'measure':<{width}}  {'value':>16}  notes")
-    for name, value, note in rows:
-        print(f"{name:<{width}}  {value:>16}  {note}")
+    print_table(rows)
 
 
 if __name__ == "__main__":
