@@ -3,24 +3,34 @@
 Theory of operation
 -------------------
 ``NodeRuntime`` is the ``NodeService`` of node/service.py. Everything runs on
-one asyncio loop except three single-thread workers: ``_disk`` runs
-``LevelDBLogStorage.save`` (the fsync Raft waits on), ``Ledger.apply_block``
-and signature writes, in order, so the loop keeps serving HTTP and reading
-frames meanwhile; the admission and intake workers are below. Tasks:
+one asyncio loop except four single-thread workers: ``_raft_disk`` runs
+``LevelDBLogStorage.save`` (the fsync Raft waits on) and log compaction, in
+order; ``_disk`` runs ``Ledger.apply_block`` and signature writes, in order;
+the admission and intake workers are below. So the loop keeps serving HTTP
+and reading frames during fsyncs and block applies. Tasks:
 
 - **ticker**: ``raft.tick()`` every ``raft.tick_ms``.
 - **ready loop** (the only caller of ``ready``/``advance``), in the order
   STYLE.md draws and Raft Figure 2 demands::
 
       rd = raft.ready()
-      save(rd.hard_state, rd.entries, rd.snapshot)   # ONE fsynced batch, on _disk
+      save(rd.hard_state, rd.entries, rd.snapshot)   # ONE fsynced batch, on _raft_disk
       transport.send(rd.messages)                    # only after the save returned
-      apply(rd.committed_entries)                    # Ledger.apply_block, in order
+      apply(rd.committed_entries)                    # handed to the applier, in order
       raft.advance(rd)
 
   Inputs (frames, ticks, proposals) only mutate the RawNode and wake the
   loop; they never send. A crash at any instant therefore loses nothing a
   peer or a client was told about.
+- **applier**: applies committed entries in order (``Ledger.apply_block`` on
+  ``_disk``), apart from the ready loop, as etcd's raft allows: applying a
+  500-document block takes tens of milliseconds of CPU, seconds on a
+  saturated machine, and a ready loop that waited for it sent no heartbeats
+  meanwhile -- followers then elected a new leader under load. The ready loop
+  waits for the applier only before advancing past a conf change (Raft must
+  see it applied) and before installing a snapshot. What the runtime acts on
+  (``_applied_index``: proposing, reads, compaction, restart) is what the
+  applier has applied, never what Raft has handed out.
 - **producer**: on the leader, builds blocks from the pending pool
   (node/block_producer.py) once everything committed is applied, and
   reconciles Raft's membership with the registry (node/membership.py).
@@ -137,6 +147,8 @@ class NodeRuntime:
         self.intake = IntakeJournal(str(config.data_dir / "intake"))
         self.admission = Admission(self.ledger.check_submission, thread_name=f"admission-{self.node_id}")
         self._disk = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"disk-{self.node_id}")
+        self._raft_disk = concurrent.futures.ThreadPoolExecutor(max_workers=1,
+                                                                thread_name_prefix=f"raft-disk-{self.node_id}")
         self.certifier = Certifier(self.node_id, self.seed, self.ledger, self.metrics, self._broadcast, self._send,
                                    executor=self._disk)
         self.catchup = CatchUp(self.ledger, self.metrics, self._send, self._catchup_peers, self._apply_fetched,
@@ -153,6 +165,8 @@ class NodeRuntime:
         self._role = Role.FOLLOWER
         self._wake_ready: asyncio.Event | None = None
         self._wake_producer: asyncio.Event | None = None
+        self._wake_apply: asyncio.Event | None = None
+        self._apply_lock: asyncio.Lock | None = None  # one drain of _apply_queue at a time
         self._leader_event: asyncio.Event | None = None  # set (and replaced) when the leader changes
         self._event_leader: str | None = None
         self._tasks: list[asyncio.Task] = []
@@ -169,6 +183,8 @@ class NodeRuntime:
         self._loop = asyncio.get_running_loop()
         self._wake_ready = asyncio.Event()
         self._wake_producer = asyncio.Event()
+        self._wake_apply = asyncio.Event()
+        self._apply_lock = asyncio.Lock()
         self._leader_event = asyncio.Event()
         self.stopped = asyncio.Event()
         self.transport = PeerTransport(
@@ -179,7 +195,7 @@ class NodeRuntime:
         await self.transport.start()
         self.certifier.resign_missing(range(max(1, self.ledger.height - 256), self.ledger.height + 1))
         self._update_gauges()
-        for coro, name in ((self._ticker(), "ticker"), (self._ready_loop(), "ready"),
+        for coro, name in ((self._ticker(), "ticker"), (self._ready_loop(), "ready"), (self._applier(), "apply"),
                            (self._producer_loop(), "producer"), (self._sync_loop(), "sync")):
             self._tasks.append(asyncio.get_running_loop().create_task(self._guard(coro, name), name=name))
         if self.catchup.target is not None:
@@ -212,6 +228,7 @@ class NodeRuntime:
             await self.transport.stop()
         self.forwarder.close()
         self._disk.shutdown(wait=True)
+        self._raft_disk.shutdown(wait=True)
         self.admission.close()
         for waiters in self._doc_waiters.values():
             for future in waiters:
@@ -494,12 +511,13 @@ class NodeRuntime:
         while self._running:
             await self._wake_ready.wait()
             self._wake_ready.clear()
-            await self._drain_apply_queue()  # entries held back during a catch-up that has ended
             while self._running and self.raft.has_ready():
                 rd = self.raft.ready()
+                if rd.snapshot is not None:
+                    await self._drain_apply_queue()  # nothing applies while a snapshot is installed
                 if rd.snapshot is not None or rd.entries or rd.hard_state is not None:
                     started = time.perf_counter()
-                    await loop.run_in_executor(self._disk, self.log_storage.save, rd.hard_state, rd.entries,
+                    await loop.run_in_executor(self._raft_disk, self.log_storage.save, rd.hard_state, rd.entries,
                                                rd.snapshot)
                     self.metrics.fsync_seconds.labels("raft_save").observe(time.perf_counter() - started)
                 if rd.snapshot is not None:
@@ -510,13 +528,27 @@ class NodeRuntime:
                         self._send_raft(msg, live)
                 if rd.soft_state is not None:
                     self._on_soft_state(rd.soft_state.leader, rd.soft_state.role)
-                self._apply_queue.extend(rd.committed_entries)
-                await self._drain_apply_queue()
+                if rd.committed_entries:
+                    self._apply_queue.extend(rd.committed_entries)
+                    if any(e.type is EntryType.CONF_CHANGE for e in rd.committed_entries):
+                        # Raft must not advance past a conf change it has not seen applied
+                        # (campaigning, the next conf change); such entries are rare: wait for them.
+                        await self._drain_apply_queue()
+                    else:
+                        self._wake_apply.set()
                 self._read_states.extend((rs.index, rs.context) for rs in rd.read_states)
                 self._serve_reads()
                 self.raft.advance(rd)
                 self._update_gauges()
                 await asyncio.sleep(0)  # let frames and requests in between Readies
+
+    async def _applier(self) -> None:
+        """Applies committed entries in order, apart from the Ready loop, so a block being applied
+        (seconds, on a busy machine) never holds up persisting, heartbeats and replies."""
+        while self._running:
+            await self._wake_apply.wait()
+            self._wake_apply.clear()
+            await self._drain_apply_queue()
 
     def _send_raft(self, msg: Any, live: set[str]) -> None:
         """Send one Raft message; to a peer whose link is down, drop it and tell Raft (it probes again later).
@@ -609,18 +641,20 @@ class NodeRuntime:
     # ================================================================ applying
 
     async def _drain_apply_queue(self) -> None:
-        queue = self._apply_queue
-        done = 0
-        for entry in list(queue):
-            if self.catchup.active:
-                break
-            await self._apply_entry(entry)
-            done += 1
-        del queue[:done]
-        if done:
-            self._serve_reads()
-            self._maybe_compact()
-            self._wake_producer.set()
+        """Apply what is queued, in order (one drain at a time); stops while a catch-up runs."""
+        async with self._apply_lock:
+            queue = self._apply_queue
+            done = 0
+            for entry in list(queue):
+                if self.catchup.active:
+                    break
+                await self._apply_entry(entry)
+                done += 1
+            del queue[:done]
+            if done:
+                self._serve_reads()
+                await self._maybe_compact()
+                self._wake_producer.set()
 
     async def _apply_entry(self, entry: Entry) -> None:
         index = entry.index
@@ -631,7 +665,8 @@ class NodeRuntime:
             conf = self.raft.apply_conf_change(cc)
             log.info("%s applied conf change %s %s -> %s", self.node_id, cc.type.name, cc.node_id, conf)
             if index > self.log_storage.snapshot().metadata.index:  # make the new ConfState durable
-                self.log_storage.create_snapshot(index, conf, self._snapshot_data(index))
+                await asyncio.get_running_loop().run_in_executor(
+                    self._raft_disk, self.log_storage.create_snapshot, index, conf, self._snapshot_data(index))
             self.ledger.note_raft_applied(index)
         elif entry.data:
             try:
@@ -692,18 +727,23 @@ class NodeRuntime:
     def _snapshot_data(self, raft_index: int) -> bytes:
         return snapshot_data(self.ledger.height, self.ledger.head_hash, raft_index)
 
-    def _maybe_compact(self) -> None:
+    async def _maybe_compact(self) -> None:
         every = self.config.raft.snapshot_every
         applied = self._applied_index
         snap_index = self.log_storage.snapshot().metadata.index
         if applied - snap_index < every or self.catchup.target is not None:
             return
         conf = self.raft.status().conf_state
-        self.log_storage.create_snapshot(applied, conf, self._snapshot_data(applied))
         keep = min(1000, every // 4)
         upto = applied - keep
-        if upto > self.log_storage.first_index() - 1:
-            self.log_storage.compact(upto)
+        data = self._snapshot_data(applied)
+
+        def compact() -> None:  # on the Raft disk thread, in order with the saves
+            self.log_storage.create_snapshot(applied, conf, data)
+            if upto > self.log_storage.first_index() - 1:
+                self.log_storage.compact(upto)
+
+        await asyncio.get_running_loop().run_in_executor(self._raft_disk, compact)
         log.info("%s: snapshot at raft index %d (height %d), log compacted to %d", self.node_id, applied,
                  self.ledger.height, upto)
 
@@ -728,7 +768,7 @@ class NodeRuntime:
             raise CorruptionError(f"caught up to height {target.height} but its hash differs from the snapshot's")
         self.ledger.note_raft_applied(max(target.raft_index, self.ledger.raft_applied))
         self._applied_index = max(self._applied_index, target.raft_index)
-        self._wake_ready.set()  # the ready loop applies the entries held back
+        self._wake_apply.set()  # the applier applies the entries held back
 
     def _catchup_peers(self) -> list[str]:
         connected = set(self.transport.connected_peers()) if self.transport else set()
