@@ -198,7 +198,12 @@ def test_a_node_with_an_unregistered_key_cannot_join(make_cluster):
     cluster.start_all()
     leader, term = cluster.wait_leader()
     assert cluster.submit(leader, cluster.org.minutes(CELLS[0]).to_bytes(), wait=True).status_code == 200
-    heights = {n: cluster.status(n)["height"] for n in cluster.nodes if n.startswith("n") and n != "n9"}
+    # every member has applied that block (a follower applies it a moment after the leader answers)
+    def applied_everywhere() -> dict | None:
+        seen = {n: (cluster.status(n) or {}).get("height") for n in cluster.nodes}
+        return seen if len(set(seen.values())) == 1 and None not in seen.values() else None
+
+    heights = cluster.wait_for(applied_everywhere, 20, what="equal heights")
     cluster.add_node("n9")  # a key no node document registered
     cluster.start("n9")
     members = [n for n in heights]
