@@ -38,9 +38,12 @@ Phases, in this order:
 
 For every phase: leader changes (the sum over nodes of the change in
 ``minutebook_leader_changes``; 0 means no node saw a new leader) and the CPU
-seconds every node process spent per committed document (from /proc: on a
-busy machine this, not the wall clock, says what a change bought). Peak RSS
-per node (VmHWM) at the end.
+milliseconds every node process spent per committed document (from /proc: on
+a busy machine this, not the wall clock, says what a change bought), and
+from them "CPU-bound %": nodes x signatures x verify time / the nodes' CPU
+per document, the share of the ceiling the cluster would reach if it had the
+cores to itself and nothing but CPU limited it. Peak RSS per node (VmHWM) at
+the end.
 
 Timing is for this script's table only; tests assert nothing about speed
 (``--smoke`` checks that every acknowledged document is committed).
@@ -120,6 +123,25 @@ class Documents:
     def close(self) -> None:
         self.pool.terminate()
         self.pool.join()
+
+
+def verify_cpu_seconds(envelopes: list[bytes], count: int = 3000) -> float:
+    """CPU seconds (this process's, not the wall clock) of one Ed25519 verification over the
+    documents' own signatures: comparable with the nodes' CPU time however busy the machine."""
+    import nacl.signing
+
+    from ledger.documents import Envelope
+    from ledger.keys import DOC_DOMAIN
+
+    work = []
+    for data in envelopes[:200]:
+        env = Envelope.from_bytes(data)
+        work += [(nacl.signing.VerifyKey(s.key), DOC_DOMAIN + env.doc.canonical, s.sig) for s in env.sigs]
+    started = time.process_time()
+    for i in range(count):
+        key, message, sig = work[i % len(work)]
+        key.verify(message, sig)
+    return (time.process_time() - started) / count
 
 
 # ----------------------------------------------------------------- raw HTTP/1.1
@@ -221,6 +243,7 @@ class Phase:
     ceiling_pct: float | None = None
     leader_changes: int = 0
     cpu_ms_per_doc: dict = field(default_factory=dict)
+    cpu_bound_pct: float | None = None  # % of the ceiling the nodes' CPU per document allows (see render)
 
     def latencies(self, samples: list[float]) -> None:
         for name, q in (("p50_ms", .5), ("p90_ms", .9), ("p99_ms", .99), ("max_ms", 1.0)):
@@ -271,11 +294,14 @@ class Watch:
     def begin(self) -> tuple[dict, float]:
         return self.cpu(), self.leader_changes()
 
-    def end(self, phase: Phase, started: tuple[dict, float], committed: int) -> None:
+    def end(self, phase: Phase, started: tuple[dict, float], committed: int, work_ms: float) -> None:
+        """`work_ms`: the ceiling's CPU per document (nodes x signatures x verify time), in ms."""
         cpu0, changes0 = started
         cpu1 = self.cpu()
         phase.leader_changes = int(round(self.leader_changes() - changes0))
         phase.cpu_ms_per_doc = {n: round((cpu1[n] - cpu0[n]) * 1000 / max(1, committed), 3) for n in cpu1}
+        total = sum(phase.cpu_ms_per_doc.values())
+        phase.cpu_bound_pct = round(100 * work_ms / total, 1) if total > 0 else None
 
 
 async def open_loop(client: Client, envelopes: list[bytes], rate: float, *, wait: bool = True,
@@ -406,8 +432,8 @@ def render(report: dict) -> str:
              f"({report['cores']} cores / ({report['nodes']} nodes x {report['sigs_per_doc']} sigs x "
              f"{1e6 / report['verify_per_s']:.1f} us))", "",
              "| phase | offered | answered | p50 ms | p90 ms | p99 ms | max ms | load s | answered s | committed/s "
-             "| % ceiling | errors | leader changes | node CPU ms/doc |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| % ceiling | errors | leader changes | node CPU ms/doc | CPU-bound % |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for p in report["phases"]:
         cpu = " ".join(f"{n}:{v:.2f}" for n, v in sorted(p["cpu_ms_per_doc"].items()))
         errors = ", ".join(f"{k}: {v}" for k, v in sorted(p["errors"].items())) or "none"
@@ -415,8 +441,12 @@ def render(report: dict) -> str:
         lines.append(f"| {p['name']} | {p['offered']} | {p['ok']}/{p['documents']} | {fmt(p['p50_ms'])} | "
                      f"{fmt(p['p90_ms'])} | {fmt(p['p99_ms'])} | {fmt(p['max_ms'])} | {p['load_s']:.1f} | "
                      f"{p['answered_s']:.1f} | {fmt(p['committed_per_s'], ',.0f')} | {fmt(p['ceiling_pct'])} | "
-                     f"{errors} | {p['leader_changes']} | {cpu} |")
+                     f"{errors} | {p['leader_changes']} | {cpu} | {fmt(p['cpu_bound_pct'])} |")
     lines.append("")
+    lines.append("CPU-bound %: the share of the ceiling that the nodes' CPU per committed document would allow "
+                 f"with the cores to themselves: nodes x sigs x {report['verify_cpu_us']:.0f} us (one verify's CPU "
+                 "time, this run) / the nodes' CPU per document, the client's CPU left out. It says what a "
+                 "change buys however busy the machine.")
     lines.append("peak RSS (VmHWM): " + ", ".join(f"{n} {v / 2**20:.0f} MiB" for n, v in
                                                   sorted(report["peak_rss"].items())))
     if report.get("soak"):
@@ -440,6 +470,8 @@ async def run(args: argparse.Namespace, cluster: Cluster, docs: Documents) -> di
     verify = ed25519_per_second(sample, seconds=2.0 if not args.smoke else 0.5)
     sigs = 2
     ceiling = cores * verify / (len(urls) * sigs)
+    verify_cpu = verify_cpu_seconds(sample)
+    work_ms = 1000 * len(urls) * sigs * verify_cpu  # CPU per document that no cluster of this shape can avoid
     phases: list[Phase] = []
 
     # warm up: connections to every node, first blocks
@@ -453,7 +485,7 @@ async def run(args: argparse.Namespace, cluster: Cluster, docs: Documents) -> di
         latencies, errors, phase.load_s, phase.answered_s = await open_loop(client, envelopes, rate)
         phase.ok, phase.errors = len(latencies), errors
         phase.latencies(latencies)
-        watch.end(phase, started, phase.ok)
+        watch.end(phase, started, phase.ok, work_ms)
         phases.append(phase)
 
     for label, per in (("plain 202", 1), (f"batch of {args.batch}", args.batch)):
@@ -482,7 +514,7 @@ async def run(args: argparse.Namespace, cluster: Cluster, docs: Documents) -> di
         phase.ceiling_pct = round(100 * phase.committed_per_s / ceiling, 1)
         phase.errors = errors
         phase.latencies(latencies)
-        watch.end(phase, started, phase.ok)
+        watch.end(phase, started, phase.ok, work_ms)
         phases.append(phase)
         for p in profiling:
             p.wait(timeout=120)
@@ -510,7 +542,7 @@ async def run(args: argparse.Namespace, cluster: Cluster, docs: Documents) -> di
             samples.append((args.soak - (t_end - loop.time()), watch.memory()))
         phase.load_s = phase.answered_s = float(args.soak)
         phase.latencies(all_latencies)
-        watch.end(phase, started, phase.ok)
+        watch.end(phase, started, phase.ok, work_ms)
         phases.append(phase)
         after = [m for t, m in samples if t >= 60] or [samples[-1][1]]
         growth = {n: 100 * (after[-1][n] / after[0][n] - 1) for n in after[0]}
@@ -522,7 +554,7 @@ async def run(args: argparse.Namespace, cluster: Cluster, docs: Documents) -> di
         "machine": f"{platform.node()} {platform.machine()}, {cores} cores, {platform.python_implementation()} "
                    f"{platform.python_version()}, load average {os.getloadavg()[0]:.2f} at the end",
         "cores": cores, "nodes": len(urls), "sigs_per_doc": sigs, "doc_bytes": sum(map(len, sample)) // len(sample),
-        "verify_per_s": round(verify), "ceiling_per_s": round(ceiling),
+        "verify_per_s": round(verify), "ceiling_per_s": round(ceiling), "verify_cpu_us": round(verify_cpu * 1e6, 1),
         "phases": [asdict(p) for p in phases], "peak_rss": watch.memory("VmHWM"), "soak": soak,
     }
 
