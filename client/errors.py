@@ -6,7 +6,10 @@ The tree, as httpx draws its own::
     ├── MalformedRequest          400  invalid_input, not_canonical, key_file, proof_failed
     │   └── NotCanonicalRequest   400  not_canonical
     ├── BadSignatureError         401  bad_signature
+    │   └── BadRequestSignatureError  401  bad_request_signature (the request's own signature)
+    ├── UnauthenticatedError      401  unauthenticated: a content route needs a key (Client(..., key=))
     ├── NotPermittedError         403  not_permitted
+    │   └── OutOfScopeError       403  out_of_scope; carries `scope`, what the caller may read
     ├── NotFoundError             404  not_found
     ├── AlreadyCommittedError     409  already_committed; carries the existing `receipt`
     ├── TooLargeError             413  too_large
@@ -15,7 +18,8 @@ The tree, as httpx draws its own::
     ├── ForwardFailedError        502  forward_failed
     ├── UnavailableError          503  try again after `retry_after` seconds (the SDK does)
     │   ├── NoLeaderError         503  no_leader
-    │   └── OverloadedError       503  overloaded: the node holds as much uncommitted work as it may
+    │   ├── OverloadedError       503  overloaded: the node holds as much uncommitted work as it may
+    │   └── BusyError             503  busy (too many signed requests in the window)
     └── TimeoutError_             504  timeout; carries `doc_id`
     ConnectionFailed                   the node could not be reached at all (after retries)
 
@@ -34,7 +38,11 @@ __all__ = [
     "MalformedRequest",
     "NotCanonicalRequest",
     "BadSignatureError",
+    "BadRequestSignatureError",
+    "UnauthenticatedError",
     "NotPermittedError",
+    "OutOfScopeError",
+    "BusyError",
     "NotFoundError",
     "AlreadyCommittedError",
     "TooLargeError",
@@ -91,8 +99,22 @@ class BadSignatureError(ApiError):
     pass
 
 
+class BadRequestSignatureError(BadSignatureError):
+    pass
+
+
+class UnauthenticatedError(ApiError):
+    pass
+
+
 class NotPermittedError(ApiError):
     pass
+
+
+class OutOfScopeError(NotPermittedError):
+    @property
+    def scope(self) -> str | None:
+        return self.body.get("scope")
 
 
 class NotFoundError(ApiError):
@@ -144,6 +166,10 @@ class OverloadedError(UnavailableError):
     """Back-pressure: nothing was admitted; the same request may be sent again later."""
 
 
+class BusyError(UnavailableError):
+    pass
+
+
 class TimeoutError_(ApiError):
     """504: accepted but not committed and certified in time (the name avoids the builtin)."""
 
@@ -158,7 +184,11 @@ _BY_CODE: dict[str, type[ApiError]] = {
     "key_file": MalformedRequest,
     "proof_failed": MalformedRequest,
     "bad_signature": BadSignatureError,
+    "bad_request_signature": BadRequestSignatureError,
+    "unauthenticated": UnauthenticatedError,
     "not_permitted": NotPermittedError,
+    "out_of_scope": OutOfScopeError,
+    "busy": BusyError,
     "not_found": NotFoundError,
     "already_committed": AlreadyCommittedError,
     "too_large": TooLargeError,

@@ -82,6 +82,7 @@ from ledger.genesis import Genesis
 from ledger.keys import read_key_file
 from ledger.ledger import Ledger
 from ledger.registry import Registry
+from ledger.sealing import envelope_of, split_submission
 from ledger.store import LevelDBStore
 
 from node import batch
@@ -101,6 +102,11 @@ from node.transport import PeerTransport
 __all__ = ["NodeRuntime"]
 
 log = logging.getLogger("minutebook.runtime")
+
+
+def _doc_id_of(item: Any) -> str | None:
+    """The document id inside submitted bytes (an envelope or a submission), if they hold one."""
+    return salvage_doc_id(envelope_of(item)) if isinstance(item, bytes) else None
 
 
 class NodeRuntime:
@@ -285,7 +291,7 @@ class NodeRuntime:
         try:
             for i, (data, checked) in enumerate(zip(envelopes, await self.admission.check(envelopes))):
                 if isinstance(checked, MinutebookError):
-                    results[i] = batch.failed(salvage_doc_id(data) if isinstance(data, bytes) else None, checked)
+                    results[i] = batch.failed(_doc_id_of(data), checked)
                 else:
                     admitted.append((i, checked.doc_id, data))
             await asyncio.gather(*(self.intake.add(doc_id, data) for _, doc_id, data in admitted))
@@ -330,7 +336,8 @@ class NodeRuntime:
         self.metrics.submissions_total.labels("forwarded").inc()
         if not wait:
             return self._forwarded_one(leader, (await self.forwarder.forward(leader, [envelope]))[0])
-        doc_id = Envelope.from_bytes(envelope).doc_id  # garbage gets its typed error here, as at the leader
+        # garbage gets its typed error here, as at the leader; a submission's envelope is inside it
+        doc_id = Envelope.from_bytes(split_submission(envelope)[0]).doc_id
 
         async def forward() -> None:
             self._forwarded_one(leader, (await self.forwarder.forward(leader, [envelope]))[0])
@@ -362,7 +369,7 @@ class NodeRuntime:
         loop = asyncio.get_running_loop()
         futures: dict[str, asyncio.Future] = {}
         for data in envelopes:  # registered before forwarding, so no block slips past
-            doc_id = salvage_doc_id(data)
+            doc_id = _doc_id_of(data)
             if doc_id is not None and doc_id not in futures:
                 futures[doc_id] = self._add_waiter(doc_id, loop)
         try:
