@@ -205,7 +205,8 @@ class Cluster:
                 raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
             time.sleep(interval)
 
-    def wait_leader(self, timeout: float = 20.0) -> tuple[str, int]:
+    def wait_leader(self, timeout: float = 60.0) -> tuple[str, int]:
+        # 60 s: on a loaded 2-core machine the node processes' own start (imports) can take 15 s
         return self.wait_for(lambda: self.leader(), timeout, what="a leader")
 
     def node_signer(self, node_id: str) -> RequestSigner:
