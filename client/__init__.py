@@ -37,7 +37,9 @@ _EXPORTS = {
     "RejectedError": "client.errors",
     "InternalError": "client.errors",
     "ForwardFailedError": "client.errors",
+    "UnavailableError": "client.errors",
     "NoLeaderError": "client.errors",
+    "OverloadedError": "client.errors",
     "BusyError": "client.errors",
     "ConnectionFailed": "client.errors",
 }

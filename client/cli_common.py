@@ -62,7 +62,7 @@ def fail(message: str, exit_code: int = EXIT_FAILED) -> CommandFailed:
 
 def _describe_api_error(exc: api_errors.ApiError) -> tuple[str, int]:
     field = f" [{exc.field}]" if exc.field and exc.field not in exc.message else ""
-    if isinstance(exc, (api_errors.NoLeaderError, api_errors.TimeoutError_, api_errors.ForwardFailedError)):
+    if isinstance(exc, (api_errors.UnavailableError, api_errors.TimeoutError_, api_errors.ForwardFailedError)):
         return f"{exc.message}{field} (HTTP {exc.status})", EXIT_UNREACHABLE
     if isinstance(exc, (api_errors.MalformedRequest, api_errors.TooLargeError)):
         return f"the node refused the request: {exc.message}{field} (HTTP {exc.status})", EXIT_INPUT

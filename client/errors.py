@@ -18,8 +18,10 @@ The tree, as httpx draws its own::
     │                                  carries `existing` (its doc id). Not a success.
     ├── InternalError             500  internal (the server logged the details)
     ├── ForwardFailedError        502  forward_failed
-    ├── NoLeaderError             503  no_leader; carries `retry_after` seconds
-    │   └── BusyError             503  busy (too many signed requests in the window); retried alike
+    ├── UnavailableError          503  try again after `retry_after` seconds (the SDK does)
+    │   ├── NoLeaderError         503  no_leader
+    │   ├── OverloadedError       503  overloaded: the node holds as much uncommitted work as it may
+    │   └── BusyError             503  busy (too many signed requests in the window)
     └── TimeoutError_             504  timeout; carries `doc_id`
     ConnectionFailed                   the node could not be reached at all (after retries)
 
@@ -50,7 +52,9 @@ __all__ = [
     "RejectedError",
     "InternalError",
     "ForwardFailedError",
+    "UnavailableError",
     "NoLeaderError",
+    "OverloadedError",
     "TimeoutError_",
     "ConnectionFailed",
     "error_from_response",
@@ -158,14 +162,24 @@ class ForwardFailedError(ApiError):
     pass
 
 
-class NoLeaderError(ApiError):
+class UnavailableError(ApiError):
+    """503: the node cannot take this now; retry after `retry_after` seconds."""
+
     @property
     def retry_after(self) -> float | None:
         value = self.body.get("retry_after")
         return float(value) if isinstance(value, (int, float)) else None
 
 
-class BusyError(NoLeaderError):
+class NoLeaderError(UnavailableError):
+    pass
+
+
+class OverloadedError(UnavailableError):
+    """Back-pressure: nothing was admitted; the same request may be sent again later."""
+
+
+class BusyError(UnavailableError):
     pass
 
 
@@ -196,6 +210,7 @@ _BY_CODE: dict[str, type[ApiError]] = {
     "internal": InternalError,
     "forward_failed": ForwardFailedError,
     "no_leader": NoLeaderError,
+    "overloaded": OverloadedError,
     "timeout": TimeoutError_,
 }
 

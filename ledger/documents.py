@@ -50,7 +50,7 @@ from .timefmt import MAX_MS, MIN_MS
 __all__ = [
     "DOC_TYPES", "DOC_VERSION", "NONCE_BYTES", "MEMBER_ID_RE", "ORG_PATH_RE",
     "Document", "Signature", "Envelope",
-    "sign_document", "make_envelope", "validate_body", "is_member_id", "is_org_path",
+    "sign_document", "make_envelope", "salvage_doc_id", "validate_body", "is_member_id", "is_org_path",
     "COMMIT_DOMAIN", "SALT_BYTES", "body_commitment", "confidential_body", "opens_commitment",
 ]
 
@@ -552,6 +552,10 @@ class Envelope:
     doc: Document
     sigs: tuple
     _bytes: bytes | None = field(default=None, init=False, repr=False, compare=False)
+    # True once verify_signatures() passed: the signatures are a function of these immutable bytes
+    # alone, so an envelope object checked once need not be checked again (ledger.Ledger keeps
+    # the envelopes its admission checked, so each node verifies each signature once).
+    _verified: bool = field(default=False, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if type(self.doc) is not Document:
@@ -619,11 +623,19 @@ class Envelope:
     def signers(self) -> tuple[str, ...]:
         return tuple(s.signer for s in self.sigs)
 
+    def trust_signatures(self) -> None:
+        """Take the signatures as verified without checking them. Only for an envelope of a
+        block whose certified header the block must reproduce (``Ledger.apply_block(certified=
+        ...)``: a different outcome of a check would make a different header, refused)."""
+        object.__setattr__(self, "_verified", True)
+
     def verify_signatures(self) -> None:
         """Each signature against its own key (DOC_DOMAIN); at least one; no signer twice.
 
         Whether the key is the signer's registered one is the registry's check.
         """
+        if self._verified:
+            return
         if not self.sigs:
             raise BadSignature("", "the envelope has no signature")
         message = self.doc.canonical
@@ -634,6 +646,19 @@ class Envelope:
             seen.add(s.signer)
             if not verify(s.key, DOC_DOMAIN, message, s.sig):
                 raise BadSignature(s.signer)
+        object.__setattr__(self, "_verified", True)
+
+
+def salvage_doc_id(data: bytes) -> str | None:
+    """The id of the document inside envelope bytes that failed validation, if
+    they at least decode canonically to ``{doc: {...}, ...}``; else None."""
+    try:
+        obj = decode_canonical(data)
+    except InvalidInput:
+        return None
+    if isinstance(obj, dict) and isinstance(obj.get("doc"), dict):
+        return hashlib.sha256(canonical(obj["doc"])).hexdigest()
+    return None
 
 
 def sign_document(doc: Document, signer_id: str, seed: bytes) -> Signature:
