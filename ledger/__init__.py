@@ -12,8 +12,8 @@ from ledger.checkpoint import Checkpoint, CheckpointLog, checkpoint_origin, veri
 from ledger.documents import DOC_TYPES, Document, Envelope, Signature, make_envelope, sign_document
 from ledger.encoding import MAX_DOCUMENT_BYTES, canonical, decode_canonical, normalize
 from ledger.errors import (AlreadyCommitted, BadNoteSignature, BadRequestSignature, BadSignature, CorruptionError,
-                           InvalidInput, KeyFileError, MalformedNote, MinutebookError, NotCanonical, NotFound,
-                           NotPermitted, ProofFailed, Rejected, RootMismatch, TooLarge, UnverifiedNote)
+                           DuplicateRecord, InvalidInput, KeyFileError, MalformedNote, MinutebookError, NotCanonical,
+                           NotFound, NotPermitted, ProofFailed, Rejected, RootMismatch, TooLarge, UnverifiedNote)
 from ledger.genesis import Genesis
 from ledger.keys import (BLOCK_DOMAIN, DOC_DOMAIN, KeyFile, generate_seed, public_key, read_key_file, sign, verify,
                          write_key_file)
@@ -41,7 +41,7 @@ __all__ = [
     "Note", "NoteSignature", "VerifierKey", "open_note", "sign_note", "cosign_note",
     # errors
     "MinutebookError", "InvalidInput", "NotCanonical", "TooLarge", "BadSignature", "BadRequestSignature",
-    "NotPermitted", "Rejected",
+    "NotPermitted", "Rejected", "DuplicateRecord",
     "AlreadyCommitted", "NotFound", "KeyFileError", "ProofFailed", "RootMismatch", "CorruptionError",
     "MalformedNote", "BadNoteSignature", "UnverifiedNote",
 ]

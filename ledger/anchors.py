@@ -51,7 +51,7 @@ from .errors import InvalidInput, MinutebookError, ProofFailed, Rejected
 from .merkle import verify_consistency
 from .signed_note import SIG_COSIGNATURE_V1, SIG_ED25519, VerifierKey
 
-__all__ = ["DEFAULT_INTERVAL_MS", "ANCHOR_ROLES", "Anchor", "parse_anchor", "check_anchor_body",
+__all__ = ["DEFAULT_INTERVAL_MS", "ANCHOR_ROLES", "Anchor", "AnchorRules", "parse_anchor", "check_anchor_body",
            "check_anchor_succession", "STATE_KEY_PREFIX", "INTERVAL_KEY"]
 
 DEFAULT_INTERVAL_MS = 3_600_000  # one anchor per lower ledger per hour of block time
@@ -137,3 +137,26 @@ def check_anchor_succession(anchor: Anchor, previous: dict | None, at_ms: int, i
     except MinutebookError as exc:
         raise Rejected(f"body.proof: the checkpoint does not extend the one anchored before (size {size}): "
                        f"{exc.message}") from None
+
+
+class AnchorRules:
+    """The registry's anchor rules and queries (a mixin of ledger.registry.Registry,
+    as RecordRules and CommitteeRules are)."""
+
+    def anchor(self, origin: str) -> dict | None:
+        """The latest anchor of a lower ledger: ``{at_ms, doc_id, root, size}``, or None."""
+        return self._get(self.view, STATE_KEY_PREFIX + origin.encode())
+
+    def anchor_interval(self) -> int:
+        raw = self._get(self.view, INTERVAL_KEY)
+        return DEFAULT_INTERVAL_MS if raw is None else raw
+
+    def _do_anchor(self, p, doc, body, signers, at_ms) -> None:
+        root = self.root()
+        if doc.org != root:
+            raise Rejected(f"doc.org: anchors belong to the root unit {root!r}")
+        self._need_role(p, signers, ANCHOR_ROLES, root, doc.org, exact=True)
+        anchor = parse_anchor(body)  # checked on decoding already; parsed again for its values
+        key = STATE_KEY_PREFIX + anchor.origin.encode()
+        check_anchor_succession(anchor, self._get(p, key), at_ms, self.anchor_interval())
+        p.put(key, {"at_ms": at_ms, "doc_id": doc.doc_id, "root": anchor.root_hash, "size": anchor.size})

@@ -3,10 +3,20 @@ tools rely on").
 
 ::
 
-    {chain_id, created_at,
+    {chain_id, created_at, time_zone?, anchor_interval_ms?,
      units:   [{path, name, kind}],
      members: [{member_id, unit, status, roles, public_key, name?}],
      nodes:   [{node_id, public_key, peer_addr, role: voter|learner}]}
+
+``time_zone`` is the chain's zone, an IANA name (default
+``Asia/Ho_Chi_Minh``, ledger/timefmt.py's ``DEFAULT_ZONE``): monthly figures
+are bucketed by calendar month in this zone, so every node puts a meeting
+held at 23:30 on the last day of a month in the same month, whatever its own
+clock or display zone says. A genesis without it gets the default (its hash
+is unchanged: the default is not written into it).
+
+``anchor_interval_ms`` (default 3,600,000, ledger/anchors.py) is the least
+block time between two ``anchor`` documents of one lower ledger.
 
 Bytes are base64url without padding. A member's ``roles`` entry is a role name
 (held in the member's own unit) or ``{role, unit}``. More top-level fields may
@@ -24,11 +34,13 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from .anchors import DEFAULT_INTERVAL_MS as DEFAULT_ANCHOR_INTERVAL_MS
 from .documents import is_member_id, is_org_path
 from .encoding import canonical
 from .errors import InvalidInput
 from .jsonfmt import b64d
 from .schemas import NODE_ROLES, ROLES
+from .timefmt import DEFAULT_ZONE, zone
 
 __all__ = ["Genesis", "GENESIS_MEMBER_STATUSES"]
 
@@ -71,6 +83,8 @@ class Genesis:
     units: tuple
     members: tuple
     nodes: tuple
+    time_zone: str = DEFAULT_ZONE
+    anchor_interval_ms: int = DEFAULT_ANCHOR_INTERVAL_MS  # least block time between anchors of one lower ledger
     raw: dict = field(repr=False, compare=False)
     genesis_hash: bytes = field(repr=False)
 
@@ -92,6 +106,16 @@ class Genesis:
         created_at = obj["created_at"]
         if type(created_at) is not int or created_at < 0:
             raise InvalidInput("created_at", "expected unix milliseconds (int >= 0)")
+        time_zone = obj.get("time_zone", DEFAULT_ZONE)
+        if type(time_zone) is not str or not time_zone:
+            raise InvalidInput("time_zone", f"expected an IANA time zone name such as {DEFAULT_ZONE}")
+        try:
+            zone(time_zone)
+        except InvalidInput as exc:
+            raise InvalidInput("time_zone", exc.rule) from None
+        anchor_interval_ms = obj.get("anchor_interval_ms", DEFAULT_ANCHOR_INTERVAL_MS)
+        if type(anchor_interval_ms) is not int or anchor_interval_ms < 0:
+            raise InvalidInput("anchor_interval_ms", f"expected milliseconds (int >= 0), got {anchor_interval_ms!r}")
         units, paths = [], set()
         for i, u in enumerate(_list(obj, "units")):
             p = f"units[{i}]"
@@ -170,4 +194,5 @@ class Genesis:
         except InvalidInput as exc:
             raise InvalidInput(exc.field, exc.rule) from None
         return cls(chain_id=chain_id, created_at=created_at, units=tuple(units), members=tuple(members),
-                   nodes=tuple(nodes), raw=copy.deepcopy(obj), genesis_hash=digest)
+                   nodes=tuple(nodes), time_zone=time_zone, anchor_interval_ms=anchor_interval_ms,
+                   raw=copy.deepcopy(obj), genesis_hash=digest)
