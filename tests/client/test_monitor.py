@@ -53,7 +53,7 @@ def genesis_keys(service) -> list[VerifierKey]:
 
 
 def test_two_nodes_signing_different_trees_at_one_size_are_a_fork_with_evidence(tmp_path, world):
-    a = node(world, [(i, 1) for i in range(4)])
+    a = node(world, [(i, 1) for i in range(1, 5)])
     b = node(world, [(i + 10, 2) for i in range(4)])  # the same genesis and voters, other documents
     assert a.ledger.head().log_size == b.ledger.head().log_size
     with serve(a) as url_a, serve(b) as url_b:
@@ -70,7 +70,7 @@ def test_two_nodes_signing_different_trees_at_one_size_are_a_fork_with_evidence(
 
 
 def test_trees_no_consistency_proof_joins_are_a_fork(tmp_path, world):
-    a = node(world, [(i, 1) for i in range(3)])
+    a = node(world, [(i, 1) for i in range(1, 4)])
     b = node(world, [(i + 10, 1) for i in range(6)])  # a larger tree that does not extend a's
     with serve(a) as url_a, serve(b) as url_b:
         result = run(tmp_path, world, ("ledger", url_a), ("ledger", url_b))
@@ -81,7 +81,7 @@ def test_trees_no_consistency_proof_joins_are_a_fork(tmp_path, world):
 
 
 def test_a_restarted_monitor_checks_against_what_it_accepted_before(tmp_path, world):
-    a = node(world, [(i, 1) for i in range(3)])
+    a = node(world, [(i, 1) for i in range(1, 4)])
     with serve(a) as url_a:
         first = run(tmp_path, world, ("ledger", url_a))
     assert first.exit_code == 0, first.output
@@ -95,7 +95,7 @@ def test_a_restarted_monitor_checks_against_what_it_accepted_before(tmp_path, wo
 
 
 def test_a_growing_ledger_and_its_witness_pass(tmp_path, world):
-    a = node(world, [(0, 1)])
+    a = node(world, [(1, 1)])
     seed = generate_seed()
     witness = Witness("central.example/w", seed, [WitnessedLog(origin=a.checkpoints.origin,
                                                                keys=tuple(genesis_keys(a)), signatures=2)],
@@ -118,7 +118,7 @@ def test_a_growing_ledger_and_its_witness_pass(tmp_path, world):
 
 
 def test_bad_sources_warn_and_none_usable_exits_3(tmp_path, world):
-    a = node(world, [(0, 1)])
+    a = node(world, [(1, 1)])
     impostor = ServiceDouble(world.genesis, {"n4": NODE_SEEDS["n4"], "n5": NODE_SEEDS["n5"]})  # not voters
     impostor.apply(world.envelopes)  # a ledger whose checkpoints nobody trusted signed: 404
     with serve(a) as url_a, serve(impostor) as url_i:
@@ -132,7 +132,7 @@ def test_bad_sources_warn_and_none_usable_exits_3(tmp_path, world):
 
 def test_a_damaged_state_file_is_exit_2(tmp_path, world):
     (tmp_path / "monitor.json").write_text("{not json", encoding="utf-8")
-    a = node(world, [(0, 1)])
+    a = node(world, [(1, 1)])
     with serve(a) as url_a:
         result = run(tmp_path, world, ("ledger", url_a))
     assert result.exit_code == 2 and "monitor state" in result.output

@@ -40,7 +40,7 @@ def build(world, *, extra_docs: int = 3) -> tuple[Ledger, CheckpointLog, dict[st
                                         ("remove", "n1"), ("remove", "n2"), ("remove", "n3")]):
         drive_certified(ledger, [world.make_node_doc(action, node, created_at=5000 + i)], cps)
     assert sorted(ledger.voters_at(ledger.height + 1)) == ["n4", "n5", "n6"]
-    for i in range(extra_docs):
+    for i in range(1, extra_docs + 1):  # (the world holds resolution 0 already)
         drive_certified(ledger, [world.make_doc(i, 1)], cps)
     heights["pin"] = ledger.height
     return ledger, cps, heights

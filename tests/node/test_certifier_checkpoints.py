@@ -111,7 +111,7 @@ def test_catch_up_carries_the_checkpoint_signatures_in_one_batch_per_block():
     source = Ledger(MemoryStore(), world.genesis)
     source_log = CheckpointLog(source)
     drive_certified(source, world.envelopes, source_log)
-    drive_certified(source, [world.make_doc(0, 1)], source_log)
+    drive_certified(source, [world.make_doc(1, 1)], source_log)
     sent = []
     server = CatchUp(source, Metrics("n1"), send=lambda peer, frame: sent.append(frame), peers=lambda: [],
                      apply_fetched=None, checkpoints=source_log)
@@ -122,7 +122,8 @@ def test_catch_up_carries_the_checkpoint_signatures_in_one_batch_per_block():
     fresh = Ledger(MemoryStore(), world.genesis)
     fresh_log = CheckpointLog(fresh)
     client = CatchUp(fresh, Metrics("n4"), send=lambda *a: None, peers=lambda: [],
-                     apply_fetched=lambda proposal, certificate, vouch: fresh.apply_block(proposal, vouch=vouch),
+                     apply_fetched=lambda proposal, certificate, vouch, certified=None: fresh.apply_block(
+                         proposal, vouch=vouch, certified=certified),
                      checkpoints=fresh_log)
     client.target = SnapshotTarget(2, source.header(2).hash, 99)
     first = dict(items[0], checkpoint=[["n2", bytes(64)]] + items[0]["checkpoint"][:1])  # a forged line, n1's
