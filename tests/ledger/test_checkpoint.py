@@ -6,6 +6,7 @@ the way an outside tool reads them (line by line, Ed25519 from ``cryptography``)
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -16,9 +17,10 @@ from ledger.genesis import Genesis
 from ledger.keys import public_key
 from ledger.ledger import Ledger
 from ledger.merkle import EMPTY_ROOT, verify_consistency
-from ledger.signed_note import SIG_COSIGNATURE_V1, Note, VerifierKey, cosign_note
+from ledger.signed_note import SIG_COSIGNATURE_V1, Note, VerifierKey, b64std, cosign_note
 from ledger.store import MemoryStore
 from tests.ledger.ledger_builder import NODE_SEEDS, certify, drive, sample_world
+from tests.ledger.test_signed_note import SPEC_COSIGNED, SUMDB_VKEY
 
 # transparency-dev/witness witness/witness_test.go: a log "monkeys", two checkpoints and the proof joining them
 MONKEYS_VKEY = "monkeys+db4d9f7e+AULaJMvTtDLHPUcUrjdDad9vDlh/PTfC2VV60JUtCfWT"
@@ -42,6 +44,25 @@ def test_the_specs_example_text_round_trips():
     assert cp.text == SPEC_TEXT
     ext = Checkpoint.from_text(SPEC_TEXT + "extension one\nx\n")
     assert ext.extensions == ("extension one", "x") and ext.text == SPEC_TEXT + "extension one\nx\n"
+
+
+def test_the_specs_example_is_a_sum_golang_org_checkpoint_with_its_origin_renamed():
+    """The tlog-checkpoint example's signature is sum.golang.org's (key ID 033de0ae) over the same
+    size and root with origin "go.sum database tree": our checkpoint reader verifies it there; under
+    the spec's renamed origin and key name the (name, key ID) pair is no known key."""
+    spec_note = SPEC_COSIGNED.split("— witness")[0]  # the tlog-checkpoint example: the log's line only
+    assert spec_note.startswith(SPEC_TEXT + "\n— example.com/behind-the-sofa Az3grl")
+    sig = Note.parse(spec_note).signatures[0]
+    sumdb = VerifierKey.from_text(SUMDB_VKEY)
+    go_sum = Note(text=SPEC_TEXT.replace("example.com/behind-the-sofa", "go.sum database tree"),
+                  signatures=(replace(sig, name="sum.golang.org"),))
+    verified = verify_checkpoint(go_sum.to_bytes(), [sumdb], origin="go.sum database tree")
+    assert (verified.checkpoint.size, b64std(verified.checkpoint.root_hash)) == (
+        20852163, "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=")
+    renamed = VerifierKey.of("example.com/behind-the-sofa", sumdb.public_key)
+    assert renamed.key_id != sig.key_id
+    with pytest.raises(ProofFailed, match="no signature from a trusted key"):
+        verify_checkpoint(spec_note, [renamed])
 
 
 def test_an_empty_tree_is_size_zero():

@@ -39,6 +39,13 @@ SUMDB_VKEY = "sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ux18htTTAD8OuA
 SUMDB_CHECKPOINT = ("go.sum database tree\n1514086\nkn9DgqDhXzoZMM8828SQsbuovr/WRn7QfFd5Qe1rpwA=\n\n— sum.golang.org "
                     "Az3grunuggF5mKymPJeK/l9Pq71lOg/rAVkQVCzGkWRJcnS3ZFunzveHr9PAH8LFsuhpcCWzGDNrn9FFDyXm/66tBg8=\n")
 
+# c2sp.org/tlog-cosignature, the example: the tlog-checkpoint example cosigned by witness.example.com/w1
+SPEC_COSIGNED = ("example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n"
+                 "— example.com/behind-the-sofa Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/Zhcyv2q1gGzGk"
+                 "u9nTo+zyWE+xeMcTOAYQ8=\n"
+                 "— witness.example.com/w1 jWbPPwAAAABkGFDLEZMHwSRaJNiIDoe9DYn/zXcrtPHeolMI5OWXEhZCB9dlrDJsX3b2oyin1nP"
+                 "Zqhf5nNo0xUe+mbIUBkBIfZ+qnA==\n")
+
 # transparency-dev/formats note/note_cosigv1_test.go
 FORMATS_ED25519_VKEY = "TEST+7997405c+AQcC+FTVKf0jlTdHDY3rbevmnKxxPjigCXlVtGe6RIr6"
 FORMATS_COSIG_VKEY = "remora.n621.de+da77ade7+BOvN63jn/bLvkieywe8R6UYAtVtNbZpXh34x7onlmtw2"
@@ -243,3 +250,26 @@ def test_cosignature_checked_independently():
 def test_cosignature_timestamps_must_be_positive():
     with pytest.raises(InvalidInput):
         cosign_note("a\n1\nb\n", "w", bytes(32), 0)
+
+
+def test_the_specs_cosigned_checkpoint_reads_as_key_id_time_and_signature():
+    """tlog-cosignature's example, byte for byte: the witness line is a 4-byte key ID, the
+    8-byte big-endian time of the spec's signed-message example (1679315147) and a 64-byte
+    signature; the log's line is a 4-byte key ID and a 64-byte Ed25519 signature."""
+    note = Note.parse(SPEC_COSIGNED)
+    assert note.text == "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"
+    log_line, cosig = note.signatures
+    assert (log_line.name, log_line.key_id, len(log_line.signature)) == ("example.com/behind-the-sofa", 0x033DE0AE, 64)
+    assert (cosig.name, cosig.key_id, len(cosig.signature)) == ("witness.example.com/w1", 0x8D66CF3F, 72)
+    assert cosignature_timestamp(cosig) == 1679315147
+    assert cosignature_message(cosignature_timestamp(cosig), note.text.encode()) == (
+        b"cosignature/v1\ntime 1679315147\nexample.com/behind-the-sofa\n20852163\n"
+        b"CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n")
+    assert note.to_bytes().decode() == SPEC_COSIGNED  # written back byte for byte
+    # a cosignature we make at that time lays out its bytes the same way
+    ours = cosign_note(note.text, "witness.example.com/w1", seed_of(WITNESS_SKEY), 1679315147)
+    assert ours.signature[:8] == cosig.signature[:8] == bytes.fromhex("00000000641850cb")
+    assert ours.line.startswith("— witness.example.com/w1 ") and len(ours.line) == len(cosig.line)
+    # neither line's key is known here: both are kept aside, and the note is not trusted
+    with pytest.raises(UnverifiedNote, match="2 from other keys"):
+        open_note(SPEC_COSIGNED, vkeys(PETER_VKEY))

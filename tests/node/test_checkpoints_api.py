@@ -157,3 +157,29 @@ def test_the_anchor_route_names_what_is_wrong(world):
     assert missing.status_code == 400 and missing.json()["field"] == "origin"
     unknown = http.get("/v1/anchors", params={"origin": "minutebook/nowhere/00"})
     assert unknown.status_code == 404 and "minutebook/nowhere/00" in unknown.json()["message"]
+
+
+@pytest.mark.parametrize("path, field", [
+    ("/v1/checkpoints/0", "height"),
+    ("/v1/checkpoints/-3", "height"),
+    ("/v1/checkpoints/two", "height"),
+    ("/v1/checkpoints/1.5", "height"),
+    ("/v1/verifier-keys?height=0", "height"),
+    ("/v1/verifier-keys?height=abc", "height"),
+    ("/v1/anchors", "origin"),
+    ("/v1/anchors?origin=", "origin"),
+    ("/ABCDEF/checkpoint", "origin_hash"),
+    (f"/{'A' * 64}/checkpoint", "origin_hash"),  # the spec's origin hash is lowercase hex
+])
+def test_bad_input_to_a_checkpoint_route_is_400_naming_the_field(world, path, field):
+    http = TestClient(create_app(lower(world, docs=1)), raise_server_exceptions=False)
+    r = http.get(path)
+    assert r.status_code == 400 and r.json()["field"] == field, r.text
+
+
+@pytest.mark.parametrize("path", ["/v1/checkpoints/18446744073709551616", f"/v1/checkpoints/{'9' * 40}",
+                                  f"/v1/verifier-keys?height={2 ** 70}", f"/{'0' * 64}/checkpoint"])
+def test_heights_and_origins_beyond_what_exists_are_404(world, path):
+    http = TestClient(create_app(lower(world, docs=1)), raise_server_exceptions=False)
+    r = http.get(path)
+    assert r.status_code == 404 and r.json()["error"] == "not_found", r.text

@@ -21,7 +21,7 @@ from ledger.signed_note import SIG_COSIGNATURE_V1, Note, NoteSignature, Verifier
 from ledger.store import LevelDBStore, MemoryStore
 from node.api import create_app
 from node.config import WitnessedLog
-from node.witness import Witness, origin_hash
+from node.witness import Witness, origin_hash, parse_add_checkpoint
 from tests.ledger.test_checkpoint import MONKEYS_5, MONKEYS_8, MONKEYS_PROOF_5_8, MONKEYS_VKEY
 from tests.ledger.test_signed_note import WITNESS_SKEY, seed_of
 from tests.node.service_double import ServiceDouble
@@ -30,6 +30,32 @@ from tests.node.witness_double import WitnessNode
 MONKEYS_SEED = seed_of("PRIVATE+KEY+monkeys+db4d9f7e+ATWIAF3yVBG+Hv1rZFQoNt/BaURkLPtOFMAM2HrEeIr6")
 WITNESS_NAME = "witness.example/w1"
 NOW = 1_750_000_000
+
+
+# c2sp.org/tlog-witness, "add-checkpoint": the example request body, verbatim
+SPEC_REQUEST = (
+    "old 20852014\n"
+    "PlRNCrwHpqhGrupue0L7gxbjbMiKA9temvuZZDDpkaw=\n"
+    "jrJZDmY8Y7SyJE0MWLpLozkIVMSMZcD5kvuKxPC3swk=\n"
+    "5+pKlUdi2LeF/BcMHBn+Ku6yhPGNCswZZD1X/6QgPd8=\n"
+    "/6WVhPs2CwSsb5rYBH5cjHV/wSmA79abXAwhXw3Kj/0=\n"
+    "\n"
+    "example.com/behind-the-sofa\n"
+    "20852163\n"
+    "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"
+    "\n"
+    "— example.com/behind-the-sofa Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/Zhcyv2q1gGzGku9nTo+zyWE+xeM"
+    "cTOAYQ8=\n"
+    "— example.com/behind-the-sofa opLqBQsREYCgu6xQkYQwJr9fo45a62DN9EdmHXnZdXNqlcVGlCum2Wks+49/V6267UEjw6QUXTS5Rovnzv++"
+    "qbSzm9Q=\n").encode()
+# ... and the example response body
+SPEC_RESPONSE = (
+    "— witness.example/w1 CMp+6LWBU0anHGH5aNDTJkH/gj79sG+T6+iP2ThYN5krrDJbR1HDnucjL39QsZTSvVjyQLrdk3DXDqI5G2HgLatVs0pWh"
+    "6Up69HVOw==\n"
+    "— witness.example/w1 I7rEps0pvK2UqkS2gSpVUDhrhVtQV9lgF6pRrWAvjJHjyWpW7VcE3SiOlVlbQNt64vWhO+DlkL0+UfzuOBMh9ChdMkP1v"
+    "i/lCAsmlw==\n"
+    "— witness.example/w2 AWui8Sk55XjYLOijihBjhqEH6nS1ndDymE0a+6idX7pLcnoB+dhnz0854aLZgrrKbYKA7nC3HNJhm/kWl7oJlqU3rXXvp"
+    "ysAdyP3wQ==\n")
 
 
 def make_witness(store=None, *, signatures: int = 1, extra_keys=()) -> Witness:
@@ -221,6 +247,66 @@ def test_a_node_that_is_no_witness_answers_404(world_genesis):
     http = TestClient(create_app(ServiceDouble(world_genesis, {})), raise_server_exceptions=False)
     assert post(http, body(0, [], MONKEYS_5)).status_code == 404
     assert http.get(f"/{origin_hash('monkeys')}/checkpoint").status_code == 404
+
+
+# -- the spec's own examples -------------------------------------------------------------------------
+
+
+def test_the_specs_example_request_parses_to_its_parts():
+    old, proof, checkpoint = parse_add_checkpoint(SPEC_REQUEST)
+    assert old == 20852014
+    assert [base64.b64encode(h).decode() for h in proof] == [
+        "PlRNCrwHpqhGrupue0L7gxbjbMiKA9temvuZZDDpkaw=", "jrJZDmY8Y7SyJE0MWLpLozkIVMSMZcD5kvuKxPC3swk=",
+        "5+pKlUdi2LeF/BcMHBn+Ku6yhPGNCswZZD1X/6QgPd8=", "/6WVhPs2CwSsb5rYBH5cjHV/wSmA79abXAwhXw3Kj/0="]
+    assert checkpoint == SPEC_REQUEST[SPEC_REQUEST.index(b"example.com/"):]
+    note = Note.parse(checkpoint)
+    assert Checkpoint.from_text(note.text) == Checkpoint(
+        origin="example.com/behind-the-sofa", size=20852163,
+        root_hash=base64.b64decode("CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I="))
+    assert [s.name for s in note.signatures] == ["example.com/behind-the-sofa"] * 2
+
+
+def test_the_specs_example_request_is_404_for_an_unknown_origin_and_403_without_a_trusted_key(http, witness,
+                                                                                               world_genesis):
+    refused(http, witness, SPEC_REQUEST, 404, "checkpoint.origin")
+    # witnessing that origin under a key that signed neither line: both lines are ignored, none is trusted
+    stranger = Witness(WITNESS_NAME, seed_of(WITNESS_SKEY), [WitnessedLog(
+        origin="example.com/behind-the-sofa", keys=(VerifierKey.of("example.com/behind-the-sofa", bytes(32)),),
+        signatures=1)], MemoryStore(), clock=lambda: NOW)
+    other = TestClient(create_app(WitnessNode(stranger, world_genesis)), raise_server_exceptions=False)
+    r = refused(other, stranger, SPEC_REQUEST, 403, "checkpoint")
+    assert "no signature from a trusted key" in r.json()["message"]
+
+
+def test_a_response_like_the_specs_keeps_only_the_configured_witness_line(world_genesis):
+    """The example response's three lines come from keys this ledger does not trust (two of them
+    under this witness's very name, with other key IDs); a witness answering them beside its own
+    line has exactly its own line kept and served."""
+    from ledger.checkpoint import verify_checkpoint
+    from node.checkpoint_pusher import CheckpointPusher
+    from node.config import WitnessTarget
+    from tests.node.service_double import serve
+    from tests.node.test_checkpoints_api import lower, push
+
+    class Chatty(Witness):
+        def add_checkpoint(self, body: bytes) -> bytes:
+            return SPEC_RESPONSE.encode() + super().add_checkpoint(body)
+
+    from tests.ledger.ledger_builder import sample_world
+    world = sample_world()
+    service = lower(world)
+    origin = service.checkpoints.origin
+    keys = tuple(service.checkpoints.voter_keys(1).values())
+    chatty = Chatty(WITNESS_NAME, seed_of(WITNESS_SKEY), [WitnessedLog(origin=origin, keys=keys, signatures=2)],
+                    MemoryStore(), clock=lambda: NOW)
+    with serve(WitnessNode(chatty, world.genesis)) as url:
+        push(CheckpointPusher(service.checkpoints, [WitnessTarget(url=url, keys=(chatty.key,))], interval=1))
+    size = service.ledger.head().log_size
+    kept = service.checkpoints.cosignatures(size)
+    assert [(s.name, s.key_id) for s in kept] == [(WITNESS_NAME, chatty.key.key_id)]
+    note = service.checkpoints.note(service.checkpoints.latest_signed()).decode()
+    assert note.endswith(kept[0].line) and note.count("— witness.example/") == 1
+    assert verify_checkpoint(note, keys, witnesses=[chatty.key]).cosigners == (chatty.key,)
 
 
 # -- durability and atomicity ------------------------------------------------------------------------
