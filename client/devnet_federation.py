@@ -215,6 +215,11 @@ def _print_welcome(directory: Path, federation: dict) -> None:
     d = directory
     click.echo("")
     auditor = _member_key_file(directory / PROVINCES[0], "inspector")  # the central inspector reads every ledger
+    click.echo("Checkpoints, cosignatures and proofs are public; every read of content is a signed request "
+               "(RFC 9421):")
+    click.echo(f"--key names whose scope you read with, here the central inspector {auditor.stem}, whose scope "
+               f"covers every province.")
+    click.echo(f"  curl {p1['nodes'][0]}/checkpoint      # p1's latest checkpoint, cosigned by the central witnesses")
     click.echo(f"The minutes of the cell {EXAMPLE_CELL}, verified from a central auditor's seat:")
     click.echo(f"  minutebook receipt {example_minutes(directory) or 'DOC_ID'} --key {auditor} "
                f"--node {p1['nodes'][0]} > cell.json")

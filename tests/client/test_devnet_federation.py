@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,9 @@ from click.testing import CliRunner
 
 from client.cli import main
 from client.cli_devnet import PEER_PORT_OFFSET
+from ledger.checkpoint import verify_checkpoint
+from ledger.errors import ProofFailed
+from ledger.signed_note import VerifierKey
 from tests.client.test_devnet import _stop_hard, _wait_running
 from tests.ports import free_ports_at
 
@@ -62,8 +66,25 @@ def test_a_cells_minutes_verify_from_the_centre_and_fail_on_any_altered_link(fed
     p1 = fed["ledgers"][1]["nodes"][0]
     found = re.search(r"minutebook receipt ([0-9a-f]{64}) --key (\S+) --node", banner)
     doc_id, auditor_key = found.group(1), found.group(2)
+    unsigned = _run("receipt", doc_id, "--node", p1)  # content is read with a key, as the banner says
+    assert unsigned.exit_code != 0 and "--key" in unsigned.output, unsigned.output
     receipt = _run("receipt", doc_id, "--key", auditor_key, "--node", p1)
     assert receipt.exit_code == 0, receipt.output
+    # the banner's public checkpoint: p1's voters signed it, the central witness cosigned it
+    checkpoint_url = re.search(r"curl (\S+/checkpoint)", banner).group(1)
+    assert checkpoint_url == p1 + "/checkpoint"
+    voters = [VerifierKey.from_text(k["vkey"]) for k in json.loads(_run_get(p1, "/v1/verifier-keys"))["keys"]]
+    central_witness = VerifierKey.from_text(fed["witnesses"][0]["vkey"])
+    deadline = time.monotonic() + 60  # the witness answered before p1's node stored its cosignature
+    while True:
+        try:
+            verify_checkpoint(_run_get(p1, "/checkpoint"), voters, origin=fed["ledgers"][1]["origin"],
+                              witnesses=[central_witness])
+            break
+        except ProofFailed:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
     cell = tmp_path / "cell.json"
     cell.write_text(receipt.output, encoding="utf-8")
     assert json.loads(receipt.output)["block"]["header_fields"]["log_size"] > 0
