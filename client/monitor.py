@@ -46,7 +46,7 @@ from typing import Any, Callable, Iterable
 
 import httpx
 
-from ledger.checkpoint import Checkpoint, VerifiedCheckpoint, verify_checkpoint
+from ledger.checkpoint import Checkpoint, VerifiedCheckpoint, verify_checkpoint, witnessed_path
 from ledger.errors import InvalidInput, MinutebookError
 from ledger.signed_note import VerifierKey
 from ledger.store import write_file_durably
@@ -54,16 +54,9 @@ from ledger.store import write_file_durably
 from .verify import verify_consistency_proof
 
 __all__ = ["Source", "Observation", "ForkEvidence", "Monitor", "MonitorState", "MonitorStateError",
-           "write_atomically", "origin_path"]
+           "write_atomically"]
 
 STATE_VERSION = 1
-
-
-def origin_path(origin: str) -> str:
-    """A witness's monitoring path for `origin` (c2sp.org/tlog-witness)."""
-    import hashlib
-
-    return f"/{hashlib.sha256(origin.encode('utf-8')).hexdigest()}/checkpoint"
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +169,7 @@ class Monitor:
                                  witnesses=self.witness_keys)
 
     def observe(self, source: Source) -> Observation:
-        url = source.url.rstrip("/") + ("/checkpoint" if source.kind == "ledger" else origin_path(self.origin))
+        url = source.url.rstrip("/") + ("/checkpoint" if source.kind == "ledger" else witnessed_path(self.origin))
         try:
             response = self._get(url)
         except httpx.HTTPError as exc:

@@ -341,9 +341,9 @@ class Client:
 
     def witnessed_checkpoint(self, origin: str) -> str:
         """A witness's latest cosigned checkpoint of `origin` (tlog-witness monitoring route)."""
-        import hashlib
+        from ledger.checkpoint import witnessed_path
 
-        return self._request("GET", f"/{hashlib.sha256(origin.encode('utf-8')).hexdigest()}/checkpoint").text
+        return self._request("GET", witnessed_path(origin)).text
 
     def anchor(self, origin: str) -> dict:
         """The latest anchor of the lower ledger `origin` in this ledger: ``{origin, doc_id, size,

@@ -51,6 +51,7 @@ Storage keys, in the ledger's store beside ledger/ledger.py's own
 
 from __future__ import annotations
 
+import hashlib
 import struct
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -65,6 +66,8 @@ from .signed_note import (SIG_COSIGNATURE_V1, SIG_ED25519, WHITE_SPACE, Note, No
 __all__ = [
     "Checkpoint",
     "checkpoint_origin",
+    "origin_hash",
+    "witnessed_path",
     "CheckpointLog",
     "VerifiedCheckpoint",
     "verify_checkpoint",
@@ -74,6 +77,16 @@ _be8 = struct.Struct(">Q")
 _P_SIGS = b"k/"
 _P_COSIGS = b"w/"
 _MAX_SIZE = (1 << 64) - 1
+
+
+def origin_hash(origin: str) -> str:
+    """tlog-witness's origin hash: the lowercase hex SHA-256 of the origin."""
+    return hashlib.sha256(origin.encode("utf-8")).hexdigest()
+
+
+def witnessed_path(origin: str) -> str:
+    """A witness's monitoring path for `origin` (tlog-witness): ``/<origin hash>/checkpoint``."""
+    return f"/{origin_hash(origin)}/checkpoint"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -50,7 +50,6 @@ signed-note asks that one key not serve two signature types.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import threading
@@ -58,7 +57,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from ledger.checkpoint import Checkpoint
+from ledger.checkpoint import Checkpoint, origin_hash
 from ledger.encoding import canonical, decode_canonical
 from ledger.errors import InvalidInput, MinutebookError, ProofFailed
 from ledger.keys import public_key
@@ -80,9 +79,8 @@ _OLD_LINE = re.compile(r"old (0|[1-9][0-9]*)")
 _P_STATE = b"s/"
 
 
-def origin_hash(origin: str) -> str:
-    """The monitoring path's origin hash: lowercase hex SHA-256 of the origin."""
-    return hashlib.sha256(origin.encode("utf-8")).hexdigest()
+def _state_key(origin: str) -> bytes:
+    return _P_STATE + bytes.fromhex(origin_hash(origin))
 
 
 def _bad(message: str, field: str) -> WitnessRefused:
@@ -148,7 +146,7 @@ class Witness:
     # -- state -------------------------------------------------------------------------
 
     def _state(self, origin: str) -> _State | None:
-        raw = self.store.get(_P_STATE + hashlib.sha256(origin.encode("utf-8")).digest())
+        raw = self.store.get(_state_key(origin))
         if raw is None:
             return None
         obj = decode_canonical(raw)
@@ -205,7 +203,7 @@ class Witness:
             cosignature = cosign_note(note.text, self.key.name, self._seed, timestamp)
             verified = tuple(sig for _, sig in opened.verified)
             stored = Note(text=note.text, signatures=(*verified, cosignature)).to_bytes()
-            self.store.write({_P_STATE + hashlib.sha256(entry.origin.encode("utf-8")).digest(): canonical({
+            self.store.write({_state_key(entry.origin): canonical({
                 "note": stored, "origin": entry.origin, "root": checkpoint.root_hash, "size": checkpoint.size,
                 "time": timestamp})})
         return cosignature.line.encode("utf-8")
