@@ -136,3 +136,28 @@ def test_a_damaged_state_file_is_exit_2(tmp_path, world):
     with serve(a) as url_a:
         result = run(tmp_path, world, ("ledger", url_a))
     assert result.exit_code == 2 and "monitor state" in result.output
+
+
+def test_a_node_serving_another_tree_than_the_witness_cosigned_is_a_fork(tmp_path, world):
+    """A split view: the witness cosigned the honest tree; a node later serves another tree of
+    the same size, signed by the same voters. The evidence is the witness's cosigned checkpoint
+    and the node's."""
+    honest = node(world, [(i, 1) for i in range(1, 4)])
+    split = node(world, [(i + 10, 1) for i in range(3)])
+    witness = Witness("central.example/w", generate_seed(), [WitnessedLog(
+        origin=honest.checkpoints.origin, keys=tuple(genesis_keys(honest)), signatures=2)], MemoryStore())
+    with serve(WitnessNode(witness, world.genesis)) as url_w:
+        with serve(honest) as url_a:
+            push(CheckpointPusher(honest.checkpoints, [WitnessTarget(url=url_w, keys=(witness.key,))], interval=1))
+        with serve(split) as url_b:
+            result = run(tmp_path, world, ("witness", url_w), ("ledger", url_b))
+    assert result.exit_code == 1, result.output
+    evidence = json.loads(result.stdout)
+    assert "same tree size" in evidence["reason"]
+    by_source = {c["source"]: c["checkpoint"] for c in evidence["checkpoints"]}
+    assert set(by_source) == {url_w, url_b}
+    cosigned = verify_checkpoint(by_source[url_w], genesis_keys(honest), witnesses=[witness.key])
+    served = verify_checkpoint(by_source[url_b], genesis_keys(honest))
+    assert cosigned.checkpoint.size == served.checkpoint.size
+    assert (cosigned.checkpoint.root_hash, served.checkpoint.root_hash) == (
+        honest.ledger.head().log_root, split.ledger.head().log_root)
