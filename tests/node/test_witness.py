@@ -11,6 +11,8 @@ import hashlib
 import threading
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi.testclient import TestClient
 
@@ -357,3 +359,38 @@ def test_racing_requests_never_roll_the_state_back():
             t.join()
         assert outcomes["A"] == 200 and outcomes["B"] in (200, 409)
         assert witness.state("monkeys")[0] == 8
+
+
+# -- any damaged request -----------------------------------------------------------------------------
+
+
+@given(data=st.data())
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_a_damaged_request_gets_a_4xx_and_changes_nothing(http, witness, data):
+    """Any byte of a valid request (the second checkpoint, after the first) overwritten, dropped
+    or doubled: the answer is 200 or a 4xx with a JSON error naming the field (409 aside), and the
+    stored state changes only on a 200, which can only cosign the one consistent checkpoint."""
+    if witness.state("monkeys") is None:
+        assert post(http, body(0, [], MONKEYS_5)).status_code == 200
+    valid = body(5, MONKEYS_PROOF_5_8, MONKEYS_8)
+    i = data.draw(st.integers(0, len(valid) - 1))
+    how = data.draw(st.sampled_from(["replace", "drop", "double"]))
+    if how == "replace":
+        damaged = valid[:i] + bytes([data.draw(st.integers(0, 255))]) + valid[i + 1:]
+    elif how == "drop":
+        damaged = valid[:i] + valid[i + 1:]
+    else:
+        damaged = valid[:i + 1] + valid[i:]
+    before = stored(witness)
+    r = post(http, damaged)
+    assert r.status_code == 200 or 400 <= r.status_code < 500, r.text
+    if r.status_code == 200:
+        assert witness.state("monkeys") == (8, Checkpoint.from_text(Note.parse(MONKEYS_8).text).root_hash)
+        witness.store._data.clear()  # next example: start again from nothing
+        witness.store._keys.clear()
+        return
+    assert stored(witness) == before
+    if r.status_code == 409:
+        assert r.headers["content-type"] == "text/x.tlog.size" and r.text == "5\n"
+    else:
+        assert r.json()["field"], r.text
