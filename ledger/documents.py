@@ -43,6 +43,7 @@ from .encoding import (MAX_CONTAINER_LEN, MAX_DEPTH, MAX_DOCUMENT_BYTES, MAX_STR
                        check_canonical_value, decode_canonical, normalize)
 from .errors import BadSignature, InvalidInput
 from .keys import DOC_DOMAIN, public_key, sign, verify
+from .timefmt import MAX_MS, MIN_MS
 from .schemas import BODY_SCHEMAS, CONFIDENTIAL_SCHEMA, CONFIDENTIAL_TYPES, Enum, ListOf, Nullable, Obj
 
 __all__ = [
@@ -154,10 +155,13 @@ def _check(spec: Any, value: Any, path: str) -> None:
         elif spec == "path":
             if not is_org_path(value):
                 raise InvalidInput(path, f"expected an org path (lowercase segments [a-z0-9-]+ joined by /), got {_got(value)}")
-        elif spec == "time" or spec == "count":
+        elif spec == "time":
+            if type(value) is not int or not MIN_MS <= value <= MAX_MS:
+                raise InvalidInput(path, f"expected unix milliseconds in years 0001..9999 ({MIN_MS} .. {MAX_MS}), "
+                                         f"got {_got(value)}")
+        elif spec == "count":
             if type(value) is not int or value < 0:
-                what = "unix milliseconds (int >= 0)" if spec == "time" else "int >= 0"
-                raise InvalidInput(path, f"expected {what}, got {_got(value)}")
+                raise InvalidInput(path, f"expected int >= 0, got {_got(value)}")
         elif spec == "bool":
             if type(value) is not bool:
                 raise InvalidInput(path, f"expected true or false, got {_got(value)}")
@@ -258,7 +262,7 @@ def _compile(spec: Any):
             "name": lambda v: type(v) is str and v != "",
             "member": is_member_id,
             "path": is_org_path,
-            "time": lambda v: type(v) is int and v >= 0,
+            "time": lambda v: type(v) is int and MIN_MS <= v <= MAX_MS,
             "count": lambda v: type(v) is int and v >= 0,
             "bool": lambda v: type(v) is bool,
             "key32": lambda v: type(v) is bytes and len(v) == 32,
@@ -397,8 +401,9 @@ class Document:
                 raise InvalidInput(f"doc.refs[{i}]", f"expected a doc id (64 lowercase hex), got {_got(r)}")
         if len(refs) > 1:
             _check_unique(refs, "doc.refs[{}]", "ref")
-        if type(self.created_at) is not int or self.created_at <= 0:
-            raise InvalidInput("doc.created_at", f"expected unix milliseconds (int > 0), got {_got(self.created_at)}")
+        if type(self.created_at) is not int or not 0 < self.created_at <= MAX_MS:
+            raise InvalidInput("doc.created_at", f"expected unix milliseconds after 1970 and before year 10000 "
+                                                 f"(0 < created_at <= {MAX_MS}), got {_got(self.created_at)}")
         if type(self.nonce) is not bytes or len(self.nonce) != NONCE_BYTES:
             raise InvalidInput("doc.nonce", f"expected {NONCE_BYTES} bytes, got {_got(self.nonce)}")
         validate_body(self.type, self.body)
@@ -571,12 +576,12 @@ class Envelope:
             raise BadSignature("", "the envelope has no signature")
         message = self.doc.canonical
         seen: set[str] = set()
-        for s in self.sigs:
+        for i, s in enumerate(self.sigs):
             if s.signer in seen:
-                raise BadSignature(s.signer, f"{s.signer} signs more than once")
+                raise BadSignature(s.signer, f"{s.signer} signs more than once", field=f"sigs[{i}].signer")
             seen.add(s.signer)
             if not verify(s.key, DOC_DOMAIN, message, s.sig):
-                raise BadSignature(s.signer)
+                raise BadSignature(s.signer, field=f"sigs[{i}].sig")
 
 
 def sign_document(doc: Document, signer_id: str, seed: bytes) -> Signature:

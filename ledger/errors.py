@@ -6,7 +6,8 @@ The tree, as httpx draws its own::
     ├── InvalidInput(field, rule)        400  input breaks a rule; `field` is the path
     │   ├── NotCanonical                 400  bytes are not the one canonical encoding
     │   └── TooLarge                     413  over a size, depth or length limit
-    ├── BadSignature(signer)             401  a signature does not verify
+    ├── BadSignature(signer, field)      401  a signature does not verify; `field` is
+    │                                         the signature's path, e.g. ``sigs[1].sig``
     ├── NotPermitted(signer, role, org)  403  the signer lacks the role for the unit
     ├── Rejected(reason)                 422  legal in shape, illegal against the state
     ├── AlreadyCommitted(doc_id, receipt) 409 the document is in the ledger already
@@ -92,9 +93,15 @@ class BadSignature(MinutebookError):
     http_status = 401
     code = "bad_signature"
 
-    def __init__(self, signer: str, message: str | None = None) -> None:
+    def __init__(self, signer: str, message: str | None = None, *, field: str = "sigs") -> None:
         self.signer = signer
+        self.field = field  # where in the envelope: "sigs", "sigs[i].sig", "sigs[i].key", "sigs[i].signer"
         super().__init__(message or f"signature of {signer} does not verify")
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        d["field"] = self.field
+        return d
 
 
 class NotPermitted(MinutebookError):

@@ -6,7 +6,8 @@ read in one place -- by people, by the README and by tests. A schema is an
 
 - ``"str"`` any string, ``"name"`` a non-empty string,
 - ``"member"`` a member id, ``"path"`` an org path, ``"doc_id"`` 64 lowercase hex,
-- ``"time"`` unix milliseconds (int >= 0), ``"count"`` an int >= 0, ``"bool"``,
+- ``"time"`` unix milliseconds, signed (dates before 1970 are real), within years
+  0001..9999 (``ledger.timefmt.MIN_MS .. MAX_MS``); ``"count"`` an int >= 0; ``"bool"``,
 - ``"key32"`` exactly 32 bytes, ``"any_map"`` any canonical map,
 - ``Enum(values)``, ``ListOf(spec)``, ``Obj(fields)``, ``Nullable(spec)``.
 

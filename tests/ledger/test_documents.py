@@ -211,7 +211,7 @@ def test_confidential_commitment_opens_only_with_body_and_salt():
     assert not opens_commitment(doc, {"not": "a body"}, salt)  # invalid body: False, never raises
     assert not opens_commitment(ORG.minutes(CELLS[0]).doc, secret, salt)  # a public doc opens nothing
     with pytest.raises(InvalidInput) as info:
-        body_commitment("minutes", dict(secret, held_at=-1), salt)
+        body_commitment("minutes", dict(secret, held_at=(1 << 64) - 1), salt)
     assert info.value.field == "body.held_at"
     with pytest.raises(InvalidInput, match="cannot be confidential"):
         body_commitment("role", {"action": "grant", "member": "m1", "role": "inspector", "unit": "central"}, salt)
