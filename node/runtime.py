@@ -148,6 +148,7 @@ class NodeRuntime:
         self._wake_producer: asyncio.Event | None = None
         self._tasks: list[asyncio.Task] = []
         self._running = False
+        self._stopping = False  # begin_stop() was called: submissions and waits answer 503
         self._failed: BaseException | None = None
         self._last_reconcile = 0.0
         self.stopped: asyncio.Event | None = None
@@ -188,11 +189,28 @@ class NodeRuntime:
             if self.stopped is not None:
                 self.stopped.set()
 
+    def begin_stop(self) -> None:
+        """SIGTERM: answer every ``?wait=committed`` still waiting with 503 now (its document may
+        still commit; the client asks another node), so the HTTP server's graceful shutdown has
+        nothing to wait for, and refuse new submissions the same way. ``stop()`` follows."""
+        if self._stopping:
+            return
+        self._stopping = True
+        error = NoLeader(retry_after=1.0, message="this node is stopping; retry on another node "
+                                                  "(a document already admitted may still commit)")
+        for waiters in self._doc_waiters.values():
+            for future in waiters:
+                if not future.done():
+                    future.set_exception(error)
+        self.certifier.release_waiters(error)
+
     async def stop(self) -> None:
         """Stop tasks, close links, flush and close both LevelDB stores."""
         if not self._running:
             return
         self._running = False
+        self.begin_stop()
+        self.certifier.close()  # before the disk thread drains: its completions must not read closed stores
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -213,6 +231,8 @@ class NodeRuntime:
     # ================================================================ NodeService
 
     async def submit(self, envelope: bytes, *, wait: bool, timeout: float = 30.0) -> dict[str, Any]:
+        if self._stopping:
+            raise NoLeader(retry_after=1.0, message="this node is stopping; retry on another node")
         if self._role is not Role.LEADER:
             return await self._submit_via_leader(envelope, wait=wait, timeout=timeout)
         checked = self.ledger.check_submission(envelope)  # typed errors; AlreadyCommitted with the receipt
@@ -641,6 +661,8 @@ class NodeRuntime:
 
     def _on_frame(self, peer: str, frame: dict) -> None:
         """Every frame from an authenticated peer; bad content is dropped and counted, never raised."""
+        if not self._running:  # stopping: the stores are about to close
+            return
         self._last_contact[peer] = time.monotonic()
         kind = frame.get("kind")
         try:

@@ -1,7 +1,12 @@
 """Run one node process: the runtime and its HTTP API on one asyncio loop.
 
 ``minutebook node start --config node.toml`` and ``python -m node --config
-node.toml`` both end here. The API is ``node.api.create_app(runtime)`` served
+node.toml`` both end here.
+
+A clean stop is silent: on SIGTERM the runtime first answers every waiting
+``?wait=committed`` with 503 (``begin_stop``), uvicorn then finishes what is
+in flight, and only then does the runtime stop; nothing reads a store after
+it is closed (the certifier's queued completions are disarmed first). The API is ``node.api.create_app(runtime)`` served
 by uvicorn in the same loop (``uvicorn.Server.serve``), so HTTP handlers call
 the runtime directly. SIGTERM and SIGINT make uvicorn stop accepting; then
 the runtime stops (links closed, the disk thread drained, both LevelDB stores
@@ -38,13 +43,15 @@ async def serve(config_path: str) -> int:
     app = create_app(runtime, max_request_bytes=config.max_request_bytes)
     host, port = config.api_host_port
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
-                                           access_log=False, timeout_keep_alive=30))
+                                           access_log=False, timeout_keep_alive=30,
+                                           timeout_graceful_shutdown=10))
     # uvicorn's own handlers would re-raise the signal after serving, killing us before the runtime stops.
     server.capture_signals = lambda: contextlib.nullcontext()
     loop = asyncio.get_running_loop()
 
     def shut_down(signum: int) -> None:
         log.info("signal %d: stopping", signum)
+        runtime.begin_stop()  # waiting submissions answer 503 now, so uvicorn has nothing to wait for
         server.should_exit = True
 
     for signum in (signal.SIGTERM, signal.SIGINT):
