@@ -25,6 +25,9 @@ Example (what `minutebook init` writes)::
 
     [limits]
     max_request_bytes = 1153434        # HTTP request body limit (1 MiB document + envelope)
+    header_timeout_ms = 10000          # a caller's request headers must be in within this
+    body_timeout_ms = 60000            # and its body within this after them
+    max_connections = 512              # HTTP connections open at once (node/http_limits.py)
 """
 
 from __future__ import annotations
@@ -87,7 +90,18 @@ class NodeConfig:
     raft: RaftSettings = field(default_factory=RaftSettings)
     blocks: BlockSettings = field(default_factory=BlockSettings)
     max_request_bytes: int = (1 << 20) + (1 << 17)
+    header_timeout_ms: int = 10_000
+    body_timeout_ms: int = 60_000
+    max_connections: int = 512
     source: Path | None = None  # the file this was read from
+
+    @property
+    def header_timeout(self) -> float:
+        return self.header_timeout_ms / 1000.0
+
+    @property
+    def body_timeout(self) -> float:
+        return self.body_timeout_ms / 1000.0
 
     def peer(self, node_id: str) -> PeerConfig | None:
         for p in self.peers:
@@ -161,9 +175,14 @@ def load_config(path: str | Path) -> NodeConfig:
         split_host_port(p["peer_addr"], f"peers.{node_id}.peer_addr")
         peers.append(PeerConfig(node_id=node_id, peer_addr=p["peer_addr"], api_url=str(p.get("api_url", ""))))
     limits = raw.get("limits", {})
-    max_request = limits.get("max_request_bytes", (1 << 20) + (1 << 17)) if isinstance(limits, dict) else None
-    if not isinstance(max_request, int) or max_request < 1 << 20:
-        raise InvalidInput("limits.max_request_bytes", "expected an integer >= 1048576")
+    if not isinstance(limits, dict):
+        raise InvalidInput("limits", "expected a table")
+    bounds = {"max_request_bytes": 1 << 20, "header_timeout_ms": 100, "body_timeout_ms": 100, "max_connections": 1}
+    for key, value in limits.items():
+        if key not in bounds:
+            raise InvalidInput(f"limits.{key}", f"unknown setting (known: {', '.join(sorted(bounds))})")
+        if not isinstance(value, int) or isinstance(value, bool) or value < bounds[key]:
+            raise InvalidInput(f"limits.{key}", f"expected an integer >= {bounds[key]}")
     cfg = NodeConfig(
         node_id=req_str("node_id"),
         key_file=rel(req_str("key_file")),
@@ -174,7 +193,7 @@ def load_config(path: str | Path) -> NodeConfig:
         peers=tuple(peers),
         raft=_section(raw, "raft", RaftSettings),
         blocks=_section(raw, "blocks", BlockSettings),
-        max_request_bytes=max_request,
+        **{key: limits[key] for key in bounds if key in limits},
         source=path,
     )
     cfg.api_host_port  # noqa: B018  -- validates
@@ -213,5 +232,7 @@ def dump_config(cfg: NodeConfig, relative_to: Path | None = None) -> str:
         lines.append(f"[{name}]")
         lines += [f"{f.name} = {getattr(section, f.name)}" for f in fields(section)]
         lines.append("")
-    lines += ["[limits]", f"max_request_bytes = {cfg.max_request_bytes}", ""]
+    lines += ["[limits]", f"max_request_bytes = {cfg.max_request_bytes}",
+              f"header_timeout_ms = {cfg.header_timeout_ms}", f"body_timeout_ms = {cfg.body_timeout_ms}",
+              f"max_connections = {cfg.max_connections}", ""]
     return "\n".join(lines)

@@ -14,6 +14,8 @@ series mixing, which the global ``prometheus_client.REGISTRY`` would do.
   (``raft_save`` around ``LevelDBLogStorage.save``, ``ledger_block`` around
   ``Ledger.apply_block``).
 - ``api_request_seconds{route, method, status}``: observed by node/api.py.
+- ``http_connections_open`` and ``http_connections_dropped_total{reason}``:
+  the HTTP bounds of node/http_limits.py and node/api.py's body timeout.
 - Transport counters come from node/transport.py's ``TransportStats`` at
   scrape time (a custom collector), so the transport needs no reference to
   prometheus: ``minutebook_transport_<counter>_total``.
@@ -77,6 +79,11 @@ class Metrics:
                                        registry=r)
         self.fsync_seconds = Histogram("minutebook_fsync_seconds", "time in fsynced writes", ["what"],
                                        buckets=_LATENCY_BUCKETS, registry=r)
+        self.http_connections_dropped_total = Counter(
+            "minutebook_http_connections_dropped", "HTTP connections closed by node/http_limits.py, by reason "
+            "(header_timeout, displaced, over_cap) or by the API guard (body_timeout)", ["reason"], registry=r)
+        self.http_connections_open = Gauge("minutebook_http_connections_open", "HTTP connections open now",
+                                           registry=r)
         self.api_request_seconds = Histogram("minutebook_api_request_seconds", "HTTP API request time by route",
                                              ["route", "method", "status"], buckets=_LATENCY_BUCKETS, registry=r)
         self._transport_stats: Callable[[], dict[str, int] | None] = lambda: None

@@ -1,17 +1,19 @@
 """Run one node process: the runtime and its HTTP API on one asyncio loop.
 
 ``minutebook node start --config node.toml`` and ``python -m node --config
-node.toml`` both end here.
+node.toml`` both end here. The API is ``node.api.create_app(runtime)`` served
+by uvicorn in the same loop (``uvicorn.Server.serve``), so HTTP handlers call
+the runtime directly; uvicorn runs node/http_limits.py's protocol (header
+timeout, connection cap; ``[limits]`` in the config). SIGTERM and SIGINT make
+uvicorn stop accepting; then the runtime stops (links closed, the disk thread
+drained, both LevelDB stores closed). A runtime task that hits a broken
+invariant also ends the process, with exit status 70.
 
 A clean stop is silent: on SIGTERM the runtime first answers every waiting
 ``?wait=committed`` with 503 (``begin_stop``), uvicorn then finishes what is
-in flight, and only then does the runtime stop; nothing reads a store after
-it is closed (the certifier's queued completions are disarmed first). The API is ``node.api.create_app(runtime)`` served
-by uvicorn in the same loop (``uvicorn.Server.serve``), so HTTP handlers call
-the runtime directly. SIGTERM and SIGINT make uvicorn stop accepting; then
-the runtime stops (links closed, the disk thread drained, both LevelDB stores
-closed). A runtime task that hits a broken invariant also ends the process,
-with exit status 70.
+in flight (at most 10 s), and only then does the runtime stop; nothing reads
+a store after it is closed (the certifier's queued completions are disarmed
+first).
 """
 
 from __future__ import annotations
@@ -21,15 +23,17 @@ import contextlib
 import logging
 import signal
 import sys
+from typing import Any
 
 import uvicorn
 
 from ledger.errors import CorruptionError, InvalidInput, KeyFileError, MinutebookError
 
-from node.config import load_config
+from node.config import NodeConfig, load_config
+from node.http_limits import guarded_protocol
 from node.runtime import NodeRuntime
 
-__all__ = ["run_node", "serve"]
+__all__ = ["run_node", "serve", "http_server"]
 
 log = logging.getLogger("minutebook.node")
 
@@ -40,11 +44,8 @@ async def serve(config_path: str) -> int:
     await runtime.start()
     from node.api import create_app
 
-    app = create_app(runtime, max_request_bytes=config.max_request_bytes)
-    host, port = config.api_host_port
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
-                                           access_log=False, timeout_keep_alive=30,
-                                           timeout_graceful_shutdown=10))
+    app = create_app(runtime, max_request_bytes=config.max_request_bytes, body_timeout=config.body_timeout)
+    server = http_server(app, config, runtime.metrics)
     # uvicorn's own handlers would re-raise the signal after serving, killing us before the runtime stops.
     server.capture_signals = lambda: contextlib.nullcontext()
     loop = asyncio.get_running_loop()
@@ -65,6 +66,23 @@ async def serve(config_path: str) -> int:
     broken = runtime._failed
     await runtime.stop()
     return 70 if broken is not None else 0
+
+
+def http_server(app: Any, config: NodeConfig, metrics: Any = None) -> uvicorn.Server:
+    """The uvicorn server for `app` with the HTTP bounds of node/http_limits.py (header timeout,
+    connection cap) from `config`; `metrics` (node.metrics.Metrics) gets their counts."""
+    dropped = getattr(metrics, "http_connections_dropped_total", None)
+    protocol = guarded_protocol(header_timeout=config.header_timeout, max_connections=config.max_connections,
+                                count=(lambda reason: dropped.labels(reason).inc()) if dropped is not None
+                                else (lambda reason: None))
+    host, port = config.api_host_port
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
+                                           access_log=False, timeout_keep_alive=30, http=protocol,
+                                           timeout_graceful_shutdown=10))
+    gauge = getattr(metrics, "http_connections_open", None)
+    if gauge is not None:
+        gauge.set_function(lambda: len(server.server_state.connections))
+    return server
 
 
 def run_node(config_path: str) -> int:
