@@ -28,6 +28,9 @@ serving HTTP and reading frames meanwhile. Tasks:
 - **intake** (node/intake.py): a leader journals (fsync, group commit) each
   submission it admits before answering 202; what is still journaled is
   submitted again when the node starts or stops leading.
+- **clock** (node/clock.py): frames carry our wall time and peers' stamps
+  feed ``clock_watch``; the producer proposes only while our clock agrees
+  with a majority of the voters, and a leader whose clock is off hands over.
 - **catch-up** (node/catchup.py): while a snapshot's height is above the
   ledger's, committed entries wait in ``_apply_queue`` and blocks are
   fetched from peers instead.
@@ -74,6 +77,7 @@ from ledger.store import LevelDBStore
 from node.block_producer import BlockProducer
 from node.catchup import CatchUp, SnapshotTarget, parse_snapshot_data, snapshot_data
 from node.certifier import Certifier
+from node.clock import Clock, ClockWatch
 from node.config import NodeConfig
 from node.errors import NodeError, NoLeader, SubmitTimeout
 from node.forwarding import Forwarder, LeaderAnswered
@@ -91,8 +95,12 @@ log = logging.getLogger("minutebook.runtime")
 class NodeRuntime:
     """One node: see the module docstring. ``await start()``, serve, ``await stop()``."""
 
-    def __init__(self, config: NodeConfig, *, rng_seed: int | None = None) -> None:
+    def __init__(self, config: NodeConfig, *, rng_seed: int | None = None, clock: Clock | None = None) -> None:
         self.config = config
+        self.clock = clock or Clock()  # wall time for block timestamps and admission (node/clock.py)
+        self.clock_watch = ClockWatch()
+        self._clock_verdict = "agreed"
+        self._last_handover = 0.0
         self.node_id = config.node_id
         key = read_key_file(config.key_file)
         if key.id != config.node_id:
@@ -235,7 +243,12 @@ class NodeRuntime:
             raise NoLeader(retry_after=1.0, message="this node is stopping; retry on another node")
         if self._role is not Role.LEADER:
             return await self._submit_via_leader(envelope, wait=wait, timeout=timeout)
-        checked = self.ledger.check_submission(envelope)  # typed errors; AlreadyCommitted with the receipt
+        if not self._clock_agreed():  # node/clock.py, rule 3: it admits nothing it could not stamp
+            raise NoLeader(retry_after=1.0, message="this leader's clock disagrees with the other nodes'; "
+                                                    "it is handing leadership over, retry shortly")
+        head = self.ledger.head()
+        checked = self.ledger.check_submission(  # typed errors; AlreadyCommitted with the receipt
+            envelope, at_ms=max(self.clock.now_ms(), head.timestamp if head else 0))
         doc_id = checked.doc_id
         await self.intake.add(doc_id, envelope)  # durable before anyone hears "pending"
         if self._role is not Role.LEADER:  # deposed while journaling: the new leader takes it
@@ -302,6 +315,7 @@ class NodeRuntime:
             "voters": list(st.conf_state.voters), "learners": list(st.conf_state.learners),
             "commit_index": st.commit, "applied_index": self._applied_index, "height": self.ledger.height,
             "catching_up": self.catchup.target is not None, "pending": len(self.producer.pool), "peers": peers,
+            "clock": {"verdict": self._clock_verdict, "offsets_ms": self.clock_watch.offsets(self.clock.now_ms())},
         }
 
     async def read_barrier(self, timeout: float = 5.0) -> None:
@@ -372,7 +386,8 @@ class NodeRuntime:
             self.raft.report_unreachable(msg.dst)
             return
         try:
-            ok = self.transport.send(msg.dst, {"kind": "raft", "payload": encode_message(msg)})
+            ok = self.transport.send(msg.dst, {"kind": "raft", "payload": encode_message(msg),
+                                               "clock": self.clock.now_ms()})
         except MinutebookError:
             log.exception("cannot send %s to %s", type(msg).__name__, msg.dst)
             ok = False
@@ -583,7 +598,7 @@ class NodeRuntime:
             return False
 
     def _can_propose(self) -> bool:
-        if self._role is not Role.LEADER or self.catchup.target is not None:
+        if self._role is not Role.LEADER or self.catchup.target is not None or not self._clock_agreed():
             return False
         st = self.raft.status()
         if self._applied_index < st.commit:
@@ -602,6 +617,7 @@ class NodeRuntime:
             except asyncio.TimeoutError:
                 pass
             self._wake_producer.clear()
+            self._check_clock()
             flight = self.producer.in_flight
             if flight is not None and (self._role is not Role.LEADER or flight.term != self.raft.status().term):
                 self.producer.on_term_end(time.monotonic())
@@ -613,7 +629,7 @@ class NodeRuntime:
                 continue
             head = self.ledger.head()
             proposal = self.producer.build(height=self.ledger.height + 1, prev_hash=self.ledger.head_hash,
-                                           now_ms=int(time.time() * 1000),
+                                           now_ms=self.clock.now_ms(),
                                            head_timestamp=head.timestamp if head else 0,
                                            term=self.raft.status().term)
             if proposal is None:
@@ -626,6 +642,46 @@ class NodeRuntime:
                 continue
             self.metrics.pending_documents.set(len(self.producer.pool))
             self._wake_ready.set()
+
+    # ================================================================ clock (node/clock.py)
+
+    def _voters(self) -> tuple[str, ...]:
+        return tuple(self.raft.raft.conf.voters)  # the conf state without building a whole Status
+
+    def _clock_agreed(self) -> bool:
+        voters, now = self._voters(), self.clock.now_ms()
+        watch = self.clock_watch
+        return watch.is_agreed(self.node_id, voters, now) and not watch.is_off(self.node_id, voters, now)
+
+    def _check_clock(self) -> None:
+        """Log a change of verdict; a leader that is off hands leadership to a voter the majority agrees with."""
+        voters, now = self._voters(), self.clock.now_ms()
+        off = self.clock_watch.is_off(self.node_id, voters, now)
+        verdict = "off" if off else "agreed" if self.clock_watch.is_agreed(self.node_id, voters, now) else "unknown"
+        if verdict != self._clock_verdict:
+            offsets = {p: f"{o / 1000:+.1f}s" for p, o in self.clock_watch.offsets(now).items()}
+            (log.warning if off else log.info)("%s: clock %s against the voters (their clocks minus ours: %s)",
+                                               self.node_id, verdict, offsets)
+            self._clock_verdict = verdict
+        if not off or self._role is not Role.LEADER:
+            return
+        now = time.monotonic()
+        if now - self._last_handover < 2.0:
+            return
+        targets = self.clock_watch.handover_targets(self.node_id, voters, now)
+        if not targets:
+            return
+        progress = self.raft.status().progress
+        target = max(targets, key=lambda p: (progress.get(p, (0,))[0] or 0, p))
+        self._last_handover = now
+        log.warning("%s: handing leadership to %s (our clock is off by more than %d s)", self.node_id, target,
+                    self.clock_watch.bound_ms // 1000)
+        try:
+            self.raft.transfer_leadership(target)
+        except (ConsensusError, ValueError) as exc:
+            log.info("leadership transfer to %s not started: %s", target, exc)
+            return
+        self._wake_ready.set()
 
     def _reconcile_membership(self) -> None:
         now = time.monotonic()
@@ -651,19 +707,20 @@ class NodeRuntime:
     def _send(self, peer: str, frame: dict) -> None:
         if self.transport is not None:
             try:
-                self.transport.send(peer, frame)
+                self.transport.send(peer, {**frame, "clock": self.clock.now_ms()})
             except MinutebookError:
                 log.exception("cannot send a %r frame to %s", frame.get("kind"), peer)
 
     def _broadcast(self, frame: dict) -> None:
         if self.transport is not None:
-            self.transport.broadcast(frame)
+            self.transport.broadcast({**frame, "clock": self.clock.now_ms()})
 
     def _on_frame(self, peer: str, frame: dict) -> None:
         """Every frame from an authenticated peer; bad content is dropped and counted, never raised."""
         if not self._running:  # stopping: the stores are about to close
             return
         self._last_contact[peer] = time.monotonic()
+        self.clock_watch.observe(peer, frame.get("clock"))
         kind = frame.get("kind")
         try:
             if kind == "raft":
@@ -684,6 +741,8 @@ class NodeRuntime:
                 self.catchup.on_fetch_blocks(peer, frame)
             elif kind == "blocks":
                 self.catchup.on_blocks(peer, frame)
+            elif kind == "clock":
+                pass  # only its stamp, observed above (node/clock.py: every voter hears every other's clock)
             else:
                 self.metrics.bad_frames_total.labels("unknown").inc()
         except (ConsensusError, MinutebookError, KeyError, TypeError, ValueError) as exc:
@@ -696,8 +755,7 @@ class NodeRuntime:
         while self._running:
             await asyncio.sleep(1.0)
             request = self.certifier.sync_request()
-            if request is not None:
-                self._broadcast(request)
+            self._broadcast(request if request is not None else {"kind": "clock"})  # every frame carries the clock
             self._update_gauges()
 
     def _update_gauges(self) -> None:
@@ -708,3 +766,7 @@ class NodeRuntime:
         m.raft_applied_index.set(self._applied_index)
         m.applied_height.set(self.ledger.height)
         m.pending_documents.set(len(self.producer.pool))
+        now = self.clock.now_ms()
+        for peer, offset in self.clock_watch.offsets(now).items():
+            m.clock_offset_seconds.labels(peer).set(offset / 1000)
+        m.clock_off.set(1 if self.clock_watch.is_off(self.node_id, self._voters(), now) else 0)
