@@ -34,7 +34,9 @@ Every connection is checked against the registry as it is when it is made:
 ``nodes()``), and the TLS contexts are built from it (cached per snapshot).
 When the registry changes, the runtime calls ``revalidate()`` (``update_peers``
 does too), which closes links whose peer is no longer registered with the key
-it authenticated with; its next connection is refused in the handshake.
+it authenticated with; its next connection is refused in the handshake. A
+handshake that was already under way when the registry changed is checked
+again against the registry as it is when it completes.
 In TLS 1.3 the server checks the client's certificate after the client has
 finished its half of the handshake, so a refused dialler first sees its link
 up and then broken: frames it wrote in between are lost like frames on any
@@ -444,6 +446,7 @@ class PeerTransport:
             return None
         try:
             peer_id = authenticate_peer(writer.get_extra_info("ssl_object"), registry, expected=link.peer_id)
+            _still_registered(self.lookup(), peer_id, registry[peer_id])
         except PeerRejected as exc:
             self.stats.handshake_rejected += 1
             log.warning("%s", exc)
@@ -514,6 +517,7 @@ class PeerTransport:
                     return
                 pending.handshake.result()  # raises what the handshake raised
                 peer_id = authenticate_peer(writer.get_extra_info("ssl_object"), registry, peer_label=label)
+                _still_registered(self.lookup(), peer_id, registry[peer_id])
             except (ssl.SSLCertVerificationError, PeerRejected) as exc:
                 self.stats.handshake_rejected += 1
                 log.warning("refused inbound link from %s: %s", label, exc)
@@ -623,6 +627,13 @@ class PeerTransport:
             log.info("link with %s closed: %r", peer_id, exc)
         finally:
             connection.close()
+
+
+def _still_registered(registry: Mapping[str, bytes], peer_id: str, key: bytes) -> None:
+    """The registry may have changed while the handshake ran (against the snapshot taken before
+    it): a peer removed meanwhile must not slip past ``revalidate()``."""
+    if registry.get(peer_id) != key:
+        raise PeerRejected(peer_id, "no longer registered with that key (the registry changed during the handshake)")
 
 
 def _first(item: tuple[float, Any]) -> float:
