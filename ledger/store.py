@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import errno
 import fcntl
 import os
 import shutil
@@ -32,7 +33,13 @@ from typing import Callable, Iterable, Iterator, Mapping, Protocol, runtime_chec
 
 from .errors import CorruptionError
 
-__all__ = ["Store", "MemoryStore", "LevelDBStore", "Overlay", "prefix_end", "read_only_copy"]
+__all__ = ["Store", "MemoryStore", "LevelDBStore", "Overlay", "StoreWriteError", "prefix_end", "read_only_copy"]
+
+
+class StoreWriteError(OSError):
+    """A write the disk refused (``errno.ENOSPC`` when it is full, else ``errno.EIO``). Nothing of
+    the batch was written, but LevelDB refuses every later write too until the store is opened
+    again, so the node stops (node/serve.py: exit status 75) rather than run on without a disk."""
 
 
 def prefix_end(prefix: bytes) -> bytes | None:
@@ -279,7 +286,12 @@ class LevelDBStore:
                 batch.delete(key)
             else:
                 batch.put(key, self._seal(key, bytes(value)))
-        batch.write()  # one log record, fsynced before it returns
+        try:
+            batch.write()  # one log record, fsynced before it returns
+        except self._plyvel.IOError as exc:
+            text = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+            code = errno.ENOSPC if "space" in text.lower() else errno.EIO
+            raise StoreWriteError(code, f"cannot write to LevelDB at {self.path}: {text}") from None
 
     def verify_all(self, progress: Callable[[int], None] | None = None, every: int = 100_000) -> int:
         """Check the checksum of every stored value; returns how many were checked.

@@ -56,7 +56,7 @@ class Certifier:
     def __init__(self, node_id: str, seed: bytes, ledger: Any, metrics: Any,
                  broadcast: Callable[[dict], None], send: Callable[[str, dict], Any], *,
                  early_window: int = 4096, max_early: int = 65536, max_incomplete: int = 4096,
-                 executor: Any = None) -> None:
+                 executor: Any = None, on_write_error: Callable[[OSError], None] | None = None) -> None:
         self.node_id = node_id
         self.seed = seed
         self.ledger = ledger
@@ -72,6 +72,8 @@ class Certifier:
         self.incomplete: set[int] = set()
         self.executor = executor  # the runtime's disk thread: signature writes are fsynced there, in order
         self.closed = False  # set by close(): from then on nothing reads or writes the ledger
+        self.on_write_error = on_write_error  # a signature write the disk refused (the runtime stops)
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def close(self) -> None:
         """Stop touching the ledger: later frames and queued completions do nothing (module doc)."""
@@ -133,8 +135,8 @@ class Certifier:
             self._store_now(height, signer, hash_hex, sig)
             self._after_store(height)
             return
-        future = asyncio.get_running_loop().run_in_executor(self.executor, self._store_now, height, signer,
-                                                            hash_hex, sig)
+        self._loop = asyncio.get_running_loop()
+        future = self._loop.run_in_executor(self.executor, self._store_now, height, signer, hash_hex, sig)
         future.add_done_callback(lambda f: self._after_store(height) if not f.cancelled() else None)
 
     def _after_store(self, height: int) -> None:
@@ -154,6 +156,15 @@ class Certifier:
                 return False
             return self.ledger.add_block_signature(height, signer, sig)
         except MinutebookError:
+            return False
+        except OSError as exc:  # ledger.store.StoreWriteError: the disk is full
+            if self.on_write_error is None:
+                raise
+            loop = self._loop
+            if loop is not None:
+                loop.call_soon_threadsafe(self.on_write_error, exc)
+            else:
+                self.on_write_error(exc)
             return False
 
     # ------------------------------------------------------------ waiters

@@ -72,7 +72,7 @@ from ledger.genesis import Genesis
 from ledger.keys import read_key_file
 from ledger.ledger import Ledger
 from ledger.registry import Registry
-from ledger.store import LevelDBStore
+from ledger.store import LevelDBStore, StoreWriteError
 
 from node.block_producer import BlockProducer
 from node.catchup import CatchUp, SnapshotTarget, parse_snapshot_data, snapshot_data
@@ -140,7 +140,7 @@ class NodeRuntime:
         self.intake = IntakeJournal(str(config.data_dir / "intake"))
         self._disk = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"disk-{self.node_id}")
         self.certifier = Certifier(self.node_id, self.seed, self.ledger, self.metrics, self._broadcast, self._send,
-                                   executor=self._disk)
+                                   executor=self._disk, on_write_error=self._disk_failed)
         self.catchup = CatchUp(self.ledger, self.metrics, self._send, self._catchup_peers, self._apply_fetched)
         target = parse_snapshot_data(snapshot.data)
         if target is not None and target.height > self.ledger.height:
@@ -191,11 +191,24 @@ class NodeRuntime:
             await coro
         except asyncio.CancelledError:
             raise
+        except StoreWriteError as exc:  # the disk refused a write: stop (exit 75), no trace to read
+            self._disk_failed(exc)
         except BaseException as exc:  # a broken invariant: stop the node rather than run on
             log.critical("task %s failed; stopping the node", name, exc_info=True)
             self._failed = exc
             if self.stopped is not None:
                 self.stopped.set()
+
+    def _disk_failed(self, exc: StoreWriteError) -> None:
+        """A store write failed (a full disk, most often): nothing of that batch was written, but
+        LevelDB refuses every later write until reopened, so stop; a restart once there is room
+        resumes from what is on disk."""
+        if self._failed is None:
+            log.critical("%s: stopping, the data directory refused a write (%s)", self.node_id, exc.strerror)
+            self._failed = exc
+        self.begin_stop()
+        if self.stopped is not None:
+            self.stopped.set()
 
     def begin_stop(self) -> None:
         """SIGTERM: answer every ``?wait=committed`` still waiting with 503 now (its document may
@@ -250,7 +263,12 @@ class NodeRuntime:
         checked = self.ledger.check_submission(  # typed errors; AlreadyCommitted with the receipt
             envelope, at_ms=max(self.clock.now_ms(), head.timestamp if head else 0))
         doc_id = checked.doc_id
-        await self.intake.add(doc_id, envelope)  # durable before anyone hears "pending"
+        try:
+            await self.intake.add(doc_id, envelope)  # durable before anyone hears "pending"
+        except StoreWriteError as exc:
+            self._disk_failed(exc)
+            raise NoLeader(retry_after=1.0, message="this node cannot write to its disk; retry on another node") \
+                from None
         if self._role is not Role.LEADER:  # deposed while journaling: the new leader takes it
             return await self.submit(envelope, wait=wait, timeout=timeout)
         self.producer.add(doc_id, envelope, time.monotonic())

@@ -7,7 +7,8 @@ the runtime directly; uvicorn runs node/http_limits.py's protocol (header
 timeout, connection cap; ``[limits]`` in the config). SIGTERM and SIGINT make
 uvicorn stop accepting; then the runtime stops (links closed, the disk thread
 drained, both LevelDB stores closed). A runtime task that hits a broken
-invariant also ends the process, with exit status 70.
+invariant also ends the process, with exit status 70; one whose data
+directory refuses a write (a full disk) with 75, after one line in the log.
 
 A clean stop is silent: on SIGTERM the runtime first answers every waiting
 ``?wait=committed`` with 503 (``begin_stop``), uvicorn then finishes what is
@@ -29,6 +30,7 @@ import uvicorn
 
 from ledger.errors import CorruptionError, InvalidInput, KeyFileError, MinutebookError
 
+from ledger.store import StoreWriteError
 from node.config import NodeConfig, load_config
 from node.http_limits import guarded_protocol
 from node.runtime import NodeRuntime
@@ -65,6 +67,8 @@ async def serve(config_path: str) -> int:
     failed.cancel()
     broken = runtime._failed
     await runtime.stop()
+    if isinstance(broken, StoreWriteError):
+        return 75  # EX_TEMPFAIL: the disk refused a write; restart once there is room
     return 70 if broken is not None else 0
 
 
@@ -88,7 +92,8 @@ def http_server(app: Any, config: NodeConfig, metrics: Any = None) -> uvicorn.Se
 def run_node(config_path: str) -> int:
     """Run the node until SIGTERM/SIGINT. Exit codes: 0 stopped cleanly; 2 bad configuration,
     genesis or key file; 1 cannot start (store damaged or of another layout, address in use);
-    70 stopped on a broken invariant (the log says which). Start-up problems are one line on
+    70 stopped on a broken invariant (the log says which); 75 stopped because the data directory
+    refused a write (a full disk: restart once there is room). Start-up problems are one line on
     stderr, never a trace."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per forwarded request otherwise
