@@ -437,29 +437,30 @@ class DiskFull(Nemesis):
         self.node = self.s.rng.choice(sorted(self.s.cluster.nodes))
         self.label = f"disk-full {self.node}"
         self.ballast = self.s.cluster.nodes[self.node].data_dir / "ballast"
-        with open(self.ballast, "wb") as f:  # fill the tmpfs to the last byte
-            chunk = b"\0" * (1 << 20)
-            try:
-                while True:
-                    f.write(chunk)
-                    f.flush()
-            except OSError:
-                pass
-            try:
-                while True:
-                    f.write(b"\0" * 4096)
-                    f.flush()
-            except OSError:
-                pass
+        with open(self.ballast, "wb", buffering=0) as f:  # fill the tmpfs to the last byte
+            for size in (1 << 20, 4096, 1):
+                try:
+                    while True:
+                        f.write(b"\0" * size)
+                except OSError:
+                    pass
         self.s.disk_full.add(self.node)
 
     def end(self) -> None:
+        proc = self.s.cluster.procs.get(self.node)
+        if proc is not None and proc.poll() is not None:
+            self.label += f" (it stopped, exit {proc.returncode})"
+        else:
+            self.label += " (it wrote nothing meanwhile)" if self._quiet() else " (still running)"
         try:
             self.ballast.unlink()
         except OSError:
             pass
         self.s.cluster.reap(self.node)
         self.s.ensure_running(self.node)
+
+    def _quiet(self) -> bool:
+        return "refused a write" not in self.s.cluster.nodes[self.node].log.read_text(errors="replace")
 
 
 class Learner(Nemesis):
@@ -471,11 +472,12 @@ class Learner(Nemesis):
     def begin(self) -> None:
         cluster = self.s.cluster
         self.node = f"n{len(cluster.nodes) + 1}"
-        if self.s.learner_added or len(cluster.nodes) >= 6:
+        if self.s.learner_added:  # one per schedule (_pick draws no second; `allowed` may hold nothing else)
             self.node = ""
             self.label = f"{self.name} (skipped: one per schedule)"
             return
         self.s.learner_added = True
+        self.kill_during_install = self.kill_during_install or self.s.rng.random() < 0.5
         cluster.add_node(self.node)
         for other in cluster.nodes:  # the others learn its address from the document; configs for restarts
             cluster._write_config(other)
@@ -585,9 +587,11 @@ class Schedule:
             self.cluster.start(node)
 
 
-def _pick(rng: random.Random, allowed: list[str], nodes: int) -> str:
-    choices = [n for n in allowed if not (n == "bridge" and nodes < 3)]
-    return rng.choice(choices)
+def _pick(rng: random.Random, allowed: list[str], nodes: int, *, learner_added: bool) -> str:
+    """A nemesis from `allowed`; one learner per schedule (after it, learner nemeses are not drawn)."""
+    choices = [n for n in allowed if not (n == "bridge" and nodes < 3)
+               and not (learner_added and n in ("learner", "kill-snapshot"))]
+    return rng.choice(choices or allowed)
 
 
 def run_schedule(root: Path, *, schedule: int, seed: int, nodes: int = 3, duration: float = 60.0,
@@ -610,7 +614,7 @@ def run_schedule(root: Path, *, schedule: int, seed: int, nodes: int = 3, durati
         ends = time.monotonic() + duration
         time.sleep(min(3.0, duration / 10))
         while time.monotonic() < ends - 4:
-            name = _pick(rng, allowed, nodes)
+            name = _pick(rng, allowed, nodes, learner_added=s.learner_added)
             nemesis = NEMESIS_CLASSES[name](s)
             nemesis.begin()
             log(f"  schedule {schedule}: {nemesis.label}")
