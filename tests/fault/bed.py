@@ -662,7 +662,7 @@ def _recovery(s: Schedule, healed: float) -> float | None:
 
 
 def _check(row: Row, s: Schedule, clients: Clients) -> None:
-    from client.cli_audit import audit_node, find_forks
+    from client.cli_audit import audit_node
     from client.sdk import Client
     from ledger.merkle import verify_consistency
     from ledger.errors import ProofFailed
@@ -676,7 +676,7 @@ def _check(row: Row, s: Schedule, clients: Clients) -> None:
     missing = set(clients.acked)
     while missing and time.monotonic() < deadline:
         for doc_id in sorted(missing):
-            r = cluster.get(nodes[0], f"/v1/documents/{doc_id}") if cluster.alive(nodes[0]) else None
+            r = _get(cluster, nodes[0], f"/v1/documents/{doc_id}")
             if r is not None and r.status_code == 200 and r.json().get("status") == "accepted":
                 missing.discard(doc_id)
         if missing:
@@ -726,7 +726,11 @@ def _check(row: Row, s: Schedule, clients: Clients) -> None:
     row.inconsistent_heads += sum(1 for size in sizes if len(by_size[size]) > 1)
     node = nodes[0]
     for m, n in zip(sizes, sizes[1:]):
-        proof = cluster.get(node, "/v1/proofs/consistency", params={"first": m, "second": n}).json()
+        answer = _get(cluster, node, "/v1/proofs/consistency", params={"first": m, "second": n})
+        if answer is None or answer.status_code != 200:
+            row.notes.append(f"no consistency proof {m} -> {n} from {node}")
+            continue
+        proof = answer.json()
         try:
             verify_consistency(m, n, bytes.fromhex(next(iter(by_size[m]))), bytes.fromhex(next(iter(by_size[n]))),
                                [bytes.fromhex(h) for h in proof["proof"]])
@@ -745,6 +749,14 @@ def _check(row: Row, s: Schedule, clients: Clients) -> None:
     if clients.refused:
         refusals = ", ".join(f"{k}: {v}" for k, v in sorted(clients.refused.items()))
         row.info.append(f"{clients.attempts} submissions; refused or unanswered while faulted: {refusals}")
+
+
+def _get(cluster: FaultCluster, node: str, path: str, **kwargs: Any) -> httpx.Response | None:
+    """A GET that answers None when the node cannot be reached (restarting, paused, cut off)."""
+    try:
+        return cluster.get(node, path, **kwargs)
+    except httpx.HTTPError:
+        return None
 
 
 def format_table(rows: list[Row]) -> str:
