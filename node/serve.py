@@ -59,6 +59,7 @@ async def serve(config_path: str) -> int:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, shut_down, signum)
+    loop.set_exception_handler(_loop_exception_handler)
     serving = loop.create_task(server.serve())
     failed = loop.create_task(runtime.stopped.wait())
     await asyncio.wait({serving, failed}, return_when=asyncio.FIRST_COMPLETED)
@@ -70,6 +71,21 @@ async def serve(config_path: str) -> int:
     if isinstance(broken, StoreWriteError):
         return 75  # EX_TEMPFAIL: the disk refused a write; restart once there is room
     return 70 if broken is not None else 0
+
+
+def _loop_exception_handler(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    """CPython 3.11's selector transport can run ``_call_connection_lost`` twice for a socket
+    reset during a TLS handshake (seen on lossy links in the fault bed: ``AttributeError:
+    'NoneType' object has no attribute 'connection_lost'``, then ``... 'close'``). The connection
+    is already gone and nothing of ours is left half done, so that one case is a warning line;
+    everything else goes to asyncio's own handler, trace and all."""
+    exc = context.get("exception")
+    handle = repr(context.get("handle", ""))
+    if isinstance(exc, AttributeError) and "_call_connection_lost" in handle:
+        log.warning("a peer connection reset during its handshake was closed twice by asyncio (harmless): %s",
+                    exc)
+        return
+    loop.default_exception_handler(context)
 
 
 def http_server(app: Any, config: NodeConfig, metrics: Any = None) -> uvicorn.Server:

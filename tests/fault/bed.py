@@ -743,7 +743,9 @@ def _check(row: Row, s: Schedule, clients: Clients) -> None:
         tracebacks = text.count("Traceback")
         if tracebacks:
             row.notes.append(f"{node}: {tracebacks} traceback(s) in its log")
-        bad_exits = [code for code in cluster.exits.get(node, []) if code not in (0, 75, -9)]
+        disk_refusal = "No space left on device" in text  # a restart refused, one line, while its disk was full
+        bad_exits = [code for code in cluster.exits.get(node, [])
+                     if code not in (0, 75, -9) and not (code == 1 and disk_refusal)]
         if bad_exits:
             row.notes.append(f"{node}: exited {bad_exits}")
     if clients.refused:
