@@ -17,6 +17,7 @@ import argparse
 import json
 import random
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -28,7 +29,12 @@ from tests.fault.bed import NEMESES, format_table, run_schedule  # noqa: E402
 from tests.fault.netbed import available  # noqa: E402
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # the schedule under way cleans up (namespaces, mounts, processes)
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--schedules", type=int, default=30)
     parser.add_argument("--seed", type=int, default=1)

@@ -637,11 +637,15 @@ def run_schedule(root: Path, *, schedule: int, seed: int, nodes: int = 3, durati
     except Exception as exc:  # noqa: BLE001 -- a harness failure is a finding of the schedule too
         row.notes.append(f"harness: {type(exc).__name__}: {exc}")
     finally:
-        if clients is not None:
-            clients.stop()
-        if cluster is not None:
-            cluster.close()
-        bed.close()
+        try:
+            if clients is not None:
+                clients.stop()
+        finally:
+            try:
+                if cluster is not None:
+                    cluster.close()
+            finally:
+                bed.close()
     return row
 
 

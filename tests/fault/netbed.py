@@ -144,6 +144,17 @@ class NetBed:
             _ip("-n", ns, "link", "set", "eth0", "up", check=False)
 
     def close(self) -> None:
+        """Remove the namespaces; any process still running in one (ours: nothing else runs there)
+        is killed first, so an interrupted run leaves nothing behind."""
+        import os
+        import signal
+
+        for ns in list(self.namespaces.values()):
+            for pid in _ip("netns", "pids", ns, check=False).stdout.split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (OSError, ValueError):
+                    pass
         for ns in list(self.namespaces.values()) + [self.hub]:
             _ip("netns", "del", ns, check=False)
         _ip("link", "del", self.root_link, check=False)
