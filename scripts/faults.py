@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import signal
@@ -43,6 +44,9 @@ def main() -> int:
     parser.add_argument("--nodes", default="3,5", help="cluster sizes to draw from, e.g. 3 or 3,5")
     parser.add_argument("--nemeses", default=",".join(NEMESES), help=f"comma-separated subset of {','.join(NEMESES)}")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON to this file")
+    parser.add_argument("--run", type=int, default=None,
+                        help="network number 0..249 (198.18.RUN.0/24, namespaces mbfRUN-*); default: from the pid, "
+                             "so two runs on one machine do not share namespaces")
     args = parser.parse_args()
     if args.schedules < 1 or args.duration < 10:
         parser.error("--schedules must be >= 1 and --duration >= 10")
@@ -55,6 +59,7 @@ def main() -> int:
     if why:
         print(f"error: {why}", file=sys.stderr)
         return 2
+    run = args.run if args.run is not None else 10 + os.getpid() % 80  # pytest's short schedules use others
     master = random.Random(args.seed)
     seeds = [master.randrange(1 << 31) for _ in range(args.first - 1 + args.schedules)][args.first - 1:]
     print(f"fault bed: {args.schedules} schedules from seed {args.seed}, {args.duration:g} s each, "
@@ -66,7 +71,7 @@ def main() -> int:
         root = Path(tempfile.mkdtemp(prefix=f"minutebook-faults-{i}-"))
         print(f"schedule {i} (seed {seed}, {nodes} nodes):", flush=True)
         row = run_schedule(root, schedule=i, seed=seed, nodes=nodes, duration=args.duration, nemeses=nemeses,
-                           log=lambda line: print(line, flush=True))
+                           run=run, log=lambda line: print(line, flush=True))
         rows.append(row)
         verdict = "ok" if row.ok else "FOUND: " + "; ".join(row.notes or ["see counts"])
         print(f"  -> acked {row.acked}, lost {row.lost}, duplicated {row.duplicated}, forks {row.forks}, bad "

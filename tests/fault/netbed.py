@@ -79,7 +79,9 @@ class NetBed:
         self.harness_ip = f"198.18.{run}.254"
         self.ips: dict[str, str] = {}
         self.namespaces: dict[str, str] = {}
-        sweep(self.prefix)
+        if _ip("netns", "list", check=False).stdout.count(self.prefix):
+            raise RuntimeError(f"namespaces {self.prefix}* exist: another run uses network {run} (or a killed one "
+                               f"left them; tests.fault.netbed.sweep({self.prefix!r}) removes them)")
         _ip("link", "del", self.root_link, check=False)
         try:
             _ip("netns", "add", self.hub)
