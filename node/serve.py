@@ -42,24 +42,35 @@ log = logging.getLogger("minutebook.node")
 
 async def serve(config_path: str) -> int:
     config = load_config(config_path)
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    server: uvicorn.Server | None = None
+    runtime: NodeRuntime | None = None
+
+    def shut_down(signum: int) -> None:
+        log.info("signal %d: stopping", signum)
+        stopping.set()
+        if runtime is not None:
+            runtime.begin_stop()  # waiting submissions answer 503 now, so uvicorn has nothing to wait for
+        if server is not None:
+            server.should_exit = True
+
+    # Before anything else, so a SIGTERM while the node starts is a clean stop too.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, shut_down, signum)
+    loop.set_exception_handler(_loop_exception_handler)
     runtime = NodeRuntime(config)
     await runtime.start()
+    if stopping.is_set():
+        runtime.begin_stop()
+        await runtime.stop()
+        return 0
     from node.api import create_app
 
     app = create_app(runtime, max_request_bytes=config.max_request_bytes, body_timeout=config.body_timeout)
     server = http_server(app, config, runtime.metrics)
     # uvicorn's own handlers would re-raise the signal after serving, killing us before the runtime stops.
     server.capture_signals = lambda: contextlib.nullcontext()
-    loop = asyncio.get_running_loop()
-
-    def shut_down(signum: int) -> None:
-        log.info("signal %d: stopping", signum)
-        runtime.begin_stop()  # waiting submissions answer 503 now, so uvicorn has nothing to wait for
-        server.should_exit = True
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, shut_down, signum)
-    loop.set_exception_handler(_loop_exception_handler)
     serving = loop.create_task(server.serve())
     failed = loop.create_task(runtime.stopped.wait())
     await asyncio.wait({serving, failed}, return_when=asyncio.FIRST_COMPLETED)

@@ -33,6 +33,8 @@ def test_sigterm_under_load_stops_cleanly_every_time(tmp_path):
                 leader = cluster.leader()
                 victim = leader[0] if leader and i % 2 == 0 else rng.choice(sorted(cluster.nodes))
                 before = len(load.acked)
+                # A running node (one still importing Python has no handler yet: the default kills it)
+                cluster.wait_for(lambda: cluster.status(victim), 60, what=f"{victim} serving")
                 proc = cluster.procs[victim]
                 proc.send_signal(signal.SIGTERM)
                 assert proc.wait(timeout=30) == 0, cluster.log_tail(victim)
