@@ -7,7 +7,9 @@ The tree, as httpx draws its own::
     │   ├── NotCanonical                 400  bytes are not the one canonical encoding
     │   └── TooLarge                     413  over a size, depth or length limit
     ├── BadSignature(signer, field)      401  a signature does not verify; `field` is
-    │                                         the signature's path, e.g. ``sigs[1].sig``
+    │   │                                     the signature's path, e.g. ``sigs[1].sig``
+    │   └── BadRequestSignature          401  an HTTP request signature (RFC 9421) is malformed or
+    │                                         wrong (`field`: ``signature``, the header)
     ├── NotPermitted(signer, role, org)  403  the signer lacks the role for the unit
     ├── Rejected(reason)                 422  legal in shape, illegal against the state
     ├── AlreadyCommitted(doc_id, receipt) 409 the document is in the ledger already
@@ -33,6 +35,7 @@ __all__ = [
     "NotCanonical",
     "TooLarge",
     "BadSignature",
+    "BadRequestSignature",
     "NotPermitted",
     "Rejected",
     "AlreadyCommitted",
@@ -102,6 +105,17 @@ class BadSignature(MinutebookError):
         d = super().to_dict()
         d["field"] = self.field
         return d
+
+
+class BadRequestSignature(BadSignature):
+    """A request's RFC 9421 signature is malformed, does not verify, is out of
+    its time window or replayed (ledger/httpsig.py, node/auth.py). The message
+    says which."""
+
+    code = "bad_request_signature"
+
+    def __init__(self, message: str) -> None:
+        super().__init__("request", message, field="signature")
 
 
 class NotPermitted(MinutebookError):
