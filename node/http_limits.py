@@ -28,7 +28,9 @@ subclass of uvicorn's h11 protocol that adds two rules:
   caller that sends its request promptly: newcomers push the oldest laggards
   out, and laggards are gone within ``header_timeout`` anyway. (A caller that
   connects while more than ``max_connections`` connections opened within the
-  last ``GRACE`` is refused: then it cannot be told from the flood.)
+  last ``GRACE`` is refused: then it cannot be told from the flood. The grace
+  is a second, so a loaded node that reads a prompt request late still keeps
+  it.)
 
 Only the public asyncio ``Protocol`` methods and uvicorn's ``cycle`` (the
 request in progress, ``None`` before the first) and ``on_response_complete``
@@ -49,7 +51,7 @@ __all__ = ["DEFAULT_HEADER_TIMEOUT", "DEFAULT_BODY_TIMEOUT", "DEFAULT_MAX_CONNEC
 DEFAULT_HEADER_TIMEOUT = 10.0  # seconds: a few KiB of headers over the worst field link
 DEFAULT_BODY_TIMEOUT = 60.0  # seconds: a 1 MiB envelope at ~20 KiB/s
 DEFAULT_MAX_CONNECTIONS = 512  # well under the open-files limit, with LevelDB's files beside it
-GRACE = 0.25  # seconds a new connection is safe from displacement (capped at a quarter of the header timeout)
+GRACE = 1.0  # seconds a new connection is safe from displacement (capped at half the header timeout)
 
 Count = Callable[[str], None]  # count(reason): "header_timeout", "displaced", "over_cap"
 
@@ -60,7 +62,7 @@ def guarded_protocol(*, header_timeout: float = DEFAULT_HEADER_TIMEOUT,
     """The h11 protocol class with the module doc's two rules, for ``uvicorn.Config(http=...)``."""
     if header_timeout <= 0 or max_connections < 1:
         raise ValueError("header_timeout must be > 0 and max_connections >= 1")
-    grace = min(GRACE, header_timeout / 4)
+    grace = min(GRACE, header_timeout / 2)
 
     class GuardedH11Protocol(H11Protocol):
         def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -271,7 +271,9 @@ class Clients:
                 time.sleep(min(0.05 * tries, 0.5))
 
     def _monitor(self, rng: random.Random) -> None:
-        with httpx.Client(timeout=3.0) as client:
+        from client.signing import RequestSigner
+
+        with httpx.Client(timeout=3.0, auth=RequestSigner(self.cluster.reader)) as client:  # as an auditor reads
             while not self._stop.is_set():
                 nodes = self._nodes()
                 if nodes:
@@ -717,7 +719,7 @@ def _check(row: Row, s: Schedule, clients: Clients) -> None:
         row.lost = max(row.lost, sum(1 for doc_id in clients.acked if doc_id not in accepted))
     # certificates (and everything else the audit replays), per node
     for node in nodes:
-        with Client(cluster.nodes[node].api_url, retries=2, timeout=30) as client:
+        with Client(cluster.nodes[node].api_url, retries=2, timeout=30, key=cluster.reader) as client:
             report = audit_node(client, node, cluster.genesis)
         if report.failure is not None:
             row.bad_certificates += 1
