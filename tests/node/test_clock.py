@@ -164,7 +164,7 @@ def _make_leader(cluster: Cluster, node: str, tries: int = 12) -> None:
         if leader == node:
             return
         cluster.kill(leader, signal.SIGTERM)
-        cluster.wait_for(lambda: (found := cluster.leader()) and found[0] != leader, 20, what="a new leader")
+        cluster.wait_for(lambda: (found := cluster.leader()) and found[0] != leader, 60, what="a new leader")
         cluster.start(leader)
     raise AssertionError(f"{node} never became leader")
 
@@ -195,7 +195,7 @@ def test_a_leader_ten_minutes_fast_stamps_nothing_hands_leadership_over_and_warn
         jumped = int(time.time() * 1000)
         offsets[fast].write_text(str(10 * MINUTE))
         acked = []
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # generous: the property is who stamps, not how fast
         while len(acked) < 6 and time.monotonic() < deadline:  # submissions keep coming, to the fast node too
             r = cluster.submit(fast if len(acked) % 2 else (cluster.leader() or (fast, 0))[0],
                                cluster.org.minutes(CELLS[len(acked) % len(CELLS)]).to_bytes(), wait=True, timeout=10)
@@ -218,8 +218,8 @@ def test_a_leader_ten_minutes_fast_stamps_nothing_hands_leadership_over_and_warn
                 assert fields["proposer"] != fast, fields
 
         offsets[fast].write_text("0")  # the clock is fixed: the node agrees again
-        cluster.wait_for(lambda: cluster.metric(fast, "minutebook_clock_off") == 0, 20, what="the metric clearing")
-        cluster.wait_for(lambda: (cluster.status(fast) or {}).get("clock", {}).get("verdict") == "agreed", 20,
+        cluster.wait_for(lambda: cluster.metric(fast, "minutebook_clock_off") == 0, 60, what="the metric clearing")
+        cluster.wait_for(lambda: (cluster.status(fast) or {}).get("clock", {}).get("verdict") == "agreed", 60,
                          what="n1 agreed again")
         assert cluster.submit(fast, cluster.org.minutes(CELLS[1]).to_bytes(), wait=True).status_code == 200
     finally:
