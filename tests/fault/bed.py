@@ -453,7 +453,7 @@ class DiskFull(Nemesis):
         if proc is not None and proc.poll() is not None:
             self.label += f" (it stopped, exit {proc.returncode})"
         else:
-            self.label += " (it wrote nothing meanwhile)" if self._quiet() else " (still running)"
+            self.label += " (it wrote nothing meanwhile)" if self._quiet() else " (stopping, exit 75 next)"
         try:
             self.ballast.unlink()
         except OSError:
@@ -498,16 +498,20 @@ class Learner(Nemesis):
         cluster.start(self.node)
         self.label = f"{self.name} {self.node}"
         if self.kill_during_install:
+            # kill -9 while it is still behind the leader: installing the snapshot, fetching blocks
+            target = (cluster.status(self.s.leader() or "n1") or {}).get("height") or 0
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline:
                 st = cluster.status(self.node)
-                if st and st.get("catching_up"):
+                if st is not None and (st.get("catching_up") or st.get("height", 0) < target):
                     self.s.kill9(self.node)
-                    self.label += " killed while catching up"
+                    self.label += f" killed while catching up (height {st.get('height')} of {target})"
                     time.sleep(0.5)
                     cluster.start(self.node)
                     return
-                time.sleep(0.05)
+                if st is not None:
+                    break
+                time.sleep(0.02)
             self.label += " (caught up before a kill)"
 
     def end(self) -> None:
@@ -606,7 +610,7 @@ def run_schedule(root: Path, *, schedule: int, seed: int, nodes: int = 3, durati
     cluster = None
     clients = None
     try:
-        cluster = FaultCluster(root, bed, voters=nodes, tick_ms=100, election_ticks=10, snapshot_every=300,
+        cluster = FaultCluster(root, bed, voters=nodes, tick_ms=100, election_ticks=10, snapshot_every=30,
                                linger_ms=20, seed=seed % 1000)
         cluster.start_all()
         cluster.wait_leader(timeout=60)
