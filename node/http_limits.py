@@ -7,7 +7,8 @@ the time a caller may take to send its headers, nor how many connections may
 wait: 3,000 slowloris connections (each sending a header line now and then)
 stayed open for a minute, bounded only by the open-files limit. This module
 is the HTTP protocol uvicorn runs (``Config(http=guarded_protocol(...))``), a
-subclass of uvicorn's h11 protocol that adds two rules:
+subclass of uvicorn's httptools protocol (llhttp, the fast C parser; uvicorn's
+pure-Python h11 protocol where httptools is not installed) that adds two rules:
 
 - **Header timeout.** From the moment a connection opens, and again from the
   moment each response is complete (a kept-alive connection waiting for its
@@ -46,6 +47,11 @@ from typing import Any, Callable
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+try:  # both protocols keep `cycle`, `connections` and `on_response_complete` alike
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _BaseProtocol
+except ImportError:  # pragma: no cover - httptools is a dependency; h11 is uvicorn's own fallback
+    _BaseProtocol = H11Protocol
+
 __all__ = ["DEFAULT_HEADER_TIMEOUT", "DEFAULT_BODY_TIMEOUT", "DEFAULT_MAX_CONNECTIONS", "GRACE", "guarded_protocol"]
 
 DEFAULT_HEADER_TIMEOUT = 10.0  # seconds: a few KiB of headers over the worst field link
@@ -58,13 +64,14 @@ Count = Callable[[str], None]  # count(reason): "header_timeout", "displaced", "
 
 def guarded_protocol(*, header_timeout: float = DEFAULT_HEADER_TIMEOUT,
                      max_connections: int = DEFAULT_MAX_CONNECTIONS,
-                     count: Count = lambda reason: None) -> type[H11Protocol]:
-    """The h11 protocol class with the module doc's two rules, for ``uvicorn.Config(http=...)``."""
+                     count: Count = lambda reason: None, base: type = _BaseProtocol) -> type:
+    """uvicorn's HTTP protocol class (`base`: httptools', else h11's) with the module doc's two
+    rules, for ``uvicorn.Config(http=...)``."""
     if header_timeout <= 0 or max_connections < 1:
         raise ValueError("header_timeout must be > 0 and max_connections >= 1")
     grace = min(GRACE, header_timeout / 2)
 
-    class GuardedH11Protocol(H11Protocol):
+    class GuardedProtocol(base):  # type: ignore[misc, valid-type]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._header_deadline: asyncio.TimerHandle | None = None
@@ -97,7 +104,7 @@ def guarded_protocol(*, header_timeout: float = DEFAULT_HEADER_TIMEOUT,
                 return True
             now = time.monotonic()
             waiting = [c for c in self.connections
-                       if c is not self and isinstance(c, GuardedH11Protocol) and c._waiting_for_headers()
+                       if c is not self and isinstance(c, GuardedProtocol) and c._waiting_for_headers()
                        and not c.transport.is_closing() and now - c._waiting_since >= grace]
             if not waiting:
                 return False
@@ -131,4 +138,4 @@ def guarded_protocol(*, header_timeout: float = DEFAULT_HEADER_TIMEOUT,
             self._disarm()
             super().connection_lost(exc)
 
-    return GuardedH11Protocol
+    return GuardedProtocol

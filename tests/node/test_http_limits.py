@@ -182,3 +182,18 @@ def test_a_body_slower_than_the_body_timeout_is_answered_408_naming_the_body():
             await _stop(server, task)
 
     asyncio.run(scenario())
+
+
+def test_the_bounds_sit_on_uvicorns_httptools_protocol_and_on_its_h11_one():
+    """Nodes run the C parser (httptools, a dependency for speed) with the bounds on it; the
+    rules rely only on what both of uvicorn's protocols share, so the h11 one takes them too."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    from node.http_limits import guarded_protocol
+
+    assert issubclass(guarded_protocol(), HttpToolsProtocol)
+    on_h11 = guarded_protocol(base=H11Protocol)
+    assert issubclass(on_h11, H11Protocol)
+    for hook in ("connection_made", "data_received", "on_response_complete", "connection_lost"):
+        assert hook in vars(on_h11), hook
