@@ -7,8 +7,10 @@ The tree, as httpx draws its own::
     │   ├── NotCanonical                 400  bytes are not the one canonical encoding
     │   ├── TooLarge                     413  over a size, depth or length limit
     │   └── MalformedNote                400  not a C2SP signed note (or checkpoint)
-    ├── BadSignature(signer)             401  a signature does not verify
-    │   └── BadRequestSignature          401  an HTTP request signature (RFC 9421) is malformed or wrong
+    ├── BadSignature(signer, field)      401  a signature does not verify; `field` is
+    │   │                                     the signature's path, e.g. ``sigs[1].sig``
+    │   └── BadRequestSignature          401  an HTTP request signature (RFC 9421) is malformed or
+    │                                         wrong (`field`: ``signature``, the header)
     ├── NotPermitted(signer, role, org)  403  the signer lacks the role for the unit
     ├── Rejected(reason)                 422  legal in shape, illegal against the state
     │   └── DuplicateRecord(field, existing) 409  a second record of one real-world act
@@ -17,8 +19,8 @@ The tree, as httpx draws its own::
     ├── KeyFileError                     400  a key file cannot be read or decrypted
     └── ProofFailed(check)               a proof or receipt does not verify
         ├── RootMismatch(expected, calculated)
-        ├── BadNoteSignature(name, key_id)  a trusted key's note signature fails
-        └── UnverifiedNote                  no trusted key signed the note
+        ├── BadNoteSignature(name, key_id, field)  a trusted key's note signature fails
+        └── UnverifiedNote(field)           no trusted key signed the note
 
     CorruptionError                      not a MinutebookError: a broken invariant
                                          (a stored value that fails its checksum, a
@@ -102,9 +104,15 @@ class BadSignature(MinutebookError):
     http_status = 401
     code = "bad_signature"
 
-    def __init__(self, signer: str, message: str | None = None) -> None:
+    def __init__(self, signer: str, message: str | None = None, *, field: str = "sigs") -> None:
         self.signer = signer
+        self.field = field  # where in the envelope: "sigs", "sigs[i].sig", "sigs[i].key", "sigs[i].signer"
         super().__init__(message or f"signature of {signer} does not verify")
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        d["field"] = self.field
+        return d
 
 
 class BadRequestSignature(BadSignature):
@@ -115,7 +123,7 @@ class BadRequestSignature(BadSignature):
     code = "bad_request_signature"
 
     def __init__(self, message: str) -> None:
-        super().__init__("request", message)
+        super().__init__("request", message, field="signature")
 
 
 class NotPermitted(MinutebookError):
@@ -227,19 +235,29 @@ class MalformedNote(InvalidInput):
 
 class BadNoteSignature(ProofFailed):
     """A note signature whose key name and ID match a trusted key does not
-    verify: per signed-note the whole note is refused."""
+    verify: per signed-note the whole note is refused. `field` is the
+    signature line's path, e.g. ``checkpoint.signatures[1]``."""
 
-    def __init__(self, name: str, key_id: int) -> None:
+    def __init__(self, name: str, key_id: int, field: str = "note.signatures") -> None:
         self.name = name
         self.key_id = key_id
+        self.field = field
         super().__init__("note_signature", f"the signature of trusted key {name}+{key_id:08x} does not verify")
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "field": self.field}
 
 
 class UnverifiedNote(ProofFailed):
-    """No signature of the note comes from a trusted key."""
+    """No signature of the note comes from a trusted key; `field` is the
+    note's signature lines, e.g. ``checkpoint.signatures``."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, field: str = "note.signatures") -> None:
+        self.field = field
         super().__init__("note_signature", message)
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "field": self.field}
 
 
 class CorruptionError(Exception):

@@ -266,7 +266,7 @@ def open_note(data: bytes | str | Note, verifiers: Iterable[VerifierKey], field:
     verified: list[tuple[VerifierKey, NoteSignature]] = []
     unverified: list[NoteSignature] = []
     seen: set[tuple[str, int]] = set()
-    for sig in note.signatures:
+    for i, sig in enumerate(note.signatures):
         keys = by_id.get((sig.name, sig.key_id))
         if keys is None:
             if sig not in unverified:
@@ -278,11 +278,11 @@ def open_note(data: bytes | str | Note, verifiers: Iterable[VerifierKey], field:
             continue
         seen.add((sig.name, sig.key_id))
         if not keys[0].verify(text, sig.signature):
-            raise BadNoteSignature(sig.name, sig.key_id)
+            raise BadNoteSignature(sig.name, sig.key_id, f"{field}.signatures[{i}]")
         verified.append((keys[0], sig))
     if not verified:
         raise UnverifiedNote(f"{field} carries no signature from a trusted key "
-                             f"({len(unverified)} from other keys)")
+                             f"({len(unverified)} from other keys)", f"{field}.signatures")
     return OpenedNote(text=note.text, verified=tuple(verified), unverified=tuple(unverified))
 
 

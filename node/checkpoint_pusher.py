@@ -19,7 +19,9 @@ ahead of it (this node is catching up) and is retried next round. A 200
 answer's lines are kept if they verify as cosignatures (type 0x04) of
 exactly this checkpoint under the witness keys configured for it
 (``CheckpointLog.add_cosignature``, fsynced on the disk thread); lines of
-other keys are ignored, as the spec tells clients. Anything else (403, 422,
+other keys are ignored, as the spec tells clients. A cosignature our own
+disk refuses to store (``StoreWriteError``) ends the task, and the runtime
+stops the node as for any write it cannot make. Anything else (403, 422,
 a refused connection) is logged and retried after a back-off that doubles
 from one round up to :data:`MAX_BACKOFF_SECONDS`; a 422 means the witness
 holds a checkpoint of this origin that this ledger's tree does not extend,
@@ -43,6 +45,7 @@ import httpx
 from ledger.checkpoint import CheckpointLog
 from ledger.errors import MinutebookError
 from ledger.signed_note import NoteSignature, b64std
+from ledger.store import StoreWriteError
 
 from .witness import SIZE_MEDIA_TYPE
 
@@ -109,6 +112,8 @@ class CheckpointPusher:
                 continue
             try:
                 await self._push(witness, height)
+            except StoreWriteError:  # our own disk refused a cosignature: the runtime stops the node
+                raise
             except (httpx.HTTPError, OSError) as exc:
                 witness.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("witness %s unreachable: %s", witness.url, witness.last_error)

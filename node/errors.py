@@ -10,8 +10,10 @@ The tree::
         ├── ForwardFailed(leader, reason) 502  the leader could not be reached
         ├── WitnessRefused(status, code)  4xx  a tlog-witness add-checkpoint refused with
         │   │                                  the status the spec gives (node/witness.py)
-        │   └── WitnessConflict(known_size) 409 the old size is not the witness's; the
-        │                                       answer is "<known size>\n", text/x.tlog.size
+        │   ├── WitnessConflict(known_size) 409 the old size is not the witness's; the
+        │   │                                   answer is "<known size>\n", text/x.tlog.size
+        │   └── WitnessUnavailable(retry_after) 503 its disk refused the new state; nothing
+        │                                       was cosigned; Retry-After
         ├── Unauthenticated(route)        401  a content route was asked without a signature or session
         ├── OutOfScope(scope, what)       403  the caller's scope (node/scopes.py) does not reach the answer
         └── TransportError                     peer links (node/transport.py)
@@ -33,6 +35,7 @@ __all__ = [
     "ForwardFailed",
     "WitnessRefused",
     "WitnessConflict",
+    "WitnessUnavailable",
     "Unauthenticated",
     "OutOfScope",
     "TransportError",
@@ -147,6 +150,18 @@ class WitnessConflict(WitnessRefused):
         self.known_size = known_size
         super().__init__(409, "conflict", f"old size {old_size} is not the size the witness cosigned last, "
                                           f"{known_size}", "old")
+
+
+class WitnessUnavailable(WitnessRefused):
+    """The witness's store refused to write the new state (ledger.store.StoreWriteError,
+    a full disk most often): no cosignature is given, the state stays the last one
+    written, and the node stops (node/runtime.py); retry after `retry_after` seconds,
+    here once it restarts or at another witness."""
+
+    def __init__(self, retry_after: float = 5.0) -> None:
+        self.retry_after = retry_after
+        super().__init__(503, "unavailable", "the witness cannot write its state to disk; nothing was cosigned; "
+                                             "retry later")
 
 
 class TransportError(NodeError):

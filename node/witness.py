@@ -26,6 +26,9 @@ and answers, in the spec's order of checks:
       none): the body is that size and a newline, ``Content-Type: text/x.tlog.size``
 422   a size-0 checkpoint whose root is not the empty tree's; a proof given with old
       size 0; a consistency proof that does not verify; same size, another root
+503   the witness's own disk refused the new state (``StoreWriteError``): nothing is
+      cosigned, the state stays as it was, ``Retry-After``; ``on_write_error`` hears of
+      it (the runtime stops the node, as for any store write it cannot make)
 200   the cosignature line(s): ``— <witness name> <base64(key ID || time || sig)>\\n``,
       a tlog-cosignature/v1 (type 0x04) over the checkpoint at the current time
 ===== ===============================================================================
@@ -63,9 +66,10 @@ from ledger.errors import InvalidInput, MinutebookError, ProofFailed
 from ledger.keys import public_key
 from ledger.merkle import EMPTY_ROOT, verify_consistency
 from ledger.signed_note import SIG_COSIGNATURE_V1, Note, VerifierKey, b64std_decode, cosign_note, open_note
+from ledger.store import StoreWriteError
 
 from .config import WitnessedLog
-from .errors import WitnessConflict, WitnessRefused
+from .errors import WitnessConflict, WitnessRefused, WitnessUnavailable
 
 __all__ = ["Witness", "parse_add_checkpoint", "origin_hash", "MAX_BODY_BYTES", "MAX_PROOF_LINES",
            "SIZE_MEDIA_TYPE"]
@@ -131,7 +135,8 @@ class Witness:
     """The witness of the module docstring over `store` (a Store of its own)."""
 
     def __init__(self, name: str, seed: bytes, logs: Iterable[WitnessedLog], store: Any, *,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 on_write_error: Callable[[StoreWriteError], None] | None = None) -> None:
         self.key = VerifierKey.of(name, public_key(seed), SIG_COSIGNATURE_V1)
         self._seed = seed
         self.logs = {}
@@ -141,6 +146,7 @@ class Witness:
             self.logs[entry.origin] = entry
         self.store = store
         self.clock = clock
+        self.on_write_error = on_write_error  # called (on the request's thread) when the store refuses a write
         self._lock = threading.Lock()  # Invariant: held from reading a log's state to writing its new one
 
     # -- state -------------------------------------------------------------------------
@@ -185,12 +191,13 @@ class Witness:
                                  "checkpoint.origin")
         try:
             opened = open_note(note, entry.keys, "checkpoint")
-        except MinutebookError as exc:  # a trusted key's bad signature, or none at all
-            raise WitnessRefused(403, "not_trusted", exc.message, "checkpoint") from None
+        except MinutebookError as exc:  # a trusted key's bad signature (its line named), or none at all
+            raise WitnessRefused(403, "not_trusted", exc.message, getattr(exc, "field", None) or "checkpoint") \
+                from None
         if len(opened.verified) < entry.signatures:
             raise WitnessRefused(403, "not_trusted", f"{len(opened.verified)} trusted signature(s); this witness "
                                                      f"requires {entry.signatures} for {entry.origin!r}",
-                                 "checkpoint")
+                                 "checkpoint.signatures")
         if old > checkpoint.size:
             raise _bad(f"old size {old} is larger than the checkpoint's size {checkpoint.size}", "old")
         with self._lock:
@@ -203,9 +210,15 @@ class Witness:
             cosignature = cosign_note(note.text, self.key.name, self._seed, timestamp)
             verified = tuple(sig for _, sig in opened.verified)
             stored = Note(text=note.text, signatures=(*verified, cosignature)).to_bytes()
-            self.store.write({_state_key(entry.origin): canonical({
-                "note": stored, "origin": entry.origin, "root": checkpoint.root_hash, "size": checkpoint.size,
-                "time": timestamp})})
+            try:
+                self.store.write({_state_key(entry.origin): canonical({
+                    "note": stored, "origin": entry.origin, "root": checkpoint.root_hash, "size": checkpoint.size,
+                    "time": timestamp})})
+            except StoreWriteError as exc:  # nothing of the batch was written: the state is the old one
+                log.error("cannot store the cosigned state of %s (size %d): %s", entry.origin, checkpoint.size, exc)
+                if self.on_write_error is not None:
+                    self.on_write_error(exc)
+                raise WitnessUnavailable() from None
         return cosignature.line.encode("utf-8")
 
     def _check_consistency(self, origin: str, checkpoint: Checkpoint, old: int, proof: list[bytes],

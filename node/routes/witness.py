@@ -4,7 +4,7 @@ node's API URL.
 
 | route | answer |
 |---|---|
-| ``POST /add-checkpoint`` | the spec's body (old size, proof, checkpoint) -> 200 cosignature line(s), ``text/plain``; 409 ``<size>\\n`` as ``text/x.tlog.size``; 400/403/404/413/422 as the spec says, with our JSON error body |
+| ``POST /add-checkpoint`` | the spec's body (old size, proof, checkpoint) -> 200 cosignature line(s), ``text/plain``; 409 ``<size>\\n`` as ``text/x.tlog.size``; 400/403/404/413/422 as the spec says, with our JSON error body; 503 ``unavailable`` with ``Retry-After`` if its disk refuses the new state |
 | ``GET /{origin_hash}/checkpoint`` | the latest checkpoint cosigned for the origin whose SHA-256 is ``origin_hash`` (lowercase hex), ``text/plain`` |
 
 Access class ``public`` (node/auth.py): a checkpoint proves integrity
@@ -45,6 +45,7 @@ def add_routes(app: FastAPI, service: Any) -> None:
         409: {"content": {SIZE_MEDIA_TYPE: {}}, "description": "the size the witness last cosigned, then a newline"},
         413: {"description": "body over 64 KiB"},
         422: {"description": "not consistent with the checkpoint cosigned last"},
+        503: {"description": "the witness's disk refused the new state; nothing was cosigned; Retry-After"},
     })
     async def add_checkpoint(request: Request) -> Response:
         """c2sp.org/tlog-witness add-checkpoint: cosign a checkpoint that extends the last one cosigned."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -50,7 +51,10 @@ class Federation:
         self.witness = Witness("minutebook/central/witness/w1", generate_seed(),
                                [WitnessedLog(origin=self.lower.checkpoints.origin, keys=lower_keys, signatures=2)],
                                MemoryStore())
-        self.higher = WitnessNode(self.witness, self.higher_genesis, self.org.node_seeds)
+        # Its clock is the real one: anchor_once signs the anchor's created_at now, and a leader
+        # refuses a document created more than the clock bound ahead of its own clock.
+        self.higher = WitnessNode(self.witness, self.higher_genesis, self.org.node_seeds,
+                                  start_ms=int(time.time() * 1000))
         inspector = self.org.inspector("central")
         self.officer = KeyFile(id_field="member_id", id=inspector, public_key=public_key(self.org.seeds[inspector]),
                                seed=self.org.seeds[inspector])

@@ -10,7 +10,7 @@ from ledger.errors import InvalidInput, NotPermitted, Rejected
 from ledger.ledger import Ledger
 from ledger.merkle_log import MerkleLog
 from ledger.store import MemoryStore, Overlay
-from tests.ledger.factory import make_org, witnessed_checkpoint
+from tests.ledger.factory import T0, make_org, witnessed_checkpoint
 from tests.ledger.ledger_builder import drive
 
 ORIGIN = "minutebook/p1/0011223344556677"
@@ -41,8 +41,10 @@ def org():
 
 
 def apply(ledger: Ledger, envelope, at: int):
-    """Apply one block holding `envelope` at block time `at`; its status."""
-    return drive(ledger, [envelope.to_bytes()], timestamp=at).documents[0]
+    """Apply one block holding `envelope` at block time T0 + `at` (the factory signs documents
+    created at T0 + a few ms, and a block may not hold a document created more than
+    MAX_CLOCK_SKEW_MS after its timestamp); its status."""
+    return drive(ledger, [envelope.to_bytes()], timestamp=T0 + at).documents[0]
 
 
 # -- the body ---------------------------------------------------------------------------------
@@ -112,7 +114,7 @@ def test_anchors_of_one_origin_are_an_append_only_history_at_most_one_per_interv
     log = LowerLog().grow(5)
     first = org.anchor(**log.body())
     assert apply(ledger, first, HOUR).status == "accepted"
-    assert _state(ledger) == {"at_ms": HOUR, "doc_id": first.doc_id, "root": log.log.root(5), "size": 5}
+    assert _state(ledger) == {"at_ms": T0 + HOUR, "doc_id": first.doc_id, "root": log.log.root(5), "size": 5}
 
     log.grow(4)
     too_soon = apply(ledger, org.anchor(**log.body(), proof=log.proof(5)), 2 * HOUR - 1)
@@ -164,4 +166,4 @@ def test_admission_refuses_what_apply_would_reject(org):
         ledger.check_submission(org.anchor(**body, signers=[org.secretary("central/p1")]).to_bytes())
     apply(ledger, org.anchor(**body), HOUR)
     with pytest.raises(Rejected):
-        ledger.check_submission(org.anchor(**LowerLog().grow(4).body()).to_bytes(), at_ms=HOUR + 1)
+        ledger.check_submission(org.anchor(**LowerLog().grow(4).body()).to_bytes(), at_ms=T0 + HOUR + 1)

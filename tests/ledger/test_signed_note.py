@@ -158,6 +158,7 @@ def test_a_known_keys_bad_signature_fails_the_note():
     with pytest.raises(BadNoteSignature) as info:
         open_note(TEXT + "\n" + PETER_SIG[:60] + "ABCD" + PETER_SIG[60:], vkeys(PETER_VKEY))
     assert "PeterNeumann+c74f20a3" in str(info.value)
+    assert info.value.field == "note.signatures[0]" and info.value.to_dict()["field"] == "note.signatures[0]"
 
 
 def test_the_same_key_trusted_twice_is_ambiguous_only_when_it_signed():
@@ -271,5 +272,6 @@ def test_the_specs_cosigned_checkpoint_reads_as_key_id_time_and_signature():
     assert ours.signature[:8] == cosig.signature[:8] == bytes.fromhex("00000000641850cb")
     assert ours.line.startswith("— witness.example.com/w1 ") and len(ours.line) == len(cosig.line)
     # neither line's key is known here: both are kept aside, and the note is not trusted
-    with pytest.raises(UnverifiedNote, match="2 from other keys"):
-        open_note(SPEC_COSIGNED, vkeys(PETER_VKEY))
+    with pytest.raises(UnverifiedNote, match="2 from other keys") as info:
+        open_note(SPEC_COSIGNED, vkeys(PETER_VKEY), "checkpoint")
+    assert info.value.to_dict()["field"] == "checkpoint.signatures"

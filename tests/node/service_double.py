@@ -8,13 +8,16 @@ batching: it lets the HTTP layer be tested against real ledger objects
 (blocks, receipts, proofs) before and apart from ``node/runtime.py``.
 
 ``serve(service)`` runs the app with uvicorn on a free local port in a thread,
-for tests that need a real URL (the CLI, the SDK end to end).
+for tests that need a real URL (the CLI, the SDK end to end). ``FullDisk`` is
+a ``MemoryStore`` whose writes fail as a full disk's do, for the paths that
+must stop the node rather than carry on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import threading
 import time
 from typing import Iterator
@@ -23,9 +26,21 @@ from ledger.blocks import BlockProposal
 from ledger.checkpoint import CheckpointLog
 from ledger.keys import BLOCK_DOMAIN, KeyFile, public_key, sign
 from ledger.ledger import Ledger
-from ledger.store import MemoryStore
+from ledger.store import MemoryStore, StoreWriteError
 from node.errors import NoLeader
 from tests.ports import free_port
+
+
+class FullDisk(MemoryStore):
+    """TEST DOUBLE: a store whose writes the disk refuses while `full` is set, as
+    ``LevelDBStore.write`` does on a full disk (StoreWriteError ENOSPC, nothing written)."""
+
+    full = False
+
+    def write(self, changes) -> None:
+        if self.full:
+            raise StoreWriteError(errno.ENOSPC, "cannot write to LevelDB at (test): No space left on device")
+        super().write(changes)
 
 
 def key_file(ident: str, seed: bytes, *, node: bool = False) -> KeyFile:

@@ -1,9 +1,15 @@
 """node/certifier.py carries checkpoint signatures: in the block_sig frame,
 from the early buffer, and by anti-entropy (sig_request / block_sigs); a
 checkpoint signature that does not verify is dropped without costing the
-block signature beside it; an older peer's frame without one still counts."""
+block signature beside it; an older peer's frame without one still counts.
+Like block signatures, checkpoint signatures are left alone once the
+certifier is closed (the node is stopping), and a write of them the disk
+refuses goes to ``on_write_error`` (the runtime stops the node) and stores
+nothing."""
 
 from __future__ import annotations
+
+import errno
 
 import pytest
 
@@ -13,17 +19,19 @@ from ledger.store import MemoryStore
 from node.certifier import Certifier
 from node.metrics import Metrics
 from tests.ledger.ledger_builder import NODE_SEEDS, drive, sample_world
+from tests.node.service_double import FullDisk
 
 
 class Peer:
     def __init__(self, node_id: str, world) -> None:
-        self.ledger = Ledger(MemoryStore(), world.genesis)
+        self.ledger = Ledger(FullDisk(), world.genesis)
         self.checkpoints = CheckpointLog(self.ledger)
         self.sent: list[tuple[str | None, dict]] = []
+        self.write_errors: list[OSError] = []
         self.certifier = Certifier(node_id, NODE_SEEDS[node_id], self.ledger, Metrics(node_id),
                                    lambda frame: self.sent.append((None, frame)),
                                    lambda peer, frame: self.sent.append((peer, frame)),
-                                   checkpoints=self.checkpoints)
+                                   checkpoints=self.checkpoints, on_write_error=self.write_errors.append)
 
     def apply(self, envelopes) -> None:
         self.certifier.on_applied(drive(self.ledger, envelopes, timestamp=1_700_000_000_000 + self.ledger.height))
@@ -90,6 +98,41 @@ def test_anti_entropy_fills_missing_checkpoint_signatures(peers):
     p["n2"].certifier.on_block_sigs("n3", p["n3"].sent[-1][1])
     assert set(p["n2"].checkpoints.signatures(1)) == {"n1", "n2", "n3"}
     assert p["n2"].certifier.sync_request() is None
+
+
+def test_a_closed_certifier_stores_no_checkpoint_signature(peers):
+    world, p = peers
+    for peer in p.values():
+        peer.apply(world.envelopes)
+    request = p["n2"].certifier.sync_request()
+    p["n1"].certifier.on_sig_request("n2", request)
+    answer = p["n1"].sent[-1][1]
+    n2 = p["n2"]
+    n2.certifier.close()
+    writes = n2.ledger.store.writes
+    n2.certifier.on_block_sig("n1", p["n1"].sent[0][1])
+    n2.certifier.on_block_sigs("n1", answer)
+    n2.certifier.on_applied(drive(n2.ledger, [world.make_doc(1, 1)], timestamp=1_700_000_000_100))
+    assert n2.ledger.store.writes == writes + 1  # the block itself, nothing of the certifier
+    assert set(n2.checkpoints.signatures(1)) == {"n2"} and n2.checkpoints.signatures(2) == {}
+
+
+@pytest.mark.parametrize("how", ["block_sig frame", "anti-entropy"])
+def test_a_checkpoint_signature_the_disk_refuses_stops_the_node_and_stores_nothing(peers, how):
+    world, p = peers
+    for peer in p.values():
+        peer.apply(world.envelopes)
+    n2 = p["n2"]
+    n2.ledger.store.full = True
+    if how == "block_sig frame":  # the block signature and the checkpoint signature in their one batch
+        n2.certifier.on_block_sig("n1", p["n1"].sent[0][1])
+    else:  # a checkpoint signature alone
+        p["n1"].certifier.on_sig_request("n2", {"kind": "sig_request", "heights": [1]})
+        answer = dict(p["n1"].sent[-1][1], items=[])
+        n2.certifier.on_block_sigs("n1", answer)
+    assert [e.errno for e in n2.write_errors] == [errno.ENOSPC]
+    n2.ledger.store.full = False
+    assert set(n2.checkpoints.signatures(1)) == {"n2"} and {s.node for s in n2.ledger.certificate(1)} == {"n2"}
 
 
 def test_a_restarted_voter_signs_the_checkpoints_it_missed(peers):

@@ -2,7 +2,8 @@
 checkpoints to a witness over HTTP (node/checkpoint_pusher.py): the witness
 cosigns, the ledger keeps the cosignature and serves it beside the voters'
 lines; a restarted pusher learns the witness's size from the 409; a fork is
-refused and nothing is kept."""
+refused and nothing is kept; a cosignature its own disk refuses stops the
+pusher (and so the node) rather than pass for an unreachable witness."""
 
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ from node.api import create_app
 from node.checkpoint_pusher import CheckpointPusher
 from node.config import WitnessedLog, WitnessTarget
 from node.witness import Witness
-from ledger.store import MemoryStore
+from ledger.store import MemoryStore, StoreWriteError
 from tests.ledger.ledger_builder import NODE_SEEDS, sample_world
-from tests.node.service_double import ServiceDouble, serve
+from tests.node.service_double import FullDisk, ServiceDouble, serve
 from tests.node.witness_double import WitnessNode
 
 
@@ -139,6 +140,22 @@ def test_a_forked_ledger_is_refused_and_keeps_no_cosignature(witnessed, world):
     push(pusher)  # at once again: it backs off rather than hammer the witness
     assert view.failures == 1
     assert fork.checkpoints.cosignatures(fork.ledger.head().log_size) == []
+
+
+def test_a_cosignature_the_disk_refuses_stops_the_pusher(world):
+    service = ServiceDouble(world.genesis, {n: NODE_SEEDS[n] for n in ("n1", "n2", "n3")}, store=FullDisk())
+    service.apply(world.envelopes)
+    keys = tuple(service.checkpoints.voter_keys(1).values())
+    witness = Witness("central.example/witness/w1", generate_seed(),
+                      [WitnessedLog(origin=service.checkpoints.origin, keys=keys, signatures=2)], MemoryStore())
+    with serve(WitnessNode(witness, world.genesis)) as url:
+        pusher = CheckpointPusher(service.checkpoints, [WitnessTarget(url=url, keys=(witness.key,))], interval=1)
+        service.ledger.store.full = True
+        with pytest.raises(StoreWriteError):
+            push(pusher)
+    service.ledger.store.full = False
+    assert service.checkpoints.cosignatures(service.ledger.head().log_size) == []
+    assert pusher.witnesses[0].failures == 0  # not taken for a witness that failed
 
 
 def test_a_cosignature_from_an_unconfigured_key_is_not_kept(witnessed):

@@ -2,12 +2,16 @@
 codes the spec gives, in its order of checks, with transparency-dev/witness's
 own vectors (the log "monkeys", its checkpoints at sizes 5 and 8 and the
 proof joining them); a refused request changes nothing the witness stores;
-the state survives a restart and racing requests never roll it back."""
+the state survives a restart and racing requests never roll it back; a disk
+that refuses the new state gets a 503 and leaves the state as it was."""
 
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
+import os
+import subprocess
 import threading
 
 import pytest
@@ -186,19 +190,20 @@ def test_unknown_origin_is_404(http, witness):
 
 
 def test_no_trusted_signature_is_403(http, witness):
-    refused(http, witness, body(0, [], signed(5, bytes(32), seed=bytes([1]) * 32)), 403)
+    refused(http, witness, body(0, [], signed(5, bytes(32), seed=bytes([1]) * 32)), 403, "checkpoint.signatures")
 
 
-def test_a_trusted_keys_bad_signature_is_403(http, witness):
+def test_a_trusted_keys_bad_signature_is_403_naming_its_line(http, witness):
     bad = MONKEYS_5.replace("202fftzGl3", "202fftzGl4")
-    refused(http, witness, body(0, [], bad), 403)
+    r = refused(http, witness, body(0, [], bad), 403, "checkpoint.signatures[0]")
+    assert "monkeys+db4d9f7e" in r.json()["message"]
 
 
 def test_fewer_signatures_than_required_is_403(world_genesis):
     second = VerifierKey.of("monkeys", public_key(bytes([2]) * 32))
     witness = make_witness(signatures=2, extra_keys=(second,))
     http = TestClient(create_app(WitnessNode(witness, world_genesis)), raise_server_exceptions=False)
-    r = refused(http, witness, body(0, [], MONKEYS_5), 403)
+    r = refused(http, witness, body(0, [], MONKEYS_5), 403, "checkpoint.signatures")
     assert "requires 2" in r.json()["message"]
     note = Note.parse(MONKEYS_5)
     both = Note(text=note.text, signatures=(*note.signatures, sign_note(note.text, "monkeys", bytes([2]) * 32)))
@@ -276,7 +281,7 @@ def test_the_specs_example_request_is_404_for_an_unknown_origin_and_403_without_
         origin="example.com/behind-the-sofa", keys=(VerifierKey.of("example.com/behind-the-sofa", bytes(32)),),
         signatures=1)], MemoryStore(), clock=lambda: NOW)
     other = TestClient(create_app(WitnessNode(stranger, world_genesis)), raise_server_exceptions=False)
-    r = refused(other, stranger, SPEC_REQUEST, 403, "checkpoint")
+    r = refused(other, stranger, SPEC_REQUEST, 403, "checkpoint.signatures")
     assert "no signature from a trusted key" in r.json()["message"]
 
 
@@ -330,6 +335,63 @@ def test_the_state_survives_a_restart(tmp_path):
         again.add_checkpoint(body(5, MONKEYS_PROOF_5_8, MONKEYS_8))
     finally:
         store.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+def test_a_disk_that_refuses_the_new_state_is_a_503_and_the_state_stays(tmp_path, world_genesis, caplog):
+    """The witness's LevelDB on a small tmpfs, filled: the add-checkpoint whose state write meets
+    the full disk is answered 503 ``unavailable`` with Retry-After (no cosignature, no trace), the
+    witness tells its node (``on_write_error``: the runtime stops), and what it stores is the last
+    checkpoint it did cosign, then and after a restart, where the same request is cosigned."""
+    from ledger.merkle_log import MerkleLog
+    from ledger.store import Overlay
+    from tests.node.test_disk_full import _fill
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)], check=True)
+    store = None
+    try:
+        store = LevelDBStore(str(disk / "witness"))
+        errors: list[OSError] = []
+        witness = make_witness(store)
+        witness.on_write_error = errors.append
+        http = TestClient(create_app(WitnessNode(witness, world_genesis)), raise_server_exceptions=False)
+        tree = MerkleLog(Overlay(MemoryStore()))
+
+        def grown(old: int) -> bytes:
+            tree.append([f"leaf {tree.size}".encode()])
+            proof = tree.consistency_proof(old, tree.size) if old else []
+            return body(old, proof, signed(tree.size, tree.root()))
+
+        assert post(http, grown(0)).status_code == 200
+        last = (tree.size, tree.root())
+        _fill(disk / "ballast")
+        for _ in range(200):  # until a write meets the full disk (the first may still fit a page)
+            request = grown(last[0])
+            r = post(http, request)
+            if r.status_code != 200:
+                break
+            last = (tree.size, tree.root())
+        assert r.status_code == 503, r.text
+        assert r.json()["error"] == "unavailable" and int(r.headers["retry-after"]) >= 1
+        assert "\n" not in r.json()["message"] and "— " not in r.text
+        assert witness.state("monkeys") == last
+        assert [e.errno for e in errors] == [errno.ENOSPC]
+        assert not [rec for rec in caplog.records if rec.exc_info], "a traceback was logged"
+
+        (disk / "ballast").unlink()
+        store.close()
+        store = LevelDBStore(str(disk / "witness"))  # the node restarted, with room again
+        again = make_witness(store)
+        assert again.state("monkeys") == last
+        http = TestClient(create_app(WitnessNode(again, world_genesis)), raise_server_exceptions=False)
+        assert post(http, request).status_code == 200
+        assert again.state("monkeys") == (tree.size, tree.root())
+    finally:
+        if store is not None:
+            store.close()
+        subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
 def test_racing_requests_never_roll_the_state_back():
