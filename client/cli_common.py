@@ -228,5 +228,5 @@ def load_keys(paths: tuple[str, ...], passphrase: str | None = None) -> list:
                     continue
                 except KeyFileError as exc2:
                     raise fail(f"key file {path}: {exc2.message}", EXIT_INPUT) from None
-            raise fail(f"key file {path}: {exc.message}", EXIT_INPUT) from None
+            raise fail(exc.message if path in exc.message else f"key file {path}: {exc.message}", EXIT_INPUT) from None
     return keys

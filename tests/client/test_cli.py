@@ -219,6 +219,16 @@ def test_missing_key_file_is_one_line_exit_2(node, tmp_path):
     assert r.output.strip() == f"error: no such key file: {tmp_path / 'nope.json'}"
 
 
+def test_a_key_file_that_is_no_json_is_named_once(node, tmp_path):
+    f = tmp_path / "m.yaml"
+    f.write_text(_minutes_yaml(node, "badkey"))
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    r = run("submit", str(f), "--key", str(bad), "--node", node["url"])
+    assert r.exit_code == 2 and len(r.output.splitlines()) == 1
+    assert r.output.startswith(f"error: key file {bad} is not JSON: ") and r.output.count(str(bad)) == 1
+
+
 def test_bad_yaml_names_the_line(node, tmp_path):
     f = tmp_path / "bad.yaml"
     f.write_text("type: minutes\norg: [unclosed\nbody: {}\n")
