@@ -29,6 +29,7 @@ _EXPORTS = {
     "FrameError": "node.errors",
     "WitnessRefused": "node.errors",
     "WitnessConflict": "node.errors",
+    "WitnessUnavailable": "node.errors",
     "Unauthenticated": "node.errors",
     "OutOfScope": "node.errors",
     "AccessSettings": "node.config",
