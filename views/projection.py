@@ -335,10 +335,14 @@ class Views:
     def format_record(self) -> bytes:
         return canonical({"views": {v.name: v.version for v in self.views}, "zone": self.zone_name})
 
-    def open(self, ledger) -> None:
-        """Bootstrap, rebuild or catch up so that the views stand at the ledger's height."""
+    def attach(self, ledger) -> None:
+        """Read and write the views of `ledger` (its store, genesis and blocks); no replay."""
         self.ledger = ledger
         self.zone_name = chain_zone(ledger.genesis)
+
+    def open(self, ledger) -> None:
+        """Bootstrap, rebuild or catch up so that the views stand at the ledger's height."""
+        self.attach(ledger)
         store = ledger.store
         stored = store.get(K_FORMAT)
         if stored is None and next(iter(store.scan(PREFIX, limit=1)), None) is None:

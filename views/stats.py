@@ -35,11 +35,14 @@ every node buckets alike.
   unit before the change (``admitted``: the unit admitted into).
 - **confidential** records (only a commitment on the ledger) are counted by
   type and ``created_at``, nothing more: their content is not on the ledger.
-- **overdue**: a unit is overdue at R = min(until, now) when it was open at R,
-  had existed for :data:`OVERDUE_AFTER_MS` by then, and held no regular
-  meeting in the :data:`OVERDUE_AFTER_MS` up to R; its **last regular
-  meeting** (at or before R, or none) is given with it. **Cells** (units with
-  no open sub-unit) are listed apart from **committees**.
+- **overdue**: a unit is overdue at R = min(until, now) when it was not
+  closed by R and its **last regular meeting** at or before R is older than
+  :data:`OVERDUE_AFTER_MS` before R, or it has none and was created more than
+  :data:`OVERDUE_AFTER_MS` before R (genesis units: always). The last regular
+  meeting (or none) is given with it. **Cells** (units with no open sub-unit
+  now) are listed apart from **committees**. (A unit is "created" when the
+  block holding its ``org_unit`` document applied, so a unit recorded today
+  with older minutes digitised into it is judged by those minutes.)
 
 Rolled up: a unit's figures are its own records' plus every unit's below it;
 the ``children`` rows of an answer (one per sub-unit, rolled up, and one for
@@ -82,7 +85,7 @@ from .keys import TIME_KEY_MAX, be8, key_time, name_key, time_key
 from .members import roll_on, state_on
 from .projection import Facts, Reader, Record, Writer, decode
 from .records import concerned_unit, is_confidential, record_date
-from .units import is_cell, is_open_at, subtree_units
+from .units import is_cell, subtree_units
 
 __all__ = ["StatsView", "unit_stats", "month_range", "default_period", "SCHEDULE_GRACE_MS", "OVERDUE_AFTER_MS", "MAX_MONTHS",
            "DEFAULT_MONTHS", "figures"]
@@ -337,9 +340,11 @@ def unit_stats(r: Reader, path: str, *, since: int, until: int, now: int, by_mon
         if unit["closed"] is None:
             unit_counts[row]["total"] += 1
             unit_counts[row]["cells" if is_cell(unit) else "committees"] += 1
-        if not is_open_at(unit, as_of) or unit["opened"] > as_of - OVERDUE_AFTER_MS:
+        if unit["closed"] is not None and unit["closed"] <= as_of:
             continue
         last = _last_regular(r, unit_path, last_regular.get(unit_path), as_of)
+        if last is None and unit["opened"] > as_of - OVERDUE_AFTER_MS:
+            continue  # new (or not yet made at as_of) and never met: not overdue yet
         if last is None or last < as_of - OVERDUE_AFTER_MS:
             kind = "cells" if is_cell(unit) else "committees"
             overdue[kind].append({"path": unit_path, "name": unit["name"], "last_regular_meeting": last})

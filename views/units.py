@@ -49,10 +49,6 @@ def is_cell(unit: dict) -> bool:
     return unit["children"] == 0
 
 
-def is_open_at(unit: dict, at: int) -> bool:
-    return unit["opened"] <= at and (unit["closed"] is None or unit["closed"] > at)
-
-
 class UnitsView:
     name = "units"
     version = 1

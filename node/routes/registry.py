@@ -1,4 +1,10 @@
-"""Routes over the registry and the read models: members, org units, meeting analytics."""
+"""Routes over the registry (the present state) joined with the read models: a member's profile
+with its timeline, an org unit with its children.
+
+As in ``node/routes/views.py``: each handler names the unit or member its answer concerns
+(``concerns = ...``), reads one store snapshot on a reader thread, and answers through
+``node/responses.py``.
+"""
 
 from __future__ import annotations
 
@@ -7,35 +13,75 @@ from typing import Any
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
 
-from ..analytics import member_history, org_stats, org_view
-from ..responses import respond
+from ledger.errors import NotFound
+from ledger.registry import Registry
+from views import member_timeline
+from views.paging import MAX_LIMIT, check_limit
 
-__all__ = ["add_routes"]
+from ..reads import pool_of
+from ..responses import plain, respond
+from .views import check_member_id, check_unit_path, reader_for
+
+__all__ = ["add_routes", "member_profile", "org_view"]
 
 _ERRORS = {
     400: {"description": "malformed input; `field` names what is wrong"},
     404: {"description": "no such member or unit"},
+    503: {"description": "the node is busy answering queries; see Retry-After"},
 }
 
 
+def member_profile(r: Any, member_id: str, *, cursor: str | None, limit: int) -> dict:
+    """``{member: {member_id, name?, unit, status, roles, keys}, timeline, next_cursor, height}``."""
+    registry = Registry(r)
+    member = registry.member(member_id)
+    if member is None:
+        raise NotFound(f"member {member_id!r}")
+    member = dict(member, keys=[{"public_key": k["public_key"], "added_at": k["added_at"],
+                                 "revoked_at": k["revoked_at"]} for k in registry.member_keys(member_id)])
+    page = member_timeline(r, member_id, cursor=cursor, limit=limit)
+    return {"member": plain(member), "timeline": page["entries"], "next_cursor": page["next_cursor"],
+            "height": r.height}
+
+
+def org_view(r: Any, path: str) -> dict:
+    """``{unit, children: [{path, name, kind, status}], members}`` (members: the unit's own, any status)."""
+    registry = Registry(r)
+    unit = registry.unit(path)
+    if unit is None:
+        raise NotFound(f"org unit {path!r}")
+    return {"unit": plain(unit), "children": [plain(c) for c in registry.children(path)],
+            "members": len(registry.members_of(path)), "height": r.height}
+
+
 def add_routes(app: FastAPI, service: Any) -> None:
-    ledger = service.ledger
+    reads = pool_of(app)
+    reader = reader_for(app, service)
 
     @app.get("/v1/members/{member_id}", tags=["registry"], responses=_ERRORS)
-    async def get_member(request: Request, member_id: str) -> Response:
-        """A member's profile and history (admission, transfers, awards, discipline)."""
-        return respond(request, member_history(ledger, member_id))
-
-    @app.get("/v1/orgs/{path:path}/stats", tags=["registry"], responses=_ERRORS)
-    async def get_org_stats(
-        request: Request, path: str,
-        since: int | None = Query(None, description="unix ms; default 6 months before `until`"),
-        until: int | None = Query(None, description="unix ms; default now"),
+    async def get_member(
+        request: Request, member_id: str,
+        cursor: str | None = Query(None, description="`next_cursor` of the previous timeline page"),
+        limit: int = Query(100, ge=1, le=MAX_LIMIT, description="timeline entries per page"),
     ) -> Response:
-        """Meeting analytics for the unit, rolled up over its sub-units."""
-        return respond(request, org_stats(ledger, path, since_ms=since, until_ms=until))
+        """A member's identity, unit, status, roles and keys, and one timeline of every status change,
+        profile entry, attendance, opinion and finding about them, each linked to its document."""
+        concerns = check_member_id(member_id)
+        limit = check_limit(limit)
+
+        def answer() -> Response:
+            with reader() as r:
+                return respond(request, member_profile(r, concerns, cursor=cursor, limit=limit))
+
+        return await reads.run(answer)
 
     @app.get("/v1/orgs/{path:path}", tags=["registry"], responses=_ERRORS)
     async def get_org(request: Request, path: str) -> Response:
         """A unit, its children and its member count."""
-        return respond(request, org_view(ledger, path))
+        concerns = check_unit_path(path)
+
+        def answer() -> Response:
+            with reader() as r:
+                return respond(request, org_view(r, concerns))
+
+        return await reads.run(answer)
