@@ -131,7 +131,10 @@ def stats(org: str, since: str | None, until: str | None, by: str | None, as_jso
 
     from .sdk import Client
 
+    _zone(tz)
     since_ms, until_ms = _parse(since, "since", tz), _parse(until, "until", tz)
+    if since_ms is not None and until_ms is not None and since_ms > until_ms:
+        raise fail(f"--since {since} is after --until {until}", EXIT_INPUT)
     with Client(node) as client:
         data = client.stats(org, since=since_ms, until=until_ms, by=by)
     if as_json:
@@ -232,6 +235,7 @@ def member(member_id: str, every: bool, limit: int, cursor: str | None, as_json:
 
     from .sdk import Client
 
+    _zone(tz)
     with Client(node) as client:
         first = client.member(member_id, cursor=cursor, limit=limit)
         entries = list(first["timeline"])
@@ -309,7 +313,8 @@ def list_documents(org: str | None, member_id: str | None, doc_type: str | None,
     from .sdk import Client
 
     if bool(org) == bool(member_id):
-        raise click.UsageError("give a unit (ORG) or --member ID, not both")
+        raise fail("give a unit (ORG) or --member ID, not both", EXIT_INPUT)
+    _zone(tz)
     query = {"type": doc_type, "since": _parse(since, "since", tz), "until": _parse(until, "until", tz),
              "limit": limit, "order": "desc" if newest_first else "asc"}
     with Client(node) as client:
@@ -419,7 +424,7 @@ def views_rebuild(data_dir: str | None, genesis_path: str | None, config_path: s
         config = load_config(config_path)
         data_dir, genesis_path = str(config.data_dir), str(config.genesis)
     if not data_dir or not genesis_path:
-        raise click.UsageError("give --config, or both --data-dir and --genesis")
+        raise fail("give --config, or both --data-dir and --genesis", EXIT_INPUT)
     store_path = Path(data_dir) / "ledger"
     if not store_path.is_dir():
         raise fail(f"no ledger store at {store_path} (is --data-dir the node's data_dir?)", EXIT_INPUT)

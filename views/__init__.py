@@ -27,8 +27,6 @@ made straight from the documents. Bumping a view's ``version`` rebuilds the
 views of every store on its next open.
 """
 
-from __future__ import annotations
-
 from .lists import ListsView, member_documents, unit_documents, unit_members
 from .members import MembersView
 from .projection import Facts, Reader, Record, View, Views, Writer

@@ -201,8 +201,9 @@ def test_refused_by_the_node_exit_1(node, tmp_path):
 def test_stats_table(node):
     r = run("stats", "central/p1", "--node", node["url"])
     assert r.exit_code == 0, r.output
-    assert "meetings held" in r.output and "Huyện" in r.output and "sub-units" in r.output
-    assert json.loads(run("stats", "central", "--json", "--node", node["url"]).output)["units"] == 19
+    assert "meetings held" in r.output and "Huyện" in r.output and "own" in r.output
+    assert "attendance against the roll" in r.output and "attendance against the list" in r.output
+    assert json.loads(run("stats", "central", "--json", "--node", node["url"]).output)["units"]["total"] == 19
 
 
 def test_import_is_resumable(node, tmp_path):
@@ -332,7 +333,8 @@ def _commands(group, prefix=()):
 
 
 def test_every_command_of_ours_has_help_with_an_example():
-    ours = {"init", "devnet", "keys", "submit", "get", "receipt", "audit", "stats", "import"}
+    ours = {"init", "devnet", "keys", "submit", "get", "receipt", "audit", "stats", "import", "member", "list",
+            "views"}
     seen = set()
     for path, _ in _commands(main):
         if path[0] not in ours:

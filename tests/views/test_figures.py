@@ -96,11 +96,6 @@ def world():
     return build_world(11, blocks=14, per_block=25)
 
 
-@pytest.fixture(scope="module")
-def expected(world):
-    return Expected(world.org.genesis, world.accepted())
-
-
 def test_the_generated_organisation_exercises_every_figure(world, expected):
     """Not a vacuous comparison: most documents are accepted and every figure is non-zero somewhere."""
     accepted = world.accepted()

@@ -1,0 +1,139 @@
+"""Member timelines and lists, checked against the raw documents, page by page."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger.errors import InvalidInput, NotFound
+from tests.ledger.factory import DAY, T0
+from views import member_documents, member_timeline, unit_documents, unit_members
+from views.records import members_named
+
+from .expected import _date
+from .world import build_world
+
+
+@pytest.fixture(scope="module")
+def world():
+    return build_world(23, blocks=10, per_block=25)
+
+
+def every_page(fetch, key: str, limit: int) -> list:
+    items, cursor, pages = [], None, 0
+    while True:
+        page = fetch(cursor=cursor, limit=limit)
+        assert len(page[key]) <= limit
+        items += page[key]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
+        assert pages < 10_000
+
+
+def test_timelines_hold_every_entry_in_date_order(world, expected):
+    with world.views.reader() as r:
+        checked = 0
+        for member, entries in expected.timeline.items():
+            want = [e for _, _, _, e in sorted(entries, key=lambda x: x[:3])]
+            got = every_page(lambda **kw: member_timeline(r, member, **kw), "entries", limit=3)
+            assert got == want, member
+            checked += len(want)
+    kinds = {e["kind"] for entries in expected.timeline.values() for *_, e in entries}
+    assert kinds == {"status", "attendance", "opinion", "finding"} and checked > 200
+
+
+def _records(world, expected):
+    """(unit, type, date, leaf, doc_id) of every record the lists should hold."""
+    out = []
+    for a in world.accepted():
+        if a.doc.type == "amendment":
+            continue
+        contribution = expected.records.get(a.doc_id)
+        unit = contribution.unit if contribution else a.doc.org
+        out.append((unit, a.doc.type, _date(a.doc), a.leaf, a.doc_id, a))
+    return out
+
+
+def test_a_units_documents_by_type_and_period(world, expected):
+    records = _records(world, expected)
+    since, until = T0 - 200 * DAY, T0 - 50 * DAY
+    with world.views.reader() as r:
+        for unit in sorted(expected.units):
+            mine = sorted((d, leaf, doc_id, t) for u, t, d, leaf, doc_id, _ in records if u == unit)
+            got = every_page(lambda **kw: unit_documents(r, unit, **kw), "items", limit=7)
+            assert [(i["date"], i["leaf_index"], i["doc_id"], i["type"]) for i in got] == mine
+            minutes = [m for m in mine if m[3] == "minutes" and since <= m[0] <= until]
+            got = every_page(lambda **kw: unit_documents(r, unit, type="minutes", since=since, until=until, **kw),
+                             "items", limit=4)
+            assert [(i["date"], i["leaf_index"], i["doc_id"], i["type"]) for i in got] == minutes
+            newest = every_page(lambda **kw: unit_documents(r, unit, newest_first=True, **kw), "items", limit=5)
+            assert [i["doc_id"] for i in newest] == [m[2] for m in reversed(mine)]
+
+
+def test_a_members_documents(world, expected):
+    records = _records(world, expected)
+    with world.views.reader() as r:
+        for member in sorted(expected.state)[:40]:
+            mine = []
+            for unit, _, d, leaf, doc_id, a in records:
+                named = members_named_raw(a)
+                if member in named:
+                    mine.append((d, leaf, doc_id, named[member]))
+            got = every_page(lambda **kw: member_documents(r, member, **kw), "items", limit=3)
+            assert [(i["date"], i["leaf_index"], i["doc_id"], i["as"]) for i in got] == sorted(mine)
+
+
+def members_named_raw(a) -> dict:
+    """How a document names members, from the raw document (the rule of views/records.py, restated)."""
+    out = {}
+    body = a.doc.body
+    for member, how in ((body.get("member"), "subject"),
+                        ((body.get("subject") or {}).get("member") if isinstance(body.get("subject"), dict) else None,
+                         "subject"),
+                        (body.get("chair") if a.doc.type == "minutes" else None, "chair"),
+                        (body.get("secretary") if a.doc.type == "minutes" else None, "secretary"),
+                        *((t.get("owner"), "task_owner") for t in body.get("tasks") or ()),
+                        *((s, "signer") for s in a.signers)):
+        if isinstance(member, str) and member not in out:
+            out[member] = how
+    return out
+
+
+def test_a_units_members_by_status(world, expected):
+    with world.views.reader() as r:
+        for unit in sorted(expected.units):
+            want = sorted((status, member) for member, (u, status) in expected.state.items() if u == unit)
+            got = every_page(lambda **kw: unit_members(r, unit, **kw), "items", limit=2)
+            assert [(i["status"], i["member_id"]) for i in got] == want
+            for status in ("probationary", "full", "suspended"):
+                got = every_page(lambda **kw: unit_members(r, unit, status=status, **kw), "items", limit=2)
+                assert [i["member_id"] for i in got] == [m for s, m in want if s == status]
+
+
+def test_bad_cursors_and_unknown_units_are_named(world):
+    with world.views.reader() as r:
+        with pytest.raises(InvalidInput) as bad:
+            unit_documents(r, "central", cursor="not-a-cursor!")
+        assert bad.value.field == "cursor"
+        with pytest.raises(InvalidInput) as short:
+            member_timeline(r, "sec-central", cursor="AAAA")
+        assert short.value.field == "cursor"
+        with pytest.raises(NotFound):
+            unit_documents(r, "central/nowhere")
+        with pytest.raises(NotFound):
+            member_documents(r, "nobody")
+        with pytest.raises(InvalidInput) as backwards:
+            unit_documents(r, "central", since=T0, until=T0 - 1)
+        assert backwards.value.field == "since"
+
+
+def test_members_named_is_the_rule_restated(world):
+    """views.records.members_named and the test's restatement agree on every record."""
+    from views.projection import Record
+
+    for a in world.accepted():
+        record = Record(record_id=a.doc_id, doc_id=a.doc_id, leaf=a.leaf, type=a.doc.type, org=a.doc.org,
+                        body=a.doc.body, created_at=a.doc.created_at, signers=a.signers, height=a.height,
+                        block_time=a.block_time)
+        assert members_named(record) == members_named_raw(a)
