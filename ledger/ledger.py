@@ -78,7 +78,8 @@ inside its batch: ``Ledger(store, genesis, observers=[...])`` calls
 ``observer.open(ledger)`` once (an observer behind the ledger catches up
 there), then, in every ``apply_block``, after the block is staged and
 vouched for and before the commit, ``observer.apply_block(overlay, header,
-accepted)`` with the block's accepted documents in log order. Whatever an
+accepted)`` with the block's accepted documents in log order, and
+``observer.committed(height)`` once the batch is durable. Whatever an
 observer writes into the overlay is committed with the block or not at all,
 so it can never miss or double a block. The ledger imports no observer: the
 contract is :class:`LedgerObserver`.
@@ -161,6 +162,9 @@ class LedgerObserver(Protocol):
 
     def apply_block(self, overlay: Overlay, header: Header, accepted: Sequence[AcceptedDocument]) -> None:
         """Add this block's writes to `overlay` (committed with the block, atomically)."""
+
+    def committed(self, height: int) -> None:
+        """The batch of block `height` (with this observer's writes) is durable in the store."""
 
 
 def _salvage_doc_id(data: bytes) -> str | None:
@@ -282,6 +286,8 @@ class Ledger:
         overlay.commit()
         self.height = block.header.height
         self._head = block.header
+        for observer in self.observers:
+            observer.committed(self.height)
         return block
 
     def _stage_block(self, overlay: Overlay, proposal: BlockProposal, observed: list[AcceptedDocument]) -> Block:

@@ -13,7 +13,7 @@ Items (JSON)::
 
 Keys::
 
-    w/la/<unit>\\0<t8><be8 leaf>               canonical {d: doc id (32 B), t: type, s: summary}
+    w/la/<unit>\\0<t8><be8 leaf>               {d: doc id (32 B), t: type, s: summary}
     w/lt/<unit>\\0<type>\\0<t8><be8 leaf>       the same, by type
     w/lm/<member>\\0<t8><be8 leaf>             the same + {as: how the record names the member}
 """

@@ -36,11 +36,11 @@ recounts them with what the ledger knows then.
 
 Keys (``t8`` a time key, ``views/keys.py``)::
 
-    w/mb/<id>                       canonical {unit, status, prior?, name?, last: t, latest: [unit, status]}
+    w/mb/<id>                       {unit, status, prior?, name?, last: t, latest: [unit, status]}
                                     (state now, in apply order; `latest` is the state of the
                                     timeline's last event, at `last`, for the one-get fast path)
     w/mt/<id>\\0<t8><be8 seq>        canonical [unit, status]: the state from t (seq 0 genesis, else leaf + 1)
-    w/ro/<unit>\\0<t8>               canonical int: active members of the unit from t to the next key
+    w/ro/<unit>\\0<t8>               int: active members of the unit from t to the next key
     w/ms/<unit>\\0<status>\\0<id>     b"": the unit's members by status now (for lists)
 """
 

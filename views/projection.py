@@ -45,9 +45,9 @@ retraction.
 
 Keys (``be8`` is 8 bytes big-endian)::
 
-    w/x/format              canonical {views: {name: version}, zone}; another value means rebuild
+    w/x/format              {views: {name: version}, zone}; another value means rebuild
     w/x/height              be8: the last block the views applied (same batch as their writes)
-    w/v/<record id, 32 B>   canonical {d: current version doc id (32 B) | nil when withdrawn,
+    w/v/<record id, 32 B>   {d: current version doc id (32 B) | nil when withdrawn,
                             l: its leaf, o: the original's leaf, f: {fact: value}}
 
 A view module owns the keys it documents; :class:`Writer` is how it reads
@@ -62,17 +62,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
 
-import msgpack
-
 from ledger.documents import Envelope
-from ledger.encoding import canonical
 from ledger.errors import CorruptionError
 from ledger.genesis import Genesis
 from ledger.store import Overlay, prefix_end
 from ledger.timefmt import DEFAULT_ZONE, zone
 
 from .errors import QueryTimedOut, QueryTooLarge
-from .keys import PREFIX, be8, unbe8
+from .keys import PREFIX, be8, pack, unbe8, unpack
 
 __all__ = ["Record", "Facts", "Writer", "View", "Views", "Reader", "K_FORMAT", "K_HEIGHT", "AMENDMENT"]
 
@@ -84,10 +81,11 @@ _P_VERSION = b"w/v/"
 AMENDMENT = "amendment"
 _CHUNK_DOCUMENTS = 20_000  # a replay commits a batch after about this many documents
 _DELETE_BATCH = 50_000
+_SORT_PREFIX = 5  # b"w/xx/": a view's keys are sorted apart from the others'
+_CACHE_KEYS = 500_000  # committed values the writer keeps between blocks (members, counters, units)
 
 
-def decode(data: bytes) -> Any:
-    return msgpack.unpackb(data, raw=False)
+decode = unpack  # the views' value decoder (views/keys.py)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -147,18 +145,21 @@ class Writer:
     """The views' reads and writes during one batch (a block, or a chunk of a replay).
 
     Reads see this batch's writes first, then the store as last committed.
-    ``count`` adds to counter maps (canonical ``{name: int}``, zero entries
+    Values are written with ``views.keys.pack``. ``count`` adds to counter maps (``{name: int}``, zero entries
     dropped, an empty map deleted) and is buffered until :meth:`drain`: a
     block touches its ancestors' monthly counters over and over.
     """
 
-    def __init__(self, store, envelopes: Callable[[int], Envelope], zone) -> None:
+    def __init__(self, store, envelopes: Callable[[int], Envelope], zone,
+                 committed: dict[bytes, bytes | None] | None = None) -> None:
         self.zone = zone  # the chain's time zone (a ZoneInfo): months are calendar months in it
         self._store = store
+        # Values as committed in the store, kept across batches by the one writer of w/ keys
+        # (Views): reads are served from it, and it learns a batch's writes once it is durable.
+        self._committed = {} if committed is None else committed
         self._envelopes = envelopes
         self._pending: dict[bytes, bytes | None] = {}
-        self._sorted: list[bytes] = []  # keys of _pending, sorted (for scans)
-        self._read: dict[bytes, bytes | None] = {}
+        self._sorted: dict[bytes, list[bytes]] = {}  # keys of _pending by their w/xx/ prefix, sorted (for scans)
         self._counts: dict[bytes, dict[str, int]] = {}
 
     # -- plain keys --
@@ -166,9 +167,9 @@ class Writer:
     def get(self, key: bytes) -> bytes | None:
         if key in self._pending:
             return self._pending[key]
-        if key in self._read:
-            return self._read[key]
-        value = self._read[key] = self._store.get(key)
+        if key in self._committed:
+            return self._committed[key]
+        value = self._committed[key] = self._store.get(key)
         return value
 
     def get_obj(self, key: bytes) -> Any:
@@ -177,11 +178,11 @@ class Writer:
 
     def put(self, key: bytes, value: bytes) -> None:
         if key not in self._pending:
-            bisect.insort(self._sorted, key)
+            bisect.insort(self._sorted.setdefault(key[:_SORT_PREFIX], []), key)
         self._pending[key] = value
 
     def put_obj(self, key: bytes, value: Any) -> None:
-        self.put(key, canonical(value))
+        self.put(key, pack(value))
 
     def delete(self, key: bytes) -> None:
         self.put(key, None)  # type: ignore[arg-type]
@@ -195,7 +196,10 @@ class Writer:
                 hi = start + b"\x00" if hi is None else min(hi, start + b"\x00")
             else:
                 lo = max(lo, start)
-        keys = self._sorted
+        if len(prefix) < _SORT_PREFIX:
+            keys = sorted(k for k in self._pending if k.startswith(prefix))
+        else:
+            keys = self._sorted.get(prefix[:_SORT_PREFIX], [])
         i, j = bisect.bisect_left(keys, lo), len(keys) if hi is None else bisect.bisect_left(keys, hi)
         mine = keys[i:j]
         if reverse:
@@ -255,11 +259,11 @@ class Writer:
                 else:
                     merged.pop(name, None)
             if merged:
-                self.put_obj(key, merged)
+                self.put_obj(key, dict(sorted(merged.items())))
             else:
                 self.delete(key)
         out = self._pending
-        self._pending, self._sorted, self._read, self._counts = {}, [], {}, {}
+        self._pending, self._sorted, self._counts = {}, {}, {}
         return out
 
 
@@ -329,11 +333,13 @@ class Views:
         self.views = tuple(self.views)
         self.ledger = None
         self.zone_name = DEFAULT_ZONE
+        self._committed: dict[bytes, bytes | None] = {}  # see Writer; bounded by _CACHE_KEYS
+        self._staged: dict[bytes, bytes | None] = {}  # the last block's writes, until committed
 
     # -- the observer contract --
 
     def format_record(self) -> bytes:
-        return canonical({"views": {v.name: v.version for v in self.views}, "zone": self.zone_name})
+        return pack({"views": {v.name: v.version for v in self.views}, "zone": self.zone_name})
 
     def attach(self, ledger) -> None:
         """Read and write the views of `ledger` (its store, genesis and blocks); no replay."""
@@ -361,15 +367,23 @@ class Views:
 
     def apply_block(self, overlay: Overlay, header, accepted) -> None:
         recent = {d.leaf_index: d.envelope for d in accepted}
-        w = Writer(self.ledger.store, lambda leaf: recent.get(leaf) or self._envelope(leaf), zone(self.zone_name))
+        w = Writer(self.ledger.store, lambda leaf: recent.get(leaf) or self._envelope(leaf), zone(self.zone_name),
+                   self._committed)
         for document in accepted:
             self._apply_document(w, header, document)
-        for key, value in w.drain().items():
+        self._staged = w.drain()
+        for key, value in self._staged.items():
             if value is None:
                 overlay.delete(key)
             else:
                 overlay.put(key, value)
         overlay.put(K_HEIGHT, be8(header.height))
+
+    def committed(self, height: int) -> None:
+        if len(self._committed) + len(self._staged) > _CACHE_KEYS:
+            self._committed.clear()
+        self._committed.update(self._staged)
+        self._staged = {}
 
     # -- reading --
 
@@ -384,6 +398,7 @@ class Views:
 
     def rebuild(self) -> None:
         """Delete every ``w/`` key, then bootstrap from genesis and replay every block."""
+        self._committed.clear()
         store = self.ledger.store
         while True:
             keys = [k for k, _ in store.scan(PREFIX, limit=_DELETE_BATCH)]
@@ -424,6 +439,7 @@ class Views:
                     overlay.put(key, value)
             overlay.put(K_HEIGHT, be8(height - 1))
             overlay.commit()
+            self._committed.clear()  # a replay writes around the cache
             if self.progress is not None:
                 self.progress(height - 1, last)
 

@@ -64,10 +64,10 @@ documents.
 
 Keys::
 
-    w/co/<unit>\\0<YYYY-MM>          canonical {figure: count}: the unit's own records
+    w/co/<unit>\\0<YYYY-MM>          {figure: count}: the unit's own records
     w/cs/<unit>\\0<YYYY-MM>          the same over the unit's subtree
     w/rm/<unit>\\0<t8><be8 leaf>     b"": a regular meeting of the unit, by held_at
-    w/lr/<unit>                     canonical int: its last regular meeting (max held_at)
+    w/lr/<unit>                     int: its last regular meeting (max held_at)
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ ancestors, so a subtree is the unit's key and one prefix scan of
 
 Keys::
 
-    w/un/<path>    canonical {name, kind, opened: ms, closed: ms | nil, children: open sub-units}
+    w/un/<path>    {name, kind, opened: ms, closed: ms | nil, children: open sub-units}
 """
 
 from __future__ import annotations
