@@ -7,7 +7,7 @@ Used by the tests to check every figure the views serve.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 
 from ledger.timefmt import MIN_MS, month_of
@@ -15,6 +15,7 @@ from ledger.timefmt import MIN_MS, month_of
 GRACE = 7 * 86_400_000
 OVERDUE = 31 * 86_400_000
 ACTIVE = ("probationary", "full")
+AMENDABLE = ("minutes", "resolution", "inspection_finding", "profile_entry")
 SEVERITIES = ("info", "minor", "major", "critical")
 
 
@@ -26,6 +27,32 @@ def _date(doc) -> int:
     if doc.type == "profile_entry":
         name = "completed_at" if "completed_at" in body else "started_at" if "started_at" in body else None
     return body[name] if name and name in body else doc.created_at
+
+
+@dataclass(frozen=True)
+class _Doc:
+    """An amendment's replacement, as a document of the original's type."""
+
+    type: str
+    org: str
+    body: dict
+    created_at: int
+
+
+def _names(doc, signers: tuple) -> dict:
+    """How a record names members (signer, subject, chair, secretary, task owner), first role wins."""
+    out: dict = {}
+    body = doc.body
+    for member, how in ((body.get("member"), "subject"),
+                        ((body.get("subject") or {}).get("member") if isinstance(body.get("subject"), dict) else None,
+                         "subject"),
+                        (body.get("chair") if doc.type == "minutes" else None, "chair"),
+                        (body.get("secretary") if doc.type == "minutes" else None, "secretary"),
+                        *((t.get("owner"), "task_owner") for t in body.get("tasks") or ()),
+                        *((s, "signer") for s in signers)):
+        if isinstance(member, str) and member not in out:
+            out[member] = how
+    return out
 
 
 @dataclass
@@ -48,7 +75,9 @@ class Expected:
     state: dict = field(default_factory=dict)        # member -> (unit, status) now
     events: dict = field(default_factory=dict)       # member -> [(t, order, unit, status)]
     records: dict = field(default_factory=dict)      # record id -> Contribution (current version)
-    timeline: dict = field(default_factory=lambda: defaultdict(list))  # member -> [(date, leaf, n, entry)]
+    entries: dict = field(default_factory=dict)      # record id -> [(member, (date, leaf, n, entry))]
+    listed: dict = field(default_factory=dict)       # record id -> (unit, type, date, leaf, doc_id, names)
+    versions: dict = field(default_factory=dict)     # record id -> (type, org, unit, leaf, created_at), amendable
     prior: dict = field(default_factory=dict)        # suspended member -> status to restore
 
     def __post_init__(self) -> None:
@@ -90,7 +119,8 @@ class Expected:
         if doc.type == "org_unit" and body["action"] == "create":
             self.units[body["path"]] = {"opened": a.block_time, "closed": None, "name": body.get("name")}
         if doc.type == "amendment":
-            return  # tested apart, once the type exists
+            self._amendment(a)
+            return
         unit = doc.org
         if doc.type == "member_status":
             member, change = body["member"], body["change"]
@@ -100,13 +130,40 @@ class Expected:
         elif doc.type == "inspection_finding":
             subject = body["subject"]
             unit = subject["unit"] if "unit" in subject else self.state[subject["member"]][0]
+        elif doc.type == "profile_entry":
+            unit = self.state[body["member"]][0]
+        if doc.type in AMENDABLE:
+            self.versions[a.doc_id] = (doc.type, doc.org, unit, a.leaf, doc.created_at)
+        self._count(a.doc_id, a.doc_id, doc, unit, a.leaf, a.signers)
+
+    def _count(self, record_id: str, doc_id: str, doc, unit: str, leaf: int, signers: tuple) -> None:
+        """Count one version of a record (the original, or an amendment's replacement in `doc`)."""
+        body = doc.body
         counts = self._counts(doc, unit)
         date = _date(doc)
         if counts is not None:
-            self.records[a.doc_id] = Contribution(unit, month_of(date, self.zone), counts, date,
-                                                  doc.type == "minutes" and body.get("kind") == "regular")
-        for n, (member, entry) in enumerate(self._entries(doc)):
-            self.timeline[member].append((date, a.leaf, n, dict(entry, date=date, doc_id=a.doc_id)))
+            self.records[record_id] = Contribution(unit, month_of(date, self.zone), counts, date,
+                                                   doc.type == "minutes" and body.get("kind") == "regular")
+        extra = {} if record_id == doc_id else {"record_id": record_id}
+        self.entries[record_id] = [(member, (date, leaf, n, dict(entry, date=date, doc_id=doc_id, **extra)))
+                                   for n, (member, entry) in enumerate(self._entries(doc))]
+        self.listed[record_id] = (unit, doc.type, date, leaf, doc_id, _names(doc, signers))
+
+    def _amendment(self, a) -> None:
+        body = a.doc.body
+        target = body["target"]
+        if target not in self.versions or target not in self.listed:
+            return
+        doc_type, org, unit, leaf, created_at = self.versions[target]
+        for table in (self.records, self.entries, self.listed):
+            table.pop(target, None)
+        if body["action"] == "amend":
+            replacement = _Doc(doc_type, org, body["body"], created_at)
+            self._count(target, a.doc_id, replacement, unit, leaf, a.signers)
+
+    def timeline(self, member: str) -> list[dict]:
+        mine = [item for entries in self.entries.values() for m, item in entries if m == member]
+        return [entry for *_, entry in sorted(mine, key=lambda x: x[:3])]
 
     def _status(self, order: int, member: str, change: str, body: dict, org: str) -> None:
         before = self.state.get(member)
@@ -164,6 +221,10 @@ class Expected:
     @staticmethod
     def _entries(doc) -> list:
         body = doc.body
+        if doc.type == "profile_entry":
+            e = {"kind": "profile", "entry": body["kind"], "title": body["title"]}
+            e.update({k: body[k] for k in ("institution", "result", "started_at", "completed_at") if k in body})
+            return [(body["member"], e)]
         if doc.type == "member_status":
             e = {"kind": "status", "change": body["change"], "org": doc.org, "reason": body["reason"]}
             if "to_org" in body:
