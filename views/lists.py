@@ -20,6 +20,8 @@ Keys::
 
 from __future__ import annotations
 
+from typing import Callable
+
 from ledger.errors import InvalidInput, NotFound
 from ledger.genesis import Genesis
 
@@ -93,12 +95,16 @@ def unit_documents(r, unit: str, *, type: str | None = None, since: int | None =
 
 def member_documents(r, member_id: str, *, type: str | None = None, since: int | None = None,
                      until: int | None = None, cursor: str | None = None, limit: int = 100,
-                     newest_first: bool = False) -> dict:
-    """``{member, items, next_cursor}``: records naming the member, by their own date."""
+                     newest_first: bool = False, units: Callable[[str], bool] | None = None) -> dict:
+    """``{member, items, next_cursor}``: records naming the member, by their own date; with
+    `units`, only records concerning a unit it accepts (a caller's scope)."""
     if member_now(r, member_id) is None:
         raise NotFound(f"member {member_id!r}")
     low, high = _bounds(since, until)
-    keep = None if type is None else (lambda obj: obj["t"] == type)
+
+    def keep(obj: dict) -> bool:
+        return (type is None or obj["t"] == type) and (units is None or units(obj["u"]))
+
     result = page(r, name_key(P_MEMBER_DOCS, member_id), width=_WIDTH, low=low, high=high, cursor=cursor,
                   limit=limit, reverse=newest_first, keep=keep)
     return {"member": member_id, "type": type, "items": [_item(s, o) for s, o in result.items],

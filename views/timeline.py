@@ -23,6 +23,7 @@ Keys::
 from __future__ import annotations
 
 import struct
+from typing import Callable
 
 from ledger.genesis import Genesis
 
@@ -111,7 +112,10 @@ def entry_json(entry: dict) -> dict:
     return out
 
 
-def member_timeline(r, member_id: str, *, cursor: str | None = None, limit: int = 100) -> dict:
-    """``{entries, next_cursor}``: the member's timeline from the start (or `cursor`) on."""
-    result = page(r, name_key(P_TIMELINE, member_id), width=_WIDTH, cursor=cursor, limit=limit)
+def member_timeline(r, member_id: str, *, cursor: str | None = None, limit: int = 100,
+                    units: Callable[[str], bool] | None = None) -> dict:
+    """``{entries, next_cursor}``: the member's timeline from the start (or `cursor`) on; with
+    `units`, only entries whose ``org`` it accepts (a caller's scope)."""
+    keep = None if units is None else (lambda entry: units(entry["org"]))
+    result = page(r, name_key(P_TIMELINE, member_id), width=_WIDTH, cursor=cursor, limit=limit, keep=keep)
     return {"entries": [entry_json(e) for _, e in result.items], "next_cursor": result.next_cursor}

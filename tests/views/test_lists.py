@@ -106,3 +106,16 @@ def test_members_named_is_the_rule_restated(world):
                         body=a.doc.body, created_at=a.doc.created_at, signers=a.signers, height=a.height,
                         block_time=a.block_time)
         assert members_named(record) == _names(a.doc, a.signers)
+
+
+def test_a_scope_filters_a_members_lists_by_unit(world, expected):
+    """Access rules hand the queries a predicate over units; what it refuses is left out, not padded."""
+    in_p1 = lambda unit: unit == "central/p1" or unit.startswith("central/p1/")  # noqa: E731
+    with world.views.reader() as r:
+        for member in sorted(expected.state)[:30]:
+            every = every_page(lambda **kw: member_documents(r, member, **kw), "items", limit=50)
+            scoped = every_page(lambda **kw: member_documents(r, member, units=in_p1, **kw), "items", limit=50)
+            assert scoped == [i for i in every if in_p1(i["unit"])]
+            timeline = every_page(lambda **kw: member_timeline(r, member, **kw), "entries", limit=50)
+            scoped = every_page(lambda **kw: member_timeline(r, member, units=in_p1, **kw), "entries", limit=50)
+            assert scoped == [e for e in timeline if in_p1(e["org"])]
