@@ -442,6 +442,8 @@ class Views:
             self._committed.clear()  # a replay writes around the cache
             if self.progress is not None:
                 self.progress(height - 1, last)
+            else:
+                log.info("views replayed to height %d of %d", height - 1, last)
 
     def _envelope(self, leaf: int) -> Envelope:
         return Envelope.from_bytes(self.ledger.envelope_at(leaf))
