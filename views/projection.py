@@ -82,7 +82,7 @@ AMENDMENT = "amendment"
 _CHUNK_DOCUMENTS = 20_000  # a replay commits a batch after about this many documents
 _DELETE_BATCH = 50_000
 _SORT_PREFIX = 5  # b"w/xx/": a view's keys are sorted apart from the others'
-_CACHE_KEYS = 500_000  # committed values the writer keeps between blocks (members, counters, units)
+_CACHE_KEYS = 200_000  # committed values the writer keeps between blocks (members, counters, units)
 
 
 decode = unpack  # the views' value decoder (views/keys.py)

@@ -146,3 +146,14 @@ def test_one_block_at_a_time_equals_many_documents_per_block(world):
     # Unit creation dates are block times, which differ between the two cuts; all else is equal.
     differ = {k for k in set(a) | set(b) if a.get(k) != b.get(k)}
     assert all(k.startswith(b"w/un/") for k in differ), sorted(differ)[:5]
+
+
+def test_catch_up_feeds_the_views_as_applying_does(world):
+    """Catch-up applies fetched blocks through apply_block(vouch=): the views see them the same."""
+    store = MemoryStore()
+    ledger = Ledger(store, world.org.genesis, observers=[Views()])
+    seen = []
+    for h in range(1, world.ledger.height + 1):
+        ledger.apply_block(world.ledger.proposal(h), vouch=lambda header: seen.append(header.height))
+    assert seen == list(range(1, world.ledger.height + 1))
+    assert view_keys(store) == view_keys(world.ledger.store)
