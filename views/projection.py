@@ -161,6 +161,8 @@ class Writer:
         self._pending: dict[bytes, bytes | None] = {}
         self._sorted: dict[bytes, list[bytes]] = {}  # keys of _pending by their w/xx/ prefix, sorted (for scans)
         self._counts: dict[bytes, dict[str, int]] = {}
+        self._scratch: dict[str, Any] = {}  # per-batch state of views (batch_state), folded in at drain
+        self._before_drain: dict[str, Callable[["Writer", Any], None]] = {}
 
     # -- plain keys --
 
@@ -240,6 +242,14 @@ class Writer:
             base[name] = base.get(name, 0) + delta
         return base
 
+    def batch_state(self, name: str, make: Callable[[], Any], fold: Callable[["Writer", Any], None]) -> Any:
+        """A view's scratch state for this batch, made on first use; ``fold(w, state)`` runs once
+        when the batch drains (before counters are folded), to turn it into writes."""
+        if name not in self._scratch:
+            self._scratch[name] = make()
+            self._before_drain[name] = fold
+        return self._scratch[name]
+
     # -- ledger data --
 
     def envelope(self, leaf: int) -> Envelope:
@@ -250,6 +260,9 @@ class Writer:
 
     def drain(self) -> dict[bytes, bytes | None]:
         """Every write of the batch (counters folded in); the writer starts afresh."""
+        for name, fold in self._before_drain.items():
+            fold(self, self._scratch[name])
+        self._scratch, self._before_drain = {}, {}
         for key, deltas in self._counts.items():
             merged = self.get_obj(key) or {}
             for name, delta in deltas.items():

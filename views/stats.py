@@ -124,8 +124,12 @@ class StatsView:
             self._regular_index(w, unit, date, record.leaf, sign)
         deltas = {name: sign * value for name, value in counts.items() if value}
         w.count(name_key(P_OWN, unit) + month.encode(), deltas)
-        for above in ancestors(unit):
-            w.count(name_key(P_SUBTREE, above) + month.encode(), deltas)
+        # The subtree counters of the unit and its ancestors take the same deltas: summed per
+        # (unit, month) over the batch first, then added up the tree once (_roll_up).
+        pending = w.batch_state("stats.subtree", dict, _roll_up)
+        total = pending.setdefault((unit, month), {})
+        for name, value in deltas.items():
+            total[name] = total.get(name, 0) + value
 
     @staticmethod
     def _counts(w: Writer, record: Record, facts: Facts) -> dict[str, int] | None:
@@ -166,6 +170,12 @@ class StatsView:
             w.delete(last_key)
         else:
             w.put_obj(last_key, key_time(latest[0][len(prefix):len(prefix) + 8]))
+
+
+def _roll_up(w: Writer, pending: dict) -> None:
+    for (unit, month), deltas in pending.items():
+        for above in ancestors(unit):
+            w.count(name_key(P_SUBTREE, above) + month.encode(), deltas)
 
 
 def _minutes_counts(w: Writer, record: Record, facts: Facts) -> dict[str, int]:
