@@ -55,6 +55,8 @@ def key_time(data: bytes) -> int:
 
 def name_key(prefix: bytes, *names: str) -> bytes:
     """``prefix`` + each name followed by NUL: the start of a per-name key range."""
+    if len(names) == 1:
+        return prefix + names[0].encode() + b"\0"
     return prefix + b"".join(n.encode() + b"\0" for n in names)
 
 

@@ -22,11 +22,11 @@ effective date, and per unit a roll that is a step function of time.
   back is placed at its date: the state on dates after it changes, up to
   the member's next event.
 - A unit's **roll on date T** is the number of members whose state on T is
-  (that unit, active). It is kept as breakpoints (``w/ro/``): the count
-  valid from each key's date until the next key, so the roll on T is one
-  reverse seek. An event at date t changes the member's state on
-  [t, next event) and so adds +-1 to the rolls of the units involved over
-  that interval.
+  (that unit, active). It is kept as one value per unit (``w/ro/``), a step
+  function: breakpoints [t, count], each count valid from its t to the next,
+  so the roll on T is one read (cached between blocks) and a bisection. An
+  event at date t changes the member's state on [t, next event) and so adds
+  +-1 to the rolls of the units involved over that interval.
 
 "On the meeting date" is therefore: as the ledger knew the members' history
 when the minutes were applied. A status change recorded later and dated
@@ -40,11 +40,13 @@ Keys (``t8`` a time key, ``views/keys.py``)::
                                     (state now, in apply order; `latest` is the state of the
                                     timeline's last event, at `last`, for the one-get fast path)
     w/mt/<id>\\0<t8><be8 seq>        canonical [unit, status]: the state from t (seq 0 genesis, else leaf + 1)
-    w/ro/<unit>\\0<t8>               int: active members of the unit from t to the next key
+    w/ro/<unit>                     [[t, count], ...] by t: active members of the unit from t to the next t
     w/ms/<unit>\\0<status>\\0<id>     b"": the unit's members by status now (for lists)
 """
 
 from __future__ import annotations
+
+import bisect
 
 from ledger.genesis import Genesis
 from ledger.registry import ACTIVE, TRANSITIONS
@@ -88,29 +90,32 @@ def state_on(r, member_id: str, t: int) -> tuple[str, str] | None:
     return None
 
 
+def _first(point: list) -> int:
+    return point[0]
+
+
 def roll_on(r, unit: str, t: int) -> int:
     """Active members of `unit` on date `t`."""
-    prefix = name_key(P_ROLL, unit)
-    for _, value in r.scan(prefix, start=prefix + time_key(t), reverse=True, limit=1):
-        return decode(value)
-    return 0
+    points = r.get_obj(P_ROLL + unit.encode()) or []
+    i = bisect.bisect_right(points, t, key=_first) - 1
+    return points[i][1] if i >= 0 else 0
 
 
 def _roll_add(w: Writer, unit: str, start: int, end: int | None, delta: int) -> None:
     """Add `delta` to `unit`'s roll over [start, end) (end None: from start on)."""
-    prefix = name_key(P_ROLL, unit)
-    start_key = prefix + time_key(start)
-    end_key = None if end is None else prefix + time_key(end)
-    at_start = roll_on(w, unit, start)
-    at_end = None if end is None else roll_on(w, unit, end)
-    if w.get(start_key) is None:
-        w.put_obj(start_key, at_start)
-    if end_key is not None and w.get(end_key) is None:
-        w.put_obj(end_key, at_end)
-    for key, value in list(w.scan(prefix, start=start_key)):
-        if end_key is not None and key >= end_key:
+    key = P_ROLL + unit.encode()
+    points = w.get_obj(key) or []
+    for t in (start, end):
+        if t is None:
+            continue
+        i = bisect.bisect_left(points, t, key=_first)
+        if i == len(points) or points[i][0] != t:
+            points.insert(i, [t, points[i - 1][1] if i > 0 else 0])  # the count that held at t
+    for point in points[bisect.bisect_left(points, start, key=_first):]:
+        if end is not None and point[0] >= end:
             break
-        w.put_obj(key, decode(value) + delta)
+        point[1] += delta
+    w.put_obj(key, points)
 
 
 class MembersView:

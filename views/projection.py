@@ -159,7 +159,8 @@ class Writer:
         self._committed = {} if committed is None else committed
         self._envelopes = envelopes
         self._pending: dict[bytes, bytes | None] = {}
-        self._sorted: dict[bytes, list[bytes]] = {}  # keys of _pending by their w/xx/ prefix, sorted (for scans)
+        self._sorted: dict[bytes, list[bytes]] = {}  # keys of _pending by their w/xx/ prefix (for scans)
+        self._unsorted: set[bytes] = set()  # prefixes whose list has grown since it was last sorted
         self._counts: dict[bytes, dict[str, int]] = {}
         self._scratch: dict[str, Any] = {}  # per-batch state of views (batch_state), folded in at drain
         self._before_drain: dict[str, Callable[["Writer", Any], None]] = {}
@@ -180,7 +181,9 @@ class Writer:
 
     def put(self, key: bytes, value: bytes) -> None:
         if key not in self._pending:
-            bisect.insort(self._sorted.setdefault(key[:_SORT_PREFIX], []), key)
+            group = key[:_SORT_PREFIX]
+            self._sorted.setdefault(group, []).append(key)
+            self._unsorted.add(group)
         self._pending[key] = value
 
     def put_obj(self, key: bytes, value: Any) -> None:
@@ -201,7 +204,11 @@ class Writer:
         if len(prefix) < _SORT_PREFIX:
             keys = sorted(k for k in self._pending if k.startswith(prefix))
         else:
-            keys = self._sorted.get(prefix[:_SORT_PREFIX], [])
+            group = prefix[:_SORT_PREFIX]
+            keys = self._sorted.get(group, [])
+            if group in self._unsorted:  # sorted when first scanned: most views never scan what they write
+                keys.sort()
+                self._unsorted.discard(group)
         i, j = bisect.bisect_left(keys, lo), len(keys) if hi is None else bisect.bisect_left(keys, hi)
         mine = keys[i:j]
         if reverse:
@@ -276,7 +283,7 @@ class Writer:
             else:
                 self.delete(key)
         out = self._pending
-        self._pending, self._sorted, self._counts = {}, {}, {}
+        self._pending, self._sorted, self._unsorted, self._counts = {}, {}, set(), {}
         return out
 
 
