@@ -57,17 +57,21 @@ Storage and cost
 Counters are kept per (unit, month) twice: the unit's own records
 (``w/co/``) and its whole subtree (``w/cs/``, updated for the unit and each
 ancestor as a record applies). A unit's answer reads one subtree counter per
-month for itself and for each child, one own counter per month, and one
-prefix scan of the subtree's units and last regular meetings for the
-overdue figures: its cost grows with units and months, never with
-documents.
+month for itself and for each child, one own counter per month, the unit
+counts of each child (``views/units.py``), and, for the overdue figures, the
+subtree's units ordered by their last regular meeting (``w/od/``): only
+those that met too long ago or never, plus those whose last meeting is after
+R (for a period ending in the past; each is then looked up). Its cost grows
+with children and months (and overdue units), never with documents.
 
 Keys::
 
     w/co/<unit>\\0<YYYY-MM>          {figure: count}: the unit's own records
     w/cs/<unit>\\0<YYYY-MM>          the same over the unit's subtree
     w/rm/<unit>\\0<t8><be8 leaf>     b"": a regular meeting of the unit, by held_at
-    w/lr/<unit>                     int: its last regular meeting (max held_at)
+    w/lr/<unit>                     int | nil: its last regular meeting (max held_at), nil: none yet
+    w/od/<ancestor>\\0<last><unit>   b"": every unit under each ancestor (itself included) by its
+                                    last regular meeting; <last> is 0x00 for none, else 0x01 + t8
 """
 
 from __future__ import annotations
@@ -79,13 +83,13 @@ from ledger.errors import InvalidInput, NotFound
 from ledger.genesis import Genesis
 from ledger.registry import ACTIVE, ancestors
 from ledger.schemas import MEMBER_CHANGES, MEETING_KINDS, SEVERITIES
-from ledger.timefmt import DAY_MS, month_of, month_start, next_month
+from ledger.timefmt import DAY_MS, MAX_MS, month_of, month_start, next_month
 
 from .keys import TIME_KEY_MAX, be8, key_time, name_key, time_key
 from .members import roll_on, state_on
 from .projection import Facts, Reader, Record, Writer, decode
 from .records import concerned_unit, is_confidential, record_date
-from .units import is_cell, subtree_units
+from .units import children_of, is_cell, subtree_counts, unit_record
 
 __all__ = ["StatsView", "unit_stats", "month_range", "default_period", "SCHEDULE_GRACE_MS", "OVERDUE_AFTER_MS", "MAX_MONTHS",
            "DEFAULT_MONTHS", "figures"]
@@ -100,6 +104,7 @@ P_OWN = b"w/co/"
 P_SUBTREE = b"w/cs/"
 P_REGULAR = b"w/rm/"
 P_LAST_REGULAR = b"w/lr/"
+P_OVERDUE = b"w/od/"
 
 
 # -- applying ---------------------------------------------------------------------------------
@@ -107,12 +112,18 @@ P_LAST_REGULAR = b"w/lr/"
 
 class StatsView:
     name = "stats"
-    version = 1
+    version = 2
 
     def bootstrap(self, w: Writer, genesis: Genesis) -> None:
-        pass  # no unit has figures before block 1
+        for u in genesis.units:  # no unit has met before block 1
+            _set_last_regular(w, u["path"], None, None)
 
     def apply(self, w: Writer, record: Record, facts: Facts, sign: int) -> None:
+        if record.type == "org_unit" and sign > 0 and record.body.get("action") == "create":
+            path = record.body.get("path")
+            if isinstance(path, str) and w.get(P_LAST_REGULAR + path.encode()) is None:
+                _set_last_regular(w, path, None, None)
+            return
         counts = self._counts(w, record, facts)
         if counts is None:
             return
@@ -157,19 +168,28 @@ class StatsView:
     @staticmethod
     def _regular_index(w: Writer, unit: str, held: int, leaf: int, sign: int) -> None:
         prefix = name_key(P_REGULAR, unit)
-        last_key = P_LAST_REGULAR + unit.encode()
+        last = w.get_obj(P_LAST_REGULAR + unit.encode())
         if sign > 0:
             w.put(prefix + time_key(held) + be8(leaf), b"")
-            last = w.get_obj(last_key)
             if last is None or held > last:
-                w.put_obj(last_key, held)
+                _set_last_regular(w, unit, last, held)
             return
         w.delete(prefix + time_key(held) + be8(leaf))
         latest = next(iter(w.scan(prefix, reverse=True, limit=1)), None)
-        if latest is None:
-            w.delete(last_key)
-        else:
-            w.put_obj(last_key, key_time(latest[0][len(prefix):len(prefix) + 8]))
+        _set_last_regular(w, unit, last, None if latest is None else key_time(latest[0][len(prefix):len(prefix) + 8]))
+
+
+def _overdue_key(above: str, unit: str, last: int | None) -> bytes:
+    return name_key(P_OVERDUE, above) + (b"\0" if last is None else b"\1" + time_key(last)) + unit.encode()
+
+
+def _set_last_regular(w: Writer, unit: str, old: int | None, new: int | None) -> None:
+    """Record `unit`'s last regular meeting (None: none), here and in every ancestor's overdue index."""
+    w.put_obj(P_LAST_REGULAR + unit.encode(), new)
+    for above in ancestors(unit):
+        if old != new:
+            w.delete(_overdue_key(above, unit, old))
+        w.put(_overdue_key(above, unit, new), b"")
 
 
 def _roll_up(w: Writer, pending: dict) -> None:
@@ -310,55 +330,67 @@ def _last_regular(r: Reader, unit: str, stored: int | None, at: int) -> int | No
     return None
 
 
-def _last_regulars(r: Reader, path: str) -> dict[str, int]:
-    out = {}
-    own = r.get_obj(P_LAST_REGULAR + path.encode())
-    if own is not None:
-        out[path] = own
-    prefix = P_LAST_REGULAR + path.encode() + b"/"
-    for key, value in r.scan(prefix):
-        out[key[len(P_LAST_REGULAR):].decode()] = decode(value)
-    return out
+def _overdue_units(r: Reader, path: str, as_of: int) -> list[tuple[str, int | None]]:
+    """(unit, last regular meeting at or before as_of, or None) of the units of `path`'s subtree
+    that had none in the OVERDUE_AFTER_MS up to `as_of`, before the open/new checks."""
+    prefix = name_key(P_OVERDUE, path)
+    threshold = as_of - OVERDUE_AFTER_MS
+    found: list[tuple[str, int | None]] = []
+    for key, _ in r.scan(prefix):  # never met, then by last regular meeting, oldest first
+        rest = key[len(prefix):]
+        if rest[:1] == b"\0":
+            found.append((rest[1:].decode(), None))
+            continue
+        if key_time(rest[1:9]) >= threshold:
+            break
+        found.append((rest[9:].decode(), key_time(rest[1:9])))
+    # Units whose last regular meeting is after as_of (a period ending in the past): their last
+    # one at or before as_of decides.
+    after = prefix + b"\1" + time_key(min(as_of, MAX_MS - 1) + 1)
+    for key, _ in r.scan(prefix, start=after):
+        rest = key[len(prefix):]
+        unit = rest[9:].decode()
+        last = _last_regular(r, unit, key_time(rest[1:9]), as_of)
+        if last is None or last < threshold:
+            found.append((unit, last))
+    return found
 
 
 def _row_of(unit: str, path: str) -> str:
     """The row of `path`'s answer that `unit` (in its subtree) falls in: the child holding it, or `path`."""
     if unit == path:
         return path
-    return path + "/" + unit[len(path) + 1:].split("/", 1)[0]
+    end = unit.find("/", len(path) + 1)
+    return unit if end < 0 else unit[:end]
 
 
 def unit_stats(r: Reader, path: str, *, since: int, until: int, now: int, by_month: bool = False) -> dict:
     """The stats answer for `path` (README "Stats"; definitions in the module docstring)."""
-    units = list(subtree_units(r, path))
-    if not units or units[0][0] != path:
+    own_unit = unit_record(r, path)
+    if own_unit is None:
         raise NotFound(f"org unit {path!r}")
     months = month_range(since, until, r.zone)
     as_of = min(until, now)
-    own_unit = units[0][1]
-    last_regular = _last_regulars(r, path)
     rows: dict[str, dict] = {path: {"path": path, "name": own_unit["name"], "kind": own_unit["kind"], "own": True}}
-    for unit_path, unit in units[1:]:
-        if unit_path.count("/") == path.count("/") + 1:
-            rows[unit_path] = {"path": unit_path, "name": unit["name"], "kind": unit["kind"], "own": False,
-                               **({"closed": unit["closed"]} if unit["closed"] is not None else {})}
-    unit_counts = {row: Counter() for row in rows}
+    unit_counts: dict[str, Counter] = {path: Counter()}
+    if own_unit["closed"] is None:
+        unit_counts[path].update({"total": 1, "cells" if is_cell(own_unit) else "committees": 1})
+    for child in children_of(r, path):
+        unit = unit_record(r, child) or {}
+        rows[child] = {"path": child, "name": unit.get("name"), "kind": unit.get("kind"), "own": False,
+                       **({"closed": unit["closed"]} if unit.get("closed") is not None else {})}
+        unit_counts[child] = Counter(subtree_counts(r, child))
     overdue = {"cells": [], "committees": []}
     overdue_counts = {row: Counter() for row in rows}
-    for unit_path, unit in units:
-        row = _row_of(unit_path, path)
-        if unit["closed"] is None:
-            unit_counts[row]["total"] += 1
-            unit_counts[row]["cells" if is_cell(unit) else "committees"] += 1
-        if unit["closed"] is not None and unit["closed"] <= as_of:
+    for unit_path, last in _overdue_units(r, path, as_of):
+        unit = unit_record(r, unit_path)
+        if unit is None or (unit["closed"] is not None and unit["closed"] <= as_of):
             continue
-        last = _last_regular(r, unit_path, last_regular.get(unit_path), as_of)
         if last is None and unit["opened"] > as_of - OVERDUE_AFTER_MS:
             continue  # new (or not yet made at as_of) and never met: not overdue yet
-        if last is None or last < as_of - OVERDUE_AFTER_MS:
-            kind = "cells" if is_cell(unit) else "committees"
-            overdue[kind].append({"path": unit_path, "name": unit["name"], "last_regular_meeting": last})
-            overdue_counts[row][kind] += 1
+        kind = "cells" if is_cell(unit) else "committees"
+        overdue[kind].append({"path": unit_path, "name": unit["name"], "last_regular_meeting": last})
+        overdue_counts[_row_of(unit_path, path)][kind] += 1
     header_months = dict(_monthly(r, P_SUBTREE, path, months))
     header: Counter = Counter()
     for counts in header_months.values():
