@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 
 import click
 
-from .cli_common import EXIT_CODES_HELP, EXIT_INPUT, cli_errors, echo_json, fail, node_option
+from .cli_common import EXIT_CODES_HELP, EXIT_INPUT, cli_errors, echo_json, fail, key_option, node_option, request_key
 from .display import NONE, percent, ratio
 
 __all__ = ["stats", "member", "list_group", "views_group", "COMMANDS"]
@@ -81,7 +81,8 @@ def _rows(f: dict) -> list[tuple[str, str]]:
         ("vote participation", f"{percent(v['ballots'], v['eligible'])} ({v['ballots']} of {v['eligible']} "
                                f"eligible, {v['motions']} votes)"),
         ("resolutions adopted", str(f["resolutions"]["adopted"])),
-        ("inspection findings", ", ".join(f"{k} {n}" for k, n in f["inspection_findings"].items())),
+        *([("inspection findings", ", ".join(f"{k} {n}" for k, n in f["inspection_findings"].items()))]
+          if "inspection_findings" in f else []),
         ("member status changes", changes),
     ]
 
@@ -94,7 +95,7 @@ def _row_cells(f: dict, *, overdue: bool = True) -> list[str]:
     return first + [
             percent(a["roll"]["present"], a["roll"]["members"]), percent(a["listed"]["present"], a["listed"]["listed"]),
             ratio(f["opinions"]["total"], m["held"]), percent(v["ballots"], v["eligible"]),
-            str(sum(f["inspection_findings"].values()))]
+            str(sum(f["inspection_findings"].values())) if "inspection_findings" in f else NONE]
 
 
 _ROW_COLUMNS = ("mtgs", "on time/late", "overdue c/k", "att. roll", "att. list", "opin./mtg", "voting", "findings")
@@ -108,9 +109,10 @@ _ROW_COLUMNS = ("mtgs", "on time/late", "overdue c/k", "att. roll", "att. list",
 @click.option("--json", "as_json", is_flag=True, help="Print the node's JSON answer instead of tables.")
 @tz_option()
 @node_option()
+@key_option()
 @cli_errors
 def stats(org: str, since: str | None, until: str | None, by: str | None, as_json: bool, tz: str | None,
-          node: str) -> None:
+          node: str, key_path: str | None) -> None:
     """Meeting figures of an org unit, rolled up over its sub-units.
 
     Meetings held and on time, attendance against the unit's roll on the
@@ -121,10 +123,12 @@ def stats(org: str, since: str | None, until: str | None, by: str | None, as_jso
     earlier of --until and now). One row per sub-unit plus one for the unit's
     own records; the rows add up to the totals. Figures are per calendar
     month in the chain's time zone, so a period covers whole months.
+    Findings and discipline counts are shown to inspectors only.
 
     \b
     Example:
-      minutebook stats central/p1 --since 2026-01-01 --until 2026-06-30 --by month
+      minutebook stats central/p1 --since 2026-01-01 --until 2026-06-30 --by month \\
+          --key devnet/keys/members/m0004.json
     """
     from rich.console import Console
     from rich.table import Table
@@ -135,7 +139,7 @@ def stats(org: str, since: str | None, until: str | None, by: str | None, as_jso
     since_ms, until_ms = _parse(since, "since", tz), _parse(until, "until", tz)
     if since_ms is not None and until_ms is not None and since_ms > until_ms:
         raise fail(f"--since {since} is after --until {until}", EXIT_INPUT)
-    with Client(node) as client:
+    with Client(node, key=request_key(key_path)) as client:
         data = client.stats(org, since=since_ms, until=until_ms, by=by)
     if as_json:
         echo_json(data)
@@ -216,9 +220,10 @@ def _entry_text(entry: dict) -> str:
                                                       "entries in one timeline).")
 @tz_option()
 @node_option()
+@key_option()
 @cli_errors
 def member(member_id: str, every: bool, limit: int, cursor: str | None, as_json: bool, tz: str | None,
-           node: str) -> None:
+           node: str, key_path: str | None) -> None:
     """A member's profile and timeline.
 
     Identity, unit, status, roles and keys, then one timeline in date order
@@ -228,7 +233,7 @@ def member(member_id: str, every: bool, limit: int, cursor: str | None, as_json:
 
     \b
     Example:
-      minutebook member m0042 --all
+      minutebook member m0042 --all --key devnet/keys/members/m0001.json
     """
     from rich.console import Console
     from rich.table import Table
@@ -236,7 +241,7 @@ def member(member_id: str, every: bool, limit: int, cursor: str | None, as_json:
     from .sdk import Client
 
     _zone(tz)
-    with Client(node) as client:
+    with Client(node, key=request_key(key_path)) as client:
         first = client.member(member_id, cursor=cursor, limit=limit)
         entries = list(first["timeline"])
         next_cursor = first["next_cursor"]
@@ -278,7 +283,8 @@ def list_group() -> None:
 
     \b
     Example:
-      minutebook list documents central/p1/k1/s1 --type minutes --since 2026-01-01
+      minutebook list documents central/p1/k1/s1 --type minutes --since 2026-01-01 \\
+          --key devnet/keys/members/m0010.json
     """
 
 
@@ -295,10 +301,11 @@ def list_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line instead of a table.")
 @tz_option()
 @node_option()
+@key_option()
 @cli_errors
 def list_documents(org: str | None, member_id: str | None, doc_type: str | None, since: str | None,
                    until: str | None, newest_first: bool, limit: int, cursor: str | None, every: bool,
-                   as_json: bool, tz: str | None, node: str) -> None:
+                   as_json: bool, tz: str | None, node: str, key_path: str | None) -> None:
     """A unit's records (or a member's, with --member), by their own date.
 
     The date is held_at for minutes, adopted_at for resolutions, effective_at
@@ -307,8 +314,9 @@ def list_documents(org: str | None, member_id: str | None, doc_type: str | None,
 
     \b
     Example:
-      minutebook list documents central/p1/k1/s1 --type minutes --since 2026-01-01 --all
-      minutebook list documents --member m0042
+      minutebook list documents central/p1/k1/s1 --type minutes --since 2026-01-01 --all \\
+          --key devnet/keys/members/m0010.json
+      minutebook list documents --member m0042 --key devnet/keys/members/m0010.json
     """
     from .sdk import Client
 
@@ -317,7 +325,7 @@ def list_documents(org: str | None, member_id: str | None, doc_type: str | None,
     _zone(tz)
     query = {"type": doc_type, "since": _parse(since, "since", tz), "until": _parse(until, "until", tz),
              "limit": limit, "order": "desc" if newest_first else "asc"}
-    with Client(node) as client:
+    with Client(node, key=request_key(key_path)) as client:
         def fetch(at: str | None) -> dict:
             if member_id:
                 return client.member_documents(member_id, cursor=at or cursor, **query)
@@ -335,18 +343,19 @@ def list_documents(org: str | None, member_id: str | None, doc_type: str | None,
 @click.option("--all", "every", is_flag=True, help="Every page, not just the first.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line instead of a table.")
 @node_option()
+@key_option()
 @cli_errors
 def list_members(org: str, status: str | None, limit: int, cursor: str | None, every: bool, as_json: bool,
-                 node: str) -> None:
+                 node: str, key_path: str | None) -> None:
     """A unit's own members now (not its sub-units'), by status then member id.
 
     \b
     Example:
-      minutebook list members central/p1/k1/s1 --status probationary
+      minutebook list members central/p1/k1/s1 --status probationary --key devnet/keys/members/m0010.json
     """
     from .sdk import Client
 
-    with Client(node) as client:
+    with Client(node, key=request_key(key_path)) as client:
         def fetch(at: str | None) -> dict:
             return client.unit_members(org, status=status, cursor=at or cursor, limit=limit)
 

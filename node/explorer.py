@@ -112,7 +112,7 @@ function figureRows(s) {
     ["minutes leaving out roll members", `${a.minutes_leaving_out_roll_members}`],
     ["opinions per meeting", formatRatio(s.opinions.total, m.held)],
     ["vote participation", formatPercent(v.ballots, v.eligible)],
-    ["inspection findings", Object.entries(s.inspection_findings).map(([k, n]) => `${esc(k)}: ${n}`).join(", ")],
+    ["inspection findings", s.inspection_findings ? Object.entries(s.inspection_findings).map(([k, n]) => `${esc(k)}: ${n}`).join(", ") : "withheld (inspectors only)"],
     ["member status changes", Object.entries(s.member_status_changes).filter(([, n]) => n).map(([k, n]) => `${esc(k)}: ${n}`).join(", ") || "none"]];
 }
 function overdueList(s) {

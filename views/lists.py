@@ -82,28 +82,32 @@ def _bounds(since: int | None, until: int | None) -> tuple[bytes, bytes | None]:
 
 
 def unit_documents(r, unit: str, *, type: str | None = None, since: int | None = None, until: int | None = None,
-                   cursor: str | None = None, limit: int = 100, newest_first: bool = False) -> dict:
-    """``{unit, type, items, next_cursor}``: records concerning `unit`, by their own date."""
+                   cursor: str | None = None, limit: int = 100, newest_first: bool = False,
+                   keep: Callable[[dict], bool] | None = None) -> dict:
+    """``{unit, type, items, next_cursor}``: records concerning `unit`, by their own date; with
+    `keep`, only the items (as served) it accepts: a caller's scope."""
     if unit_record(r, unit) is None:
         raise NotFound(f"org unit {unit!r}")
     prefix = name_key(P_ALL, unit) if type is None else name_key(P_TYPE, unit, type)
     low, high = _bounds(since, until)
-    result = page(r, prefix, width=_WIDTH, low=low, high=high, cursor=cursor, limit=limit, reverse=newest_first)
+    result = page(r, prefix, width=_WIDTH, low=low, high=high, cursor=cursor, limit=limit, reverse=newest_first,
+                  keep=None if keep is None else (lambda suffix, obj: keep(_item(suffix, obj, unit))))
     return {"unit": unit, "type": type, "items": [_item(s, o, unit) for s, o in result.items],
             "next_cursor": result.next_cursor}
 
 
 def member_documents(r, member_id: str, *, type: str | None = None, since: int | None = None,
                      until: int | None = None, cursor: str | None = None, limit: int = 100,
-                     newest_first: bool = False, units: Callable[[str], bool] | None = None) -> dict:
+                     newest_first: bool = False, keep: Callable[[dict], bool] | None = None) -> dict:
     """``{member, items, next_cursor}``: records naming the member, by their own date; with
-    `units`, only records concerning a unit it accepts (a caller's scope)."""
+    `keep`, only the items (as served) it accepts: a caller's scope."""
     if member_now(r, member_id) is None:
         raise NotFound(f"member {member_id!r}")
     low, high = _bounds(since, until)
+    wanted = keep
 
-    def keep(obj: dict) -> bool:
-        return (type is None or obj["t"] == type) and (units is None or units(obj["u"]))
+    def keep(suffix: bytes, obj: dict) -> bool:
+        return (type is None or obj["t"] == type) and (wanted is None or wanted(_item(suffix, obj)))
 
     result = page(r, name_key(P_MEMBER_DOCS, member_id), width=_WIDTH, low=low, high=high, cursor=cursor,
                   limit=limit, reverse=newest_first, keep=keep)

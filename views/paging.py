@@ -50,10 +50,10 @@ def _cursor_bytes(cursor: str, width: int | None) -> bytes:
 
 
 def page(r, prefix: bytes, *, width: int | None, low: bytes = b"", high: bytes | None = None, cursor: str | None = None,
-         limit: int = DEFAULT_LIMIT, reverse: bool = False, keep: Callable[[Any], bool] | None = None,
+         limit: int = DEFAULT_LIMIT, reverse: bool = False, keep: Callable[[bytes, Any], bool] | None = None,
          max_scan: int = 5_000) -> Page:
     """One page (module docstring); suffixes are `width` bytes long (None: any length; then
-    only forward pages)."""
+    only forward pages). `keep(suffix, value)` drops items (they still count as scanned)."""
     after = None if cursor is None else _cursor_bytes(cursor, width)
     if reverse:
         start = prefix + (high if high is not None else b"\xff" * (width or 1))
@@ -77,6 +77,6 @@ def page(r, prefix: bytes, *, width: int | None, low: bytes = b"", high: bytes |
         scanned += 1
         last = suffix
         obj = decode(value) if value else None
-        if keep is None or keep(obj):
+        if keep is None or keep(suffix, obj):
             items.append((suffix, obj))
     return Page(items, None)

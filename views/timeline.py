@@ -113,9 +113,9 @@ def entry_json(entry: dict) -> dict:
 
 
 def member_timeline(r, member_id: str, *, cursor: str | None = None, limit: int = 100,
-                    units: Callable[[str], bool] | None = None) -> dict:
+                    keep: Callable[[dict], bool] | None = None) -> dict:
     """``{entries, next_cursor}``: the member's timeline from the start (or `cursor`) on; with
-    `units`, only entries whose ``org`` it accepts (a caller's scope)."""
-    keep = None if units is None else (lambda entry: units(entry["org"]))
-    result = page(r, name_key(P_TIMELINE, member_id), width=_WIDTH, cursor=cursor, limit=limit, keep=keep)
+    `keep`, only the entries (as served) it accepts: a caller's scope."""
+    result = page(r, name_key(P_TIMELINE, member_id), width=_WIDTH, cursor=cursor, limit=limit,
+                  keep=None if keep is None else (lambda _, entry: keep(entry_json(entry))))
     return {"entries": [entry_json(e) for _, e in result.items], "next_cursor": result.next_cursor}

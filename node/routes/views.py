@@ -1,10 +1,13 @@
 """Routes over the read models (``views/``): stats, a unit's documents and members, a member's documents.
 
-Every handler does three things, in this order, so that access rules can be
-added in one place per route: it checks its input and names **the unit or
-member the answer concerns** (``concerns = ...``), it computes the answer
-on a reader thread (``node/reads.py``: never on the event loop that drives
-Raft), and it answers through ``node/responses.py``.
+Every handler does three things, in this order: it checks its input and names
+**the unit or member the answer concerns** (``concerns = ...``) and asks the
+caller's scope about it (node/auth.py: 403 ``out_of_scope`` outside it); it
+computes the answer on a reader thread (``node/reads.py``: never on the event
+loop that drives Raft), filtered to the scope (a list keeps only the
+documents the caller reads, stats lose findings and discipline counts unless
+the caller reads them: node/scopes.py); and it answers through
+``node/responses.py``.
 
 Times in query strings (``since``, ``until``) are unix ms or ISO 8601 dates
 (``ledger.timefmt``); a date or time without an offset is read in the
@@ -20,23 +23,28 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
 
 from ledger.documents import is_member_id, is_org_path
-from ledger.errors import InvalidInput
-from ledger.registry import TRANSITIONS
+from ledger.errors import InvalidInput, MinutebookError
+from ledger.registry import Registry, TRANSITIONS
 from ledger.timefmt import parse_time
 from views import member_documents, unit_documents, unit_members, unit_stats
 from views.paging import MAX_LIMIT, check_limit
 from views.stats import default_period
 
+from ..auth import Access, access, require_member, require_unit
 from ..reads import QUERY_KEYS, pool_of
 from ..responses import respond
+from ..scopes import can_read_document, redact_stats
 
-__all__ = ["add_routes", "check_unit_path", "check_member_id", "reader_for"]
+__all__ = ["add_routes", "check_unit_path", "check_member_id", "reader_for", "readable"]
 
 _ERRORS = {
     400: {"description": "malformed input; `field` names what is wrong"},
+    401: {"description": "no signed request or session, or a bad request signature"},
+    403: {"description": "outside the caller's scope (`out_of_scope`)"},
     404: {"description": "no such unit or member"},
     503: {"description": "the node is busy answering queries; see Retry-After"},
 }
+_MEMBER = access(Access.MEMBER)
 _TYPE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz_")
 MEMBER_STATUSES = tuple(sorted({"probationary", "full"} | {r for _, r in TRANSITIONS.values() if r}))
 _TIME_HELP = "unix ms or an ISO 8601 date / date-time (without an offset: the chain's time zone)"
@@ -87,14 +95,29 @@ def reader_for(app: FastAPI, service: Any):
     return reader
 
 
+def readable(ledger: Any, scope: Any, registry: Any):
+    """A `keep` for list queries: the items whose document the scope reads (node/scopes.py)."""
+    def keep(item: dict) -> bool:
+        if scope.everything:
+            return True
+        try:
+            doc = ledger.document(item["doc_id"])["doc"]
+        except MinutebookError:
+            return False
+        return can_read_document(scope, doc, registry)
+
+    return keep
+
+
 def add_routes(app: FastAPI, service: Any) -> None:
     reads = pool_of(app)
     reader = reader_for(app, service)
+    ledger = service.ledger
 
     def zone() -> str:
         return service.views.zone_name
 
-    @app.get("/v1/orgs/{path:path}/stats", tags=["views"], responses=_ERRORS)
+    @app.get("/v1/orgs/{path:path}/stats", tags=["views"], responses=_ERRORS, openapi_extra=_MEMBER)
     async def get_org_stats(
         request: Request, path: str,
         since: str | None = Query(None, description=f"{_TIME_HELP}; default: the start of the month five "
@@ -108,17 +131,18 @@ def add_routes(app: FastAPI, service: Any) -> None:
         since_ms, until_ms = _time(since, "since", zone()), _time(until, "until", zone())
         if by not in (None, "month"):
             raise InvalidInput("by", f"expected month, got {by!r}")
+        scope = require_unit(request, concerns)
         now = int(time.time() * 1000)
 
         def answer() -> Response:
             with reader() as r:
                 first, last = default_period(now, until_ms, since_ms, r.zone)
-                return respond(request, unit_stats(r, concerns, since=first, until=last, now=now,
-                                                   by_month=by == "month"))
+                stats = unit_stats(r, concerns, since=first, until=last, now=now, by_month=by == "month")
+                return respond(request, redact_stats(scope, concerns, stats))
 
         return await reads.run(answer)
 
-    @app.get("/v1/orgs/{path:path}/documents", tags=["views"], responses=_ERRORS)
+    @app.get("/v1/orgs/{path:path}/documents", tags=["views"], responses=_ERRORS, openapi_extra=_MEMBER)
     async def get_org_documents(
         request: Request, path: str,
         type: str | None = Query(None, description="only this document type, e.g. minutes"),
@@ -134,16 +158,19 @@ def add_routes(app: FastAPI, service: Any) -> None:
         kind, newest_first = _check_type(type), _order(order)
         since_ms, until_ms = _time(since, "since", zone()), _time(until, "until", zone())
         limit = check_limit(limit)
+        scope = require_unit(request, concerns)
 
         def answer() -> Response:
             with reader() as r:
+                keep = readable(ledger, scope, Registry(r))
                 return respond(request, {**unit_documents(r, concerns, type=kind, since=since_ms, until=until_ms,
-                                                          cursor=cursor, limit=limit, newest_first=newest_first),
+                                                          cursor=cursor, limit=limit, newest_first=newest_first,
+                                                          keep=keep),
                                          "height": r.height})
 
         return await reads.run(answer)
 
-    @app.get("/v1/orgs/{path:path}/members", tags=["views"], responses=_ERRORS)
+    @app.get("/v1/orgs/{path:path}/members", tags=["views"], responses=_ERRORS, openapi_extra=_MEMBER)
     async def get_org_members(
         request: Request, path: str,
         status: str | None = Query(None, description=f"one of {', '.join(MEMBER_STATUSES)}"),
@@ -153,6 +180,7 @@ def add_routes(app: FastAPI, service: Any) -> None:
         """The unit's own members now (not its sub-units'), by status then member id."""
         concerns = check_unit_path(path)
         wanted, limit = _check_status(status), check_limit(limit)
+        require_unit(request, concerns)
 
         def answer() -> Response:
             with reader() as r:
@@ -161,7 +189,7 @@ def add_routes(app: FastAPI, service: Any) -> None:
 
         return await reads.run(answer)
 
-    @app.get("/v1/members/{member_id}/documents", tags=["views"], responses=_ERRORS)
+    @app.get("/v1/members/{member_id}/documents", tags=["views"], responses=_ERRORS, openapi_extra=_MEMBER)
     async def get_member_documents(
         request: Request, member_id: str,
         type: str | None = Query(None, description="only this document type"),
@@ -177,11 +205,15 @@ def add_routes(app: FastAPI, service: Any) -> None:
         kind, newest_first = _check_type(type), _order(order)
         since_ms, until_ms = _time(since, "since", zone()), _time(until, "until", zone())
         limit = check_limit(limit)
+        found = Registry(ledger.store).member(concerns)
+        scope = require_member(request, concerns, found.get("unit") if found else None)
 
         def answer() -> Response:
             with reader() as r:
+                keep = readable(ledger, scope, Registry(r))
                 return respond(request, {**member_documents(r, concerns, type=kind, since=since_ms, until=until_ms,
-                                                            cursor=cursor, limit=limit, newest_first=newest_first),
+                                                            cursor=cursor, limit=limit, newest_first=newest_first,
+                                                            keep=keep),
                                          "height": r.height})
 
         return await reads.run(answer)

@@ -12,25 +12,33 @@ from client.cli import main
 from client.sample_org import SampleOrg
 from tests.node.service_double import serve
 
-from .test_cli import ANCHOR, _loaded_service
+from .test_cli import ANCHOR, NODE_SEEDS, _loaded_service
+
+KEY = {}
 
 
 def run(*args: str):
-    return CliRunner().invoke(main, list(args))
+    return CliRunner().invoke(main, [*args, "--key", KEY["path"]])
 
 
 @pytest.fixture(scope="module")
-def node():
+def node(tmp_path_factory):
+    """A served node with the sample organisation; the CLI reads as node n1 (everything)."""
+    from ledger.keys import write_key_file
+
     org = SampleOrg(seed=3, anchor_ms=ANCHOR)
     _, service = _loaded_service(org)
+    KEY["path"] = str(tmp_path_factory.mktemp("keys") / "n1.json")
+    write_key_file(KEY["path"], id_field="node_id", id="n1", seed=NODE_SEEDS["n1"])
     with serve(service) as url:
         yield {"org": org, "url": url, "service": service}
 
 
 def _api(node, path: str, **query) -> dict:
     from client.sdk import Client
+    from ledger.keys import read_key_file
 
-    with Client(node["url"]) as client:
+    with Client(node["url"], key=read_key_file(KEY["path"])) as client:
         return client._get(path, **query)
 
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from client.cli import main
 from client.display import percent, ratio
 from ledger.jsonfmt import b64e
-from ledger.keys import public_key
+from ledger.keys import public_key, write_key_file
 from node.explorer import EXPLORER_HTML
 from tests.ledger.factory import make_org
 from tests.node.service_double import ServiceDouble, serve
@@ -79,9 +79,11 @@ def test_the_cli_and_the_page_show_one_percentage_for_one_answer(tmp_path):
             "chair": "sec-central", "secretary": "sec-central", "attendees": attendees, "agenda": [],
             "opinions": [], "votes": [], "decisions": [], "text": "x"}
     service.apply([org.envelope("minutes", cell, body, ["sec-central"], created_at=now - 3_000_000).to_bytes()])
+    key = tmp_path / "n1.json"
+    write_key_file(key, id_field="node_id", id="n1", seed=org.node_seeds["n1"])
     with serve(service) as url:
-        result = CliRunner().invoke(main, ["stats", cell, "--node", url])
-        answer = json.loads(CliRunner().invoke(main, ["stats", cell, "--json", "--node", url]).output)
+        result = CliRunner().invoke(main, ["stats", cell, "--node", url, "--key", str(key)])
+        answer = json.loads(CliRunner().invoke(main, ["stats", cell, "--json", "--node", url, "--key", str(key)]).output)
     listed = answer["attendance"]["listed"]
     assert (listed["present"], listed["listed"]) == (73, 80)
     [[page_text]] = _js(("formatPercent",), [(listed["present"], listed["listed"])])

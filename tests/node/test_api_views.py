@@ -8,14 +8,12 @@ import time
 
 import msgpack
 import pytest
-from fastapi.testclient import TestClient
-
 from ledger.jsonfmt import b64e
 from ledger.keys import public_key
 from node.api import create_app
 from tests.ledger.factory import make_org
 
-from .service_double import ServiceDouble
+from .service_double import ServiceDouble, key_file, signed_client
 
 DAY = 86_400_000
 MSGPACK = {"Accept": "application/msgpack"}
@@ -73,7 +71,7 @@ def api():
     service.apply([org.member_status(org.plain(CELL), "made_full", effective_at=now - 30 * DAY).to_bytes(),
                    org.envelope("inspection_finding", "central/p1/k1", finding, [org.inspector("central/p1/k1")],
                                 created_at=now - DAY).to_bytes()])
-    client = TestClient(create_app(service), raise_server_exceptions=False)
+    client = signed_client(create_app(service), key_file("n1", org.node_seeds["n1"], node=True))  # reads everything
     return org, service, client, now
 
 
@@ -252,7 +250,7 @@ def test_a_stats_query_reads_as_many_keys_at_three_times_the_documents(api):
     counter = [0]
     service = ServiceDouble(org.genesis, org.node_seeds, start_ms=now - 400 * DAY,
                             store=CountingStore(MemoryStore(), counter))
-    client = TestClient(create_app(service), raise_server_exceptions=False)
+    client = signed_client(create_app(service), key_file("n1", org.node_seeds["n1"], node=True))
     cells = sorted(u["path"] for u in org.genesis["units"] if u["path"].count("/") == 3)
     n = 0
 
@@ -279,3 +277,44 @@ def test_a_stats_query_reads_as_many_keys_at_three_times_the_documents(api):
     at_3x = reads()
     assert client.get("/v1/orgs/central/stats").json()["meetings"]["held"] >= 3 * len(cells) * 5
     assert at_3x == at_1x
+
+
+def _as(api, member: str):
+    org, service, _, _ = api
+    return signed_client(create_app(service), key_file(member, org.seeds[member]))
+
+
+def test_a_secretary_reads_their_subtree_without_findings_or_discipline(api):
+    """Access (issue 8) on the views' routes: a cell secretary gets their cell's figures with the
+    findings withheld, is refused another cell's, and their lists and timelines leave out findings."""
+    org, _, client, _ = api
+    secretary = _as(api, org.secretary(CELL))
+    mine = secretary.get(f"/v1/orgs/{CELL}/stats?by=month").json()
+    assert "inspection_findings" not in mine and "inspection_findings" not in mine["children"][0]
+    assert all("inspection_findings" not in m for m in mine["series"]) and mine["withheld"]
+    assert mine["meetings"] == client.get(f"/v1/orgs/{CELL}/stats").json()["meetings"]
+    other = secretary.get(f"/v1/orgs/{BIG_CELL}/stats")
+    assert other.status_code == 403 and other.json()["error"] == "out_of_scope"
+    for path in (f"/v1/orgs/{BIG_CELL}/documents", f"/v1/orgs/{BIG_CELL}/members", f"/v1/orgs/{BIG_CELL}"):
+        assert secretary.get(path).status_code == 403, path
+    listed = {i["type"] for i in secretary.get(f"/v1/orgs/{CELL}/documents").json()["items"]}
+    assert "inspection_finding" not in listed and "minutes" in listed
+    assert "inspection_finding" in {i["type"] for i in client.get(f"/v1/orgs/{CELL}/documents").json()["items"]}
+    subject = org.plain(CELL)
+    kinds = [e["kind"] for e in secretary.get(f"/v1/members/{subject}").json()["timeline"]]
+    assert "finding" not in kinds and "attendance" in kinds
+    theirs = [i["type"] for i in secretary.get(f"/v1/members/{subject}/documents").json()["items"]]
+    assert "inspection_finding" not in theirs
+    inspector = _as(api, org.inspector("central/p1/k1"))
+    assert "finding" in [e["kind"] for e in inspector.get(f"/v1/members/{subject}").json()["timeline"]]
+    assert inspector.get(f"/v1/orgs/{CELL}/stats").json()["inspection_findings"]["major"] == 1
+
+
+def test_the_views_routes_need_a_signed_request(api):
+    org, service, _, _ = api
+    from fastapi.testclient import TestClient
+
+    nobody = TestClient(create_app(service), raise_server_exceptions=False)
+    for path in (f"/v1/orgs/{CELL}/stats", f"/v1/orgs/{CELL}/documents", f"/v1/orgs/{CELL}/members",
+                 f"/v1/members/{org.plain(CELL)}/documents", f"/v1/members/{org.plain(CELL)}"):
+        assert nobody.get(path).status_code == 401, path

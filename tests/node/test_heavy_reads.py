@@ -18,8 +18,10 @@ import pytest
 from node.api import create_app
 from tests.ledger.factory import make_org
 
+from client.signing import RequestSigner
+
 from .cluster import Cluster
-from .service_double import ServiceDouble
+from .service_double import ServiceDouble, key_file
 
 
 def _spin(seconds: float) -> None:
@@ -55,7 +57,8 @@ def test_the_event_loop_keeps_ticking_while_a_slow_query_runs(monkeypatch):
 
         task = asyncio.create_task(ticker())
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://node") as client:
+        signer = RequestSigner(key_file("n1", org.node_seeds["n1"], node=True))
+        async with httpx.AsyncClient(transport=transport, base_url="http://node", auth=signer) as client:
             await asyncio.sleep(0.05)
             before = ticks
             response = await client.get("/v1/orgs/central/stats")
@@ -82,7 +85,7 @@ def test_a_slow_stats_query_on_the_leader_leaves_it_leading(tmp_path):
         answers: list[int] = []
 
         def ask() -> None:
-            with httpx.Client(timeout=60) as client:
+            with httpx.Client(timeout=60, auth=RequestSigner(cluster.reader)) as client:
                 answers.append(client.get(cluster.nodes[leader].api_url + "/v1/orgs/central/stats").status_code)
 
         threads = [threading.Thread(target=ask) for _ in range(2)]

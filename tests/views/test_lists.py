@@ -108,14 +108,20 @@ def test_members_named_is_the_rule_restated(world):
         assert members_named(record) == _names(a.doc, a.signers)
 
 
-def test_a_scope_filters_a_members_lists_by_unit(world, expected):
-    """Access rules hand the queries a predicate over units; what it refuses is left out, not padded."""
-    in_p1 = lambda unit: unit == "central/p1" or unit.startswith("central/p1/")  # noqa: E731
+def test_a_scope_filters_lists_and_timelines_item_by_item(world, expected):
+    """Access rules hand the queries a predicate over the served items; what it refuses is left
+    out, not padded, and paging still walks every item."""
+    in_p1 = lambda item: item.get("unit", item.get("org", "")).startswith("central/p1")  # noqa: E731
     with world.views.reader() as r:
         for member in sorted(expected.state)[:30]:
             every = every_page(lambda **kw: member_documents(r, member, **kw), "items", limit=50)
-            scoped = every_page(lambda **kw: member_documents(r, member, units=in_p1, **kw), "items", limit=50)
-            assert scoped == [i for i in every if in_p1(i["unit"])]
+            scoped = every_page(lambda **kw: member_documents(r, member, keep=in_p1, **kw), "items", limit=3)
+            assert scoped == [i for i in every if in_p1(i)]
             timeline = every_page(lambda **kw: member_timeline(r, member, **kw), "entries", limit=50)
-            scoped = every_page(lambda **kw: member_timeline(r, member, units=in_p1, **kw), "entries", limit=50)
-            assert scoped == [e for e in timeline if in_p1(e["org"])]
+            scoped = every_page(lambda **kw: member_timeline(r, member, keep=in_p1, **kw), "entries", limit=3)
+            assert scoped == [e for e in timeline if in_p1(e)]
+        not_minutes = lambda item: item["type"] != "minutes"  # noqa: E731
+        every = every_page(lambda **kw: unit_documents(r, "central/p1/k1/s1", **kw), "items", limit=50)
+        scoped = every_page(lambda **kw: unit_documents(r, "central/p1/k1/s1", keep=not_minutes, **kw), "items",
+                            limit=2)
+        assert scoped == [i for i in every if not_minutes(i)] and len(scoped) < len(every)
