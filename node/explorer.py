@@ -2,7 +2,8 @@
 build step) over the node's own JSON API. Views (by URL fragment): ``#/`` tree
 head and latest blocks; ``#/block/H`` a block and its documents; ``#/doc/ID``
 a document with its receipt and a link to download the receipt JSON (for
-``minutebook verify``); ``#/org/PATH`` a unit with its meeting analytics."""
+``minutebook verify``); ``#/org/PATH`` a unit with its meeting figures (shown with
+``formatPercent`` / ``formatRatio``, the JavaScript twin of client/display.py)."""
 
 from __future__ import annotations
 
@@ -49,8 +50,17 @@ async function api(path) {
 function kv(rows) {
   return "<table>" + rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${v}</td></tr>`).join("") + "</table>";
 }
-function pct(x) { return x === null || x === undefined ? "–" : (100 * x).toFixed(1) + "%"; }
-function num(x) { return x === null || x === undefined ? "–" : x.toFixed(2); }
+// One rule with the CLI (client/display.py): from the two integer counts, half up.
+function formatPercent(num, den) {
+  if (!den) return "–";
+  const q = Math.floor((2000 * num + den) / (2 * den));
+  return Math.floor(q / 10) + "." + (q % 10) + "%";
+}
+function formatRatio(num, den) {
+  if (!den) return "–";
+  const q = Math.floor((200 * num + den) / (2 * den));
+  return Math.floor(q / 100) + "." + String(q % 100).padStart(2, "0");
+}
 async function home() {
   const [th, page] = await Promise.all([api("/v1/tree-head"), api("/v1/blocks?limit=20")]);
   const rows = page.blocks.slice().reverse().map((b) => {
@@ -91,26 +101,35 @@ async function doc(id) {
       ["block", `<a href="#/block/${d.height}">${d.height}</a>`], ["leaf index", d.leaf_index ?? "none (rejected documents are not in the log)"], ["created", when(doc.created_at)]])}
     <h2>Body</h2><pre>${esc(JSON.stringify(doc.body, null, 2))}</pre></section>${receipt}`;
 }
-function statRows(s) {
-  const m = s.meetings;
-  return [["units", s.units], ["meetings held", `${m.held} (regular ${m.regular})`],
-    ["on schedule / late / unscheduled", `${m.on_schedule} / ${m.late} / ${m.unscheduled}`],
-    ["units overdue (no regular meeting in the last month)", `${s.overdue_units.length}` + (s.overdue_units.length ? ": " + s.overdue_units.slice(0, 12).map((u) => `<a href="#/org/${esc(u)}">${esc(u)}</a>`).join(", ") + (s.overdue_units.length > 12 ? " …" : "") : "")],
-    ["attendance", pct(s.attendance.rate)], ["opinions per meeting", num(s.opinions.per_meeting)],
-    ["vote participation", pct(s.votes.participation)],
-    ["inspection findings", Object.entries(s.inspection_findings).map(([k, v]) => `${esc(k)}: ${v}`).join(", ")],
-    ["member status changes", Object.entries(s.member_status_changes).map(([k, v]) => `${esc(k)}: ${v}`).join(", ") || "none"]];
+function figureRows(s) {
+  const m = s.meetings, a = s.attendance, v = s.votes;
+  return [["units (cells / committees)", `${s.units.total} (${s.units.cells} / ${s.units.committees})`],
+    ["meetings held", `${m.held} (regular ${m.regular})`],
+    ["on time / late / unscheduled", `${m.on_time} / ${m.late} / ${m.unscheduled}`],
+    ["overdue cells / committees", `${s.overdue.cells} / ${s.overdue.committees}`],
+    ["attendance against the roll", `${formatPercent(a.roll.present, a.roll.members)} (${a.roll.present} of ${a.roll.members})`],
+    ["attendance against the list", `${formatPercent(a.listed.present, a.listed.listed)} (${a.listed.present} of ${a.listed.listed})`],
+    ["minutes leaving out roll members", `${a.minutes_leaving_out_roll_members}`],
+    ["opinions per meeting", formatRatio(s.opinions.total, m.held)],
+    ["vote participation", formatPercent(v.ballots, v.eligible)],
+    ["inspection findings", s.inspection_findings ? Object.entries(s.inspection_findings).map(([k, n]) => `${esc(k)}: ${n}`).join(", ") : "withheld (inspectors only)"],
+    ["member status changes", Object.entries(s.member_status_changes).filter(([, n]) => n).map(([k, n]) => `${esc(k)}: ${n}`).join(", ") || "none"]];
+}
+function overdueList(s) {
+  return ["cells", "committees"].map((kind) => s.overdue_units[kind].length ? `<p>Overdue ${kind}: ` +
+    s.overdue_units[kind].slice(0, 20).map((u) => `<a href="#/org/${esc(u.path)}">${esc(u.name || u.path)}</a> (last regular meeting ${u.last_regular_meeting ? when(u.last_regular_meeting).slice(0, 10) : "none"})`).join(", ") +
+    (s.overdue_units[kind].length > 20 ? " …" : "") + "</p>" : "").join("");
 }
 async function org(path) {
   if (!path) path = rootUnit;
   const [o, s] = await Promise.all([api("/v1/orgs/" + path), api("/v1/orgs/" + path + "/stats")]);
   const up = path.includes("/") ? `<a href="#/org/${esc(path.slice(0, path.lastIndexOf("/")))}">↑ parent</a>` : "";
-  const kids = s.children.map((c) => `<tr><td><a href="#/org/${esc(c.path)}">${esc(c.name || c.path)}</a></td><td>${c.meetings.held}</td>
-     <td>${c.meetings.on_schedule}/${c.meetings.late}</td><td>${c.overdue_units.length}</td><td>${pct(c.attendance.rate)}</td><td>${num(c.opinions.per_meeting)}</td><td>${pct(c.votes.participation)}</td></tr>`).join("");
+  const kids = s.children.map((c) => `<tr><td>${c.own ? esc(c.name || c.path) + " (own records)" : `<a href="#/org/${esc(c.path)}">${esc(c.name || c.path)}</a>`}</td><td>${c.meetings.held}</td>
+     <td>${c.meetings.on_time}/${c.meetings.late}</td><td>${c.overdue.cells}/${c.overdue.committees}</td><td>${formatPercent(c.attendance.roll.present, c.attendance.roll.members)}</td><td>${formatRatio(c.opinions.total, c.meetings.held)}</td><td>${formatPercent(c.votes.ballots, c.votes.eligible)}</td></tr>`).join("");
   return `<section><h2>${esc(o.unit.name || path)} <span class="muted">${esc(path)}</span></h2><p>${up}</p>
-    ${kv([["kind", esc(o.unit.kind || "")], ["members (direct)", o.members], ["period", when(s.since) + " – " + when(s.until)]])}</section>
-    <section><h2>Meeting analytics (rolled up)</h2>${kv(statRows(s))}</section>
-    ${kids ? `<section><h2>Sub-units</h2><table><tr><th>unit</th><th>meetings</th><th>on time/late</th><th>overdue units</th><th>attendance</th><th>opinions/mtg</th><th>vote part.</th></tr>${kids}</table></section>` : ""}`;
+    ${kv([["kind", esc(o.unit.kind || "")], ["members (direct)", o.members], ["period", `${s.months.first} – ${s.months.last} (${esc(s.time_zone)})`]])}</section>
+    <section><h2>Meeting figures (rolled up)</h2>${kv(figureRows(s))}${overdueList(s)}</section>
+    <section><h2>Rows</h2><table><tr><th>unit</th><th>meetings</th><th>on time/late</th><th>overdue cells/committees</th><th>attendance (roll)</th><th>opinions/mtg</th><th>vote part.</th></tr>${kids}</table></section>`;
 }
 async function route() {
   const parts = location.hash.replace(/^#\/?/, "").split("/");
