@@ -32,6 +32,8 @@ _EXPORTS = {
     "ForwardFailedError": "client.errors",
     "NoLeaderError": "client.errors",
     "ConnectionFailed": "client.errors",
+    "Outbox": "client.outbox",
+    "deliver": "client.outbox",
 }
 
 __all__ = list(_EXPORTS)

@@ -28,8 +28,8 @@ from ledger.errors import InvalidInput, KeyFileError, MinutebookError
 
 from . import errors as api_errors
 
-__all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_INPUT", "EXIT_UNREACHABLE", "EXIT_CODES_HELP", "cli_errors", "fail",
-           "read_document_file", "load_keys", "node_option", "echo_json"]
+__all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_INPUT", "EXIT_UNREACHABLE", "EXIT_CODES_HELP", "cli_errors", "fail", "describe_api_error",
+           "read_document_file", "load_keys", "node_option", "echo_json", "progress_bar"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -59,7 +59,8 @@ def fail(message: str, exit_code: int = EXIT_FAILED) -> CommandFailed:
     return CommandFailed(message, exit_code)
 
 
-def _describe_api_error(exc: api_errors.ApiError) -> tuple[str, int]:
+def describe_api_error(exc: api_errors.ApiError) -> tuple[str, int]:
+    """One line for what the node answered, and the exit code it means."""
     field = f" [{exc.field}]" if exc.field and exc.field not in exc.message else ""
     if isinstance(exc, (api_errors.NoLeaderError, api_errors.TimeoutError_, api_errors.ForwardFailedError)):
         return f"{exc.message}{field} (HTTP {exc.status})", EXIT_UNREACHABLE
@@ -80,7 +81,7 @@ def cli_errors(fn: Callable) -> Callable:
         except api_errors.ConnectionFailed as exc:
             raise fail(f"{exc} (is the node running? check --node)", EXIT_UNREACHABLE) from None
         except api_errors.ApiError as exc:
-            message, code = _describe_api_error(exc)
+            message, code = describe_api_error(exc)
             raise fail(message, code) from None
         except (InvalidInput, KeyFileError) as exc:
             raise fail(exc.message, EXIT_INPUT) from None
@@ -108,6 +109,16 @@ def node_option(multiple: bool = False) -> Callable:
 
 def echo_json(obj: Any) -> None:
     click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+def progress_bar(label: str, *, quiet: bool = False) -> Any:
+    """The commands' progress bar, on stderr so stdout stays for results: label,
+    bar, done/total, a free ``note`` field (``add_task(..., note="")``), time left."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[note]}"),
+                    TimeRemainingColumn(), console=Console(stderr=True), disable=quiet)
 
 
 def parse_document_text(text: str, name: str) -> dict:

@@ -1,11 +1,11 @@
-"""`minutebook keys new | submit | get | receipt | stats | import`: the commands a
-committee office uses day to day. Registered on the group in client/cli.py."""
+"""`minutebook keys new | get | receipt | stats | import`: the commands a
+committee office uses day to day (`sign`, `submit` and `outbox` are in
+client/cli_submit.py). Registered on the group in client/cli.py."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,10 +22,9 @@ from .cli_common import (
     load_keys,
     node_option,
     parse_document_text,
-    read_document_file,
 )
 
-__all__ = ["keys_group", "submit", "get", "receipt", "stats", "import_", "COMMANDS"]
+__all__ = ["keys_group", "get", "receipt", "stats", "import_", "COMMANDS"]
 
 
 # -- keys ----------------------------------------------------------------------
@@ -80,47 +79,7 @@ def keys_new(member_id: str | None, node_id: str | None, out: str, passphrase_pr
     click.echo(f"public_key {b64e(public_key(seed))}")
 
 
-# -- submit / get / receipt ----------------------------------------------------
-
-
-@click.command(epilog=EXIT_CODES_HELP)
-@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--key", "-k", "keys", multiple=True, required=True, type=click.Path(dir_okay=False),
-              help="A signer's key file; repeat for each signer (minutes need the chair and the secretary).")
-@node_option()
-@click.option("--wait", is_flag=True, help="Wait until committed and certified, then print the receipt JSON.")
-@click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait with --wait.")
-@cli_errors
-def submit(file: str, keys: tuple[str, ...], node: str, wait: bool, timeout: float) -> None:
-    """Sign a YAML or JSON document with each key and submit it.
-
-    FILE holds {type, org, body, refs?}; v, nonce and created_at are filled in
-    when missing, and text is normalised to Unicode NFC before signing. Prints
-    the document id; with --wait, prints the receipt JSON (save it and check it
-    with `minutebook verify`). Submitting the same signed document again is
-    harmless: it is reported as already committed.
-
-    \b
-    Example:
-      minutebook submit minutes.yaml --key keys/chair.json --key keys/secretary.json \\
-          --node http://127.0.0.1:8101 --wait > receipt.json
-    """
-    from .sdk import Client, sign_document
-
-    if file == "-":
-        doc = parse_document_text(sys.stdin.read(), "stdin")
-    else:
-        doc = read_document_file(file)
-    envelope = sign_document(doc, load_keys(keys))
-    with Client(node, timeout=max(timeout + 10, 30)) as client:
-        result = client.submit(envelope, wait=wait, timeout=timeout)
-    if wait:
-        echo_json(result["receipt"])
-        if result["status"] == "already_committed":
-            click.echo(f"note: {result['doc_id']} was already committed; this is its receipt", err=True)
-    else:
-        note = " (already committed)" if result["status"] == "already_committed" else ""
-        click.echo(f"{result['doc_id']} {result['status']}{note}")
+# -- get / receipt ----------------------------------------------------------------
 
 
 @click.command(epilog=EXIT_CODES_HELP)
@@ -362,4 +321,4 @@ def import_(file: str, keys: tuple[str, ...], node: str, concurrency: int, timeo
         raise SystemExit(EXIT_FAILED)
 
 
-COMMANDS = [keys_group, submit, get, receipt, stats, import_]
+COMMANDS = [keys_group, get, receipt, stats, import_]

@@ -5,39 +5,19 @@ talk to a node run against tests/node/service_double.py served by uvicorn."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
 
 import pytest
-from click.testing import CliRunner
 
 from client.cli import main
 from client.sample_org import SampleOrg
 from client.sdk import sign_document
-from ledger.jsonfmt import b64e
-from ledger.keys import public_key
 from node.config import load_config
+from tests.client.sample_service import ANCHOR, loaded_service, officer_keys, run
 from tests.node.service_double import ServiceDouble, serve
 from tests.ports import devnet_base_port, free_port
-
-ANCHOR = 1_760_000_000_000
-NODE_SEEDS = {f"n{i}": hashlib.sha256(f"cli-test-node-{i}".encode()).digest() for i in (1, 2, 3)}
-
-
-def run(*args: str, input: str | None = None):
-    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
-
-
-def _loaded_service(org: SampleOrg, phases: int | None = None, store=None) -> tuple[dict, ServiceDouble]:
-    nodes = [{"node_id": n, "public_key": b64e(public_key(s)), "peer_addr": f"127.0.0.1:{7100 + i}", "role": "voter"}
-             for i, (n, s) in enumerate(sorted(NODE_SEEDS.items()), start=1)]
-    genesis = org.genesis(nodes)
-    service = ServiceDouble(genesis, NODE_SEEDS, start_ms=ANCHOR + 60_000, store=store)
-    for _, docs in org.phases()[:phases]:
-        service.apply([sign_document(doc, [(m, org.seed_of(m)) for m in signers]) for doc, signers in docs])
-    return genesis, service
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +25,7 @@ def node(tmp_path_factory):
     """A served node with the sample organisation loaded; member keys on disk."""
     d = tmp_path_factory.mktemp("cli")
     org = SampleOrg(seed=7, anchor_ms=ANCHOR)
-    genesis, service = _loaded_service(org)
+    genesis, service = loaded_service(org)
     (d / "genesis.json").write_text(json.dumps(genesis))
     org.members_json(d)
     with serve(service) as url:
@@ -53,8 +33,7 @@ def node(tmp_path_factory):
 
 
 def _officer_keys(ctx, unit="central/p1/k1/s1") -> list[str]:
-    org, d = ctx["org"], ctx["dir"]
-    return [str(d / "keys" / "members" / f"{org._officer(unit, r)}.json") for r in ("deputy_secretary", "secretary")]
+    return officer_keys(ctx["org"], ctx["dir"], unit)
 
 
 MINUTES_YAML = """\
@@ -237,9 +216,9 @@ def test_import_is_resumable(node, tmp_path):
 
 def test_audit_passes_then_catches_a_tampered_envelope_and_a_fork(tmp_path):
     org = SampleOrg(seed=7, anchor_ms=ANCHOR)
-    genesis, good = _loaded_service(org, phases=5)
-    _, twin = _loaded_service(org, phases=5)
-    _, other = _loaded_service(org, phases=4)  # same first blocks, then a different block 5
+    genesis, good = loaded_service(org, phases=5)
+    _, twin = loaded_service(org, phases=5)
+    _, other = loaded_service(org, phases=4)  # same first blocks, then a different block 5
     other.apply([sign_document(org.phases()[5][1][0][0], [(m, org.seed_of(m)) for m in org.phases()[5][1][0][1]])])
     g = tmp_path / "genesis.json"
     g.write_text(json.dumps(genesis))
@@ -271,7 +250,7 @@ def test_audit_local_reads_a_stopped_nodes_leveldb(tmp_path):
     data = tmp_path / "data" / "n1"
     (data / "ledger").mkdir(parents=True)
     store = LevelDBStore(str(data / "ledger"), create=True)
-    genesis, _ = _loaded_service(org, phases=4, store=store)
+    genesis, _ = loaded_service(org, phases=4, store=store)
     g = tmp_path / "genesis.json"
     g.write_text(json.dumps(genesis))
     store.close()
@@ -332,7 +311,7 @@ def _commands(group, prefix=()):
 
 
 def test_every_command_of_ours_has_help_with_an_example():
-    ours = {"init", "devnet", "keys", "submit", "get", "receipt", "audit", "stats", "import"}
+    ours = {"init", "devnet", "keys", "sign", "submit", "outbox", "get", "receipt", "audit", "stats", "import"}
     seen = set()
     for path, _ in _commands(main):
         if path[0] not in ours:
