@@ -29,7 +29,7 @@ from ledger.errors import InvalidInput, KeyFileError, MinutebookError
 from . import errors as api_errors
 
 __all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_INPUT", "EXIT_UNREACHABLE", "EXIT_CODES_HELP", "cli_errors", "fail", "describe_api_error",
-           "read_document_file", "load_keys", "node_option", "echo_json", "progress_bar"]
+           "read_document_file", "document_values", "load_keys", "node_option", "echo_json", "progress_bar"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -163,8 +163,14 @@ def _yaml_to_canonical(value: Any, path: str) -> Any:
     if isinstance(value, float):
         if value.is_integer():
             return int(value)
-        raise fail(f"{path}: floats are not allowed, got {value} (use an integer)", EXIT_INPUT)
+        raise InvalidInput(path, f"floats are not allowed, got {value} (use an integer)")
     return value
+
+
+def document_values(obj: dict) -> dict:
+    """A document read from YAML or JSON with its values made canonical (times to unix ms;
+    InvalidInput naming the field for what the ledger cannot take)."""
+    return _yaml_to_canonical(obj, "")
 
 
 def read_document_file(path: str) -> dict:

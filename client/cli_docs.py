@@ -1,30 +1,24 @@
-"""`minutebook keys new | get | receipt | stats | import`: the commands a
-committee office uses day to day (`sign`, `submit` and `outbox` are in
-client/cli_submit.py). Registered on the group in client/cli.py."""
+"""`minutebook keys new | get | receipt | stats`: the commands a committee office
+uses day to day (`sign`, `submit` and `outbox` are in client/cli_submit.py,
+`import` in client/cli_import.py). Registered on the group in client/cli.py."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
 
 from .cli_common import (
     EXIT_CODES_HELP,
-    EXIT_FAILED,
     EXIT_INPUT,
     cli_errors,
     echo_json,
     fail,
-    load_keys,
     node_option,
-    parse_document_text,
 )
 
-__all__ = ["keys_group", "get", "receipt", "stats", "import_", "COMMANDS"]
+__all__ = ["keys_group", "get", "receipt", "stats", "COMMANDS"]
 
 
 # -- keys ----------------------------------------------------------------------
@@ -196,129 +190,4 @@ def stats(org: str, node: str, as_json: bool) -> None:
         console.print(table)
 
 
-# -- import ------------------------------------------------------------------
-
-
-def _import_record(line: str, lineno: int, base: Path, default_keys: list, key_cache: dict) -> bytes:
-    """The envelope bytes for one JSONL line (see `import` help)."""
-    from ledger.jsonfmt import b64d
-
-    from .sdk import sign_document
-
-    where = f"line {lineno}"
-    try:
-        obj = json.loads(line)
-    except ValueError as exc:
-        raise fail(f"{where}: not valid JSON: {exc}", EXIT_INPUT) from None
-    if not isinstance(obj, dict):
-        raise fail(f"{where}: expected a JSON object", EXIT_INPUT)
-    if "envelope" in obj:
-        return b64d(obj["envelope"], f"{where}: envelope")
-    key_paths = obj.pop("keys", None)
-    doc = parse_document_text(json.dumps(obj), "line.json")
-    if "created_at" not in doc:
-        raise fail(f"{where}: created_at: required for import (unix ms), so that a re-run makes the same "
-                   "document and skips it", EXIT_INPUT)
-    if "nonce" not in doc:
-        # Deterministic, so a resumed import rebuilds the very same document id.
-        doc["nonce"] = hashlib.sha256(b"minutebook/import-nonce\0" + line.strip().encode()).digest()[:16]
-    if key_paths:
-        keys = []
-        for p in key_paths:
-            path = str((base / p) if not Path(p).is_absolute() else Path(p))
-            if path not in key_cache:
-                key_cache[path] = load_keys((path,))[0]
-            keys.append(key_cache[path])
-    else:
-        keys = default_keys
-    if not keys:
-        raise fail(f"{where}: no keys: give --key, or \"keys\": [key files] in the record", EXIT_INPUT)
-    return sign_document(doc, keys)
-
-
-@click.command("import", epilog=EXIT_CODES_HELP)
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--key", "-k", "keys", multiple=True, type=click.Path(dir_okay=False),
-              help="Key file to sign every record with (repeat per signer); a record's own \"keys\" overrides.")
-@node_option()
-@click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Records in flight. Keep 1 when later records depend on earlier ones (admit before grant).")
-@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for each record's commit.")
-@cli_errors
-def import_(file: str, keys: tuple[str, ...], node: str, concurrency: int, timeout: float) -> None:
-    """Bulk-load digitised records from a JSONL file, with a progress bar.
-
-    One record per line: a document {type, org, body, refs?, created_at,
-    nonce?, keys?} (signed here with --key, or with the key files listed in
-    "keys", relative to FILE), or {"envelope": "<base64url>"} already signed.
-    Each record is committed before the next (with --concurrency N, N at a
-    time). Resumable: a record's nonce, when absent, is derived from the line
-    itself, so running the import again rebuilds the same documents and skips
-    those already committed. A record that is malformed or refused by the
-    node is listed (by line) and the import goes on; then it exits 1.
-
-    \b
-    Example:
-      minutebook import archive-2019.jsonl --key keys/secretary.json --node http://127.0.0.1:8101
-    """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from . import errors as api_errors
-    from .sdk import Client
-
-    path = Path(file)
-    lines = [(i + 1, line) for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()) if line.strip()]
-    default_keys = load_keys(keys)
-    key_cache: dict = {}
-    key_lock = threading.Lock()
-    counts = {"committed": 0, "already_committed": 0, "refused": 0}
-    refused: list[str] = []
-    lock = threading.Lock()
-    with Client(node, timeout=timeout + 10) as client, Progress(
-        TextColumn("[bold]import"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[note]}"),
-        TimeRemainingColumn(), transient=False,
-    ) as progress:
-        task = progress.add_task("import", total=len(lines), note="")
-
-        def one(item: tuple[int, str]) -> None:
-            from ledger.errors import MinutebookError
-
-            lineno, line = item
-            try:
-                with key_lock:  # key files may prompt for a passphrase: one at a time
-                    envelope = _import_record(line, lineno, path.parent, default_keys, key_cache)
-            except (click.ClickException, MinutebookError) as exc:
-                text = exc.format_message() if isinstance(exc, click.ClickException) else exc.message
-                with lock:
-                    refused.append(text if text.startswith("line ") else f"line {lineno}: {text}")
-                    counts["refused"] += 1
-                    progress.update(task, advance=1, note=f"{counts['already_committed']} skipped, "
-                                                          f"{counts['refused']} refused")
-                return
-            try:
-                result = client.submit(envelope, wait=True, timeout=timeout)
-                kind = result["status"] if result["status"] == "already_committed" else "committed"
-            except (api_errors.BadSignatureError, api_errors.NotPermittedError, api_errors.RejectedError,
-                    api_errors.MalformedRequest, api_errors.TooLargeError) as exc:
-                kind = "refused"
-                with lock:
-                    refused.append(f"line {lineno}: {exc.message}" + (f" [{exc.field}]" if exc.field else ""))
-            with lock:
-                counts[kind] += 1
-                progress.update(task, advance=1, note=f"{counts['already_committed']} skipped, "
-                                                      f"{counts['refused']} refused")
-
-        pool = ThreadPoolExecutor(max_workers=concurrency)
-        try:
-            list(pool.map(one, lines))
-        finally:  # on Ctrl-C: drop what is queued (a re-run resumes), let those in flight finish
-            pool.shutdown(wait=True, cancel_futures=True)
-    click.echo(f"{counts['committed']} committed, {counts['already_committed']} already committed (skipped), "
-               f"{counts['refused']} refused")
-    for line in sorted(refused, key=lambda s: int(s.split()[1].rstrip(":"))):
-        click.echo(f"  {line}", err=True)
-    if refused:
-        raise SystemExit(EXIT_FAILED)
-
-
-COMMANDS = [keys_group, get, receipt, stats, import_]
+COMMANDS = [keys_group, get, receipt, stats]

@@ -69,7 +69,7 @@ from ledger.jsonfmt import b64d, b64e
 
 from . import errors as api_errors
 
-__all__ = ["Outbox", "OutboxEntry", "Delivery", "deliver", "intent_of", "outbox_dir", "is_refusal",
+__all__ = ["Outbox", "OutboxEntry", "Delivery", "deliver", "intent_of", "outbox_dir", "is_refusal", "refuses", "refuses",
            "PENDING", "COMMITTED", "REFUSED", "DEFAULT_DIR_NAME", "ENV_VAR"]
 
 PENDING, COMMITTED, REFUSED = "pending", "committed", "refused"
@@ -98,11 +98,16 @@ def intent_of(doc: dict, public_keys: Iterable[bytes]) -> str:
     return hashlib.sha256(_INTENT_DOMAIN + canonical(obj)).hexdigest()
 
 
-def is_refusal(exc: api_errors.ApiError) -> bool:
-    """True iff the node's answer is a verdict on the document itself (module doc)."""
-    if exc.code == "already_committed":
+def refuses(status: object, code: object) -> bool:
+    """True iff an answer with this HTTP status and error code is a verdict on the
+    document itself (module doc), for a single submission or one result of a batch."""
+    if code == "already_committed" or not isinstance(status, int):
         return False
-    return 400 <= exc.status < 500 and exc.status not in _NOT_A_VERDICT
+    return 400 <= status < 500 and status not in _NOT_A_VERDICT
+
+
+def is_refusal(exc: api_errors.ApiError) -> bool:
+    return refuses(exc.status, exc.code)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -184,33 +184,6 @@ def test_stats_table(node):
     assert json.loads(run("stats", "central", "--json", "--node", node["url"]).output)["units"] == 19
 
 
-def test_import_is_resumable(node, tmp_path):
-    org = node["org"]
-    unit = "central/p2/k2/s1"
-    secretary = org._officer(unit, "secretary")
-    key = str(node["dir"] / "keys" / "members" / f"{secretary}.json")
-    lines = []
-    for i in range(4):
-        lines.append(json.dumps({
-            "type": "resolution", "org": unit, "created_at": ANCHOR + 5_000 + i,
-            "body": {"number": f"{i}/NQ-ARCHIVE", "title": f"Nghị quyết lưu trữ {i}", "text": "Số hoá từ sổ giấy",
-                     "adopted_at": ANCHOR - (100 + i) * 86_400_000, "minutes": None,
-                     "tally": {"for": 10, "against": 0, "abstain": 1, "eligible": 15}, "tasks": []},
-        }, ensure_ascii=False))
-    f = tmp_path / "archive.jsonl"
-    f.write_text("\n".join(lines[:2]) + "\n")
-    r = run("import", str(f), "--key", key, "--node", node["url"])
-    assert r.exit_code == 0, r.output
-    assert "2 committed, 0 already committed" in r.output
-    f.write_text("\n".join(lines) + "\n")
-    r = run("import", str(f), "--key", key, "--node", node["url"])
-    assert "2 committed, 2 already committed (skipped), 0 refused" in r.output
-    f.write_text('{"type": "resolution"}\nnot json\n' + lines[0] + "\n")
-    r = run("import", str(f), "--key", key, "--node", node["url"])
-    assert r.exit_code == 1 and "0 committed, 1 already committed (skipped), 2 refused" in r.output
-    assert "line 1: created_at" in r.output and "line 2: not valid JSON" in r.output
-
-
 # -- audit ---------------------------------------------------------------------
 
 

@@ -72,14 +72,18 @@ class ServiceDouble:
 
 
 @contextlib.contextmanager
-def serve(service: object) -> Iterator[str]:
-    """Serve create_app(service) on 127.0.0.1 in a thread; yields the base URL."""
+def serve(service: object, *, add_routes=None) -> Iterator[str]:
+    """Serve create_app(service) on 127.0.0.1 in a thread; yields the base URL.
+    `add_routes(app, service)`, if given, adds a test's own routes first."""
     import uvicorn
 
     from node.api import create_app
 
+    app = create_app(service)
+    if add_routes is not None:
+        add_routes(app, service)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(service), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

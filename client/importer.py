@@ -1,0 +1,548 @@
+"""Import: records from CSV, XLSX or JSONL, checked first, then signed and sent in batches.
+
+Theory of operation.
+
+1. **Plan, checking everything first.** Every row becomes its documents (a
+   template's for a table, client/import_templates.py; one document or one
+   already signed envelope per JSONL line), each completed deterministically
+   and checked as the ledger checks it (schemas and the rules that tie fields
+   together). A row that repeats an earlier row's document is a problem too.
+   Nothing is signed or sent while planning. Then every unit the rows name is
+   looked up on the node (one request per distinct unit). Each problem is a
+   :class:`Problem` (row, column, reason) in the report; if there is any,
+   nothing is sent unless the caller skips the bad rows.
+2. **Deterministic documents.** A document's id is the hash of its bytes, so an
+   import run again must build the very same documents: the nonce is derived
+   from the document itself (``SHA-256("minutebook/import-nonce\\0" ‖
+   canonical(doc without nonce))``; for a JSONL line without a nonce, from the
+   line's text, as before), and ``created_at`` is the import's own (written to
+   the resume file on the first run and read back on every later one; a JSONL
+   record carries its own). Ed25519 signatures are deterministic too, so the
+   envelope bytes are the same on every run.
+3. **Waves.** The leader checks a submission against the *committed*
+   registry, so a document that depends on another of the same import (a
+   member made full after being admitted, a role granted in a unit created
+   earlier in the file) must be sent after that one is committed. Each
+   document reads and writes keys (``unit:<path>``, ``member:<id>``,
+   ``doc:<id>``; :func:`touched_keys`); its wave is one more than the last
+   wave that wrote a key it reads, or touched a key it writes. Waves go one
+   after another, each committed before the next; within a wave nothing
+   depends on anything else, so its batches go in parallel.
+4. **Send.** Batches (``POST /v1/documents:batch``, ``?wait=committed``) of
+   ``batch_size`` documents, ``concurrency`` in flight. A committed or already
+   committed document is done; a refused one is a problem with the node's
+   reason; a timed-out one is sent again (the same bytes) after the wave, a
+   few times. 503 is waited out (Retry-After) by the SDK; a node that cannot
+   be reached stops the import, which resumes where it stopped.
+5. **Resume file** (``<FILE>.resume`` unless given): JSON lines, a header
+   ``{"minutebook_import": 1, "source", "template", "created_at", "tz"}`` then
+   one ``{"row", "doc_id", "status"}`` per settled document, appended and
+   fsynced after each batch, before the next is counted. A resumed import
+   skips what it lists as committed; a torn last line (a crash while writing)
+   is ignored.
+
+The report (:func:`write_report`) is CSV ``row,column,stage,reason``: ``stage``
+is ``check`` (found before sending) or ``node`` (refused when sent). It never
+holds personal data: no cell's value is ever repeated (a ledger rule's ``got
+<value>`` is cut; a name typed into a date column must not reach the report
+either), only where the problem is and the rule broken.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from ledger.encoding import canonical, normalize
+from ledger.errors import InvalidInput, MinutebookError
+from ledger.files import write_atomically
+
+from . import errors as api_errors
+from .import_templates import Template, row_documents
+from .outbox import refuses
+from .tabular import Table, column_letter
+
+__all__ = ["Problem", "Item", "Plan", "plan_table", "touched_keys", "assign_waves", "check_units", "ResumeFile",
+           "send_plan", "SendResult", "write_report", "import_nonce", "REPORT_COLUMNS"]
+
+NONCE_DOMAIN = b"minutebook/import-nonce\0"
+REPORT_COLUMNS = ("row", "column", "stage", "reason")
+_GOT = re.compile(r",? got .*$", re.DOTALL)
+_INDEX = re.compile(r"\[[0-9]+\]")
+
+
+def import_nonce(material: bytes) -> bytes:
+    return hashlib.sha256(NONCE_DOMAIN + material).digest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    row: int
+    column: str   # a column name (with its letter in a table), or "" for the row as a whole
+    reason: str
+    stage: str = "check"
+
+    def line(self, where: str = "row") -> str:
+        column = f", column {self.column}" if self.column else ""
+        return f"{where} {self.row}{column}: {self.reason}"
+
+
+@dataclass(slots=True)
+class Item:
+    """One document to send: `document` (a ledger.documents.Document) to sign, or
+    `envelope` bytes already signed; `keys` overrides the import's keys."""
+
+    row: int
+    doc_id: str
+    document: Any = None
+    envelope: bytes | None = None
+    keys: tuple | None = None
+    where: dict = field(default_factory=dict)  # field path -> column, to report the node's answer
+    wave: int = 0
+
+    @property
+    def doc(self) -> Any:
+        if self.document is not None:
+            return self.document
+        from ledger.documents import Envelope
+
+        return Envelope.from_bytes(self.envelope).doc
+
+
+@dataclass(slots=True)
+class Plan:
+    items: list[Item]
+    problems: list[Problem]
+    rows: int
+    where: str = "row"   # "row" (tables) or "line" (JSONL)
+    letters: dict = field(default_factory=dict)  # column name -> spreadsheet letter
+
+    @property
+    def bad_rows(self) -> set[int]:
+        return {p.row for p in self.problems}
+
+    def without_bad_rows(self) -> list[Item]:
+        bad = self.bad_rows
+        return [i for i in self.items if i.row not in bad]
+
+
+# -- planning -------------------------------------------------------------------------
+
+
+def _column_for(field_path: str, where: dict, letters: dict) -> str:
+    """The column(s) behind a ledger field path (``body.attendees[3].member`` -> present+absent)."""
+    bare = _INDEX.sub("", field_path).removeprefix("doc.")
+    best = ""
+    for path, column in where.items():
+        if bare == path or bare.startswith(path + "."):
+            if len(path) > len(best):
+                best = path
+    if best:
+        return _with_letter(where[best], letters)
+    under = [c for p, c in where.items() if p.startswith(bare + ".")]
+    return _with_letter("+".join(dict.fromkeys(under)), letters) if under else ""
+
+
+def _with_letter(column: str, letters: dict) -> str:
+    if not column or "+" in column or column not in letters:
+        return column
+    return f"{column} ({letters[column]})"
+
+
+def _without_value(rule: str) -> str:
+    """A ledger rule without the value that broke it (``expected X, got 'Nguyễn…'`` -> ``expected X``)."""
+    return _GOT.sub("", rule)
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """A document (or envelope) read from a row, not yet checked."""
+
+    doc: dict | None
+    envelope: bytes | None = None
+    where: dict = field(default_factory=dict)  # field path -> column (empty for JSONL: the path is the place)
+    keys: tuple | None = None
+
+
+def plan_table(table: Table, template: Template | None, *, created_at: int, tz: Any = None,
+               key_loader: Callable[[str], Any] | None = None, base: Path | None = None) -> Plan:
+    """Read every row of `table` into documents and check them (module doc, step 1)."""
+    items: list[Item] = []
+    problems: list[Problem] = []
+    first_row_of: dict[str, int] = {}
+    letters = {name: column_letter(i) for i, name in enumerate(table.header)}
+    if template is not None:
+        _check_header(table, template, letters)
+    rows = 0
+    for row in table.rows:
+        rows += 1
+        if template is None:
+            candidates = [_jsonl_candidate(row, key_loader, base)]
+        else:
+            docs, cell_problems = row_documents(template, row.cells, tz=tz)
+            problems.extend(Problem(row.number, _with_letter(p.column, letters), p.rule) for p in cell_problems)
+            candidates = [] if cell_problems else [
+                _Candidate({**doc, "v": 1, "refs": doc.get("refs", []), "created_at": created_at}, where=where)
+                for doc, where in docs]
+        for candidate in candidates:
+            checked = candidate if isinstance(candidate, Problem) else _checked(candidate, row.number, letters)
+            if isinstance(checked, Problem):
+                problems.append(checked)
+            elif checked.doc_id in first_row_of:
+                problems.append(Problem(row.number, "", f"the same record as {table.where} "
+                                                        f"{first_row_of[checked.doc_id]}"))
+            else:
+                first_row_of[checked.doc_id] = row.number
+                items.append(checked)
+    assign_waves(items)
+    return Plan(items=items, problems=problems, rows=rows, where=table.where, letters=letters)
+
+
+def _check_header(table: Table, template: Template, letters: dict) -> None:
+    unknown = [n for n in table.header if n not in template.names]
+    if unknown:
+        raise InvalidInput(f"column {unknown[0]} ({letters[unknown[0]]})",
+                           f"not a column of the {template.name} template (its columns: {', '.join(template.names)})")
+    missing = [c.name for c in template.columns if c.required and c.name not in table.header]
+    if missing:
+        raise InvalidInput("header", f"the {template.name} template needs the column(s) {', '.join(missing)}")
+
+
+def _checked(candidate: _Candidate, row: int, letters: dict) -> Item | Problem:
+    """The candidate built and checked as the ledger checks it, or the problem, by column."""
+    from ledger.documents import Document, Envelope
+
+    try:
+        if candidate.envelope is not None:
+            return Item(row=row, doc_id=Envelope.from_bytes(candidate.envelope).doc_id, envelope=candidate.envelope)
+        obj = normalize(candidate.doc)
+        if "nonce" not in obj:
+            obj["nonce"] = import_nonce(canonical(obj))
+        document = Document.from_obj(obj)
+    except InvalidInput as exc:
+        return Problem(row, *_located(exc.field, exc.rule, candidate.where, letters))
+    return Item(row=row, doc_id=document.doc_id, document=document, keys=candidate.keys, where=candidate.where)
+
+
+def _located(field_path: str, rule: str, where: dict, letters: dict) -> tuple[str, str]:
+    """(column, reason) for a ledger rule broken at `field_path`, without the value (module doc)."""
+    if not where:  # JSONL: the field path is the place
+        return field_path, _without_value(rule)
+    column = _column_for(field_path, where, letters)
+    reason = rule if column else (f"{field_path}: {rule}" if field_path else rule)
+    return column, _without_value(reason)
+
+
+def _jsonl_candidate(row, key_loader, base: Path | None) -> _Candidate | Problem:
+    """One JSONL line (see `import --help`): a document, or {"envelope": ...}."""
+    from ledger.jsonfmt import b64d
+
+    from .cli_common import document_values
+    from .tabular import NotJson
+
+    record = row.record
+    if isinstance(record, NotJson):
+        return Problem(row.number, "", f"not valid JSON: {record.error}")
+    if not isinstance(record, dict):
+        return Problem(row.number, "", "expected a JSON object")
+    try:
+        if "envelope" in record:
+            return _Candidate(None, envelope=b64d(record["envelope"], "envelope"))
+        record = dict(record)
+        key_paths = record.pop("keys", None)
+        doc = document_values(record)
+        if "created_at" not in doc:
+            raise InvalidInput("created_at", "required for import (unix ms), so that a re-run makes the same "
+                                             "document and skips it")
+        doc.setdefault("v", 1)
+        doc.setdefault("refs", [])
+        if isinstance(doc.get("nonce"), str):
+            doc["nonce"] = b64d(doc["nonce"], "nonce")
+        elif "nonce" not in doc:
+            doc["nonce"] = import_nonce(row.text.strip().encode())
+    except InvalidInput as exc:
+        return Problem(row.number, exc.field, _without_value(exc.rule))
+    keys = None
+    if key_paths:
+        if key_loader is None:
+            return Problem(row.number, "keys", "per-record key files are not allowed here")
+        try:
+            keys = tuple(key_loader(str((base / p) if base and not Path(p).is_absolute() else Path(p)))
+                         for p in key_paths)
+        except MinutebookError as exc:
+            return Problem(row.number, "keys", exc.message)
+    return _Candidate(doc, keys=keys)
+
+
+def touched_keys(doc: Any, signers: Iterable[str] = ()) -> tuple[set[str], set[str]]:
+    """(reads, writes) of a document (module doc, step 3)."""
+    body = doc.body if isinstance(doc.body, dict) else {}
+    reads = {f"unit:{doc.org}"} | {f"doc:{r}" for r in doc.refs} | {f"member:{s}" for s in signers}
+    writes = {f"doc:{doc.doc_id}"}
+    member = body.get("member")
+    if doc.type == "org_unit" and isinstance(body.get("path"), str):
+        writes.add(f"unit:{body['path']}")
+    if isinstance(member, str):
+        (writes if doc.type in ("member_status", "role", "member_key") else reads).add(f"member:{member}")
+    for name in ("to_org", "unit"):
+        if isinstance(body.get(name), str):
+            reads.add(f"unit:{body[name]}")
+    for name in ("chair", "secretary"):
+        if isinstance(body.get(name), str):
+            reads.add(f"member:{body[name]}")
+    for name in ("minutes", "target", "directive", "resolution", "poll"):
+        if isinstance(body.get(name), str):
+            reads.add(f"doc:{body[name]}")
+    return reads - writes, writes
+
+
+def assign_waves(items: Sequence[Item]) -> None:
+    """Set each item's wave (module doc, step 3), in file order."""
+    last_write: dict[str, int] = {}
+    last_touch: dict[str, int] = {}
+    for item in items:
+        doc = item.doc
+        signers = [k.id for k in item.keys] if item.keys else ()
+        reads, writes = touched_keys(doc, signers)
+        wave = 0
+        for k in reads:
+            if k in last_write:
+                wave = max(wave, last_write[k] + 1)
+        for k in writes:
+            if k in last_touch:
+                wave = max(wave, last_touch[k] + 1)
+        item.wave = wave
+        for k in writes:
+            last_write[k] = wave
+        for k in reads | writes:
+            last_touch[k] = max(last_touch.get(k, 0), wave)
+
+
+def check_units(plan: Plan, exists: Callable[[str], bool]) -> None:
+    """Add a problem for every row naming a unit the node does not know (and no document of
+    the import creates)."""
+    created = {f"unit:{i.doc.body['path']}" for i in plan.items if i.doc.type == "org_unit"}
+    by_unit: dict[str, list[Item]] = {}
+    for item in plan.items:
+        doc = item.doc
+        units = {doc.org} | {doc.body[n] for n in ("to_org",) if isinstance(doc.body.get(n), str)}
+        for unit in units:
+            if f"unit:{unit}" not in created:
+                by_unit.setdefault(unit, []).append(item)
+    for unit in sorted(by_unit):
+        if exists(unit):
+            continue
+        for item in by_unit[unit]:
+            column = item.where.get("org", "") if item.doc.org == unit else item.where.get("body.to_org", "")
+            plan.problems.append(Problem(item.row, _with_letter(column, plan.letters), f"no unit {unit} in the ledger"))
+    plan.problems.sort(key=lambda p: p.row)
+
+
+# -- the resume file ------------------------------------------------------------------------
+
+
+class ResumeFile:
+    """What an import has settled, so that a re-run skips it (module doc, step 5)."""
+
+    VERSION = 1
+
+    def __init__(self, path: Path, header: dict) -> None:
+        self.path = Path(path)
+        self.header = header
+        self.done: set[str] = set()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, path: Path, *, source: str, template: str, created_at: int | None, tz: str) -> "ResumeFile":
+        """Read `path` if it exists (its created_at wins), else start one with `created_at` (now if None)."""
+        path = Path(path)
+        if path.exists():
+            lines = path.read_text(encoding="utf-8").splitlines()
+            try:
+                header = json.loads(lines[0])
+                if header.get("minutebook_import") != cls.VERSION:
+                    raise ValueError("not a minutebook import resume file")
+            except (IndexError, ValueError) as exc:
+                raise InvalidInput(str(path), f"cannot read the resume file: {exc} (delete it to start over; "
+                                              "documents committed before are then sent again and skipped)"
+                                   ) from None
+            if header.get("template") != template:
+                raise InvalidInput(str(path), f"was written by an import with template {header.get('template')!r}, "
+                                              f"not {template!r}")
+            if created_at is not None and created_at != header["created_at"]:
+                raise InvalidInput("created-at", f"the resume file {path.name} fixes created_at at "
+                                                 f"{header['created_at']}; a different one would make different "
+                                                 "documents")
+            resume = cls(path, header)
+            for i, line in enumerate(lines[1:], start=2):
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    if i == len(lines):  # torn by a crash while appending: that batch is sent again
+                        break
+                    raise InvalidInput(str(path), f"line {i} is damaged (delete the file to start over)") from None
+                if entry.get("status") in ("committed", "already_committed"):
+                    resume.done.add(entry["doc_id"])
+            return resume
+        header = {"minutebook_import": cls.VERSION, "source": source, "template": template,
+                  "created_at": created_at if created_at is not None else int(time.time() * 1000), "tz": tz}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, (json.dumps(header, ensure_ascii=False) + "\n").encode("utf-8"))
+        return cls(path, header)
+
+    @property
+    def created_at(self) -> int:
+        return int(self.header["created_at"])
+
+    def record(self, entries: list[dict]) -> None:
+        """Append settled documents, fsynced, before they are counted."""
+        import os
+
+        if not entries:
+            return
+        data = "".join(json.dumps(e) + "\n" for e in entries).encode("utf-8")
+        with self._lock:
+            with open(self.path, "ab") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            for e in entries:
+                if e["status"] in ("committed", "already_committed"):
+                    self.done.add(e["doc_id"])
+
+
+# -- sending -------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class SendResult:
+    committed: int = 0
+    already_committed: int = 0
+    skipped: int = 0            # settled by an earlier run (the resume file)
+    refused: list[Problem] = field(default_factory=list)
+    unsettled: int = 0          # timed out every time, or not sent because the import stopped
+    stopped: str | None = None  # why the import stopped early
+
+
+def _submit_batch(client: Any, envelopes: list[bytes], *, timeout: float) -> list[dict]:
+    """One result per envelope, in order (``POST /v1/documents:batch?wait=committed``)."""
+    submit_batch = getattr(client, "submit_batch", None)
+    if submit_batch is not None:
+        return submit_batch(envelopes, wait=True, timeout=timeout, max_documents=len(envelopes) or 1,
+                            max_bytes=1 << 62)
+    import msgpack
+
+    response = client._request("POST", "/v1/documents:batch", params={"wait": "committed", "timeout": timeout},
+                               content=msgpack.packb(envelopes, use_bin_type=True),
+                               headers={"Content-Type": "application/msgpack"}, timeout=timeout + 10)
+    return response.json()["results"]
+
+
+def _node_problem(item: Item, answer: dict, letters: dict) -> Problem:
+    """A refusal by the node, placed by its `field` when it names one."""
+    message = str(answer.get("message") or answer.get("error") or "refused")
+    field_path = answer.get("field") if isinstance(answer.get("field"), str) else ""
+    rule = message.removeprefix(f"{field_path}: ") if field_path else message
+    column, reason = _located(field_path, rule, item.where, letters)
+    return Problem(item.row, column, f"{reason} (HTTP {answer.get('http_status')} {answer.get('error')})",
+                   stage="node")
+
+
+def send_plan(client: Any, items: Sequence[Item], keys: Sequence[Any], resume: ResumeFile, *,
+              batch_size: int = 500, concurrency: int = 4, timeout: float = 60.0, rounds: int = 3,
+              letters: dict | None = None, progress: Callable[[int, SendResult], None] | None = None) -> SendResult:
+    """Sign and send `items` wave by wave (module doc, step 4); `progress(advanced, result)` after each batch."""
+    from ledger.documents import make_envelope
+
+    letters = letters or {}
+    result = SendResult()
+    lock = threading.Lock()
+    default_pairs = [(k.id, k.seed) for k in keys]
+    todo = [i for i in items if i.doc_id not in resume.done]
+    result.skipped = len(items) - len(todo)
+    if progress:
+        progress(result.skipped, result)
+    waves = sorted({i.wave for i in todo})
+    stop = threading.Event()
+
+    def envelope_of(item: Item) -> bytes:
+        if item.envelope is not None:
+            return item.envelope
+        pairs = [(k.id, k.seed) for k in item.keys] if item.keys else default_pairs
+        return make_envelope(item.document, pairs).to_bytes()
+
+    def send(batch: list[Item]) -> list[Item]:
+        """Returns the items to send again (timed out)."""
+        if stop.is_set():
+            return batch
+        envelopes = [envelope_of(i) for i in batch]
+        try:
+            answers = _submit_batch(client, envelopes, timeout=timeout)
+        except (api_errors.ConnectionFailed, api_errors.ApiError) as exc:
+            if isinstance(exc, api_errors.ApiError) and refuses(exc.status, exc.code):
+                with lock:  # a whole batch refused (too large, malformed): every row of it
+                    for item in batch:
+                        result.refused.append(Problem(item.row, "", f"{exc.message} (HTTP {exc.status} {exc.code})",
+                                                      stage="node"))
+                    if progress:
+                        progress(len(batch), result)
+                return []
+            with lock:
+                result.stopped = result.stopped or str(exc)
+            stop.set()
+            return batch
+        again, settled = [], []
+        with lock:
+            for item, answer in zip(batch, answers):
+                status = answer.get("status")
+                if status in ("committed", "already_committed"):
+                    settled.append({"row": item.row, "doc_id": item.doc_id, "status": status})
+                    if status == "committed":
+                        result.committed += 1
+                    else:
+                        result.already_committed += 1
+                elif status == "error" and refuses(answer.get("http_status"), answer.get("error")):
+                    result.refused.append(_node_problem(item, answer, letters))
+                    settled.append({"row": item.row, "doc_id": item.doc_id, "status": "refused"})
+                else:  # timed out, or pending without a receipt: the same bytes again later
+                    again.append(item)
+        resume.record(settled)
+        if progress:
+            progress(len(batch) - len(again), result)
+        return again
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        for wave in waves:
+            pending = [i for i in todo if i.wave == wave]
+            for _ in range(rounds):
+                batches = [pending[k:k + batch_size] for k in range(0, len(pending), batch_size)]
+                pending = [i for again in pool.map(send, batches) for i in again]
+                if not pending or stop.is_set():
+                    break
+            if pending:
+                result.unsettled += len(pending)
+                later = [i for i in todo if i.wave > wave]
+                result.unsettled += len(later)
+                if not result.stopped:
+                    result.stopped = (f"{len(pending)} documents were not committed in time after {rounds} tries; "
+                                      "the documents that depend on them were not sent")
+                break
+    result.refused.sort(key=lambda p: p.row)
+    return result
+
+
+# -- the report ------------------------------------------------------------------------------
+
+
+def write_report(path: Path, problems: Iterable[Problem]) -> None:
+    """CSV ``row,column,stage,reason`` (module doc), UTF-8 with a byte-order mark for Excel."""
+    from .tabular import write_csv
+
+    write_csv(path, REPORT_COLUMNS, [(p.row, p.column, p.stage, p.reason) for p in problems])

@@ -1,0 +1,331 @@
+"""`minutebook import` for a records office (client/cli_import.py, client/importer.py,
+client/import_templates.py, client/tabular.py): CSV and XLSX by template, a
+check of every row before anything is sent, a report by row and column with no
+personal data, batches through POST /v1/documents:batch, dependent documents in
+later waves, and resuming without duplicates."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import json
+import unicodedata
+
+import pytest
+
+from client.import_templates import TEMPLATES
+from client.importer import Item, assign_waves
+from client.sample_org import SampleOrg
+from client.tabular import read_table
+from tests.client.batch_double import serve_with_batch
+from tests.client.sample_service import ANCHOR, accepted_docs, loaded_service, run
+from tests.node.service_double import ServiceDouble
+
+CELL = "central/p1/k1/s1"
+PHASES_WITH_ROLES = 5
+
+
+class CountingService(ServiceDouble):
+    """Counts single and batch submissions; `broken_after` batches, answers 500."""
+
+    batch_requests = 0
+    broken_after: int | None = None
+    fail_batches = 0
+
+
+@pytest.fixture()
+def office(tmp_path):
+    org = SampleOrg(seed=7, anchor_ms=ANCHOR)
+    _, service = loaded_service(org, PHASES_WITH_ROLES, cls=CountingService)
+    org.members_json(tmp_path)
+    key = tmp_path / "keys" / "members" / f"{org._officer('central/p1', 'secretary')}.json"
+    with serve_with_batch(service) as url:
+        yield {"dir": tmp_path, "org": org, "service": service, "url": url, "key": str(key)}
+
+
+def _members(service, prefix="x") -> list[dict]:
+    return [d for d in accepted_docs(service, "member_status") if d["body"]["member"].startswith(prefix)]
+
+
+def _members_csv(path, n: int, *, full_every: int = 2, bad: dict | None = None, delimiter: str = ",",
+                 bom: bool = False) -> str:
+    rows = [["unit", "member_id", "name", "admitted_at", "full_at"]]
+    for i in range(n):
+        full = f"1991-0{1 + i % 9}-15" if full_every and i % full_every == 0 else ""
+        rows.append([CELL, f"x{i:04d}", f"Nguyễn Văn Số {i}", f"1990-0{1 + i % 9}-0{1 + i % 9}", full])
+    for (row, column), value in (bad or {}).items():
+        rows[row - 1][rows[0].index(column)] = value
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=delimiter, lineterminator="\n").writerows(rows)
+    path.write_text(("\ufeff" if bom else "") + buf.getvalue(), encoding="utf-8")
+    return str(path)
+
+
+def _ms(*date: int) -> int:
+    from zoneinfo import ZoneInfo
+
+    return int(datetime.datetime(*date, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")).timestamp() * 1000)
+
+
+def _import(office, file, *extra):
+    return run("import", file, "--key", office["key"], "--node", office["url"], "--quiet", *extra)
+
+
+def _report(path) -> list[dict]:
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+# -- templates ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(TEMPLATES))
+def test_every_template_writes_its_header_and_an_example_row(name, tmp_path):
+    for ext in ("csv", "xlsx"):
+        out = tmp_path / f"{name}.{ext}"
+        r = run("import", "--template", name, "-o", str(out))
+        assert r.exit_code == 0, r.output
+        table = read_table(out)
+        assert table.header == TEMPLATES[name].names
+        [example] = list(table.rows)
+        assert example.number == 2
+        required = [c.name for c in TEMPLATES[name].columns if c.required]
+        assert all(example.cells[c] is not None for c in required)
+    stdout = run("import", "--template", name)
+    assert stdout.exit_code == 0 and stdout.output.lstrip("\ufeff").startswith(",".join(TEMPLATES[name].names))
+
+
+def test_xlsx_template_explains_each_column(tmp_path):
+    import openpyxl
+
+    out = tmp_path / "members.xlsx"
+    assert run("import", "--template", "members", "-o", str(out)).exit_code == 0
+    book = openpyxl.load_workbook(out)
+    notes = {row[0]: row for row in book["columns"].iter_rows(min_row=2, values_only=True)}
+    assert set(notes) == set(TEMPLATES["members"].names)
+    assert notes["admitted_at"][1] == "yes" and "1965-03-02" in notes["admitted_at"][2]
+    assert isinstance(book["records"]["D2"].value, datetime.datetime)  # a real date cell
+
+
+# -- importing -----------------------------------------------------------------------
+
+
+def test_csv_members_go_in_batches_and_full_membership_after_admission(office):
+    """Issue fault: import read JSONL only, had no check before sending, and sent
+    one document per request. A CSV of members is imported in batches; a member
+    made full in the same row is sent after the admission is committed."""
+    f = _members_csv(office["dir"] / "members.csv", 30)
+    r = _import(office, f)
+    assert r.exit_code == 0, r.output
+    assert "checked 30 rows: 30 good, 0 with problems" in r.output
+    assert "45 committed, 0 already committed (skipped), 0 refused" in r.output
+    docs = _members(office["service"])
+    assert sorted(d["body"]["change"] for d in docs) == ["admitted"] * 30 + ["made_full"] * 15
+    assert office["service"].batch_requests == 2  # one wave of admissions, one of full memberships
+    admitted = {d["body"]["member"]: i for i, d in enumerate(docs) if d["body"]["change"] == "admitted"}
+    assert all(admitted[d["body"]["member"]] < i for i, d in enumerate(docs) if d["body"]["change"] == "made_full")
+    first = next(d for d in docs if d["body"]["member"] == "x0000")
+    assert first["body"]["name"] == "Nguyễn Văn Số 0"
+    assert first["body"]["effective_at"] == _ms(1990, 1, 1)  # midnight in Asia/Ho_Chi_Minh
+
+
+def test_a_bad_row_means_nothing_is_sent_and_the_report_names_row_and_column(office):
+    f = _members_csv(office["dir"] / "bad.csv", 6, bad={(3, "admitted_at"): "Trần Thị Bích",
+                                                         (5, "unit"): "central/p9/k1/s1",
+                                                         (6, "member_id"): "", (7, "full_at"): "23803"})
+    r = _import(office, f)
+    assert r.exit_code == 2, r.output
+    assert "checked 6 rows: 2 good, 4 with problems" in r.output
+    assert "nothing was sent" in r.output
+    assert _members(office["service"]) == [] and office["service"].batch_requests == 0
+    report = _report(office["dir"] / "bad.csv.report.csv")
+    assert [(p["row"], p["column"], p["stage"]) for p in report] == [
+        ("3", "admitted_at (D)", "check"), ("5", "unit (A)", "check"), ("6", "member_id (B)", "check"),
+        ("7", "full_at (E)", "check")]
+    assert "not a date" in report[0]["reason"] and "no unit central/p9/k1/s1" in report[1]["reason"]
+    assert "required" in report[2]["reason"] and "short number is no date" in report[3]["reason"]
+    everything = r.output + (office["dir"] / "bad.csv.report.csv").read_text(encoding="utf-8")
+    assert "Trần" not in everything and "Nguyễn" not in everything  # no personal data, anywhere
+    lines = [x for x in r.stderr.splitlines() if x.startswith("  row ")]
+    assert lines[0] == "  row 3, column admitted_at (D): " + report[0]["reason"]
+
+
+def test_skip_bad_sends_the_good_rows_and_still_reports_the_bad(office):
+    f = _members_csv(office["dir"] / "skip.csv", 4, full_every=0, bad={(3, "admitted_at"): "hôm qua"})
+    r = _import(office, f, "--skip-bad")
+    assert r.exit_code == 1, r.output
+    assert "3 committed, 0 already committed (skipped), 0 refused, 1 rows with problems skipped" in r.output
+    assert sorted(d["body"]["member"] for d in _members(office["service"])) == ["x0000", "x0002", "x0003"]
+    assert [p["row"] for p in _report(office["dir"] / "skip.csv.report.csv")] == ["3"]
+
+
+def test_check_only_sends_nothing(office):
+    f = _members_csv(office["dir"] / "check.csv", 3)
+    r = _import(office, f, "--check")
+    assert r.exit_code == 0 and "3 good, 0 with problems" in r.output
+    assert office["service"].batch_requests == 0
+
+
+def test_an_interrupted_import_resumes_without_duplicates(office):
+    service = office["service"]
+    f = _members_csv(office["dir"] / "big.csv", 40, full_every=0)
+    service.broken_after = 2
+    r = _import(office, f, "--batch-size", "10", "--concurrency", "1")
+    assert r.exit_code == 3, r.output
+    assert "run the same command again" in r.output
+    assert len(_members(service)) == 20
+    service.broken_after = None
+    r = _import(office, f, "--batch-size", "10", "--concurrency", "1")
+    assert r.exit_code == 0, r.output
+    assert "20 committed, 20 already committed (skipped)" in r.output
+    members = [d["body"]["member"] for d in _members(service)]
+    assert sorted(members) == [f"x{i:04d}" for i in range(40)]  # each once
+    resume = (office["dir"] / "big.csv.resume").read_text().splitlines()
+    assert json.loads(resume[0])["template"] == "members" and len(resume) == 41
+
+
+def test_a_resumed_import_keeps_its_created_at(office):
+    f = _members_csv(office["dir"] / "again.csv", 2, full_every=0)
+    assert _import(office, f).exit_code == 0
+    header = json.loads((office["dir"] / "again.csv.resume").read_text().splitlines()[0])
+    (office["dir"] / "again.csv.resume").write_text(json.dumps(header) + "\n")  # forget what was done
+    r = _import(office, f)
+    assert r.exit_code == 0 and "0 committed, 2 already committed" in r.output
+    r = _import(office, f, "--created-at", "2020-01-01")
+    assert r.exit_code == 2 and "fixes created_at" in r.output
+
+
+def test_503_from_the_batch_endpoint_is_waited_out(office):
+    office["service"].fail_batches = 1
+    f = _members_csv(office["dir"] / "busy.csv", 3, full_every=0)
+    r = _import(office, f)
+    assert r.exit_code == 0, r.output
+    assert office["service"].batch_requests == 2 and len(_members(office["service"])) == 3
+
+
+def test_refusals_by_the_node_are_reported_by_row(office):
+    # x0001 admitted twice (two different rows: different dates): the node refuses the second
+    f = _members_csv(office["dir"] / "twice.csv", 3, full_every=0, bad={(4, "member_id"): "x0001"})
+    r = _import(office, f)
+    assert r.exit_code == 1, r.output
+    assert "1 refused" in r.output
+    [problem] = _report(office["dir"] / "twice.csv.report.csv")
+    assert problem["row"] == "4" and problem["stage"] == "node" and "HTTP 4" in problem["reason"]
+
+
+def test_the_same_row_twice_is_a_problem(office):
+    f = office["dir"] / "dup.csv"
+    _members_csv(f, 2, full_every=0)
+    f.write_text(f.read_text() + f.read_text().splitlines()[1] + "\n")
+    r = _import(office, str(f))
+    assert r.exit_code == 2 and "row 4: the same record as row 2" in r.output
+
+
+def test_vietnamese_csv_with_bom_semicolons_and_decomposed_text(office):
+    f = _members_csv(office["dir"] / "vn.csv", 2, full_every=0, delimiter=";", bom=True,
+                     bad={(2, "name"): unicodedata.normalize("NFD", "Đặng Thị Hồng Nhung")})
+    r = _import(office, f)
+    assert r.exit_code == 0, r.output
+    first = next(d for d in _members(office["service"]) if d["body"]["member"] == "x0000")
+    assert first["body"]["name"] == unicodedata.normalize("NFC", "Đặng Thị Hồng Nhung")
+
+
+def test_not_utf8_is_one_line_naming_the_line(office):
+    f = office["dir"] / "latin.csv"
+    f.write_bytes("unit,member_id,name,admitted_at\n".encode() + f"{CELL},x1,Tr\xe2n,1990-01-01\n".encode("cp1258"))
+    r = _import(office, str(f))
+    assert r.exit_code == 2
+    assert r.output.strip() == 'error: latin.csv, line 2: not UTF-8 text (save the file as "CSV UTF-8")'
+
+
+def test_unknown_column_is_named(office):
+    f = office["dir"] / "cols.csv"
+    f.write_text("unit,member_id,ngay_ket_nap\n")
+    r = _import(office, str(f), "--template", "members")
+    assert r.exit_code == 2 and "column ngay_ket_nap (C): not a column of the members template" in r.output
+
+
+def test_xlsx_with_excel_dates_and_a_number_in_a_date_column(office):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.append(["unit", "member_id", "name", "admitted_at", "full_at"])
+    ws.append([CELL, "x0001", "Lê Văn Tám", datetime.datetime(1990, 5, 19), datetime.datetime(1991, 5, 19)])
+    ws.append([CELL, "x0002", "Võ Thị Sáu", 33012, None])
+    f = office["dir"] / "members.xlsx"
+    book.save(f)
+    r = _import(office, str(f))
+    assert r.exit_code == 2 and "row 3, column admitted_at (D): a number, not a date" in r.output
+    ws["D3"] = datetime.date(1990, 5, 20)
+    book.save(f)
+    r = _import(office, str(f))
+    assert r.exit_code == 0, r.output
+    assert "3 committed" in r.output
+    tam = next(d for d in _members(office["service"]) if d["body"]["member"] == "x0001"
+               and d["body"]["change"] == "admitted")
+    assert tam["body"]["effective_at"] == _ms(1990, 5, 19)
+
+
+def test_jsonl_is_checked_first_and_resumable(office):
+    org = office["org"]
+    unit = "central/p2/k2/s1"
+    key = str(office["dir"] / "keys" / "members" / f"{org._officer(unit, 'secretary')}.json")
+    lines = [json.dumps({
+        "type": "resolution", "org": unit, "created_at": ANCHOR + 5_000 + i,
+        "body": {"number": f"{i}/NQ-ARCHIVE", "title": f"Nghị quyết lưu trữ {i}", "text": "Số hoá từ sổ giấy",
+                 "adopted_at": ANCHOR - (100 + i) * 86_400_000, "minutes": None,
+                 "tally": {"for": 10, "against": 0, "abstain": 1, "eligible": 15}, "tasks": []},
+    }, ensure_ascii=False) for i in range(4)]
+    f = office["dir"] / "archive.jsonl"
+    f.write_text("\n".join(lines[:2]) + "\n")
+    r = run("import", str(f), "--key", key, "--node", office["url"], "--quiet")
+    assert r.exit_code == 0 and "2 committed, 0 already committed" in r.output
+    f.write_text("\n".join(lines) + "\n")
+    r = run("import", str(f), "--key", key, "--node", office["url"], "--quiet")
+    assert r.exit_code == 0 and "2 committed, 2 already committed (skipped), 0 refused" in r.output
+    f.write_text('{"type": "resolution"}\nnot json\n' + lines[0] + "\n")
+    r = run("import", str(f), "--key", key, "--node", office["url"], "--quiet")
+    assert r.exit_code == 2 and "nothing was sent" in r.output
+    assert "line 1, column created_at: required" in r.output and "line 2: not valid JSON" in r.output
+    r = run("import", str(f), "--key", key, "--node", office["url"], "--quiet", "--skip-bad")
+    assert r.exit_code == 1 and "0 committed, 1 already committed (skipped), 0 refused, 2 lines with problems" \
+        in r.output
+
+
+# -- waves -----------------------------------------------------------------------
+
+
+def test_waves_put_each_document_after_what_it_depends_on():
+    from ledger.documents import Document
+
+    def item(row, type_, org, body, signer="m1"):
+        doc = Document.new(type=type_, org=org, body=body, created_at=1)
+        return Item(row=row, doc_id=doc.doc_id, document=doc, keys=(_Key(signer),))
+
+    unit = {"action": "create", "path": "central/a", "name": "A", "kind": "cell"}
+    admit = {"member": "m9", "change": "admitted", "effective_at": 1, "reason": ""}
+    full = {"member": "m9", "change": "made_full", "effective_at": 2, "reason": ""}
+    other = {"member": "m8", "change": "admitted", "effective_at": 1, "reason": ""}
+    items = [item(1, "org_unit", "central", unit), item(2, "member_status", "central/a", admit),
+             item(3, "member_status", "central/a", other), item(4, "member_status", "central/a", full),
+             item(5, "member_status", "central", {**other, "member": "m7"})]
+    assign_waves(items)
+    assert [i.wave for i in items] == [0, 1, 1, 2, 0]
+
+
+class _Key:
+    def __init__(self, ident: str) -> None:
+        self.id = ident
+
+
+def test_the_readme_documents_every_template_column():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Import (`minutebook import`)"):]
+    for template in TEMPLATES.values():
+        block = section[section.index(f"`{template.name}` → "):]
+        block = block[:block.index("\n\n", block.index("| column |"))]
+        assert [line.split("`")[1] for line in block.splitlines() if line.startswith("| `")] == list(template.names)
