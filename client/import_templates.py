@@ -257,6 +257,46 @@ def _set(doc: dict, path: str, value: Any) -> None:
     target[parts[-1]] = value
 
 
+@dataclass(frozen=True, slots=True)
+class _Field:
+    path: str
+    columns: tuple[Column, ...]
+    spec: Any
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A DocSpec with its columns and schema specs looked up once."""
+
+    type: str
+    when: str | None
+    fixed: tuple[tuple[str, Any], ...]
+    fields: tuple[_Field, ...]
+    where: dict  # field path -> column name (or "a+b")
+
+
+_COMPILED: dict[str, tuple[_Compiled, ...]] = {}
+
+
+def _compiled(template: Template) -> tuple[_Compiled, ...]:
+    compiled = _COMPILED.get(template.name)
+    if compiled is None:
+        by_name = {c.name: c for c in template.columns}
+        out = []
+        for spec in template.docs:
+            fixed, fields, where = [], [], {}
+            for path, source in spec.fields.items():
+                if isinstance(source, Fixed):
+                    fixed.append((path, source.value))
+                    continue
+                names = source if isinstance(source, tuple) else (source,)
+                fields.append(_Field(path, tuple(by_name[n] for n in names), spec_at(spec.type, path)))
+                where[path] = "+".join(names)
+            out.append(_Compiled(spec.type, spec.when, tuple(fixed), tuple(fields), where))
+        compiled = _COMPILED[template.name] = tuple(out)
+    return compiled
+
+
 def row_documents(template: Template, cells: dict[str, Any], *, tz: Any = None
                   ) -> tuple[list[tuple[dict, dict[str, str]]], list[CellError]]:
     """The documents of one row as ``[(doc, {field path: column})]`` and every cell problem.
@@ -264,35 +304,28 @@ def row_documents(template: Template, cells: dict[str, Any], *, tz: Any = None
     A doc is ``{type, org, body}`` (the caller adds ``created_at`` and the nonce)."""
     problems = [CellError(c.name, "required, but empty") for c in template.columns
                 if c.required and cells.get(c.name) is None]
-    read = {c.name: cells[c.name] for c in template.columns if cells.get(c.name) is not None}
     docs = []
-    for spec in template.docs:
+    for spec in _compiled(template):
         if spec.when is not None and cells.get(spec.when) is None:
             continue
         doc: dict = {"type": spec.type, "body": {}}
-        where: dict[str, str] = {}
-        for path, source in spec.fields.items():
-            if isinstance(source, Fixed):
-                _set(doc, path, source.value)
-                continue
-            names = source if isinstance(source, tuple) else (source,)
+        for path, value in spec.fixed:
+            _set(doc, path, list(value) if isinstance(value, list) else value)
+        for f in spec.fields:
             values = []
-            for name in names:
-                column = template.column(name)
-                where[path] = where.get(path, name) if len(names) == 1 else "+".join(names)
-                if name not in read:
+            for column in f.columns:
+                value = cells.get(column.name)
+                if value is None:
                     if column.default is not None:
-                        values.append(column.default)
+                        values.append(list(column.default) if isinstance(column.default, list) else column.default)
                     continue
                 try:
-                    values.append(read_cell(spec_at(spec.type, path), column, read[name], tz=tz))
+                    values.append(read_cell(f.spec, column, value, tz=tz))
                 except CellError as exc:
                     problems.append(exc)
-            if not values:
-                continue
-            value = values[0] if len(names) == 1 else [item for v in values for item in v]
-            _set(doc, path, value)
-        docs.append((doc, where))
+            if values:
+                _set(doc, f.path, values[0] if len(f.columns) == 1 else [item for v in values for item in v])
+        docs.append((doc, spec.where))
     return docs, _unique(problems)
 
 

@@ -12,10 +12,11 @@ Theory of operation.
    :class:`Problem` (row, column, reason) in the report; if there is any,
    nothing is sent unless the caller skips the bad rows.
 2. **Deterministic documents.** A document's id is the hash of its bytes, so an
-   import run again must build the very same documents: the nonce is derived
-   from the document itself (``SHA-256("minutebook/import-nonce\\0" ‖
-   canonical(doc without nonce))``; for a JSONL line without a nonce, from the
-   line's text, as before), and ``created_at`` is the import's own (written to
+   import run again must build the very same documents: a table row's nonce is
+   derived from the document itself (``SHA-256("minutebook/import-nonce\\0" ‖
+   JSON(doc without nonce))[:16]``, the JSON with keys sorted, no spaces, UTF-8,
+   bytes as base64url); a JSONL line's, when it has none, from the line's text.
+   ``created_at`` is the import's own (written to
    the resume file on the first run and read back on every later one; a JSONL
    record carries its own). Ed25519 signatures are deterministic too, so the
    envelope bytes are the same on every run.
@@ -60,7 +61,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from ledger.encoding import canonical, normalize
+from ledger.encoding import normalize
 from ledger.errors import InvalidInput, MinutebookError
 from ledger.files import write_atomically
 
@@ -80,6 +81,14 @@ _INDEX = re.compile(r"\[[0-9]+\]")
 
 def import_nonce(material: bytes) -> bytes:
     return hashlib.sha256(NONCE_DOMAIN + material).digest()[:16]
+
+
+def _nonce_material(doc: dict) -> bytes:
+    """A document without its nonce as JSON: keys sorted, no spaces, UTF-8, bytes as base64url
+    (module doc, step 2). Cheaper than the canonical bytes, and as stable."""
+    from ledger.jsonfmt import b64e
+
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=b64e).encode("utf-8")
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,10 +231,12 @@ def _checked(candidate: _Candidate, row: int, letters: dict) -> Item | Problem:
     try:
         if candidate.envelope is not None:
             return Item(row=row, doc_id=Envelope.from_bytes(candidate.envelope).doc_id, envelope=candidate.envelope)
-        obj = normalize(candidate.doc)
-        if "nonce" not in obj:
-            obj["nonce"] = import_nonce(canonical(obj))
-        document = Document.from_obj(obj)
+        if candidate.where:  # a table row: its cells are NFC and its values made canonical by the templates
+            obj = candidate.doc
+            obj["nonce"] = import_nonce(_nonce_material(obj))
+            document = Document(**obj)
+        else:
+            document = Document.from_obj(normalize(candidate.doc))
     except InvalidInput as exc:
         return Problem(row, *_located(exc.field, exc.rule, candidate.where, letters))
     return Item(row=row, doc_id=document.doc_id, document=document, keys=candidate.keys, where=candidate.where)
@@ -380,6 +391,10 @@ class ResumeFile:
                 raise InvalidInput("created-at", f"the resume file {path.name} fixes created_at at "
                                                  f"{header['created_at']}; a different one would make different "
                                                  "documents")
+            if header.get("tz") != tz:
+                raise InvalidInput("tz", f"the resume file {path.name} was written reading dates in "
+                                         f"{header.get('tz')}; give --tz {header.get('tz')} (another zone would make "
+                                         "different documents)")
             resume = cls(path, header)
             for i, line in enumerate(lines[1:], start=2):
                 try:

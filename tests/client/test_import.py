@@ -194,6 +194,8 @@ def test_a_resumed_import_keeps_its_created_at(office):
     assert r.exit_code == 0 and "0 committed, 2 already committed" in r.output
     r = _import(office, f, "--created-at", "2020-01-01")
     assert r.exit_code == 2 and "fixes created_at" in r.output
+    r = _import(office, f, "--tz", "UTC")
+    assert r.exit_code == 2 and "give --tz Asia/Ho_Chi_Minh" in r.output
 
 
 def test_503_from_the_batch_endpoint_is_waited_out(office):
