@@ -184,7 +184,7 @@ def _import_file(file, template_name, keys, node, check, skip_bad, report_path, 
 
     plan = plan_table(table, template, created_at=resume.created_at, tz=tzinfo, key_loader=key_loader,
                       base=path.parent)
-    if not default_keys and any(i.envelope is None and not i.keys for i in plan.items):
+    if not check and not default_keys and any(i.envelope is None and not i.keys for i in plan.items):
         raise fail("--key: give the key file to sign the records with", EXIT_INPUT)
     where = plan.where
     with Client(node, timeout=timeout + 10, retries=20) as client:

@@ -338,7 +338,7 @@ def assign_waves(items: Sequence[Item]) -> None:
 
 def check_units(plan: Plan, exists: Callable[[str], bool]) -> None:
     """Add a problem for every row naming a unit the node does not know (and no document of
-    the import creates)."""
+    the import creates); `exists(unit)` is asked once per unit, from a few threads."""
     created = {f"unit:{i.doc.body['path']}" for i in plan.items if i.doc.type == "org_unit"}
     by_unit: dict[str, list[Item]] = {}
     for item in plan.items:
@@ -347,8 +347,11 @@ def check_units(plan: Plan, exists: Callable[[str], bool]) -> None:
         for unit in units:
             if f"unit:{unit}" not in created:
                 by_unit.setdefault(unit, []).append(item)
-    for unit in sorted(by_unit):
-        if exists(unit):
+    units = sorted(by_unit)
+    with ThreadPoolExecutor(max_workers=8) as pool:  # one request per unit; a few in parallel
+        found = dict(zip(units, pool.map(exists, units)))
+    for unit in units:
+        if found[unit]:
             continue
         for item in by_unit[unit]:
             column = item.where.get("org", "") if item.doc.org == unit else item.where.get("body.to_org", "")

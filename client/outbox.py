@@ -27,10 +27,13 @@ Intent. ``submit FILE`` finds its earlier envelope by an *intent*: the hash
 of the document as read from the file (type, org, body, refs and whatever
 else it gives) together with the signers' public keys. Same file, same keys:
 same intent, same envelope re-sent. A file edited while an envelope signed
-from it is still pending is refused (:class:`Outbox.unsettled_from`): the
-first one may yet be committed, and a second version could record the act
-twice; ``outbox push`` settles the first (amend it afterwards if it needs a
-correction), ``outbox drop`` forgets it if it surely never left.
+from it is pending and no node has acknowledged it yet is refused
+(:meth:`Outbox.unsettled_from`): the first one may yet be committed, and a
+second version could record the act twice; ``outbox push`` settles the first
+(amend it afterwards if it needs a correction), ``outbox drop`` forgets it if
+it surely never left. Once a node answered 202 for it, it is on its way into
+the ledger, and a new version of the file is a new document like any other
+(the ledger refuses a second record of the same meeting by itself).
 
 Layout (every file written with :func:`ledger.files.write_atomically`)::
 
@@ -212,8 +215,10 @@ class Outbox:
         return None
 
     def unsettled_from(self, source: str, intent: str) -> list[OutboxEntry]:
-        """Pending entries signed from `source` for another intent (module doc: Intent)."""
-        return [e for e in self.entries(PENDING) if e.source == source and e.intent != intent]
+        """Entries signed from `source` for another intent that no node has acknowledged yet
+        (module doc: Intent). One a node answered 202 for is on its way into the ledger:
+        a new version of the file is then a new document, as any other."""
+        return [e for e in self.entries(PENDING) if e.source == source and e.intent != intent and not e.sent]
 
     # -- writing --
 

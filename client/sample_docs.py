@@ -34,7 +34,8 @@ Every document is deterministic (nonce from a label, ``created_at`` just
 after genesis), so a reload finds each one committed. The body of each
 document type follows ledger/schemas.py; this module is the only place the
 devnet knows those shapes. To add an area (directives, polls...), write a
-builder ``_<area>(ctx) -> list[phase]`` and list it in :data:`BUILDERS`.
+builder ``_<area>(ctx) -> list[phase]``, give it ``needs`` (the document types
+it uses) and list it in :data:`BUILDERS`.
 """
 
 from __future__ import annotations
@@ -120,6 +121,24 @@ class _Context:
                 if self.admitted.get(m.member_id, -YEAR_MS * 1000) <= when and self.unit_at(m, when) == unit]
 
 
+def _known_types() -> frozenset:
+    from ledger.schemas import BODY_SCHEMAS
+
+    return frozenset(BODY_SCHEMAS)
+
+
+def _oldest_admission_year() -> int:
+    """Members admitted before 1970 where the ledger records such dates (signed times)."""
+    from ledger.errors import InvalidInput
+    from ledger.documents import validate_body
+
+    try:
+        validate_body("member_status", {"member": "m1", "change": "admitted", "effective_at": -1, "reason": ""})
+    except InvalidInput:
+        return 1971
+    return 1962
+
+
 def _doc_id(doc: dict) -> str:
     from ledger.documents import Document
     from ledger.encoding import normalize
@@ -164,6 +183,7 @@ def _members(ctx: _Context) -> list:
     org, rng = ctx.org, ctx.rng
     root_secretary = org._officer("central", "secretary")
     year_start = ctx.at(ctx.months[0], 1)
+    oldest = _oldest_admission_year()
     newcomers = [m for m in org.members if not m.in_genesis]
     by_unit: dict[str, list] = {}
     for m in newcomers:
@@ -177,7 +197,7 @@ def _members(ctx: _Context) -> list:
             if cell and i == len(members) - 2 and rng.random() < 0.5:  # made full during the year
                 admitted = year_start - YEAR_MS // 4 - rng.randrange(60) * DAY_MS
             else:
-                year = rng.randrange(1962, 2020) if not m.roles else rng.randrange(1975, 2012)
+                year = rng.randrange(oldest, 2020) if not m.roles else rng.randrange(1975, 2012)
                 admitted = ctx.at(f"{year:04d}-{rng.randrange(1, 13):02d}", 1 + rng.randrange(27))
             ctx.admitted[m.member_id] = admitted
             ctx.full[m.member_id] = admitted + YEAR_MS
@@ -358,8 +378,13 @@ def _inspection(ctx: _Context) -> list:
                                       ctx.created()), [inspector])])]
 
 
-BUILDERS: tuple[Callable[[_Context], list], ...] = (_units, _members, _status_changes, _profiles, _meetings,
-                                                      _corrections, _inspection)
+_profiles.needs = ("profile_entry",)   # type: ignore[attr-defined]
+_corrections.needs = ("amendment",)     # type: ignore[attr-defined]  (and one record per act)
+
+# A builder runs once the ledger knows the types it needs (``needs``), as import templates do.
+BUILDERS: tuple[Callable[[_Context], list], ...] = tuple(
+    b for b in (_units, _members, _status_changes, _profiles, _meetings, _corrections, _inspection)
+    if all(t in _known_types() for t in getattr(b, "needs", ())))
 
 
 def _context(org: "SampleOrg") -> _Context:
