@@ -296,6 +296,22 @@ def test_jsonl_is_checked_first_and_resumable(office):
         in r.output
 
 
+def test_the_bulk_signer_makes_the_envelope_make_envelope_makes():
+    from client.importer import EnvelopeSigner
+    from ledger.documents import Document, Envelope, make_envelope
+    from ledger.keys import KeyFile, public_key
+
+    seeds = [bytes([i]) * 32 for i in (1, 2)]
+    keys = [KeyFile(id_field="member_id", id=f"m{i}", public_key=public_key(s), seed=s) for i, s in enumerate(seeds)]
+    signer = EnvelopeSigner(keys)
+    for body_text in ("", "Biên bản", "x" * 70_000):
+        doc = Document.new(type="org_unit", org="central", body={"action": "create", "path": "central/a",
+                                                                  "name": body_text or "A", "kind": "cell"})
+        data = signer.envelope(doc)
+        assert data == make_envelope(doc, [(k.id, k.seed) for k in keys]).to_bytes()
+        Envelope.from_bytes(data).verify_signatures()
+
+
 # -- waves -----------------------------------------------------------------------
 
 
