@@ -28,8 +28,9 @@ from ledger.errors import InvalidInput, KeyFileError, MinutebookError
 
 from . import errors as api_errors
 
-__all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_INPUT", "EXIT_UNREACHABLE", "EXIT_CODES_HELP", "cli_errors", "fail", "describe_api_error",
-           "read_document_file", "document_values", "load_keys", "node_option", "echo_json", "progress_bar"]
+__all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_INPUT", "EXIT_UNREACHABLE", "EXIT_CODES_HELP", "cli_errors", "fail",
+           "describe_api_error", "read_document_file", "document_values", "load_keys", "node_option", "echo_json",
+           "progress_bar"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -183,7 +183,7 @@ def _import_file(file, template_name, keys, node, check, skip_bad, report_path, 
         return key_cache[key_path]
 
     plan = plan_table(table, template, created_at=resume.created_at, tz=tzinfo, key_loader=key_loader,
-                      base=path.parent)
+                      base=path.parent, done_rows=None if check else resume.done_rows)
     if not check and not default_keys and any(i.envelope is None and not i.keys for i in plan.items):
         raise fail("--key: give the key file to sign the records with", EXIT_INPUT)
     where = plan.where
@@ -196,7 +196,8 @@ def _import_file(file, template_name, keys, node, check, skip_bad, report_path, 
             click.echo(f"note: units not checked ({exc})", err=True)
         bad = plan.bad_rows
         write_report(report, plan.problems)
-        click.echo(f"checked {plan.rows} {where}s: {plan.rows - len(bad)} good, {len(bad)} with problems; "
+        earlier = f" ({plan.done} documents of earlier runs not read again)" if plan.done else ""
+        click.echo(f"checked {plan.rows} {where}s{earlier}: {plan.rows - len(bad)} good, {len(bad)} with problems; "
                    f"report in {report}")
         for p in plan.problems[:SHOWN_PROBLEMS]:
             click.echo(f"  {p.line(where)}", err=True)
@@ -219,9 +220,9 @@ def _import_file(file, template_name, keys, node, check, skip_bad, report_path, 
             result = send_plan(client, items, default_keys, resume, batch_size=batch_size, concurrency=concurrency,
                                timeout=timeout, letters=plan.letters, progress=advance)
     write_report(report, plan.problems + result.refused)
-    click.echo(f"{result.committed} committed, {result.already_committed + result.skipped} already committed "
-               f"(skipped), {len(result.refused)} refused" + (f", {len(bad)} {where}s with problems skipped"
-                                                              if bad else "")
+    skipped = result.already_committed + result.skipped + plan.done
+    click.echo(f"{result.committed} committed, {skipped} already committed (skipped), {len(result.refused)} refused"
+               + (f", {len(bad)} {where}s with problems skipped" if bad else "")
                + (f", {result.unsettled} not sent yet" if result.unsettled else ""))
     for p in result.refused[:SHOWN_PROBLEMS]:
         click.echo(f"  {p.line(where)}", err=True)

@@ -39,7 +39,7 @@ from ledger.jsonfmt import b64d
 from ledger.schemas import BODY_SCHEMAS, Enum, ListOf, Nullable, Obj
 
 __all__ = ["Column", "Fixed", "DocSpec", "Template", "TEMPLATES", "CellError", "read_cell", "spec_at",
-           "row_documents", "describe_spec"]
+           "row_documents", "documents_in", "describe_spec"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -295,6 +295,11 @@ def _compiled(template: Template) -> tuple[_Compiled, ...]:
             out.append(_Compiled(spec.type, spec.when, tuple(fixed), tuple(fields), where))
         compiled = _COMPILED[template.name] = tuple(out)
     return compiled
+
+
+def documents_in(template: Template, cells: dict[str, Any]) -> int:
+    """How many documents a row makes (without reading its cells)."""
+    return sum(1 for spec in template.docs if spec.when is None or cells.get(spec.when) is not None)
 
 
 def row_documents(template: Template, cells: dict[str, Any], *, tz: Any = None

@@ -37,10 +37,12 @@ Theory of operation.
    be reached stops the import, which resumes where it stopped.
 5. **Resume file** (``<FILE>.resume`` unless given): JSON lines, a header
    ``{"minutebook_import": 1, "source", "template", "created_at", "tz"}`` then
-   one ``{"row", "doc_id", "status"}`` per settled document, appended and
-   fsynced after each batch, before the next is counted. A resumed import
-   skips what it lists as committed; a torn last line (a crash while writing)
-   is ignored.
+   one ``{"row", "doc_id", "status", "key"}`` per settled document (``key``:
+   :func:`row_key`, a hash of what the row says), appended and fsynced after
+   each batch, before the next is counted. A resumed import does not read
+   again a row whose documents are all committed (its check was passed, the
+   ledger took them) and skips every document listed as committed; a torn
+   last line (a crash while writing) is ignored.
 
 The report (:func:`write_report`) is CSV ``row,column,stage,reason``: ``stage``
 is ``check`` (found before sending) or ``node`` (refused when sent). It never
@@ -57,6 +59,7 @@ import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -66,12 +69,12 @@ from ledger.errors import InvalidInput, MinutebookError
 from ledger.files import write_atomically
 
 from . import errors as api_errors
-from .import_templates import Template, row_documents
+from .import_templates import Template, documents_in, row_documents
 from .outbox import refuses
 from .tabular import Table, column_letter
 
-__all__ = ["Problem", "Item", "Plan", "EnvelopeSigner", "plan_table", "touched_keys", "assign_waves", "check_units", "ResumeFile",
-           "send_plan", "SendResult", "write_report", "import_nonce", "REPORT_COLUMNS"]
+__all__ = ["Problem", "Item", "Plan", "EnvelopeSigner", "plan_table", "row_key", "touched_keys", "assign_waves",
+           "check_units", "ResumeFile", "send_plan", "SendResult", "write_report", "import_nonce", "REPORT_COLUMNS"]
 
 NONCE_DOMAIN = b"minutebook/import-nonce\0"
 REPORT_COLUMNS = ("row", "column", "stage", "reason")
@@ -115,6 +118,7 @@ class Item:
     keys: tuple | None = None
     where: dict = field(default_factory=dict)  # field path -> column, to report the node's answer
     wave: int = 0
+    row_key: str = ""
 
     @property
     def doc(self) -> Any:
@@ -132,6 +136,7 @@ class Plan:
     rows: int
     where: str = "row"   # "row" (tables) or "line" (JSONL)
     letters: dict = field(default_factory=dict)  # column name -> spreadsheet letter
+    done: int = 0  # documents of rows an earlier run settled (not read again)
 
     @property
     def bad_rows(self) -> set[int]:
@@ -180,18 +185,39 @@ class _Candidate:
     keys: tuple | None = None
 
 
+def row_key(row: Any, template: Template | None) -> str:
+    """What a row says, hashed: a resumed import recognises the rows it has done by it."""
+    if template is None:
+        material = row.text.strip()
+    else:
+        material = json.dumps([_cell_text(row.cells.get(n)) for n in template.names], ensure_ascii=False)
+    return hashlib.sha256(b"minutebook/import-row\0" + material.encode("utf-8")).hexdigest()[:32]
+
+
+def _cell_text(value: Any) -> str | None:
+    return None if value is None else value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
 def plan_table(table: Table, template: Template | None, *, created_at: int, tz: Any = None,
-               key_loader: Callable[[str], Any] | None = None, base: Path | None = None) -> Plan:
-    """Read every row of `table` into documents and check them (module doc, step 1)."""
+               key_loader: Callable[[str], Any] | None = None, base: Path | None = None,
+               done_rows: dict[str, int] | None = None) -> Plan:
+    """Read every row of `table` into documents and check them (module doc, step 1). A row
+    whose documents an earlier run of the same import settled (`done_rows`: row key -> count,
+    from the resume file) is counted in ``Plan.done`` and not read again."""
     items: list[Item] = []
     problems: list[Problem] = []
     first_row_of: dict[str, int] = {}
     letters = {name: column_letter(i) for i, name in enumerate(table.header)}
     if template is not None:
         _check_header(table, template, letters)
-    rows = 0
+    rows = done = 0
     for row in table.rows:
         rows += 1
+        key = row_key(row, template) if done_rows else None
+        if key is not None and key in done_rows and \
+                done_rows[key] >= (1 if template is None else documents_in(template, row.cells)):
+            done += done_rows[key]
+            continue
         if template is None:
             candidates = [_jsonl_candidate(row, key_loader, base)]
         else:
@@ -209,9 +235,10 @@ def plan_table(table: Table, template: Template | None, *, created_at: int, tz: 
                                                         f"{first_row_of[checked.doc_id]}"))
             else:
                 first_row_of[checked.doc_id] = row.number
+                checked.row_key = key if key is not None else row_key(row, template)
                 items.append(checked)
     assign_waves(items)
-    return Plan(items=items, problems=problems, rows=rows, where=table.where, letters=letters)
+    return Plan(items=items, problems=problems, rows=rows, where=table.where, letters=letters, done=done)
 
 
 def _check_header(table: Table, template: Template, letters: dict) -> None:
@@ -371,6 +398,7 @@ class ResumeFile:
         self.path = Path(path)
         self.header = header
         self.done: set[str] = set()
+        self.done_rows: Counter = Counter()  # row key -> documents of that row settled
         self._lock = threading.Lock()
 
     @classmethod
@@ -408,6 +436,8 @@ class ResumeFile:
                     raise InvalidInput(str(path), f"line {i} is damaged (delete the file to start over)") from None
                 if entry.get("status") in ("committed", "already_committed"):
                     resume.done.add(entry["doc_id"])
+                    if entry.get("key"):
+                        resume.done_rows[entry["key"]] += 1
             return resume
         header = {"minutebook_import": cls.VERSION, "source": source, "template": template,
                   "created_at": created_at if created_at is not None else int(time.time() * 1000), "tz": tz}
@@ -434,6 +464,8 @@ class ResumeFile:
             for e in entries:
                 if e["status"] in ("committed", "already_committed"):
                     self.done.add(e["doc_id"])
+                    if e.get("key"):
+                        self.done_rows[e["key"]] += 1
 
 
 # -- sending -------------------------------------------------------------------------------
@@ -550,7 +582,7 @@ def send_plan(client: Any, items: Sequence[Item], keys: Sequence[Any], resume: R
             for item, answer in zip(batch, answers):
                 status = answer.get("status")
                 if status in ("committed", "already_committed"):
-                    settled.append({"row": item.row, "doc_id": item.doc_id, "status": status})
+                    settled.append({"row": item.row, "doc_id": item.doc_id, "status": status, "key": item.row_key})
                     if status == "committed":
                         result.committed += 1
                     else:

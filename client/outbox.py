@@ -72,7 +72,7 @@ from ledger.jsonfmt import b64d, b64e
 
 from . import errors as api_errors
 
-__all__ = ["Outbox", "OutboxEntry", "Delivery", "deliver", "intent_of", "outbox_dir", "is_refusal", "refuses", "refuses",
+__all__ = ["Outbox", "OutboxEntry", "Delivery", "deliver", "intent_of", "outbox_dir", "is_refusal", "refuses",
            "PENDING", "COMMITTED", "REFUSED", "DEFAULT_DIR_NAME", "ENV_VAR"]
 
 PENDING, COMMITTED, REFUSED = "pending", "committed", "refused"

@@ -235,12 +235,12 @@ def _status_changes(ctx: _Context) -> list:
     ctx.moves[mover.member_id] = (when, sibling)
     warned = _plain(ctx, WARNED_UNIT)[0]
     last_absence_month = ctx.months[WARNED_MONTHS[-1]]
+    absent_months = [str(_month_number(ctx.months[i])) for i in WARNED_MONTHS]
     changes = [
         (mover, "transferred", "Chuyển nơi cư trú", when, sibling, TRANSFER_UNIT.rpartition("/")[0]),
         (_plain(ctx, AWARD_UNIT)[1], "award", "Hoàn thành xuất sắc nhiệm vụ năm", ctx.at(ctx.months[-1], 20),
          None, None),
-        (warned, "warning", f"Ba kỳ sinh hoạt liền (tháng {', '.join(str(_month_number(ctx.months[i])) for i in WARNED_MONTHS)}) "
-                            "vắng mặt không có lý do",
+        (warned, "warning", f"Ba kỳ sinh hoạt liền (tháng {', '.join(absent_months)}) vắng mặt không có lý do",
          ctx.at(last_absence_month, 28), None, None),
     ]
     docs = []
