@@ -15,7 +15,9 @@ from .cli_common import (
     cli_errors,
     echo_json,
     fail,
+    key_option,
     node_option,
+    request_key,
 )
 
 __all__ = ["keys_group", "get", "receipt", "stats", "COMMANDS"]
@@ -79,37 +81,42 @@ def keys_new(member_id: str | None, node_id: str | None, out: str, passphrase_pr
 @click.command(epilog=EXIT_CODES_HELP)
 @click.argument("doc_id")
 @node_option()
+@key_option()
 @cli_errors
-def get(doc_id: str, node: str) -> None:
+def get(doc_id: str, node: str, key_path: str | None) -> None:
     """Print a document as JSON: its status, block, leaf and decoded body.
+
+    The request is signed with --key; the node answers only within your
+    scope (your unit's records; a unit's subtree for its officers).
 
     \b
     Example:
-      minutebook get 3f9a0c...e1 --node http://127.0.0.1:8101
+      minutebook get 3f9a0c...e1 --key devnet/keys/members/m0010.json --node http://127.0.0.1:8101
     """
     from .sdk import Client
 
-    with Client(node) as client:
+    with Client(node, key=request_key(key_path)) as client:
         echo_json(client.get_document(doc_id))
 
 
 @click.command(epilog=EXIT_CODES_HELP)
 @click.argument("doc_id")
 @node_option()
+@key_option()
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the receipt to this file.")
 @cli_errors
-def receipt(doc_id: str, node: str, output: str | None) -> None:
+def receipt(doc_id: str, node: str, key_path: str | None, output: str | None) -> None:
     """Fetch a document's receipt (envelope, inclusion proof, certified block).
 
     Check it offline with `minutebook verify RECEIPT --genesis genesis.json`.
 
     \b
     Example:
-      minutebook receipt 3f9a0c...e1 --node http://127.0.0.1:8101 -o receipt.json
+      minutebook receipt 3f9a0c...e1 --key devnet/keys/members/m0010.json -o receipt.json
     """
     from .sdk import Client
 
-    with Client(node) as client:
+    with Client(node, key=request_key(key_path)) as client:
         obj = client.receipt(doc_id)
     if output:
         Path(output).write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
@@ -128,9 +135,10 @@ def _pct(x: float | None) -> str:
 @click.command(epilog=EXIT_CODES_HELP)
 @click.argument("org")
 @node_option()
+@key_option()
 @click.option("--json", "as_json", is_flag=True, help="Print the stats JSON instead of tables.")
 @cli_errors
-def stats(org: str, node: str, as_json: bool) -> None:
+def stats(org: str, node: str, key_path: str | None, as_json: bool) -> None:
     """Meeting analytics for an org unit, rolled up over its sub-units.
 
     Meetings held (on schedule, late, unscheduled), units with no regular
@@ -138,16 +146,18 @@ def stats(org: str, node: str, as_json: bool) -> None:
     participation, inspection findings by severity, member status changes.
     The default period is the last six months.
 
+    Findings and discipline counts are shown to inspectors only.
+
     \b
     Example:
-      minutebook stats central/p1 --node http://127.0.0.1:8101
+      minutebook stats central/p1 --key devnet/keys/members/m0004.json --node http://127.0.0.1:8101
     """
     from rich.console import Console
     from rich.table import Table
 
     from .sdk import Client
 
-    with Client(node) as client:
+    with Client(node, key=request_key(key_path)) as client:
         data = client.stats(org)
     if as_json:
         echo_json(data)
@@ -173,7 +183,8 @@ def stats(org: str, node: str, as_json: bool) -> None:
     per = data["opinions"]["per_meeting"]
     summary.add_row("opinions per meeting", "–" if per is None else f"{per:.2f}")
     summary.add_row("vote participation", _pct(data["votes"]["participation"]))
-    summary.add_row("inspection findings", ", ".join(f"{k} {v}" for k, v in data["inspection_findings"].items()))
+    if "inspection_findings" in data:
+        summary.add_row("inspection findings", ", ".join(f"{k} {v}" for k, v in data["inspection_findings"].items()))
     changes = data["member_status_changes"]
     summary.add_row("member status changes", ", ".join(f"{k} {v}" for k, v in changes.items()) or "none")
     console.print(summary)
@@ -186,7 +197,8 @@ def stats(org: str, node: str, as_json: bool) -> None:
             table.add_row(c.get("name") or c["path"], str(c["meetings"]["held"]),
                           f"{c['meetings']['on_schedule']}/{c['meetings']['late']}", str(len(c["overdue_units"])),
                           _pct(c["attendance"]["rate"]), "–" if per is None else f"{per:.2f}",
-                          _pct(c["votes"]["participation"]), str(sum(c["inspection_findings"].values())))
+                          _pct(c["votes"]["participation"]),
+                          str(sum(c["inspection_findings"].values())) if "inspection_findings" in c else "–")
         console.print(table)
 
 

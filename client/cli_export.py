@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from .cli_common import EXIT_CODES_HELP, EXIT_INPUT, cli_errors, fail, node_option, progress_bar
+from .cli_common import EXIT_CODES_HELP, EXIT_INPUT, cli_errors, fail, key_option, node_option, progress_bar, \
+    request_key
 from .export import FORMATS
 
 __all__ = ["export", "COMMANDS"]
@@ -54,9 +55,11 @@ def _prepare(out: Path) -> dict | None:
 @click.option("--tz", metavar="ZONE", help="Time zone of times in CSV files [default: $MINUTEBOOK_TZ or "
                                             "Asia/Ho_Chi_Minh]; Parquet times are UTC timestamps.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@key_option()
 @cli_errors
 def export(out: str, fmt: str, node: str, org: str | None, types: tuple[str, ...], from_height: int, monthly: bool,
-           since: str | None, until: str | None, depth: int | None, tz: str | None, quiet: bool) -> None:
+           since: str | None, until: str | None, depth: int | None, tz: str | None, quiet: bool,
+           key_path: str | None) -> None:
     """Export documents (one table per type) and monthly figures for analysts.
 
     Reads every block of the node (and, for the monthly figures, one stats
@@ -69,9 +72,13 @@ def export(out: str, fmt: str, node: str, org: str | None, types: tuple[str, ...
     \b
       duckdb -c "SELECT org, count(*) FROM 'out/minutes.parquet' GROUP BY org"
 
+    Block envelopes are read by auditors and operators: sign with such a key
+    (--key; a node key reads everything). The monthly figures are those your
+    key's scope shows.
+
     \b
     Example:
-      minutebook export --out export-2026 --format parquet --node http://127.0.0.1:8101
+      minutebook export --out export-2026 --key keys/auditor.json --node http://127.0.0.1:8101
     """
     from ledger.timefmt import default_zone_name, zone
 
@@ -82,7 +89,7 @@ def export(out: str, fmt: str, node: str, org: str | None, types: tuple[str, ...
     previous = _prepare(out_dir)
     zone_name = tz or default_zone_name()
     tzinfo = zone(zone_name)
-    with Client(node, timeout=60, retries=8) as client:
+    with Client(node, timeout=60, retries=8, key=request_key(key_path)) as client:
         head = client.tree_head()
         tip = head["height"]
         root = org or client.status().get("root_unit")

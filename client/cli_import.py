@@ -187,7 +187,7 @@ def _import_file(file, template_name, keys, node, check, skip_bad, report_path, 
     if not check and not default_keys and any(i.envelope is None and not i.keys for i in plan.items):
         raise fail("--key: give the key file to sign the records with", EXIT_INPUT)
     where = plan.where
-    with Client(node, timeout=timeout + 10, retries=20) as client:
+    with Client(node, timeout=timeout + 10, retries=20, key=default_keys[0] if default_keys else None) as client:
         try:
             check_units(plan, lambda unit: _unit_exists(client, unit))
         except api_errors.ConnectionFailed as exc:
@@ -240,7 +240,7 @@ def _unit_exists(client, unit: str) -> bool:
 
     try:
         client.org(unit)
-    except api_errors.NotFoundError:
+    except (api_errors.NotFoundError, api_errors.NotPermittedError):  # none, or none the key may see
         return False
     return True
 

@@ -50,9 +50,10 @@ def _read_input(file: str) -> tuple[dict | None, bytes | None, str | None]:
     return obj, None, source
 
 
-def _entry_for(outbox, doc: dict | None, envelope: bytes | None, keys: list, source: str | None):
-    """The outbox entry to send: the one kept for this intent, else a new signature, kept
-    (fsynced) before returning. Returns (entry, reused)."""
+def _entry_for(outbox, doc: dict | None, envelope: bytes | None, keys: list, source: str | None,
+               seal=None, sealed_for: dict | None = None):
+    """The outbox entry to send: the one kept for this intent, else a new signature (or, with
+    `seal`, a sealed submission), kept (fsynced) before returning. Returns (entry, reused)."""
     from .outbox import intent_of
     from .sdk import sign_document
 
@@ -67,7 +68,7 @@ def _entry_for(outbox, doc: dict | None, envelope: bytes | None, keys: list, sou
     if not keys:
         raise fail("--key: give at least one signer's key file (minutes need the chair and the secretary)",
                    EXIT_INPUT)
-    intent = intent_of(doc, [k.public_key for k in keys])
+    intent = intent_of({**doc, "sealed_for": sealed_for} if sealed_for else doc, [k.public_key for k in keys])
     existing = outbox.find(intent)
     if existing is not None:
         return existing, True
@@ -79,7 +80,7 @@ def _entry_for(outbox, doc: dict | None, envelope: bytes | None, keys: list, sou
                        "record it twice): run `minutebook outbox push` to settle it first (then amend the record "
                        f"if it needs a correction), or `minutebook outbox drop {others[0].doc_id[:16]}` if it "
                        "surely never reached a node", EXIT_FAILED)
-    entry = outbox.keep(sign_document(doc, keys), intent=intent, source=source)
+    entry = outbox.keep(seal(doc) if seal else sign_document(doc, keys), intent=intent, source=source)
     return entry, False
 
 
@@ -163,8 +164,13 @@ def sign(file: str, keys: tuple[str, ...], output: str | None, outbox_path: str 
 @click.option("--wait", is_flag=True, help="Wait until committed and certified, then print the receipt JSON.")
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait with --wait.")
 @click.option("--outbox", "outbox_path", type=click.Path(file_okay=False), help=_OUTBOX_HELP)
+@click.option("--confidential", is_flag=True,
+              help="Keep only a salted commitment of the body on the ledger and seal the body to the --to members.")
+@click.option("--to", "recipients", metavar="IDS",
+              help="With --confidential: the recipients, comma-separated member ids (e.g. m0012,m0020).")
 @cli_errors
-def submit(file: str, keys: tuple[str, ...], node: str, wait: bool, timeout: float, outbox_path: str | None) -> None:
+def submit(file: str, keys: tuple[str, ...], node: str, wait: bool, timeout: float, outbox_path: str | None,
+           confidential: bool, recipients: str | None) -> None:
     """Sign a YAML or JSON document with each key and submit it; safe to run again.
 
     FILE holds {type, org, body, refs?}; v, nonce and created_at are filled in
@@ -183,6 +189,14 @@ def submit(file: str, keys: tuple[str, ...], node: str, wait: bool, timeout: flo
     Prints the document id and status; with --wait, the receipt JSON (check it
     with `minutebook verify`).
 
+    With --confidential (minutes, resolutions, findings) the ledger keeps only
+    the body's salted commitment, the recipients and the file's optional
+    top-level `meta` (public facts such as the meeting's kind and date); the
+    body and salt are sealed to every registered key of each --to member
+    (libsodium sealed boxes) and kept beside the ledger, for them alone
+    (`minutebook open`). The first --key also signs the request that fetches
+    the recipients' keys. The sealed submission is what the outbox keeps.
+
     \b
     Example:
       minutebook submit minutes.yaml --key keys/chair.json --key keys/secretary.json \\
@@ -194,12 +208,31 @@ def submit(file: str, keys: tuple[str, ...], node: str, wait: bool, timeout: flo
 
     doc, envelope, source = _read_input(file)
     loaded = load_keys(keys)
+    meta = doc.pop("meta", None) if doc is not None else None
+    if meta is not None and not confidential:
+        raise fail("meta: only a confidential document has meta (add --confidential)", EXIT_INPUT)
+    if confidential != bool(recipients):
+        raise click.UsageError("--confidential and --to go together (the recipients of the sealed body)")
     outbox = Outbox(outbox_dir(outbox_path, source))
-    entry, reused = _entry_for(outbox, doc, envelope, loaded, source)
-    if reused and entry.state != "committed":
-        click.echo(f"note: sending again the envelope signed {_format_ms(entry.signed_at)} ({entry.doc_id}), "
-                   f"kept in {outbox.path}", err=True)
-    with Client(node, timeout=max(timeout + 10, 30)) as client:
+    with Client(node, timeout=max(timeout + 10, 30), key=loaded[0] if loaded else None) as client:
+        seal, sealed_for = None, None
+        if confidential:
+            from .sdk import sign_confidential
+
+            to = [r.strip() for r in recipients.split(",") if r.strip()]
+            sealed_for = {"to": to, "meta": meta}
+
+            def sealed(d: dict) -> bytes:
+                try:
+                    return sign_confidential(d, loaded, client.recipient_keys(to), meta=meta)
+                except ValueError as exc:
+                    raise fail(str(exc), EXIT_FAILED) from None
+
+            seal = sealed
+        entry, reused = _entry_for(outbox, doc, envelope, loaded, source, seal, sealed_for)
+        if reused and entry.state != "committed":
+            click.echo(f"note: sending again the envelope signed {_format_ms(entry.signed_at)} ({entry.doc_id}), "
+                       f"kept in {outbox.path}", err=True)
         delivery = deliver(outbox, entry, lambda data: client.submit(data, wait=wait, timeout=timeout))
     if delivery.outcome in ("committed", "already_committed"):
         if wait:

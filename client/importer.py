@@ -382,7 +382,8 @@ def check_units(plan: Plan, exists: Callable[[str], bool]) -> None:
             continue
         for item in by_unit[unit]:
             column = item.where.get("org", "") if item.doc.org == unit else item.where.get("body.to_org", "")
-            plan.problems.append(Problem(item.row, _with_letter(column, plan.letters), f"no unit {unit} in the ledger"))
+            plan.problems.append(Problem(item.row, _with_letter(column, plan.letters),
+                                         f"no unit {unit} in the ledger (or none the signing key may read)"))
     plan.problems.sort(key=lambda p: p.row)
 
 

@@ -229,10 +229,12 @@ class Outbox:
         write_atomically(self._file(entry.state, entry.doc_id), data.encode("utf-8"))
 
     def keep(self, envelope: bytes, *, intent: str, source: str | None = None) -> OutboxEntry:
-        """Store a freshly signed envelope as pending; durable when this returns."""
+        """Store freshly signed envelope bytes (or a sealed submission: envelope and boxes) as
+        pending; durable when this returns."""
         from ledger.documents import Envelope
+        from ledger.sealing import envelope_of
 
-        env = Envelope.from_bytes(envelope)
+        env = Envelope.from_bytes(envelope_of(envelope))  # a sealed submission is kept whole
         doc = env.doc
         existing = self.get(doc.doc_id)
         if existing is not None:

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
+from ..auth import Access, access
 from ..explorer import EXPLORER_HTML
 from ..responses import plain, respond
 
@@ -26,7 +27,7 @@ def root_unit(ledger: Any) -> str | None:
 def add_routes(app: FastAPI, service: Any) -> None:
     ledger = service.ledger
 
-    @app.get("/v1/status", tags=["node"])
+    @app.get("/v1/status", tags=["node"], openapi_extra=access(Access.PUBLIC))
     async def get_status(request: Request) -> Response:
         """Raft role, term, leader, commit and applied index, height, peers."""
         status = plain(dict(service.status()))
@@ -35,9 +36,10 @@ def add_routes(app: FastAPI, service: Any) -> None:
         status.setdefault("root_unit", root_unit(ledger))
         return respond(request, status)
 
-    @app.get("/metrics", tags=["node"], response_class=Response)
+    @app.get("/metrics", tags=["node"], response_class=Response, openapi_extra=access(Access.OPERATOR))
     async def get_metrics() -> Response:
-        """Prometheus text format."""
+        """Prometheus text format. For node keys (it names the heaviest readers), unless
+        `access.public_metrics` opens it."""
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
         metrics = getattr(service, "metrics", None)
@@ -46,11 +48,11 @@ def add_routes(app: FastAPI, service: Any) -> None:
             return Response(b"", media_type=CONTENT_TYPE_LATEST)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/healthz", tags=["node"])
+    @app.get("/healthz", tags=["node"], openapi_extra=access(Access.PUBLIC))
     async def healthz(request: Request) -> Response:
         """`{ok: true, node_id, height}` while the process serves requests."""
         return respond(request, {"ok": True, "node_id": service.node_id, "height": ledger.height})
 
-    @app.get("/", include_in_schema=False)
+    @app.get("/", include_in_schema=False, openapi_extra=access(Access.PUBLIC))
     async def explorer() -> HTMLResponse:
         return HTMLResponse(EXPLORER_HTML)

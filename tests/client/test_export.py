@@ -13,20 +13,25 @@ import pytest
 
 from client.export import document_tables
 from client.sample_org import SampleOrg
-from tests.client.sample_service import ANCHOR, accepted_docs, loaded_service, run
+from tests.client.sample_service import ANCHOR, NODE_SEEDS, accepted_docs, loaded_service, run
 from tests.node.service_double import serve
 
 
 @pytest.fixture(scope="module")
-def ledger_node():
+def ledger_node(tmp_path_factory):
+    from ledger.keys import write_key_file
+
     org = SampleOrg(seed=7, anchor_ms=ANCHOR)
     _, service = loaded_service(org)
+    key = tmp_path_factory.mktemp("keys") / "n1.json"  # a node key reads every block's envelopes
+    write_key_file(key, id_field="node_id", id="n1", seed=NODE_SEEDS["n1"])
     with serve(service) as url:
-        yield {"service": service, "url": url, "docs": accepted_docs(service)}
+        yield {"service": service, "url": url, "docs": accepted_docs(service), "key": str(key)}
 
 
 def _export(node, out, *extra):
-    return run("export", "--out", str(out), "--node", node["url"], "--no-monthly", "--quiet", *extra)
+    return run("export", "--out", str(out), "--node", node["url"], "--no-monthly", "--quiet", "--key", node["key"],
+               *extra)
 
 
 def test_parquet_tables_hold_every_accepted_document_with_typed_columns(ledger_node, tmp_path):
