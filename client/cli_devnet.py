@@ -364,9 +364,10 @@ def devnet_up(nodes: int, directory: str, base_port: int, no_sample: bool, detac
     Creates DIR if needed (as `minutebook init` does), starts the nodes as
     child processes, waits for a leader, loads a sample organisation through
     the API (units, about 200 members with keys and roles, a year of
-    minutes and resolutions, status changes, an inspection finding; once
-    only), prints the URLs and example commands, and runs until Ctrl-C, which
-    stops the nodes cleanly. Run it again to resume from DIR.
+    minutes and resolutions, status changes, profile entries, an inspection
+    finding, one amendment, and one duplicate record the ledger refuses, as
+    printed; once only), prints the URLs and example commands, and runs until
+    Ctrl-C, which stops the nodes cleanly. Run it again to resume from DIR.
 
     \b
     Example:

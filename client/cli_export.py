@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from .cli_common import EXIT_CODES_HELP, EXIT_INPUT, cli_errors, fail, key_option, node_option, progress_bar, \
-    request_key
+    request_key, tz_option
 from .export import FORMATS
 
 __all__ = ["export", "COMMANDS"]
@@ -52,8 +52,7 @@ def _prepare(out: Path) -> dict | None:
 @click.option("--until", metavar="TIME", help="Last month of the monthly figures [default: now].")
 @click.option("--depth", type=click.IntRange(0), help="Monthly figures down to this many levels below --org "
                                                       "[default: every unit].")
-@click.option("--tz", metavar="ZONE", help="Time zone of times in CSV files [default: $MINUTEBOOK_TZ or "
-                                            "Asia/Ho_Chi_Minh]; Parquet times are UTC timestamps.")
+@tz_option("Time zone of times in CSV files (Parquet times are UTC timestamps)")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @key_option()
 @cli_errors

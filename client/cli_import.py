@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from .cli_common import EXIT_CODES_HELP, EXIT_FAILED, EXIT_INPUT, EXIT_UNREACHABLE, cli_errors, fail, load_keys, \
-    node_option, progress_bar
+    node_option, progress_bar, tz_option
 from .import_templates import TEMPLATES
 
 __all__ = ["import_", "COMMANDS"]
@@ -96,8 +96,7 @@ def _infer_template(header: tuple[str, ...], path: str):
               help="The resume file [default: FILE.resume].")
 @click.option("--created-at", "created_at", metavar="TIME",
               help="created_at of every document (a table's import; fixed in the resume file on the first run).")
-@click.option("--tz", metavar="ZONE", help="Time zone of dates without an offset [default: $MINUTEBOOK_TZ or "
-                                            "Asia/Ho_Chi_Minh].")
+@tz_option("Time zone of dates without an offset")
 @click.option("--sheet", help="The XLSX sheet to read [default: the first].")
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 1000),
               help="Documents per batch request.")
@@ -121,7 +120,8 @@ def import_(file: str | None, template_name: str | None, output: str | None, key
     nonce?, keys?} or {"envelope": "<base64url>"} per line.
 
     Every row is checked before anything is sent (as the ledger checks it,
-    and every unit named must exist). A report is written (FILE.report.csv:
+    and every unit named must exist: --check without --key, or with no node
+    reachable, checks the rows alone). A report is written (FILE.report.csv:
     row, column, stage, reason; it never repeats a cell's value, so no
     personal data). If any row has a problem nothing is sent, unless
     --skip-bad.
@@ -190,10 +190,12 @@ def _import_file(file, template_name, keys, node, check, skip_bad, report_path, 
     with Client(node, timeout=timeout + 10, retries=20, key=default_keys[0] if default_keys else None) as client:
         try:
             check_units(plan, lambda unit: _unit_exists(client, unit))
-        except api_errors.ConnectionFailed as exc:
+        except (api_errors.ConnectionFailed, api_errors.UnauthenticatedError) as exc:
             if not check:
                 raise
-            click.echo(f"note: units not checked ({exc})", err=True)
+            why = str(exc) if isinstance(exc, api_errors.ConnectionFailed) else \
+                "the node shows units only to a signed request: give --key"
+            click.echo(f"note: units not checked ({why})", err=True)
         bad = plan.bad_rows
         write_report(report, plan.problems)
         earlier = f" ({plan.done} documents of earlier runs not read again)" if plan.done else ""

@@ -23,11 +23,12 @@ from .cli_common import (
     describe_api_error,
     echo_json,
     fail,
+    load_document_file,
+    load_document_text,
     load_keys,
     node_option,
-    parse_document_text,
     progress_bar,
-    read_document_file,
+    tz_option,
 )
 
 __all__ = ["sign", "submit", "outbox", "COMMANDS"]
@@ -37,17 +38,39 @@ _OUTBOX_HELP = ("Outbox folder that keeps what is signed until its receipt is he
 
 
 def _read_input(file: str) -> tuple[dict | None, bytes | None, str | None]:
-    """(document, None, source) for a document file, (None, envelope bytes, source) for a
-    signed envelope file ``{"envelope": "<base64url>"}`` (what `sign -o` writes)."""
+    """(document as loaded, None, source) for a document file, (None, envelope bytes, source)
+    for a signed envelope file ``{"envelope": "<base64url>"}`` (what `sign -o` writes)."""
     from ledger.jsonfmt import b64d
 
     if file == "-":
-        obj, source = parse_document_text(sys.stdin.read(), "stdin"), None
+        obj, source = load_document_text(sys.stdin.read(), "stdin"), None
     else:
-        obj, source = read_document_file(file), str(Path(file).resolve())
+        obj, source = load_document_file(file), str(Path(file).resolve())
     if set(obj) == {"envelope"}:
         return None, b64d(obj["envelope"], "envelope"), source
     return obj, None, source
+
+
+def _document(raw: dict, tz: str | None, client=None) -> dict:
+    """The document to sign: its times read by client/docinput.py (for an amendment that
+    replaces a body, by its target's type, asked of the node when one is given)."""
+    from .docinput import normalise_document
+
+    return normalise_document(raw, tz, amended_type=_amended_type(client, raw) if client is not None else None)
+
+
+def _amended_type(client, doc: dict) -> str | None:
+    """For an amendment that replaces a body, the type of its target (asked of
+    the node), so the replacement's times are read by that type's schema."""
+    from . import errors as api_errors
+
+    body = doc.get("body") if doc.get("type") == "amendment" else None
+    if not isinstance(body, dict) or not isinstance(body.get("body"), dict) or not isinstance(body.get("target"), str):
+        return None
+    try:
+        return client.get_document(body["target"])["doc"]["type"]
+    except (api_errors.SdkError, KeyError, TypeError):
+        return None  # the node will name what is wrong with the target
 
 
 def _entry_for(outbox, doc: dict | None, envelope: bytes | None, keys: list, source: str | None,
@@ -101,8 +124,10 @@ def _format_ms(ms: int) -> str:
               help="Write the signed envelope to this file ('-': standard output) instead of the outbox.")
 @click.option("--outbox", "outbox_path", type=click.Path(file_okay=False), help=_OUTBOX_HELP)
 @click.option("--force", is_flag=True, help="With -o: overwrite an existing file.")
+@tz_option()
 @cli_errors
-def sign(file: str, keys: tuple[str, ...], output: str | None, outbox_path: str | None, force: bool) -> None:
+def sign(file: str, keys: tuple[str, ...], output: str | None, outbox_path: str | None, force: bool,
+         tz: str | None) -> None:
     """Sign a YAML or JSON document, with no node needed.
 
     Without -o the envelope goes to the outbox, to be sent when the network is
@@ -125,9 +150,10 @@ def sign(file: str, keys: tuple[str, ...], output: str | None, outbox_path: str 
     from .outbox import Outbox, outbox_dir
     from .sdk import sign_document
 
-    doc, envelope, source = _read_input(file)
+    raw, envelope, source = _read_input(file)
     if envelope is not None:
         raise fail(f"{file} is a signed envelope already", EXIT_INPUT)
+    doc = _document(raw, tz)
     loaded = load_keys(keys)
     if output is not None:
         data = sign_document(doc, loaded)
@@ -168,14 +194,20 @@ def sign(file: str, keys: tuple[str, ...], output: str | None, outbox_path: str 
               help="Keep only a salted commitment of the body on the ledger and seal the body to the --to members.")
 @click.option("--to", "recipients", metavar="IDS",
               help="With --confidential: the recipients, comma-separated member ids (e.g. m0012,m0020).")
+@tz_option()
 @cli_errors
 def submit(file: str, keys: tuple[str, ...], node: str, wait: bool, timeout: float, outbox_path: str | None,
-           confidential: bool, recipients: str | None) -> None:
+           confidential: bool, recipients: str | None, tz: str | None) -> None:
     """Sign a YAML or JSON document with each key and submit it; safe to run again.
 
     FILE holds {type, org, body, refs?}; v, nonce and created_at are filled in
-    when missing, and text is normalised to Unicode NFC before signing. FILE
-    may also be a signed envelope (from `minutebook sign -o`; no --key then).
+    when missing, and text is normalised to Unicode NFC before signing. Times
+    may be written as ISO 8601 (2026-11-20, 2026-11-20T19:00,
+    2026-11-20T19:00+07:00) or unix ms; without an offset they are read in
+    the --tz zone. FILE may also be a signed envelope (from `minutebook sign
+    -o`; no --key then). Another document recording the same act (the same
+    meeting's minutes, a resolution number used before) is refused with the
+    id of the record to amend instead.
 
     The signed envelope is kept in the outbox (fsynced) before it is sent. If
     the answer does not come (node unreachable, no leader, timed out: exit 3),
@@ -206,15 +238,16 @@ def submit(file: str, keys: tuple[str, ...], node: str, wait: bool, timeout: flo
     from .outbox import Outbox, deliver, outbox_dir
     from .sdk import Client
 
-    doc, envelope, source = _read_input(file)
+    raw, envelope, source = _read_input(file)
     loaded = load_keys(keys)
-    meta = doc.pop("meta", None) if doc is not None else None
-    if meta is not None and not confidential:
+    if raw is not None and raw.get("meta") is not None and not confidential:
         raise fail("meta: only a confidential document has meta (add --confidential)", EXIT_INPUT)
     if confidential != bool(recipients):
         raise click.UsageError("--confidential and --to go together (the recipients of the sealed body)")
     outbox = Outbox(outbox_dir(outbox_path, source))
     with Client(node, timeout=max(timeout + 10, 30), key=loaded[0] if loaded else None) as client:
+        doc = _document(raw, tz, client) if raw is not None else None
+        meta = doc.pop("meta", None) if doc is not None else None
         seal, sealed_for = None, None
         if confidential:
             from .sdk import sign_confidential
@@ -341,9 +374,10 @@ def outbox_push(directory: str | None, node: str, timeout: float, quiet: bool) -
 
     Each envelope is sent as the very bytes that were signed and waits for its
     commit; the answer is recorded before the next is sent, so an interrupted
-    push resumes where it stopped. A node that answers 503 is waited for
-    (Retry-After); if the node cannot be reached at all, the push stops and
-    says how many are left. Refused envelopes are listed, one line each, with
+    push resumes where it stopped. A node that answers 503 (no leader,
+    overloaded, busy) is waited for (Retry-After); if it still does after the
+    retries, or cannot be reached at all, the push stops and says how many
+    are left. Refused envelopes are listed, one line each, with
     the node's reason, and move to refused/. Receipts go to receipts/.
 
     Exits 0 when everything is committed, 1 if any was refused, 3 if some are
@@ -370,7 +404,7 @@ def outbox_push(directory: str | None, node: str, timeout: float, quiet: bool) -
             if delivery.outcome == "refused":
                 refused.append(delivery)
             progress.update(task, advance=1, note=f"{counts['refused']} refused")
-            if isinstance(delivery.error, (api_errors.ConnectionFailed, api_errors.NoLeaderError)):
+            if isinstance(delivery.error, (api_errors.ConnectionFailed, api_errors.UnavailableError)):
                 stopped = str(delivery.error)
                 break
     done = counts["committed"] + counts["already_committed"]

@@ -163,7 +163,7 @@ def _text(value: Any) -> str:
 
 
 def _time(value: Any, column: Column, tz: Any) -> int:
-    from ledger.timefmt import parse_time
+    from .docinput import read_time
 
     if isinstance(value, bool):
         raise CellError(column.name, "expected a date, got yes/no")
@@ -174,7 +174,7 @@ def _time(value: Any, column: Column, tz: Any) -> int:
         raise CellError(column.name, "a short number is no date (unix milliseconds have 11 or more digits); "
                                      "write 1965-03-02")
     try:
-        return parse_time(value if isinstance(value, (_dt.date, _dt.datetime)) else text, column.name, tz=tz)
+        return read_time(value if isinstance(value, (_dt.date, _dt.datetime)) else text, column.name, tz)
     except InvalidInput as exc:
         rule = exc.rule if "out of range" in exc.rule else _NOT_A_DATE
         raise CellError(column.name, rule) from None
@@ -484,8 +484,7 @@ _TEMPLATES = (
     ),
 )
 
-# A template appears once the ledger knows its document types.
-TEMPLATES: dict[str, Template] = {t.name: t for t in _TEMPLATES if all(d.type in BODY_SCHEMAS for d in t.docs)}
+TEMPLATES: dict[str, Template] = {t.name: t for t in _TEMPLATES}
 
 
 def _check_templates() -> None:

@@ -219,7 +219,7 @@ def plan_table(table: Table, template: Template | None, *, created_at: int, tz: 
             done += done_rows[key]
             continue
         if template is None:
-            candidates = [_jsonl_candidate(row, key_loader, base)]
+            candidates = [_jsonl_candidate(row, key_loader, base, tz)]
         else:
             docs, cell_problems = row_documents(template, row.cells, tz=tz)
             problems.extend(Problem(row.number, _with_letter(p.column, letters), p.rule) for p in cell_problems)
@@ -278,11 +278,13 @@ def _located(field_path: str, rule: str, where: dict, letters: dict) -> tuple[st
     return column, _without_value(reason)
 
 
-def _jsonl_candidate(row, key_loader, base: Path | None) -> _Candidate | Problem:
-    """One JSONL line (see `import --help`): a document, or {"envelope": ...}."""
+def _jsonl_candidate(row, key_loader, base: Path | None, tz: Any) -> _Candidate | Problem:
+    """One JSONL line (see `import --help`): a document, or {"envelope": ...}; its times read
+    as `submit` reads them (client/docinput.py: ISO 8601 or unix ms)."""
     from ledger.jsonfmt import b64d
 
     from .cli_common import document_values
+    from .docinput import normalise_document
     from .tabular import NotJson
 
     record = row.record
@@ -295,7 +297,7 @@ def _jsonl_candidate(row, key_loader, base: Path | None) -> _Candidate | Problem
             return _Candidate(None, envelope=b64d(record["envelope"], "envelope"))
         record = dict(record)
         key_paths = record.pop("keys", None)
-        doc = document_values(record)
+        doc = normalise_document(document_values(record), tz)
         if "created_at" not in doc:
             raise InvalidInput("created_at", "required for import (unix ms), so that a re-run makes the same "
                                              "document and skips it")
@@ -508,17 +510,9 @@ class SendResult:
 
 
 def _submit_batch(client: Any, envelopes: list[bytes], *, timeout: float) -> list[dict]:
-    """One result per envelope, in order (``POST /v1/documents:batch?wait=committed``)."""
-    submit_batch = getattr(client, "submit_batch", None)
-    if submit_batch is not None:
-        return submit_batch(envelopes, wait=True, timeout=timeout, max_documents=len(envelopes) or 1,
-                            max_bytes=1 << 62)
-    import msgpack
-
-    response = client._request("POST", "/v1/documents:batch", params={"wait": "committed", "timeout": timeout},
-                               content=msgpack.packb(envelopes, use_bin_type=True),
-                               headers={"Content-Type": "application/msgpack"}, timeout=timeout + 10)
-    return response.json()["results"]
+    """One result per envelope, in order (``POST /v1/documents:batch?wait=committed``): one
+    request, unless the envelopes pass the SDK's byte bound (then cut, in order, to fit)."""
+    return client.submit_batch(envelopes, wait=True, timeout=timeout, max_documents=len(envelopes) or 1)
 
 
 def _node_problem(item: Item, answer: dict, letters: dict) -> Problem:

@@ -13,9 +13,13 @@ each rule from the documents alone):
   admitted about fifteen months ago and made full during the year.
 - **A year of monthly minutes** in every unit: ``meeting_id`` is
   ``<unit>/<YYYY-MM>``, held in that calendar month (the chain's zone,
-  genesis ``time_zone``), and the text names that month. Two cells held no
-  meeting in the last two months: they are overdue, and an inspection finding
-  says so.
+  genesis ``time_zone``), and the text names that month. Meetings are
+  scheduled on one day of every month, the year's last about ten days before
+  the anchor (the load's "now"), so that whatever day the devnet starts, every
+  unit met within the views' overdue window (31 days) but two cells, which
+  held no meeting in the last two months: they are overdue, and an
+  inspection finding says so. A late meeting is held nine days after its
+  date, still in its month and before the anchor.
 - **Attendance** lists exactly the unit's members on the meeting date
   (admitted by then, not yet transferred away; the transferred member moves
   to the sibling cell's list). Every absence has a reason, except one
@@ -34,8 +38,7 @@ Every document is deterministic (nonce from a label, ``created_at`` just
 after genesis), so a reload finds each one committed. The body of each
 document type follows ledger/schemas.py; this module is the only place the
 devnet knows those shapes. To add an area (directives, polls...), write a
-builder ``_<area>(ctx) -> list[phase]``, give it ``needs`` (the document types
-it uses) and list it in :data:`BUILDERS`.
+builder ``_<area>(ctx) -> list[phase]`` and list it in :data:`BUILDERS`.
 """
 
 from __future__ import annotations
@@ -60,6 +63,10 @@ WARNED_MONTHS = (5, 6, 7)           # 0-based months of the year with the unexpl
 TRANSFER_UNIT = "central/p1/k2/s1"  # one member moves to the next cell ...
 TRANSFER_MONTH = 8                  # ... between that month's meeting and the next
 AWARD_UNIT = "central/p2/k2/s1"
+LAST_MEETING_AGO = 10 * DAY_MS       # the year's last meeting is scheduled about this long before the anchor
+LATEST_MEETING_DAY = 18              # so that a late meeting (+ LATE_DAYS) stays in its month, February too
+LATE_DAYS = 9
+OLDEST_ADMISSION_YEAR = 1962        # times are signed unix ms: some members were admitted before 1970
 AMENDED = ("central/p1/k1/s2", 3)   # (unit, month index) of the minutes corrected by an amendment
 DUPLICATE_LABEL = "duplicate/minutes"
 _ABSENCE = ["ốm", "đi công tác", "việc gia đình", "đi làm ăn xa", "chăm con ốm", "đi học tập trung"]
@@ -93,6 +100,7 @@ class _Context:
     rng: random.Random
     zone: str
     months: list[str]                      # YYYY-MM, oldest first
+    meeting_day: int                       # the day of the month every regular meeting is scheduled for
     seq: list[int] = field(default_factory=lambda: [0])
     admitted: dict[str, int] = field(default_factory=dict)    # member -> effective_at of admission
     full: dict[str, int] = field(default_factory=dict)        # member -> effective_at of full membership
@@ -119,24 +127,6 @@ class _Context:
         """The unit's members on `when`: admitted by then and in the unit then."""
         return [m for m in self.org.members
                 if self.admitted.get(m.member_id, -YEAR_MS * 1000) <= when and self.unit_at(m, when) == unit]
-
-
-def _known_types() -> frozenset:
-    from ledger.schemas import BODY_SCHEMAS
-
-    return frozenset(BODY_SCHEMAS)
-
-
-def _oldest_admission_year() -> int:
-    """Members admitted before 1970 where the ledger records such dates (signed times)."""
-    from ledger.errors import InvalidInput
-    from ledger.documents import validate_body
-
-    try:
-        validate_body("member_status", {"member": "m1", "change": "admitted", "effective_at": -1, "reason": ""})
-    except InvalidInput:
-        return 1971
-    return 1962
 
 
 def _doc_id(doc: dict) -> str:
@@ -183,7 +173,6 @@ def _members(ctx: _Context) -> list:
     org, rng = ctx.org, ctx.rng
     root_secretary = org._officer("central", "secretary")
     year_start = ctx.at(ctx.months[0], 1)
-    oldest = _oldest_admission_year()
     newcomers = [m for m in org.members if not m.in_genesis]
     by_unit: dict[str, list] = {}
     for m in newcomers:
@@ -197,7 +186,7 @@ def _members(ctx: _Context) -> list:
             if cell and i == len(members) - 2 and rng.random() < 0.5:  # made full during the year
                 admitted = year_start - YEAR_MS // 4 - rng.randrange(60) * DAY_MS
             else:
-                year = rng.randrange(oldest, 2020) if not m.roles else rng.randrange(1975, 2012)
+                year = rng.randrange(OLDEST_ADMISSION_YEAR, 2020) if not m.roles else rng.randrange(1975, 2012)
                 admitted = ctx.at(f"{year:04d}-{rng.randrange(1, 13):02d}", 1 + rng.randrange(27))
             ctx.admitted[m.member_id] = admitted
             ctx.full[m.member_id] = admitted + YEAR_MS
@@ -231,15 +220,15 @@ def _status_changes(ctx: _Context) -> list:
     org = ctx.org
     mover = _plain(ctx, TRANSFER_UNIT)[0]
     sibling = TRANSFER_UNIT.rpartition("/")[0] + "/s2"
-    when = ctx.at(ctx.months[TRANSFER_MONTH], 25)
+    when = ctx.at(ctx.months[TRANSFER_MONTH], 28)  # after that month's meeting, late or not
     ctx.moves[mover.member_id] = (when, sibling)
     warned = _plain(ctx, WARNED_UNIT)[0]
     last_absence_month = ctx.months[WARNED_MONTHS[-1]]
     absent_months = [str(_month_number(ctx.months[i])) for i in WARNED_MONTHS]
     changes = [
         (mover, "transferred", "Chuyển nơi cư trú", when, sibling, TRANSFER_UNIT.rpartition("/")[0]),
-        (_plain(ctx, AWARD_UNIT)[1], "award", "Hoàn thành xuất sắc nhiệm vụ năm", ctx.at(ctx.months[-1], 20),
-         None, None),
+        (_plain(ctx, AWARD_UNIT)[1], "award", "Hoàn thành xuất sắc nhiệm vụ năm",
+         ctx.at(ctx.months[-1], ctx.meeting_day + 1), None, None),
         (warned, "warning", f"Ba kỳ sinh hoạt liền (tháng {', '.join(absent_months)}) vắng mặt không có lý do",
          ctx.at(last_absence_month, 28), None, None),
     ]
@@ -290,9 +279,9 @@ def _meetings(ctx: _Context) -> list:
         for index, month in enumerate(ctx.months):
             if unit.path in SKIP_LAST_MONTHS and index >= MONTHS - 2:
                 continue
-            scheduled = ctx.at(month, 5, 19)
+            scheduled = ctx.at(month, ctx.meeting_day, 19)
             late = rng.random() < 0.12
-            held = scheduled + (9 * DAY_MS if late else rng.randrange(0, 2) * DAY_MS)
+            held = scheduled + (LATE_DAYS * DAY_MS if late else rng.randrange(0, 2) * DAY_MS)
             roll = ctx.roll(unit.path, held)
             attendees = []
             for m in roll:
@@ -378,24 +367,23 @@ def _inspection(ctx: _Context) -> list:
                                       ctx.created()), [inspector])])]
 
 
-_profiles.needs = ("profile_entry",)   # type: ignore[attr-defined]
-_corrections.needs = ("amendment",)     # type: ignore[attr-defined]  (and one record per act)
-
-# A builder runs once the ledger knows the types it needs (``needs``), as import templates do.
-BUILDERS: tuple[Callable[[_Context], list], ...] = tuple(
-    b for b in (_units, _members, _status_changes, _profiles, _meetings, _corrections, _inspection)
-    if all(t in _known_types() for t in getattr(b, "needs", ())))
+BUILDERS: tuple[Callable[[_Context], list], ...] = (
+    _units, _members, _status_changes, _profiles, _meetings, _corrections, _inspection)
 
 
 def _context(org: "SampleOrg") -> _Context:
-    from ledger.timefmt import month_of
+    """The months of the year of minutes and their meeting day (module doc): the last month is
+    that of the anchor less LAST_MEETING_AGO, the day that one's, at most LATEST_MEETING_DAY."""
+    from ledger.timefmt import format_date, month_of
 
     zone = org.time_zone
-    months = [month_of(org.anchor_ms, zone)]
-    for _ in range(MONTHS):
+    last = org.anchor_ms - LAST_MEETING_AGO
+    months = [month_of(last, zone)]
+    for _ in range(MONTHS - 1):
         year, mon = int(months[0][:4]), int(months[0][5:])
         months.insert(0, f"{year - (mon == 1):04d}-{(mon - 2) % 12 + 1:02d}")
-    return _Context(org=org, rng=random.Random(org.seed * 7919), zone=zone, months=months[:-1])
+    day = min(int(format_date(last, zone)[8:]), LATEST_MEETING_DAY)
+    return _Context(org=org, rng=random.Random(org.seed * 7919), zone=zone, months=months, meeting_day=day)
 
 
 def build_phases(org: "SampleOrg") -> list[tuple[str, list[tuple[dict, list[str]]]]]:

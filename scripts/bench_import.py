@@ -190,7 +190,8 @@ def main() -> None:
         members = tmp / "members.csv"
         members_csv(members, args.records, args.full_fraction, args.seed)
 
-        check_s, code, out = run_import(cli("import", str(members), "--check", "--node", url, "--quiet"), env)
+        check_s, code, out = run_import(cli("import", str(members), "--check", "--key", key, "--node", url,
+                                            "--quiet"), env)  # --key: the unit lookups are signed reads
         if code != 0:
             raise SystemExit(f"import --check failed (exit {code}):\n{out}")
         resume = Path(str(members) + ".resume")

@@ -18,20 +18,31 @@ from client.import_templates import TEMPLATES
 from client.importer import Item, assign_waves
 from client.sample_org import SampleOrg
 from client.tabular import read_table
-from tests.client.batch_double import serve_with_batch
 from tests.client.sample_service import ANCHOR, accepted_docs, loaded_service, run
-from tests.node.service_double import ServiceDouble
+from tests.node.service_double import ServiceDouble, serve
 
 CELL = "central/p1/k1/s1"
 PHASES_WITH_ROLES = 5
 
 
 class CountingService(ServiceDouble):
-    """Counts single and batch submissions; `broken_after` batches, answers 500."""
+    """Counts batch submissions; answers 503 overloaded to the next `fail_batches`, and 500 to
+    every batch after `broken_after`."""
 
     batch_requests = 0
     broken_after: int | None = None
     fail_batches = 0
+
+    async def submit_batch(self, envelopes: list[bytes], *, wait: bool, timeout: float = 30.0) -> list[dict]:
+        from node.errors import NodeError, Overloaded
+
+        self.batch_requests += 1
+        if self.broken_after is not None and self.batch_requests > self.broken_after:
+            raise NodeError("the node broke")
+        if self.fail_batches:
+            self.fail_batches -= 1
+            raise Overloaded(retry_after=1.0)
+        return await super().submit_batch(envelopes, wait=wait, timeout=timeout)
 
 
 @pytest.fixture()
@@ -40,7 +51,7 @@ def office(tmp_path):
     _, service = loaded_service(org, PHASES_WITH_ROLES, cls=CountingService)
     org.members_json(tmp_path)
     key = tmp_path / "keys" / "members" / f"{org._officer('central/p1', 'secretary')}.json"
-    with serve_with_batch(service) as url:
+    with serve(service) as url:
         yield {"dir": tmp_path, "org": org, "service": service, "url": url, "key": str(key)}
 
 
@@ -163,7 +174,19 @@ def test_skip_bad_sends_the_good_rows_and_still_reports_the_bad(office):
 def test_check_only_sends_nothing(office):
     f = _members_csv(office["dir"] / "check.csv", 3)
     r = _import(office, f, "--check")
-    assert r.exit_code == 0 and "3 good, 0 with problems" in r.output
+    assert r.exit_code == 0 and "3 good, 0 with problems" in r.output and "not checked" not in r.output
+    assert office["service"].batch_requests == 0
+
+
+def test_check_without_a_key_checks_the_rows_and_says_the_units_were_not(office):
+    """Unit lookups are signed reads: with no key, --check still checks every row, says the units
+    went unchecked, and reports a bad row."""
+    f = _members_csv(office["dir"] / "nokey.csv", 3, bad={(3, "admitted_at"): "hôm qua"})
+    r = run("import", f, "--node", office["url"], "--quiet", "--check")
+    assert r.exit_code == 2, r.output
+    assert "units not checked (the node shows units only to a signed request: give --key)" in r.output
+    assert "2 good, 1 with problems" in r.output
+    assert [p["row"] for p in _report(office["dir"] / "nokey.csv.report.csv")] == ["3"]
     assert office["service"].batch_requests == 0
 
 
@@ -313,6 +336,26 @@ def test_the_bulk_signer_makes_the_envelope_make_envelope_makes():
         data = signer.envelope(doc)
         assert data == make_envelope(doc, [(k.id, k.seed) for k in keys]).to_bytes()
         Envelope.from_bytes(data).verify_signatures()
+
+
+def test_jsonl_dates_are_read_as_submit_reads_them(office):
+    """Issue fault: import refused the ISO dates that submit accepts. A JSONL record's times may be
+    ISO 8601, read in the display zone when they have no offset."""
+    org = office["org"]
+    unit = "central/p2/k2/s1"
+    key = str(office["dir"] / "keys" / "members" / f"{org._officer(unit, 'secretary')}.json")
+    f = office["dir"] / "iso.jsonl"
+    f.write_text(json.dumps({
+        "type": "resolution", "org": unit, "created_at": "2026-11-21T08:00+07:00",
+        "body": {"number": "7/NQ-ISO", "title": "Nghị quyết ghi ngày ISO", "text": "", "adopted_at": "2026-11-20T19:30",
+                 "minutes": None, "tally": {"for": 10, "against": 0, "abstain": 1, "eligible": 15},
+                 "tasks": [{"owner": org._officer(unit, "secretary"), "due": "2027-01-31", "description": "Báo cáo"}]},
+    }, ensure_ascii=False) + "\n")
+    r = run("import", str(f), "--key", key, "--node", office["url"], "--quiet")
+    assert r.exit_code == 0, r.output
+    [doc] = [d for d in accepted_docs(office["service"], "resolution") if d["body"]["number"] == "7/NQ-ISO"]
+    assert doc["body"]["adopted_at"] == _ms(2026, 11, 20, 19, 30)
+    assert doc["body"]["tasks"][0]["due"] == _ms(2027, 1, 31) and doc["created_at"] == _ms(2026, 11, 21, 8)
 
 
 # -- waves -----------------------------------------------------------------------

@@ -14,7 +14,7 @@ from client.outbox import Outbox, intent_of, is_refusal
 from client.sample_org import SampleOrg
 from client import errors as api_errors
 from ledger.errors import InvalidInput
-from node.errors import NoLeader, SubmitTimeout
+from node.errors import NoLeader, Overloaded, SubmitTimeout
 from tests.client.sample_service import ANCHOR, accepted_docs, loaded_service, officer_keys, run
 from tests.node.service_double import ServiceDouble, serve
 from tests.ports import free_port
@@ -26,11 +26,13 @@ PHASES_WITH_ROLES = 5  # provinces, committees, cells, admissions, roles
 class FlakyService(ServiceDouble):
     """Admits and commits what it is sent, but answers the first `timeouts`
     waiting submissions with 504 (as a node whose certificate came late), and the
-    first `no_leader` submissions with 503. Notes whether the outbox held the
-    envelope before it arrived."""
+    first `no_leader_answers` (`overloaded_answers`) submissions with 503
+    no_leader (overloaded). Notes whether the outbox held the envelope before it
+    arrived."""
 
     timeouts = 0
     no_leader_answers = 0
+    overloaded_answers = 0
     outbox: Outbox | None = None
     kept_before_sent: list[bool]
 
@@ -43,6 +45,9 @@ class FlakyService(ServiceDouble):
         if self.no_leader_answers:
             self.no_leader_answers -= 1
             raise NoLeader(retry_after=1.0)
+        if self.overloaded_answers:
+            self.overloaded_answers -= 1
+            raise Overloaded(retry_after=1.0)
         if wait and self.timeouts:
             self.timeouts -= 1
             await super().submit(envelope, wait=False)
@@ -208,6 +213,28 @@ def test_push_waits_out_a_503(cell):
     assert pushed.exit_code == 0, pushed.output
     assert cell["service"].no_leader_answers == 0
     assert len(_meetings(cell["service"], f"{UNIT}/no-leader")) == 1
+
+
+def test_push_stops_at_a_node_that_stays_overloaded(cell, monkeypatch):
+    """Every 503 (no_leader, overloaded, busy) is waited out, and one that outlasts the
+    retries stops the push like an unreachable node: the rest stay pending, untried."""
+    from client.sdk import Client
+
+    monkeypatch.setattr(Client, "_delay", lambda self, attempt, retry_after: 0.0)  # no real waiting
+    for label in ("a", "b"):
+        assert run("sign", _minutes_file(cell, f"busy-{label}"), *_key_args(cell)).exit_code == 0
+    service = cell["service"]
+    service.overloaded_answers = 1000
+    box = Outbox(cell["dir"] / "minutebook-outbox")
+    stopped = run("outbox", "push", str(box.path), "--node", cell["url"], "--quiet")
+    assert stopped.exit_code == 3, stopped.output
+    assert "0 committed (0 were already), 0 refused, 2 still pending" in stopped.output
+    assert "stopped:" in stopped.stderr
+    assert [e.attempts for e in box.entries("pending")] == [1, 0]  # the second was never sent
+    assert 1000 - service.overloaded_answers > 1  # the SDK sent the first again before giving up
+    service.overloaded_answers = 0
+    resumed = run("outbox", "push", str(box.path), "--node", cell["url"], "--quiet")
+    assert resumed.exit_code == 0 and "2 committed" in resumed.output
 
 
 def test_editing_a_file_whose_envelope_is_pending_is_refused(cell):

@@ -68,6 +68,22 @@ class ServiceDouble:
             return {"doc_id": doc_id, "status": "pending"}
         return {"doc_id": doc_id, "status": "committed", "receipt": self.ledger.receipt(doc_id)}
 
+    async def submit_batch(self, envelopes: list[bytes], *, wait: bool, timeout: float = 30.0) -> list[dict]:
+        """Each envelope through `submit`, its error kept as its result (node/batch.py shapes)."""
+        from ledger.documents import salvage_doc_id
+        from ledger.errors import MinutebookError
+        from node import batch
+
+        if self.no_leader:
+            raise NoLeader(retry_after=1.0)
+        results = []
+        for envelope in envelopes:
+            try:
+                results.append(await self.submit(envelope, wait=wait, timeout=timeout))
+            except MinutebookError as exc:
+                results.append(batch.failed(salvage_doc_id(envelope), exc))
+        return results
+
     def apply(self, envelopes: list[bytes]) -> None:
         """Apply one block of `envelopes` (no admission check) and certify it."""
         ledger = self.ledger
@@ -89,18 +105,14 @@ class ServiceDouble:
 
 
 @contextlib.contextmanager
-def serve(service: object, *, add_routes=None) -> Iterator[str]:
-    """Serve create_app(service) on 127.0.0.1 in a thread; yields the base URL.
-    `add_routes(app, service)`, if given, adds a test's own routes first."""
+def serve(service: object) -> Iterator[str]:
+    """Serve create_app(service) on 127.0.0.1 in a thread; yields the base URL."""
     import uvicorn
 
     from node.api import create_app
 
-    app = create_app(service)
-    if add_routes is not None:
-        add_routes(app, service)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(service), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
