@@ -366,19 +366,25 @@ def outbox_list(directory: str | None, show_all: bool, as_json: bool) -> None:
 @outbox.command("push", epilog=EXIT_CODES_HELP)
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
 @node_option()
-@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for each envelope's commit.")
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for each batch's commit.")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 1000),
+              help="Envelopes per batch request.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @cli_errors
-def outbox_push(directory: str | None, node: str, timeout: float, quiet: bool) -> None:
+def outbox_push(directory: str | None, node: str, timeout: float, batch_size: int, quiet: bool) -> None:
     """Send every pending envelope, in signing order, and keep each receipt.
 
-    Each envelope is sent as the very bytes that were signed and waits for its
-    commit; the answer is recorded before the next is sent, so an interrupted
-    push resumes where it stopped. A node that answers 503 (no leader,
-    overloaded, busy) is waited for (Retry-After); if it still does after the
-    retries, or cannot be reached at all, the push stops and says how many
-    are left. Refused envelopes are listed, one line each, with
-    the node's reason, and move to refused/. Receipts go to receipts/.
+    Each envelope is sent as the very bytes that were signed, in batches
+    (POST /v1/documents:batch) of consecutive envelopes that need nothing of
+    each other (an envelope that needs an earlier one committed, such as a
+    member made full after their admission, starts the next batch), waiting
+    for their commit; a batch's answers are recorded before the next is sent,
+    so an interrupted push resumes where it stopped. A node that answers 503
+    (no leader, overloaded, busy) is waited for (Retry-After); if it still
+    does after the retries, or cannot be reached at all, the push stops and
+    says how many are left, all still pending. Refused envelopes are listed,
+    one line each, with the node's reason, and move to refused/. Receipts go
+    to receipts/.
 
     Exits 0 when everything is committed, 1 if any was refused, 3 if some are
     still pending (run it again).
@@ -388,7 +394,6 @@ def outbox_push(directory: str | None, node: str, timeout: float, quiet: bool) -
       minutebook outbox push ~/bien-ban/minutebook-outbox --node http://127.0.0.1:8101
     """
     from . import errors as api_errors
-    from .outbox import deliver
     from .sdk import Client
 
     box = _outbox_arg(directory)
@@ -398,14 +403,15 @@ def outbox_push(directory: str | None, node: str, timeout: float, quiet: bool) -
     stopped: str | None = None
     with Client(node, timeout=timeout + 10, retries=8) as client, progress_bar("push", quiet=quiet) as progress:
         task = progress.add_task("push", total=len(pending), note="")
-        for entry in pending:
-            delivery = deliver(box, entry, lambda data: client.submit(data, wait=True, timeout=timeout))
-            counts["unsettled" if delivery.outcome == "sent" else delivery.outcome] += 1
-            if delivery.outcome == "refused":
-                refused.append(delivery)
-            progress.update(task, advance=1, note=f"{counts['refused']} refused")
-            if isinstance(delivery.error, (api_errors.ConnectionFailed, api_errors.UnavailableError)):
-                stopped = str(delivery.error)
+        for batch in _push_batches(pending, batch_size):
+            for delivery in _push_batch(box, batch, client, timeout):
+                counts["unsettled" if delivery.outcome == "sent" else delivery.outcome] += 1
+                if delivery.outcome == "refused":
+                    refused.append(delivery)
+                progress.update(task, advance=1, note=f"{counts['refused']} refused")
+                if isinstance(delivery.error, (api_errors.ConnectionFailed, api_errors.UnavailableError)):
+                    stopped = str(delivery.error)
+            if stopped:
                 break
     done = counts["committed"] + counts["already_committed"]
     left = len(pending) - done - counts["refused"]
@@ -423,6 +429,37 @@ def outbox_push(directory: str | None, node: str, timeout: float, quiet: bool) -
         raise SystemExit(EXIT_UNREACHABLE)
     if refused:
         raise SystemExit(EXIT_FAILED)
+
+
+def _push_batches(pending: list, batch_size: int) -> list[list]:
+    """The pending entries in signing order, cut where one needs an earlier one committed
+    (client/waves.py) and at `batch_size`."""
+    from ledger.documents import Envelope
+    from ledger.sealing import envelope_of
+
+    from .waves import independent_runs
+
+    docs = [(Envelope.from_bytes(envelope_of(e.envelope)).doc, e.signers) for e in pending]
+    return [[pending[i] for i in run] for run in independent_runs(docs, batch_size)]
+
+
+def _push_batch(box, batch: list, client, timeout: float):
+    """Deliver one batch (client/outbox.py); a batch refused as a whole (malformed, too large)
+    goes one envelope at a time, each getting its own answer, until one finds the node gone."""
+    from . import errors as api_errors
+    from .outbox import deliver, deliver_batch
+
+    try:
+        yield from deliver_batch(box, batch, lambda envelopes: client.submit_batch(
+            envelopes, wait=True, timeout=timeout, max_documents=len(envelopes)))
+        return
+    except api_errors.ApiError:
+        pass
+    for entry in batch:
+        delivery = deliver(box, entry, lambda data: client.submit(data, wait=True, timeout=timeout))
+        yield delivery
+        if isinstance(delivery.error, (api_errors.ConnectionFailed, api_errors.UnavailableError)):
+            return
 
 
 @outbox.command("drop", epilog=EXIT_CODES_HELP)

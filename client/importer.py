@@ -20,15 +20,12 @@ Theory of operation.
    the resume file on the first run and read back on every later one; a JSONL
    record carries its own). Ed25519 signatures are deterministic too, so the
    envelope bytes are the same on every run.
-3. **Waves.** The leader checks a submission against the *committed*
-   registry, so a document that depends on another of the same import (a
-   member made full after being admitted, a role granted in a unit created
-   earlier in the file) must be sent after that one is committed. Each
-   document reads and writes keys (``unit:<path>``, ``member:<id>``,
-   ``doc:<id>``; :func:`touched_keys`); its wave is one more than the last
-   wave that wrote a key it reads, or touched a key it writes. Waves go one
-   after another, each committed before the next; within a wave nothing
-   depends on anything else, so its batches go in parallel.
+3. **Waves** (client/waves.py). The leader checks a submission against the
+   *committed* registry, so a document that depends on another of the same
+   import (a member made full after being admitted, a role granted in a unit
+   created earlier in the file) must be sent after that one is committed.
+   Waves go one after another, each committed before the next; within a
+   wave nothing depends on anything else, so its batches go in parallel.
 4. **Send.** Batches (``POST /v1/documents:batch``, ``?wait=committed``) of
    ``batch_size`` documents, ``concurrency`` in flight. A committed or already
    committed document is done; a refused one is a problem with the node's
@@ -72,8 +69,9 @@ from . import errors as api_errors
 from .import_templates import Template, documents_in, row_documents
 from .outbox import refuses
 from .tabular import Table, column_letter
+from .waves import Waves
 
-__all__ = ["Problem", "Item", "Plan", "EnvelopeSigner", "plan_table", "row_key", "touched_keys", "assign_waves",
+__all__ = ["Problem", "Item", "Plan", "EnvelopeSigner", "plan_table", "row_key", "assign_waves",
            "check_units", "ResumeFile", "send_plan", "SendResult", "write_report", "import_nonce", "REPORT_COLUMNS"]
 
 NONCE_DOMAIN = b"minutebook/import-nonce\0"
@@ -321,48 +319,11 @@ def _jsonl_candidate(row, key_loader, base: Path | None, tz: Any) -> _Candidate 
     return _Candidate(doc, keys=keys)
 
 
-def touched_keys(doc: Any, signers: Iterable[str] = ()) -> tuple[set[str], set[str]]:
-    """(reads, writes) of a document (module doc, step 3)."""
-    body = doc.body if isinstance(doc.body, dict) else {}
-    reads = {f"unit:{doc.org}"} | {f"doc:{r}" for r in doc.refs} | {f"member:{s}" for s in signers}
-    writes = {f"doc:{doc.doc_id}"}
-    member = body.get("member")
-    if doc.type == "org_unit" and isinstance(body.get("path"), str):
-        writes.add(f"unit:{body['path']}")
-    if isinstance(member, str):
-        (writes if doc.type in ("member_status", "role", "member_key") else reads).add(f"member:{member}")
-    for name in ("to_org", "unit"):
-        if isinstance(body.get(name), str):
-            reads.add(f"unit:{body[name]}")
-    for name in ("chair", "secretary"):
-        if isinstance(body.get(name), str):
-            reads.add(f"member:{body[name]}")
-    for name in ("minutes", "target", "directive", "resolution", "poll"):
-        if isinstance(body.get(name), str):
-            reads.add(f"doc:{body[name]}")
-    return reads - writes, writes
-
-
 def assign_waves(items: Sequence[Item]) -> None:
-    """Set each item's wave (module doc, step 3), in file order."""
-    last_write: dict[str, int] = {}
-    last_touch: dict[str, int] = {}
+    """Set each item's wave (module doc, step 3; client/waves.py), in file order."""
+    waves = Waves()
     for item in items:
-        doc = item.doc
-        signers = [k.id for k in item.keys] if item.keys else ()
-        reads, writes = touched_keys(doc, signers)
-        wave = 0
-        for k in reads:
-            if k in last_write:
-                wave = max(wave, last_write[k] + 1)
-        for k in writes:
-            if k in last_touch:
-                wave = max(wave, last_touch[k] + 1)
-        item.wave = wave
-        for k in writes:
-            last_write[k] = wave
-        for k in reads | writes:
-            last_touch[k] = max(last_touch.get(k, 0), wave)
+        item.wave = waves.add(item.doc, [k.id for k in item.keys] if item.keys else ())
 
 
 def check_units(plan: Plan, exists: Callable[[str], bool]) -> None:

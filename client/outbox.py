@@ -9,7 +9,9 @@ any byte goes to a node), and every later attempt, by ``minutebook submit``
 run again or by ``minutebook outbox push``, re-sends those bytes.
 
 Theory of operation. An entry is written ``pending`` when its envelope is
-signed. Each answer from a node is settled in one place, :func:`deliver`:
+signed. Each answer from a node is settled by the same rules, whether it came
+for one envelope (:func:`deliver`) or as one result of a batch
+(:func:`deliver_batch`, ``POST /v1/documents:batch``):
 
 - a receipt (``?wait=committed``, or 409 ``already_committed``, which
   carries the existing receipt) makes it **committed**: the receipt is
@@ -72,7 +74,7 @@ from ledger.jsonfmt import b64d, b64e
 
 from . import errors as api_errors
 
-__all__ = ["Outbox", "OutboxEntry", "Delivery", "deliver", "intent_of", "outbox_dir", "is_refusal", "refuses",
+__all__ = ["Outbox", "OutboxEntry", "Delivery", "deliver", "deliver_batch", "intent_of", "outbox_dir", "is_refusal", "refuses",
            "PENDING", "COMMITTED", "REFUSED", "DEFAULT_DIR_NAME", "ENV_VAR"]
 
 PENDING, COMMITTED, REFUSED = "pending", "committed", "refused"
@@ -305,17 +307,51 @@ def deliver(outbox: Outbox, entry: OutboxEntry, send: Callable[[bytes], dict]) -
     record the answer in `outbox` (module doc). Errors that leave it pending are returned,
     not raised, in ``Delivery.error``; a bug still raises."""
     try:
-        result = send(entry.envelope)
+        answer: dict | Exception = send(entry.envelope)
+    except (api_errors.ApiError, api_errors.ConnectionFailed) as exc:
+        answer = exc
+    return _settle(outbox, entry, answer)
+
+
+def deliver_batch(outbox: Outbox, entries: list[OutboxEntry],
+                  send_batch: Callable[[list[bytes]], list[dict]]) -> list[Delivery]:
+    """Send the entries' bytes in one batch with `send_batch` (e.g. ``lambda b:
+    client.submit_batch(b, wait=True)``, one result per envelope, node/batch.py) and record
+    each answer, as :func:`deliver` does. An answer about the batch as a whole that leaves
+    the entries pending (unreachable, 503 after the retries) is each one's ``error``; one that
+    refuses the batch as a whole (malformed, too large) says nothing of any document in it
+    and is raised, recording nothing: send those entries one by one."""
+    try:
+        results = send_batch([e.envelope for e in entries])
     except api_errors.ApiError as exc:
         if is_refusal(exc):
-            return Delivery("refused", outbox.record_refused(entry, exc), error=exc)
-        if exc.code == "already_committed" and isinstance(getattr(exc, "receipt", None), dict):
-            return Delivery("already_committed", outbox.record_committed(entry, exc.receipt), exc.receipt)
-        return Delivery("unsettled", outbox.record_attempt(entry, _describe(exc)), error=exc)
+            raise
+        return [_settle(outbox, e, exc) for e in entries]
     except api_errors.ConnectionFailed as exc:
-        return Delivery("unsettled", outbox.record_attempt(entry, str(exc)), error=exc)
-    status = result.get("status")
-    receipt = result.get("receipt")
+        return [_settle(outbox, e, exc) for e in entries]
+    return [_settle(outbox, e, _batch_answer(r)) for e, r in zip(entries, results, strict=True)]
+
+
+def _batch_answer(result: dict) -> dict | api_errors.ApiError:
+    """One result of a batch as a single submission's answer: the result, or the error it names."""
+    if result.get("status") != "error":
+        return result
+    status = result.get("http_status")
+    return api_errors.error_from_response(status if isinstance(status, int) else 500, result)
+
+
+def _settle(outbox: Outbox, entry: OutboxEntry, answer: dict | Exception) -> Delivery:
+    """Record one answer for `entry` (module doc): the one place an answer settles an entry."""
+    if isinstance(answer, api_errors.ApiError):
+        if is_refusal(answer):
+            return Delivery("refused", outbox.record_refused(entry, answer), error=answer)
+        if answer.code == "already_committed" and isinstance(getattr(answer, "receipt", None), dict):
+            return Delivery("already_committed", outbox.record_committed(entry, answer.receipt), answer.receipt)
+        return Delivery("unsettled", outbox.record_attempt(entry, _describe(answer)), error=answer)
+    if isinstance(answer, Exception):
+        return Delivery("unsettled", outbox.record_attempt(entry, str(answer)), error=answer)
+    status = answer.get("status")
+    receipt = answer.get("receipt")
     if status in ("committed", "already_committed") and isinstance(receipt, dict):
         return Delivery(status, outbox.record_committed(entry, receipt), receipt)
     return Delivery("sent", outbox.record_attempt(entry, None, sent=True))

@@ -26,15 +26,29 @@ PHASES_WITH_ROLES = 5  # provinces, committees, cells, admissions, roles
 class FlakyService(ServiceDouble):
     """Admits and commits what it is sent, but answers the first `timeouts`
     waiting submissions with 504 (as a node whose certificate came late), and the
-    first `no_leader_answers` (`overloaded_answers`) submissions with 503
-    no_leader (overloaded). Notes whether the outbox held the envelope before it
-    arrived."""
+    first `no_leader_answers` (`overloaded_answers`) requests, single or batch,
+    with 503 no_leader (overloaded). Notes whether the outbox held the envelope
+    before it arrived, and the size of each batch request."""
 
     timeouts = 0
     no_leader_answers = 0
     overloaded_answers = 0
     outbox: Outbox | None = None
     kept_before_sent: list[bool]
+    batches: list[int]
+
+    def _unavailable(self) -> None:
+        if self.no_leader_answers:
+            self.no_leader_answers -= 1
+            raise NoLeader(retry_after=1.0)
+        if self.overloaded_answers:
+            self.overloaded_answers -= 1
+            raise Overloaded(retry_after=1.0)
+
+    async def submit_batch(self, envelopes: list[bytes], *, wait: bool, timeout: float = 30.0) -> list[dict]:
+        self.batches.append(len(envelopes))
+        self._unavailable()  # the batch as a whole, as a node without a leader or full answers
+        return await super().submit_batch(envelopes, wait=wait, timeout=timeout)
 
     async def submit(self, envelope: bytes, *, wait: bool, timeout: float = 30.0) -> dict:
         from ledger.documents import Envelope
@@ -42,12 +56,7 @@ class FlakyService(ServiceDouble):
         doc_id = Envelope.from_bytes(envelope).doc_id
         if self.outbox is not None:
             self.kept_before_sent.append(self.outbox.get(doc_id) is not None)
-        if self.no_leader_answers:
-            self.no_leader_answers -= 1
-            raise NoLeader(retry_after=1.0)
-        if self.overloaded_answers:
-            self.overloaded_answers -= 1
-            raise Overloaded(retry_after=1.0)
+        self._unavailable()
         if wait and self.timeouts:
             self.timeouts -= 1
             await super().submit(envelope, wait=False)
@@ -60,7 +69,7 @@ def cell(tmp_path):
     """A served FlakyService with the sample's units, members and roles; keys on disk."""
     org = SampleOrg(seed=7, anchor_ms=ANCHOR)
     genesis, service = loaded_service(org, PHASES_WITH_ROLES, cls=FlakyService)
-    service.kept_before_sent = []
+    service.kept_before_sent, service.batches = [], []
     org.members_json(tmp_path)
     (tmp_path / "genesis.json").write_text(json.dumps(genesis))
     with serve(service) as url:
@@ -197,7 +206,7 @@ def test_push_stops_when_the_node_is_gone_and_resumes(cell):
         assert run("sign", _minutes_file(cell, f"resume-{label}"), *_key_args(cell)).exit_code == 0
     box = Outbox(cell["dir"] / "minutebook-outbox")
     down = f"http://127.0.0.1:{free_port()}"
-    stopped = run("outbox", "push", str(box.path), "--node", down, "--quiet")
+    stopped = run("outbox", "push", str(box.path), "--node", down, "--quiet", "--batch-size", "1")
     assert stopped.exit_code == 3
     assert "0 committed (0 were already), 0 refused, 2 still pending" in stopped.output
     assert "run `minutebook outbox push` again" in stopped.stderr
@@ -226,15 +235,46 @@ def test_push_stops_at_a_node_that_stays_overloaded(cell, monkeypatch):
     service = cell["service"]
     service.overloaded_answers = 1000
     box = Outbox(cell["dir"] / "minutebook-outbox")
-    stopped = run("outbox", "push", str(box.path), "--node", cell["url"], "--quiet")
+    stopped = run("outbox", "push", str(box.path), "--node", cell["url"], "--quiet", "--batch-size", "1")
     assert stopped.exit_code == 3, stopped.output
     assert "0 committed (0 were already), 0 refused, 2 still pending" in stopped.output
     assert "stopped:" in stopped.stderr
-    assert [e.attempts for e in box.entries("pending")] == [1, 0]  # the second was never sent
+    assert [e.attempts for e in box.entries("pending")] == [1, 0]  # the second batch was never sent
     assert 1000 - service.overloaded_answers > 1  # the SDK sent the first again before giving up
+    assert set(service.batches) == {1}
     service.overloaded_answers = 0
     resumed = run("outbox", "push", str(box.path), "--node", cell["url"], "--quiet")
     assert resumed.exit_code == 0 and "2 committed" in resumed.output
+
+
+def _status_file(ctx, member: str, change: str) -> str:
+    path = ctx["dir"] / f"{member}-{change}.json"
+    path.write_text(json.dumps({"type": "member_status", "org": UNIT, "body": {
+        "member": member, "change": change, "effective_at": "1990-03-02", "reason": "Hồ sơ lưu trữ"}},
+        ensure_ascii=False), encoding="utf-8")
+    return str(path)
+
+
+def test_push_sends_batches_that_need_nothing_of_each_other(cell):
+    """Pending envelopes go in batches, in signing order; one that needs an earlier one
+    committed (a member made full after the admission) starts the next batch, since the
+    node checks a submission against what is committed."""
+    secretary = cell["keys"][1]
+    for f, keys in ((_minutes_file(cell, "batch-a"), _key_args(cell)),
+                    (_status_file(cell, "x0500", "admitted"), ["--key", secretary]),
+                    (_status_file(cell, "x0500", "made_full"), ["--key", secretary]),
+                    (_minutes_file(cell, "batch-b"), _key_args(cell))):
+        assert run("sign", f, *keys).exit_code == 0
+    box = Outbox(cell["dir"] / "minutebook-outbox")
+    pushed = run("outbox", "push", str(box.path), "--node", cell["url"], "--quiet")
+    assert pushed.exit_code == 0, pushed.output
+    assert "4 committed (0 were already), 0 refused, 0 still pending" in pushed.output
+    assert cell["service"].batches == [2, 2]
+    changes = [d["body"]["change"] for d in accepted_docs(cell["service"], "member_status")
+               if d["body"]["member"] == "x0500"]
+    assert changes == ["admitted", "made_full"]
+    assert len(box.entries("committed")) == 4 and all(box.receipt_path(e.doc_id).exists()
+                                                      for e in box.entries("committed"))
 
 
 def test_editing_a_file_whose_envelope_is_pending_is_refused(cell):
@@ -294,3 +334,34 @@ def test_intent_depends_on_the_document_and_the_keys_only():
 ])
 def test_which_answers_settle_an_entry_as_refused(status, code, refusal):
     assert is_refusal(api_errors.error_from_response(status, {"error": code, "message": "m"})) is refusal
+
+
+def test_deliver_batch_settles_each_result_as_a_single_answer_would(tmp_path):
+    from client.outbox import deliver_batch
+    from client.sdk import sign_document
+
+    box = Outbox(tmp_path / "box")
+    entries = [box.keep(sign_document({"type": "org_unit", "org": "central", "body": {
+        "action": "create", "path": f"central/u{i}", "name": f"U{i}", "kind": "cell"}}, [("m1", b"\x01" * 32)]),
+        intent=f"{i:064d}") for i in range(5)]
+    receipt = {"doc_id": entries[0].doc_id, "leaf_index": 7, "block": {"height": 3}}
+    results = [
+        {"doc_id": entries[0].doc_id, "status": "committed", "receipt": receipt},
+        {"doc_id": entries[1].doc_id, "status": "already_committed", "receipt": None},  # block being applied
+        {"doc_id": entries[2].doc_id, "status": "error", "http_status": 409, "error": "duplicate_record",
+         "message": "a minutes with org ... exists", "field": "body.meeting_id", "existing": "ab" * 32},
+        {"doc_id": entries[3].doc_id, "status": "error", "http_status": 504, "error": "timeout", "message": "late"},
+        {"doc_id": entries[4].doc_id, "status": "pending"},
+    ]
+    outcomes = [d.outcome for d in deliver_batch(box, entries, lambda envelopes: results)]
+    assert outcomes == ["committed", "sent", "refused", "unsettled", "sent"]
+    assert [e.state for e in box.entries()] == ["committed", "pending", "refused", "pending", "pending"]
+    assert box.get(entries[2].doc_id).extra["field"] == "body.meeting_id"
+    assert "HTTP 504 timeout" in box.get(entries[3].doc_id).last_error
+
+    def too_large(envelopes):
+        raise api_errors.error_from_response(413, {"error": "too_large", "message": "too many bytes"})
+
+    with pytest.raises(api_errors.TooLargeError):  # about the batch, not its documents: nothing recorded
+        deliver_batch(box, box.entries("pending"), too_large)
+    assert [e.attempts for e in box.entries("pending")] == [1, 1, 1]
