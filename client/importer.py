@@ -6,7 +6,9 @@ Theory of operation.
    template's for a table, client/import_templates.py; one document or one
    already signed envelope per JSONL line), each completed deterministically
    and checked as the ledger checks it (schemas and the rules that tie fields
-   together). A row that repeats an earlier row's document is a problem too.
+   together). A row that repeats an earlier row's document, or records the
+   same act (ledger/schemas.py ``RECORD_KEYS``: the same meeting, the same
+   resolution number...), is a problem too.
    Nothing is signed or sent while planning. Then every unit the rows name is
    looked up on the node (one request per distinct unit). Each problem is a
    :class:`Problem` (row, column, reason) in the report; if there is any,
@@ -30,7 +32,12 @@ Theory of operation.
    ``batch_size`` documents, ``concurrency`` in flight. A committed or already
    committed document is done; a refused one is a problem with the node's
    reason; a timed-out one is sent again (the same bytes) after the wave, a
-   few times. 503 is waited out (Retry-After) by the SDK; a node that cannot
+   few times. A 409 ``duplicate_record`` (another document holds this act:
+   the same meeting, resolution number...) is read back: when the record
+   held says what the row says (type, unit, body, refs), an earlier run made
+   it under another ``created_at`` (its resume file lost) and the row is
+   already committed; otherwise it is a conflict, reported at the row and
+   the column of the act's identity with the doc id to amend. 503 is waited out (Retry-After) by the SDK; a node that cannot
    be reached stops the import, which resumes where it stopped.
 5. **Resume file** (``<FILE>.resume`` unless given): JSON lines, a header
    ``{"minutebook_import": 1, "source", "template", "created_at", "tz"}`` then
@@ -205,6 +212,7 @@ def plan_table(table: Table, template: Template | None, *, created_at: int, tz: 
     items: list[Item] = []
     problems: list[Problem] = []
     first_row_of: dict[str, int] = {}
+    first_row_of_act: dict[bytes, int] = {}
     letters = {name: column_letter(i) for i, name in enumerate(table.header)}
     if template is not None:
         _check_header(table, template, letters)
@@ -231,12 +239,32 @@ def plan_table(table: Table, template: Template | None, *, created_at: int, tz: 
             elif checked.doc_id in first_row_of:
                 problems.append(Problem(row.number, "", f"the same record as {table.where} "
                                                         f"{first_row_of[checked.doc_id]}"))
+            elif (act := _act_of(checked.doc)) is not None and act[0] in first_row_of_act:
+                column, _ = _located(act[1], "", checked.where, letters)
+                problems.append(Problem(row.number, column, f"the same act as {table.where} "
+                                                            f"{first_row_of_act[act[0]]} (one record per act: "
+                                                            "give this one its own identity, or amend that one)"))
             else:
                 first_row_of[checked.doc_id] = row.number
+                if act is not None:
+                    first_row_of_act[act[0]] = row.number
                 checked.row_key = key if key is not None else row_key(row, template)
                 items.append(checked)
     assign_waves(items)
     return Plan(items=items, problems=problems, rows=rows, where=table.where, letters=letters, done=done)
+
+
+def _act_of(doc: Any) -> tuple[bytes, str] | None:
+    """(the identity of the act `doc` records, the field path that names it) for a type with
+    one record per act (ledger/schemas.py ``RECORD_KEYS``), else None."""
+    from ledger.encoding import canonical
+    from ledger.registry_records import record_key
+    from ledger.schemas import RECORD_KEYS
+
+    key = record_key(doc.type, doc.org, doc.body) if isinstance(doc.body, dict) else None
+    if key is None:
+        return None
+    return canonical(key), "body." + next(f for f in RECORD_KEYS[doc.type] if f != "org")
 
 
 def _check_header(table: Table, template: Template, letters: dict) -> None:
@@ -486,6 +514,32 @@ def _node_problem(item: Item, answer: dict, letters: dict) -> Problem:
                    stage="node")
 
 
+def _duplicate_conflict(client: Any, item: Item, answer: dict, letters: dict) -> Problem | None:
+    """None if the record the node holds for this act (409 ``duplicate_record``, ``existing``)
+    says what the row says -- the same type, unit, body and refs: an earlier run of the import
+    committed it under another ``created_at`` or nonce -- else the conflict, naming the row,
+    the column of the act's identity and the record to amend (module doc, step 4)."""
+    from ledger.documents import Envelope
+    from ledger.jsonfmt import b64d
+
+    existing = answer["existing"]
+    try:
+        held = Envelope.from_bytes(b64d(client.get_document(existing)["envelope"], "envelope")).doc
+    except (api_errors.ApiError, MinutebookError, KeyError, TypeError) as exc:
+        held, why = None, f" (it could not be read to compare: {exc})"
+    else:
+        why = ""
+    mine = item.doc
+    if held is not None and (held.type, held.org, held.body, list(held.refs)) == \
+            (mine.type, mine.org, mine.body, list(mine.refs)):
+        return None
+    field_path = answer.get("field") if isinstance(answer.get("field"), str) else ""
+    column, _ = _located(field_path, "", item.where, letters)
+    return Problem(item.row, column, f"another record of this act is in the ledger, document {existing}, and it "
+                                     f"says something else{why}: correct that one with an amendment "
+                                     "(HTTP 409 duplicate_record)", stage="node")
+
+
 def send_plan(client: Any, items: Sequence[Item], keys: Sequence[Any], resume: ResumeFile, *,
               batch_size: int = 500, concurrency: int = 4, timeout: float = 60.0, rounds: int = 3,
               letters: dict | None = None, progress: Callable[[int, SendResult], None] | None = None) -> SendResult:
@@ -533,7 +587,7 @@ def send_plan(client: Any, items: Sequence[Item], keys: Sequence[Any], resume: R
                 result.stopped = result.stopped or str(exc)
             stop.set()
             return batch
-        again, settled = [], []
+        again, settled, duplicates = [], [], []
         with lock:
             for item, answer in zip(batch, answers):
                 status = answer.get("status")
@@ -543,11 +597,27 @@ def send_plan(client: Any, items: Sequence[Item], keys: Sequence[Any], resume: R
                         result.committed += 1
                     else:
                         result.already_committed += 1
+                elif answer.get("error") == "duplicate_record" and isinstance(answer.get("existing"), str):
+                    duplicates.append((item, answer))
                 elif status == "error" and refuses(answer.get("http_status"), answer.get("error")):
                     result.refused.append(_node_problem(item, answer, letters))
                     settled.append({"row": item.row, "doc_id": item.doc_id, "status": "refused"})
                 else:  # timed out, or pending without a receipt: the same bytes again later
                     again.append(item)
+        for item, answer in duplicates:  # a read each, outside the lock
+            try:
+                conflict = _duplicate_conflict(client, item, answer, letters)
+            except api_errors.ConnectionFailed:
+                again.append(item)
+                continue
+            with lock:
+                if conflict is None:
+                    settled.append({"row": item.row, "doc_id": item.doc_id, "status": "already_committed",
+                                    "key": item.row_key, "existing": answer["existing"]})
+                    result.already_committed += 1
+                else:
+                    result.refused.append(conflict)
+                    settled.append({"row": item.row, "doc_id": item.doc_id, "status": "refused"})
         resume.record(settled)
         if progress:
             progress(len(batch) - len(again), result)

@@ -18,6 +18,7 @@ from client.import_templates import TEMPLATES
 from client.importer import Item, assign_waves
 from client.sample_org import SampleOrg
 from client.tabular import read_table
+from ledger.documents import Envelope
 from tests.client.sample_service import ANCHOR, accepted_docs, loaded_service, run
 from tests.node.service_double import ServiceDouble, serve
 
@@ -248,6 +249,57 @@ def test_the_same_row_twice_is_a_problem(office):
     f.write_text(f.read_text() + f.read_text().splitlines()[1] + "\n")
     r = _import(office, str(f))
     assert r.exit_code == 2 and "row 4: the same record as row 2" in r.output
+
+
+def _resolutions_csv(path, rows: list[tuple[str, str]]) -> str:
+    """A resolutions CSV of CELL: one row per (number, title)."""
+    lines = [["unit", "number", "title", "adopted_at", "for", "against", "abstain", "eligible"]]
+    lines += [[CELL, number, title, "2019-11-20T19:30", "12", "0", "1", "15"] for number, title in rows]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(lines)
+    path.write_text(buf.getvalue(), encoding="utf-8")
+    return str(path)
+
+
+def _resolutions(service, number: str) -> list[dict]:
+    return [d for d in accepted_docs(service, "resolution") if d["body"]["number"] == number]
+
+
+def test_a_rerun_that_lost_its_resume_file_finds_its_records_committed(office):
+    """A re-run that makes other documents for the same acts (its resume file gone, so another
+    created_at) meets 409 duplicate_record: a record held that says what the row says is the
+    row already committed, not an error; one that says something else is a conflict at its row."""
+    f = _resolutions_csv(office["dir"] / "nq.csv", [("1/NQ-CB", "Nghị quyết một"), ("2/NQ-CB", "Nghị quyết hai")])
+    r = _import(office, f, "--created-at", "2026-01-05")
+    assert r.exit_code == 0 and "2 committed" in r.output, r.output
+    (office["dir"] / "nq.csv.resume").unlink()
+    r = _import(office, f, "--created-at", "2026-01-06")
+    assert r.exit_code == 0, r.output
+    assert "0 committed, 2 already committed (skipped), 0 refused" in r.output
+    assert len(_resolutions(office["service"], "1/NQ-CB")) == 1 and len(_resolutions(office["service"], "2/NQ-CB")) == 1
+    again = _import(office, f)  # the resume file of that run lists them: not even sent
+    assert again.exit_code == 0 and "0 committed, 2 already committed" in again.output
+    [held] = _resolutions(office["service"], "2/NQ-CB")
+    other = _resolutions_csv(office["dir"] / "nq2.csv", [("3/NQ-CB", "Nghị quyết ba"), ("2/NQ-CB", "Tên khác")])
+    r = _import(office, other)
+    assert r.exit_code == 1, r.output
+    assert "1 committed, 0 already committed (skipped), 1 refused" in r.output
+    [problem] = _report(office["dir"] / "nq2.csv.report.csv")
+    assert (problem["row"], problem["column"], problem["stage"]) == ("3", "number (B)", "node")
+    ledger = office["service"].ledger
+    leaf = next(i for i, d in enumerate(accepted_docs(office["service"])) if d == held)
+    existing = Envelope.from_bytes(ledger.envelope_at(leaf)).doc_id
+    assert f"another record of this act is in the ledger, document {existing}" in problem["reason"]
+    assert "Tên khác" not in problem["reason"] and "HTTP 409 duplicate_record" in problem["reason"]
+    assert _resolutions(office["service"], "2/NQ-CB") == [held]
+
+
+def test_two_rows_recording_one_act_are_a_problem(office):
+    f = _resolutions_csv(office["dir"] / "same-act.csv", [("9/NQ-CB", "Một"), ("8/NQ-CB", "Hai"), ("9/NQ-CB", "Ba")])
+    r = _import(office, f)
+    assert r.exit_code == 2, r.output
+    assert "row 4, column number (B): the same act as row 2" in r.output
+    assert office["service"].batch_requests == 0
 
 
 def test_vietnamese_csv_with_bom_semicolons_and_decomposed_text(office):
