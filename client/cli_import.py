@@ -5,6 +5,7 @@ client/import_templates.py (the templates as data)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -98,16 +99,20 @@ def _infer_template(header: tuple[str, ...], path: str):
               help="created_at of every document (a table's import; fixed in the resume file on the first run).")
 @tz_option("Time zone of dates without an offset")
 @click.option("--sheet", help="The XLSX sheet to read [default: the first].")
-@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 1000),
-              help="Documents per batch request.")
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 1000),
+              help="Documents per batch request (a node takes at most 1000).")
 @click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 32), help="Batches in flight.")
-@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for a batch's commit.")
+@click.option("--timeout", default=60.0, show_default=True,
+              help="Seconds without a block holding more of the documents sent before those not seen are sent "
+                   "again.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
+              help="Processes reading, checking and signing the rows of a long table [default: one per CPU].")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @cli_errors
 def import_(file: str | None, template_name: str | None, output: str | None, keys: tuple[str, ...], node: str,
             check: bool, skip_bad: bool, report_path: str | None, resume_path: str | None, created_at: str | None,
             tz: str | None, sheet: str | None, batch_size: int, concurrency: int, timeout: float,
-            quiet: bool) -> None:
+            jobs: int | None, quiet: bool) -> None:
     """Bulk-load records from a CSV, XLSX or JSONL file: check every row first, then send.
 
     \b
@@ -125,8 +130,8 @@ def import_(file: str | None, template_name: str | None, output: str | None, key
     row, column, stage, reason; it never repeats a cell's value, so no
     personal data). If any row has a problem nothing is sent, unless
     --skip-bad.
-    Then the documents are signed with --key and sent in batches, waiting
-    for each to be committed, with a progress bar. Interrupted, or stopped
+    Then the documents, signed with --key as they are checked, are sent in
+    batches, each seen committed in the node's blocks, with a progress bar. Interrupted, or stopped
     because the node went away, run the same command again: documents are
     built deterministically and FILE.resume lists what is done, so nothing
     is recorded twice.
@@ -148,11 +153,11 @@ def import_(file: str | None, template_name: str | None, output: str | None, key
     if output:
         raise click.UsageError("-o is for writing a template (--template NAME without FILE)")
     _import_file(file, template_name, keys, node, check, skip_bad, report_path, resume_path, created_at, tz,
-                 sheet, batch_size, concurrency, timeout, quiet)
+                 sheet, batch_size, concurrency, timeout, jobs or os.cpu_count() or 1, quiet)
 
 
 def _import_file(file, template_name, keys, node, check, skip_bad, report_path, resume_path, created_at, tz, sheet,
-                 batch_size, concurrency, timeout, quiet) -> None:
+                 batch_size, concurrency, timeout, jobs, quiet) -> None:
     from ledger.timefmt import default_zone_name, parse_time, zone
 
     from . import errors as api_errors
@@ -182,8 +187,11 @@ def _import_file(file, template_name, keys, node, check, skip_bad, report_path, 
             key_cache[key_path] = load_keys((key_path,))[0]
         return key_cache[key_path]
 
+    if not check and not default_keys and template is not None:
+        raise fail("--key: give the key file to sign the records with", EXIT_INPUT)
     plan = plan_table(table, template, created_at=resume.created_at, tz=tzinfo, key_loader=key_loader,
-                      base=path.parent, done_rows=None if check else resume.done_rows)
+                      base=path.parent, done_rows=None if check else resume.done_rows,
+                      sign_with=() if check else default_keys, jobs=jobs)
     if not check and not default_keys and any(i.envelope is None and not i.keys for i in plan.items):
         raise fail("--key: give the key file to sign the records with", EXIT_INPUT)
     where = plan.where

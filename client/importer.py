@@ -28,22 +28,33 @@ Theory of operation.
    created earlier in the file) must be sent after that one is committed.
    Waves go one after another, each committed before the next; within a
    wave nothing depends on anything else, so its batches go in parallel.
-4. **Send.** Batches (``POST /v1/documents:batch``, ``?wait=committed``) of
-   ``batch_size`` documents, ``concurrency`` in flight. A committed or already
-   committed document is done; a refused one is a problem with the node's
-   reason; a timed-out one is sent again (the same bytes) after the wave, a
-   few times. A 409 ``duplicate_record`` (another document holds this act:
-   the same meeting, resolution number...) is read back: when the record
-   held says what the row says (type, unit, body, refs), an earlier run made
-   it under another ``created_at`` (its resume file lost) and the row is
-   already committed; otherwise it is a conflict, reported at the row and
-   the column of the act's identity with the doc id to amend. 503 is waited out (Retry-After) by the SDK; a node that cannot
-   be reached stops the import, which resumes where it stopped.
+4. **Send.** Documents are signed as they are planned (in the pool that
+   reads the rows, for a long table). Each wave goes in batches (``POST
+   /v1/documents:batch``) of ``batch_size`` documents, ``concurrency`` in
+   flight, *without* ``?wait=committed``: a batch is answered once its
+   documents are admitted and journaled, and this thread follows the node's
+   blocks (``GET /v1/blocks``, public: ids and statuses) from the height the
+   wave started at, settling each document as its block shows it accepted
+   (or rejected: the reason is read from the document). A receipt per
+   document, which ``?wait=committed`` answers with, costs the leader about
+   as much as admitting it, and an import needs none (``minutebook receipt``
+   gives one later). A document already committed or refused is settled by
+   its batch's answer. A 409 ``duplicate_record`` (another document holds
+   this act: the same meeting, resolution number...) is read back: when the
+   record held says what the row says (type, unit, body, refs), an earlier
+   run made it under another ``created_at`` (its resume file lost) and the
+   row is already committed; otherwise it is a conflict, reported at the row
+   and the column of the act's identity with the doc id to amend. What no
+   block shows within ``timeout`` seconds after the wave's last batch was
+   answered (a leader change dropped it, or it was not admitted) is sent
+   again, the same bytes, a few rounds. 503 is waited out (Retry-After) by
+   the SDK; a node that cannot be reached stops the import, which resumes
+   where it stopped.
 5. **Resume file** (``<FILE>.resume`` unless given): JSON lines, a header
    ``{"minutebook_import": 1, "source", "template", "created_at", "tz"}`` then
    one ``{"row", "doc_id", "status", "key"}`` per settled document (``key``:
-   :func:`row_key`, a hash of what the row says), appended and fsynced after
-   each batch, before the next is counted. A resumed import does not read
+   :func:`row_key`, a hash of what the row says), appended and fsynced as
+   they settle, before they are counted. A resumed import does not read
    again a row whose documents are all committed (its check was passed, the
    ledger took them) and skips every document listed as committed; a torn
    last line (a crash while writing) is ignored.
@@ -58,6 +69,7 @@ either), only where the problem is and the rule broken.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 import threading
@@ -66,19 +78,21 @@ from concurrent.futures import ThreadPoolExecutor
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from ledger.encoding import normalize
+from ledger.encoding import canonical, normalize
 from ledger.errors import InvalidInput, MinutebookError
 from ledger.files import write_atomically
+from ledger.registry_records import record_key
+from ledger.schemas import RECORD_KEYS
 
 from . import errors as api_errors
 from .import_templates import Template, documents_in, row_documents
 from .outbox import refuses
 from .tabular import Table, column_letter
-from .waves import Waves
+from .waves import Waves, touched_keys
 
-__all__ = ["Problem", "Item", "Plan", "EnvelopeSigner", "plan_table", "row_key", "assign_waves",
+__all__ = ["Problem", "Facts", "facts_of", "Item", "Plan", "EnvelopeSigner", "plan_table", "row_key", "assign_waves",
            "check_units", "ResumeFile", "send_plan", "SendResult", "write_report", "import_nonce", "REPORT_COLUMNS"]
 
 NONCE_DOMAIN = b"minutebook/import-nonce\0"
@@ -111,14 +125,35 @@ class Problem:
         return f"{where} {self.row}{column}: {self.reason}"
 
 
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the checks across rows and the waves need of a document, found once where the row
+    is read: the plan keeps no Document once its envelope is signed."""
+
+    units: tuple[str, ...]          # doc.org, then a unit the body moves a member to (to_org)
+    reads: frozenset[str]           # client/waves.py
+    writes: frozenset[str]
+    act: tuple[bytes, str] | None   # the act it records and the field naming it (ledger RECORD_KEYS)
+
+
+def facts_of(doc: Any, signers: Iterable[str] = (), doc_id: str | None = None) -> Facts:
+    body = doc.body if isinstance(doc.body, dict) else {}
+    reads, writes = touched_keys(doc, signers, doc_id)
+    units = (doc.org, body["to_org"]) if isinstance(body.get("to_org"), str) else (doc.org,)
+    return Facts(units=units, reads=frozenset(reads), writes=frozenset(writes), act=_act_of(doc))
+
+
 @dataclass(slots=True)
 class Item:
-    """One document to send: `document` (a ledger.documents.Document) to sign, or
-    `envelope` bytes already signed; `keys` overrides the import's keys."""
+    """One document to send: `document` (a ledger.documents.Document, with `doc_bytes` its
+    canonical bytes) to sign, or `envelope` bytes signed (by the plan, or already in the
+    file); `keys` overrides the import's keys."""
 
     row: int
     doc_id: str
+    facts: Facts
     document: Any = None
+    doc_bytes: bytes | None = None
     envelope: bytes | None = None
     keys: tuple | None = None
     where: dict = field(default_factory=dict)  # field path -> column, to report the node's answer
@@ -130,8 +165,9 @@ class Item:
         if self.document is not None:
             return self.document
         from ledger.documents import Envelope
+        from ledger.sealing import envelope_of
 
-        return Envelope.from_bytes(self.envelope).doc
+        return Envelope.from_bytes(envelope_of(self.envelope)).doc
 
 
 @dataclass(slots=True)
@@ -203,12 +239,19 @@ def _cell_text(value: Any) -> str | None:
     return None if value is None else value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
+PARALLEL_FROM_ROWS = 4000  # a table this long is read by a pool of processes (below, starting one costs more)
+CHUNK_ROWS = 1000          # rows per task of the pool
+
+
 def plan_table(table: Table, template: Template | None, *, created_at: int, tz: Any = None,
                key_loader: Callable[[str], Any] | None = None, base: Path | None = None,
-               done_rows: dict[str, int] | None = None) -> Plan:
+               done_rows: dict[str, int] | None = None, sign_with: Sequence[Any] = (), jobs: int = 1) -> Plan:
     """Read every row of `table` into documents and check them (module doc, step 1). A row
     whose documents an earlier run of the same import settled (`done_rows`: row key -> count,
-    from the resume file) is counted in ``Plan.done`` and not read again."""
+    from the resume file) is counted in ``Plan.done`` and not read again. With `sign_with`
+    (keys), a table's documents are signed as they are read (``Item.envelope``). With `jobs`
+    > 1, a table of :data:`PARALLEL_FROM_ROWS` rows or more is read by that many processes;
+    the plan is the same."""
     items: list[Item] = []
     problems: list[Problem] = []
     first_row_of: dict[str, int] = {}
@@ -216,51 +259,127 @@ def plan_table(table: Table, template: Template | None, *, created_at: int, tz: 
     letters = {name: column_letter(i) for i, name in enumerate(table.header)}
     if template is not None:
         _check_header(table, template, letters)
+    reader = _RowReader(template, created_at, tz, letters, done_rows or {}, key_loader if template is None else None, base)
+    signer = EnvelopeSigner(sign_with) if sign_with and template is not None else None
     rows = done = 0
-    for row in table.rows:
+    for number, count_done, row_items, row_problems in _read_rows(table.rows, reader, signer, sign_with, jobs):
         rows += 1
-        key = row_key(row, template) if done_rows else None
-        if key is not None and key in done_rows and \
-                done_rows[key] >= (1 if template is None else documents_in(template, row.cells)):
-            done += done_rows[key]
+        if count_done:
+            done += count_done
             continue
-        if template is None:
-            candidates = [_jsonl_candidate(row, key_loader, base, tz)]
-        else:
-            docs, cell_problems = row_documents(template, row.cells, tz=tz)
-            problems.extend(Problem(row.number, _with_letter(p.column, letters), p.rule) for p in cell_problems)
-            candidates = [] if cell_problems else [
-                _Candidate({**doc, "v": 1, "refs": doc.get("refs", []), "created_at": created_at}, where=where)
-                for doc, where in docs]
-        for candidate in candidates:
-            checked = candidate if isinstance(candidate, Problem) else _checked(candidate, row.number, letters)
-            if isinstance(checked, Problem):
-                problems.append(checked)
-            elif checked.doc_id in first_row_of:
-                problems.append(Problem(row.number, "", f"the same record as {table.where} "
-                                                        f"{first_row_of[checked.doc_id]}"))
-            elif (act := _act_of(checked.doc)) is not None and act[0] in first_row_of_act:
+        problems.extend(row_problems)
+        for checked in row_items:
+            if checked.doc_id in first_row_of:
+                problems.append(Problem(number, "", f"the same record as {table.where} {first_row_of[checked.doc_id]}"))
+            elif (act := checked.facts.act) is not None and act[0] in first_row_of_act:
                 column, _ = _located(act[1], "", checked.where, letters)
-                problems.append(Problem(row.number, column, f"the same act as {table.where} "
-                                                            f"{first_row_of_act[act[0]]} (one record per act: "
-                                                            "give this one its own identity, or amend that one)"))
+                problems.append(Problem(number, column, f"the same act as {table.where} "
+                                                        f"{first_row_of_act[act[0]]} (one record per act: "
+                                                        "give this one its own identity, or amend that one)"))
             else:
-                first_row_of[checked.doc_id] = row.number
+                first_row_of[checked.doc_id] = number
                 if act is not None:
-                    first_row_of_act[act[0]] = row.number
-                checked.row_key = key if key is not None else row_key(row, template)
+                    first_row_of_act[act[0]] = number
                 items.append(checked)
     assign_waves(items)
     return Plan(items=items, problems=problems, rows=rows, where=table.where, letters=letters, done=done)
 
 
+_RowPlan = tuple  # (row number, documents an earlier run settled (0: read it), [Item], [Problem])
+
+
+@dataclass(frozen=True, slots=True)
+class _RowReader:
+    """What reading one row needs; a row is read without looking at any other (the checks
+    across rows are plan_table's), so rows can be read in any process."""
+
+    template: Template | None
+    created_at: int
+    tz: Any
+    letters: dict
+    done_rows: dict
+    key_loader: Callable[[str], Any] | None = None
+    base: Path | None = None
+
+    def read(self, row: Any) -> _RowPlan:
+        template, done_rows = self.template, self.done_rows
+        key = row_key(row, template)
+        if key in done_rows and done_rows[key] >= (1 if template is None else documents_in(template, row.cells)):
+            return row.number, done_rows[key], [], []
+        problems: list[Problem] = []
+        if template is None:
+            candidates = [_jsonl_candidate(row, self.key_loader, self.base, self.tz)]
+        else:
+            docs, cell_problems = row_documents(template, row.cells, tz=self.tz)
+            problems.extend(Problem(row.number, _with_letter(p.column, self.letters), p.rule) for p in cell_problems)
+            candidates = [] if cell_problems else [
+                _Candidate({**doc, "v": 1, "refs": doc.get("refs", []), "created_at": self.created_at}, where=where)
+                for doc, where in docs]
+        items = []
+        for candidate in candidates:
+            checked = candidate if isinstance(candidate, Problem) else _checked(candidate, row.number, self.letters)
+            if isinstance(checked, Problem):
+                problems.append(checked)
+            else:
+                checked.row_key = key
+                items.append(checked)
+        return row.number, 0, items, problems
+
+
+def _read_rows(rows: Iterable[Any], reader: _RowReader, signer: "EnvelopeSigner | None", keys: Sequence[Any],
+               jobs: int) -> Iterator[_RowPlan]:
+    """Every row read by `reader` (and its documents signed by `signer`), in order: here, or
+    by `jobs` processes once the table proves long enough to be worth them."""
+    rows = iter(rows)
+    first = list(itertools.islice(rows, PARALLEL_FROM_ROWS))
+    if jobs <= 1 or len(first) < PARALLEL_FROM_ROWS or reader.template is None:
+        for row in itertools.chain(first, rows):
+            yield _signed(reader.read(row), signer)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    chunks = _chunks(itertools.chain(first, rows), CHUNK_ROWS)
+    # spawn: a fork of a process with threads (an HTTP client, a test server) may inherit a held lock
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_start_worker, initargs=(reader, list(keys) if signer else [])) as pool:
+        for planned in pool.map(_read_chunk, chunks):
+            yield from planned
+
+
+def _chunks(rows: Iterator[Any], size: int) -> Iterator[list]:
+    while chunk := list(itertools.islice(rows, size)):
+        yield chunk
+
+
+_WORKER: dict = {}
+
+
+def _start_worker(reader: _RowReader, keys: list) -> None:
+    _WORKER["reader"] = reader
+    _WORKER["signer"] = EnvelopeSigner(keys) if keys else None
+
+
+def _read_chunk(rows: list) -> list[_RowPlan]:
+    reader, signer = _WORKER["reader"], _WORKER["signer"]
+    return [_signed(reader.read(row), signer) for row in rows]
+
+
+def _signed(planned: _RowPlan, signer: "EnvelopeSigner | None") -> _RowPlan:
+    """Each document signed by `signer` (its Document dropped: the envelope holds it)."""
+    if signer is not None:
+        for item in planned[2]:
+            if item.envelope is None and not item.keys:
+                item.envelope = signer.envelope(item.doc_bytes)
+                item.document = item.doc_bytes = None
+    return planned
+
+
 def _act_of(doc: Any) -> tuple[bytes, str] | None:
     """(the identity of the act `doc` records, the field path that names it) for a type with
     one record per act (ledger/schemas.py ``RECORD_KEYS``), else None."""
-    from ledger.encoding import canonical
-    from ledger.registry_records import record_key
-    from ledger.schemas import RECORD_KEYS
-
+    if doc.type not in RECORD_KEYS:
+        return None
     key = record_key(doc.type, doc.org, doc.body) if isinstance(doc.body, dict) else None
     if key is None:
         return None
@@ -283,16 +402,37 @@ def _checked(candidate: _Candidate, row: int, letters: dict) -> Item | Problem:
 
     try:
         if candidate.envelope is not None:
-            return Item(row=row, doc_id=Envelope.from_bytes(candidate.envelope).doc_id, envelope=candidate.envelope)
-        if candidate.where:  # a table row: its cells are NFC and its values made canonical by the templates
+            doc = Envelope.from_bytes(candidate.envelope).doc
+            return Item(row=row, doc_id=doc.doc_id, facts=facts_of(doc), envelope=candidate.envelope)
+        if candidate.where:  # a table row
             obj = candidate.doc
             obj["nonce"] = import_nonce(_nonce_material(obj))
             document = Document(**obj)
+            data = _table_document_bytes(document)
         else:
             document = Document.from_obj(normalize(candidate.doc))
+            data = document.canonical
     except InvalidInput as exc:
         return Problem(row, *_located(exc.field, exc.rule, candidate.where, letters))
-    return Item(row=row, doc_id=document.doc_id, document=document, keys=candidate.keys, where=candidate.where)
+    doc_id = hashlib.sha256(data).hexdigest()
+    return Item(row=row, doc_id=doc_id, document=document, doc_bytes=data, keys=candidate.keys, where=candidate.where,
+                facts=facts_of(document, [k.id for k in candidate.keys] if candidate.keys else (), doc_id))
+
+
+def _table_document_bytes(document: Any) -> bytes:
+    """The canonical bytes of a document a template built from a table's cells: what
+    ``document.canonical`` gives, without walking the value again for the encoding's rules,
+    which hold by construction (every text cell NFC, client/tabular.py; every other value an
+    int, bool, bytes, list or map the template made and the body schema just checked, ints
+    within their bounds), save the size, checked here. A quarter of the cost of reading a
+    row; tests/client/test_import.py checks the bytes against ``canonical``."""
+    from ledger.encoding import MAX_DOCUMENT_BYTES, canonical_of_checked
+    from ledger.errors import TooLarge
+
+    data = canonical_of_checked(document.to_obj())
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise TooLarge("", f"the document would be {len(data)} bytes, over the limit of {MAX_DOCUMENT_BYTES}")
+    return data
 
 
 def _located(field_path: str, rule: str, where: dict, letters: dict) -> tuple[str, str]:
@@ -351,18 +491,16 @@ def assign_waves(items: Sequence[Item]) -> None:
     """Set each item's wave (module doc, step 3; client/waves.py), in file order."""
     waves = Waves()
     for item in items:
-        item.wave = waves.add(item.doc, [k.id for k in item.keys] if item.keys else ())
+        item.wave = waves.add_keys(item.facts.reads, item.facts.writes)
 
 
 def check_units(plan: Plan, exists: Callable[[str], bool]) -> None:
     """Add a problem for every row naming a unit the node does not know (and no document of
     the import creates); `exists(unit)` is asked once per unit, from a few threads."""
-    created = {f"unit:{i.doc.body['path']}" for i in plan.items if i.doc.type == "org_unit"}
+    created = {k for i in plan.items for k in i.facts.writes if k.startswith("unit:")}
     by_unit: dict[str, list[Item]] = {}
     for item in plan.items:
-        doc = item.doc
-        units = {doc.org} | {doc.body[n] for n in ("to_org",) if isinstance(doc.body.get(n), str)}
-        for unit in units:
+        for unit in set(item.facts.units):
             if f"unit:{unit}" not in created:
                 by_unit.setdefault(unit, []).append(item)
     units = sorted(by_unit)
@@ -372,7 +510,7 @@ def check_units(plan: Plan, exists: Callable[[str], bool]) -> None:
         if found[unit]:
             continue
         for item in by_unit[unit]:
-            column = item.where.get("org", "") if item.doc.org == unit else item.where.get("body.to_org", "")
+            column = item.where.get("org", "") if item.facts.units[0] == unit else item.where.get("body.to_org", "")
             plan.problems.append(Problem(item.row, _with_letter(column, plan.letters),
                                          f"no unit {unit} in the ledger (or none the signing key may read)"))
     plan.problems.sort(key=lambda p: p.row)
@@ -477,12 +615,12 @@ class EnvelopeSigner:
         self._keys = [(k.id, nacl.signing.SigningKey(bytes(k.seed))) for k in keys]
         self._keys = [(ident, sk, bytes(sk.verify_key)) for ident, sk in self._keys]
 
-    def envelope(self, document: Any) -> bytes:
+    def envelope(self, doc: bytes) -> bytes:
+        """The envelope of the document whose canonical bytes are `doc`."""
         import msgpack
 
         from ledger.keys import DOC_DOMAIN
 
-        doc = document.canonical
         message = DOC_DOMAIN + doc
         sigs = [{"key": pk, "sig": sk.sign(message).signature, "signer": ident} for ident, sk, pk in self._keys]
         return b"\x82\xa3doc" + doc + b"\xa4sigs" + msgpack.packb(sigs, use_bin_type=True)
@@ -494,20 +632,19 @@ class SendResult:
     already_committed: int = 0
     skipped: int = 0            # settled by an earlier run (the resume file)
     refused: list[Problem] = field(default_factory=list)
-    unsettled: int = 0          # timed out every time, or not sent because the import stopped
+    unsettled: int = 0          # not seen committed after every round, or not sent because the import stopped
     stopped: str | None = None  # why the import stopped early
 
 
-def _submit_batch(client: Any, envelopes: list[bytes], *, timeout: float) -> list[dict]:
-    """One result per envelope, in order (``POST /v1/documents:batch?wait=committed``): one
-    request, unless the envelopes pass the SDK's byte bound (then cut, in order, to fit)."""
-    return client.submit_batch(envelopes, wait=True, timeout=timeout, max_documents=len(envelopes) or 1)
+_FIELD_IN_MESSAGE = re.compile(r"^((?:body|doc)\.[A-Za-z0-9_.\[\]]+): ")
 
 
 def _node_problem(item: Item, answer: dict, letters: dict) -> Problem:
-    """A refusal by the node, placed by its `field` when it names one."""
+    """A refusal by the node, placed by its `field` (or the field its message starts with)."""
     message = str(answer.get("message") or answer.get("error") or "refused")
     field_path = answer.get("field") if isinstance(answer.get("field"), str) else ""
+    if not field_path and (m := _FIELD_IN_MESSAGE.match(message)):
+        field_path = m[1]
     rule = message.removeprefix(f"{field_path}: ") if field_path else message
     column, reason = _located(field_path, rule, item.where, letters)
     return Problem(item.row, column, f"{reason} (HTTP {answer.get('http_status')} {answer.get('error')})",
@@ -541,106 +678,235 @@ def _duplicate_conflict(client: Any, item: Item, answer: dict, letters: dict) ->
 
 
 def send_plan(client: Any, items: Sequence[Item], keys: Sequence[Any], resume: ResumeFile, *,
-              batch_size: int = 500, concurrency: int = 4, timeout: float = 60.0, rounds: int = 3,
+              batch_size: int = 1000, concurrency: int = 4, timeout: float = 60.0, rounds: int = 3,
               letters: dict | None = None, progress: Callable[[int, SendResult], None] | None = None) -> SendResult:
-    """Sign and send `items` wave by wave (module doc, step 4); `progress(advanced, result)` after each batch."""
+    """Sign what the plan left unsigned and send `items` wave by wave (module doc, step 4);
+    `progress(advanced, result)` as documents settle."""
+    return _Sender(client, keys, resume, batch_size=batch_size, concurrency=concurrency, timeout=timeout,
+                   rounds=rounds, letters=letters or {}, progress=progress).send(items)
 
-    letters = letters or {}
-    result = SendResult()
-    lock = threading.Lock()
-    default_signers = EnvelopeSigner(keys)
-    signers: dict[tuple, EnvelopeSigner] = {}
-    todo = [i for i in items if i.doc_id not in resume.done]
-    result.skipped = len(items) - len(todo)
-    if progress:
-        progress(result.skipped, result)
-    waves = sorted({i.wave for i in todo})
-    stop = threading.Event()
 
-    def envelope_of(item: Item) -> bytes:
+class _Stop(Exception):
+    """The node cannot be reached (or stays unavailable past the SDK's retries)."""
+
+
+class _Sender:
+    """send_plan's state: one wave at a time, sent in batches from a few threads while this
+    thread follows the node's blocks to see each document committed (module doc, step 4)."""
+
+    def __init__(self, client: Any, keys: Sequence[Any], resume: ResumeFile, *, batch_size: int, concurrency: int,
+                 timeout: float, rounds: int, letters: dict, progress: Callable | None) -> None:
+        self.client, self.resume, self.letters, self.progress = client, resume, letters, progress
+        self.batch_size, self.concurrency, self.timeout, self.rounds = batch_size, concurrency, timeout, rounds
+        self.result = SendResult()
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.default_signer = EnvelopeSigner(keys)
+        self.signers: dict[tuple, EnvelopeSigner] = {}
+        self.waiting: dict[str, Item] = {}   # sent (or about to be), not settled: doc id -> item
+        self.not_admitted: set[str] = set()  # answered without being admitted: send again at once
+        self.answered_stop = False            # stopped by an answer (not by silence): the blocks still read
+
+    def send(self, items: Sequence[Item]) -> SendResult:
+        result = self.result
+        todo = [i for i in items if i.doc_id not in self.resume.done]
+        result.skipped = len(items) - len(todo)
+        self._advance(result.skipped)
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            for wave in sorted({i.wave for i in todo}):
+                pending = [i for i in todo if i.wave == wave]
+                for _ in range(self.rounds):
+                    pending = self._round(pool, pending)
+                    if not pending or self.stop.is_set():
+                        break
+                if pending:
+                    result.unsettled += len(pending) + sum(1 for i in todo if i.wave > wave)
+                    result.stopped = result.stopped or (
+                        f"{len(pending)} documents were not seen committed after {self.rounds} tries; the "
+                        "documents that depend on them were not sent")
+                    break
+        result.refused.sort(key=lambda p: p.row)
+        return result
+
+    def _advance(self, n: int) -> None:
+        if self.progress and n:
+            self.progress(n, self.result)
+
+    def _envelope(self, item: Item) -> bytes:
         if item.envelope is not None:
             return item.envelope
         if not item.keys:
-            return default_signers.envelope(item.document)
-        signer = signers.get(item.keys)
+            return self.default_signer.envelope(item.doc_bytes)
+        signer = self.signers.get(item.keys)
         if signer is None:
-            signer = signers[item.keys] = EnvelopeSigner(item.keys)
-        return signer.envelope(item.document)
+            signer = self.signers[item.keys] = EnvelopeSigner(item.keys)
+        return signer.envelope(item.doc_bytes)
 
-    def send(batch: list[Item]) -> list[Item]:
-        """Returns the items to send again (timed out)."""
-        if stop.is_set():
-            return batch
-        envelopes = [envelope_of(i) for i in batch]
+    def _round(self, pool: ThreadPoolExecutor, pending: list[Item]) -> list[Item]:
+        """Send `pending` and follow the blocks until each is settled, or nothing more comes
+        for `timeout` seconds after the last batch was answered; the items left."""
         try:
-            answers = _submit_batch(client, envelopes, timeout=timeout)
+            start = int(self.client.status()["height"]) + 1  # the wave's documents can only be in later blocks
+        except api_errors.SdkError as exc:
+            self._stopped(exc)
+            return pending
+        self.waiting = {i.doc_id: i for i in pending}
+        self.not_admitted = set()
+        batches = [pending[k:k + self.batch_size] for k in range(0, len(pending), self.batch_size)]
+        futures = [pool.submit(self._send_batch, batch) for batch in batches]
+        quiet_since = time.monotonic()
+        while not self.stop.is_set():
+            sent = all(f.done() for f in futures)
+            with self.lock:
+                if not self.waiting or (sent and self.waiting.keys() <= self.not_admitted):
+                    break
+            try:
+                page = self.client.blocks(start, 100)["blocks"]
+            except api_errors.SdkError as exc:
+                self._stopped(exc)
+                break
+            if page:
+                start = page[-1]["height"] + 1
+                if self._settle_blocks(page):
+                    quiet_since = time.monotonic()
+            elif sent and time.monotonic() - quiet_since > self.timeout:
+                break
+            else:
+                if not sent:
+                    quiet_since = time.monotonic()
+                time.sleep(0.1)
+        for f in futures:
+            f.result()
+        if self.answered_stop:  # the node answers, but refused to go on: record what it committed
+            self._catch_up(start)
+        with self.lock:
+            left = list(self.waiting.values())
+            self.waiting = {}
+        return left
+
+    def _stopped(self, exc: Exception) -> None:
+        with self.lock:
+            self.result.stopped = self.result.stopped or str(exc)
+            self.answered_stop = self.answered_stop or isinstance(exc, api_errors.ApiError)
+        self.stop.set()
+
+    def _catch_up(self, start: int) -> None:
+        """Settle what the blocks from `start` to the node's height hold, once."""
+        try:
+            while self.waiting:
+                page = self.client.blocks(start, 100)["blocks"]
+                if not page:
+                    return
+                start = page[-1]["height"] + 1
+                self._settle_blocks(page)
+        except api_errors.SdkError:
+            return
+
+    def _send_batch(self, batch: list[Item]) -> None:
+        """Send one batch without waiting for its commit (202: admitted, journaled) and settle
+        what its answers settle already: refusals, documents committed before."""
+        if self.stop.is_set():
+            return
+        client, result = self.client, self.result
+        try:
+            answers = client.submit_batch([self._envelope(i) for i in batch], wait=False,
+                                          max_documents=len(batch))
         except (api_errors.ConnectionFailed, api_errors.ApiError) as exc:
             if isinstance(exc, api_errors.ApiError) and refuses(exc.status, exc.code):
-                with lock:  # a whole batch refused (too large, malformed): every row of it
+                with self.lock:  # the whole batch refused (too large, malformed): every row of it
                     for item in batch:
-                        result.refused.append(Problem(item.row, "", f"{exc.message} (HTTP {exc.status} {exc.code})",
-                                                      stage="node"))
-                    if progress:
-                        progress(len(batch), result)
-                return []
-            with lock:
-                result.stopped = result.stopped or str(exc)
-            stop.set()
-            return batch
-        again, settled, duplicates = [], [], []
-        with lock:
+                        if self.waiting.pop(item.doc_id, None) is not None:
+                            result.refused.append(Problem(item.row, "", f"{exc.message} (HTTP {exc.status} "
+                                                                        f"{exc.code})", stage="node"))
+                    self._advance(len(batch))
+                return
+            self._stopped(exc)
+            return
+        settled, duplicates = [], []
+        with self.lock:
             for item, answer in zip(batch, answers):
                 status = answer.get("status")
+                if item.doc_id not in self.waiting or status == "pending":
+                    continue  # settled by a block already, or to be seen in one
                 if status in ("committed", "already_committed"):
-                    settled.append({"row": item.row, "doc_id": item.doc_id, "status": status, "key": item.row_key})
-                    if status == "committed":
-                        result.committed += 1
-                    else:
-                        result.already_committed += 1
+                    settled.append(self._settled(item, status))
                 elif answer.get("error") == "duplicate_record" and isinstance(answer.get("existing"), str):
                     duplicates.append((item, answer))
                 elif status == "error" and refuses(answer.get("http_status"), answer.get("error")):
-                    result.refused.append(_node_problem(item, answer, letters))
-                    settled.append({"row": item.row, "doc_id": item.doc_id, "status": "refused"})
-                else:  # timed out, or pending without a receipt: the same bytes again later
-                    again.append(item)
+                    result.refused.append(_node_problem(item, answer, self.letters))
+                    settled.append(self._settled(item, "refused"))
+                else:  # not admitted (503 for this one, a 5xx): the same bytes again in the next round
+                    self.not_admitted.add(item.doc_id)
         for item, answer in duplicates:  # a read each, outside the lock
             try:
-                conflict = _duplicate_conflict(client, item, answer, letters)
+                conflict = _duplicate_conflict(client, item, answer, self.letters)
             except api_errors.ConnectionFailed:
-                again.append(item)
+                with self.lock:
+                    self.not_admitted.add(item.doc_id)
                 continue
-            with lock:
+            with self.lock:
+                if item.doc_id not in self.waiting:
+                    continue
                 if conflict is None:
-                    settled.append({"row": item.row, "doc_id": item.doc_id, "status": "already_committed",
-                                    "key": item.row_key, "existing": answer["existing"]})
-                    result.already_committed += 1
+                    settled.append(self._settled(item, "already_committed", existing=answer["existing"]))
                 else:
                     result.refused.append(conflict)
-                    settled.append({"row": item.row, "doc_id": item.doc_id, "status": "refused"})
-        resume.record(settled)
-        if progress:
-            progress(len(batch) - len(again), result)
-        return again
+                    settled.append(self._settled(item, "refused"))
+        self._record(settled)
 
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        for wave in waves:
-            pending = [i for i in todo if i.wave == wave]
-            for _ in range(rounds):
-                batches = [pending[k:k + batch_size] for k in range(0, len(pending), batch_size)]
-                pending = [i for again in pool.map(send, batches) for i in again]
-                if not pending or stop.is_set():
-                    break
-            if pending:
-                result.unsettled += len(pending)
-                later = [i for i in todo if i.wave > wave]
-                result.unsettled += len(later)
-                if not result.stopped:
-                    result.stopped = (f"{len(pending)} documents were not committed in time after {rounds} tries; "
-                                      "the documents that depend on them were not sent")
-                break
-    result.refused.sort(key=lambda p: p.row)
-    return result
+    def _settled(self, item: Item, status: str, **extra: Any) -> dict:
+        """`item` off the waiting list and counted (under the lock); its resume-file entry."""
+        del self.waiting[item.doc_id]
+        self.not_admitted.discard(item.doc_id)
+        if status == "committed":
+            self.result.committed += 1
+        elif status == "already_committed":
+            self.result.already_committed += 1
+        entry = {"row": item.row, "doc_id": item.doc_id, "status": status, **extra}
+        if status != "refused":
+            entry["key"] = item.row_key
+        return entry
+
+    def _record(self, settled: list[dict]) -> None:
+        """Into the resume file (fsynced) before the progress shows them."""
+        self.resume.record(settled)
+        with self.lock:
+            self._advance(len(settled))
+
+    def _settle_blocks(self, blocks: list[dict]) -> bool:
+        """Settle the waiting documents these blocks hold; True if any. A document listed as
+        rejected because it is already accepted (a copy sent again) is committed."""
+        settled, rejected = [], []
+        with self.lock:
+            for block in blocks:
+                for d in block.get("documents", ()):
+                    item = self.waiting.get(d.get("doc_id"))
+                    if item is None:
+                        continue
+                    if d.get("status") == "accepted":
+                        settled.append(self._settled(item, "committed"))
+                    elif str(d.get("reason", "")).split(":", 1)[0] == "duplicate":
+                        settled.append(self._settled(item, "already_committed"))
+                    else:
+                        rejected.append((item, str(d.get("reason") or "rejected")))
+                        settled.append(self._settled(item, "refused"))
+        for item, reason in rejected:
+            problem = self._rejected(item, reason)
+            with self.lock:
+                self.result.refused.append(problem)
+        self._record(settled)
+        return bool(settled)
+
+    def _rejected(self, item: Item, reason: str) -> Problem:
+        """A document rejected when its block applied, with the registry's reason: a block shows
+        most readers only its code, so the document is asked for (a read)."""
+        try:
+            reason = str(self.client.get_document(item.doc_id).get("reason") or reason)
+        except api_errors.SdkError:
+            pass
+        code, _, message = reason.partition(": ")
+        answer = {"message": message or code, "error": code if message else "rejected", "http_status": 422}
+        return _node_problem(item, answer, self.letters)
 
 
 # -- the report ------------------------------------------------------------------------------

@@ -33,11 +33,12 @@ _READ_MEMBERS = ("chair", "secretary")
 _READ_DOCS = ("minutes", "target", "directive", "resolution", "poll")
 
 
-def touched_keys(doc: Any, signers: Iterable[str] = ()) -> tuple[set[str], set[str]]:
-    """(reads, writes) of a ledger.documents.Document signed by `signers` (module doc)."""
+def touched_keys(doc: Any, signers: Iterable[str] = (), doc_id: str | None = None) -> tuple[set[str], set[str]]:
+    """(reads, writes) of a ledger.documents.Document signed by `signers` (module doc);
+    `doc_id` if the caller has it already."""
     body = doc.body if isinstance(doc.body, dict) else {}
     reads = {f"unit:{doc.org}"} | {f"doc:{r}" for r in doc.refs} | {f"member:{s}" for s in signers}
-    writes = {f"doc:{doc.doc_id}"}
+    writes = {f"doc:{doc_id or doc.doc_id}"}
     member = body.get("member")
     if doc.type == "org_unit" and isinstance(body.get("path"), str):
         writes.add(f"unit:{body['path']}")
@@ -64,7 +65,10 @@ class Waves:
 
     def add(self, doc: Any, signers: Iterable[str] = ()) -> int:
         """The wave of `doc`, after every document added before it."""
-        reads, writes = touched_keys(doc, signers)
+        return self.add_keys(*touched_keys(doc, signers))
+
+    def add_keys(self, reads: Iterable[str], writes: Iterable[str]) -> int:
+        """The wave of a document that reads and writes these keys (:func:`touched_keys`)."""
         wave = 0
         for k in reads:
             if k in self._last_write:
@@ -74,8 +78,9 @@ class Waves:
                 wave = max(wave, self._last_touch[k] + 1)
         for k in writes:
             self._last_write[k] = wave
-        for k in reads | writes:
-            self._last_touch[k] = max(self._last_touch.get(k, 0), wave)
+        for keys in (reads, writes):
+            for k in keys:
+                self._last_touch[k] = max(self._last_touch.get(k, 0), wave)
         return wave
 
 

@@ -160,7 +160,7 @@ def main() -> None:
     parser.add_argument("--full-fraction", type=float, default=0.8,
                         help="fraction of members also made full (a second document each)")
     parser.add_argument("--interrupt-at", type=float, default=0.5)
-    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the devnet directory")

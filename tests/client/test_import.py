@@ -15,7 +15,7 @@ import unicodedata
 import pytest
 
 from client.import_templates import TEMPLATES
-from client.importer import Item, assign_waves
+from client.importer import Item, assign_waves, facts_of, plan_table
 from client.sample_org import SampleOrg
 from client.tabular import read_table
 from ledger.documents import Envelope
@@ -46,10 +46,56 @@ class CountingService(ServiceDouble):
         return await super().submit_batch(envelopes, wait=wait, timeout=timeout)
 
 
+class LeaderService(CountingService):
+    """Takes a batch as a leader does: every envelope checked against the committed ledger and
+    answered pending, then all those admitted committed together as one block, in which a rule
+    that ties them together is applied. `ahead` goes first in the next block (another client's
+    documents, admitted meanwhile). The first `lost` admitted documents never reach a block,
+    as after a leader change."""
+
+    lost = 0
+    ahead: list[bytes] = []
+
+    async def submit_batch(self, envelopes: list[bytes], *, wait: bool, timeout: float = 30.0) -> list[dict]:
+        from ledger.documents import salvage_doc_id
+        from ledger.errors import MinutebookError
+        from node import batch
+
+        assert not wait, "the import follows the blocks; it asks for no receipts"
+        self.batch_requests += 1
+        results, admitted = [], []
+        async with self._lock:
+            self._clock += 1000
+            for envelope in envelopes:
+                try:
+                    checked = self.ledger.check_submission(envelope, at_ms=self._clock)
+                except MinutebookError as exc:
+                    results.append(batch.failed(salvage_doc_id(envelope), exc))
+                    continue
+                results.append(batch.pending(checked.doc_id))
+                if self.lost:
+                    self.lost -= 1
+                else:
+                    admitted.append(envelope)
+            if admitted:
+                self.apply(self.ahead + admitted)
+                self.ahead = []
+        return results
+
+
+@pytest.fixture()
+def leader(tmp_path):
+    yield from _office(tmp_path, LeaderService)
+
+
 @pytest.fixture()
 def office(tmp_path):
+    yield from _office(tmp_path, CountingService)
+
+
+def _office(tmp_path, cls):
     org = SampleOrg(seed=7, anchor_ms=ANCHOR)
-    _, service = loaded_service(org, PHASES_WITH_ROLES, cls=CountingService)
+    _, service = loaded_service(org, PHASES_WITH_ROLES, cls=cls)
     org.members_json(tmp_path)
     key = tmp_path / "keys" / "members" / f"{org._officer('central/p1', 'secretary')}.json"
     with serve(service) as url:
@@ -243,6 +289,37 @@ def test_refusals_by_the_node_are_reported_by_row(office):
     assert problem["row"] == "4" and problem["stage"] == "node" and "HTTP 4" in problem["reason"]
 
 
+def test_a_document_rejected_when_its_block_applies_is_reported_at_its_row(leader):
+    """x0001's admission passes the leader's check, but another office's admission of x0001
+    reaches the block first: the block rejects the import's, which learns it from the block
+    and names row and column."""
+    from client.sdk import sign_document
+
+    org = leader["org"]
+    secretary = org._officer("central/p1", "secretary")
+    leader["service"].ahead = [sign_document({"type": "member_status", "org": CELL, "body": {
+        "member": "x0001", "change": "admitted", "effective_at": _ms(1980, 1, 1), "reason": ""}},
+        [(secretary, org.seed_of(secretary))])]
+    f = _members_csv(leader["dir"] / "taken.csv", 3, full_every=0)
+    r = _import(leader, f)
+    assert r.exit_code == 1, r.output
+    assert "2 committed, 0 already committed (skipped), 1 refused" in r.output
+    [problem] = _report(leader["dir"] / "taken.csv.report.csv")
+    assert (problem["row"], problem["column"], problem["stage"]) == ("3", "member_id (B)", "node")
+    assert "already exists" in problem["reason"] and "HTTP 422 rejected" in problem["reason"]
+    assert leader["service"].batch_requests == 1
+
+
+def test_a_document_no_block_shows_is_sent_again(leader):
+    leader["service"].lost = 1
+    f = _members_csv(leader["dir"] / "lost.csv", 4, full_every=0)
+    r = _import(leader, f, "--timeout", "1")
+    assert r.exit_code == 0, r.output
+    assert "4 committed, 0 already committed (skipped), 0 refused" in r.output
+    assert leader["service"].batch_requests == 2  # the round that sent the lost one again
+    assert sorted(d["body"]["member"] for d in _members(leader["service"])) == [f"x{i:04d}" for i in range(4)]
+
+
 def test_the_same_row_twice_is_a_problem(office):
     f = office["dir"] / "dup.csv"
     _members_csv(f, 2, full_every=0)
@@ -385,9 +462,35 @@ def test_the_bulk_signer_makes_the_envelope_make_envelope_makes():
     for body_text in ("", "Biên bản", "x" * 70_000):
         doc = Document.new(type="org_unit", org="central", body={"action": "create", "path": "central/a",
                                                                   "name": body_text or "A", "kind": "cell"})
-        data = signer.envelope(doc)
+        data = signer.envelope(doc.canonical)
         assert data == make_envelope(doc, [(k.id, k.seed) for k in keys]).to_bytes()
         Envelope.from_bytes(data).verify_signatures()
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_tables_plan_signs_the_documents_the_ledger_would_build(tmp_path, monkeypatch, jobs):
+    """The plan's bytes, ids and envelopes are those of ledger.documents (canonical,
+    make_envelope), whether the rows are read here or by a pool of processes."""
+    import client.importer as importer
+    from ledger.documents import Document, make_envelope
+    from ledger.encoding import decode_canonical
+    from ledger.keys import KeyFile, public_key
+    from ledger.timefmt import zone
+
+    monkeypatch.setattr(importer, "PARALLEL_FROM_ROWS", 10)
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 7)
+    seed = b"\x05" * 32
+    key = KeyFile(id_field="member_id", id="m0005", public_key=public_key(seed), seed=seed)
+    f = _members_csv(tmp_path / "m.csv", 40, bad={(5, "name"): "Đặng Thị Hồng Nhung"})
+    plan = plan_table(read_table(f), TEMPLATES["members"], created_at=ANCHOR, tz=zone("Asia/Ho_Chi_Minh"),
+                      sign_with=[key], jobs=jobs)
+    assert plan.problems == [] and len(plan.items) == 60 and plan.rows == 40
+    assert [i.row for i in plan.items][:3] == [2, 2, 3]  # file order, whatever process read the row
+    for item in plan.items:
+        doc = Document.from_obj(decode_canonical(item.envelope)["doc"])
+        assert item.envelope == make_envelope(doc, [(key.id, seed)]).to_bytes()
+        assert item.doc_id == doc.doc_id and item.facts == facts_of(doc)
+        assert item.wave == (doc.body["change"] == "made_full")
 
 
 def test_jsonl_dates_are_read_as_submit_reads_them(office):
@@ -418,7 +521,7 @@ def test_waves_put_each_document_after_what_it_depends_on():
 
     def item(row, type_, org, body, signer="m1"):
         doc = Document.new(type=type_, org=org, body=body, created_at=1)
-        return Item(row=row, doc_id=doc.doc_id, document=doc, keys=(_Key(signer),))
+        return Item(row=row, doc_id=doc.doc_id, document=doc, keys=(_Key(signer),), facts=facts_of(doc, [signer]))
 
     unit = {"action": "create", "path": "central/a", "name": "A", "kind": "cell"}
     admit = {"member": "m9", "change": "admitted", "effective_at": 1, "reason": ""}
