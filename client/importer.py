@@ -47,9 +47,10 @@ Theory of operation.
    and the column of the act's identity with the doc id to amend. What no
    block shows within ``timeout`` seconds after the wave's last batch was
    answered (a leader change dropped it, or it was not admitted) is sent
-   again, the same bytes, a few rounds. 503 is waited out (Retry-After) by
-   the SDK; a node that cannot be reached stops the import, which resumes
-   where it stopped.
+   again, the same bytes, a few rounds, as is a batch answered 502 or 504
+   (the node that took it could not reach the leader in time). 503 is waited
+   out (Retry-After) by the SDK; a node that cannot be reached stops the
+   import, which resumes where it stopped.
 5. **Resume file** (``<FILE>.resume`` unless given): JSON lines, a header
    ``{"minutebook_import": 1, "source", "template", "created_at", "tz"}`` then
    one ``{"row", "doc_id", "status", "key"}`` per settled document (``key``:
@@ -811,6 +812,10 @@ class _Sender:
         try:
             answers = client.submit_batch([self._envelope(i) for i in batch], wait=False,
                                           max_documents=len(batch))
+        except (api_errors.ForwardFailedError, api_errors.TimeoutError_):
+            with self.lock:  # the node that took it could not pass it on in time: the same bytes next round
+                self.not_admitted.update(i.doc_id for i in batch if i.doc_id in self.waiting)
+            return
         except (api_errors.ConnectionFailed, api_errors.ApiError) as exc:
             if isinstance(exc, api_errors.ApiError) and refuses(exc.status, exc.code):
                 with self.lock:  # the whole batch refused (too large, malformed): every row of it

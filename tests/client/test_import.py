@@ -33,9 +33,10 @@ class CountingService(ServiceDouble):
     batch_requests = 0
     broken_after: int | None = None
     fail_batches = 0
+    forward_failures = 0
 
     async def submit_batch(self, envelopes: list[bytes], *, wait: bool, timeout: float = 30.0) -> list[dict]:
-        from node.errors import NodeError, Overloaded
+        from node.errors import ForwardFailed, NodeError, Overloaded
 
         self.batch_requests += 1
         if self.broken_after is not None and self.batch_requests > self.broken_after:
@@ -43,6 +44,9 @@ class CountingService(ServiceDouble):
         if self.fail_batches:
             self.fail_batches -= 1
             raise Overloaded(retry_after=1.0)
+        if self.forward_failures:
+            self.forward_failures -= 1
+            raise ForwardFailed("n2", "no answer within 10 s")
         return await super().submit_batch(envelopes, wait=wait, timeout=timeout)
 
 
@@ -276,6 +280,15 @@ def test_503_from_the_batch_endpoint_is_waited_out(office):
     f = _members_csv(office["dir"] / "busy.csv", 3, full_every=0)
     r = _import(office, f)
     assert r.exit_code == 0, r.output
+    assert office["service"].batch_requests == 2 and len(_members(office["service"])) == 3
+
+
+def test_a_batch_the_node_could_not_forward_goes_again(office):
+    office["service"].forward_failures = 1
+    f = _members_csv(office["dir"] / "forward.csv", 3, full_every=0)
+    r = _import(office, f)
+    assert r.exit_code == 0, r.output
+    assert "3 committed, 0 already committed (skipped), 0 refused" in r.output
     assert office["service"].batch_requests == 2 and len(_members(office["service"])) == 3
 
 
