@@ -5,6 +5,7 @@ ledger holds."""
 from __future__ import annotations
 
 import hashlib
+import time
 
 from click.testing import CliRunner
 
@@ -27,12 +28,16 @@ def run(*args: str, input: str | None = None):
 
 
 def loaded_service(org: SampleOrg, phases: int | None = None, store=None,
-                   cls: type[ServiceDouble] = ServiceDouble) -> tuple[dict, ServiceDouble]:
-    """A `cls` over the genesis of `org` with its first `phases` phases applied (all by default)."""
+                   cls: type[ServiceDouble] = ServiceDouble, start_ms: int | None = None) -> tuple[dict, ServiceDouble]:
+    """A `cls` over the genesis of `org` with its first `phases` phases applied (all by default).
+    Its clock starts at `start_ms`, by default now: the CLI signs created_at with the real clock,
+    and a leader refuses a document from its future. Give one to make twins block for block."""
     nodes = [{"node_id": n, "public_key": b64e(public_key(s)), "peer_addr": f"127.0.0.1:{7100 + i}", "role": "voter"}
              for i, (n, s) in enumerate(sorted(NODE_SEEDS.items()), start=1)]
     genesis = org.genesis(nodes)
-    service = cls(genesis, NODE_SEEDS, start_ms=ANCHOR + 60_000, store=store)
+    if start_ms is None:
+        start_ms = max(ANCHOR + 60_000, int(time.time() * 1000))
+    service = cls(genesis, NODE_SEEDS, start_ms=start_ms, store=store)
     for _, docs in org.phases()[:phases]:
         service.apply([sign_document(doc, [(m, org.seed_of(m)) for m in signers]) for doc, signers in docs])
     return genesis, service

@@ -6,6 +6,7 @@ talk to a node run against tests/node/service_double.py served by uvicorn."""
 from __future__ import annotations
 
 import json
+import time
 import os
 import stat
 
@@ -249,9 +250,10 @@ def test_stats_table(node):
 
 def test_audit_passes_then_catches_a_tampered_envelope_and_a_fork(tmp_path):
     org = SampleOrg(seed=7, anchor_ms=ANCHOR)
-    genesis, good = loaded_service(org, phases=5)
-    _, twin = loaded_service(org, phases=5)
-    _, other = loaded_service(org, phases=4)  # same first blocks, then a different block 5
+    clock = ANCHOR + 60_000  # one clock for all three: the same blocks, byte for byte
+    genesis, good = loaded_service(org, phases=5, start_ms=clock)
+    _, twin = loaded_service(org, phases=5, start_ms=clock)
+    _, other = loaded_service(org, phases=4, start_ms=clock)  # same first blocks, then a different block 5
     other.apply([sign_document(org.phases()[5][1][0][0], [(m, org.seed_of(m)) for m in org.phases()[5][1][0][1]])])
     g = tmp_path / "genesis.json"
     g.write_text(json.dumps(genesis))
@@ -320,7 +322,9 @@ def test_devnet_sample_load_through_the_api_resumes(tmp_path):
     init_cluster(d, nodes=3, base_port=devnet_base_port(3), now_ms=ANCHOR)
     genesis = json.loads((d / "genesis.json").read_text())
     seeds = {n: read_key_file(d / "keys" / f"{n}.json").seed for n in ("n1", "n2", "n3")}
-    service = ServiceDouble(genesis, seeds, start_ms=ANCHOR + 60_000)
+    # The double's clock reads now: the example is signed with the real clock at the end, and a
+    # leader refuses a document created more than the clock bound ahead of its own clock.
+    service = ServiceDouble(genesis, seeds, start_ms=int(time.time() * 1000))
     with serve(service) as url:
         first = load_sample(d, url, quiet=True)
         duplicates = len(first["refused_as_expected"])  # the duplicate attempt, where the ledger has the rule
