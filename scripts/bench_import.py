@@ -18,7 +18,12 @@ later wave), then:
    each once, and none was rejected.
 
 Prints a table; the goal (issue 7) is 100,000 records in under 60 s,
-checking included (the two runs' wall time, both checking every row).
+checking included (the two runs' wall time, both checking every row). It
+also prints the CPU seconds of the import (with its pool of processes) and
+of the three nodes, per document, and the floor their sum sets on this
+machine's cores: on a busy machine the wall times say little, the CPU
+figures (and which side they fall on) still do. `--full-fraction 0` makes
+one document per record.
 Exits 1 if the ledger does not hold each document exactly once.
 """
 
@@ -138,6 +143,30 @@ def planned_ids(csv_path: Path, created_at: int, tz: str) -> list[str]:
     return [i.doc_id for i in plan.items]
 
 
+def children_cpu() -> float:
+    """CPU seconds of the children waited for (each import run, with its pool of processes)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def nodes_cpu(devnet_pid: int) -> float:
+    """CPU seconds the devnet's node processes (its children) have used so far, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == devnet_pid:  # ppid; utime and stime are fields 14 and 15 of stat
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def run_import(args: list[str], env: dict, *, kill_when=None) -> tuple[float, int, str]:
     started = time.monotonic()
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=ROOT, text=True)
@@ -190,6 +219,7 @@ def main() -> None:
         members = tmp / "members.csv"
         members_csv(members, args.records, args.full_fraction, args.seed)
 
+        cpu0, node0 = children_cpu(), nodes_cpu(devnet.pid)
         check_s, code, out = run_import(cli("import", str(members), "--check", "--key", key, "--node", url,
                                             "--quiet"), env)  # --key: the unit lookups are signed reads
         if code != 0:
@@ -199,10 +229,13 @@ def main() -> None:
         planned = planned_ids(members, header["created_at"], header["tz"])
         half = int(len(planned) * args.interrupt_at)
 
+        cpu1 = children_cpu()
         first_s, code1, _ = run_import(cli("import", str(members), *common), env,
                                        kill_when=lambda: settled(resume) >= half)
         at_kill = settled(resume)
         second_s, code2, out2 = run_import(cli("import", str(members), *common), env)
+        client_check, client_runs = cpu1 - cpu0, children_cpu() - cpu1
+        node_cpu = nodes_cpu(devnet.pid) - node0
         if code2 != 0:
             raise SystemExit(f"the resumed import failed (exit {code2}):\n{out2}")
 
@@ -228,6 +261,11 @@ def main() -> None:
              f"rejected: {sorted({reason for _, reason in rejected if _ not in set(imported)})[:3]}"),
             ("copies sent again on resume, refused as already in the log", f"{len(resent):,}"
              + (f" ({resent[0][1][:60]})" if resent else "")),
+            ("CPU: import --check / the two runs", f"{client_check:.1f} s / {client_runs:.1f} s "
+                                                   f"({client_runs / len(planned) * 1e6:.0f} us per document)"),
+            ("CPU: the 3 nodes, over all of it", f"{node_cpu:.1f} s ({node_cpu / len(planned) * 1e3:.2f} ms per document)"),
+            (f"CPU-bound floor on {os.cpu_count()} idle cores (the two runs)",
+             f"{(client_runs + node_cpu) / (os.cpu_count() or 1):.1f} s"),
         ]
         width = max(len(r[0]) for r in rows)
         print(f"bench_import: 3-node devnet, batch {args.batch_size}, {args.concurrency} in flight")
