@@ -92,7 +92,7 @@ def test_only_the_two_cells_are_overdue_whatever_day_it_is_loaded(anchor):
     meeting was the previous month's 5th, past the 31 days of the overdue rule), though the
     inspection finding says two cells are. Now every unit but those met within the window, and
     every meeting, late or not, was held before the load, in the month it is named for."""
-    from node.analytics import OVERDUE_AFTER_MS
+    from views.stats import OVERDUE_AFTER_MS
 
     org = SampleOrg(seed=7, anchor_ms=_anchor(anchor))
     last: dict[str, int] = {}
