@@ -44,9 +44,11 @@ and reading frames during fsyncs and block applies. Tasks:
 - **clock** (node/clock.py): frames carry our wall time and peers' stamps
   feed ``clock_watch``; the producer proposes only while our clock agrees
   with a majority of the voters, and a leader whose clock is off hands over.
-- **catch-up** (node/catchup.py): while a snapshot's height is above the
-  ledger's, committed entries wait in ``_apply_queue`` and blocks are
-  fetched from peers instead.
+- **catch-up** (node/catchup.py): once a snapshot's height is above the
+  ledger's, blocks are fetched from peers instead, and committed entries
+  wait in ``_apply_queue`` until the catch-up has reached that height *and*
+  ``_catchup_done`` has checked the head against the snapshot's hash
+  (``CatchUp.active``).
 
 Applying entry i: a CONF_CHANGE goes to ``raft.apply_conf_change``, and the
 new ConfState is made durable by a local Raft snapshot at i (so a restart
@@ -217,7 +219,7 @@ class NodeRuntime:
         for coro, name in ((self._ticker(), "ticker"), (self._ready_loop(), "ready"), (self._applier(), "apply"),
                            (self._producer_loop(), "producer"), (self._sync_loop(), "sync")):
             self._tasks.append(asyncio.get_running_loop().create_task(self._guard(coro, name), name=name))
-        if self.catchup.target is not None:
+        if self.catchup.active:
             self._start_catchup()
         if len(self.intake):
             log.info("%d journaled submissions to submit again", len(self.intake))
@@ -546,7 +548,7 @@ class NodeRuntime:
             "learner": self.node_id in st.conf_state.learners,
             "voters": list(st.conf_state.voters), "learners": list(st.conf_state.learners),
             "commit_index": st.commit, "applied_index": self._applied_index, "height": self.ledger.height,
-            "catching_up": self.catchup.target is not None, "pending": len(self.producer.pool),
+            "catching_up": self.catchup.active, "pending": len(self.producer.pool),
             "uncommitted": {"documents": self._uncommitted(), "oldest_ms": int(self.intake.oldest_age(now) * 1000),
                             "limit": self.config.max_pending_documents},
             "clock": {"verdict": self._clock_verdict, "offsets_ms": self.clock_watch.offsets(self.clock.now_ms())},
@@ -808,7 +810,7 @@ class NodeRuntime:
         every = self.config.raft.snapshot_every
         applied = self._applied_index
         snap_index = self.log_storage.snapshot().metadata.index
-        if applied - snap_index < every or self.catchup.target is not None:
+        if applied - snap_index < every or self.catchup.active:
             return
         conf = self.raft.status().conf_state
         keep = min(1000, every // 4)
@@ -876,7 +878,7 @@ class NodeRuntime:
             return False
 
     def _can_propose(self) -> bool:
-        if self._role is not Role.LEADER or self.catchup.target is not None or not self._clock_agreed():
+        if self._role is not Role.LEADER or self.catchup.active or not self._clock_agreed():
             return False
         st = self.raft.status()
         if self._applied_index < st.commit:

@@ -44,7 +44,10 @@ Theory of operation
    needed to write) and caught up.
 
 Everything a schedule creates (namespaces, links, mounts, processes) is
-removed by :meth:`FaultCluster.close`, also when a check fails.
+removed by :meth:`FaultCluster.close`, also when a check fails; then the
+nodes' data directories are first copied off their tmpfs into the (now
+plain) directories the configs name, so a finding can be read from the stores
+(``ledger.store.read_only_copy``) as well as from the logs.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -100,6 +104,7 @@ class FaultCluster(Cluster):
         self.relays: dict[str, subprocess.Popen] = {}
         self.mounts: list[Path] = []
         self.exits: dict[str, list[int]] = {}
+        self.keep_data = False  # close(): move each data directory off its tmpfs first (a schedule's findings)
         self.org_lock = threading.Lock()  # the sample org's document maker is not thread-safe
         super().__init__(root, voters=voters, **kwargs)
 
@@ -198,7 +203,16 @@ class FaultCluster(Cluster):
             except subprocess.TimeoutExpired:
                 pass
         for mount in reversed(self.mounts):
+            kept = mount.with_name(f".{mount.name}-kept")
+            if self.keep_data:  # the processes are gone: copy the stores as they were left (not the ballast)
+                try:
+                    shutil.copytree(mount, kept, ignore=shutil.ignore_patterns("ballast"), dirs_exist_ok=True)
+                except OSError as exc:  # keep cleaning up; the logs are kept anyway
+                    print(f"cannot keep {mount}: {exc}", file=sys.stderr)
             subprocess.run(["umount", "-l", str(mount)], check=False, timeout=30, capture_output=True)
+            if kept.is_dir():  # back where the configs point, in the now empty mount point
+                shutil.copytree(kept, mount, dirs_exist_ok=True)
+                shutil.rmtree(kept, ignore_errors=True)
         self.mounts.clear()
 
 
@@ -649,6 +663,7 @@ def run_schedule(root: Path, *, schedule: int, seed: int, nodes: int = 3, durati
         finally:
             try:
                 if cluster is not None:
+                    cluster.keep_data = not row.ok
                     cluster.close()
             finally:
                 bed.close()
