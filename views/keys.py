@@ -16,6 +16,7 @@ member ids, types and statuses contain no NUL byte, so ``\\0`` ends them.
 from __future__ import annotations
 
 import struct
+import threading
 from typing import Any
 
 import msgpack
@@ -26,6 +27,7 @@ __all__ = ["PREFIX", "be8", "unbe8", "time_key", "key_time", "clamp", "name_key"
 
 PREFIX = b"w/"
 _u64 = struct.Struct(">Q")
+_packers = threading.local()  # one msgpack Packer per thread: reusing one saves making it per value
 TIME_KEY_MAX = b"\xff" * 8  # sorts after every time key
 
 

@@ -27,7 +27,7 @@ from typing import Callable
 
 from ledger.genesis import Genesis
 
-from .keys import name_key, time_key, be8
+from .keys import be8, name_key, pack, time_key
 from .paging import page
 from .projection import Facts, Record, Writer
 from .records import is_confidential, record_date
@@ -37,10 +37,11 @@ __all__ = ["TimelineView", "member_timeline", "entry_json"]
 P_TIMELINE = b"w/tl/"
 _be2 = struct.Struct(">H").pack
 _WIDTH = 18
+_KINDS = frozenset({"member_status", "profile_entry", "minutes", "inspection_finding"})  # those with entries
 
 
-def _entries(record: Record) -> list[tuple[str, dict]]:
-    """(member, entry) pairs of `record`, in a fixed order."""
+def _entries(record: Record, tail: dict) -> list[tuple[str, dict]]:
+    """(member, entry) pairs of `record`, in a fixed order; each entry ends with `tail`'s fields."""
     body = record.body
     if is_confidential(record):
         return []
@@ -57,24 +58,29 @@ def _entries(record: Record) -> list[tuple[str, dict]]:
                 entry[name] = body[name]
         out.append((body["member"], entry))
     elif record.type == "minutes":
-        common = {"org": record.org, "meeting_id": body.get("meeting_id")}
+        org, meeting_id, meeting_kind = record.org, body.get("meeting_id"), body.get("kind")
         for a in body.get("attendees") or ():
-            if isinstance(a, dict) and isinstance(a.get("member"), str):
-                entry = {"kind": "attendance", **common, "meeting_kind": body.get("kind"),
+            if type(a) is dict and isinstance(a.get("member"), str):
+                reason = a.get("reason")
+                entry = {"kind": "attendance", "org": org, "meeting_id": meeting_id, "meeting_kind": meeting_kind,
                          "present": a.get("present") is True}
-                if isinstance(a.get("reason"), str):
-                    entry["reason"] = a["reason"]
+                if isinstance(reason, str):
+                    entry["reason"] = reason
+                entry.update(tail)
                 out.append((a["member"], entry))
         for o in body.get("opinions") or ():
-            if isinstance(o, dict) and isinstance(o.get("member"), str):
-                out.append((o["member"], {"kind": "opinion", **common, "topic": o.get("topic"),
-                                          "summary": o.get("summary")}))
+            if type(o) is dict and isinstance(o.get("member"), str):
+                out.append((o["member"], {"kind": "opinion", "org": org, "meeting_id": meeting_id,
+                                          "topic": o.get("topic"), "summary": o.get("summary"), **tail}))
+        return out
     elif record.type == "inspection_finding":
         subject = body.get("subject")
         if isinstance(subject, dict) and isinstance(subject.get("member"), str):
             out.append((subject["member"], {"kind": "finding", "org": record.org,
                                             "inspection_id": body.get("inspection_id"),
                                             "severity": body.get("severity")}))
+    for _, entry in out:
+        entry.update(tail)
     return out
 
 
@@ -86,21 +92,20 @@ class TimelineView:
         pass
 
     def apply(self, w: Writer, record: Record, facts: Facts, sign: int) -> None:
-        entries = _entries(record)
-        if not entries:
+        if record.type not in _KINDS:
             return
         date = record_date(record)
-        suffix = time_key(date) + be8(record.leaf)
-        doc = bytes.fromhex(record.doc_id)
+        tail = {"date": date, "doc": bytes.fromhex(record.doc_id)}
+        if record.record_id != record.doc_id:
+            tail["rec"] = bytes.fromhex(record.record_id)
+        entries = _entries(record, tail)
+        suffix = b"\0" + time_key(date) + be8(record.leaf)
         for n, (member, entry) in enumerate(entries):
-            key = name_key(P_TIMELINE, member) + suffix + _be2(n)
+            key = P_TIMELINE + member.encode() + suffix + _be2(n)
             if sign < 0:
                 w.delete(key)
-                continue
-            entry = dict(entry, date=date, doc=doc)
-            if record.record_id != record.doc_id:
-                entry["rec"] = bytes.fromhex(record.record_id)
-            w.put_obj(key, entry)
+            else:
+                w.put(key, pack(entry))
 
 
 def entry_json(entry: dict) -> dict:
