@@ -60,10 +60,10 @@ from ledger.timefmt import MIN_MS
 
 from .keys import TIME_KEY_MAX, be8, key_time, name_key, time_key
 from .projection import Facts, Record, Writer, decode
-from .records import record_date
+from .records import concerned_unit, record_date
 
-__all__ = ["MembersView", "member_unit", "member_now", "state_on", "roll_on", "roll_and_roster", "on_roster",
-           "P_MEMBER", "P_BY_STATUS"]
+__all__ = ["MembersView", "member_unit", "member_now", "state_on", "roll_on", "roll_and_roster", "on_roster", "guests",
+           "active_units", "P_MEMBER", "P_BY_STATUS"]
 
 P_MEMBER = b"w/mb/"
 P_EVENTS = b"w/mt/"
@@ -119,6 +119,34 @@ def roll_on(r, unit: str, t: int, value: dict | None = None) -> int:
 def on_roster(spans: list | None, t: int) -> bool:
     """Whether a roster entry (sorted boundaries, module docstring) covers date `t`."""
     return spans is not None and bisect.bisect_right(spans, t) % 2 == 1
+
+
+def guests(w, record: Record, facts: Facts) -> list[str]:
+    """The members a minutes names (attendees, opinions) who were not on the roll of the unit it
+    concerns on the meeting date (guests, members of other units, inactive members), sorted;
+    kept as the fact ``guests`` so that a correction takes back exactly what was counted."""
+    def compute() -> list[str]:
+        body = record.body
+        held = record_date(record)
+        roster = roll_and_roster(w, concerned_unit(w, record, facts))["roster"]
+        named = {a["member"] for a in body.get("attendees") or () if type(a) is dict and type(a.get("member")) is str}
+        named.update(o["member"] for o in body.get("opinions") or ()
+                     if type(o) is dict and type(o.get("member")) is str)
+        return sorted(m for m in named if not on_roster(roster.get(m), held))
+
+    return facts.get("guests", compute)
+
+
+def active_units(r, member_id: str) -> dict[str, int]:
+    """Unit -> the earliest date the member's timeline has them active in it: every unit whose
+    roll the member was ever on, and from when (a bound: never later than any date they were)."""
+    prefix = name_key(P_EVENTS, member_id)
+    out: dict[str, int] = {}
+    for key, value in r.scan(prefix):
+        unit, status = decode(value)
+        if status in ACTIVE and unit not in out:
+            out[unit] = key_time(key[len(prefix):len(prefix) + 8])
+    return out
 
 
 def _set_span(spans: list, start: int, end: int | None, inside: bool) -> list:
@@ -216,30 +244,33 @@ class MembersView:
                 w.delete(name_key(P_BY_STATUS, old[0], old[1]) + mid.encode())
             w.put(name_key(P_BY_STATUS, new[0], new[1]) + mid.encode(), b"")
             t = record_date(record)
-            last, latest = self._event(w, mid, t, record.leaf + 1, new)
+            last, latest = self._event(w, mid, t, record.leaf + 1, new, before)
             after["last"], after["latest"] = last, latest
         else:
             after["last"], after["latest"] = before["last"], before["latest"]
         w.put_obj(key, after)
 
     @staticmethod
-    def _event(w: Writer, mid: str, t: int, seq: int, state: tuple[str, str]) -> tuple[int, list]:
-        """Put the event on the timeline and move the rolls; returns the timeline's (last, latest)."""
+    def _event(w: Writer, mid: str, t: int, seq: int, state: tuple[str, str], now: dict | None) -> tuple[int, list]:
+        """Put the event on the timeline and move the rolls; returns the timeline's (last, latest).
+        `now` is the member's state before (None: no timeline yet)."""
         prefix = name_key(P_EVENTS, mid)
         key = prefix + time_key(t) + be8(seq)
-        previous = next(iter(w.scan(prefix, start=key, reverse=True, limit=1)), None)
-        following = next(iter(w.scan(prefix, start=key, limit=1)), None)
+        newest = now is None or t >= now["last"]  # then it sorts last (seq grows): nothing to look up
+        if newest:
+            previous, end = (None if now is None else now["latest"]), None
+        else:
+            before = next(iter(w.scan(prefix, start=key, reverse=True, limit=1)), None)
+            following = next(iter(w.scan(prefix, start=key, limit=1)), None)
+            previous = None if before is None else decode(before[1])
+            end = None if following is None else key_time(following[0][len(prefix):len(prefix) + 8])
         w.put_obj(key, list(state))
-        end = None if following is None else key_time(following[0][len(prefix):len(prefix) + 8])
-        if end == t:  # cannot happen (seq grows), but an empty interval changes no roll
-            return _latest(w, prefix)
-        if previous is not None:
-            unit, status = decode(previous[1])
-            if status in ACTIVE:
-                _roll_add(w, unit, mid, t, end, -1)
-        if state[1] in ACTIVE:
-            _roll_add(w, state[0], mid, t, end, +1)
-        return _latest(w, prefix)
+        if end != t:  # (end == t cannot happen, seq grows; an empty interval would change no roll)
+            if previous is not None and previous[1] in ACTIVE:
+                _roll_add(w, previous[0], mid, t, end, -1)
+            if state[1] in ACTIVE:
+                _roll_add(w, state[0], mid, t, end, +1)
+        return (t, list(state)) if newest else _latest(w, prefix)
 
 
 def _latest(w: Writer, prefix: bytes) -> tuple[int, list]:

@@ -295,7 +295,8 @@ class Writer:
     def count(self, key: bytes, deltas: Mapping[str, int]) -> None:
         pending = self._counts.get(key)
         if pending is None:
-            pending = self._counts[key] = {}
+            self._counts[key] = dict(deltas)  # (zero deltas are dropped when the batch drains)
+            return
         for name, delta in deltas.items():
             if delta:
                 pending[name] = pending.get(name, 0) + delta
@@ -557,8 +558,6 @@ class Views:
     # -- one document --
 
     def _apply_document(self, w: Writer, header, document) -> None:
-        from .records import AMENDABLE, concerned_unit
-
         doc = document.envelope.doc
         signers = tuple(s.signer for s in document.envelope.sigs)
         if doc.type == AMENDMENT:
@@ -568,16 +567,14 @@ class Views:
                         org=doc.org, body=doc.body if isinstance(doc.body, dict) else {}, created_at=doc.created_at,
                         signers=signers, height=header.height, block_time=header.timestamp)
         facts = Facts()
-        concerned_unit(w, record, facts)  # before any view moves a member: the unit before the change
+        _records.concerned_unit(w, record, facts)  # before any view moves a member: the unit before the change
         for view in self.views:
             view.apply(w, record, facts, +1)
-        if doc.type in AMENDABLE:
+        if doc.type in _records.AMENDABLE:
             w.put_obj(_P_VERSION + bytes.fromhex(record.record_id),
                       {"d": bytes.fromhex(record.doc_id), "l": record.leaf, "o": record.leaf, "f": facts.values})
 
     def _apply_amendment(self, w: Writer, header, document, signers: tuple[str, ...]) -> None:
-        from .records import carried_facts
-
         body = document.envelope.doc.body if isinstance(document.envelope.doc.body, dict) else {}
         target = body.get("target")
         try:
@@ -599,7 +596,7 @@ class Views:
         if body.get("action") == "amend" and isinstance(body.get("body"), dict):
             record = Record(doc_id=document.doc_id, body=body["body"], signers=signers, height=header.height,
                             block_time=header.timestamp, **base)
-            facts = Facts(carried_facts(version["f"]))
+            facts = Facts(_records.carried_facts(version["f"]))
             for view in self.views:
                 view.apply(w, record, facts, +1)
             w.put_obj(key, {"d": bytes.fromhex(document.doc_id), "l": document.leaf_index, "o": version["o"],
@@ -621,6 +618,9 @@ def chain_zone(genesis: Genesis) -> str:
     """The chain's zone for monthly figures: genesis ``time_zone``, default Asia/Ho_Chi_Minh."""
     name = getattr(genesis, "time_zone", None) or genesis.raw.get("time_zone") or DEFAULT_ZONE
     return name if isinstance(name, str) else DEFAULT_ZONE
+
+
+from . import records as _records  # noqa: E402  (records.py builds on Record and Facts above)
 
 
 def _default_views() -> tuple:

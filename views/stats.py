@@ -93,7 +93,7 @@ from ledger.schemas import MEMBER_CHANGES, MEETING_KINDS, SEVERITIES
 from ledger.timefmt import DAY_MS, MAX_MS, month_of, month_start, next_month
 
 from .keys import TIME_KEY_MAX, be8, key_time, name_key, time_key
-from .members import on_roster, roll_and_roster, roll_on
+from .members import guests, roll_on
 from .projection import Facts, Reader, Record, Writer, decode
 from .records import concerned_unit, is_confidential, record_date
 from .units import children_of, is_cell, subtree_counts, unit_record
@@ -229,19 +229,13 @@ def _minutes_counts(w: Writer, record: Record, facts: Facts) -> dict[str, int]:
     unit = concerned_unit(w, record, facts)
     held = record_date(record)
     attendees = [a for a in body.get("attendees") or () if isinstance(a, dict) and isinstance(a.get("member"), str)]
-    rolls = None if "on_roll" in facts.values else roll_and_roster(w, unit)
-    roll = facts.get("roll", lambda: roll_on(w, unit, held, rolls))
-
-    def on_roll() -> list[int]:
-        roster = rolls["roster"]
-        present = listed = 0
-        for a in attendees:
-            if on_roster(roster.get(a["member"]), held):
-                listed += 1
-                present += a.get("present") is True
-        return [present, listed]
-
-    roll_present, roll_listed = facts.get("on_roll", on_roll)
+    roll = facts.get("roll", lambda: roll_on(w, unit, held))
+    off_roll = set(guests(w, record, facts))
+    roll_present = roll_listed = 0
+    for a in attendees:
+        if a["member"] not in off_roll:
+            roll_listed += 1
+            roll_present += a.get("present") is True
     counts = {"m.held": 1, "a.roll": roll, "a.roll_present": roll_present,
               "a.listed": len(attendees), "a.listed_present": sum(1 for a in attendees if a.get("present") is True),
               "o.total": len(body.get("opinions") or ())}
