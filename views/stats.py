@@ -138,8 +138,7 @@ class StatsView:
         date = record_date(record)
         month = month_of(date, w.zone)
         if record.type == "minutes" and not is_confidential(record) and record.body.get("kind") == "regular":
-            counts["m.units_met"] = self._units_met(w, unit, month, sign)
-            self._regular_index(w, unit, date, record.leaf, sign)
+            self._regular_index(w, unit, date, record.leaf, sign)  # (m.units_met: _roll_up)
         deltas = {name: sign * value for name, value in counts.items() if value}
         w.count(name_key(P_OWN, unit) + month.encode(), deltas)
         # The ancestors' counters of what lies below them take the same deltas: summed per
@@ -168,12 +167,6 @@ class StatsView:
             change = body.get("change")
             return {f"c.{change}": 1} if change in MEMBER_CHANGES else None
         return None
-
-    @staticmethod
-    def _units_met(w: Writer, unit: str, month: str, sign: int) -> int:
-        """1 when this regular meeting is the unit's first of the month (or, taken back, its last)."""
-        regular = w.counter(name_key(P_OWN, unit) + month.encode()).get("m.regular", 0)
-        return 1 if (sign > 0 and regular == 0) or (sign < 0 and regular == 1) else 0
 
     @staticmethod
     def _regular_index(w: Writer, unit: str, held: int, leaf: int, sign: int) -> None:
@@ -217,9 +210,20 @@ def _move_overdue(w: Writer, moved: dict) -> None:
 
 
 def _roll_up(w: Writer, pending: dict) -> None:
+    """Add the batch's deltas per (unit, month) to the counters below each ancestor; and count
+    the unit among those with a regular meeting in the month when the batch gave it its first
+    (or took its last): the counter as committed before the batch, plus the batch's meetings."""
     count = w.count
     for (unit, month), deltas in pending.items():
         tail = b"\0" + month.encode()
+        regular = deltas.get("m.regular")
+        if regular:
+            own = P_OWN + unit.encode() + tail
+            before = (w.read(own) or {}).get("m.regular", 0)
+            met = (before + regular > 0) - (before > 0)
+            if met:
+                deltas["m.units_met"] = met
+                count(own, {"m.units_met": met})
         for above in ancestors(unit)[1:]:
             count(P_BELOW + above.encode() + tail, deltas)
 
