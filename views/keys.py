@@ -68,7 +68,10 @@ def pack(value: Any) -> bytes:
     Deterministic because every node (and every rebuild) builds each value by the same
     code from the same inputs; maps whose keys arrive in an order that depends on how
     blocks were batched (counter maps) are sorted before they are packed."""
-    return msgpack.packb(value, use_bin_type=True)
+    packer = getattr(_packers, "pack", None)
+    if packer is None:
+        packer = _packers.pack = msgpack.Packer(use_bin_type=True).pack
+    return packer(value)
 
 
 def unpack(data: bytes) -> Any:
