@@ -2,7 +2,7 @@
 applying a block.
 
     .venv/bin/python scripts/bench_views.py [--documents 1000000] [--cells 2000] [--repeat 20]
-        [--blocks 10] [--warm 5] [--cache DIR] [--rebuild]
+        [--blocks 10] [--warm 20] [--cache DIR] [--rebuild]
 
 The ledger: a root, --provinces provinces, --districts districts per province and cells
 under them (4 levels, at least --cells cells), --members members per cell (in genesis),
@@ -65,7 +65,7 @@ DAY = 86_400_000
 MONTH = 30 * DAY
 BLOCK = 500
 START = 1_767_225_600_000  # 2026-01-01: "now" for the built ledger; its history runs back from here
-GENERATOR = 2  # in the cache's name: bump it when the documents generated change
+GENERATOR = 3  # in the cache's name: bump it when the documents generated change
 
 
 def seed_of(name: str) -> bytes:
@@ -228,8 +228,10 @@ def build(path: Path, args) -> dict:
 
     def flush() -> None:
         nonlocal batch
+        # The block's time: its newest document's created_at (a document is never from the
+        # block's future, and block times never go back).
         ledger.apply_block(BlockProposal(height=ledger.height + 1, prev_hash=ledger.head_hash,
-                                         timestamp=START - 10 * DAY + ledger.height + 1, proposer="n1", term=1,
+                                         timestamp=START - 10 * DAY + org.counter, proposer="n1", term=1,
                                          envelopes=tuple(batch)))
         batch = []
 
@@ -362,7 +364,7 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=15, help="per cell")
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--blocks", type=int, default=10, help="blocks of 500 applied to measure the added cost")
-    parser.add_argument("--warm", type=int, default=5, help="blocks applied first, not measured (caches fill)")
+    parser.add_argument("--warm", type=int, default=20, help="blocks applied first, not measured (caches fill)")
     parser.add_argument("--cache", default=os.path.expanduser("~/.cache/minutebook/bench_views"))
     parser.add_argument("--rebuild", action="store_true", help="build the ledger again even if cached")
     args = parser.parse_args()
