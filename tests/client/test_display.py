@@ -73,7 +73,7 @@ def test_the_cli_and_the_page_show_one_percentage_for_one_answer(tmp_path):
     import time
 
     now = int(time.time() * 1000)
-    service = ServiceDouble(org.genesis, org.node_seeds, start_ms=now - 86_400_000)
+    service = ServiceDouble(org.genesis, org.node_seeds, start_ms=now)
     attendees = [{"member": m, "present": i >= 7} for i, m in enumerate(members)]  # 73 present of 80 listed
     body = {"meeting_id": f"{cell}/1", "kind": "regular", "held_at": now - 3_600_000, "mode": "online",
             "chair": "sec-central", "secretary": "sec-central", "attendees": attendees, "agenda": [],
