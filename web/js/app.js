@@ -1,0 +1,167 @@
+// The shell: one page (web/app.html) for every page URL. It learns about the
+// node (/v1/site), picks the language, and renders the page the URL names from
+// web/js/pages/<name>.js, each of which exports `render(ctx)`. Links between
+// pages are followed without reloading (history.pushState); the back button and
+// a reload land on the same page, because each page's URL says everything it shows.
+//
+// When a page has rendered (its data fetched, names beside ids looked up) the
+// shell sets <html data-page="NAME" data-ready="1"> and the performance mark
+// "page-ready": the browser tests wait on the first and time with the second.
+
+import { getJson } from "./api.js";
+import { h } from "./dom.js";
+import { applyLabels, currentLanguage, pickLanguage, setLanguage, setZones, t } from "./i18n.js";
+import { errorBox, settle } from "./ui.js";
+
+const PAGES = [
+  [/^\/$/, "home"],
+  [/^\/blocks$/, "blocks"],
+  [/^\/blocks\/([0-9]+)$/, "block"],
+  [/^\/documents\/([0-9a-f]{64})$/, "document"],
+  [/^\/units\/(.+?)\/?$/, "unit"],
+  [/^\/dashboard(?:\/(.*?))?\/?$/, "dashboard"],
+  [/^\/members\/([^/]+)$/, "member"],
+  [/^\/search$/, "search"],
+  [/^\/verify$/, "verify"],
+];
+
+const root = document.documentElement;
+const main = document.getElementById("main");
+let site = null;
+let controller = null;
+let firstRender = true;
+
+function match(pathname) {
+  for (const [pattern, name] of PAGES) {
+    const m = pattern.exec(pathname);
+    if (m) return { name, params: m.slice(1).map((p) => (p === undefined ? "" : decodeURIComponent(p))) };
+  }
+  return null;
+}
+
+/** Follow an in-app link without reloading; `replace` for redirects (search -> the one result). */
+export function navigate(url, { replace = false } = {}) {
+  const target = new URL(url, location.href);
+  if (target.origin !== location.origin || !match(target.pathname)) {
+    location.assign(target.href);
+    return;
+  }
+  if (replace) history.replaceState(null, "", target.pathname + target.search + target.hash);
+  else history.pushState(null, "", target.pathname + target.search + target.hash);
+  render();
+}
+
+async function render() {
+  if (controller) controller.abort();
+  controller = new AbortController();
+  const { signal } = controller;
+  root.dataset.ready = "0";
+  const found = match(location.pathname);
+  const name = found ? found.name : "not_found";
+  root.dataset.page = name;
+  markNav(name);
+  const ctx = {
+    site, signal, main, navigate,
+    params: found ? found.params : [],
+    query: new URLSearchParams(location.search),
+    setTitle: (title) => { document.title = `${title} · ${t("app.name")}`; },
+  };
+  main.replaceChildren(h("p", { class: "loading" }, t("common.loading")));
+  try {
+    if (!found) {
+      ctx.setTitle(t("error.not_found.title"));
+      main.replaceChildren(h("div", { class: "card error", role: "alert" },
+        h("h1", { tabindex: "-1" }, t("error.not_found.title")), h("p", {}, t("error.page_not_found")),
+        h("p", {}, h("a", { href: "/" }, t("nav.home")))));
+    } else {
+      const page = await import(`./pages/${name}.js`);
+      await page.render(ctx);
+      await settle();
+    }
+  } catch (exc) {
+    if (signal.aborted || exc.name === "AbortError") return;
+    main.replaceChildren(errorBox(exc));
+    if (!(exc && "status" in exc)) console.error(exc);
+  }
+  if (signal.aborted) return;
+  if (!firstRender) {
+    const title = main.querySelector("h1");
+    if (title) title.focus({ preventScroll: true });
+    window.scrollTo(0, 0);
+  }
+  firstRender = false;
+  root.dataset.ready = "1";
+  performance.mark("page-ready", { detail: name });
+}
+
+function markNav(name) {
+  for (const link of document.querySelectorAll("header.top nav a")) {
+    const active = link.dataset.page === name;
+    if (active) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+}
+
+function onClick(event) {
+  if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  const link = event.target.closest("a[href]");
+  if (!link || link.target || link.hasAttribute("download")) return;
+  const url = new URL(link.href, location.href);
+  if (url.origin !== location.origin || !match(url.pathname)) return;
+  event.preventDefault();
+  if (url.pathname + url.search === location.pathname + location.search && url.hash) {
+    location.hash = url.hash;
+    return;
+  }
+  navigate(url.href);
+}
+
+async function switchLanguage(lang) {
+  if (lang === currentLanguage()) return;
+  await setLanguage(lang, { remember: true });
+  showLanguage();
+  await render();
+}
+
+function showLanguage() {
+  applyLabels(document);
+  for (const button of document.querySelectorAll("[data-lang]")) {
+    button.setAttribute("aria-pressed", String(button.dataset.lang === currentLanguage()));
+  }
+  const footer = document.getElementById("node-facts");
+  if (footer && site) {
+    footer.textContent = t("footer.facts", { node: site.node_id, chain: site.chain_id, zone: site.display_zone });
+  }
+}
+
+async function start() {
+  try {
+    site = await getJson("/v1/site");
+  } catch (exc) {
+    site = { languages: ["vi", "en"], default_language: "vi", root_unit: null, display_zone: null, chain_zone: null };
+    await setLanguage(pickLanguage(site.languages, site.default_language));
+    showLanguage();
+    main.replaceChildren(errorBox(exc));
+    root.dataset.ready = "1";
+    return;
+  }
+  setZones({ display: site.display_zone, chain: site.chain_zone });
+  await setLanguage(pickLanguage(site.languages, site.default_language));
+  for (const link of document.querySelectorAll("[data-root-link]")) {
+    link.href = `${link.dataset.rootLink}/${site.root_unit || ""}`;
+  }
+  showLanguage();
+  document.addEventListener("click", onClick);
+  for (const button of document.querySelectorAll("[data-lang]")) {
+    button.addEventListener("click", () => switchLanguage(button.dataset.lang));
+  }
+  document.getElementById("search").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const q = new FormData(event.target).get("q").toString().trim();
+    if (q) navigate(`/search?q=${encodeURIComponent(q)}`);
+  });
+  window.addEventListener("popstate", render);
+  await render();
+}
+
+start();

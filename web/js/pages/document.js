@@ -1,0 +1,63 @@
+// /documents/{doc_id}: one document as a form, with its signers, where it sits
+// in the ledger, the documents it refers to, and its receipt checked live in the
+// browser (web/js/receipt.js) against this node's genesis.
+
+import { enc, getJson } from "../api.js";
+import { b64d } from "../bytes.js";
+import { decodeCanonical } from "../canonical.js";
+import { facts, h, mono, section } from "../dom.js";
+import { documentForm, documentTitle } from "../forms.js";
+import { formatDateTime, formatNumber, t } from "../i18n.js";
+import { showReceiptCheck } from "../receipt_view.js";
+import { blockLink, docLink, heading, memberLink, statusBadge, typeLabel, unitLink } from "../ui.js";
+
+function signers(sigs) {
+  return h("ul", { class: "signers" }, sigs.map((s) => h("li", {}, memberLink(s.signer), " ",
+    h("span", { class: "muted" }, t("document.key")), " ", mono(Array.from(s.key, (b) => b.toString(16).padStart(2, "0")).join("")))));
+}
+
+export async function render(ctx) {
+  const id = ctx.params[0];
+  const record = await getJson(`/v1/documents/${enc(id)}`, { signal: ctx.signal });
+  const envelope = decodeCanonical(b64d(record.envelope, "envelope"));
+  const doc = envelope.doc;
+  const title = documentTitle(doc);
+  ctx.setTitle(`${typeLabel(doc.type)} ${title}`);
+
+  const receiptBox = h("div", { class: "receipt", id: "receipt-check" });
+  const refs = doc.refs || [];
+  ctx.main.replaceChildren(
+    heading(h("span", {}, typeLabel(doc.type), title ? h("span", { class: "sub" }, " · ", title) : null),
+      statusBadge(record.status)),
+    h("div", { class: "grid" },
+      section(t("document.where"), facts([
+        [t("field.org"), unitLink(doc.org)],
+        [t("document.status"), h("span", {}, statusBadge(record.status), record.reason ? h("span", { class: "muted" }, " ", record.reason) : null)],
+        [t("document.block"), blockLink(record.height)],
+        [t("document.leaf"), record.leaf_index === null ? t("document.no_leaf") : formatNumber(record.leaf_index)],
+        [t("document.created"), formatDateTime(doc.created_at)],
+        [t("document.id"), mono(record.doc_id, 0)],
+      ])),
+      section(t("document.signers"), signers(envelope.sigs),
+        refs.length ? [h("h3", {}, t("document.refs")), h("ul", {}, refs.map((r) => h("li", {}, docLink(r))))] : null)),
+    section(t("document.body"), documentForm(doc)),
+    record.status === "accepted" ? h("section", { class: "card", aria: { labelledby: "receipt-title" } },
+      h("h2", { id: "receipt-title" }, t("receipt.title")),
+      h("p", { class: "hint" }, t("receipt.intro")),
+      receiptBox,
+      h("p", { class: "row" },
+        h("a", { class: "button", href: `/v1/documents/${enc(id)}/receipt?download=true`, download: `receipt-${id.slice(0, 16)}.json` }, t("receipt.download")),
+        h("a", { href: `/verify?doc=${enc(id)}` }, t("receipt.check_file")),
+        h("span", { class: "hint" }, t("receipt.cli"), " ", h("code", {}, `minutebook verify receipt-${id.slice(0, 16)}.json --genesis genesis.json`))))
+      : section(t("receipt.title"), h("p", { class: "hint" }, t("receipt.rejected"))),
+    h("details", { class: "raw card" }, h("summary", {}, t("document.raw")),
+      h("pre", {}, JSON.stringify(record.doc, null, 2))),
+  );
+  if (record.status === "accepted") {
+    const [receipt, genesis] = await Promise.all([
+      getJson(`/v1/documents/${enc(id)}/receipt`, { signal: ctx.signal }),
+      getJson("/v1/genesis", { signal: ctx.signal }),
+    ]);
+    await showReceiptCheck(receiptBox, { receipt, genesis, genesisLabel: t("receipt.this_node") });
+  }
+}
