@@ -188,9 +188,11 @@ def create_app(service: Any, *, max_request_bytes: int | None = None) -> FastAPI
         description=(
             "A committee node of the minutebook ledger. Bytes are base64url without padding; hashes are "
             "lowercase hex. Send `Accept: application/msgpack` for msgpack answers. Errors are "
-            "`{error, message, field?}`. The explorer is at `/`."
+            "`{error, message, field?}`. The web pages are at `/`."
         ),
         openapi_tags=_TAGS,
+        docs_url=None,  # /docs is node/routes/web.py's: Swagger UI from web/vendor/, no CDN
+        redoc_url=None,  # ReDoc would load from a CDN
     )
     app.state.service = service
 

@@ -5,7 +5,9 @@
 | ``documents.py`` | submit, read a document, its receipt |
 | ``log.py`` | tree heads, consistency proofs, blocks (for auditors) |
 | ``registry.py`` | members, org units, meeting analytics |
-| ``node_info.py`` | status, health, metrics, the explorer page |
+| ``node_info.py`` | status, health, metrics |
+| ``search.py`` | search by document id, block height, unit path, member id |
+| ``web.py`` | the web pages (files under ``web/``), ``/docs``, the favicon, ``/v1/site``, ``/v1/genesis`` |
 
 ``node/api.py`` builds the app and calls each in ``ROUTE_MODULES`` order (a
 route with a more general path, e.g. ``/v1/orgs/{path:path}``, must come after
@@ -17,4 +19,4 @@ from __future__ import annotations
 
 __all__ = ["ROUTE_MODULES"]
 
-ROUTE_MODULES = ("documents", "log", "registry", "node_info")
+ROUTE_MODULES = ("documents", "log", "registry", "node_info", "search", "web")

@@ -233,7 +233,7 @@ def test_status_health_metrics(world):
     assert status["role"] == "leader" and status["node_id"] == "n1" and status["root_unit"] == "central"
     assert client.get("/healthz").json()["height"] == service.ledger.height
     assert client.get("/metrics").status_code == 200
-    assert "minutebook explorer" in client.get("/").text
+    assert 'src="/web/js/app.js"' in client.get("/").text  # the web pages' shell (tests/web/)
 
 
 def test_no_leader_is_503_with_retry_after(world):
