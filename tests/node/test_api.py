@@ -15,10 +15,9 @@ from client.sample_org import SampleOrg
 from client.sdk import sign_document
 from ledger.encoding import canonical, decode_canonical
 from ledger.jsonfmt import b64e
-from ledger.keys import public_key
 from node.api import create_app
 
-from .service_double import ServiceDouble
+from .service_double import ServiceDouble, sample_service
 
 ANCHOR = 1_760_000_000_000
 NODE_SEEDS = {f"n{i}": hashlib.sha256(f"api-test-node-{i}".encode()).digest() for i in (1, 2, 3)}
@@ -31,13 +30,7 @@ def _b64d(text: str) -> bytes:
 
 @pytest.fixture(scope="module")
 def world():
-    org = SampleOrg(seed=7, anchor_ms=ANCHOR)
-    nodes = [{"node_id": n, "public_key": b64e(public_key(s)), "peer_addr": f"127.0.0.1:{7100 + i}", "role": "voter"}
-             for i, (n, s) in enumerate(sorted(NODE_SEEDS.items()), start=1)]
-    genesis = org.genesis(nodes)
-    service = ServiceDouble(genesis, NODE_SEEDS, start_ms=ANCHOR + 60_000)
-    for _, docs in org.phases():  # one block per phase, as fast as the ledger applies them
-        service.apply([sign_document(doc, [(m, org.seed_of(m)) for m in signers]) for doc, signers in docs])
+    org, genesis, service = sample_service(NODE_SEEDS, ANCHOR)
     client = TestClient(create_app(service), raise_server_exceptions=False)
     return org, genesis, service, client
 

@@ -106,7 +106,7 @@ function chartCard(Chart, spec, months, series) {
     label: t(`chart.set.${set.key}`),
     data: series.map((s) => {
       const v = set.value(s);
-      return v === null || v === undefined ? null : spec.percent ? Math.round(v * 1000) / 10 : v;
+      return v === null || v === undefined ? null : spec.percent ? v * 100 : v; // the tooltip formats it
     }),
     backgroundColor: set.color,
     borderColor: set.color,

@@ -48,7 +48,8 @@ export async function render(ctx) {
       h("p", { class: "row" },
         h("a", { class: "button", href: `/v1/documents/${enc(id)}/receipt?download=true`, download: `receipt-${id.slice(0, 16)}.json` }, t("receipt.download")),
         h("a", { href: `/verify?doc=${enc(id)}` }, t("receipt.check_file")),
-        h("span", { class: "hint" }, t("receipt.cli"), " ", h("code", {}, `minutebook verify receipt-${id.slice(0, 16)}.json --genesis genesis.json`))))
+        h("span", { class: "hint" }, t("receipt.cli"), " ",
+          h("code", {}, `minutebook verify receipt-${id.slice(0, 16)}.json --genesis genesis.json`)))) // i18n-exempt: a command
       : section(t("receipt.title"), h("p", { class: "hint" }, t("receipt.rejected"))),
     h("details", { class: "raw card" }, h("summary", {}, t("document.raw")),
       h("pre", {}, JSON.stringify(record.doc, null, 2))),

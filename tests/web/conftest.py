@@ -1,0 +1,223 @@
+"""Browser tests of the web pages: Debian's chromium driven by Playwright for Python.
+
+One devnet (three node processes, the sample organisation loaded through the
+API, ``tests/devnet.py``) and one browser serve every test of the session.
+Each test gets a fresh browser context (empty storage, a chosen locale) and a
+page that records what would make it wrong however it looks:
+
+- every console error and uncaught exception (a missing label logs one,
+  ``web/js/i18n.js``);
+- every answer of 400 or more (a favicon 404 included), unless the test
+  says it expects it;
+- every request to another origin (nothing the node serves may load from
+  the internet), and every request that failed.
+
+``open_page(page, path)`` loads a page URL, waits for the shell's
+``data-ready="1"`` (web/js/app.js) and returns the first-render time the
+browser measured (the ``page-ready`` mark, ms since navigation start); the
+times are printed at the end of the session (``pytest_terminal_summary``).
+
+Chromium is started as the machine notes say (root, no GPU, no background
+networking); Playwright gives every launch a fresh, empty profile directory.
+The browser is never downloaded: without /usr/bin/chromium or Playwright the
+tests are skipped with the reason, unless ``MINUTEBOOK_REQUIRE_BROWSER=1``
+(``.ci/run`` sets it), which makes that a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from tests import devnet
+from tests.ports import devnet_base_port
+
+CHROMIUM = os.environ.get("MINUTEBOOK_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+READY = "html[data-ready='1']"
+FIRST_RENDER: dict[str, list[float]] = {}
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("MINUTEBOOK_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"browser tests required (MINUTEBOOK_REQUIRE_BROWSER=1) but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed (pip install playwright; never `playwright install`)")
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        _unavailable(f"no chromium at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@dataclass
+class Net:
+    """A running devnet: its directory, node URLs, genesis and sample members."""
+
+    directory: Path
+    urls: list[str]
+    genesis: dict
+    members: list[dict]
+    http: httpx.Client = field(repr=False)
+
+    @property
+    def url(self) -> str:
+        return self.urls[0]
+
+    def get(self, path: str) -> Any:
+        r = self.http.get(self.url + path)
+        r.raise_for_status()
+        return r.json()
+
+
+@pytest.fixture(scope="session")
+def net(tmp_path_factory, browser) -> Iterator[Net]:
+    directory = tmp_path_factory.mktemp("web") / "devnet"
+    proc = devnet.start(directory, devnet_base_port(3), 3)
+    devnet.wait_running(proc)
+    try:
+        cluster = json.loads((directory / "cluster.json").read_text(encoding="utf-8"))
+        with httpx.Client(timeout=30) as http:
+            yield Net(directory=directory, urls=[n["api_url"] for n in cluster["nodes"]],
+                      genesis=json.loads((directory / "genesis.json").read_text(encoding="utf-8")),
+                      members=json.loads((directory / "members.json").read_text(encoding="utf-8")), http=http)
+    finally:
+        devnet.down(proc)
+
+
+class Watch:
+    """What a page did that a test must see (module docstring)."""
+
+    def __init__(self, origin: str) -> None:
+        self.origin = origin
+        self.errors: list[str] = []
+        self.bad_answers: list[str] = []
+        self.elsewhere: list[str] = []
+        self.expected_status: set[tuple[int, str]] = set()
+
+    def expect_status(self, status: int, path_part: str) -> None:
+        """An answer `status` for a URL containing `path_part` is what the test wants (and the
+        console error the browser logs for it)."""
+        self.expected_status.add((status, path_part))
+
+    def _expected(self, status: int, url: str) -> bool:
+        return any(status == s and part in url for s, part in self.expected_status)
+
+    def on_console(self, message: Any) -> None:
+        if message.type == "error":
+            location = message.location or {}
+            url = location.get("url", "")
+            text = message.text
+            if text.startswith("Failed to load resource") and any(
+                    f"status of {s}" in text and part in url for s, part in self.expected_status):
+                return
+            self.errors.append(f"console: {text} ({url})")
+
+    def on_response(self, response: Any) -> None:
+        if response.status >= 400 and not self._expected(response.status, response.url):
+            self.bad_answers.append(f"{response.status} {response.url}")
+
+    def on_request(self, request: Any) -> None:
+        parts = urlsplit(request.url)
+        if parts.scheme in ("data", "blob"):
+            return
+        if f"{parts.scheme}://{parts.netloc}" != self.origin:
+            self.elsewhere.append(request.url)
+
+    def problems(self) -> list[str]:
+        return self.errors + [f"HTTP {a}" for a in self.bad_answers] + [f"request to {u}" for u in self.elsewhere]
+
+
+@pytest.fixture
+def context(browser, net, request) -> Iterator[Any]:
+    locale = getattr(request, "param", None) or "vi-VN"
+    ctx = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900}, base_url=net.url)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+@pytest.fixture
+def page(context, net) -> Iterator[Any]:
+    p = context.new_page()
+    watch = Watch(urlsplit(net.url).scheme + "://" + urlsplit(net.url).netloc)
+    p.on("console", watch.on_console)
+    p.on("pageerror", lambda exc: watch.errors.append(f"uncaught: {exc}"))
+    p.on("response", watch.on_response)
+    p.on("request", watch.on_request)
+    p.on("requestfailed", lambda r: watch.errors.append(f"request failed: {r.url} {r.failure}"))
+    p.watch = watch
+    yield p
+    problems = watch.problems()
+    assert not problems, "the page did something wrong:\n" + "\n".join(problems)
+
+
+def open_page(page: Any, path: str, *, name: str | None = None) -> float:
+    """Load `path`, wait until the page has rendered; returns and records its first-render time (ms)."""
+    page.goto(path)
+    page.wait_for_selector(READY, state="attached", timeout=30_000)
+    return record_render(page, name or page.evaluate("document.documentElement.dataset.page"))
+
+
+def wait_ready(page: Any) -> None:
+    """After a click that renders another page in place (no reload)."""
+    page.wait_for_selector(READY, state="attached", timeout=30_000)
+
+
+def record_render(page: Any, name: str) -> float:
+    ms = page.evaluate("() => { const m = performance.getEntriesByName('page-ready', 'mark'); "
+                       "return m.length ? m[0].startTime : null; }")
+    if ms is not None:
+        FIRST_RENDER.setdefault(name, []).append(ms)
+    return ms
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not FIRST_RENDER:
+        return
+    terminalreporter.section("first render of each page (ms since navigation start, devnet on loopback)")
+    terminalreporter.write_line(f"{'page':<12} {'loads':>5} {'median':>8} {'max':>8}")
+    for name, times in sorted(FIRST_RENDER.items()):
+        ordered = sorted(times)
+        terminalreporter.write_line(f"{name:<12} {len(ordered):>5} {ordered[len(ordered) // 2]:>8.0f} {ordered[-1]:>8.0f}")
+
+
+@pytest.fixture(scope="session")
+def documents(net) -> dict[str, list[dict]]:
+    """The devnet's accepted documents by type: [{doc_id, height, doc, sigs}] (envelopes decoded here,
+    with the ledger's own decoder)."""
+    from ledger.encoding import decode_canonical
+    from ledger.jsonfmt import b64d
+
+    height = net.get("/v1/blocks?limit=1")["height"]
+    by_type: dict[str, list[dict]] = {}
+    for h in range(1, height + 1):
+        block = net.get(f"/v1/blocks/{h}")
+        envelopes = net.get(f"/v1/blocks/{h}/envelopes")["envelopes"]
+        for entry, raw in zip(block["documents"], envelopes):
+            if entry["status"] != "accepted":
+                continue
+            env = decode_canonical(b64d(raw))
+            by_type.setdefault(env["doc"]["type"], []).append(
+                {"doc_id": entry["doc_id"], "height": h, "doc": env["doc"], "sigs": env["sigs"]})
+    return by_type

@@ -1,0 +1,337 @@
+"""The web pages in a real browser (headless chromium) against a devnet with the
+sample organisation: each page loads with no console error and no request
+off the node; what a page shows is what the API answers; the faults issue 11
+lists at its top are each checked here (the test names say which)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from ledger.timefmt import month_of, month_start, next_month
+from node.routes.web import WEB_ROOT
+
+from .conftest import open_page, wait_ready
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+VI = json.loads((WEB_ROOT / "i18n" / "vi.json").read_text(encoding="utf-8"))
+EN = json.loads((WEB_ROOT / "i18n" / "en.json").read_text(encoding="utf-8"))
+ZONE = "Asia/Ho_Chi_Minh"
+
+
+def add_months(month: str, n: int) -> str:
+    index = int(month[:4]) * 12 + int(month[5:]) - 1 + n
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def months_between(first: str, last: str) -> list[str]:
+    out = [first]
+    while out[-1] != last:
+        out.append(next_month(out[-1]))
+    return out
+
+
+def local(ms: int, fmt: str) -> str:
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).astimezone(ZoneInfo(ZONE)).strftime(fmt)
+
+
+@pytest.fixture(scope="session")
+def latest(net) -> int:
+    return net.get("/v1/blocks?limit=1")["height"]
+
+
+@pytest.fixture(scope="session")
+def minutes(documents) -> dict:
+    """Minutes with several attendees and an opinion (the fullest form)."""
+    return max(documents["minutes"], key=lambda d: (len(d["doc"]["body"]["attendees"]), len(d["doc"]["body"]["opinions"])))
+
+
+def page_urls(net, documents, latest) -> list[str]:
+    member = next(m["member_id"] for m in net.members if m["org"].count("/") == 3)
+    return ["/", "/blocks", f"/blocks?to={max(1, latest - 25)}", "/blocks/1", f"/blocks/{latest}",
+            *[f"/documents/{documents[t][0]['doc_id']}" for t in sorted(documents)],
+            "/units/central", "/units/central/p1/k1/s1", "/dashboard/central", "/dashboard/central/p1/k1",
+            f"/members/{member}", "/search?q=central/p1", "/verify"]
+
+
+def test_every_page_loads_with_no_console_error_and_nothing_from_elsewhere(page, net, documents, latest):
+    """Each page renders (an h1, data-ready) with no console error, no 4xx/5xx and no request
+    off the node (the `page` fixture asserts those at the end); the first-render times are
+    printed at the end of the session."""
+    for url in page_urls(net, documents, latest):
+        open_page(page, url)
+        assert page.locator("main h1").count() == 1, url
+        assert page.locator("main .error").count() == 0, url
+
+
+def test_fault_home_shows_meetings_and_units_and_reaches_the_oldest_block(page, net, latest):
+    """Fault: the home page showed a tree head and 20 block rows, no way to older blocks,
+    nothing about meetings or units."""
+    open_page(page, "/")
+    head = net.get("/v1/tree-head")
+    stats = net.get("/v1/orgs/central/stats")
+    assert page.locator("[data-kpi=documents] .value").inner_text().replace(".", "") == str(head["log_size"])
+    assert page.locator("[data-kpi=meetings] .value").inner_text().replace(".", "") == str(stats["meetings"]["held"])
+    assert page.locator("[data-kpi=units] .value").inner_text() == str(stats["units"])
+    children = [c["path"] for c in net.get("/v1/orgs/central")["children"]]
+    shown = page.locator("main a.unit").evaluate_all("links => links.map(a => a.dataset.unit)")
+    assert set(children) <= set(shown)
+    page.click("text=" + VI["home.all_blocks"])
+    wait_ready(page)
+    heights = []
+    while True:
+        rows = page.locator("main table tbody tr td:first-child a").all_inner_texts()
+        heights += [int(re.sub(r"\D", "", r)) for r in rows]
+        older = page.locator(f"nav.pager a:has-text('{VI['pager.older']}')")
+        if not older.count():
+            break
+        older.click()
+        wait_ready(page)
+    assert heights == list(range(latest, 0, -1))  # every block, newest first, each once
+    assert page.locator(f"nav.pager span.disabled:has-text('{VI['pager.oldest']}')").count() == 1
+
+
+def test_fault_block_rows_have_type_and_unit_and_the_newest_has_no_next(page, net, documents, latest):
+    """Fault: a block's document rows gave no type or unit; "next block" on the newest block
+    led to "not found"."""
+    by_id = {d["doc_id"]: d for docs in documents.values() for d in docs}
+    block = net.get(f"/v1/blocks/{latest}")
+    open_page(page, f"/blocks/{latest}")
+    rows = page.locator("main table tbody tr")
+    assert rows.count() == len(block["documents"])
+    for i, entry in enumerate(block["documents"]):
+        doc = by_id[entry["doc_id"]]["doc"]
+        cells = rows.nth(i).locator("td")
+        assert cells.nth(1).inner_text() == VI[f"type.{doc['type']}"]
+        assert cells.nth(2).locator("a.unit").get_attribute("data-unit") == doc["org"]
+    assert page.locator(f"nav.pager span.disabled:has-text('{VI['block.next']}')").count() == 1
+    assert page.locator(f"nav.pager a:has-text('{VI['block.next']}')").count() == 0
+    page.click(f"nav.pager a:has-text('{VI['block.previous']}')")
+    wait_ready(page)
+    assert urlsplit(page.url).path == f"/blocks/{latest - 1}"
+    assert page.locator(f"nav.pager a:has-text('{VI['block.next']}')").count() == 1
+
+
+def test_fault_document_is_a_form_with_names_local_times_and_signers(page, net, minutes):
+    """Fault: a document was raw JSON in a <pre> with unix-ms times, member ids without names or
+    links, and no signers."""
+    body = minutes["doc"]["body"]
+    open_page(page, f"/documents/{minutes['doc_id']}")
+    assert not page.locator("main pre").is_visible()  # the raw JSON stays folded away
+    form = page.locator("main .form")
+    held = form.locator("dt", has_text=VI["field.held_at"]).locator("xpath=following-sibling::dd[1]").inner_text()
+    assert local(body["held_at"], "%H:%M") in held and local(body["held_at"], "%d/%m/%Y") in held and "GMT+7" in held
+    links = page.locator("main a.member")
+    ids = set(links.evaluate_all("links => links.map(a => a.dataset.member)"))
+    assert {a["member"] for a in body["attendees"]} | {body["chair"], body["secretary"]} <= ids
+    for member_id in ids:
+        name = net.get(f"/v1/members/{member_id}")["member"]["name"]
+        shown = page.locator(f"main a.member[data-member='{member_id}'] .name").first.inner_text()
+        assert shown == name and page.locator(f"main a.member[data-member='{member_id}']").first.get_attribute(
+            "href") == f"/members/{member_id}"
+    signers = page.locator("main ul.signers a.member").evaluate_all("links => links.map(a => a.dataset.member)")
+    assert signers == [s["signer"] for s in minutes["sigs"]]
+    present = sum(1 for a in body["attendees"] if a["present"])
+    assert VI["minutes.attendance"].format(present=present, listed=len(body["attendees"])) in form.inner_text()
+
+
+def _fonts_of(page, selector: str) -> list[dict]:
+    """The fonts chromium really drew `selector`'s text with (DevTools CSS.getPlatformFontsForNode)."""
+    page.evaluate("() => document.fonts.ready.then(() => true)")
+    cdp = page.context.new_cdp_session(page)
+    try:
+        cdp.send("DOM.enable")
+        cdp.send("CSS.enable")
+        root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+        node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+        return cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+    finally:
+        cdp.detach()
+
+
+def test_fault_vietnamese_with_two_diacritics_is_drawn_in_the_vendored_fonts(page, minutes, net):
+    """Fault: Vietnamese letters with two diacritics rendered with displaced marks (the monospace
+    fallback). Text and its raw view are drawn in Noto Sans / Noto Sans Mono, loaded from the node,
+    never in a system fallback font."""
+    open_page(page, "/units/central")
+    title = page.locator("main h1").inner_text()
+    assert re.search("[ẤẦẨẪẬẮẰẲẴẶẾỀỂỄỆỐỒỔỖỘỚỜỞỠỢỨỪỬỮỰấầẩẫậắằẳẵặếềểễệốồổỗộớờởỡợứừửữự]", title), title
+    fonts = _fonts_of(page, "main h1")
+    assert fonts and all(f["familyName"] == "Noto Sans" and f["isCustomFont"] for f in fonts), fonts
+    open_page(page, f"/documents/{minutes['doc_id']}")
+    page.click("details.raw summary")
+    fonts = _fonts_of(page, "details.raw pre")
+    assert fonts and all(f["familyName"] == "Noto Sans Mono" and f["isCustomFont"] for f in fonts), fonts
+
+
+def _expected_series(net, path: str, months: list[str]) -> dict[str, list]:
+    """Per month, from the API: what each chart must draw."""
+    now = int(time.time() * 1000)
+    out = {"meetings": [[], []], "attendance": [[]], "opinions": [[]], "participation": [[]]}
+    pct = lambda x: None if x is None else x * 100  # noqa: E731 - a chart draws percentages
+    for m in months:
+        since = month_start(m, ZONE)
+        until = min(month_start(next_month(m), ZONE) - 1, now)
+        s = net.get(f"/v1/orgs/{path}/stats?since={since}&until={until}")
+        out["meetings"][0].append(s["meetings"]["held"])
+        out["meetings"][1].append(s["meetings"]["on_schedule"])
+        out["attendance"][0].append(pct(s["attendance"]["rate"]))
+        out["opinions"][0].append(s["opinions"]["per_meeting"])
+        out["participation"][0].append(pct(s["votes"]["participation"]))
+    return out
+
+
+def _charts(page) -> dict[str, dict]:
+    return {c["name"]: c for c in page.evaluate("""() => [...document.querySelectorAll('canvas[data-chart]')].map(c => {
+        const chart = Chart.getChart(c);
+        return {name: c.dataset.chart, labels: chart.data.labels, sets: chart.data.datasets.map(d => d.data)};
+    })""")}
+
+
+def test_fault_dashboard_has_a_period_picker_and_charts_of_the_api_figures(page, net):
+    """Fault: a unit page was a key/value table with no charts, no trend, no period picker. Each
+    chart has one point per month of the period and draws the API's figures."""
+    now = int(time.time() * 1000)
+    current = month_of(now, ZONE)
+    first = add_months(current, -5)
+    open_page(page, f"/dashboard/central/p1?from={first}&to={current}")
+    months = months_between(first, current)
+    charts = _charts(page)
+    assert set(charts) == {"meetings", "attendance", "opinions", "participation"}
+    expected = _expected_series(net, "central/p1", months)
+    assert sum(expected["meetings"][0]) > 0
+    for name, chart in charts.items():
+        assert len(chart["labels"]) == len(months), name
+        assert chart["sets"] == expected[name], name
+    # the period picker: twelve months, then the URL says so and every chart has twelve points
+    first12 = add_months(current, -11)
+    page.fill("form.period input[name=from]", first12)
+    page.click(f"form.period button:has-text('{VI['dash.apply']}')")
+    wait_ready(page)
+    assert parse_qs(urlsplit(page.url).query) == {"from": [first12], "to": [current]}
+    charts = _charts(page)
+    assert all(len(c["labels"]) == 12 for c in charts.values())
+    assert charts["meetings"]["sets"] == _expected_series(net, "central/p1", months_between(first12, current))["meetings"]
+
+
+def test_fault_dashboard_rows_add_up_to_the_total_and_overdue_units_are_marked(page, net):
+    """Fault: a district's header total did not match its rows (the committee's own meetings had
+    no row); an overdue cell was not marked."""
+    current = month_of(int(time.time() * 1000), ZONE)
+    first = add_months(current, -5)
+    open_page(page, f"/dashboard/central/p1/k2?from={first}&to={current}")
+    api = net.get(f"/v1/orgs/central/p1/k2/stats?since={month_start(first, ZONE)}&until={int(time.time() * 1000)}")
+    table = page.locator("table[data-table=units]")
+    held = [int(t) for t in table.locator("tbody tr td:nth-child(2)").all_inner_texts()]
+    total = int(table.locator("tfoot td:nth-child(2)").inner_text())
+    assert len(held) == len(api["children"]) + 1  # + the committee's own meetings
+    assert table.locator("tbody tr.own").count() == 1
+    assert sum(held) == total == api["meetings"]["held"] > 0
+    marked = set(table.locator("tbody tr.overdue a.unit").evaluate_all("links => links.map(a => a.dataset.unit)"))
+    assert marked == {c["path"] for c in api["children"] if c["overdue_units"]}
+    listed = set(page.locator("[data-list=overdue] a.unit").evaluate_all("links => links.map(a => a.dataset.unit)"))
+    assert listed == set(api["overdue_units"]) and listed, "the sample has overdue cells"
+
+
+def test_fault_member_page_and_search_by_member_id(page, net):
+    """Fault: #/member/ID silently showed the home page; searching a member id said "org unit …
+    not found"."""
+    member = next(m for m in net.members if m["org"].count("/") == 3 and "secretary" in m["roles"])
+    api = net.get(f"/v1/members/{member['member_id']}")
+    open_page(page, f"/members/{member['member_id']}")
+    assert page.locator("main h1").inner_text() == api["member"]["name"]
+    timeline = page.locator("main ol.timeline li").evaluate_all("items => items.map(li => li.dataset.doc)")
+    assert timeline == [e["doc_id"] for e in api["history"]] and timeline
+    open_page(page, "/")
+    page.fill("#search input[name=q]", member["member_id"])
+    page.press("#search input[name=q]", "Enter")
+    wait_ready(page)
+    assert urlsplit(page.url).path == f"/members/{member['member_id']}"
+    assert page.locator("main h1").inner_text() == api["member"]["name"]
+
+
+@pytest.mark.parametrize("what", ["document", "height", "unit", "nothing"])
+def test_search_finds_each_kind(page, documents, what):
+    doc_id = documents["resolution"][0]["doc_id"]
+    q, path = {"document": (doc_id, f"/documents/{doc_id}"), "height": ("3", "/blocks/3"),
+               "unit": ("central/p1/k1", "/units/central/p1/k1"), "nothing": ("khong-co-gi-ca-xyz", "/search")}[what]
+    open_page(page, "/")
+    page.fill("#search input[name=q]", q)
+    page.press("#search input[name=q]", "Enter")
+    wait_ready(page)
+    assert urlsplit(page.url).path == path
+    if what == "nothing":
+        assert VI["search.nothing"] in page.locator("main").inner_text()
+
+
+def test_unit_page_lists_the_units_the_api_lists(page, net):
+    api = net.get("/v1/orgs/central/p1/k1")
+    open_page(page, "/units/central/p1/k1")
+    shown = page.locator("main table a.unit").evaluate_all("links => links.map(a => a.dataset.unit)")
+    assert shown == [c["path"] for c in api["children"]]
+    assert page.locator("main h1").inner_text() == api["unit"]["name"]
+
+
+def test_fault_language_switch_changes_labels_and_is_remembered(page, context, net):
+    """Fault: every label was English, lang="en", no switch, times UTC only. Vietnamese by default
+    for a Vietnamese browser; the switch changes every label, is remembered, and times stay in the
+    display zone."""
+    open_page(page, "/blocks/1")
+    assert page.evaluate("document.documentElement.lang") == "vi"
+    assert page.locator("header nav a[data-page=home]").inner_text() == VI["nav.home"]
+    assert page.locator("main h1").inner_text() == VI["block.number"].format(height=1)
+    block_time = net.get("/v1/blocks/1")["header_fields"]["timestamp"]
+    page.click("[data-lang=en]")
+    wait_ready(page)
+    assert page.evaluate("document.documentElement.lang") == "en"
+    assert page.locator("header nav a[data-page=home]").inner_text() == EN["nav.home"]
+    assert page.locator("main h1").inner_text() == EN["block.number"].format(height=1)
+    assert page.locator("header [data-lang=en]").get_attribute("aria-pressed") == "true"
+    time_cell = page.locator("main dl.facts dt", has_text=EN["block.time"]).locator("xpath=following-sibling::dd[1]")
+    assert local(block_time, "%H:%M") in time_cell.inner_text() and "GMT+7" in time_cell.inner_text()
+    labels = set(page.locator("main th, main dt, main h2").all_inner_texts())
+    flat = lambda catalogue: {v for value in catalogue.values()  # noqa: E731
+                              for v in (value.values() if isinstance(value, dict) else [value])}
+    assert labels and not labels & (flat(VI) - flat(EN))  # no Vietnamese label left
+    page.reload()
+    wait_ready(page)
+    assert page.evaluate("document.documentElement.lang") == "en"
+
+
+@pytest.mark.parametrize("context, lang", [("en-US", "en"), ("fr-FR", "vi")], indirect=["context"])
+def test_default_language_comes_from_the_browser_then_the_node(page, lang):
+    open_page(page, "/")
+    assert page.evaluate("document.documentElement.lang") == lang
+    assert page.locator("header nav a[data-page=home]").inner_text() == (EN if lang == "en" else VI)["nav.home"]
+
+
+def test_fault_docs_work_offline_and_there_is_a_favicon(page, net):
+    """Fault: /docs was blank without internet (Swagger UI from a CDN) and favicon.ico was a 404."""
+    page.goto("/docs")
+    page.wait_for_selector(".opblock", timeout=30_000)
+    assert page.locator(".opblock").count() >= 15
+    assert page.locator(".opblock-summary-path", has_text="/v1/documents/{doc_id}/receipt").count() == 1
+    r = net.http.get(net.url + "/favicon.ico")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/x-icon"
+    open_page(page, "/")
+    icons = page.locator("link[rel=icon]").evaluate_all("links => links.map(l => l.href)")
+    assert all(net.http.get(href).status_code == 200 for href in icons) and icons
+
+
+def test_an_unknown_document_says_not_found(page):
+    page.watch.expect_status(404, "/v1/documents/")
+    open_page(page, "/documents/" + "0" * 64)
+    assert page.locator("main .error h2").inner_text() == VI["error.not_found.title"]
+
+
+def test_an_unknown_page_says_so(page):
+    open_page(page, "/blocks/abc")
+    assert page.locator("main h1").inner_text() == VI["error.not_found.title"]
