@@ -300,7 +300,7 @@ def _print_welcome(directory: Path, cluster: dict) -> None:
     click.echo("")
     click.echo("minutebook devnet is running:")
     for n in cluster["nodes"]:
-        click.echo(f"  {n['node_id']}  API {n['api_url']}   explorer {n['api_url']}/   API docs {n['api_url']}/docs")
+        click.echo(f"  {n['node_id']}  API {n['api_url']}   web pages {n['api_url']}/   API docs {n['api_url']}/docs")
     click.echo("")
     click.echo("Try:")
     click.echo(f"  minutebook stats {members[0]['org'].split('/')[0]} --node {first}")

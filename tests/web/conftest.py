@@ -157,19 +157,28 @@ def context(browser, net, request) -> Iterator[Any]:
         ctx.close()
 
 
-@pytest.fixture
-def page(context, net) -> Iterator[Any]:
-    p = context.new_page()
-    watch = Watch(urlsplit(net.url).scheme + "://" + urlsplit(net.url).netloc)
+def watched(p: Any, url: str) -> Any:
+    """`p` with a Watch (``p.watch``) on everything it does, for pages of the node at `url`."""
+    watch = Watch(urlsplit(url).scheme + "://" + urlsplit(url).netloc)
     p.on("console", watch.on_console)
     p.on("pageerror", lambda exc: watch.errors.append(f"uncaught: {exc}"))
     p.on("response", watch.on_response)
     p.on("request", watch.on_request)
     p.on("requestfailed", lambda r: watch.errors.append(f"request failed: {r.url} {r.failure}"))
     p.watch = watch
-    yield p
-    problems = watch.problems()
+    return p
+
+
+def assert_behaved(p: Any) -> None:
+    problems = p.watch.problems()
     assert not problems, "the page did something wrong:\n" + "\n".join(problems)
+
+
+@pytest.fixture
+def page(context, net) -> Iterator[Any]:
+    p = watched(context.new_page(), net.url)
+    yield p
+    assert_behaved(p)
 
 
 def open_page(page: Any, path: str, *, name: str | None = None) -> float:

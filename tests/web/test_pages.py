@@ -15,7 +15,7 @@ import pytest
 from ledger.timefmt import month_of, month_start, next_month
 from node.routes.web import WEB_ROOT
 
-from .conftest import open_page, wait_ready
+from .conftest import assert_behaved, open_page, wait_ready, watched
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -335,3 +335,34 @@ def test_an_unknown_document_says_not_found(page):
 def test_an_unknown_page_says_so(page):
     open_page(page, "/blocks/abc")
     assert page.locator("main h1").inner_text() == VI["error.not_found.title"]
+
+
+def test_a_big_block_shows_its_documents_fifty_to_a_page(browser):
+    """A block holds up to 500 documents: its page lists fifty at a time (and looks up the names
+    for those only). Block 4 of the sample, served by an in-process node, holds the 198 admissions."""
+    import hashlib
+
+    from tests.node.service_double import sample_service, serve
+
+    seeds = {f"n{i}": hashlib.sha256(f"web-big-block-{i}".encode()).digest() for i in (1, 2, 3)}
+    _, _, service = sample_service(seeds, 1_760_000_000_000, phases=4)
+    count = len(service.ledger.block(4)["documents"])
+    assert count == 198
+    with serve(service) as url:
+        context = browser.new_context(base_url=url, locale="vi-VN")
+        try:
+            page = watched(context.new_page(), url)
+            open_page(page, "/blocks/4")
+            rows = page.locator("main table tbody tr")
+            assert rows.count() == 50 and rows.first.locator("td").first.inner_text() == "1"
+            assert VI["pager.page"].format(page=1, pages=4) in page.locator("main").inner_text()
+            page.click(f"a:has-text('{VI['pager.next_page']}')")
+            wait_ready(page)
+            assert parse_qs(urlsplit(page.url).query) == {"page": ["2"]}
+            assert page.locator("main table tbody tr").first.locator("td").first.inner_text() == "51"
+            open_page(page, "/blocks/4?page=4")
+            assert page.locator("main table tbody tr").count() == count - 150
+            assert page.locator(f"span.disabled:has-text('{VI['pager.next_page']}')").count() == 1
+            assert_behaved(page)
+        finally:
+            context.close()

@@ -115,6 +115,7 @@ def test_live_check_passes_for_a_real_receipt(page, receipt, net):
     open_page(page, f"/documents/{receipt['doc_id']}")
     assert page.locator("#receipt-check [data-verdict]").get_attribute("data-verdict") == "pass"
     assert _results(page) == {c: "pass" for c in CHECKS}
+    assert page.locator("[data-receipt-alert]").count() == 0
     assert page.locator("#receipt-check [data-genesis-hash]").get_attribute("data-genesis-hash") == \
         Genesis.from_json(net.genesis).genesis_hash.hex()
 
@@ -132,6 +133,7 @@ def test_live_check_fails_naming_the_check(page, receipt, net, how):
     assert verdict.get_attribute("data-check") == TAMPERS[how]
     assert _results(page)[TAMPERS[how]] == "fail"
     assert page.locator(f"#receipt-check li[data-check={TAMPERS[how]}] .why").inner_text()
+    assert page.locator("[data-receipt-alert=fail]").count() == 1  # said at the top of the page too
 
 
 def test_verify_page_checks_a_receipt_file_against_a_genesis_file(page, receipt, net):

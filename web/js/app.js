@@ -9,7 +9,7 @@
 // "page-ready": the browser tests wait on the first and time with the second.
 
 import { getJson } from "./api.js";
-import { h } from "./dom.js";
+import { fill, h } from "./dom.js";
 import { applyLabels, currentLanguage, pickLanguage, setLanguage, setZones, t } from "./i18n.js";
 import { errorBox, settle } from "./ui.js";
 
@@ -66,11 +66,11 @@ async function render() {
     query: new URLSearchParams(location.search),
     setTitle: (title) => { document.title = `${title} · ${t("app.name")}`; },
   };
-  main.replaceChildren(h("p", { class: "loading" }, t("common.loading")));
+  fill(main, h("p", { class: "loading" }, t("common.loading")));
   try {
     if (!found) {
       ctx.setTitle(t("error.not_found.title"));
-      main.replaceChildren(h("div", { class: "card error", role: "alert" },
+      fill(main, h("div", { class: "card error", role: "alert" },
         h("h1", { tabindex: "-1" }, t("error.not_found.title")), h("p", {}, t("error.page_not_found")),
         h("p", {}, h("a", { href: "/" }, t("nav.home")))));
     } else {
@@ -80,7 +80,7 @@ async function render() {
     }
   } catch (exc) {
     if (signal.aborted || exc.name === "AbortError") return;
-    main.replaceChildren(errorBox(exc));
+    fill(main, errorBox(exc));
     if (!(exc && "status" in exc)) console.error(exc);
   }
   if (signal.aborted) return;
@@ -141,7 +141,7 @@ async function start() {
     site = { languages: ["vi", "en"], default_language: "vi", root_unit: null, display_zone: null, chain_zone: null };
     await setLanguage(pickLanguage(site.languages, site.default_language));
     showLanguage();
-    main.replaceChildren(errorBox(exc));
+    fill(main, errorBox(exc));
     root.dataset.ready = "1";
     return;
   }

@@ -22,6 +22,13 @@ export function h(tag, props = {}, ...children) {
   return el;
 }
 
+/** Replace `el`'s children with `children` (nested arrays flattened; null, undefined and false left out). */
+export function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
 function append(el, children) {
   for (const child of children) {
     if (child === null || child === undefined || child === false) continue;

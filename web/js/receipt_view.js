@@ -3,7 +3,7 @@
 // each check by name, passed, failed (and why) or skipped, and a verdict that
 // names the first failure as `minutebook verify` would.
 
-import { h } from "./dom.js";
+import { fill, h } from "./dom.js";
 import { t } from "./i18n.js";
 import { CHECKS, CheckFailed, checkReceipt, genesisHash } from "./receipt.js";
 import { available, ed25519Supported } from "./webcrypto.js";
@@ -31,9 +31,9 @@ export function failureText(failure) {
 
 /** Check `receipt` against `genesis` and show it in `container`; returns checkReceipt's result (or null). */
 export async function showReceiptCheck(container, { receipt, genesis, genesisLabel }) {
-  container.replaceChildren(h("p", { class: "loading" }, t("receipt.checking")));
+  fill(container, h("p", { class: "loading" }, t("receipt.checking")));
   if (!available() || !(await ed25519Supported())) {
-    container.replaceChildren(h("div", { class: "verdict fail", dataset: { verdict: "unavailable" } },
+    fill(container, h("div", { class: "verdict fail", dataset: { verdict: "unavailable" } },
       t(available() ? "receipt.no_ed25519" : "receipt.insecure")), h("p", { class: "hint" }, t("receipt.offline_hint")));
     return null;
   }
@@ -55,7 +55,7 @@ export async function showReceiptCheck(container, { receipt, genesis, genesisLab
       h("span", { class: "visually-hidden" }, " ", t(`receipt.status.${r.status}`))),
     h("span", { class: "what" }, t(`check.${r.check}.what`)),
     r.failure ? h("span", { class: "why" }, failureText(r.failure)) : null)));
-  container.replaceChildren(
+  fill(container,
     verdict,
     h("p", { class: "hint" }, t("receipt.against", { genesis: genesisLabel, chain: String(genesis?.chain_id ?? "?") }), " ",
       hash ? h("code", { class: "mono", dataset: { genesisHash: hash } }, hash) : t("receipt.genesis_unreadable")),

@@ -1,13 +1,16 @@
-// /blocks/{height}: a block's header, certificate and documents, each with its
-// type, unit, signers and status; the previous and next block ("next" on the
-// newest block is disabled, not a dead link).
+// /blocks/{height}?page=N: a block's header, certificate and documents, each
+// with its type, unit, signers and status, fifty to a page (a block holds up to
+// 500: the names beside ids are looked up for the page shown only); the previous
+// and next block ("next" on the newest block is disabled, not a dead link).
 
 import { ApiError, getJson } from "../api.js";
 import { b64d } from "../bytes.js";
 import { decodeCanonical } from "../canonical.js";
-import { facts, h, mono, section, table } from "../dom.js";
+import { facts, fill, h, mono, section, table } from "../dom.js";
 import { formatDateTime, formatNumber, t } from "../i18n.js";
 import { docLink, heading, memberLink, pager, statusBadge, typeLabel, unitLink } from "../ui.js";
+
+export const ROWS = 50;
 
 /** The block's envelopes decoded ({doc, sigs} or null each), or null when the node will not give them. */
 async function envelopes(height, signal) {
@@ -38,7 +41,12 @@ export async function render(ctx) {
   ctx.setTitle(t("block.number", { height }));
   const f = block.header_fields;
   const latest = page.height;
-  const rows = block.documents.map((d, i) => {
+  const pages = Math.max(1, Math.ceil(block.documents.length / ROWS));
+  const asked = Number.parseInt(ctx.query.get("page") || "1", 10);
+  const current = Math.min(Math.max(Number.isFinite(asked) ? asked : 1, 1), pages);
+  const first = (current - 1) * ROWS;
+  const rows = block.documents.slice(first, first + ROWS).map((d, k) => {
+    const i = first + k;
     const env = decoded ? decoded[i] : null;
     const doc = env ? env.doc : null;
     return [formatNumber(i + 1),
@@ -49,7 +57,12 @@ export async function render(ctx) {
       h("span", {}, statusBadge(d.status), d.reason ? h("span", { class: "muted" }, " ", d.reason) : null),
       d.doc_id ? docLink(d.doc_id) : h("span", { class: "badge bad" }, t("block.undecodable"))];
   });
-  ctx.main.replaceChildren(
+  const rowPager = pages > 1 ? pager([
+    { label: t("pager.previous_page"), href: current > 1 ? `/blocks/${height}?page=${current - 1}` : null, rel: "prev" },
+    { label: t("pager.page", { page: current, pages }), href: null },
+    { label: t("pager.next_page"), href: current < pages ? `/blocks/${height}?page=${current + 1}` : null, rel: "next" },
+  ]) : null;
+  fill(ctx.main,
     heading(t("block.number", { height }), h("span", { class: "sub" }, formatDateTime(f.timestamp))),
     pager([
       { label: t("block.previous"), href: height > 1 ? `/blocks/${height - 1}` : null, rel: "prev" },
@@ -70,6 +83,7 @@ export async function render(ctx) {
       h("a", { href: `/v1/blocks/${height}/envelopes` }, t("block.envelopes_json")))),
     section(t("block.documents_title", { count: block.documents.length }),
       decoded ? null : h("p", { class: "hint" }, t("block.envelopes_unavailable")),
+      rowPager,
       h("div", { class: "table-wrap" }, table({
         head: ["#", t("document.type"), t("field.org"), t("document.created"), t("document.signers"), t("document.status"), t("document.id")],
         rows, empty: t("block.empty"),

@@ -2,7 +2,7 @@
 // newest); newer and older pages, the first and the last, and a jump to a height.
 
 import { getJson } from "../api.js";
-import { h, mono, section, table } from "../dom.js";
+import { fill, h, mono, section, table } from "../dom.js";
 import { formatDateTime, formatNumber, t } from "../i18n.js";
 import { blockLink, heading, pager } from "../ui.js";
 
@@ -37,7 +37,7 @@ export async function render(ctx) {
     { label: t("pager.oldest"), href: oldest ? null : `/blocks?to=${Math.min(latest, PAGE)}` },
   ]);
   nav.append(jump);
-  ctx.main.replaceChildren(
+  fill(ctx.main,
     heading(t("blocks.title"), h("span", { class: "sub" }, latest ? t("blocks.range", { from, to, latest }) : t("block.none"))),
     section(t("blocks.title"), nav, h("div", { class: "table-wrap" }, table({
       head: [t("block.height"), t("block.time"), t("block.proposer"), t("block.documents"), t("block.rejected"),

@@ -7,7 +7,7 @@
 // for a regular meeting. Months are calendar months in the chain's time zone.
 
 import { encPath, getJson, unitView } from "../api.js";
-import { h, section, table } from "../dom.js";
+import { fill, h, section, table } from "../dom.js";
 import { chainZone, formatDecimal, formatMonth, formatNumber, formatPercent, t } from "../i18n.js";
 import { MONTH, addMonths, monthOf, monthStart, monthsFrom, nextMonth } from "../months.js";
 import { heading, track, unitLink } from "../ui.js";
@@ -192,7 +192,7 @@ export async function render(ctx) {
   Chart.defaults.font.family = getComputedStyle(document.documentElement).getPropertyValue("--sans");
   Chart.defaults.color = "#1b2733";
   const overdue = total.overdue_units;
-  ctx.main.replaceChildren(
+  fill(ctx.main,
     ancestors(path, (a) => `/dashboard/${encPath(a)}`),
     heading(t("dash.title", { unit: name }), h("span", { class: "sub" }, t("dash.period", {
       from: formatMonth(p.from), to: formatMonth(p.to), count: p.months.length })),

@@ -5,7 +5,7 @@
 import { enc, getJson } from "../api.js";
 import { b64d } from "../bytes.js";
 import { decodeCanonical } from "../canonical.js";
-import { facts, h, mono, section } from "../dom.js";
+import { facts, fill, h, mono, section } from "../dom.js";
 import { documentForm, documentTitle } from "../forms.js";
 import { formatDateTime, formatNumber, t } from "../i18n.js";
 import { showReceiptCheck } from "../receipt_view.js";
@@ -26,7 +26,7 @@ export async function render(ctx) {
 
   const receiptBox = h("div", { class: "receipt", id: "receipt-check" });
   const refs = doc.refs || [];
-  ctx.main.replaceChildren(
+  fill(ctx.main,
     heading(h("span", {}, typeLabel(doc.type), title ? h("span", { class: "sub" }, " · ", title) : null),
       statusBadge(record.status)),
     h("div", { class: "grid" },
@@ -59,6 +59,11 @@ export async function render(ctx) {
       getJson(`/v1/documents/${enc(id)}/receipt`, { signal: ctx.signal }),
       getJson("/v1/genesis", { signal: ctx.signal }),
     ]);
-    await showReceiptCheck(receiptBox, { receipt, genesis, genesisLabel: t("receipt.this_node") });
+    const result = await showReceiptCheck(receiptBox, { receipt, genesis, genesisLabel: t("receipt.this_node") });
+    if (result && result.failure) {
+      ctx.main.querySelector(".page-head").after(h("div", { class: "card error", role: "alert", dataset: { receiptAlert: "fail" } },
+        h("strong", {}, t("document.receipt_failed", { check: t(`check.${result.failure.check}`) })), " ",
+        h("a", { href: "#receipt-check" }, t("document.see_check"))));
+    }
   }
 }

@@ -2,7 +2,7 @@
 // way in (search, the root unit's dashboard and its units), and the latest blocks.
 
 import { encPath, getJson } from "../api.js";
-import { h, section, table } from "../dom.js";
+import { fill, h, section, table } from "../dom.js";
 import { formatDateTime, formatNumber, formatPercent, t } from "../i18n.js";
 import { blockLink, heading, unitLink } from "../ui.js";
 
@@ -32,7 +32,7 @@ export async function render(ctx) {
   h("button", { type: "submit", class: "primary" }, t("search.go")));
 
   const blocks = page.blocks.slice().reverse();
-  ctx.main.replaceChildren(
+  fill(ctx.main,
     heading(name, h("span", { class: "sub" }, t("home.subtitle", { node: ctx.site.node_id, chain: ctx.site.chain_id }))),
     h("div", { class: "kpis" },
       kpi(formatNumber(head.log_size), t("home.documents"), { name: "documents" }),

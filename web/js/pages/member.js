@@ -2,7 +2,7 @@
 // timeline of their status changes, each linked to its document.
 
 import { enc, getJson } from "../api.js";
-import { facts, h, section } from "../dom.js";
+import { facts, fill, h, section } from "../dom.js";
 import { formatDate, formatNumber, has, t } from "../i18n.js";
 import { docLink, heading, unitLink } from "../ui.js";
 
@@ -18,7 +18,7 @@ export async function render(ctx) {
   const member = answer.member;
   ctx.setTitle(member.name || id);
   const history = answer.history || [];
-  ctx.main.replaceChildren(
+  fill(ctx.main,
     heading(member.name || id, h("span", { class: "sub" }, id),
       h("span", { class: ["badge", member.status === "full" ? "ok" : member.status === "expelled" ? "bad" : "muted"] },
         has(`member_status_value.${member.status}`) ? t(`member_status_value.${member.status}`) : member.status)),

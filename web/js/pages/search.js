@@ -3,7 +3,7 @@
 // at once; several are listed; none says what can be searched.
 
 import { enc, encPath, getJson } from "../api.js";
-import { h, section } from "../dom.js";
+import { fill, h, section } from "../dom.js";
 import { t } from "../i18n.js";
 import { heading, typeLabel } from "../ui.js";
 
@@ -26,7 +26,7 @@ export async function render(ctx) {
     ctx.navigate(results[0].href, { replace: true });
     return;
   }
-  ctx.main.replaceChildren(
+  fill(ctx.main,
     heading(t("search.title"), q ? h("span", { class: "sub" }, t("search.for", { q })) : null),
     section(results.length ? t("search.results", { count: results.length }) : t("search.nothing"),
       results.length ? h("ul", { class: "results" }, results.map((r) => h("li", { dataset: { kind: r.kind } },

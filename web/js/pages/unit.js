@@ -2,7 +2,7 @@
 // members, with the way to its dashboard.
 
 import { encPath, getJson } from "../api.js";
-import { facts, h, section, table } from "../dom.js";
+import { facts, fill, h, section, table } from "../dom.js";
 import { formatNumber, t } from "../i18n.js";
 import { heading, unitLink } from "../ui.js";
 import { ancestors } from "./dashboard.js";
@@ -12,7 +12,7 @@ export async function render(ctx) {
   const view = await getJson(`/v1/orgs/${encPath(path)}`, { signal: ctx.signal });
   const unit = view.unit;
   ctx.setTitle(unit.name || path);
-  ctx.main.replaceChildren(
+  fill(ctx.main,
     ancestors(path, (p) => `/units/${encPath(p)}`),
     heading(unit.name || path, h("span", { class: "sub" }, path),
       unit.status && unit.status !== "open" ? h("span", { class: "badge bad" }, t(`unit_status.${unit.status}`)) : null),

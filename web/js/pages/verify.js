@@ -4,7 +4,7 @@
 // genesis.json the reader opens. Files are read in the browser; nothing is sent.
 
 import { ApiError, enc, getJson } from "../api.js";
-import { h, section } from "../dom.js";
+import { fill, h, section } from "../dom.js";
 import { t } from "../i18n.js";
 import { showReceiptCheck } from "../receipt_view.js";
 import { heading } from "../ui.js";
@@ -36,7 +36,7 @@ export async function render(ctx) {
 
   async function check(loadReceipt) {
     problem.textContent = "";
-    result.replaceChildren();
+    fill(result);
     try {
       const receipt = await loadReceipt();
       await showReceiptCheck(result, { receipt, ...(await genesis()) });
@@ -64,7 +64,7 @@ export async function render(ctx) {
   } } },
   h("label", { for: "doc-id" }, t("verify.doc_label")), docInput, h("button", { type: "submit", class: "primary" }, t("verify.check")));
 
-  ctx.main.replaceChildren(
+  fill(ctx.main,
     heading(t("verify.title")),
     section(t("verify.what"), h("p", {}, t("verify.intro")),
       h("div", { class: "form" },
