@@ -70,7 +70,8 @@ function minutes(body) {
     })),
     fieldset(label("votes"), table({
       head: [t("field.motion"), t("field.for"), t("field.against"), t("field.abstain")],
-      rows: (body.votes || []).map((v) => [v.motion, formatNumber(v.for), formatNumber(v.against), formatNumber(v.abstain)]),
+      rows: (body.votes || []).map((v) => [h("span", {}, v.motion, v.poll ? [" · ", docLink(v.poll, t("minutes.poll"))] : null),
+        formatNumber(v.for), formatNumber(v.against), formatNumber(v.abstain)]),
       empty: t("form.none"),
     })),
     fieldset(label("decisions"), list(body.decisions)),
@@ -166,8 +167,73 @@ function confidential(body) {
   ];
 }
 
-const LAYOUTS = { minutes, resolution, member_status: memberStatus, inspection_finding: finding, org_unit: governance,
-  role: governance, member_key: governance, node: governance };
+function profileEntry(body) {
+  return [fieldset(t("profile.entry"), facts([
+    [label("member"), memberLink(body.member)],
+    [label("kind"), choice("profile_kind", body.kind)],
+    [label("title"), body.title],
+    [label("institution"), body.institution ?? null],
+    [label("started_at"), typeof body.started_at === "number" ? formatDate(body.started_at) : null],
+    [label("completed_at"), typeof body.completed_at === "number" ? formatDate(body.completed_at) : null],
+    [label("result"), body.result ?? null],
+    [label("note"), body.note ?? null],
+  ])), rest(body, ["member", "kind", "title", "institution", "started_at", "completed_at", "result", "note"])];
+}
+
+function amendment(body) {
+  return [fieldset(t("amendment.amendment"), facts([
+    [label("target"), docLink(body.target)],
+    [label("action"), choice("amendment_action", body.action)],
+    [label("reason"), body.reason],
+  ])), rest(body, ["target", "action", "reason", "body"])];
+}
+
+function directive(body) {
+  const addressed = body.addressed || {};
+  const to = addressed.scope === "units" ? h("span", {}, (addressed.units || []).map((u) => [unitLink(u), " "]))
+    : addressed.scope === "level" ? t("directive.level", { kind: choice("unit_kind", addressed.kind) })
+      : t("directive.subtree");
+  return [fieldset(t("directive.directive"), facts([
+    [label("number"), body.number],
+    [label("title"), body.title],
+    [label("issued_at"), formatDate(body.issued_at)],
+    [label("addressed"), to],
+    [label("ack_due"), formatDate(body.ack_due)],
+    [label("report_due"), formatDate(body.report_due)],
+  ])), fieldset(label("text"), text(body.text)),
+  rest(body, ["number", "title", "issued_at", "addressed", "ack_due", "report_due", "text"])];
+}
+
+/** Answers that refer to another document by a field (acknowledgements, reports, ballots...). */
+function answer(field, extra) {
+  return (body) => [fieldset(t("form.details"), facts([
+    [label(field), docLink(body[field])],
+    ...extra.map(([name, render]) => [label(name), name in body ? render(body[name]) : null]),
+  ])), rest(body, [field, ...extra.map(([name]) => name)])];
+}
+
+function poll(body) {
+  const quorum = body.quorum || {};
+  return [fieldset(t("poll.poll"), facts([
+    [label("poll_id"), body.poll_id],
+    [label("motion"), body.motion],
+    [label("options"), list(body.options, false)],
+    [label("closes_at"), formatDateTime(body.closes_at)],
+    [label("quorum"), t(quorum.strict ? "poll.quorum_strict" : "poll.quorum", { num: quorum.num ?? "?", den: quorum.den ?? "?" })],
+    [label("eligible"), choice("poll_eligible", body.eligible)],
+  ])), body.text ? fieldset(label("text"), text(body.text)) : null,
+  rest(body, ["poll_id", "motion", "options", "closes_at", "quorum", "eligible", "text"])];
+}
+
+const LAYOUTS = {
+  minutes, resolution, member_status: memberStatus, inspection_finding: finding, org_unit: governance,
+  role: governance, member_key: governance, node: governance, profile_entry: profileEntry, amendment, directive,
+  directive_ack: answer("directive", [["note", String]]),
+  directive_report: answer("directive", [["final", (v) => t(v ? "form.yes" : "form.no")], ["text", text]]),
+  task_report: answer("resolution", [["task", (v) => formatNumber(v + 1)], ["status", (v) => choice("task_status", v)],
+    ["text", text]]),
+  poll, ballot: answer("poll", [["choice", String]]), poll_close: answer("poll", [["note", String]]),
+};
 
 /** The form of a document body (a decoded doc: bytes as Uint8Array). */
 export function documentForm(doc) {
@@ -190,6 +256,12 @@ export function documentTitle(doc) {
     case "role": return `${choice("action", body.action)} · ${choice("role", body.role)} · ${body.member}`;
     case "member_key": return `${choice("action", body.action)} · ${body.member}`;
     case "node": return `${choice("action", body.action)} · ${body.node_id}`;
+    case "profile_entry": return `${choice("profile_kind", body.kind)} · ${body.title}`;
+    case "amendment": return choice("amendment_action", body.action);
+    case "directive": return `${body.number} · ${body.title}`;
+    case "poll": return `${body.poll_id} · ${body.motion}`;
+    case "ballot": return body.choice;
+    case "task_report": return choice("task_status", body.status);
     default: return "";
   }
 }

@@ -16,6 +16,33 @@ function signers(sigs) {
     h("span", { class: "muted" }, t("document.key")), " ", mono(Array.from(s.key, (b) => b.toString(16).padStart(2, "0")).join("")))));
 }
 
+/** The record's versions (an amendable record: original, amendments, a withdrawal), this one marked. */
+function versions(record) {
+  if (!Array.isArray(record.versions) || record.versions.length < 2) return null;
+  return section(t("document.versions"), h("ol", { class: "versions" }, record.versions.map((v) => h("li", {
+    dataset: { version: v.doc_id } },
+  h("strong", {}, t(`version.${v.action}`)), " · ", v.doc_id === record.doc_id ? h("span", { class: "badge muted" }, t("document.this_one"))
+    : docLink(v.doc_id), " · ", blockLink(v.height),
+  v.doc_id === record.current ? [" ", h("span", { class: "badge ok" }, t("document.current"))] : null))),
+  record.current === null ? h("p", { class: "badge bad" }, t("document.withdrawn")) : null);
+}
+
+/** "This is not the version in force" at the top of a superseded or withdrawn record. */
+function superseded(record) {
+  if (!("current" in record) || record.current === record.doc_id) return null;
+  return h("div", { class: "card error", role: "status", dataset: { superseded: record.current === null ? "withdrawn" : "amended" } },
+    record.current === null ? t("document.is_withdrawn")
+      : [t("document.is_superseded"), " ", docLink(record.current, t("document.see_current"))]);
+}
+
+/** An amendment's replacement body, drawn as a form of the amended record's type. */
+async function replacement(doc, signal) {
+  if (doc.type !== "amendment" || !doc.body || typeof doc.body.body !== "object" || !doc.body.target) return null;
+  const target = await getJson(`/v1/documents/${enc(doc.body.target)}`, { signal });
+  return section(t("amendment.replacement", { type: typeLabel(target.doc.type) }),
+    documentForm({ type: target.doc.type, body: doc.body.body }));
+}
+
 export async function render(ctx) {
   const id = ctx.params[0];
   const record = await getJson(`/v1/documents/${enc(id)}`, { signal: ctx.signal });
@@ -25,10 +52,12 @@ export async function render(ctx) {
   ctx.setTitle(`${typeLabel(doc.type)} ${title}`);
 
   const receiptBox = h("div", { class: "receipt", id: "receipt-check" });
+  const replaced = await replacement(doc, ctx.signal);
   const refs = doc.refs || [];
   fill(ctx.main,
     heading(h("span", {}, typeLabel(doc.type), title ? h("span", { class: "sub" }, " · ", title) : null),
       statusBadge(record.status)),
+    superseded(record),
     h("div", { class: "grid" },
       section(t("document.where"), facts([
         [t("field.org"), unitLink(doc.org)],
@@ -41,6 +70,8 @@ export async function render(ctx) {
       section(t("document.signers"), signers(envelope.sigs),
         refs.length ? [h("h3", {}, t("document.refs")), h("ul", {}, refs.map((r) => h("li", {}, docLink(r))))] : null)),
     section(t("document.body"), documentForm(doc)),
+    replaced,
+    versions(record),
     record.status === "accepted" ? h("section", { class: "card", aria: { labelledby: "receipt-title" } },
       h("h2", { id: "receipt-title" }, t("receipt.title")),
       h("p", { class: "hint" }, t("receipt.intro")),
