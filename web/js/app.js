@@ -10,7 +10,7 @@
 
 import { getJson } from "./api.js";
 import { fill, h } from "./dom.js";
-import { applyLabels, currentLanguage, pickLanguage, setLanguage, setZones, t } from "./i18n.js";
+import { applyLabels, currentLanguage, pickLanguage, preload, setLanguage, setZones, t } from "./i18n.js";
 import { errorBox, settle } from "./ui.js";
 
 const PAGES = [
@@ -134,7 +134,14 @@ function showLanguage() {
   }
 }
 
+// The languages web/i18n/ holds and the node's usual default, to start fetching the catalogue
+// (and the page's module) while /v1/site answers; the node's answer has the last word.
+const CATALOGUES = ["vi", "en"];
+
 async function start() {
+  preload(pickLanguage(CATALOGUES, CATALOGUES[0]));
+  const found = match(location.pathname);
+  if (found) import(`./pages/${found.name}.js`).catch(() => {}); // the error shows when render() imports it
   try {
     site = await getJson("/v1/site");
   } catch (exc) {

@@ -59,6 +59,11 @@ async function catalogue(lang) {
   return catalogues.get(lang);
 }
 
+/** Start fetching `lang`'s catalogue (the shell does so while it asks the node about itself). */
+export function preload(lang) {
+  catalogue(lang).catch(() => catalogues.delete(lang));
+}
+
 /** Load `lang`'s catalogue and make it current; `remember` stores the choice. */
 export async function setLanguage(lang, { remember = false } = {}) {
   state.messages = await catalogue(lang);
