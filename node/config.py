@@ -8,6 +8,8 @@ Example (what `minutebook init` writes)::
     data_dir = "data/n1"
     peer_listen = "127.0.0.1:7101"     # authenticated peer links (mutual TLS)
     api_listen = "127.0.0.1:8101"      # HTTP API
+    display_zone = "Asia/Ho_Chi_Minh"  # optional: the zone the web pages show times in
+                                       # (default $MINUTEBOOK_TZ, else Asia/Ho_Chi_Minh)
 
     [peers.n2]
     peer_addr = "127.0.0.1:7102"
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.errors import InvalidInput
+from ledger.timefmt import DEFAULT_ZONE, zone
 
 __all__ = ["NodeConfig", "PeerConfig", "RaftSettings", "BlockSettings", "load_config", "dump_config"]
 
@@ -87,6 +90,7 @@ class NodeConfig:
     raft: RaftSettings = field(default_factory=RaftSettings)
     blocks: BlockSettings = field(default_factory=BlockSettings)
     max_request_bytes: int = (1 << 20) + (1 << 17)
+    display_zone: str | None = None  # IANA zone the web pages show times in (None: $MINUTEBOOK_TZ or Asia/Ho_Chi_Minh)
     source: Path | None = None  # the file this was read from
 
     def peer(self, node_id: str) -> PeerConfig | None:
@@ -146,7 +150,7 @@ def load_config(path: str | Path) -> NodeConfig:
         return p if p.is_absolute() else base / p
 
     known = {"node_id", "key_file", "genesis", "data_dir", "peer_listen", "api_listen", "peers",
-             "raft", "blocks", "limits"}
+             "raft", "blocks", "limits", "display_zone"}
     for key in raw:
         if key not in known:
             raise InvalidInput(key, f"unknown setting (known: {', '.join(sorted(known))})")
@@ -164,6 +168,15 @@ def load_config(path: str | Path) -> NodeConfig:
     max_request = limits.get("max_request_bytes", (1 << 20) + (1 << 17)) if isinstance(limits, dict) else None
     if not isinstance(max_request, int) or max_request < 1 << 20:
         raise InvalidInput("limits.max_request_bytes", "expected an integer >= 1048576")
+    display_zone = raw.get("display_zone")
+    if display_zone is not None:
+        if not isinstance(display_zone, str):
+            raise InvalidInput("display_zone", f"expected an IANA time zone name such as {DEFAULT_ZONE}")
+        try:
+            zone(display_zone)
+        except InvalidInput:
+            raise InvalidInput("display_zone", f"unknown time zone {display_zone!r} (expected an IANA name such as "
+                                               f"{DEFAULT_ZONE})") from None
     cfg = NodeConfig(
         node_id=req_str("node_id"),
         key_file=rel(req_str("key_file")),
@@ -175,6 +188,7 @@ def load_config(path: str | Path) -> NodeConfig:
         raft=_section(raw, "raft", RaftSettings),
         blocks=_section(raw, "blocks", BlockSettings),
         max_request_bytes=max_request,
+        display_zone=display_zone,
         source=path,
     )
     cfg.api_host_port  # noqa: B018  -- validates
@@ -213,5 +227,7 @@ def dump_config(cfg: NodeConfig, relative_to: Path | None = None) -> str:
         lines.append(f"[{name}]")
         lines += [f"{f.name} = {getattr(section, f.name)}" for f in fields(section)]
         lines.append("")
+    if cfg.display_zone is not None:
+        lines[6:6] = [f"display_zone = {_toml_str(cfg.display_zone)}"]
     lines += ["[limits]", f"max_request_bytes = {cfg.max_request_bytes}", ""]
     return "\n".join(lines)

@@ -168,9 +168,10 @@ def _accepts_gzip(header: str) -> bool:
 
 
 def display_zone(service: Any) -> str:
-    """The zone pages show times in: ``$MINUTEBOOK_TZ`` or Asia/Ho_Chi_Minh
-    (ledger/timefmt.py), as the CLI does."""
-    return default_zone_name()
+    """The zone pages show times in: the node config's ``display_zone``, else
+    ``$MINUTEBOOK_TZ``, else Asia/Ho_Chi_Minh (ledger/timefmt.py), as the CLI does."""
+    configured = getattr(getattr(service, "config", None), "display_zone", None)
+    return configured or default_zone_name()
 
 
 def site_info(service: Any) -> dict:
