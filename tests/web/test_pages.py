@@ -329,7 +329,9 @@ def test_fault_docs_work_offline_and_there_is_a_favicon(page, net):
 def test_an_unknown_document_says_not_found(page):
     page.watch.expect_status(404, "/v1/documents/")
     open_page(page, "/documents/" + "0" * 64)
-    assert page.locator("main .error h2").inner_text() == VI["error.not_found.title"]
+    assert page.locator("main .error h1").inner_text() == VI["error.not_found.title"]
+    assert page.locator("main [data-error]").get_attribute("data-error") == "error.not_found"
+    assert page.title().startswith(VI["error.not_found.title"])
 
 
 def test_an_unknown_page_says_so(page):

@@ -81,6 +81,7 @@ async function render() {
   } catch (exc) {
     if (signal.aborted || exc.name === "AbortError") return;
     fill(main, errorBox(exc));
+    ctx.setTitle(main.querySelector("h1").textContent);
     if (!(exc && "status" in exc)) console.error(exc);
   }
   if (signal.aborted) return;

@@ -72,8 +72,8 @@ export function errorBox(exc) {
     key = { 0: "error.network", 401: "error.unauthenticated", 403: "error.forbidden", 404: "error.not_found" }[exc.status]
       || (exc.status >= 500 ? "error.server" : "error.request");
   }
-  return h("div", { class: "card error", role: "alert" },
-    h("h2", {}, t(`${key}.title`)),
+  return h("div", { class: "card error", role: "alert", dataset: { error: key } },
+    h("h1", { tabindex: "-1" }, t(`${key}.title`)),
     h("p", {}, t(`${key}.text`)),
     exc && exc.message ? h("p", { class: "detail" }, exc.message) : null);
 }
