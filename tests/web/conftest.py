@@ -230,3 +230,46 @@ def documents(net) -> dict[str, list[dict]]:
             by_type.setdefault(env["doc"]["type"], []).append(
                 {"doc_id": entry["doc_id"], "height": h, "doc": env["doc"], "sigs": env["sigs"]})
     return by_type
+
+
+@dataclass
+class InProcess:
+    """An in-process node (tests/node/service_double.py) over the sample organisation, served on
+    loopback, whose last block holds a rejected document: what the devnet's sample does not have."""
+
+    url: str
+    service: Any
+    rejected: str  # the doc id of the rejected minutes
+    accepted: str  # the doc id of the accepted minutes beside it
+
+
+@pytest.fixture(scope="session")
+def in_process(browser) -> Iterator[InProcess]:
+    import hashlib
+
+    from client.sdk import sign_document
+    from ledger.encoding import decode_canonical
+    from tests.node.service_double import sample_service, serve
+
+    seeds = {f"n{i}": hashlib.sha256(f"web-in-process-{i}".encode()).digest() for i in (1, 2, 3)}
+    anchor = 1_760_000_000_000
+    org, _, service = sample_service(seeds, anchor)
+    unit = "central/p1/k1/s1"
+    chair, secretary = org._officer(unit, "deputy_secretary"), org._officer(unit, "secretary")
+
+    def minutes(label: str) -> dict:
+        body = {"meeting_id": f"{unit}/web-{label}", "kind": "thematic", "held_at": anchor - 86_400_000,
+                "mode": "online", "chair": chair, "secretary": secretary,
+                "attendees": [{"member": chair, "present": True}, {"member": secretary, "present": True}],
+                "agenda": ["chuyên đề"], "opinions": [], "votes": [], "decisions": [], "text": f"Họp chuyên đề {label}"}
+        return org._doc(f"web/{label}", "minutes", unit, body, anchor + 10**6)
+
+    good = sign_document(minutes("good"), [(m, org.seed_of(m)) for m in (chair, secretary)])
+    refused = sign_document(minutes("refused"), [(secretary, org.seed_of(secretary))])  # the chair did not sign
+    service.apply([refused, good])
+    block = service.ledger.block(service.ledger.height)
+    assert [d["status"] for d in block["documents"]] == ["rejected", "accepted"]
+    assert decode_canonical(refused)["doc"]["org"] == unit
+    with serve(service) as url:
+        yield InProcess(url=url, service=service, rejected=block["documents"][0]["doc_id"],
+                        accepted=block["documents"][1]["doc_id"])

@@ -339,32 +339,47 @@ def test_an_unknown_page_says_so(page):
     assert page.locator("main h1").inner_text() == VI["error.not_found.title"]
 
 
-def test_a_big_block_shows_its_documents_fifty_to_a_page(browser):
+def test_a_big_block_shows_its_documents_fifty_to_a_page(browser, in_process):
     """A block holds up to 500 documents: its page lists fifty at a time (and looks up the names
-    for those only). Block 4 of the sample, served by an in-process node, holds the 198 admissions."""
-    import hashlib
-
-    from tests.node.service_double import sample_service, serve
-
-    seeds = {f"n{i}": hashlib.sha256(f"web-big-block-{i}".encode()).digest() for i in (1, 2, 3)}
-    _, _, service = sample_service(seeds, 1_760_000_000_000, phases=4)
-    count = len(service.ledger.block(4)["documents"])
+    for those only). Block 4 of the sample, on an in-process node, holds the 198 admissions."""
+    count = len(in_process.service.ledger.block(4)["documents"])
     assert count == 198
-    with serve(service) as url:
-        context = browser.new_context(base_url=url, locale="vi-VN")
-        try:
-            page = watched(context.new_page(), url)
-            open_page(page, "/blocks/4")
-            rows = page.locator("main table tbody tr")
-            assert rows.count() == 50 and rows.first.locator("td").first.inner_text() == "1"
-            assert VI["pager.page"].format(page=1, pages=4) in page.locator("main").inner_text()
-            page.click(f"a:has-text('{VI['pager.next_page']}')")
-            wait_ready(page)
-            assert parse_qs(urlsplit(page.url).query) == {"page": ["2"]}
-            assert page.locator("main table tbody tr").first.locator("td").first.inner_text() == "51"
-            open_page(page, "/blocks/4?page=4")
-            assert page.locator("main table tbody tr").count() == count - 150
-            assert page.locator(f"span.disabled:has-text('{VI['pager.next_page']}')").count() == 1
-            assert_behaved(page)
-        finally:
-            context.close()
+    context = browser.new_context(base_url=in_process.url, locale="vi-VN")
+    try:
+        page = watched(context.new_page(), in_process.url)
+        open_page(page, "/blocks/4")
+        rows = page.locator("main table tbody tr")
+        assert rows.count() == 50 and rows.first.locator("td").first.inner_text() == "1"
+        assert VI["pager.page"].format(page=1, pages=4) in page.locator("main").inner_text()
+        page.click(f"a:has-text('{VI['pager.next_page']}')")
+        wait_ready(page)
+        assert parse_qs(urlsplit(page.url).query) == {"page": ["2"]}
+        assert page.locator("main table tbody tr").first.locator("td").first.inner_text() == "51"
+        open_page(page, "/blocks/4?page=4")
+        assert page.locator("main table tbody tr").count() == count - 150
+        assert page.locator(f"span.disabled:has-text('{VI['pager.next_page']}')").count() == 1
+        assert_behaved(page)
+    finally:
+        context.close()
+
+
+def test_a_rejected_document_shows_its_reason_and_has_no_receipt(browser, in_process):
+    ledger = in_process.service.ledger
+    record = ledger.document(in_process.rejected)
+    context = browser.new_context(base_url=in_process.url, locale="en-GB")
+    try:
+        page = watched(context.new_page(), in_process.url)
+        open_page(page, f"/documents/{in_process.rejected}")
+        assert page.locator("main .page-head .badge").inner_text() == EN["status.rejected"]
+        assert record["reason"] in page.locator("main").inner_text()
+        assert page.locator("#receipt-check").count() == 0
+        assert EN["receipt.rejected"] in page.locator("main").inner_text()
+        assert EN["document.no_leaf"] in page.locator("main").inner_text()
+        open_page(page, f"/blocks/{record['height']}")
+        statuses = page.locator("main table tbody tr td:nth-child(6) .badge").all_inner_texts()
+        assert statuses == [EN["status.rejected"], EN["status.accepted"]]
+        open_page(page, f"/documents/{in_process.accepted}")
+        assert page.locator("#receipt-check [data-verdict]").get_attribute("data-verdict") == "pass"
+        assert_behaved(page)
+    finally:
+        context.close()
