@@ -211,6 +211,34 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(f"{name:<12} {len(ordered):>5} {ordered[len(ordered) // 2]:>8.0f} {ordered[-1]:>8.0f}")
 
 
+@dataclass(frozen=True)
+class Tree:
+    """Units of the devnet's sample by level, read from the API (not assumed): the root, a
+    province, a district committee and a cell below it, and a district with an overdue cell."""
+
+    root: str
+    province: str
+    district: str
+    cell: str
+    overdue_cell: str
+
+    @property
+    def overdue_district(self) -> str:
+        return self.overdue_cell.rsplit("/", 1)[0]
+
+
+@pytest.fixture(scope="session")
+def tree(net) -> Tree:
+    root = net.get("/v1/site")["root_unit"]
+    province = net.get(f"/v1/orgs/{root}")["children"][0]["path"]
+    district = net.get(f"/v1/orgs/{province}")["children"][0]["path"]
+    cell = net.get(f"/v1/orgs/{district}")["children"][0]["path"]
+    overdue = net.get(f"/v1/orgs/{root}/stats")["overdue_units"]
+    cells = [u for u in overdue if u.count("/") == 3]
+    assert cells, "the sample has a cell overdue for a regular meeting"
+    return Tree(root=root, province=province, district=district, cell=cell, overdue_cell=cells[0])
+
+
 @pytest.fixture(scope="session")
 def documents(net) -> dict[str, list[dict]]:
     """The devnet's accepted documents by type: [{doc_id, height, doc, sigs}] (envelopes decoded here,

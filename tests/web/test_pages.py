@@ -54,34 +54,34 @@ def minutes(documents) -> dict:
     return max(documents["minutes"], key=lambda d: (len(d["doc"]["body"]["attendees"]), len(d["doc"]["body"]["opinions"])))
 
 
-def page_urls(net, documents, latest) -> list[str]:
-    member = next(m["member_id"] for m in net.members if m["org"].count("/") == 3)
+def page_urls(net, documents, latest, tree) -> list[str]:
+    member = next(m["member_id"] for m in net.members if m["org"] == tree.cell)
     return ["/", "/blocks", f"/blocks?to={max(1, latest - 25)}", "/blocks/1", f"/blocks/{latest}",
             *[f"/documents/{documents[t][0]['doc_id']}" for t in sorted(documents)],
-            "/units/central", "/units/central/p1/k1/s1", "/dashboard/central", "/dashboard/central/p1/k1",
-            f"/members/{member}", "/search?q=central/p1", "/verify"]
+            f"/units/{tree.root}", f"/units/{tree.cell}", f"/dashboard/{tree.root}", f"/dashboard/{tree.district}",
+            f"/members/{member}", f"/search?q={tree.province}", "/verify"]
 
 
-def test_every_page_loads_with_no_console_error_and_nothing_from_elsewhere(page, net, documents, latest):
+def test_every_page_loads_with_no_console_error_and_nothing_from_elsewhere(page, net, documents, latest, tree):
     """Each page renders (an h1, data-ready) with no console error, no 4xx/5xx and no request
     off the node (the `page` fixture asserts those at the end); the first-render times are
     printed at the end of the session."""
-    for url in page_urls(net, documents, latest):
+    for url in page_urls(net, documents, latest, tree):
         open_page(page, url)
         assert page.locator("main h1").count() == 1, url
         assert page.locator("main .error").count() == 0, url
 
 
-def test_fault_home_shows_meetings_and_units_and_reaches_the_oldest_block(page, net, latest):
+def test_fault_home_shows_meetings_and_units_and_reaches_the_oldest_block(page, net, latest, tree):
     """Fault: the home page showed a tree head and 20 block rows, no way to older blocks,
     nothing about meetings or units."""
     open_page(page, "/")
     head = net.get("/v1/tree-head")
-    stats = net.get("/v1/orgs/central/stats")
+    stats = net.get(f"/v1/orgs/{tree.root}/stats")
     assert page.locator("[data-kpi=documents] .value").inner_text().replace(".", "") == str(head["log_size"])
     assert page.locator("[data-kpi=meetings] .value").inner_text().replace(".", "") == str(stats["meetings"]["held"])
     assert page.locator("[data-kpi=units] .value").inner_text() == str(stats["units"])
-    children = [c["path"] for c in net.get("/v1/orgs/central")["children"]]
+    children = [c["path"] for c in net.get(f"/v1/orgs/{tree.root}")["children"]]
     shown = page.locator("main a.unit").evaluate_all("links => links.map(a => a.dataset.unit)")
     assert set(children) <= set(shown)
     page.click("text=" + VI["home.all_blocks"])
@@ -157,11 +157,11 @@ def _fonts_of(page, selector: str) -> list[dict]:
         cdp.detach()
 
 
-def test_fault_vietnamese_with_two_diacritics_is_drawn_in_the_vendored_fonts(page, minutes, net):
+def test_fault_vietnamese_with_two_diacritics_is_drawn_in_the_vendored_fonts(page, minutes, net, tree):
     """Fault: Vietnamese letters with two diacritics rendered with displaced marks (the monospace
     fallback). Text and its raw view are drawn in Noto Sans / Noto Sans Mono, loaded from the node,
     never in a system fallback font."""
-    open_page(page, "/units/central")
+    open_page(page, f"/units/{tree.root}")
     title = page.locator("main h1").inner_text()
     assert re.search("[ẤẦẨẪẬẮẰẲẴẶẾỀỂỄỆỐỒỔỖỘỚỜỞỠỢỨỪỬỮỰấầẩẫậắằẳẵặếềểễệốồổỗộớờởỡợứừửữự]", title), title
     fonts = _fonts_of(page, "main h1")
@@ -196,17 +196,17 @@ def _charts(page) -> dict[str, dict]:
     })""")}
 
 
-def test_fault_dashboard_has_a_period_picker_and_charts_of_the_api_figures(page, net):
+def test_fault_dashboard_has_a_period_picker_and_charts_of_the_api_figures(page, net, tree):
     """Fault: a unit page was a key/value table with no charts, no trend, no period picker. Each
     chart has one point per month of the period and draws the API's figures."""
     now = int(time.time() * 1000)
     current = month_of(now, ZONE)
     first = add_months(current, -5)
-    open_page(page, f"/dashboard/central/p1?from={first}&to={current}")
+    open_page(page, f"/dashboard/{tree.province}?from={first}&to={current}")
     months = months_between(first, current)
     charts = _charts(page)
     assert set(charts) == {"meetings", "attendance", "opinions", "participation"}
-    expected = _expected_series(net, "central/p1", months)
+    expected = _expected_series(net, tree.province, months)
     assert sum(expected["meetings"][0]) > 0
     for name, chart in charts.items():
         assert len(chart["labels"]) == len(months), name
@@ -219,16 +219,17 @@ def test_fault_dashboard_has_a_period_picker_and_charts_of_the_api_figures(page,
     assert parse_qs(urlsplit(page.url).query) == {"from": [first12], "to": [current]}
     charts = _charts(page)
     assert all(len(c["labels"]) == 12 for c in charts.values())
-    assert charts["meetings"]["sets"] == _expected_series(net, "central/p1", months_between(first12, current))["meetings"]
+    assert charts["meetings"]["sets"] == _expected_series(net, tree.province, months_between(first12, current))["meetings"]
 
 
-def test_fault_dashboard_rows_add_up_to_the_total_and_overdue_units_are_marked(page, net):
+def test_fault_dashboard_rows_add_up_to_the_total_and_overdue_units_are_marked(page, net, tree):
     """Fault: a district's header total did not match its rows (the committee's own meetings had
     no row); an overdue cell was not marked."""
     current = month_of(int(time.time() * 1000), ZONE)
     first = add_months(current, -5)
-    open_page(page, f"/dashboard/central/p1/k2?from={first}&to={current}")
-    api = net.get(f"/v1/orgs/central/p1/k2/stats?since={month_start(first, ZONE)}&until={int(time.time() * 1000)}")
+    district = tree.overdue_district
+    open_page(page, f"/dashboard/{district}?from={first}&to={current}")
+    api = net.get(f"/v1/orgs/{district}/stats?since={month_start(first, ZONE)}&until={int(time.time() * 1000)}")
     table = page.locator("table[data-table=units]")
     held = [int(t) for t in table.locator("tbody tr td:nth-child(2)").all_inner_texts()]
     total = int(table.locator("tfoot td:nth-child(2)").inner_text())
@@ -259,10 +260,10 @@ def test_fault_member_page_and_search_by_member_id(page, net):
 
 
 @pytest.mark.parametrize("what", ["document", "height", "unit", "nothing"])
-def test_search_finds_each_kind(page, documents, what):
+def test_search_finds_each_kind(page, documents, tree, what):
     doc_id = documents["resolution"][0]["doc_id"]
     q, path = {"document": (doc_id, f"/documents/{doc_id}"), "height": ("3", "/blocks/3"),
-               "unit": ("central/p1/k1", "/units/central/p1/k1"), "nothing": ("khong-co-gi-ca-xyz", "/search")}[what]
+               "unit": (tree.district, f"/units/{tree.district}"), "nothing": ("khong-co-gi-ca-xyz", "/search")}[what]
     open_page(page, "/")
     page.fill("#search input[name=q]", q)
     page.press("#search input[name=q]", "Enter")
@@ -272,9 +273,9 @@ def test_search_finds_each_kind(page, documents, what):
         assert VI["search.nothing"] in page.locator("main").inner_text()
 
 
-def test_unit_page_lists_the_units_the_api_lists(page, net):
-    api = net.get("/v1/orgs/central/p1/k1")
-    open_page(page, "/units/central/p1/k1")
+def test_unit_page_lists_the_units_the_api_lists(page, net, tree):
+    api = net.get(f"/v1/orgs/{tree.district}")
+    open_page(page, f"/units/{tree.district}")
     shown = page.locator("main table a.unit").evaluate_all("links => links.map(a => a.dataset.unit)")
     assert shown == [c["path"] for c in api["children"]]
     assert page.locator("main h1").inner_text() == api["unit"]["name"]

@@ -44,16 +44,16 @@ def _shoot(page, folder: Path, name: str) -> Path:
     return path
 
 
-def test_screenshot_dashboard_in_both_languages(page, folder):
-    open_page(page, "/dashboard/central/p1")
+def test_screenshot_dashboard_in_both_languages(page, folder, tree):
+    open_page(page, f"/dashboard/{tree.province}")
     _shoot(page, folder, "dashboard-vi")
     page.click("[data-lang=en]")
     page.wait_for_selector("html[lang=en][data-ready='1']", state="attached")
     _shoot(page, folder, "dashboard-en")
 
 
-def test_screenshot_member_page(page, net, folder):
-    member = next(m for m in net.members if m["org"] == "central/p1/k1/s1" and "secretary" in m["roles"])
+def test_screenshot_member_page(page, net, folder, tree):
+    member = next(m for m in net.members if m["org"] == tree.cell and "secretary" in m["roles"])
     open_page(page, f"/members/{member['member_id']}")
     _shoot(page, folder, "member")
 
