@@ -15,6 +15,9 @@ _EXPORTS = {
     "Client": "client.sdk",
     "AsyncClient": "client.sdk",
     "sign_document": "client.sdk",
+    "sign_confidential": "client.sdk",
+    "open_sealed": "client.sdk",
+    "RequestSigner": "client.signing",
     "verify_receipt": "client.verify",
     "verify_consistency_proof": "client.verify",
     "VerifiedReceipt": "client.verify",
@@ -23,7 +26,10 @@ _EXPORTS = {
     "MalformedRequest": "client.errors",
     "NotCanonicalRequest": "client.errors",
     "BadSignatureError": "client.errors",
+    "BadRequestSignatureError": "client.errors",
+    "UnauthenticatedError": "client.errors",
     "NotPermittedError": "client.errors",
+    "OutOfScopeError": "client.errors",
     "NotFoundError": "client.errors",
     "AlreadyCommittedError": "client.errors",
     "TooLargeError": "client.errors",
@@ -31,6 +37,7 @@ _EXPORTS = {
     "InternalError": "client.errors",
     "ForwardFailedError": "client.errors",
     "NoLeaderError": "client.errors",
+    "BusyError": "client.errors",
     "ConnectionFailed": "client.errors",
 }
 

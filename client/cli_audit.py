@@ -45,7 +45,7 @@ from typing import Any, Callable, Iterator
 
 import click
 
-from .cli_common import EXIT_CODES_HELP, EXIT_FAILED, EXIT_INPUT, cli_errors, fail, node_option
+from .cli_common import EXIT_CODES_HELP, EXIT_FAILED, EXIT_INPUT, cli_errors, fail, key_option, node_option, request_key
 
 __all__ = ["AuditFailure", "ChainAuditor", "NodeReport", "find_forks", "audit"]
 
@@ -224,6 +224,7 @@ def audit_local(data_dir: str, genesis: dict, advance: Callable[[int], None] = l
     same replay as over HTTP, reading blocks and envelopes from the store."""
     from ledger.errors import CorruptionError, MinutebookError
     from ledger.ledger import Ledger
+    from ledger.sealing import envelope_of
     from ledger.store import LevelDBStore
 
     label = f"local:{data_dir}"
@@ -255,7 +256,8 @@ def audit_local(data_dir: str, genesis: dict, advance: Callable[[int], None] = l
         for height in range(1, ledger.height + 1):
             try:
                 block = ledger.block(height)
-                envelopes = list(ledger.proposal(height).envelopes)
+                # a sealed document's item carries its boxes: the envelope alone is what tx_root covers
+                envelopes = [envelope_of(e) for e in ledger.proposal(height).envelopes]
             except (MinutebookError, CorruptionError) as exc:
                 auditor._fail(height, "store", f"cannot read block {height}: {exc}")
                 break
@@ -275,8 +277,10 @@ def audit_local(data_dir: str, genesis: dict, advance: Callable[[int], None] = l
 @click.option("--genesis", "-g", "genesis_path", required=True, type=click.Path(dir_okay=False),
               envvar="MINUTEBOOK_GENESIS", help="The genesis.json you trust (or $MINUTEBOOK_GENESIS).")
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@key_option()
 @cli_errors
-def audit(nodes: tuple[str, ...], local_dirs: tuple[str, ...], genesis_path: str, as_json: bool) -> None:
+def audit(nodes: tuple[str, ...], local_dirs: tuple[str, ...], genesis_path: str, as_json: bool,
+          key_path: str | None) -> None:
     """Replay every block from each node and cross-check the nodes for forks.
 
     For every block: the header hash, the prev_hash chain, the certificate
@@ -288,12 +292,15 @@ def audit(nodes: tuple[str, ...], local_dirs: tuple[str, ...], genesis_path: str
     With --local DATA_DIR it reads a stopped node's LevelDB instead of its
     API, first checking the checksum of every stored value.
 
+    Block envelopes are content: --key must be a node key or the key of an
+    inspector of the root unit (the auditors' scope).
+
     Prints one FAILED line per problem, naming node, height and check, and
     exits 1 if there is any.
 
     \b
     Example:
-      minutebook audit --genesis devnet/genesis.json \\
+      minutebook audit --genesis devnet/genesis.json --key devnet/keys/n1.json \\
           --node http://127.0.0.1:8101 --node http://127.0.0.1:8102 --node http://127.0.0.1:8103
       minutebook audit --genesis devnet/genesis.json --local devnet/data/n3
     """
@@ -311,12 +318,15 @@ def audit(nodes: tuple[str, ...], local_dirs: tuple[str, ...], genesis_path: str
     except ValueError as exc:
         raise fail(f"{genesis_path} is not valid JSON: {exc}", EXIT_INPUT) from None
     console = Console(stderr=True)
+    key = request_key(key_path)
+    if nodes and key is None:
+        raise click.UsageError("give --key (a node key, or a root inspector's): block envelopes are content")
     reports = []
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console, transient=True) as progress:
         for url in nodes:
             task = progress.add_task(url, total=None)
-            with Client(url, retries=2) as client:
+            with Client(url, retries=2, key=key) as client:
                 reports.append(audit_node(
                     client, url, genesis,
                     advance=lambda n, t=task: progress.advance(t, n),

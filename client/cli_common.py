@@ -29,7 +29,7 @@ from ledger.errors import InvalidInput, KeyFileError, MinutebookError
 from . import errors as api_errors
 
 __all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_INPUT", "EXIT_UNREACHABLE", "EXIT_CODES_HELP", "cli_errors", "fail",
-           "read_document_file", "load_keys", "node_option", "echo_json"]
+           "read_document_file", "load_keys", "node_option", "key_option", "request_key", "echo_json"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -65,6 +65,9 @@ def _describe_api_error(exc: api_errors.ApiError) -> tuple[str, int]:
         return f"{exc.message}{field} (HTTP {exc.status})", EXIT_UNREACHABLE
     if isinstance(exc, (api_errors.MalformedRequest, api_errors.TooLargeError)):
         return f"the node refused the request: {exc.message}{field} (HTTP {exc.status})", EXIT_INPUT
+    if isinstance(exc, api_errors.UnauthenticatedError):
+        return (f"this needs your key: give --key KEY_FILE or set $MINUTEBOOK_KEY (HTTP {exc.status} {exc.code})",
+                EXIT_FAILED)
     return f"{exc.message}{field} (HTTP {exc.status} {exc.code})", EXIT_FAILED
 
 
@@ -104,6 +107,19 @@ def node_option(multiple: bool = False) -> Callable:
                             help="Node API URL; repeat for each node to check and compare.")
     help_text = "Node API URL [default: $MINUTEBOOK_NODE or http://127.0.0.1:8101]"
     return click.option("--node", "node", default=DEFAULT_NODE, show_default=False, metavar="URL", help=help_text)
+
+
+def key_option() -> Callable:
+    """``--key``: the key file that signs the requests (RFC 9421; content routes need one)."""
+    return click.option("--key", "-k", "key_path", envvar="MINUTEBOOK_KEY", type=click.Path(dir_okay=False),
+                        metavar="KEY_FILE",
+                        help="Your key file (member or node) to sign the request with [default: $MINUTEBOOK_KEY]. "
+                             "Content is answered only to a signed request, within your scope.")
+
+
+def request_key(path: str | None) -> Any:
+    """The KeyFile at `path` (prompting for a passphrase if it is encrypted), or None."""
+    return load_keys((path,))[0] if path else None
 
 
 def echo_json(obj: Any) -> None:

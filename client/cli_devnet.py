@@ -38,7 +38,7 @@ import click
 
 from .cli_common import EXIT_CODES_HELP, EXIT_FAILED, EXIT_INPUT, EXIT_UNREACHABLE, cli_errors, fail
 
-__all__ = ["init", "devnet", "init_cluster", "COMMANDS"]
+__all__ = ["init", "devnet", "init_cluster", "example_document", "COMMANDS"]
 
 DEFAULT_DIR = "devnet"
 DEFAULT_BASE_PORT = 8100
@@ -292,23 +292,50 @@ def load_sample(directory: Path, api_url: str, *, concurrency: int = 16, quiet: 
     return {"documents": total, **counts, "refused": refused}
 
 
+def example_document(directory: Path, unit: str = "central/p1/k1/s1") -> str | None:
+    """The id of the first sample minutes of `unit` (sample documents are
+    deterministic, so the id is known without asking a node)."""
+    from ledger.documents import Document
+    from ledger.encoding import normalize
+
+    from .sample_org import SampleOrg
+
+    genesis = json.loads((directory / "genesis.json").read_text(encoding="utf-8"))
+    for _, docs in SampleOrg.from_genesis(genesis).phases():
+        for doc, _signers in docs:
+            if doc["type"] == "minutes" and doc["org"] == unit:
+                return Document.from_obj(normalize(dict(doc))).doc_id
+    return None
+
+
 def _print_welcome(directory: Path, cluster: dict) -> None:
     first = cluster["nodes"][0]["api_url"]
     members = json.loads((directory / "members.json").read_text(encoding="utf-8"))
     cell = "central/p1/k1/s1"
     secretary = next((m for m in members if "secretary" in m["roles"] and m["org"] == cell), members[0])
+    root = members[0]["org"].split("/")[0]
+    root_secretary = next((m for m in members if "secretary" in m["roles"] and m["org"] == root), members[0])
+    plain = next((m for m in members if not m["roles"] and m["org"] == cell), secretary)
+    node_key = f"{directory}/keys/{cluster['nodes'][0]['node_id']}.json"
+    doc_id = example_document(directory, cell)
     click.echo("")
     click.echo("minutebook devnet is running:")
     for n in cluster["nodes"]:
         click.echo(f"  {n['node_id']}  API {n['api_url']}   web pages {n['api_url']}/   API docs {n['api_url']}/docs")
     click.echo("")
+    click.echo("Every read of content is a signed request (RFC 9421): --key names whose scope you read with.")
     click.echo("Try:")
-    click.echo(f"  minutebook stats {members[0]['org'].split('/')[0]} --node {first}")
-    click.echo(f"  minutebook audit --genesis {directory}/genesis.json " +
+    if doc_id:
+        click.echo(f"  minutebook get {doc_id} --key {directory}/{secretary['key_file']} --node {first}")
+        click.echo(f"      # minutes of {cell}, read as its secretary {secretary['member_id']}")
+    click.echo(f"  minutebook whoami --key {directory}/{plain['key_file']} --node {first}")
+    click.echo(f"  minutebook stats {root} --key {directory}/{root_secretary['key_file']} --node {first}")
+    click.echo(f"  minutebook audit --genesis {directory}/genesis.json --key {node_key} " +
                " ".join(f"--node {n['api_url']}" for n in cluster["nodes"]))
     click.echo(f"  minutebook submit {directory}/examples/resolution.yaml --key {directory}/{secretary['key_file']}"
                f" --node {first} --wait > receipt.json")
     click.echo(f"  minutebook verify receipt.json --genesis {directory}/genesis.json")
+    click.echo(f"Pages: log in at {first}/login with a member's key file (it stays in the browser).")
     click.echo(f"Members and their keys: {directory}/members.json. Logs: {directory}/logs/. Ctrl-C stops the cluster.")
 
 

@@ -19,10 +19,12 @@ from .cli_common import (
     cli_errors,
     echo_json,
     fail,
+    key_option,
     load_keys,
     node_option,
     parse_document_text,
     read_document_file,
+    request_key,
 )
 
 __all__ = ["keys_group", "submit", "get", "receipt", "stats", "import_", "COMMANDS"]
@@ -90,8 +92,13 @@ def keys_new(member_id: str | None, node_id: str | None, out: str, passphrase_pr
 @node_option()
 @click.option("--wait", is_flag=True, help="Wait until committed and certified, then print the receipt JSON.")
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait with --wait.")
+@click.option("--confidential", is_flag=True,
+              help="Keep only a salted commitment of the body on the ledger and seal the body to the --to members.")
+@click.option("--to", "recipients", metavar="IDS",
+              help="With --confidential: the recipients, comma-separated member ids (e.g. m0012,m0020).")
 @cli_errors
-def submit(file: str, keys: tuple[str, ...], node: str, wait: bool, timeout: float) -> None:
+def submit(file: str, keys: tuple[str, ...], node: str, wait: bool, timeout: float, confidential: bool,
+           recipients: str | None) -> None:
     """Sign a YAML or JSON document with each key and submit it.
 
     FILE holds {type, org, body, refs?}; v, nonce and created_at are filled in
@@ -100,19 +107,41 @@ def submit(file: str, keys: tuple[str, ...], node: str, wait: bool, timeout: flo
     with `minutebook verify`). Submitting the same signed document again is
     harmless: it is reported as already committed.
 
+    With --confidential (minutes, resolutions, findings) the ledger keeps only
+    the body's salted commitment, the recipients and the file's optional
+    top-level `meta` (public facts such as the meeting's kind and date); the
+    body and salt are sealed to every registered key of each --to member
+    (libsodium sealed boxes) and kept beside the ledger, for them alone
+    (`minutebook open`). The first --key also signs the request that fetches
+    the recipients' keys.
+
     \b
-    Example:
+    Examples:
       minutebook submit minutes.yaml --key keys/chair.json --key keys/secretary.json \\
           --node http://127.0.0.1:8101 --wait > receipt.json
+      minutebook submit discipline.yaml --key keys/secretary.json --confidential --to m0012,m0020 --wait
     """
-    from .sdk import Client, sign_document
+    from .sdk import Client, sign_confidential, sign_document
 
     if file == "-":
         doc = parse_document_text(sys.stdin.read(), "stdin")
     else:
         doc = read_document_file(file)
-    envelope = sign_document(doc, load_keys(keys))
-    with Client(node, timeout=max(timeout + 10, 30)) as client:
+    signers = load_keys(keys)
+    meta = doc.pop("meta", None)
+    if meta is not None and not confidential:
+        raise fail("meta: only a confidential document has meta (add --confidential)", EXIT_INPUT)
+    if confidential != bool(recipients):
+        raise click.UsageError("--confidential and --to go together (the recipients of the sealed body)")
+    with Client(node, timeout=max(timeout + 10, 30), key=signers[0]) as client:
+        if confidential:
+            to = [r.strip() for r in recipients.split(",") if r.strip()]
+            try:
+                envelope = sign_confidential(doc, signers, client.recipient_keys(to), meta=meta)
+            except ValueError as exc:
+                raise fail(str(exc), EXIT_FAILED) from None
+        else:
+            envelope = sign_document(doc, signers)
         result = client.submit(envelope, wait=wait, timeout=timeout)
     if wait:
         echo_json(result["receipt"])
@@ -126,37 +155,42 @@ def submit(file: str, keys: tuple[str, ...], node: str, wait: bool, timeout: flo
 @click.command(epilog=EXIT_CODES_HELP)
 @click.argument("doc_id")
 @node_option()
+@key_option()
 @cli_errors
-def get(doc_id: str, node: str) -> None:
+def get(doc_id: str, node: str, key_path: str | None) -> None:
     """Print a document as JSON: its status, block, leaf and decoded body.
+
+    The request is signed with --key; the node answers only within your
+    scope (your unit's records; a unit's subtree for its officers).
 
     \b
     Example:
-      minutebook get 3f9a0c...e1 --node http://127.0.0.1:8101
+      minutebook get 3f9a0c...e1 --key devnet/keys/members/m0010.json --node http://127.0.0.1:8101
     """
     from .sdk import Client
 
-    with Client(node) as client:
+    with Client(node, key=request_key(key_path)) as client:
         echo_json(client.get_document(doc_id))
 
 
 @click.command(epilog=EXIT_CODES_HELP)
 @click.argument("doc_id")
 @node_option()
+@key_option()
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the receipt to this file.")
 @cli_errors
-def receipt(doc_id: str, node: str, output: str | None) -> None:
+def receipt(doc_id: str, node: str, key_path: str | None, output: str | None) -> None:
     """Fetch a document's receipt (envelope, inclusion proof, certified block).
 
     Check it offline with `minutebook verify RECEIPT --genesis genesis.json`.
 
     \b
     Example:
-      minutebook receipt 3f9a0c...e1 --node http://127.0.0.1:8101 -o receipt.json
+      minutebook receipt 3f9a0c...e1 --key devnet/keys/members/m0010.json -o receipt.json
     """
     from .sdk import Client
 
-    with Client(node) as client:
+    with Client(node, key=request_key(key_path)) as client:
         obj = client.receipt(doc_id)
     if output:
         Path(output).write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
@@ -175,9 +209,10 @@ def _pct(x: float | None) -> str:
 @click.command(epilog=EXIT_CODES_HELP)
 @click.argument("org")
 @node_option()
+@key_option()
 @click.option("--json", "as_json", is_flag=True, help="Print the stats JSON instead of tables.")
 @cli_errors
-def stats(org: str, node: str, as_json: bool) -> None:
+def stats(org: str, node: str, key_path: str | None, as_json: bool) -> None:
     """Meeting analytics for an org unit, rolled up over its sub-units.
 
     Meetings held (on schedule, late, unscheduled), units with no regular
@@ -185,16 +220,18 @@ def stats(org: str, node: str, as_json: bool) -> None:
     participation, inspection findings by severity, member status changes.
     The default period is the last six months.
 
+    Findings and discipline counts are shown to inspectors only.
+
     \b
     Example:
-      minutebook stats central/p1 --node http://127.0.0.1:8101
+      minutebook stats central/p1 --key devnet/keys/members/m0004.json --node http://127.0.0.1:8101
     """
     from rich.console import Console
     from rich.table import Table
 
     from .sdk import Client
 
-    with Client(node) as client:
+    with Client(node, key=request_key(key_path)) as client:
         data = client.stats(org)
     if as_json:
         echo_json(data)
@@ -220,7 +257,8 @@ def stats(org: str, node: str, as_json: bool) -> None:
     per = data["opinions"]["per_meeting"]
     summary.add_row("opinions per meeting", "–" if per is None else f"{per:.2f}")
     summary.add_row("vote participation", _pct(data["votes"]["participation"]))
-    summary.add_row("inspection findings", ", ".join(f"{k} {v}" for k, v in data["inspection_findings"].items()))
+    if "inspection_findings" in data:
+        summary.add_row("inspection findings", ", ".join(f"{k} {v}" for k, v in data["inspection_findings"].items()))
     changes = data["member_status_changes"]
     summary.add_row("member status changes", ", ".join(f"{k} {v}" for k, v in changes.items()) or "none")
     console.print(summary)
@@ -233,7 +271,8 @@ def stats(org: str, node: str, as_json: bool) -> None:
             table.add_row(c.get("name") or c["path"], str(c["meetings"]["held"]),
                           f"{c['meetings']['on_schedule']}/{c['meetings']['late']}", str(len(c["overdue_units"])),
                           _pct(c["attendance"]["rate"]), "–" if per is None else f"{per:.2f}",
-                          _pct(c["votes"]["participation"]), str(sum(c["inspection_findings"].values())))
+                          _pct(c["votes"]["participation"]),
+                          str(sum(c["inspection_findings"].values())) if "inspection_findings" in c else "–")
         console.print(table)
 
 

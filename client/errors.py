@@ -6,7 +6,10 @@ The tree, as httpx draws its own::
     ├── MalformedRequest          400  invalid_input, not_canonical, key_file, proof_failed
     │   └── NotCanonicalRequest   400  not_canonical
     ├── BadSignatureError         401  bad_signature
+    │   └── BadRequestSignatureError  401  bad_request_signature (the request's own signature)
+    ├── UnauthenticatedError      401  unauthenticated: a content route needs a key (Client(..., key=))
     ├── NotPermittedError         403  not_permitted
+    │   └── OutOfScopeError       403  out_of_scope; carries `scope`, what the caller may read
     ├── NotFoundError             404  not_found
     ├── AlreadyCommittedError     409  already_committed; carries the existing `receipt`
     ├── TooLargeError             413  too_large
@@ -14,6 +17,7 @@ The tree, as httpx draws its own::
     ├── InternalError             500  internal (the server logged the details)
     ├── ForwardFailedError        502  forward_failed
     ├── NoLeaderError             503  no_leader; carries `retry_after` seconds
+    │   └── BusyError             503  busy (too many signed requests in the window); retried alike
     └── TimeoutError_             504  timeout; carries `doc_id`
     ConnectionFailed                   the node could not be reached at all (after retries)
 
@@ -32,7 +36,11 @@ __all__ = [
     "MalformedRequest",
     "NotCanonicalRequest",
     "BadSignatureError",
+    "BadRequestSignatureError",
+    "UnauthenticatedError",
     "NotPermittedError",
+    "OutOfScopeError",
+    "BusyError",
     "NotFoundError",
     "AlreadyCommittedError",
     "TooLargeError",
@@ -87,8 +95,22 @@ class BadSignatureError(ApiError):
     pass
 
 
+class BadRequestSignatureError(BadSignatureError):
+    pass
+
+
+class UnauthenticatedError(ApiError):
+    pass
+
+
 class NotPermittedError(ApiError):
     pass
+
+
+class OutOfScopeError(NotPermittedError):
+    @property
+    def scope(self) -> str | None:
+        return self.body.get("scope")
 
 
 class NotFoundError(ApiError):
@@ -130,6 +152,10 @@ class NoLeaderError(ApiError):
         return float(value) if isinstance(value, (int, float)) else None
 
 
+class BusyError(NoLeaderError):
+    pass
+
+
 class TimeoutError_(ApiError):
     """504: accepted but not committed and certified in time (the name avoids the builtin)."""
 
@@ -144,7 +170,11 @@ _BY_CODE: dict[str, type[ApiError]] = {
     "key_file": MalformedRequest,
     "proof_failed": MalformedRequest,
     "bad_signature": BadSignatureError,
+    "bad_request_signature": BadRequestSignatureError,
+    "unauthenticated": UnauthenticatedError,
     "not_permitted": NotPermittedError,
+    "out_of_scope": OutOfScopeError,
+    "busy": BusyError,
     "not_found": NotFoundError,
     "already_committed": AlreadyCommittedError,
     "too_large": TooLargeError,

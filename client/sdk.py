@@ -13,6 +13,11 @@
 
 Errors are the typed classes of ``client/errors.py``, one per API error code.
 
+Reading content needs a key: ``Client(url, key=read_key_file(...))`` signs
+every request (RFC 9421, client/signing.py) as that member or node; without
+one, only the public routes answer (tree heads, proofs, blocks, status) and
+content routes raise :class:`~client.errors.UnauthenticatedError`.
+
 Retries: a 503 (no leader yet; the ``Retry-After`` header is honoured) and a
 connection failure are retried with exponential back-off and full jitter, up
 to ``retries`` times, for every call. That is safe for ``submit`` too: a
@@ -36,8 +41,9 @@ import httpx
 from ledger.encoding import normalize
 
 from .errors import AlreadyCommittedError, ApiError, ConnectionFailed, NoLeaderError, error_from_response
+from .signing import RequestSigner
 
-__all__ = ["Client", "AsyncClient", "sign_document", "DEFAULT_TIMEOUT"]
+__all__ = ["Client", "AsyncClient", "sign_document", "sign_confidential", "open_sealed", "DEFAULT_TIMEOUT"]
 
 DEFAULT_TIMEOUT = 30.0
 MAX_BACKOFF = 10.0
@@ -84,18 +90,51 @@ def sign_document(doc: dict, keys: Sequence[Any], *, now_ms: int | None = None) 
     return make_envelope(document, _key_pairs(keys)).to_bytes()
 
 
+def sign_confidential(doc: dict, keys: Sequence[Any], recipients: dict[str, list[bytes]], *,
+                      meta: dict | None = None, now_ms: int | None = None) -> bytes:
+    """The submission bytes of a confidential document: its body replaced by
+    the salted commitment with ``recipients`` (``{member id: [Ed25519 public
+    keys]}``) and public ``meta``, signed with each of `keys`, together with the
+    body sealed to every listed key (ledger/sealing.py). Submit them as any
+    envelope (``Client.submit``)."""
+    from ledger.sealing import seal_confidential, submission_bytes
+
+    obj = normalize(dict(doc))
+    body, boxes = seal_confidential(obj["type"], obj["body"], recipients, meta=normalize(meta or {}))
+    obj["body"] = body
+    return submission_bytes(sign_document(obj, keys, now_ms=now_ms), boxes)
+
+
+def open_sealed(document: dict, boxes: list[dict], key: Any) -> dict:
+    """The public body of a confidential `document` (as ``get_document`` gives it)
+    from the box among `boxes` sealed to `key`, proved to match the
+    document's commitment; ProofFailed names what failed."""
+    from ledger.documents import Envelope
+    from ledger.errors import ProofFailed
+    from ledger.jsonfmt import b64d
+    from ledger.sealing import SealedBox, open_document
+
+    doc = Envelope.from_bytes(b64d(document["envelope"], "envelope")).doc
+    mine = [SealedBox.from_json(b, f"boxes[{i}]") for i, b in enumerate(boxes)]
+    mine = [b for b in mine if b.key == key.public_key]
+    if not mine:
+        raise ProofFailed("sealed_box", f"no box of {document['doc_id']} is sealed to this key of {key.id}")
+    return open_document(doc, mine[0].box, key.seed)
+
+
 class Client:
     """A sync client for one node. Thread-safe as httpx.Client is."""
 
     def __init__(self, base_url: str, *, timeout: float = DEFAULT_TIMEOUT, retries: int = 5,
                  backoff: float = 0.2, transport: httpx.BaseTransport | None = None,
-                 rng: random.Random | None = None, sleep=time.sleep) -> None:
+                 rng: random.Random | None = None, sleep=time.sleep, key: Any = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.retries = retries
         self.backoff = backoff
         self._rng = rng or random.Random()
         self._sleep = sleep
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport,
+                                  auth=RequestSigner(key) if key is not None else None,
                                   headers={"Accept": "application/json", "User-Agent": "minutebook-sdk/1"})
 
     # -- plumbing --
@@ -198,6 +237,35 @@ class Client:
     def member(self, member_id: str) -> dict:
         return self._get(f"/v1/members/{member_id}")
 
+    def member_keys(self, member_id: str) -> list[dict]:
+        """The member's registered keys: ``[{public_key, added_at, revoked_at}]``."""
+        return self._get(f"/v1/members/{member_id}/keys")["keys"]
+
+    def session(self) -> dict:
+        """Who the node takes this client for: ``{caller, kind, via, scope}``."""
+        return self._get("/v1/auth/session")
+
+    def recipient_keys(self, member_ids: Iterable[str]) -> dict[str, list[bytes]]:
+        """``{member id: [unrevoked Ed25519 keys]}``, to seal a confidential body to."""
+        from ledger.jsonfmt import b64d
+
+        out = {}
+        for member in member_ids:
+            keys = [b64d(k["public_key"], "public_key") for k in self.member_keys(member) if k["revoked_at"] is None]
+            if not keys:
+                raise ValueError(f"{member} has no registered key that is not revoked")
+            out[member] = keys
+        return out
+
+    def sealed(self, doc_id: str) -> list[dict]:
+        """Your own sealed boxes of a confidential document (you must be a recipient)."""
+        return self._get(f"/v1/documents/{doc_id}/sealed")["boxes"]
+
+    def open(self, doc_id: str, key: Any) -> dict:
+        """The body of confidential document `doc_id`, opened with `key` and checked
+        against its commitment (see :func:`open_sealed`)."""
+        return open_sealed(self.get_document(doc_id), self.sealed(doc_id), key)
+
     def org(self, path: str) -> dict:
         return self._get(f"/v1/orgs/{path.strip('/')}")
 
@@ -225,7 +293,7 @@ class AsyncClient:
 
     def __init__(self, base_url: str, *, timeout: float = DEFAULT_TIMEOUT, retries: int = 5,
                  backoff: float = 0.2, transport: httpx.AsyncBaseTransport | None = None,
-                 rng: random.Random | None = None, sleep=None) -> None:
+                 rng: random.Random | None = None, sleep=None, key: Any = None) -> None:
         import asyncio
 
         self.base_url = base_url.rstrip("/")
@@ -234,6 +302,7 @@ class AsyncClient:
         self._rng = rng or random.Random()
         self._sleep = sleep or asyncio.sleep
         self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport,
+                                       auth=RequestSigner(key) if key is not None else None,
                                        headers={"Accept": "application/json", "User-Agent": "minutebook-sdk/1"})
 
     async def aclose(self) -> None:
@@ -306,8 +375,18 @@ class AsyncClient:
     async def blocks(self, start: int | None = None, limit: int = 20) -> dict:
         return await self._get("/v1/blocks", limit=limit, **({"from": start} if start is not None else {}))
 
+    async def block_envelopes(self, height: int) -> list[bytes]:
+        body = await self._get(f"/v1/blocks/{int(height)}/envelopes")
+        return [base64.urlsafe_b64decode(e + "=" * (-len(e) % 4)) for e in body["envelopes"]]
+
     async def member(self, member_id: str) -> dict:
         return await self._get(f"/v1/members/{member_id}")
+
+    async def member_keys(self, member_id: str) -> list[dict]:
+        return (await self._get(f"/v1/members/{member_id}/keys"))["keys"]
+
+    async def session(self) -> dict:
+        return await self._get("/v1/auth/session")
 
     async def org(self, path: str) -> dict:
         return await self._get(f"/v1/orgs/{path.strip('/')}")

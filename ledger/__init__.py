@@ -10,7 +10,7 @@ from ledger.blocks import (ACCEPTED, REJECTED, Block, BlockProposal, BlockSignat
                            TreeHead, check_certificate, quorum_size)
 from ledger.documents import DOC_TYPES, Document, Envelope, Signature, make_envelope, sign_document
 from ledger.encoding import MAX_DOCUMENT_BYTES, canonical, decode_canonical, normalize
-from ledger.errors import (AlreadyCommitted, BadSignature, CorruptionError, InvalidInput, KeyFileError,
+from ledger.errors import (AlreadyCommitted, BadRequestSignature, BadSignature, CorruptionError, InvalidInput, KeyFileError,
                            MinutebookError, NotCanonical, NotFound, NotPermitted, ProofFailed, Rejected,
                            RootMismatch, TooLarge)
 from ledger.genesis import Genesis
@@ -20,6 +20,7 @@ from ledger.ledger import Ledger
 from ledger.merkle_log import MerkleLog
 from ledger.receipts import Receipt
 from ledger.registry import Registry
+from ledger.sealing import SealedBox
 from ledger.store import LevelDBStore, MemoryStore, Overlay, Store
 
 __all__ = [
@@ -32,8 +33,9 @@ __all__ = [
     "Genesis", "Registry", "Ledger", "MerkleLog", "Store", "MemoryStore", "LevelDBStore", "Overlay",
     # blocks and proofs
     "BlockProposal", "Header", "Block", "BlockSignature", "DocumentStatus", "TreeHead", "ACCEPTED", "REJECTED",
-    "check_certificate", "quorum_size", "Receipt",
+    "check_certificate", "quorum_size", "Receipt", "SealedBox",
     # errors
-    "MinutebookError", "InvalidInput", "NotCanonical", "TooLarge", "BadSignature", "NotPermitted", "Rejected",
+    "MinutebookError", "InvalidInput", "NotCanonical", "TooLarge", "BadSignature", "BadRequestSignature",
+    "NotPermitted", "Rejected",
     "AlreadyCommitted", "NotFound", "KeyFileError", "ProofFailed", "RootMismatch", "CorruptionError",
 ]

@@ -7,6 +7,7 @@ The tree, as httpx draws its own::
     │   ├── NotCanonical                 400  bytes are not the one canonical encoding
     │   └── TooLarge                     413  over a size, depth or length limit
     ├── BadSignature(signer)             401  a signature does not verify
+    │   └── BadRequestSignature          401  an HTTP request signature (RFC 9421) is malformed or wrong
     ├── NotPermitted(signer, role, org)  403  the signer lacks the role for the unit
     ├── Rejected(reason)                 422  legal in shape, illegal against the state
     ├── AlreadyCommitted(doc_id, receipt) 409 the document is in the ledger already
@@ -32,6 +33,7 @@ __all__ = [
     "NotCanonical",
     "TooLarge",
     "BadSignature",
+    "BadRequestSignature",
     "NotPermitted",
     "Rejected",
     "AlreadyCommitted",
@@ -95,6 +97,17 @@ class BadSignature(MinutebookError):
     def __init__(self, signer: str, message: str | None = None) -> None:
         self.signer = signer
         super().__init__(message or f"signature of {signer} does not verify")
+
+
+class BadRequestSignature(BadSignature):
+    """A request's RFC 9421 signature is malformed, does not verify, is out of
+    its time window or replayed (ledger/httpsig.py, node/auth.py). The message
+    says which."""
+
+    code = "bad_request_signature"
+
+    def __init__(self, message: str) -> None:
+        super().__init__("request", message)
 
 
 class NotPermitted(MinutebookError):

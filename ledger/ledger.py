@@ -68,6 +68,14 @@ Storage keys (besides ``m/`` for the Merkle log and ``r/`` for the registry);
     i/m/<member>\\0<be8 created_at><be8 leaf>  by member (signers and body.member)
     i/t/<type>\\0<be8 created_at><be8 leaf>    by type
     i/n/<be8 leaf>                       accepted ``node`` documents (membership)
+    s/<doc_id, 32 raw bytes>             the sealed boxes of an accepted confidential document,
+                                         canonical [{recipient, key, box}] (ledger/sealing.py):
+                                         beside the ledger, never a leaf
+
+A proposal item is a bare envelope or a *submission* (an envelope with its
+sealed boxes, ledger/sealing.py): the envelope alone is the leaf and the
+``tx_root`` input; the boxes are stored under ``s/`` and given back by
+:meth:`Ledger.proposal`, so catch-up carries them. They never decide a status.
 
 The voters that certify block ``h`` are those in force before it (after
 blocks ``< h``): ``voters_at(h)`` reads the last ``v/`` record at or below
@@ -82,6 +90,7 @@ import time
 from typing import Any, Callable, Iterator
 
 from .blocks import (
+    MAX_PROPOSAL_BYTES,
     ACCEPTED,
     REJECTED,
     Block,
@@ -102,6 +111,7 @@ from .merkle import EMPTY_ROOT, leaf_hash, root
 from .merkle_log import MerkleLog
 from .receipts import consistency_json, receipt_json
 from .registry import Genesis, Registry
+from .sealing import SealedBox, check_sealed, envelope_of, split_submission, submission_bytes
 from .store import Overlay, Store
 
 __all__ = ["Ledger", "BlockOutOfOrder", "INDEX_KINDS"]
@@ -124,6 +134,7 @@ _P_LEAF = b"l/"
 _P_REJECTED = b"e/"
 _P_DOC = b"d/"
 _P_NODE_DOCS = b"i/n/"
+_P_SEALED = b"s/"
 INDEX_KINDS = {"unit": b"i/u/", "member": b"i/m/", "type": b"i/t/"}
 
 
@@ -143,6 +154,21 @@ def _salvage_doc_id(data: bytes) -> str | None:
     if isinstance(obj, dict) and isinstance(obj.get("doc"), dict):
         return hashlib.sha256(canonical(obj["doc"])).hexdigest()
     return None
+
+
+def _split_item(data: bytes) -> tuple[bytes, list[SealedBox] | None]:
+    """A proposal item's envelope bytes and boxes. A malformed submission keeps
+    its envelope (if it has one) and loses its boxes: boxes never decide a status."""
+    try:
+        return split_submission(data)
+    except MinutebookError:
+        try:
+            obj = decode_canonical(data, max_bytes=MAX_PROPOSAL_BYTES)
+        except MinutebookError:
+            return data, None
+        if isinstance(obj, dict) and isinstance(obj.get("envelope"), bytes):
+            return obj["envelope"], None
+        return data, None
 
 
 def _jsonable(value: Any) -> Any:
@@ -269,14 +295,17 @@ class Ledger:
         rejected: list[list] = []
         statuses: list[DocumentStatus] = []
         membership_changed = False
+        tx_leaves: list[bytes] = []
         for offset, data in enumerate(proposal.envelopes):
             reason = None
+            envelope_bytes, boxes = _split_item(data)
+            tx_leaves.append(leaf_hash(envelope_bytes))
             try:
-                envelope = Envelope.from_bytes(data)
+                envelope = Envelope.from_bytes(envelope_bytes)
             except MinutebookError as exc:
                 envelope = None
                 reason = f"{exc.code}: {exc.message}"
-                doc_id = _salvage_doc_id(data)
+                doc_id = _salvage_doc_id(envelope_bytes)
             else:
                 doc_id = envelope.doc_id
             raw_id = bytes.fromhex(doc_id) if doc_id is not None else None
@@ -309,8 +338,15 @@ class Ledger:
                 continue
             leaf = first_leaf + len(accepted)
             leaf_be = _pack(leaf)
-            accepted.append(data)
-            put(_P_LEAF + leaf_be, data)
+            accepted.append(envelope_bytes)
+            put(_P_LEAF + leaf_be, envelope_bytes)
+            if boxes:
+                try:
+                    check_sealed(envelope.doc, boxes, registry)
+                except MinutebookError:
+                    pass  # dropped on every node alike; the document stands on its envelope
+                else:
+                    put(_P_SEALED + raw_id, canonical([b.to_obj() for b in boxes]))
             statuses.append(DocumentStatus(doc_id=doc_id, leaf_index=leaf, status=ACCEPTED))
             accepted_here.add(raw_id)
             put(doc_key, leaf_be + height_be + b"\x01")
@@ -325,7 +361,7 @@ class Ledger:
             timestamp=proposal.timestamp,
             proposer=proposal.proposer,
             term=proposal.term,
-            tx_root=root([leaf_hash(e) for e in proposal.envelopes]) if proposal.envelopes else EMPTY_ROOT,
+            tx_root=root(tx_leaves) if tx_leaves else EMPTY_ROOT,
             log_size=log.size,
             log_root=log.root(),
         )
@@ -451,8 +487,10 @@ class Ledger:
 
     def proposal(self, height: int) -> BlockProposal:
         """The proposal block `height` was applied from (for catch-up): the
-        accepted envelopes from the log and the rejected ones from ``e/``,
-        merged back into proposal order, so ``to_bytes()`` is what was applied."""
+        accepted envelopes from the log (with their sealed boxes, as
+        submissions) and the rejected items from ``e/``, merged back into
+        proposal order, so ``to_bytes()`` is what was applied (less any boxes
+        that were malformed and dropped)."""
         header, record = self._block_record(height)
         count = len(record["doc_ids"]) // 32
         first = self._first_leaf(header, record)
@@ -465,7 +503,18 @@ class Ledger:
         if len(leaves) != count - len(rejected):
             raise CorruptionError(f"block {height}: {len(leaves)} of its {count - len(rejected)} leaves are stored")
         accepted = iter(leaves)
-        envelopes = tuple(rejected[i] if i in rejected else next(accepted) for i in range(count))
+        ids = record["doc_ids"]
+
+        def item(i: int) -> bytes:
+            if i in rejected:
+                return rejected[i]
+            envelope = next(accepted)
+            boxes = self.store.get(_P_SEALED + ids[32 * i:32 * i + 32])
+            if boxes is None:
+                return envelope
+            return submission_bytes(envelope, [SealedBox.from_obj(b, "sealed") for b in decode_canonical(boxes)])
+
+        envelopes = tuple(item(i) for i in range(count))
         return BlockProposal(
             height=height, prev_hash=header.prev_hash, timestamp=header.timestamp,
             proposer=header.proposer, term=header.term, envelopes=envelopes,
@@ -542,7 +591,7 @@ class Ledger:
             data = self.envelope_at(leaf)
             d["status"] = ACCEPTED
         else:
-            data = self.rejected_envelope(height, offset)
+            data = envelope_of(self.rejected_envelope(height, offset))
             d["status"] = REJECTED
             d["reason"] = self._rejection_reason(doc_id, height, offset)
         d["envelope"] = b64e(data)
@@ -558,8 +607,10 @@ class Ledger:
 
     def check_submission(self, envelope_bytes: bytes, *, at_ms: int | None = None) -> Envelope:
         """Leader admission: decode, validate and check against the current
-        registry (signatures included); raises the typed errors, and
-        AlreadyCommitted (with the receipt) for a document accepted before."""
+        registry (signatures included, and the sealed boxes of a submission);
+        raises the typed errors, and AlreadyCommitted (with the receipt) for a
+        document accepted before. Takes an envelope or a submission."""
+        envelope_bytes, boxes = split_submission(envelope_bytes)
         envelope = Envelope.from_bytes(envelope_bytes)
         doc_id = envelope.doc_id
         raw = self.store.get(_P_DOC + bytes.fromhex(doc_id))
@@ -567,8 +618,32 @@ class Ledger:
             raise AlreadyCommitted(doc_id, self.receipt(doc_id))
         if at_ms is None:
             at_ms = max(int(time.time() * 1000), self._head.timestamp if self._head else 0)
-        Registry(self.store).check(envelope, at_ms)
+        registry = Registry(self.store)
+        registry.check(envelope, at_ms)
+        if boxes:
+            check_sealed(envelope.doc, boxes, registry)
         return envelope
+
+    def inclusion(self, doc_id: str, leaf_hash_hex: str) -> dict:
+        """Integrity without content: the RFC 9162 audit path of an accepted
+        document's leaf, for one who holds its envelope (so knows its leaf
+        hash ``SHA-256(0x00 ‖ envelope)``), against the log of the block holding
+        it: ``{doc_id, leaf_index, leaf_hash, height, block_hash, log_size,
+        log_root, inclusion_proof}``. NotFound unless `doc_id` is accepted with
+        that leaf hash."""
+        height, leaf, _ = self._doc_record(doc_id)
+        if leaf is None or self._log.leaf_hash_at(leaf).hex() != leaf_hash_hex:
+            raise NotFound(f"accepted document {doc_id} with leaf hash {leaf_hash_hex}")
+        header = self.header(height)
+        return {"doc_id": doc_id, "leaf_index": leaf, "leaf_hash": leaf_hash_hex, "height": height,
+                "block_hash": header.block_hash, "log_size": header.log_size, "log_root": header.log_root.hex(),
+                "inclusion_proof": [h.hex() for h in self._log.inclusion_proof(leaf, header.log_size)]}
+
+    def sealed(self, doc_id: str) -> list[SealedBox]:
+        """The sealed boxes kept for an accepted confidential document ([] if none)."""
+        height, leaf, _ = self._doc_record(doc_id)
+        raw = self.store.get(_P_SEALED + bytes.fromhex(doc_id)) if leaf is not None else None
+        return [] if raw is None else [SealedBox.from_obj(b, "sealed") for b in decode_canonical(raw)]
 
     def receipt(self, doc_id: str) -> dict:
         """The Receipt object for an accepted document (receipts.py has the format).

@@ -25,6 +25,12 @@ _EXPORTS = {
     "TransportError": "node.errors",
     "PeerRejected": "node.errors",
     "FrameError": "node.errors",
+    "Unauthenticated": "node.errors",
+    "OutOfScope": "node.errors",
+    "AccessSettings": "node.config",
+    "Access": "node.auth",
+    "Caller": "node.auth",
+    "Scope": "node.scopes",
 }
 
 __all__ = list(_EXPORTS)

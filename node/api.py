@@ -25,6 +25,12 @@ middleware (outermost of ours, so it sees everything):
 FastAPI's own validation errors and Starlette's 404/405 are mapped to the
 one error shape too.
 
+Who is asking is settled before any handler runs: one app-wide dependency,
+``node.auth.authenticate``, checks the request's RFC 9421 signature or page
+session and enforces the route's access class (node/auth.py); handlers ask
+the caller's scope (node/scopes.py) what it may read. Reads of profiles and
+findings leave a trace (node/traces.py).
+
 Content: JSON with bytes as base64url and hashes as hex, or msgpack with
 ``Accept: application/msgpack``. ``POST /v1/documents`` takes the canonical
 envelope either as raw ``application/msgpack`` bytes or as JSON
@@ -39,15 +45,18 @@ import logging
 import time
 from typing import Any, Callable
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.errors import CorruptionError, MinutebookError
 
+from .auth import Authenticator, authenticate
+from .config import AccessSettings
 from .responses import MSGPACK, error_response, plain_error, respond
 from .routes import ROUTE_MODULES
+from .traces import ReadTrace
 
 __all__ = ["create_app", "DEFAULT_MAX_REQUEST_BYTES", "MSGPACK"]
 
@@ -174,7 +183,38 @@ _TAGS = [
     {"name": "log", "description": "Tree heads, consistency proofs and blocks, for auditors."},
     {"name": "registry", "description": "Members, org units and meeting analytics."},
     {"name": "node", "description": "Status, health and metrics of this node."},
+    {"name": "auth", "description": "Page login by a signed challenge; sessions."},
 ]
+
+_SECURITY_SCHEMES = {
+    "requestSignature": {
+        "type": "apiKey", "in": "header", "name": "Signature",
+        "description": "RFC 9421 HTTP Message Signature with Ed25519 (with its Signature-Input header): "
+                       "components @method @path @query (and content-digest with a body), parameters "
+                       "created, expires, keyid (member or node id), nonce, alg=\"ed25519\". See the README.",
+    },
+    "session": {"type": "apiKey", "in": "cookie", "name": "mb_session",
+                "description": "A page session from POST /v1/auth/login."},
+}
+
+
+def _with_security(app: FastAPI) -> None:
+    """Describe the request signature in the OpenAPI document and mark every
+    route that is not public as needing it (the class is in ``x-access``)."""
+    default = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = default()
+        schema.setdefault("components", {})["securitySchemes"] = _SECURITY_SCHEMES
+        for item in schema.get("paths", {}).values():
+            for operation in item.values():
+                if isinstance(operation, dict) and operation.get("x-access") not in ("public", "documents"):
+                    operation["security"] = [{"requestSignature": []}, {"session": []}]
+        return schema
+
+    app.openapi = openapi
 
 
 def create_app(service: Any, *, max_request_bytes: int | None = None) -> FastAPI:
@@ -188,13 +228,18 @@ def create_app(service: Any, *, max_request_bytes: int | None = None) -> FastAPI
         description=(
             "A committee node of the minutebook ledger. Bytes are base64url without padding; hashes are "
             "lowercase hex. Send `Accept: application/msgpack` for msgpack answers. Errors are "
-            "`{error, message, field?}`. The web pages are at `/`."
+            "`{error, message, field?}`. Content routes need a signed request (RFC 9421, Ed25519; "
+            "`x-access` on each operation names its class). The web pages are at `/`."
         ),
         openapi_tags=_TAGS,
+        dependencies=[Depends(authenticate)],
         docs_url=None,  # /docs is node/routes/web.py's: Swagger UI from web/vendor/, no CDN
         redoc_url=None,  # ReDoc would load from a CDN
     )
     app.state.service = service
+    settings = getattr(getattr(service, "config", None), "access", None) or AccessSettings()
+    app.state.auth = Authenticator(service.ledger, settings)
+    app.state.trace = ReadTrace(getattr(service, "metrics", None), settings.read_log, settings.read_log_fsync)
 
     # -- error mapping, in one place --
 
@@ -220,6 +265,7 @@ def create_app(service: Any, *, max_request_bytes: int | None = None) -> FastAPI
 
     for name in ROUTE_MODULES:
         importlib.import_module(f"node.routes.{name}").add_routes(app, service)
+    _with_security(app)
 
     # Outermost of ours: inside Starlette's ServerErrorMiddleware, outside the
     # exception handlers above, so only what they did not handle reaches it.

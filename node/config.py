@@ -27,6 +27,15 @@ Example (what `minutebook init` writes)::
 
     [limits]
     max_request_bytes = 1153434        # HTTP request body limit (1 MiB document + envelope)
+
+    [access]                           # who reads what (node/auth.py, node/scopes.py); all optional
+    clock_skew_s = 30                  # slack on each end of a request signature's window
+    max_window_s = 300                 # longest created..expires window accepted
+    session_s = 900                    # page sessions last this long
+    public_types = []                  # document types the public may read, e.g. ["resolution"]
+    public_metrics = false             # /metrics without a node key
+    read_log = ""                      # log content reads to this file (off when empty)
+    read_log_fsync = "always"          # "always" (fsync before answering) or "never"
 """
 
 from __future__ import annotations
@@ -39,7 +48,8 @@ from typing import Any
 from ledger.errors import InvalidInput
 from ledger.timefmt import DEFAULT_ZONE, zone
 
-__all__ = ["NodeConfig", "PeerConfig", "RaftSettings", "BlockSettings", "load_config", "dump_config"]
+__all__ = ["NodeConfig", "PeerConfig", "RaftSettings", "BlockSettings", "AccessSettings", "load_config",
+           "dump_config"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,6 +89,62 @@ class BlockSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AccessSettings:
+    """``[access]``: request signatures, sessions, what the public reads, the read log."""
+
+    clock_skew_s: int = 30         # slack on each end of a signature's window
+    max_window_s: int = 300        # expires - created may not exceed this
+    replay_capacity: int = 200_000  # nonces kept at most (503 beyond, never forgotten early)
+    session_s: int = 900           # a page session lasts this long
+    max_sessions: int = 10_000
+    challenge_s: int = 120         # a login challenge is good this long, once
+    public_types: tuple[str, ...] = ()  # document types the public may read (e.g. "resolution")
+    public_metrics: bool = False   # /metrics without a node key (it names frequent readers)
+    read_log: str = ""             # a file to log content reads to ("" = off; node/traces.py)
+    read_log_fsync: str = "always"  # "always": fsync each entry before the answer; "never": OS buffers
+
+    def __post_init__(self) -> None:
+        for name in ("clock_skew_s", "max_window_s", "replay_capacity", "session_s", "max_sessions", "challenge_s"):
+            value = getattr(self, name)
+            if type(value) is not int or value < (0 if name == "clock_skew_s" else 1):
+                raise InvalidInput(f"access.{name}", f"expected a positive integer, got {value!r}")
+        if self.read_log_fsync not in ("always", "never"):
+            raise InvalidInput("access.read_log_fsync", f"expected 'always' or 'never', got {self.read_log_fsync!r}")
+        from ledger.documents import DOC_TYPES
+
+        for i, t in enumerate(self.public_types):
+            if t not in DOC_TYPES:
+                raise InvalidInput(f"access.public_types[{i}]", f"expected one of {', '.join(DOC_TYPES)}, got {t!r}")
+
+
+def _access_section(raw: dict, base: Path) -> AccessSettings:
+    data = raw.get("access", {})
+    if not isinstance(data, dict):
+        raise InvalidInput("access", "expected a table")
+    kinds = {f.name: f.type for f in fields(AccessSettings)}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in kinds:
+            raise InvalidInput(f"access.{key}", f"unknown setting (known: {', '.join(sorted(kinds))})")
+        if key == "public_types":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise InvalidInput("access.public_types", "expected a list of document types")
+            value = tuple(value)
+        elif key == "public_metrics":
+            if not isinstance(value, bool):
+                raise InvalidInput("access.public_metrics", f"expected true or false, got {value!r}")
+        elif key in ("read_log", "read_log_fsync"):
+            if not isinstance(value, str):
+                raise InvalidInput(f"access.{key}", f"expected a string, got {value!r}")
+            if key == "read_log" and value and not Path(value).is_absolute():
+                value = str(base / value)
+        elif not isinstance(value, int) or isinstance(value, bool):
+            raise InvalidInput(f"access.{key}", f"expected an integer, got {value!r}")
+        values[key] = value
+    return AccessSettings(**values)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NodeConfig:
     node_id: str
     key_file: Path
@@ -90,6 +156,7 @@ class NodeConfig:
     raft: RaftSettings = field(default_factory=RaftSettings)
     blocks: BlockSettings = field(default_factory=BlockSettings)
     max_request_bytes: int = (1 << 20) + (1 << 17)
+    access: AccessSettings = field(default_factory=AccessSettings)
     display_zone: str | None = None  # IANA zone the web pages show times in (None: $MINUTEBOOK_TZ or Asia/Ho_Chi_Minh)
     source: Path | None = None  # the file this was read from
 
@@ -150,7 +217,7 @@ def load_config(path: str | Path) -> NodeConfig:
         return p if p.is_absolute() else base / p
 
     known = {"node_id", "key_file", "genesis", "data_dir", "peer_listen", "api_listen", "peers",
-             "raft", "blocks", "limits", "display_zone"}
+             "raft", "blocks", "limits", "access", "display_zone"}
     for key in raw:
         if key not in known:
             raise InvalidInput(key, f"unknown setting (known: {', '.join(sorted(known))})")
@@ -188,6 +255,7 @@ def load_config(path: str | Path) -> NodeConfig:
         raft=_section(raw, "raft", RaftSettings),
         blocks=_section(raw, "blocks", BlockSettings),
         max_request_bytes=max_request,
+        access=_access_section(raw, base),
         display_zone=display_zone,
         source=path,
     )
@@ -230,4 +298,21 @@ def dump_config(cfg: NodeConfig, relative_to: Path | None = None) -> str:
     if cfg.display_zone is not None:
         lines[6:6] = [f"display_zone = {_toml_str(cfg.display_zone)}"]
     lines += ["[limits]", f"max_request_bytes = {cfg.max_request_bytes}", ""]
+    if cfg.access != AccessSettings():
+        default = AccessSettings()
+        lines.append("[access]")
+        for f in fields(AccessSettings):
+            value = getattr(cfg.access, f.name)
+            if value == getattr(default, f.name):
+                continue
+            if isinstance(value, bool):
+                text = "true" if value else "false"
+            elif isinstance(value, str):
+                text = _toml_str(value)
+            elif isinstance(value, tuple):
+                text = "[" + ", ".join(_toml_str(v) for v in value) + "]"
+            else:
+                text = str(value)
+            lines.append(f"{f.name} = {text}")
+        lines.append("")
     return "\n".join(lines)

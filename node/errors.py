@@ -7,6 +7,8 @@ The tree::
         ├── NoLeader(retry_after)         503  no leader known yet; Retry-After seconds
         ├── SubmitTimeout(doc_id)         504  not committed and certified in time
         ├── ForwardFailed(leader, reason) 502  the leader could not be reached
+        ├── Unauthenticated(route)        401  a content route was asked without a signature or session
+        ├── OutOfScope(scope, what)       403  the caller's scope (node/scopes.py) does not reach the answer
         └── TransportError                     peer links (node/transport.py)
             ├── PeerRejected(peer, reason)     handshake refused (unregistered key, ...)
             └── FrameError(reason)             a frame that cannot be decoded or is too large
@@ -23,6 +25,8 @@ __all__ = [
     "NoLeader",
     "SubmitTimeout",
     "ForwardFailed",
+    "Unauthenticated",
+    "OutOfScope",
     "TransportError",
     "PeerRejected",
     "FrameError",
@@ -64,6 +68,38 @@ class ForwardFailed(NodeError):
     def __init__(self, leader: str, reason: str) -> None:
         self.leader = leader
         super().__init__(f"could not forward to leader {leader}: {reason}")
+
+
+class Unauthenticated(NodeError):
+    """A route that answers content was asked by nobody: no RFC 9421 signature
+    and no session. The message says what to send (node/auth.py)."""
+
+    http_status = 401
+    code = "unauthenticated"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+class OutOfScope(NodeError):
+    """The caller is known, but its scope (node/scopes.py) does not reach what it
+    asked for. `scope` describes the caller's scope in words; `field` names the
+    request part that pointed outside it."""
+
+    http_status = 403
+    code = "out_of_scope"
+
+    def __init__(self, scope: str, what: str, field: str | None = None) -> None:
+        self.scope = scope
+        self.field = field
+        super().__init__(f"{what} is outside your scope ({scope})")
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        d["scope"] = self.scope
+        if self.field:
+            d["field"] = self.field
+        return d
 
 
 class TransportError(NodeError):

@@ -69,6 +69,7 @@ from ledger.genesis import Genesis
 from ledger.keys import read_key_file
 from ledger.ledger import Ledger
 from ledger.registry import Registry
+from ledger.sealing import split_submission
 from ledger.store import LevelDBStore
 
 from node.block_producer import BlockProducer
@@ -238,7 +239,8 @@ class NodeRuntime:
         self.metrics.submissions_total.labels("forwarded").inc()
         if not wait:
             return await self.forwarder.forward(leader, envelope, wait=False, timeout=timeout)
-        doc_id = Envelope.from_bytes(envelope).doc_id  # garbage gets its typed error here, as at the leader
+        # garbage gets its typed error here, as at the leader; a submission's envelope is inside it
+        doc_id = Envelope.from_bytes(split_submission(envelope)[0]).doc_id
         return await self._until_certified(
             doc_id, timeout, first=lambda: self.forwarder.forward(leader, envelope, wait=False, timeout=timeout))
 

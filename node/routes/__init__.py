@@ -6,17 +6,50 @@
 | ``log.py`` | tree heads, consistency proofs, blocks (for auditors) |
 | ``registry.py`` | members, org units, meeting analytics |
 | ``node_info.py`` | status, health, metrics |
+| ``auth.py`` | page login (challenge, login, logout), the caller's own session |
 | ``search.py`` | search by document id, block height, unit path, member id |
-| ``web.py`` | the web pages (files under ``web/``), ``/docs``, the favicon, ``/v1/site``, ``/v1/genesis`` |
+| ``web.py`` | the web pages (files under ``web/``, ``/login`` among them), ``/docs``, the favicon, ``/v1/site``, ``/v1/genesis`` |
 
 ``node/api.py`` builds the app and calls each in ``ROUTE_MODULES`` order (a
 route with a more general path, e.g. ``/v1/orgs/{path:path}``, must come after
 the more specific ones in the same module). Answers and errors are shaped in
 ``node/responses.py`` only.
+
+Access (node/auth.py, node/scopes.py): **every route declares its access
+class** in ``openapi_extra``, merged with anything else it puts there::
+
+    from ..auth import Access, access, require_document, require_unit, scope_of
+
+    @app.get("/v1/things/{id}", tags=[...], openapi_extra=access(Access.MEMBER))
+    async def get_thing(request: Request, id: str) -> Response:
+        thing = ...
+        require_unit(request, thing["unit"])            # 403 out_of_scope outside the caller's scope
+        return respond(request, thing)
+
+Classes: ``public`` (integrity without content: tree heads, proofs, blocks,
+health, status), ``documents`` (the body's documents carry their own
+signatures), ``member`` (content: an authenticated caller, and the handler
+checks the scope), ``auditor`` (every envelope: a scope that reads
+everything), ``operator`` (a node key). A route that declares nothing is
+``member``, and tests/access/test_access_classes.py fails on it: it walks the
+OpenAPI document and asks every route unauthenticated. A route answering one
+document that a deployment may open to the public (``access.public_types``)
+declares ``access(Access.MEMBER, public_types=True)``. Tests read as any
+sample member or node with ``tests/access/conftest.py``'s ``World.client(who)``
+(a TestClient that signs every request).
+
+A content handler keeps "which unit / member does this answer concern"
+explicit and asks the scope before answering: ``require_document(request,
+doc, what)``, ``require_unit(request, path, cls)``, ``require_member(request,
+id, unit)``; a list keeps only what ``can_read(request, doc)`` allows
+(never padded with other units' data); statistics go through
+``node.scopes.redact_stats``. A read of a member's profile or of an
+inspection finding calls ``await request.app.state.trace.read(request,
+"member" | "finding", subject, unit)`` (node/traces.py).
 """
 
 from __future__ import annotations
 
 __all__ = ["ROUTE_MODULES"]
 
-ROUTE_MODULES = ("documents", "log", "registry", "node_info", "search", "web")
+ROUTE_MODULES = ("documents", "log", "registry", "node_info", "auth", "search", "web")

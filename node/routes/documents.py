@@ -1,4 +1,5 @@
-"""Routes: submit a signed envelope; read a document and its receipt."""
+"""Routes: submit a signed envelope; read a document, its receipt and (for its
+recipients) its sealed body."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ from fastapi.responses import Response
 
 from ledger.errors import InvalidInput
 from ledger.jsonfmt import b64d
+from ledger.sealing import SealedBox, submission_bytes
 
+from ..auth import Access, access, caller_of, require_document, scope_of
+from ..errors import OutOfScope
 from ..responses import MSGPACK, check_doc_id, plain, respond
+from ..scopes import redact_block
 
 __all__ = ["add_routes", "read_envelope", "MAX_WAIT_SECONDS"]
 
@@ -22,11 +27,16 @@ _SUBMIT_BODY = {
         "required": True,
         "content": {
             MSGPACK: {"schema": {"type": "string", "format": "binary",
-                                 "description": "the canonical envelope bytes"}},
+                                 "description": "the canonical envelope bytes, or a canonical submission "
+                                                "{envelope, sealed} (ledger/sealing.py)"}},
             "application/json": {"schema": {
                 "type": "object", "required": ["envelope"],
-                "properties": {"envelope": {"type": "string",
-                                            "description": "base64url (no padding) of the canonical envelope"}},
+                "properties": {
+                    "envelope": {"type": "string", "description": "base64url (no padding) of the canonical envelope"},
+                    "sealed": {"type": "array", "description": "for a confidential document: its body sealed to "
+                               "each recipient, [{recipient, key, box}] (bytes base64url)",
+                               "items": {"type": "object", "required": ["recipient", "key", "box"]}},
+                },
             }},
         },
     }
@@ -34,13 +44,34 @@ _SUBMIT_BODY = {
 
 _ERRORS = {
     400: {"description": "malformed input; `field` names what is wrong"},
+    401: {"description": "no signed request or session, or a bad request signature"},
+    403: {"description": "the document is outside the caller's scope (`out_of_scope`)"},
     404: {"description": "no such document"},
 }
 
 
+def redact_receipt(scope, receipt: dict) -> dict:
+    """A receipt's blocks (its own and its membership receipts') as the scope may see them."""
+    out = dict(receipt, block=redact_block(scope, receipt["block"]))
+    if receipt.get("membership"):
+        out["membership"] = [redact_receipt(scope, r) for r in receipt["membership"]]
+    return out
+
+
+async def read_document(request: Request, ledger, doc_id: str) -> dict:
+    """`Ledger.document` for a caller whose scope reads it; a finding read is traced."""
+    document = ledger.document(check_doc_id(doc_id))
+    doc = document["doc"]
+    require_document(request, doc, f"document {doc_id} ({doc.get('type')} of {doc.get('org')})")
+    if doc.get("type") == "inspection_finding":
+        await request.app.state.trace.read(request, "finding", doc_id, doc.get("org"))
+    return document
+
+
 async def read_envelope(request: Request) -> bytes:
-    """The canonical envelope bytes from either body form: raw
-    ``application/msgpack`` bytes, or JSON ``{"envelope": "<base64url>"}``."""
+    """The canonical envelope (or submission) bytes from either body form: raw
+    ``application/msgpack`` bytes, or JSON ``{"envelope": "<base64url>",
+    "sealed"?: [{recipient, key, box}]}``."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     body = await request.body()
     if content_type == MSGPACK:
@@ -56,17 +87,23 @@ async def read_envelope(request: Request) -> bytes:
             raise InvalidInput("body", f"not valid JSON: {exc}") from None
         if not isinstance(obj, dict) or "envelope" not in obj:
             raise InvalidInput("envelope", 'required: {"envelope": "<base64url of the canonical envelope>"}')
-        extra = sorted(set(obj) - {"envelope"})
+        extra = sorted(set(obj) - {"envelope", "sealed"})
         if extra:
-            raise InvalidInput(extra[0], "unknown field (the body has only \"envelope\")")
-        return b64d(obj["envelope"], "envelope")
+            raise InvalidInput(extra[0], "unknown field (the body has only \"envelope\" and \"sealed\")")
+        envelope = b64d(obj["envelope"], "envelope")
+        if "sealed" not in obj:
+            return envelope
+        if not isinstance(obj["sealed"], list):
+            raise InvalidInput("sealed", "expected a list of {recipient, key, box}")
+        return submission_bytes(envelope, [SealedBox.from_json(b, f"sealed[{i}]") for i, b in enumerate(obj["sealed"])])
     raise InvalidInput("content-type", f"expected application/msgpack or application/json, got {content_type!r}")
 
 
 def add_routes(app: FastAPI, service: Any) -> None:
     ledger = service.ledger
 
-    @app.post("/v1/documents", tags=["documents"], openapi_extra=_SUBMIT_BODY, responses={
+    @app.post("/v1/documents", tags=["documents"], openapi_extra={**_SUBMIT_BODY, **access(Access.DOCUMENTS)},
+              responses={
         200: {"description": "committed and certified (with `?wait=committed`): `{doc_id, status, receipt}`"},
         202: {"description": "admitted and journaled (fsynced) on the leader, waiting for a block: "
                             "`{doc_id, status: \"pending\"}`"},
@@ -92,15 +129,35 @@ def add_routes(app: FastAPI, service: Any) -> None:
         status = 200 if result.get("status") == "committed" else 202
         return respond(request, plain(result), status)
 
-    @app.get("/v1/documents/{doc_id}", tags=["documents"], responses=_ERRORS)
+    @app.get("/v1/documents/{doc_id}", tags=["documents"], responses=_ERRORS,
+             openapi_extra=access(Access.MEMBER, public_types=True))
     async def get_document(request: Request, doc_id: str) -> Response:
         """A document: `{doc_id, leaf_index, height, status, reason?, envelope, doc}`."""
-        return respond(request, ledger.document(check_doc_id(doc_id)))
+        return respond(request, await read_document(request, ledger, doc_id))
 
-    @app.get("/v1/documents/{doc_id}/receipt", tags=["documents"], responses={
+    @app.get("/v1/documents/{doc_id}/receipt", tags=["documents"], openapi_extra=access(Access.MEMBER, public_types=True),
+             responses={
         **_ERRORS, 422: {"description": "the document was rejected; no receipt"}})
     async def get_receipt(request: Request, doc_id: str, download: bool = False) -> Response:
         """The receipt (DESIGN.md Formats) to verify offline with `minutebook verify`."""
-        receipt = ledger.receipt(check_doc_id(doc_id))
+        await read_document(request, ledger, doc_id)
+        receipt = redact_receipt(scope_of(request), ledger.receipt(doc_id))
         headers = {"Content-Disposition": f'attachment; filename="receipt-{doc_id[:16]}.json"'} if download else None
         return respond(request, receipt, headers=headers)
+
+    @app.get("/v1/documents/{doc_id}/sealed", tags=["documents"], openapi_extra=access(Access.MEMBER), responses={
+        **_ERRORS, 403: {"description": "you are not a recipient (sealed bodies go to their recipients only)"}})
+    async def get_sealed(request: Request, doc_id: str) -> Response:
+        """`{doc_id, boxes: [{recipient, key, box}]}`: your own sealed boxes of a confidential document
+        (open with `minutebook open DOC_ID --key K`, which also checks the commitment)."""
+        document = await read_document(request, ledger, doc_id)
+        caller = caller_of(request)
+        recipients = (document["doc"].get("body") or {}).get("recipients") or []
+        if caller.kind != "member" or caller.id not in recipients:
+            raise OutOfScope(scope_of(request).describe(), f"the sealed body of {doc_id} (for its recipients only)")
+        boxes = [b.to_json() for b in ledger.sealed(doc_id) if b.recipient == caller.id]
+        if not boxes:
+            from ledger.errors import NotFound
+
+            raise NotFound(f"a sealed box of {doc_id} for {caller.id}")
+        return respond(request, {"doc_id": doc_id, "boxes": boxes})

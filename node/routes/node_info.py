@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from ..auth import Access, access
 from ..responses import plain, respond
 
 __all__ = ["add_routes", "root_unit"]
@@ -25,7 +26,7 @@ def root_unit(ledger: Any) -> str | None:
 def add_routes(app: FastAPI, service: Any) -> None:
     ledger = service.ledger
 
-    @app.get("/v1/status", tags=["node"])
+    @app.get("/v1/status", tags=["node"], openapi_extra=access(Access.PUBLIC))
     async def get_status(request: Request) -> Response:
         """Raft role, term, leader, commit and applied index, height, peers."""
         status = plain(dict(service.status()))
@@ -34,9 +35,10 @@ def add_routes(app: FastAPI, service: Any) -> None:
         status.setdefault("root_unit", root_unit(ledger))
         return respond(request, status)
 
-    @app.get("/metrics", tags=["node"], response_class=Response)
+    @app.get("/metrics", tags=["node"], response_class=Response, openapi_extra=access(Access.OPERATOR))
     async def get_metrics() -> Response:
-        """Prometheus text format."""
+        """Prometheus text format. For node keys (it names the heaviest readers), unless
+        `access.public_metrics` opens it."""
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
         metrics = getattr(service, "metrics", None)
@@ -45,7 +47,7 @@ def add_routes(app: FastAPI, service: Any) -> None:
             return Response(b"", media_type=CONTENT_TYPE_LATEST)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/healthz", tags=["node"])
+    @app.get("/healthz", tags=["node"], openapi_extra=access(Access.PUBLIC))
     async def healthz(request: Request) -> Response:
         """`{ok: true, node_id, height}` while the process serves requests."""
         return respond(request, {"ok": True, "node_id": service.node_id, "height": ledger.height})

@@ -30,6 +30,20 @@ def run(*args: str, input: str | None = None):
     return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
 
 
+def _node_key(directory, node_id: str = "n1") -> str:
+    """A node's key file on disk (reads everything: audit needs block envelopes)."""
+    from ledger.keys import write_key_file
+
+    path = directory / f"{node_id}.json"
+    if not path.exists():
+        write_key_file(path, id_field="node_id", id=node_id, seed=NODE_SEEDS[node_id])
+    return str(path)
+
+
+def _member_key(ctx, member_id: str) -> str:
+    return str(ctx["dir"] / "keys" / "members" / f"{member_id}.json")
+
+
 def _loaded_service(org: SampleOrg, phases: int | None = None, store=None) -> tuple[dict, ServiceDouble]:
     nodes = [{"node_id": n, "public_key": b64e(public_key(s)), "peer_addr": f"127.0.0.1:{7100 + i}", "role": "voter"}
              for i, (n, s) in enumerate(sorted(NODE_SEEDS.items()), start=1)]
@@ -136,11 +150,51 @@ def test_submit_yaml_with_wait_prints_the_receipt(node, tmp_path):
     receipt_file.write_text(r.output)
     v = run("verify", str(receipt_file), "--genesis", str(node["genesis"]))
     assert v.exit_code == 0 and v.output.startswith(f"OK {receipt['doc_id']}")
-    got = run("get", receipt["doc_id"], "--node", node["url"])
+    got = run("get", receipt["doc_id"], "--node", node["url"], "--key", keys[1])
     assert json.loads(got.output)["doc"]["body"]["text"] == "Họp chuyên đề"
     out = tmp_path / "r2.json"
-    assert run("receipt", receipt["doc_id"], "--node", node["url"], "-o", str(out)).exit_code == 0
+    assert run("receipt", receipt["doc_id"], "--node", node["url"], "-o", str(out), "--key", keys[0]).exit_code == 0
     assert json.loads(out.read_text())["doc_id"] == receipt["doc_id"]
+
+
+def test_reads_need_a_key_and_stay_in_scope(node, monkeypatch):
+    doc_id = next(node["service"].ledger.documents_by("type", "minutes", limit=1))["doc_id"]
+    r = run("get", doc_id, "--node", node["url"])
+    assert r.exit_code == 1 and r.output.strip() == ("error: this needs your key: give --key KEY_FILE or set "
+                                                     "$MINUTEBOOK_KEY (HTTP 401 unauthenticated)")
+    org = node["org"]
+    cell = node["service"].ledger.document(doc_id)["doc"]["org"]
+    stranger = next(m.member_id for m in org.members if m.unit.startswith("central/") and not m.roles
+                    and m.unit != cell and not cell.startswith(m.unit))
+    r = run("get", doc_id, "--node", node["url"], "--key", _member_key(node, stranger))
+    assert r.exit_code == 1 and "outside your scope" in r.output and "out_of_scope" in r.output
+    monkeypatch.setenv("MINUTEBOOK_KEY", _node_key(node["dir"]))
+    assert run("get", doc_id, "--node", node["url"]).exit_code == 0  # $MINUTEBOOK_KEY signs too
+    r = run("whoami", "--node", node["url"])
+    assert r.exit_code == 0 and r.output.splitlines() == ["node n1 (by signature)", "scope: node n1: everything"]
+
+
+def test_confidential_submit_then_open(node, tmp_path):
+    f = tmp_path / "secret.yaml"
+    f.write_text(_minutes_yaml(node, "secret").replace("text: Họp chuyên đề", "text: Nội dung mật") +
+                 "meta: {kind: thematic}\n", encoding="utf-8")
+    keys = _officer_keys(node)
+    org = node["org"]
+    plain = [m.member_id for m in org.members if m.unit == "central/p1/k1/s1" and not m.roles][:2]
+    r = run("submit", str(f), "-k", keys[1], "--node", node["url"], "--confidential", "--to", ",".join(plain),
+            "--wait")
+    assert r.exit_code == 0, r.output
+    doc_id = json.loads(r.output)["doc_id"]
+    got = json.loads(run("get", doc_id, "--node", node["url"], "--key", keys[1]).output)
+    assert got["doc"]["body"]["recipients"] == plain and "Nội dung mật" not in json.dumps(got, ensure_ascii=False)
+    assert got["doc"]["body"]["meta"] == {"kind": "thematic"}
+    opened = run("open", doc_id, "--node", node["url"], "--key", _member_key(node, plain[0]))
+    assert opened.exit_code == 0, opened.output
+    assert "commitment OK" in opened.output and '"text": "Nội dung mật"' in opened.output
+    r = run("open", doc_id, "--node", node["url"], "--key", keys[1])  # the secretary signed, but is no recipient
+    assert r.exit_code == 1 and "recipients only" in r.output
+    r = run("submit", str(f), "-k", keys[1], "--node", node["url"], "--to", plain[0])
+    assert r.exit_code == 2
 
 
 def test_submit_json(node, tmp_path):
@@ -199,10 +253,15 @@ def test_refused_by_the_node_exit_1(node, tmp_path):
 
 
 def test_stats_table(node):
-    r = run("stats", "central/p1", "--node", node["url"])
+    org = node["org"]
+    r = run("stats", "central/p1", "--node", node["url"], "--key", _member_key(node, org._officer("central/p1")))
     assert r.exit_code == 0, r.output
     assert "meetings held" in r.output and "Huyện" in r.output and "sub-units" in r.output
-    assert json.loads(run("stats", "central", "--json", "--node", node["url"]).output)["units"] == 19
+    assert "inspection findings" not in r.output  # a secretary's stats hold no findings
+    inspector = _member_key(node, org._officer("central/p1", "inspector"))
+    assert "inspection findings" in run("stats", "central/p1", "--node", node["url"], "--key", inspector).output
+    r = run("stats", "central", "--json", "--node", node["url"], "--key", _member_key(node, org._officer("central")))
+    assert json.loads(r.output)["units"] == 19
 
 
 def test_import_is_resumable(node, tmp_path):
@@ -243,8 +302,11 @@ def test_audit_passes_then_catches_a_tampered_envelope_and_a_fork(tmp_path):
     other.apply([sign_document(org.phases()[5][1][0][0], [(m, org.seed_of(m)) for m in org.phases()[5][1][0][1]])])
     g = tmp_path / "genesis.json"
     g.write_text(json.dumps(genesis))
+    key = _node_key(tmp_path)
     with serve(good) as u1, serve(twin) as u2:
         r = run("audit", "--genesis", str(g), "--node", u1, "--node", u2)
+        assert r.exit_code == 2 and "give --key" in r.output  # envelopes are content
+        r = run("audit", "--genesis", str(g), "--node", u1, "--node", u2, "--key", key)
         assert r.exit_code == 0, r.output
         assert f"OK {u1}: 5 blocks" in r.output
         # alter one envelope's bytes in the twin's store (as a rewritten LevelDB value would be)
@@ -253,11 +315,11 @@ def test_audit_passes_then_catches_a_tampered_envelope_and_a_fork(tmp_path):
         tampered = bytearray(value)
         tampered[-1] ^= 1
         store.write({key: bytes(tampered)})
-        r = run("audit", "--genesis", str(g), "--node", u1, "--node", u2)
+        r = run("audit", "--genesis", str(g), "--node", u1, "--node", u2, "--key", _node_key(tmp_path))
         assert r.exit_code == 1
         assert f"FAILED {u2} height 3 tx_root:" in r.output
     with serve(good) as u1, serve(other) as u3:
-        r = run("audit", "--genesis", str(g), "--node", u1, "--node", u3)
+        r = run("audit", "--genesis", str(g), "--node", u1, "--node", u3, "--key", _node_key(tmp_path))
         assert r.exit_code == 1
         assert f"FAILED {u1} vs {u3} height 5 fork:" in r.output
 

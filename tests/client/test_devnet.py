@@ -38,11 +38,21 @@ def test_devnet_load_audit_then_tamper(tmp_path):
         assert len(members) > 190
         cluster = json.loads((d / "cluster.json").read_text())
         urls = [n["api_url"] for n in cluster["nodes"]]
-        args = ["audit", "--genesis", str(d / "genesis.json")] + [a for u in urls for a in ("--node", u)]
+        args = ["audit", "--genesis", str(d / "genesis.json"), "--key", str(d / "keys" / "n1.json")] + [
+            a for u in urls for a in ("--node", u)]
         r = CliRunner().invoke(main, args)
         assert r.exit_code == 0, r.output
-        stats = CliRunner().invoke(main, ["stats", "central", "--json", "--node", urls[0]])
+        root_secretary = next(m for m in members if m["org"] == "central" and "secretary" in m["roles"])
+        stats = CliRunner().invoke(main, ["stats", "central", "--json", "--node", urls[0], "--key",
+                                          str(d / root_secretary["key_file"])])
         assert json.loads(stats.output)["meetings"]["regular"] > 100
+        # the ready-signed example the welcome prints works as printed
+        line = next(line.strip() for line in out.splitlines() if line.strip().startswith("minutebook get "))
+        got = CliRunner().invoke(main, line.split()[1:])
+        assert got.exit_code == 0, got.output
+        assert json.loads(got.output)["doc"]["org"] == "central/p1/k1/s1"
+        unsigned = CliRunner().invoke(main, line.split()[1:3] + ["--node", urls[0]])
+        assert unsigned.exit_code == 1 and "needs your key" in unsigned.output
     finally:
         devnet.down(proc)
 

@@ -10,7 +10,9 @@ learner to be added by a ``node`` document, or an impostor).
 
 Talking to nodes: ``status(node)``, ``submit(node, envelope, wait)``,
 ``get(node, path)`` use httpx with short timeouts; ``wait_for(predicate)``
-polls.
+polls. Reads are signed (client/signing.py) as the root unit's inspector,
+whose scope reads every record (and outlives any node being removed);
+``metric`` signs as the node asked, since /metrics is for node keys.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from typing import Any, Callable
 
 import httpx
 
+from client.signing import RequestSigner
 from ledger.jsonfmt import b64e
-from ledger.keys import public_key, write_key_file
+from ledger.keys import KeyFile, public_key, write_key_file
 from tests.ledger.factory import Org, make_org
 from tests.ports import free_port
 
@@ -67,7 +70,10 @@ class Cluster:
         self.org: Org = make_org(seed)
         self.nodes: dict[str, NodeFiles] = {}
         self.procs: dict[str, subprocess.Popen] = {}
-        self.http = httpx.Client(timeout=10.0)
+        reader = self.org.inspector("central")
+        self.reader = KeyFile(id_field="member_id", id=reader, public_key=public_key(self.org.seeds[reader]),
+                              seed=self.org.seeds[reader])
+        self.http = httpx.Client(timeout=10.0, auth=RequestSigner(self.reader))
         for i in range(1, voters + 1):
             self._files(f"n{i}", hashlib.sha256(f"cluster/{seed}/n{i}".encode()).digest())
         genesis = dict(self.org.genesis)
@@ -202,8 +208,12 @@ class Cluster:
     def wait_leader(self, timeout: float = 20.0) -> tuple[str, int]:
         return self.wait_for(lambda: self.leader(), timeout, what="a leader")
 
+    def node_signer(self, node_id: str) -> RequestSigner:
+        files = self.nodes[node_id]
+        return RequestSigner(KeyFile(id_field="node_id", id=node_id, public_key=public_key(files.seed), seed=files.seed))
+
     def metric(self, node_id: str, name: str) -> float:
-        text = self.get(node_id, "/metrics").text
+        text = self.get(node_id, "/metrics", auth=self.node_signer(node_id)).text
         total = 0.0
         for line in text.splitlines():
             if line.startswith(name) and not line.startswith("#"):

@@ -22,11 +22,28 @@ import time
 from typing import Iterator
 
 from ledger.blocks import BlockProposal
-from ledger.keys import BLOCK_DOMAIN, sign
+from ledger.keys import BLOCK_DOMAIN, KeyFile, public_key, sign
 from ledger.ledger import Ledger
 from ledger.store import MemoryStore
 from node.errors import NoLeader
 from tests.ports import free_port
+
+
+def key_file(ident: str, seed: bytes, *, node: bool = False) -> KeyFile:
+    """A KeyFile held in memory (member or node), to sign requests with (client/signing.py)."""
+    return KeyFile(id_field="node_id" if node else "member_id", id=ident, public_key=public_key(seed), seed=seed)
+
+
+def signed_client(app: object, key: KeyFile | None):
+    """A TestClient over `app` that signs every request as `key` (None: unsigned)."""
+    from fastapi.testclient import TestClient
+
+    from client.signing import RequestSigner
+
+    client = TestClient(app, raise_server_exceptions=False)
+    if key is not None:
+        client.auth = RequestSigner(key)
+    return client
 
 
 class ServiceDouble:

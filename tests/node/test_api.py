@@ -9,7 +9,6 @@ import hashlib
 
 import msgpack
 import pytest
-from fastapi.testclient import TestClient
 
 from client.sample_org import SampleOrg
 from client.sdk import sign_document
@@ -17,7 +16,7 @@ from ledger.encoding import canonical, decode_canonical
 from ledger.jsonfmt import b64e
 from node.api import create_app
 
-from .service_double import ServiceDouble, sample_service
+from .service_double import ServiceDouble, key_file, sample_service, signed_client
 
 ANCHOR = 1_760_000_000_000
 NODE_SEEDS = {f"n{i}": hashlib.sha256(f"api-test-node-{i}".encode()).digest() for i in (1, 2, 3)}
@@ -31,7 +30,7 @@ def _b64d(text: str) -> bytes:
 @pytest.fixture(scope="module")
 def world():
     org, genesis, service = sample_service(NODE_SEEDS, ANCHOR)
-    client = TestClient(create_app(service), raise_server_exceptions=False)
+    client = signed_client(create_app(service), key_file("n1", NODE_SEEDS["n1"], node=True))  # reads everything
     return org, genesis, service, client
 
 
@@ -248,7 +247,7 @@ def test_rejected_document_through_the_api(world):
     service = ServiceDouble(genesis, NODE_SEEDS, start_ms=ANCHOR + 60_000)  # its own: this adds a block
     for _, docs in org.phases():
         service.apply([_sign(org, d, s) for d, s in docs])
-    client = TestClient(create_app(service), raise_server_exceptions=False)
+    client = signed_client(create_app(service), key_file("n1", NODE_SEEDS["n1"], node=True))
     h, size = service.ledger.height + 1, service.ledger.head().log_size
     doc, signers = _new_minutes(org, "mixed")
     good = _sign(org, doc, signers)

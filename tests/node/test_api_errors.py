@@ -1,6 +1,8 @@
 """node/api.py's error model, size limit and catch-all, over a stub service
 whose ledger raises what each test asks for (no real ledger needed: these test
-the mapping, done in one place, not the ledger)."""
+the mapping, done in one place, not the ledger). The stub keeps a registry
+holding one node key, and the client signs its requests with it: content
+routes need an authenticated caller (node/auth.py)."""
 
 from __future__ import annotations
 
@@ -20,10 +22,28 @@ from ledger.errors import (
     Rejected,
     TooLarge,
 )
+from ledger.jsonfmt import b64e
+from ledger.keys import public_key
+from ledger.registry import Registry
+from ledger.store import MemoryStore, Overlay
 from node.api import create_app
 from node.errors import NoLeader, SubmitTimeout
 
+from .service_double import key_file, signed_client
+
 DOC_ID = "ab" * 32
+NODE_SEED = bytes(range(32))
+STUB_GENESIS = {"chain_id": "stub", "created_at": 1_700_000_000_000,
+                "units": [{"path": "central", "name": "Trung ương", "kind": "central"}],
+                "members": [{"member_id": "m1", "unit": "central", "status": "full", "roles": ["secretary"],
+                             "public_key": b64e(public_key(bytes(32)))}],
+                "nodes": [{"node_id": "n1", "public_key": b64e(public_key(NODE_SEED)), "peer_addr": "127.0.0.1:1",
+                           "role": "voter"}]}
+
+
+def _client(service, **kwargs):
+    client = signed_client(create_app(service, **kwargs), key_file("n1", NODE_SEED, node=True))
+    return client
 
 
 class StubLedger:
@@ -32,13 +52,19 @@ class StubLedger:
     height = 0
     error: Exception | None = None
 
+    def __init__(self) -> None:
+        self.store = MemoryStore()
+        overlay = Overlay(self.store)
+        Registry.bootstrap(overlay, STUB_GENESIS)
+        overlay.commit()
+
     def _answer(self, obj):
         if self.error is not None:
             raise self.error
         return obj
 
     def document(self, doc_id):
-        return self._answer({"doc_id": doc_id})
+        return self._answer({"doc_id": doc_id, "doc": {"type": "minutes", "org": "central", "body": {}}})
 
     def receipt(self, doc_id):
         return self._answer({"doc_id": doc_id})
@@ -73,7 +99,7 @@ class StubService:
 @pytest.fixture
 def stub():
     service = StubService()
-    return service, TestClient(create_app(service, max_request_bytes=1 << 20), raise_server_exceptions=False)
+    return service, _client(service, max_request_bytes=1 << 20)
 
 
 @pytest.mark.parametrize(
@@ -235,7 +261,7 @@ def test_request_seconds_recorded_by_route():
 
     service = StubService()
     service.metrics = Metrics()
-    client = TestClient(create_app(service), raise_server_exceptions=False)
+    client = _client(service)
     client.get(f"/v1/documents/{DOC_ID}")
     text = client.get("/metrics").text
     assert 'api_request_seconds_count{method="GET",route="/v1/documents/{doc_id}"} 1.0' in text
@@ -249,7 +275,7 @@ def test_status_with_runtime_types_is_plain_json():
 
     service = StubService()
     service.status = lambda: {"role": Role.LEADER, "peers": {"n2": (3, 4)}, "voters": {"n1", "n2"}, "key": b"\x01"}
-    body = TestClient(create_app(service)).get("/v1/status").json()
+    body = TestClient(create_app(service)).get("/v1/status").json()  # public: no key needed
     assert body["role"] == "leader" and body["peers"] == {"n2": [3, 4]} and body["voters"] == ["n1", "n2"]
     assert body["key"] == "AQ" and body["node_id"] == "n1"
 

@@ -44,7 +44,12 @@ def test_single_node_runtime_through_the_api(tmp_path):
         await runtime.start()
         try:
             app = create_app(runtime)
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://node") as client:
+            from client.signing import RequestSigner
+            from ledger.keys import read_key_file
+
+            signer = RequestSigner(read_key_file(d / "keys" / "n1.json"))  # the operator reads everything
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://node",
+                                         auth=signer) as client:
                 await _leader(client)
                 envelopes = [sign_document(doc, [(m, org.seed_of(m)) for m in signers]) for doc, signers in provinces]
                 answers = await asyncio.gather(*(

@@ -61,6 +61,7 @@ def test_random_kills_and_restarts_lose_no_acknowledged_document(cluster):
     assert len(acked) > 0
     assert_converged(cluster, acked, timeout=60)
     nodes = [arg for n in cluster.nodes for arg in ("--node", cluster.nodes[n].api_url)]
+    key = str(cluster.root / "keys" / "n1.json")  # block envelopes are for auditors: a node key
     audit = subprocess.run([sys.executable, "-m", "client.cli", "audit", "--genesis", str(cluster.genesis_path),
-                            *nodes], cwd=REPO, capture_output=True, text=True, timeout=600)
+                            "--key", key, *nodes], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert audit.returncode == 0, audit.stdout + audit.stderr
