@@ -18,8 +18,11 @@ so a search costs the same however large the ledger is; nothing is scanned.
 with the read models and joins this route when they have one.)
 
 Every result says which unit or member it concerns (``org``, ``path``,
-``unit``), so that filtering by the caller's read scope is one pass over
-``results``.
+``unit``), and the route keeps only what the caller's scope reads
+(node/scopes.py) in one pass over ``results``: a block is public, a document
+as ``GET /v1/documents/{id}`` would answer it, a unit as ``GET /v1/orgs/{path}``,
+a member as ``GET /v1/members/{id}``. So the route is ``public``: anyone may
+search, and finds only what they may open.
 """
 
 from __future__ import annotations
@@ -34,9 +37,11 @@ from ledger.documents import is_member_id, is_org_path
 from ledger.errors import NotFound
 from ledger.registry import Registry
 
+from ..auth import Access, access, scope_of
 from ..responses import respond
+from ..scopes import RECORDS, can_read_document, can_read_member
 
-__all__ = ["add_routes", "search", "MAX_QUERY_CHARS"]
+__all__ = ["add_routes", "search", "visible", "MAX_QUERY_CHARS"]
 
 MAX_QUERY_CHARS = 200
 _DOC_ID = re.compile(r"^[0-9a-f]{64}$")
@@ -72,14 +77,31 @@ def search(ledger: Any, q: str) -> dict:
     return {"q": text, "results": results}
 
 
+def visible(scope: Any, registry: Any, ledger: Any, result: dict) -> bool:
+    """Whether `scope` reads what `result` names (module docstring)."""
+    kind = result["kind"]
+    if kind == "block":
+        return True
+    if kind == "document":
+        return can_read_document(scope, ledger.document(result["doc_id"])["doc"], registry)
+    if kind == "unit":
+        return scope.reads(result["path"], RECORDS) or scope.own_unit == result["path"]
+    return can_read_member(scope, result["member_id"], result.get("unit"))
+
+
 def add_routes(app: FastAPI, service: Any) -> None:
     ledger = service.ledger
 
-    @app.get("/v1/search", tags=["registry"], responses={400: {"description": "`q` missing or too long"}})
+    @app.get("/v1/search", tags=["registry"], responses={400: {"description": "`q` missing or too long"}},
+             openapi_extra=access(Access.PUBLIC))
     async def get_search(
         request: Request,
         q: str = Query(..., min_length=1, max_length=MAX_QUERY_CHARS,
                        description="a document id, a block height, a unit path or a member id"),
     ) -> Response:
-        """What the text names: `{q, results: [{kind: document|block|unit|member, ...}]}`."""
-        return respond(request, search(ledger, q))
+        """What the text names, as far as your scope reads it: `{q, results: [{kind: document|block|unit|member,
+        ...}]}`."""
+        answer = search(ledger, q)
+        scope, registry = scope_of(request), Registry(ledger.store)
+        answer["results"] = [r for r in answer["results"] if visible(scope, registry, ledger, r)]
+        return respond(request, answer)

@@ -31,8 +31,12 @@ serve files well:
 Page URLs (each answered with the shell; the README lists what each shows):
 ``/``, ``/blocks`` (``?to=H``), ``/blocks/{height}``, ``/documents/{doc_id}``,
 ``/units/{path}``, ``/dashboard/{path}`` (``?from=YYYY-MM&to=YYYY-MM``),
-``/members/{member_id}``, ``/search`` (``?q=``), ``/verify``; ``/docs`` is
-Swagger UI over ``/openapi.json`` from the vendored files.
+``/members/{member_id}``, ``/search`` (``?q=``), ``/verify``, ``/login``;
+``/docs`` is Swagger UI over ``/openapi.json`` from the vendored files.
+
+Access (node/auth.py): every route here is ``public``. The pages and their
+files hold no content; what a page shows comes from the API, which answers
+within the caller's scope (a page session after ``/login``, node/routes/auth.py).
 
 JSON: ``GET /v1/site`` (what a page needs to know before it asks anything
 else: chain, root unit, time zones, languages) and ``GET /v1/genesis`` (the
@@ -53,6 +57,7 @@ from fastapi.responses import Response
 
 from ledger.timefmt import DEFAULT_ZONE, default_zone_name
 
+from ..auth import Access, access
 from ..responses import respond
 from .node_info import root_unit
 
@@ -64,7 +69,7 @@ DEFAULT_LANGUAGE = LANGUAGES[0]
 
 # Page URLs answered with the shell; the page scripts (web/js/pages/) read the rest.
 PAGE_ROUTES = ("/", "/blocks", "/blocks/{height}", "/documents/{doc_id}", "/units/{path:path}",
-               "/dashboard/{path:path}", "/members/{member_id}", "/search", "/verify")
+               "/dashboard/{path:path}", "/members/{member_id}", "/search", "/verify", "/login")
 SHELL = "app.html"
 DOCS_PAGE = "docs.html"
 FAVICON = "favicon.ico"
@@ -81,6 +86,7 @@ _TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".json": "applica
 CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; "
                            "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
                            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+_PUBLIC = access(Access.PUBLIC)
 _HTML_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "X-Content-Type-Options": "nosniff",
                  "Referrer-Policy": "no-referrer"}
 
@@ -194,7 +200,7 @@ def add_routes(app: FastAPI, service: Any) -> None:
     files = StaticFiles(WEB_ROOT)
     app.state.web_files = files
 
-    @app.get("/v1/site", tags=["node"])
+    @app.get("/v1/site", tags=["node"], openapi_extra=_PUBLIC)
     async def get_site(request: Request) -> Response:
         """`{node_id, chain_id, genesis_hash, root_unit, chain_zone, display_zone, languages,
         default_language}`: the chain and the presentation settings the web pages start from.
@@ -202,7 +208,7 @@ def add_routes(app: FastAPI, service: Any) -> None:
         times are shown in."""
         return respond(request, site_info(service))
 
-    @app.get("/v1/genesis", tags=["log"])
+    @app.get("/v1/genesis", tags=["log"], openapi_extra=_PUBLIC)
     async def get_genesis(request: Request) -> Response:
         """The genesis.json this node runs (its hash is `genesis_hash` in `/v1/site` and block 1's
         `prev_hash`). A receipt check is only as good as the genesis it starts from: compare the
@@ -213,19 +219,20 @@ def add_routes(app: FastAPI, service: Any) -> None:
         return files.response(request, SHELL)
 
     for route in PAGE_ROUTES:
-        app.add_api_route(route, page, methods=["GET", "HEAD"], include_in_schema=False)
+        app.add_api_route(route, page, methods=["GET", "HEAD"], include_in_schema=False, openapi_extra=_PUBLIC)
 
     async def docs(request: Request) -> Response:
         return files.response(request, DOCS_PAGE)
 
-    app.add_api_route("/docs", docs, methods=["GET", "HEAD"], include_in_schema=False)
+    app.add_api_route("/docs", docs, methods=["GET", "HEAD"], include_in_schema=False, openapi_extra=_PUBLIC)
 
     async def favicon(request: Request) -> Response:
         return files.response(request, FAVICON)
 
-    app.add_api_route("/favicon.ico", favicon, methods=["GET", "HEAD"], include_in_schema=False)
+    app.add_api_route("/favicon.ico", favicon, methods=["GET", "HEAD"], include_in_schema=False, openapi_extra=_PUBLIC)
 
     async def static(request: Request, name: str) -> Response:
         return files.response(request, name)
 
-    app.add_api_route("/web/{name:path}", static, methods=["GET", "HEAD"], include_in_schema=False)
+    app.add_api_route("/web/{name:path}", static, methods=["GET", "HEAD"], include_in_schema=False,
+                      openapi_extra=_PUBLIC)

@@ -58,7 +58,7 @@ def _queries(world) -> dict:
     from ledger.merkle import leaf_hash
 
     doc = world.service.ledger.document(world.service.ledger.block(1)["documents"][0]["doc_id"])
-    return {"/v1/proofs/consistency": {"first": 1, "second": 1},
+    return {"/v1/proofs/consistency": {"first": 1, "second": 1}, "/v1/search": {"q": "1"},
             "/v1/proofs/inclusion": {"doc_id": doc["doc_id"],
                                      "leaf_hash": leaf_hash(b64d(doc["envelope"], "envelope")).hex()}}
 

@@ -65,12 +65,30 @@ def _strip_comments(source: str) -> str:
     return "".join(out)
 
 
+# Calls whose string arguments are for developers, not readers: errors, the console.
+_DEVELOPER_CALLS = re.compile(r"(?:Error|console\.\w+|super)\(")
+
+
+def _in_developer_call(code: str, at: int) -> bool:
+    """Whether position `at` lies inside the parentheses of an Error(...), console.x(...) or super(...) call."""
+    for m in _DEVELOPER_CALLS.finditer(code, max(0, at - 400), at):
+        between = code[m.end():at]
+        if between.count("(") >= between.count(")"):
+            return True
+    return False
+
+
 def _literals(path: Path) -> list[tuple[int, str, str, str]]:
-    """(line, literal, the code before it on its line, the original line) for each string literal."""
+    """(line, literal, the code before it on its line, the original line) for each string literal, but those
+    passed to a call for developers (an Error's message, the console)."""
     original = path.read_text(encoding="utf-8").splitlines()
     code = _strip_comments(path.read_text(encoding="utf-8"))
     out = []
     for m in re.finditer(r'"((?:[^"\\\n]|\\.)*)"|`((?:[^`\\]|\\.)*)`|\'((?:[^\'\\\n]|\\.)*)\'', code):
+        if _in_developer_call(code, m.start()):
+            continue
+        if re.search(r"[{,]\s*$", code[:m.start()]) and code[m.end():].lstrip().startswith(":"):
+            continue  # an object's key ({"Content-Type": ...}), not text
         text = next(g for g in m.groups() if g is not None)
         line = code.count("\n", 0, m.start()) + 1
         before = code[code.rfind("\n", 0, m.start()) + 1:m.start()]

@@ -15,7 +15,7 @@ import pytest
 from ledger.timefmt import month_of, month_start, next_month
 from node.routes.web import WEB_ROOT
 
-from .conftest import assert_behaved, open_page, wait_ready, watched
+from .conftest import assert_behaved, open_page, wait_ready
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -345,9 +345,8 @@ def test_a_big_block_shows_its_documents_fifty_to_a_page(browser, in_process):
     for those only). Block 4 of the sample, on an in-process node, holds the 198 admissions."""
     count = len(in_process.service.ledger.block(4)["documents"])
     assert count == 198
-    context = browser.new_context(base_url=in_process.url, locale="vi-VN")
+    context, page = in_process.signed_in_page(browser)
     try:
-        page = watched(context.new_page(), in_process.url)
         open_page(page, "/blocks/4")
         rows = page.locator("main table tbody tr")
         assert rows.count() == 50 and rows.first.locator("td").first.inner_text() == "1"
@@ -367,9 +366,8 @@ def test_a_big_block_shows_its_documents_fifty_to_a_page(browser, in_process):
 def test_a_rejected_document_shows_its_reason_and_has_no_receipt(browser, in_process):
     ledger = in_process.service.ledger
     record = ledger.document(in_process.rejected)
-    context = browser.new_context(base_url=in_process.url, locale="en-GB")
+    context, page = in_process.signed_in_page(browser, "en-GB")
     try:
-        page = watched(context.new_page(), in_process.url)
         open_page(page, f"/documents/{in_process.rejected}")
         assert page.locator("main .page-head .badge").inner_text() == EN["status.rejected"]
         assert record["reason"] in page.locator("main").inner_text()

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from node.api import create_app
 from node.routes.web import PAGE_ROUTES, WEB_ROOT
-from tests.node.service_double import sample_service
+from tests.node.service_double import key_file, sample_service, signed_client
 
 ANCHOR = 1_760_000_000_000
 NODE_SEEDS = {f"n{i}": hashlib.sha256(f"web-test-node-{i}".encode()).digest() for i in (1, 2, 3)}
@@ -24,6 +24,22 @@ NODE_SEEDS = {f"n{i}": hashlib.sha256(f"web-test-node-{i}".encode()).digest() fo
 def world():
     _, genesis, service = sample_service(NODE_SEEDS, ANCHOR, phases=2)
     return genesis, service, TestClient(create_app(service), raise_server_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def sample():
+    """The whole sample organisation, with clients that sign as a node (reads everything) or a member."""
+    org, _, service = sample_service(NODE_SEEDS, ANCHOR)
+    app = create_app(service)
+
+    def client(who: str | None):
+        if who is None:
+            return signed_client(app, None)
+        if who in NODE_SEEDS:
+            return signed_client(app, key_file(who, NODE_SEEDS[who], node=True))
+        return signed_client(app, key_file(who, org.seed_of(who)))
+
+    return org, service, client
 
 
 def _pages() -> list[str]:
@@ -131,22 +147,45 @@ def test_display_zone_follows_minutebook_tz(world, monkeypatch):
     assert client.get("/v1/site").json()["display_zone"] == "Europe/Paris"
 
 
-def test_search_reads_each_kind_by_key(world):
-    _, service, client = world
+def test_search_reads_each_kind_by_key(sample):
+    _, service, client = sample
+    node = client("n1")
     ledger = service.ledger
     doc_id = ledger.block(1)["documents"][0]["doc_id"]
-    found = client.get("/v1/search", params={"q": doc_id}).json()["results"]
+    found = node.get("/v1/search", params={"q": doc_id}).json()["results"]
     assert found == [{"kind": "document", "doc_id": doc_id, "type": ledger.document(doc_id)["doc"]["type"],
                       "org": ledger.document(doc_id)["doc"]["org"], "status": "accepted", "height": 1}]
-    assert client.get("/v1/search", params={"q": "1"}).json()["results"] == [{"kind": "block", "height": 1}]
-    assert client.get("/v1/search", params={"q": str(ledger.height + 1)}).json()["results"] == []
-    unit = client.get("/v1/search", params={"q": "/central/"}).json()["results"]
+    assert node.get("/v1/search", params={"q": "1"}).json()["results"] == [{"kind": "block", "height": 1}]
+    assert node.get("/v1/search", params={"q": str(ledger.height + 1)}).json()["results"] == []
+    unit = node.get("/v1/search", params={"q": "/central/"}).json()["results"]
     assert unit == [{"kind": "unit", "path": "central", "name": "Ban Chấp hành Trung ương", "unit_kind": "central",
                      "status": "open"}]
     member = next(m for m in ledger.genesis.to_json()["members"])
-    both = client.get("/v1/search", params={"q": member["member_id"]}).json()["results"]
+    both = node.get("/v1/search", params={"q": member["member_id"]}).json()["results"]
     assert [r["kind"] for r in both] == ["member"] and both[0]["name"] == member.get("name")
-    assert client.get("/v1/search", params={"q": "no such thing"}).json()["results"] == []
+    assert node.get("/v1/search", params={"q": "no such thing"}).json()["results"] == []
+
+
+def test_search_finds_only_what_the_caller_may_open(sample):
+    """Anyone may search; each finds only what their scope reads (node/scopes.py): the public the
+    blocks, a cell's secretary their cell and its members, not another cell's."""
+    org, service, client = sample
+    ledger = service.ledger
+    cell, other = "central/p1/k1/s1", "central/p2/k1/s1"
+    secretary = org._officer(cell, "secretary")
+    public = client(None).get("/v1/search", params={"q": "1"})
+    assert public.status_code == 200 and public.json()["results"] == [{"kind": "block", "height": 1}]
+    assert client(None).get("/v1/search", params={"q": cell}).json()["results"] == []
+    me = client(secretary)
+    assert [r["path"] for r in me.get("/v1/search", params={"q": cell}).json()["results"]] == [cell]
+    assert me.get("/v1/search", params={"q": other}).json()["results"] == []
+    stranger = org._officer(other, "secretary")
+    assert [r["kind"] for r in me.get("/v1/search", params={"q": stranger}).json()["results"]] == []
+    assert [r["kind"] for r in client("n1").get("/v1/search", params={"q": stranger}).json()["results"]] == ["member"]
+    minutes = next(d for d in ledger.documents_by("unit", other, limit=None) if d["doc"]["type"] == "minutes")
+    assert me.get("/v1/search", params={"q": minutes["doc_id"]}).json()["results"] == []
+    assert [r["kind"] for r in client("n1").get("/v1/search", params={"q": minutes["doc_id"]}).json()["results"]] == [
+        "document"]
 
 
 @pytest.mark.parametrize("params, field", [({}, "q"), ({"q": ""}, "q"), ({"q": "x" * 201}, "q")])

@@ -11,14 +11,33 @@ export class ApiError extends Error {
   }
 }
 
-/** GET `path` as JSON; throws ApiError (status 0, code "network" when the node cannot be reached). */
+const RETRIES = [300, 1000]; // ms before asking again when the request did not reach the node at all
+
+function pause(ms, signal) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(new DOMException("aborted", "AbortError"));
+    }, { once: true });
+  });
+}
+
+/** GET `path` as JSON; throws ApiError (status 0, code "network" when the node cannot be reached).
+ * A request that never reached the node (a dropped connection, a network that changed under the
+ * browser) is asked again twice, a moment apart: a GET changes nothing, and networks in remote
+ * cells drop out. */
 export async function getJson(path, { signal } = {}) {
   let response;
-  try {
-    response = await fetch(path, { headers: { Accept: "application/json" }, credentials: "same-origin", signal });
-  } catch (exc) {
-    if (exc.name === "AbortError") throw exc;
-    throw new ApiError(0, "network", String(exc.message || exc));
+  for (let attempt = 0; ; attempt++) {
+    try {
+      response = await fetch(path, { headers: { Accept: "application/json" }, credentials: "same-origin", signal });
+      break;
+    } catch (exc) {
+      if (exc.name === "AbortError") throw exc;
+      if (attempt >= RETRIES.length) throw new ApiError(0, "network", String(exc.message || exc));
+      await pause(RETRIES[attempt], signal);
+    }
   }
   let body = null;
   try {

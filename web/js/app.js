@@ -9,9 +9,11 @@
 // "page-ready": the browser tests wait on the first and time with the second.
 
 import { getJson } from "./api.js";
+import { logout } from "./auth.js";
 import { fill, h } from "./dom.js";
 import { applyLabels, currentLanguage, pickLanguage, preload, setLanguage, setZones, t } from "./i18n.js";
-import { errorBox, settle } from "./ui.js";
+import { forget, load as loadSession, session } from "./session.js";
+import { errorBox, memberLink, settle } from "./ui.js";
 
 const PAGES = [
   [/^\/$/, "home"],
@@ -23,6 +25,7 @@ const PAGES = [
   [/^\/members\/([^/]+)$/, "member"],
   [/^\/search$/, "search"],
   [/^\/verify$/, "verify"],
+  [/^\/login$/, "login"],
 ];
 
 const root = document.documentElement;
@@ -61,7 +64,7 @@ async function render() {
   root.dataset.page = name;
   markNav(name);
   const ctx = {
-    site, signal, main, navigate,
+    site, signal, main, navigate, session: session(),
     params: found ? found.params : [],
     query: new URLSearchParams(location.search),
     setTitle: (title) => { document.title = `${title} · ${t("app.name")}`; },
@@ -82,6 +85,10 @@ async function render() {
     if (signal.aborted || exc.name === "AbortError") return;
     fill(main, errorBox(exc));
     ctx.setTitle(main.querySelector("h1").textContent);
+    if (exc && exc.status === 401 && session()) {
+      forget(); // the session ended (expired, or its key revoked): say so in the header too
+      showSession();
+    }
     if (!(exc && "status" in exc)) console.error(exc);
   }
   if (signal.aborted) return;
@@ -91,6 +98,7 @@ async function render() {
     window.scrollTo(0, 0);
   }
   firstRender = false;
+  showSession();
   root.dataset.ready = "1";
   performance.mark("page-ready", { detail: name });
 }
@@ -124,6 +132,25 @@ async function switchLanguage(lang) {
   await render();
 }
 
+/** The header's session corner: who is signed in and "sign out", or "sign in". */
+function showSession() {
+  const who = document.getElementById("who");
+  const current = session();
+  if (current) {
+    fill(who, current.kind === "member" ? memberLink(current.caller) : h("span", {}, current.caller), " ",
+      h("button", { type: "button", dataset: { action: "logout" }, on: { click: async () => {
+        await logout().catch(() => null);
+        forget();
+        location.assign("/");
+      } } }, t("nav.logout")));
+  } else {
+    fill(who, h("a", { href: `/login?next=${encodeURIComponent(location.pathname + location.search)}`, class: "button",
+      dataset: { page: "login" } }, t("nav.login")));
+  }
+  const home = (current && current.home_unit) || site?.root_unit || "";
+  for (const link of document.querySelectorAll("[data-root-link]")) link.href = `${link.dataset.rootLink}/${home}`;
+}
+
 function showLanguage() {
   applyLabels(document);
   for (const button of document.querySelectorAll("[data-lang]")) {
@@ -133,6 +160,7 @@ function showLanguage() {
   if (footer && site) {
     footer.textContent = t("footer.facts", { node: site.node_id, chain: site.chain_id, zone: site.display_zone });
   }
+  if (site) showSession();
 }
 
 // The languages web/i18n/ holds and the node's usual default, to start fetching the catalogue
@@ -143,6 +171,7 @@ async function start() {
   preload(pickLanguage(CATALOGUES, CATALOGUES[0]));
   const found = match(location.pathname);
   if (found) import(`./pages/${found.name}.js`).catch(() => {}); // the error shows when render() imports it
+  const asked = loadSession().catch(() => null); // signed out unless the node says otherwise
   try {
     site = await getJson("/v1/site");
   } catch (exc) {
@@ -154,10 +183,7 @@ async function start() {
     return;
   }
   setZones({ display: site.display_zone, chain: site.chain_zone });
-  await setLanguage(pickLanguage(site.languages, site.default_language));
-  for (const link of document.querySelectorAll("[data-root-link]")) {
-    link.href = `${link.dataset.rootLink}/${site.root_unit || ""}`;
-  }
+  await Promise.all([setLanguage(pickLanguage(site.languages, site.default_language)), asked]);
   showLanguage();
   document.addEventListener("click", onClick);
   for (const button of document.querySelectorAll("[data-lang]")) {

@@ -6,6 +6,7 @@
 import { ApiError, enc, encPath, memberProfile, unitView } from "./api.js";
 import { h } from "./dom.js";
 import { has, t } from "./i18n.js";
+import { mayRead } from "./session.js";
 
 const pending = new Set();
 
@@ -40,7 +41,7 @@ export function unitLink(path, name = undefined, { dashboard = false } = {}) {
   const href = dashboard ? `/dashboard/${encPath(path)}` : `/units/${encPath(path)}`;
   const label = h("span", { class: "name" }, name || "");
   const link = h("a", { href, class: "unit", dataset: { unit: path } }, label, h("span", { class: "id" }, path));
-  if (name === undefined) {
+  if (name === undefined && mayRead(path)) {
     track(unitView(path).then((view) => {
       if (view && view.unit && view.unit.name) label.textContent = view.unit.name;
     }).catch(() => link.classList.add("unknown")));
@@ -72,9 +73,11 @@ export function errorBox(exc) {
     key = { 0: "error.network", 401: "error.unauthenticated", 403: "error.forbidden", 404: "error.not_found" }[exc.status]
       || (exc.status >= 500 ? "error.server" : "error.request");
   }
+  const here = encodeURIComponent(location.pathname + location.search);
   return h("div", { class: "card error", role: "alert", dataset: { error: key } },
     h("h1", { tabindex: "-1" }, t(`${key}.title`)),
     h("p", {}, t(`${key}.text`)),
+    key === "error.unauthenticated" ? h("p", {}, h("a", { class: "button", href: `/login?next=${here}` }, t("error.sign_in"))) : null,
     exc && exc.message ? h("p", { class: "detail" }, exc.message) : null);
 }
 

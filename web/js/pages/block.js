@@ -12,8 +12,10 @@ import { docLink, heading, memberLink, pager, statusBadge, typeLabel, unitLink }
 
 export const ROWS = 50;
 
-/** The block's envelopes decoded ({doc, sigs} or null each), or null when the node will not give them. */
-async function envelopes(height, signal) {
+/** The block's envelopes decoded ({doc, sigs} or null each); null when the session may not read them
+ * (they are every document's content: an auditor's, node/scopes.py), so none is asked for in vain. */
+async function envelopes(height, signal, session) {
+  if (!session || !session.reads_all) return null;
   try {
     const answer = await getJson(`/v1/blocks/${height}/envelopes`, { signal });
     return answer.envelopes.map((e) => {
@@ -34,7 +36,7 @@ export async function render(ctx) {
   if (!(height >= 1)) throw new ApiError(404, "not_found", t("block.not_found", { height }));
   const [page, decoded] = await Promise.all([
     getJson(`/v1/blocks?from=${height}&limit=1`, { signal: ctx.signal }),
-    envelopes(height, ctx.signal).catch(() => null),
+    envelopes(height, ctx.signal, ctx.session).catch(() => null),
   ]);
   const block = page.blocks[0];
   if (!block || block.height !== height) throw new ApiError(404, "not_found", t("block.not_found", { height }));

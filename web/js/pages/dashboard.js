@@ -10,6 +10,7 @@ import { encPath, getJson, unitView } from "../api.js";
 import { fill, h, section, table } from "../dom.js";
 import { chainZone, formatDecimal, formatMonth, formatNumber, formatPercent, t } from "../i18n.js";
 import { MONTH, addMonths, monthOf, monthStart, monthsFrom, nextMonth } from "../months.js";
+import { mayRead } from "../session.js";
 import { heading, track, unitLink } from "../ui.js";
 
 export const DEFAULT_MONTHS = 6;
@@ -42,6 +43,10 @@ export function ancestors(path, href) {
   const crumbs = h("nav", { class: "crumbs", aria: { label: t("unit.ancestors") } });
   for (let i = 1; i < parts.length; i++) {
     const p = parts.slice(0, i).join("/");
+    if (!mayRead(p)) {
+      crumbs.append(h("span", {}, p)); // above what the session reads: a path, not a link to a 403
+      continue;
+    }
     const link = h("a", { href: href(p) }, p);
     track(unitView(p).then((v) => {
       if (v && v.unit.name) link.textContent = v.unit.name;
@@ -178,7 +183,7 @@ function periodForm(ctx, path, p) {
 }
 
 export async function render(ctx) {
-  const path = (ctx.params[0] || ctx.site.root_unit || "").replace(/\/+$/, "");
+  const path = (ctx.params[0] || ctx.session?.home_unit || ctx.site.root_unit || "").replace(/\/+$/, "");
   const zone = chainZone();
   const p = period(ctx.query, zone);
   const [view, total, series, Chart] = await Promise.all([
@@ -205,7 +210,8 @@ export async function render(ctx) {
       kpi(formatDecimal(total.opinions.per_meeting), t("dash.opinions"), "opinions"),
       kpi(formatPercent(total.votes.participation), t("dash.participation"), "participation"),
       kpi(formatNumber(overdue.length), t("dash.overdue"), "overdue", overdue.length > 0),
-      kpi(formatNumber(Object.values(total.inspection_findings).reduce((a, b) => a + b, 0)), t("dash.findings"), "findings")),
+      kpi(total.inspection_findings ? formatNumber(Object.values(total.inspection_findings).reduce((a, b) => a + b, 0))
+        : t("dash.withheld"), t("dash.findings"), "findings")),
     h("div", { class: "charts" }, SERIES.map((spec) => chartCard(Chart, spec, p.months, series))),
     section(t("dash.units_title"), h("p", { class: "hint" }, t("dash.units_hint")), unitsTable(path, name, total)),
     section(t("dash.overdue_title", { count: overdue.length }), h("p", { class: "hint" }, t("dash.overdue_hint")),

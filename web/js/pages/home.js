@@ -1,5 +1,6 @@
-// /: what this node holds (documents, blocks, units, recent meetings), the
-// way in (search, the root unit's dashboard and its units), and the latest blocks.
+// /: what this node holds (documents, blocks; for a signed-in reader, the units,
+// meetings and attendance of the unit the session starts from), the way in
+// (search, that unit's dashboard and its sub-units, or "sign in"), the latest blocks.
 
 import { encPath, getJson } from "../api.js";
 import { fill, h, section, table } from "../dom.js";
@@ -12,7 +13,7 @@ function kpi(value, label, { href = null, alert = false, name = null } = {}) {
 }
 
 export async function render(ctx) {
-  const rootUnit = ctx.site.root_unit;
+  const rootUnit = ctx.session ? ctx.session.home_unit : null; // content only for a signed-in reader
   const [status, head, page, root, stats] = await Promise.all([
     getJson("/v1/status", { signal: ctx.signal }),
     getJson("/v1/tree-head", { signal: ctx.signal }),
@@ -21,6 +22,8 @@ export async function render(ctx) {
     rootUnit ? getJson(`/v1/orgs/${encPath(rootUnit)}/stats`, { signal: ctx.signal }) : null,
   ]);
   const name = root?.unit?.name || ctx.site.chain_id;
+  const signIn = ctx.session ? null : section(t("home.sign_in"), h("p", {}, t("home.sign_in_text")),
+    h("p", {}, h("a", { class: "button", href: "/login?next=%2F" }, t("nav.login"))));
   ctx.setTitle(t("home.title"));
   const dashboard = rootUnit ? `/dashboard/${encPath(rootUnit)}` : null;
   const search = h("form", { class: "row", role: "search", on: { submit: (event) => {
@@ -42,6 +45,7 @@ export async function render(ctx) {
       stats ? kpi(formatPercent(stats.attendance.rate), t("home.attendance"), { href: dashboard, name: "attendance" }) : null,
       stats ? kpi(formatNumber(stats.overdue_units.length), t("home.overdue"),
         { href: dashboard, alert: stats.overdue_units.length > 0, name: "overdue" }) : null),
+    signIn,
     section(t("home.search"), h("p", { class: "hint" }, t("home.search_hint")), search),
     h("div", { class: "grid" },
       root ? section(t("home.units_title"),
