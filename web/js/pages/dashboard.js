@@ -8,7 +8,7 @@
 
 import { encPath, getJson, unitView } from "../api.js";
 import { fill, h, section, table } from "../dom.js";
-import { chainZone, formatDecimal, formatMonth, formatNumber, formatPercent, t } from "../i18n.js";
+import { chainZone, currentLocale, formatDecimal, formatMonth, formatNumber, formatPercent, t } from "../i18n.js";
 import { MONTH, addMonths, monthOf, monthStart, monthsFrom, nextMonth } from "../months.js";
 import { mayRead } from "../session.js";
 import { heading, track, unitLink } from "../ui.js";
@@ -195,6 +195,7 @@ export async function render(ctx) {
   const name = view.unit.name || path;
   ctx.setTitle(t("dash.title", { unit: name }));
   Chart.defaults.font.family = getComputedStyle(document.documentElement).getPropertyValue("--sans");
+  Chart.defaults.locale = currentLocale(); // the axes' numbers as the page writes them
   Chart.defaults.color = "#1b2733";
   const overdue = total.overdue_units;
   fill(ctx.main,
