@@ -1,5 +1,6 @@
-"""`minutebook keys new | submit | get | receipt | stats | import`: the commands a
-committee office uses day to day. Registered on the group in client/cli.py."""
+"""`minutebook keys new | submit | get | receipt | import`: the commands a
+committee office uses day to day (reading figures and lists: client/cli_views.py).
+Registered on the group in client/cli.py."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from .cli_common import (
     request_key,
 )
 
-__all__ = ["keys_group", "submit", "get", "receipt", "stats", "import_", "COMMANDS"]
+__all__ = ["keys_group", "submit", "get", "receipt", "import_", "COMMANDS"]
 
 
 # -- keys ----------------------------------------------------------------------
@@ -199,83 +200,6 @@ def receipt(doc_id: str, node: str, key_path: str | None, output: str | None) ->
         echo_json(obj)
 
 
-# -- stats -------------------------------------------------------------------
-
-
-def _pct(x: float | None) -> str:
-    return "–" if x is None else f"{100 * x:.1f}%"
-
-
-@click.command(epilog=EXIT_CODES_HELP)
-@click.argument("org")
-@node_option()
-@key_option()
-@click.option("--json", "as_json", is_flag=True, help="Print the stats JSON instead of tables.")
-@cli_errors
-def stats(org: str, node: str, key_path: str | None, as_json: bool) -> None:
-    """Meeting analytics for an org unit, rolled up over its sub-units.
-
-    Meetings held (on schedule, late, unscheduled), units with no regular
-    meeting in the last month, attendance, opinions per meeting, vote
-    participation, inspection findings by severity, member status changes.
-    The default period is the last six months.
-
-    Findings and discipline counts are shown to inspectors only.
-
-    \b
-    Example:
-      minutebook stats central/p1 --key devnet/keys/members/m0004.json --node http://127.0.0.1:8101
-    """
-    from rich.console import Console
-    from rich.table import Table
-
-    from .sdk import Client
-
-    with Client(node, key=request_key(key_path)) as client:
-        data = client.stats(org)
-    if as_json:
-        echo_json(data)
-        return
-    console = Console()
-    from datetime import datetime, timezone
-
-    def day(ms: int) -> str:
-        return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d")
-
-    summary = Table(title=f"{data.get('name') or org} ({org}), {day(data['since'])} to {day(data['until'])}",
-                    show_header=False)
-    summary.add_column(style="bold")
-    summary.add_column()
-    m = data["meetings"]
-    summary.add_row("units", str(data["units"]))
-    summary.add_row("meetings held", f"{m['held']} ({m['regular']} regular)")
-    summary.add_row("on schedule / late / unscheduled", f"{m['on_schedule']} / {m['late']} / {m['unscheduled']}")
-    overdue = data["overdue_units"]
-    summary.add_row("units overdue (no regular meeting in the last month)",
-                    f"{len(overdue)}" + (": " + ", ".join(overdue[:8]) + (" …" if len(overdue) > 8 else "") if overdue else ""))
-    summary.add_row("attendance", _pct(data["attendance"]["rate"]))
-    per = data["opinions"]["per_meeting"]
-    summary.add_row("opinions per meeting", "–" if per is None else f"{per:.2f}")
-    summary.add_row("vote participation", _pct(data["votes"]["participation"]))
-    if "inspection_findings" in data:
-        summary.add_row("inspection findings", ", ".join(f"{k} {v}" for k, v in data["inspection_findings"].items()))
-    changes = data["member_status_changes"]
-    summary.add_row("member status changes", ", ".join(f"{k} {v}" for k, v in changes.items()) or "none")
-    console.print(summary)
-    if data["children"]:
-        table = Table(title="sub-units (rolled up)")
-        for col in ("unit", "mtgs", "on time/late", "overdue", "attend.", "opin./mtg", "voting", "findings"):
-            table.add_column(col, justify="left" if col == "unit" else "right")
-        for c in data["children"]:
-            per = c["opinions"]["per_meeting"]
-            table.add_row(c.get("name") or c["path"], str(c["meetings"]["held"]),
-                          f"{c['meetings']['on_schedule']}/{c['meetings']['late']}", str(len(c["overdue_units"])),
-                          _pct(c["attendance"]["rate"]), "–" if per is None else f"{per:.2f}",
-                          _pct(c["votes"]["participation"]),
-                          str(sum(c["inspection_findings"].values())) if "inspection_findings" in c else "–")
-        console.print(table)
-
-
 # -- import ------------------------------------------------------------------
 
 
@@ -401,4 +325,4 @@ def import_(file: str, keys: tuple[str, ...], node: str, concurrency: int, timeo
         raise SystemExit(EXIT_FAILED)
 
 
-COMMANDS = [keys_group, submit, get, receipt, stats, import_]
+COMMANDS = [keys_group, submit, get, receipt, import_]

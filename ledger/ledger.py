@@ -80,6 +80,17 @@ sealed boxes, ledger/sealing.py): the envelope alone is the leaf and the
 The voters that certify block ``h`` are those in force before it (after
 blocks ``< h``): ``voters_at(h)`` reads the last ``v/`` record at or below
 ``h``.
+
+Observers (the read models of ``views/``) are handed each applied block
+inside its batch: ``Ledger(store, genesis, observers=[...])`` calls
+``observer.open(ledger)`` once (an observer behind the ledger catches up
+there), then, in every ``apply_block``, after the block is staged and
+vouched for and before the commit, ``observer.apply_block(overlay, header,
+accepted)`` with the block's accepted documents in log order, and
+``observer.committed(height)`` once the batch is durable. Whatever an
+observer writes into the overlay is committed with the block or not at all,
+so it can never miss or double a block. The ledger imports no observer: the
+contract is :class:`LedgerObserver`.
 """
 
 from __future__ import annotations
@@ -87,7 +98,8 @@ from __future__ import annotations
 import hashlib
 import struct
 import time
-from typing import Any, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 from .blocks import (
     MAX_PROPOSAL_BYTES,
@@ -114,7 +126,7 @@ from .registry import Genesis, Registry
 from .sealing import SealedBox, check_sealed, envelope_of, split_submission, submission_bytes
 from .store import Overlay, Store
 
-__all__ = ["Ledger", "BlockOutOfOrder", "INDEX_KINDS"]
+__all__ = ["Ledger", "BlockOutOfOrder", "INDEX_KINDS", "AcceptedDocument", "LedgerObserver"]
 
 _u64 = struct.Struct(">Q")
 _pack = _u64.pack
@@ -142,6 +154,28 @@ class BlockOutOfOrder(CorruptionError):
     """apply_block was handed a proposal that does not extend the head: a gap
     or a fork in what Raft committed, which is a broken invariant. (The node
     runtime filters stale proposals with :meth:`Ledger.is_next` first.)"""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AcceptedDocument:
+    """One accepted envelope of a block, as observers are handed it."""
+
+    leaf_index: int
+    doc_id: str
+    envelope: Envelope
+
+
+class LedgerObserver(Protocol):
+    """What the ledger feeds each applied block to (module docstring, "Observers")."""
+
+    def open(self, ledger: "Ledger") -> None:
+        """Called once when the Ledger is constructed; an observer behind it catches up here."""
+
+    def apply_block(self, overlay: Overlay, header: Header, accepted: Sequence[AcceptedDocument]) -> None:
+        """Add this block's writes to `overlay` (committed with the block, atomically)."""
+
+    def committed(self, height: int) -> None:
+        """The batch of block `height` (with this observer's writes) is durable in the store."""
 
 
 def _salvage_doc_id(data: bytes) -> str | None:
@@ -198,7 +232,8 @@ class Ledger:
     in one batch; on an existing one it checks the genesis hash matches.
     """
 
-    def __init__(self, store: Store, genesis: "Genesis | dict") -> None:
+    def __init__(self, store: Store, genesis: "Genesis | dict", *,
+                 observers: Iterable[LedgerObserver] = ()) -> None:
         if isinstance(genesis, dict):
             genesis = Genesis.from_json(genesis)
         self.store = store
@@ -227,6 +262,9 @@ class Ledger:
         self._head: Header | None = self._block_record(self.height)[0] if self.height else None
         self._log = MerkleLog(store)
         self._genesis_voters = self.voters_at(1)
+        self.observers: tuple[LedgerObserver, ...] = tuple(observers)
+        for observer in self.observers:
+            observer.open(self)
 
     # -- the state machine ---------------------------------------------------
 
@@ -263,18 +301,24 @@ class Ledger:
         extend the head.
         """
         overlay = Overlay(self.store)
-        block = self._stage_block(overlay, proposal)
+        accepted: list[AcceptedDocument] = []
+        block = self._stage_block(overlay, proposal, accepted)
         if vouch is not None:
             vouch(block.header)
+        for observer in self.observers:
+            observer.apply_block(overlay, block.header, accepted)
         if raft_index is not None:
             overlay.put(_K_RAFT, _pack(raft_index))
         overlay.commit()
         self.height = block.header.height
         self._head = block.header
+        for observer in self.observers:
+            observer.committed(self.height)
         return block
 
-    def _stage_block(self, overlay: Overlay, proposal: BlockProposal) -> Block:
-        """Apply `proposal` into `overlay` (everything but the Raft index)."""
+    def _stage_block(self, overlay: Overlay, proposal: BlockProposal, observed: list[AcceptedDocument]) -> Block:
+        """Apply `proposal` into `overlay` (everything but the Raft index); the
+        accepted documents are appended to `observed`, in log order."""
         if not self.is_next(proposal):
             raise BlockOutOfOrder(
                 f"proposal for height {proposal.height} with prev_hash {proposal.prev_hash.hex()} does not "
@@ -349,6 +393,7 @@ class Ledger:
                     put(_P_SEALED + raw_id, canonical([b.to_obj() for b in boxes]))
             statuses.append(DocumentStatus(doc_id=doc_id, leaf_index=leaf, status=ACCEPTED))
             accepted_here.add(raw_id)
+            observed.append(AcceptedDocument(leaf_index=leaf, doc_id=doc_id, envelope=envelope))
             put(doc_key, leaf_be + height_be + b"\x01")
             self._index(put, envelope, leaf_be)
             if envelope.doc.type == "node":
@@ -519,6 +564,21 @@ class Ledger:
             height=height, prev_hash=header.prev_hash, timestamp=header.timestamp,
             proposer=header.proposer, term=header.term, envelopes=envelopes,
         )
+
+    def accepted_documents(self, height: int) -> list[AcceptedDocument]:
+        """The accepted documents of block `height`, in log order (what observers
+        were handed when it was applied; for replaying a block into them)."""
+        header, record = self._block_record(height)
+        count = len(record["doc_ids"]) // 32 - len(record["rejected"])
+        first = self._first_leaf(header, record)
+        out = []
+        for offset, (_, data) in enumerate(
+                self.store.scan(_P_LEAF, start=_P_LEAF + _pack(first), limit=count) if count else ()):
+            envelope = Envelope.from_bytes(data)
+            out.append(AcceptedDocument(leaf_index=first + offset, doc_id=envelope.doc_id, envelope=envelope))
+        if len(out) != count:
+            raise CorruptionError(f"block {height}: {len(out)} of its {count} leaves are stored")
+        return out
 
     def tree_head(self, *, certified: bool = False) -> dict:
         """The signed tree head of the latest block (or the latest certified

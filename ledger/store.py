@@ -7,6 +7,10 @@ The ledger sees storage as sorted bytes -> bytes with atomic, durable batches:
   batch is on disk (fsynced) or the call raised and nothing of it is.
 - :class:`MemoryStore` serves tests of logic.
 - :class:`LevelDBStore` is the real one and the only ``import plyvel``.
+- ``snapshot()`` (both stores) is a read-only view frozen at the moment it is
+  taken: readers that need several keys to agree with each other (a view
+  query reading dozens of counters while blocks commit) read through one, and
+  ``close()`` it when done.
 - :class:`Overlay` is a pending batch over a store: reads see the batch first,
   writes go into it, and ``commit()`` hands it to ``Store.write``. Applying a
   block builds one Overlay (documents, Merkle leaves and subtree hashes,
@@ -23,7 +27,7 @@ from typing import Callable, Iterable, Iterator, Mapping, Protocol, runtime_chec
 
 from .errors import CorruptionError
 
-__all__ = ["Store", "MemoryStore", "LevelDBStore", "Overlay", "prefix_end"]
+__all__ = ["Store", "MemoryStore", "LevelDBStore", "LevelDBSnapshot", "Overlay", "prefix_end"]
 
 
 def prefix_end(prefix: bytes) -> bytes | None:
@@ -101,6 +105,13 @@ class MemoryStore:
                     bisect.insort(self._keys, key)
                 self._data[key] = value
         self.writes += 1
+
+    def snapshot(self) -> "MemoryStore":
+        """A frozen copy (this store is for tests: the copy costs O(keys))."""
+        copy = MemoryStore()
+        copy._data = dict(self._data)
+        copy._keys = list(self._keys)
+        return copy
 
     def close(self) -> None:
         pass
@@ -209,16 +220,29 @@ class LevelDBStore:
     # -- the Store protocol ----------------------------------------------------
 
     def get(self, key: bytes) -> bytes | None:
+        return self._get(self._db, key)
+
+    def scan(
+        self, prefix: bytes, *, start: bytes | None = None, reverse: bool = False, limit: int | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
+        return self._scan(self._db, prefix, start=start, reverse=reverse, limit=limit)
+
+    def snapshot(self) -> "LevelDBSnapshot":
+        """A LevelDB snapshot: reads see the store as it was now; ``close()`` releases it."""
+        return LevelDBSnapshot(self, self._db.snapshot())
+
+    def _get(self, source, key: bytes) -> bytes | None:
+        """`key` read from `source` (the database or one of its snapshots)."""
         try:
-            stored = self._data.get(key, verify_checksums=True)
+            stored = source.get(self._DATA + key, verify_checksums=True)
         except self._plyvel.CorruptionError as exc:
             raise CorruptionError(f"LevelDB block holding key {key!r} is damaged: {exc}") from exc
         if stored is None:
             return None
         return self._open_value(key, stored)
 
-    def scan(
-        self, prefix: bytes, *, start: bytes | None = None, reverse: bool = False, limit: int | None = None
+    def _scan(
+        self, source, prefix: bytes, *, start: bytes | None = None, reverse: bool = False, limit: int | None = None
     ) -> Iterator[tuple[bytes, bytes]]:
         low: bytes = prefix
         high = prefix_end(prefix)  # exclusive, None for no bound
@@ -239,12 +263,12 @@ class LevelDBStore:
         count = 0
         try:
             if not reverse:
-                iterator = self._db.iterator(start=raw_low, stop=raw_high, verify_checksums=True)
+                iterator = source.iterator(start=raw_low, stop=raw_high, verify_checksums=True)
                 step = iterator.__next__
             else:
                 # Seek to the end of the range and walk back with prev(): plyvel's
                 # own reverse=True with a stop bound skips keys (seen with 1.5.1).
-                iterator = self._db.iterator(verify_checksums=True)
+                iterator = source.iterator(verify_checksums=True)
                 iterator.seek(raw_high)
                 step = iterator.prev
             with iterator:
@@ -310,6 +334,32 @@ class LevelDBStore:
             self._db.close()
 
     def __enter__(self) -> "LevelDBStore":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+class LevelDBSnapshot:
+    """A read-only, frozen view of a :class:`LevelDBStore` (``LevelDBStore.snapshot()``)."""
+
+    def __init__(self, store: LevelDBStore, snapshot) -> None:
+        self._store = store
+        self._snapshot = snapshot
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._store._get(self._snapshot, key)
+
+    def scan(self, prefix: bytes, *, start: bytes | None = None, reverse: bool = False,
+             limit: int | None = None) -> Iterator[tuple[bytes, bytes]]:
+        return self._store._scan(self._snapshot, prefix, start=start, reverse=reverse, limit=limit)
+
+    def close(self) -> None:
+        if self._snapshot is not None:
+            self._snapshot.release()
+            self._snapshot = None
+
+    def __enter__(self) -> "LevelDBSnapshot":
         return self
 
     def __exit__(self, *exc_info) -> None:

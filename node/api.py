@@ -181,7 +181,8 @@ def _metrics_observer(metrics: Any) -> Callable[[str, str, int, float], None]:
 _TAGS = [
     {"name": "documents", "description": "Submit signed documents; read them and their receipts."},
     {"name": "log", "description": "Tree heads, consistency proofs and blocks, for auditors."},
-    {"name": "registry", "description": "Members, org units and meeting analytics."},
+    {"name": "registry", "description": "A member's profile and timeline; org units."},
+    {"name": "views", "description": "Meeting figures, a unit's documents and members, a member's documents."},
     {"name": "node", "description": "Status, health and metrics of this node."},
     {"name": "auth", "description": "Page login by a signed challenge; sessions."},
 ]

@@ -83,6 +83,7 @@ from node.membership import desired_conf, next_change, peer_map
 from node.metrics import Metrics
 from node.raft_storage import LevelDBLogStorage
 from node.transport import PeerTransport
+from views import Views
 
 __all__ = ["NodeRuntime"]
 
@@ -110,7 +111,10 @@ class NodeRuntime:
         self.genesis = genesis
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.metrics = Metrics(self.node_id)
-        self.ledger = Ledger(LevelDBStore(str(config.data_dir / "ledger")), parsed)
+        # The read models are fed every block inside its own batch (views/projection.py); opening
+        # replays into them whatever blocks they lack (a store made before views, or a new format).
+        self.views = Views()
+        self.ledger = Ledger(LevelDBStore(str(config.data_dir / "ledger")), parsed, observers=[self.views])
         self._nodes = Registry(self.ledger.store).nodes()
         self.log_storage = LevelDBLogStorage(str(config.data_dir / "raft"), desired_conf(self._nodes))
         hard_state, _ = self.log_storage.initial_state()

@@ -67,10 +67,11 @@ def test_a_signature_replayed_after_its_window_is_refused(world):
 
 
 def test_a_changed_query_does_not_verify(world):
-    headers = _signed_headers(world, M, "GET", "/v1/orgs/central/p1/k1/s1/stats?since=0")
-    r = world.client(None).get("/v1/orgs/central/p1/k1/s1/stats?since=1", headers=headers)
+    headers = _signed_headers(world, M, "GET", "/v1/orgs/central/p1/k1/s1/stats?since=2025-01-01")
+    r = world.client(None).get("/v1/orgs/central/p1/k1/s1/stats?since=2025-01-02", headers=headers)
     assert r.status_code == 401 and "does not verify" in r.json()["message"]
-    assert world.client(None).get("/v1/orgs/central/p1/k1/s1/stats?since=0", headers=headers).status_code == 200
+    assert world.client(None).get("/v1/orgs/central/p1/k1/s1/stats?since=2025-01-01",
+                                  headers=headers).status_code == 200
 
 
 def test_a_changed_path_or_method_does_not_verify(world):

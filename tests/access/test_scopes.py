@@ -84,15 +84,18 @@ def test_member_profiles_by_scope(world, member):
 
 def test_discipline_in_a_profile_only_for_inspectors_and_the_member(world):
     def changes(who):
-        r = world.client(who).get(f"/v1/members/{WARNED}")
+        r = world.client(who).get(f"/v1/members/{WARNED}", params={"limit": 500})
         assert r.status_code == 200
-        return [h["change"] for h in r.json()["history"]], r.json().get("withheld")
+        return [e["change"] for e in r.json()["timeline"] if e["kind"] == "status"], r.json().get("withheld")
 
-    for who in (WARNED, K1_INSP, ROOT_INSP, NODE):
-        assert "warning" in changes(who)[0], who
+    for who in (K1_INSP, ROOT_INSP, NODE):
+        history, withheld = changes(who)
+        assert "warning" in history and withheld is None, who
+    history, withheld = changes(WARNED)  # their own discipline, not the findings about them
+    assert "warning" in history and withheld == ["findings"]
     for who in (CELL_SEC, K1_SEC, P1_SEC, ROOT_SEC):
         history, withheld = changes(who)
-        assert "warning" not in history and withheld == ["discipline"], who
+        assert "warning" not in history and "admitted" in history and withheld == ["discipline", "findings"], who
 
 
 UNIT_READERS = {
@@ -122,7 +125,7 @@ def test_stats_hold_findings_and_discipline_only_for_inspectors(world):
     assert "warning" in full["member_status_changes"]
     cut = world.client(P1_SEC).get("/v1/orgs/central/p1/stats", params=until).json()
     assert "inspection_findings" not in cut and "warning" not in cut["member_status_changes"]
-    assert all("inspection_findings" not in c for c in cut["children"]) and "inspection_findings" not in cut["own"]
+    assert all("inspection_findings" not in c for c in cut["children"]) and cut["children"][0]["own"] is True
     assert cut["withheld"][0] == "inspection_findings"
     assert cut["meetings"] == full["meetings"]  # the rest is the same, not padded nor cut
 

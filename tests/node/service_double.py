@@ -26,6 +26,7 @@ from ledger.keys import BLOCK_DOMAIN, KeyFile, public_key, sign
 from ledger.ledger import Ledger
 from ledger.store import MemoryStore
 from node.errors import NoLeader
+from views import Views
 from tests.ports import free_port
 
 
@@ -52,7 +53,8 @@ class ServiceDouble:
     def __init__(self, genesis: dict, node_seeds: dict[str, bytes], *, node_id: str = "n1",
                  start_ms: int = 1_750_000_000_000, store: object | None = None) -> None:
         self.node_id = node_id
-        self.ledger = Ledger(store if store is not None else MemoryStore(), genesis)
+        self.views = Views()
+        self.ledger = Ledger(store if store is not None else MemoryStore(), genesis, observers=[self.views])
         self.node_seeds = node_seeds
         self.no_leader = False
         self._clock = start_ms
