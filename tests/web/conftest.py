@@ -247,6 +247,17 @@ def page(context, net) -> Iterator[Any]:
     assert_behaved(p)
 
 
+@pytest.fixture(scope="module")
+def module_page(browser, net) -> Iterator[Any]:
+    """One page of the devnet for a module's tests that only run the pages' modules
+    (``page.evaluate`` of ``import('/web/js/...')``), many times over (hypothesis)."""
+    context = browser.new_context(base_url=net.url)
+    p = context.new_page()
+    open_page(p, "/verify")
+    yield p
+    context.close()
+
+
 def open_page(page: Any, path: str, *, name: str | None = None) -> float:
     """Load `path`, wait until the page has rendered; returns and records its first-render time (ms)."""
     page.goto(path)
@@ -299,8 +310,7 @@ def tree(net) -> Tree:
     province = net.get(f"/v1/orgs/{root}")["children"][0]["path"]
     district = net.get(f"/v1/orgs/{province}")["children"][0]["path"]
     cell = net.get(f"/v1/orgs/{district}")["children"][0]["path"]
-    overdue = net.get(f"/v1/orgs/{root}/stats")["overdue_units"]
-    cells = [u for u in overdue if u.count("/") == 3]
+    cells = [u["path"] for u in net.get(f"/v1/orgs/{root}/stats")["overdue_units"]["cells"]]
     assert cells, "the sample has a cell overdue for a regular meeting"
     return Tree(root=root, province=province, district=district, cell=cell, overdue_cell=cells[0])
 

@@ -212,3 +212,22 @@ def test_no_label_is_written_into_the_scripts(js):
         if words and not _NOT_A_LABEL.search(before) and "i18n-exempt" not in original and text != "use strict":
             flagged.append(f"{js.name}:{line}: {text[:60]!r}")
     assert flagged == []
+
+
+def _dynamic_prefixes() -> set[str]:
+    """Prefixes of keys the scripts build from data: `type.${x}`, `fail.${check}.${rule}`, choice("role", x),
+    label(name) (field.*), and keys built from another key (`${key}.title`, errors)."""
+    prefixes = {"field.", "error."}
+    for js in JS:
+        code = _strip_comments(js.read_text(encoding="utf-8"))
+        prefixes |= set(re.findall(r'`([a-z][a-z0-9_.]*[._])\$\{', code))
+        prefixes |= {g + "." for g in re.findall(r'\bchoice\("([a-z_]+)"', code)}
+    return prefixes
+
+
+def test_every_label_in_the_catalogue_is_used():
+    prefixes = _dynamic_prefixes()
+    asked = set(asked_keys()) | {text for js in JS for _, text, _, _ in _literals(js)}
+    unused = sorted(k for k in CATALOGUES["vi"] if k not in asked and not k.startswith(tuple(prefixes))
+                    and k != "meta.locale")
+    assert unused == []

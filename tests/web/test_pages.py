@@ -80,7 +80,7 @@ def test_fault_home_shows_meetings_and_units_and_reaches_the_oldest_block(page, 
     stats = net.get(f"/v1/orgs/{tree.root}/stats")
     assert page.locator("[data-kpi=documents] .value").inner_text().replace(".", "") == str(head["log_size"])
     assert page.locator("[data-kpi=meetings] .value").inner_text().replace(".", "") == str(stats["meetings"]["held"])
-    assert page.locator("[data-kpi=units] .value").inner_text() == str(stats["units"])
+    assert page.locator("[data-kpi=units] .value").inner_text() == str(stats["units"]["total"])
     children = [c["path"] for c in net.get(f"/v1/orgs/{tree.root}")["children"]]
     shown = page.locator("main a.unit").evaluate_all("links => links.map(a => a.dataset.unit)")
     assert set(children) <= set(shown)
@@ -172,21 +172,20 @@ def test_fault_vietnamese_with_two_diacritics_is_drawn_in_the_vendored_fonts(pag
     assert fonts and all(f["familyName"] == "Noto Sans Mono" and f["isCustomFont"] for f in fonts), fonts
 
 
-def _expected_series(net, path: str, months: list[str]) -> dict[str, list]:
-    """Per month, from the API: what each chart must draw."""
-    now = int(time.time() * 1000)
-    out = {"meetings": [[], []], "attendance": [[]], "opinions": [[]], "participation": [[]]}
+def _expected_series(net, path: str, first: str, last: str) -> dict[str, list]:
+    """From the API's own monthly series: what each chart must draw, month by month."""
+    end = month_start(next_month(last), ZONE) - 1
+    until = f"&until={end}" if end < int(time.time() * 1000) else ""
+    series = net.get(f"/v1/orgs/{path}/stats?since={first}-01{until}&by=month")["series"]
+    assert [m["month"] for m in series] == months_between(first, last)
     pct = lambda x: None if x is None else x * 100  # noqa: E731 - a chart draws percentages
-    for m in months:
-        since = month_start(m, ZONE)
-        until = min(month_start(next_month(m), ZONE) - 1, now)
-        s = net.get(f"/v1/orgs/{path}/stats?since={since}&until={until}")
-        out["meetings"][0].append(s["meetings"]["held"])
-        out["meetings"][1].append(s["meetings"]["on_schedule"])
-        out["attendance"][0].append(pct(s["attendance"]["rate"]))
-        out["opinions"][0].append(s["opinions"]["per_meeting"])
-        out["participation"][0].append(pct(s["votes"]["participation"]))
-    return out
+    return {
+        "meetings": [[m["meetings"]["held"] for m in series], [m["meetings"]["on_time"] for m in series]],
+        "attendance": [[pct(m["attendance"]["roll"]["rate"]) for m in series],
+                       [pct(m["attendance"]["listed"]["rate"]) for m in series]],
+        "opinions": [[m["opinions"]["per_meeting"] for m in series]],
+        "participation": [[pct(m["votes"]["participation"]) for m in series]],
+    }
 
 
 def _charts(page) -> dict[str, dict]:
@@ -206,7 +205,7 @@ def test_fault_dashboard_has_a_period_picker_and_charts_of_the_api_figures(page,
     months = months_between(first, current)
     charts = _charts(page)
     assert set(charts) == {"meetings", "attendance", "opinions", "participation"}
-    expected = _expected_series(net, tree.province, months)
+    expected = _expected_series(net, tree.province, first, current)
     assert sum(expected["meetings"][0]) > 0
     for name, chart in charts.items():
         assert len(chart["labels"]) == len(months), name
@@ -219,7 +218,7 @@ def test_fault_dashboard_has_a_period_picker_and_charts_of_the_api_figures(page,
     assert parse_qs(urlsplit(page.url).query) == {"from": [first12], "to": [current]}
     charts = _charts(page)
     assert all(len(c["labels"]) == 12 for c in charts.values())
-    assert charts["meetings"]["sets"] == _expected_series(net, tree.province, months_between(first12, current))["meetings"]
+    assert charts["meetings"]["sets"] == _expected_series(net, tree.province, first12, current)["meetings"]
 
 
 def test_fault_dashboard_rows_add_up_to_the_total_and_overdue_units_are_marked(page, net, tree):
@@ -229,17 +228,24 @@ def test_fault_dashboard_rows_add_up_to_the_total_and_overdue_units_are_marked(p
     first = add_months(current, -5)
     district = tree.overdue_district
     open_page(page, f"/dashboard/{district}?from={first}&to={current}")
-    api = net.get(f"/v1/orgs/{district}/stats?since={month_start(first, ZONE)}&until={int(time.time() * 1000)}")
+    api = net.get(f"/v1/orgs/{district}/stats?since={first}-01")
     table = page.locator("table[data-table=units]")
     held = [int(t) for t in table.locator("tbody tr td:nth-child(2)").all_inner_texts()]
     total = int(table.locator("tfoot td:nth-child(2)").inner_text())
-    assert len(held) == len(api["children"]) + 1  # + the committee's own meetings
-    assert table.locator("tbody tr.own").count() == 1
+    assert len(held) == len(api["children"]) == len(net.get(f"/v1/orgs/{district}")["children"]) + 1
+    assert table.locator("tbody tr.own").count() == 1  # the committee's own meetings
     assert sum(held) == total == api["meetings"]["held"] > 0
-    marked = set(table.locator("tbody tr.overdue a.unit").evaluate_all("links => links.map(a => a.dataset.unit)"))
-    assert marked == {c["path"] for c in api["children"] if c["overdue_units"]}
-    listed = set(page.locator("[data-list=overdue] a.unit").evaluate_all("links => links.map(a => a.dataset.unit)"))
-    assert listed == set(api["overdue_units"]) and listed, "the sample has overdue cells"
+    marked = set(table.locator("tbody tr.overdue").evaluate_all("rows => rows.map(r => r.dataset.row)"))
+    assert marked == {c["path"] for c in api["children"] if not c["own"] and c["overdue"]["cells"] + c["overdue"]["committees"]}
+    overdue = [u for kind in ("cells", "committees") for u in api["overdue_units"][kind]]
+    assert overdue, "the sample has overdue cells"
+    rows = page.locator("[data-list=overdue] tbody tr")
+    assert rows.count() == len(overdue)
+    for i, unit in enumerate(overdue):
+        cells = rows.nth(i).locator("td")
+        assert cells.nth(0).locator("a.unit").get_attribute("data-unit") == unit["path"]
+        last = unit["last_regular_meeting"]
+        assert cells.nth(1).inner_text() == (VI["dash.never"] if last is None else local(last, "%d/%m/%Y"))
 
 
 def test_fault_member_page_and_search_by_member_id(page, net):
@@ -249,8 +255,12 @@ def test_fault_member_page_and_search_by_member_id(page, net):
     api = net.get(f"/v1/members/{member['member_id']}")
     open_page(page, f"/members/{member['member_id']}")
     assert page.locator("main h1").inner_text() == api["member"]["name"]
-    timeline = page.locator("main ol.timeline li").evaluate_all("items => items.map(li => li.dataset.doc)")
-    assert timeline == [e["doc_id"] for e in api["history"]] and timeline
+    timeline = page.locator("main ol.timeline li").evaluate_all("items => items.map(li => [li.dataset.kind, li.dataset.doc])")
+    assert timeline == [[e["kind"], e["doc_id"]] for e in api["timeline"]] and timeline
+    assert {"status", "attendance"} <= {kind for kind, _ in timeline}
+    documents = net.get(f"/v1/members/{member['member_id']}/documents?order=desc&limit=10")["items"]
+    shown = page.locator("[data-list=documents] tbody a.doc").evaluate_all("links => links.map(a => a.title)")
+    assert shown == [d["doc_id"] for d in documents] and shown
     open_page(page, "/")
     page.fill("#search input[name=q]", member["member_id"])
     page.press("#search input[name=q]", "Enter")
@@ -273,12 +283,33 @@ def test_search_finds_each_kind(page, documents, tree, what):
         assert VI["search.nothing"] in page.locator("main").inner_text()
 
 
-def test_unit_page_lists_the_units_the_api_lists(page, net, tree):
+def test_unit_page_lists_what_the_api_lists(page, net, tree):
+    """Fault: a unit page had no list of the unit's minutes, resolutions, findings or members."""
     api = net.get(f"/v1/orgs/{tree.district}")
     open_page(page, f"/units/{tree.district}")
-    shown = page.locator("main table a.unit").evaluate_all("links => links.map(a => a.dataset.unit)")
+    shown = page.locator("main .grid table a.unit").evaluate_all("links => links.map(a => a.dataset.unit)")
     assert shown == [c["path"] for c in api["children"]]
     assert page.locator("main h1").inner_text() == api["unit"]["name"]
+    cell = tree.cell
+    open_page(page, f"/units/{cell}")
+    for name, path in [("members", f"/v1/orgs/{cell}/members?limit=10"),
+                       ("minutes", f"/v1/orgs/{cell}/documents?type=minutes&order=desc&limit=10"),
+                       ("resolutions", f"/v1/orgs/{cell}/documents?type=resolution&order=desc&limit=10")]:
+        items = net.get(path)["items"]
+        links = page.locator(f"[data-list={name}] tbody a")
+        got = links.evaluate_all("links => links.map(a => a.dataset.member || a.title)")
+        assert got == [i.get("member_id") or i["doc_id"] for i in items] and got, name
+    members = net.get(f"/v1/orgs/{cell}/members?limit=50")
+    page.click(f"[data-list=members] a:has-text('{VI['list.all']}')")
+    wait_ready(page)
+    assert parse_qs(urlsplit(page.url).query) == {"list": ["members"]}
+    got = page.locator("[data-list=members] tbody a.member").evaluate_all("links => links.map(a => a.dataset.member)")
+    assert got == [m["member_id"] for m in members["items"]]
+    page.select_option("[data-list=members] select[name=status]", "probationary")
+    wait_ready(page)
+    probationary = net.get(f"/v1/orgs/{cell}/members?limit=50&status=probationary")["items"]
+    got = page.locator("[data-list=members] tbody a.member").evaluate_all("links => links.map(a => a.dataset.member)")
+    assert got == [m["member_id"] for m in probationary] and got
 
 
 def test_fault_language_switch_changes_labels_and_is_remembered(page, context, net):

@@ -371,19 +371,9 @@ def _python_accepts(data: bytes) -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
-def verify_page(browser, net):
-    """One page for the decoder checks (hypothesis calls the test many times)."""
-    context = browser.new_context(base_url=net.url)
-    page = context.new_page()
-    open_page(page, "/verify")
-    yield page
-    context.close()
-
-
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(_values, min_size=5, max_size=5), st.randoms(use_true_random=False))
-def test_canonical_decoder_agrees_with_the_ledgers(verify_page, values, rng):
+def test_canonical_decoder_agrees_with_the_ledgers(module_page, values, rng):
     """Every canonical encoding decodes and encodes back to the same bytes in the browser; every
     byte string made from one (a byte flipped, cut, extended, a key order or a form changed) is
     accepted by the browser exactly when ledger/encoding.py accepts it."""
@@ -415,7 +405,7 @@ def test_canonical_decoder_agrees_with_the_ledgers(verify_page, values, rng):
                b"\xd4\x01\x00", b"\x82\xa1b\x01\xa1a\x02", b"\x82\xa1a\x01\xa1a\x02", b"\xa3e\xcc\x81",
                b"\xa2\xc3\x28", b"\x81\x01\x02", b"\xc1", b"\x91" * 33 + b"\xc0", b"\xcf" + (2**40).to_bytes(8, "big")]
     items += crafted
-    found = verify_page.evaluate(DECODE_JS, [b64e(i) for i in items])
+    found = module_page.evaluate(DECODE_JS, [b64e(i) for i in items])
     for data, result in zip(items, found):
         assert result["ok"] == _python_accepts(data), (data.hex(), result)
         if result["ok"]:

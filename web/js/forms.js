@@ -96,7 +96,7 @@ function resolution(body) {
       [label("against"), formatNumber(tally.against)],
       [label("abstain"), formatNumber(tally.abstain)],
       [label("eligible"), formatNumber(tally.eligible)],
-      [t("resolution.participation"), tally.eligible ? formatPercent(cast / tally.eligible) : "–"],
+      [t("resolution.participation"), formatPercent(cast, tally.eligible)],
     ])),
     fieldset(label("tasks"), table({
       head: [t("field.owner"), t("field.due"), t("field.description")],

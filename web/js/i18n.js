@@ -140,16 +140,28 @@ export function formatNumber(n, options = {}) {
   return format("number", options).format(n);
 }
 
-/** A ratio (0.912) as a percentage with one decimal ("91,2 %" / "91.2%"); "–" when undefined. */
-export function formatPercent(ratio) {
-  if (ratio === null || ratio === undefined) return "–";
-  return format("number", { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(ratio);
+// Figures from two counts, with the one rule the CLI uses too (client/display.py): a
+// percentage with one decimal and a mean with two, rounded half up from the integers
+// themselves (never from a ratio already rounded elsewhere), with the same digits as the
+// CLI's; only the decimal sign is the locale's ("91,3%" in Vietnamese).
+// q = floor((2 * scale * num + den) / (2 * den)) is exact in doubles for counts below 2^40.
+
+function halfUp(num, den, scale) {
+  return Math.floor((2 * scale * num + den) / (2 * den));
 }
 
-/** A mean (opinions per meeting) with two decimals. */
-export function formatDecimal(x) {
-  if (x === null || x === undefined) return "–";
-  return format("number", { minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(x);
+/** num / den as a percentage with one decimal ("91,3 %" / "91.3%" for 73 / 80); "–" when den is 0. */
+export function formatPercent(num, den) {
+  if (!den) return "–";
+  return format("number", { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1, useGrouping: false })
+    .format(halfUp(num, den, 1000) / 1000);
+}
+
+/** num / den with two decimals ("1,67" / "1.67" for 5 / 3); "–" when den is 0. */
+export function formatRatio(num, den) {
+  if (!den) return "–";
+  return format("number", { minimumFractionDigits: 2, maximumFractionDigits: 2, useGrouping: false })
+    .format(halfUp(num, den, 100) / 100);
 }
 
 /** Unix ms as date and time in the display zone, with its offset. */

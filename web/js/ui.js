@@ -24,15 +24,17 @@ export function track(promise) {
   return promise;
 }
 
-/** A member's id linked to their page, their name beside it once known. */
-export function memberLink(id) {
-  const name = h("span", { class: "name" });
+/** A member's id linked to their page, their name beside it: the one given, or looked up. */
+export function memberLink(id, known = undefined) {
+  const name = h("span", { class: "name" }, known || "");
   const link = h("a", { href: `/members/${enc(id)}`, class: "member", dataset: { member: id } },
     name, h("span", { class: "id" }, id));
-  track(memberProfile(id).then((profile) => {
-    if (profile && profile.name) name.textContent = profile.name;
-    else link.classList.add("unknown");
-  }).catch(() => link.classList.add("unknown")));
+  if (known === undefined) {
+    track(memberProfile(id).then((profile) => {
+      if (profile && profile.name) name.textContent = profile.name;
+      else link.classList.add("unknown");
+    }).catch(() => link.classList.add("unknown")));
+  }
   return link;
 }
 
