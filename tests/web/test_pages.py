@@ -283,6 +283,28 @@ def test_search_finds_each_kind(page, documents, tree, what):
         assert VI["search.nothing"] in page.locator("main").inner_text()
 
 
+def test_fault_search_by_unit_name_and_member_name(page, net, tree):
+    """Fault: searching a unit name said "org unit … not found". Names are found by their words,
+    without diacritics and in any case."""
+    from views.names import fold
+
+    name = net.get(f"/v1/orgs/{tree.cell}")["unit"]["name"]
+    query = " ".join(w.upper() if i % 2 else w for i, w in enumerate(fold(name)))  # no diacritics, mixed case
+    open_page(page, "/")
+    page.fill("#search input[name=q]", query)
+    page.press("#search input[name=q]", "Enter")
+    wait_ready(page)
+    if urlsplit(page.url).path != f"/units/{tree.cell}":  # units named alike: a list to choose from
+        assert page.locator(f"main a[href='/units/{tree.cell}']").count() == 1
+    member = net.member(tree.cell, "secretary")
+    name = net.get(f"/v1/members/{member['member_id']}")["member"]["name"]
+    open_page(page, "/search?q=" + name)
+    if urlsplit(page.url).path != f"/members/{member['member_id']}":  # namesakes: a list to choose from
+        assert page.locator(f"main a[href='/members/{member['member_id']}']").count() == 1
+        assert page.locator("main li[data-kind=member]").count() == len(
+            [r for r in net.get(f"/v1/search?q={name}")["results"] if r["kind"] == "member"])
+
+
 def test_unit_page_lists_what_the_api_lists(page, net, tree):
     """Fault: a unit page had no list of the unit's minutes, resolutions, findings or members."""
     api = net.get(f"/v1/orgs/{tree.district}")

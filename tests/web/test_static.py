@@ -147,38 +147,50 @@ def test_display_zone_follows_minutebook_tz(world, monkeypatch):
     assert client.get("/v1/site").json()["display_zone"] == "Europe/Paris"
 
 
-def test_search_reads_each_kind_by_key(sample):
+def test_search_reads_each_kind_by_key_and_names_by_their_words(sample):
     _, service, client = sample
     node = client("n1")
     ledger = service.ledger
     doc_id = ledger.block(1)["documents"][0]["doc_id"]
-    found = node.get("/v1/search", params={"q": doc_id}).json()["results"]
-    assert found == [{"kind": "document", "doc_id": doc_id, "type": ledger.document(doc_id)["doc"]["type"],
-                      "org": ledger.document(doc_id)["doc"]["org"], "status": "accepted", "height": 1}]
-    assert node.get("/v1/search", params={"q": "1"}).json()["results"] == [{"kind": "block", "height": 1}]
+    answer = node.get("/v1/search", params={"q": doc_id}).json()
+    assert answer["results"] == [{"kind": "document", "doc_id": doc_id, "type": ledger.document(doc_id)["doc"]["type"],
+                                  "org": ledger.document(doc_id)["doc"]["org"], "status": "accepted", "height": 1,
+                                  "match": "exact"}]
+    assert answer["complete"] is True and answer["height"] == ledger.height
+    assert node.get("/v1/search", params={"q": "1"}).json()["results"] == [{"kind": "block", "height": 1, "match": "exact"}]
     assert node.get("/v1/search", params={"q": str(ledger.height + 1)}).json()["results"] == []
     unit = node.get("/v1/search", params={"q": "/central/"}).json()["results"]
-    assert unit == [{"kind": "unit", "path": "central", "name": "Ban Chấp hành Trung ương", "unit_kind": "central",
-                     "status": "open"}]
+    assert unit[0] == {"kind": "unit", "path": "central", "name": "Ban Chấp hành Trung ương", "unit_kind": "central",
+                       "status": "open", "match": "exact"}
     member = next(m for m in ledger.genesis.to_json()["members"])
-    both = node.get("/v1/search", params={"q": member["member_id"]}).json()["results"]
-    assert [r["kind"] for r in both] == ["member"] and both[0]["name"] == member.get("name")
+    found = node.get("/v1/search", params={"q": member["member_id"]}).json()["results"]
+    assert [(r["kind"], r["match"]) for r in found] == [("member", "exact")] and found[0]["name"] == member.get("name")
+    by_name = node.get("/v1/search", params={"q": "trung UONG"}).json()["results"]
+    assert {"kind": "unit", "path": "central", "name": "Ban Chấp hành Trung ương", "unit_kind": "central",
+            "status": "open", "match": "name"} in by_name
+    first, *rest = member["name"].split()
+    by_member = node.get("/v1/search", params={"q": f"{rest[-1][:3]} {first}"}).json()["results"]
+    assert any(r["kind"] == "member" and r["member_id"] == member["member_id"] for r in by_member)
     assert node.get("/v1/search", params={"q": "no such thing"}).json()["results"] == []
 
 
 def test_search_finds_only_what_the_caller_may_open(sample):
     """Anyone may search; each finds only what their scope reads (node/scopes.py): the public the
-    blocks, a cell's secretary their cell and its members, not another cell's."""
+    blocks, a cell's secretary their cell and its members, not another cell's, by id or by name."""
     org, service, client = sample
     ledger = service.ledger
     cell, other = "central/p1/k1/s1", "central/p2/k1/s1"
     secretary = org._officer(cell, "secretary")
     public = client(None).get("/v1/search", params={"q": "1"})
-    assert public.status_code == 200 and public.json()["results"] == [{"kind": "block", "height": 1}]
+    assert public.status_code == 200 and public.json()["results"] == [{"kind": "block", "height": 1, "match": "exact"}]
     assert client(None).get("/v1/search", params={"q": cell}).json()["results"] == []
+    assert client(None).get("/v1/search", params={"q": "trung uong"}).json()["results"] == []
     me = client(secretary)
     assert [r["path"] for r in me.get("/v1/search", params={"q": cell}).json()["results"]] == [cell]
     assert me.get("/v1/search", params={"q": other}).json()["results"] == []
+    other_name = ledger.document(next(d["doc_id"] for d in ledger.documents_by("type", "org_unit", limit=None)
+                                      if d["doc"]["body"]["path"] == other))["doc"]["body"]["name"]
+    assert all(r.get("path") != other for r in me.get("/v1/search", params={"q": other_name}).json()["results"])
     stranger = org._officer(other, "secretary")
     assert [r["kind"] for r in me.get("/v1/search", params={"q": stranger}).json()["results"]] == []
     assert [r["kind"] for r in client("n1").get("/v1/search", params={"q": stranger}).json()["results"]] == ["member"]

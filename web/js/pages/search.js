@@ -1,6 +1,7 @@
-// /search?q=: what the text names, asked of the node (/v1/search reads the
-// ledger and the registry by key; nothing is scanned here). One result opens
-// at once; several are listed; none says what can be searched.
+// /search?q=: what the text names, asked of the node (/v1/search: exact ids,
+// heights and paths, then units and members whose names have words beginning
+// with the query's, diacritics aside; nothing is scanned here). One result
+// opens at once; several are listed; none says what can be searched.
 
 import { enc, encPath, getJson } from "../api.js";
 import { fill, h, section } from "../dom.js";
@@ -33,6 +34,7 @@ export async function render(ctx) {
         h("span", { class: "badge muted" }, t(`search.kind.${r.kind}`)), " ", h("a", { href: r.href }, r.label), " ",
         h("span", { class: "muted" }, r.id))))
         : h("p", {}, q ? t("search.none", { q }) : t("search.empty")),
+      answer.complete === false ? h("p", { class: "hint" }, t("search.incomplete")) : null,
       h("p", { class: "hint" }, t("search.hint"))),
   );
 }
