@@ -30,7 +30,7 @@ def test_every_route_in_the_openapi_document_declares_a_class(world):
 
 
 def test_every_route_of_the_app_declares_a_class(world):
-    """Routes kept out of the OpenAPI document (the explorer, the login page) too."""
+    """Routes kept out of the OpenAPI document (the web pages and their files) too."""
     undeclared = [r.path for r in world.app.routes
                   if isinstance(r, APIRoute) and (r.openapi_extra or {}).get("x-access") not in CLASSES]
     assert undeclared == []

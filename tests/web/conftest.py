@@ -1,7 +1,9 @@
 """Browser tests of the web pages: Debian's chromium driven by Playwright for Python.
 
 One devnet (three node processes, the sample organisation loaded through the
-API, ``tests/devnet.py``) and one browser serve every test of the session.
+API, ``tests/devnet.py``) and one browser serve every test of this package,
+and stop when its last test is done (Playwright's event loop must not outlive
+them: tests of other packages run asyncio themselves).
 Each test gets a fresh browser context (empty storage, a chosen locale) and a
 page that records what would make it wrong however it looks:
 
@@ -58,7 +60,7 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
@@ -102,7 +104,7 @@ class Net:
         return r.json()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def net(tmp_path_factory, browser) -> Iterator[Net]:
     directory = tmp_path_factory.mktemp("web") / "devnet"
     proc = devnet.start(directory, devnet_base_port(3), 3)
@@ -177,13 +179,13 @@ def sign_in(page: Any, key_file: Path, *, next_path: str = "/") -> None:
     page.wait_for_selector(READY, state="attached", timeout=30_000)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def reader(net) -> dict:
     """The root's inspector: reads every record and block envelope (node/scopes.py)."""
     return net.member(net.genesis["units"][0]["path"], "inspector")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def signed_in(browser, net, reader) -> Any:
     """A browser storage state (session cookie and the pages' note) signed in as `reader`, renewed
     well before the node's session would end (node config access.session_s, 900 s by default)."""
@@ -304,7 +306,7 @@ class Tree:
         return self.overdue_cell.rsplit("/", 1)[0]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def tree(net) -> Tree:
     root = net.get("/v1/site")["root_unit"]
     province = net.get(f"/v1/orgs/{root}")["children"][0]["path"]
@@ -315,7 +317,7 @@ def tree(net) -> Tree:
     return Tree(root=root, province=province, district=district, cell=cell, overdue_cell=cells[0])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def documents(net) -> dict[str, list[dict]]:
     """The devnet's accepted documents by type: [{doc_id, height, doc, sigs}] (envelopes decoded here,
     with the ledger's own decoder)."""
@@ -355,7 +357,7 @@ class InProcess:
         return context, page
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def in_process(browser, tmp_path_factory) -> Iterator[InProcess]:
     import hashlib
 
