@@ -1,9 +1,14 @@
 """Browser tests of the web pages: Debian's chromium driven by Playwright for Python.
 
 One devnet (three node processes, the sample organisation loaded through the
-API, ``tests/devnet.py``) and one browser serve every test of the session.
-Each test gets a fresh browser context (empty storage, a chosen locale) and a
-page that records what would make it wrong however it looks:
+API, ``tests/devnet.py``) and one browser serve every test of this package,
+and stop when its last test is done (Playwright's event loop must not outlive
+them: tests of other packages run asyncio themselves).
+Each test gets a fresh browser context (a chosen locale), signed in through the
+login page as the root's inspector, who reads every record (``reader``; with
+``visitor`` among its fixtures a test is signed out, and ``sign_in`` signs in as
+another member), and a page that records what would make it wrong however it
+looks:
 
 - every console error and uncaught exception (a missing label logs one,
   ``web/js/i18n.js``), but for requests the browser dropped because the
@@ -58,7 +63,7 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
@@ -102,7 +107,7 @@ class Net:
         return r.json()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def net(tmp_path_factory, browser) -> Iterator[Net]:
     directory = tmp_path_factory.mktemp("web") / "devnet"
     proc = devnet.start(directory, devnet_base_port(3), 3)
@@ -177,13 +182,13 @@ def sign_in(page: Any, key_file: Path, *, next_path: str = "/") -> None:
     page.wait_for_selector(READY, state="attached", timeout=30_000)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def reader(net) -> dict:
     """The root's inspector: reads every record and block envelope (node/scopes.py)."""
     return net.member(net.genesis["units"][0]["path"], "inspector")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def signed_in(browser, net, reader) -> Any:
     """A browser storage state (session cookie and the pages' note) signed in as `reader`, renewed
     well before the node's session would end (node config access.session_s, 900 s by default)."""
@@ -293,7 +298,7 @@ class Tree:
         return self.overdue_cell.rsplit("/", 1)[0]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def tree(net) -> Tree:
     root = net.get("/v1/site")["root_unit"]
     province = net.get(f"/v1/orgs/{root}")["children"][0]["path"]
@@ -305,7 +310,7 @@ def tree(net) -> Tree:
     return Tree(root=root, province=province, district=district, cell=cell, overdue_cell=cells[0])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def documents(net) -> dict[str, list[dict]]:
     """The devnet's accepted documents by type: [{doc_id, height, doc, sigs}] (envelopes decoded here,
     with the ledger's own decoder)."""
@@ -345,7 +350,7 @@ class InProcess:
         return context, page
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def in_process(browser, tmp_path_factory) -> Iterator[InProcess]:
     import hashlib
 

@@ -43,12 +43,12 @@ def local(ms: int, fmt: str) -> str:
     return datetime.fromtimestamp(ms / 1000, timezone.utc).astimezone(ZoneInfo(ZONE)).strftime(fmt)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def latest(net) -> int:
     return net.get("/v1/blocks?limit=1")["height"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def minutes(documents) -> dict:
     """Minutes with several attendees and an opinion (the fullest form)."""
     return max(documents["minutes"], key=lambda d: (len(d["doc"]["body"]["attendees"]), len(d["doc"]["body"]["opinions"])))

@@ -63,7 +63,7 @@ def flip_b64(text: str, byte: int) -> str:
     return b64e(bytes(raw))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def receipt(net, documents) -> dict:
     """A real receipt of a two-signature document, from a node of the devnet."""
     for doc in (d for d in documents["minutes"] if len(d["sigs"]) >= 2):
