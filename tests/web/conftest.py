@@ -4,8 +4,11 @@ One devnet (three node processes, the sample organisation loaded through the
 API, ``tests/devnet.py``) and one browser serve every test of this package,
 and stop when its last test is done (Playwright's event loop must not outlive
 them: tests of other packages run asyncio themselves).
-Each test gets a fresh browser context (empty storage, a chosen locale) and a
-page that records what would make it wrong however it looks:
+Each test gets a fresh browser context (a chosen locale), signed in through the
+login page as the root's inspector, who reads every record (``reader``; with
+``visitor`` among its fixtures a test is signed out, and ``sign_in`` signs in as
+another member), and a page that records what would make it wrong however it
+looks:
 
 - every console error and uncaught exception (a missing label logs one,
   ``web/js/i18n.js``), but for requests the browser dropped because the
