@@ -69,7 +69,8 @@ def test_a_cell_secretary_reads_their_cell_and_is_told_what_is_outside(page, vis
     open_page(page, f"/dashboard/{other}")
     assert page.locator("main [data-error]").get_attribute("data-error") == "error.forbidden"
     # signing out closes the session: the header says so, and content is asked for no more
-    page.click("header #who button[data-action=logout]")
+    with page.expect_navigation():
+        page.click("header #who button[data-action=logout]")
     wait_ready(page)
     assert page.locator("header #who a").get_attribute("href").startswith("/login")
     assert VI["home.sign_in"] in page.locator("main").inner_text()
