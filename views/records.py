@@ -24,13 +24,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from ledger.schemas import AMENDABLE as _AMENDABLE_TYPES
+
 from .keys import clamp
 from .projection import Facts, Record
 
 __all__ = ["AMENDABLE", "record_date", "concerned_unit", "summary", "is_confidential", "carried_facts",
            "members_named"]
 
-AMENDABLE = frozenset({"minutes", "resolution", "inspection_finding", "profile_entry"})
+AMENDABLE = frozenset(_AMENDABLE_TYPES)  # ledger/schemas.py: the types an amendment may correct
 
 _DATE_FIELDS = {
     "minutes": ("held_at",),

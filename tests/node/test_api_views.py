@@ -68,9 +68,12 @@ def api():
     service.apply([e.to_bytes() for e in docs])
     finding = {"inspection_id": "KT-1", "subject": {"member": org.plain(CELL)}, "finding": "vắng họp",
                "severity": "major", "recommendations": []}
+    training = {"member": org.plain(CELL), "kind": "political_theory", "title": "Trung cấp lý luận chính trị",
+                "institution": "Trường Chính trị tỉnh", "started_at": now - 300 * DAY, "completed_at": now - 20 * DAY}
     service.apply([org.member_status(org.plain(CELL), "made_full", effective_at=now - 30 * DAY).to_bytes(),
                    org.envelope("inspection_finding", "central/p1/k1", finding, [org.inspector("central/p1/k1")],
-                                created_at=now - DAY).to_bytes()])
+                                created_at=now - DAY).to_bytes(),
+                   org.envelope("profile_entry", CELL, training, [org.secretary(CELL)], created_at=now - DAY).to_bytes()])
     client = signed_client(create_app(service), key_file("n1", org.node_seeds["n1"], node=True))  # reads everything
     return org, service, client, now
 
@@ -152,7 +155,7 @@ def test_lists_of_a_units_documents_and_members_and_a_members_documents(api):
     minutes = client.get(f"/v1/orgs/{CELL}/documents?type=minutes").json()
     assert [i["type"] for i in minutes["items"]] == ["minutes"] and minutes["next_cursor"] is None
     everything = client.get(f"/v1/orgs/{CELL}/documents").json()["items"]
-    assert {i["type"] for i in everything} == {"minutes", "member_status", "inspection_finding"}
+    assert {i["type"] for i in everything} == {"minutes", "member_status", "inspection_finding", "profile_entry"}
     assert [i["date"] for i in everything] == sorted(i["date"] for i in everything)
     first = client.get(f"/v1/orgs/{CELL}/documents?limit=1").json()
     rest = client.get(f"/v1/orgs/{CELL}/documents?limit=5&cursor={first['next_cursor']}").json()
@@ -161,7 +164,7 @@ def test_lists_of_a_units_documents_and_members_and_a_members_documents(api):
     assert org.plain(CELL) in [m["member_id"] for m in members["items"]]
     assert all(m["status"] == "full" for m in members["items"])
     mine = client.get(f"/v1/members/{org.plain(CELL)}/documents").json()
-    assert {i["type"] for i in mine["items"]} == {"member_status", "inspection_finding"}
+    assert {i["type"] for i in mine["items"]} == {"member_status", "inspection_finding", "profile_entry"}
     assert all(i["as"] == "subject" for i in mine["items"])
 
 
@@ -192,15 +195,19 @@ def test_unknown_units_and_members_are_404(api, path):
 
 
 def test_member_profile_has_one_timeline_with_attendance_and_opinions(api):
-    """Issue 7 fault 7: GET /v1/members/{id} showed status changes only (no attendance, no opinions)."""
+    """Issue 7 fault 7: a member's profile had no training or education entries, and GET
+    /v1/members/{id} showed status changes only (no attendance, no opinions)."""
     org, _, client, _ = api
-    member = org.plain(CELL, 1)  # made full, spoke at the meeting, the subject of a finding
+    member = org.plain(CELL, 1)  # made full, trained, spoke at the meeting, the subject of a finding
     body = client.get(f"/v1/members/{member}").json()
     assert body["member"]["member_id"] == member and body["member"]["unit"] == CELL
     assert body["member"]["status"] == "full"
     assert body["member"]["keys"] and body["member"]["keys"][0]["revoked_at"] is None
     timeline = body["timeline"]
-    assert sorted(e["kind"] for e in timeline) == ["attendance", "finding", "opinion", "status"]
+    assert sorted(e["kind"] for e in timeline) == ["attendance", "finding", "opinion", "profile", "status"]
+    profile = next(e for e in timeline if e["kind"] == "profile")
+    assert (profile["entry"], profile["title"], profile["date"]) == (
+        "political_theory", "Trung cấp lý luận chính trị", profile["completed_at"])
     assert [e["date"] for e in timeline] == sorted(e["date"] for e in timeline)
     assert next(e for e in timeline if e["kind"] == "status")["change"] == "made_full"
     assert next(e for e in timeline if e["kind"] == "finding")["severity"] == "major"

@@ -106,10 +106,15 @@ def test_the_generated_organisation_exercises_every_figure(world, expected):
                  "ballots", "eligible", "adopted", "c.admitted", "c.transferred", "c.made_full"):
         assert total[name] > 0, name
     assert total["listed"] != total["roll"]  # partial lists and guests: the two attendances differ
+    kinds = [a.doc.type for a in accepted]
+    assert kinds.count("profile_entry") > 5 and kinds.count("amendment") > 5
+    actions = {a.doc.body["action"] for a in accepted if a.doc.type == "amendment"}
+    assert actions == {"amend", "withdraw"}
+    assert any(c.date < 0 for c in expected.records.values())  # dated before 1970
     assert any(c.unit not in [u["path"] for u in world.org.genesis["units"]] for c in expected.records.values())
 
 
-@pytest.mark.parametrize("since_days, until_days", [(-420, 40), (-120, -30), (-200, -200)])
+@pytest.mark.parametrize("since_days, until_days", [(-420, 40), (-120, -30), (-200, -200), (-20000, -19000)])
 def test_every_unit_and_period_matches_the_documents(world, expected, since_days, until_days):
     since, until = T0 + since_days * DAY, T0 + until_days * DAY
     with world.views.reader() as r:

@@ -52,6 +52,8 @@ class World:
     cells: list = field(default_factory=lambda: list(CELLS))
     counter: int = 0
     clock: int = T0
+    made: list = field(default_factory=list)  # amendable records made so far (accepted or not)
+    withdrawn: set = field(default_factory=set)
 
     # -- applying --
 
@@ -78,6 +80,8 @@ class World:
         return self.counter
 
     def _date(self) -> int:
+        if self.rng.random() < 0.03:  # digitised history: before 1970 too
+            return -self.rng.randrange(20 * 365) * DAY - self.rng.randrange(DAY)
         return T0 - self.rng.randrange(400) * DAY - self.rng.randrange(DAY)
 
     def units(self) -> list[str]:
@@ -184,10 +188,65 @@ class World:
         return self.org.envelope("org_unit", "central", {"action": "create", "path": path, "name": f"Chi bộ {n}",
                                                          "kind": "cell"}, [ROOT_SECRETARY], created_at=T0 + n)
 
+    def profile_entry(self):
+        rng = self.rng
+        n = self._next()
+        member = rng.choice(sorted(m for m, (_, s) in self.shadow.items() if s in ("probationary", "full")))
+        body = {"member": member, "kind": rng.choice(["training", "education", "language"]),
+                "title": f"Khoá học {n}", "institution": "Trường Chính trị tỉnh"}
+        if rng.random() < 0.7:
+            body["started_at"] = self._date()
+            if rng.random() < 0.7:
+                body["completed_at"] = body["started_at"] + rng.randrange(1, 90) * DAY
+        return self.org.envelope("profile_entry", self.shadow[member][0], body, [ROOT_SECRETARY], created_at=T0 + n)
+
+    def amendment(self):
+        """Amend (a changed body: attendance, kind, date, severity...) or withdraw a record made before."""
+        rng = self.rng
+        live = [e for e in self.made if e.doc_id not in self.withdrawn]
+        if not live:
+            return self.minutes()
+        target = rng.choice(live)
+        n = self._next()
+        if rng.random() < 0.3:
+            self.withdrawn.add(target.doc_id)
+            body = {"target": target.doc_id, "action": "withdraw", "reason": f"nhầm {n}"}
+        else:
+            replacement = dict(target.doc.body)
+            if target.doc.type == "minutes":
+                replacement["attendees"] = [dict(a, present=not a["present"]) if rng.random() < 0.3 else a
+                                            for a in replacement["attendees"] if rng.random() < 0.9]
+                for a in replacement["attendees"]:
+                    if a["present"]:
+                        a.pop("reason", None)
+                members = {a["member"] for a in replacement["attendees"] if a["present"]}
+                replacement["opinions"] = [o for o in replacement["opinions"] if o["member"] in members]
+                present = len(members)
+                replacement["votes"] = [dict(v, **{"for": min(v["for"], present), "against": 0,
+                                                   "abstain": 0}) for v in replacement["votes"]]
+                replacement["kind"] = rng.choice(["regular", "thematic"])
+                replacement["held_at"] = replacement["held_at"] + rng.choice([0, 20, -40]) * DAY
+            elif target.doc.type == "resolution":
+                replacement["adopted_at"] = self._date()
+            elif target.doc.type == "inspection_finding":
+                replacement["severity"] = rng.choice(["info", "minor", "major", "critical"])
+            elif target.doc.type == "profile_entry":
+                replacement["title"] = replacement["title"] + " (sửa)"
+                replacement.pop("completed_at", None)
+            body = {"target": target.doc_id, "action": "amend", "reason": f"đính chính {n}", "body": replacement}
+        signer = ROOT_INSPECTOR if target.doc.type == "inspection_finding" else ROOT_SECRETARY
+        return self.org.envelope("amendment", target.doc.org, body, [signer], refs=[target.doc_id],
+                                 created_at=T0 + n)
+
     def random_document(self):
-        kind = self.rng.choices(["minutes", "status", "finding", "resolution", "cell"], [50, 25, 8, 8, 3])[0]
-        return {"minutes": self.minutes, "status": self.status_change, "finding": self.finding,
-                "resolution": self.resolution, "cell": self.new_cell}[kind]()
+        kind = self.rng.choices(["minutes", "status", "finding", "resolution", "cell", "profile", "amendment"],
+                                [50, 25, 8, 8, 3, 6, 8])[0]
+        envelope = {"minutes": self.minutes, "status": self.status_change, "finding": self.finding,
+                    "resolution": self.resolution, "cell": self.new_cell, "profile": self.profile_entry,
+                    "amendment": self.amendment}[kind]()
+        if envelope.doc.type in ("minutes", "resolution", "inspection_finding", "profile_entry"):
+            self.made.append(envelope)
+        return envelope
 
 
 def build_world(seed: int, *, blocks: int = 10, per_block: int = 20, store=None, views: bool = True) -> World:
