@@ -29,7 +29,8 @@ from ledger.errors import InvalidInput, KeyFileError, MinutebookError
 from . import errors as api_errors
 
 __all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_INPUT", "EXIT_UNREACHABLE", "EXIT_CODES_HELP", "cli_errors", "fail",
-           "read_document_file", "load_keys", "node_option", "key_option", "request_key", "echo_json"]
+           "read_document_file", "load_document_file", "load_document_text", "parse_document_text", "load_keys",
+           "node_option", "tz_option", "key_option", "request_key", "echo_json"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -61,7 +62,7 @@ def fail(message: str, exit_code: int = EXIT_FAILED) -> CommandFailed:
 
 def _describe_api_error(exc: api_errors.ApiError) -> tuple[str, int]:
     field = f" [{exc.field}]" if exc.field and exc.field not in exc.message else ""
-    if isinstance(exc, (api_errors.NoLeaderError, api_errors.TimeoutError_, api_errors.ForwardFailedError)):
+    if isinstance(exc, (api_errors.UnavailableError, api_errors.TimeoutError_, api_errors.ForwardFailedError)):
         return f"{exc.message}{field} (HTTP {exc.status})", EXIT_UNREACHABLE
     if isinstance(exc, (api_errors.MalformedRequest, api_errors.TooLargeError)):
         return f"the node refused the request: {exc.message}{field} (HTTP {exc.status})", EXIT_INPUT
@@ -109,6 +110,23 @@ def node_option(multiple: bool = False) -> Callable:
     return click.option("--node", "node", default=DEFAULT_NODE, show_default=False, metavar="URL", help=help_text)
 
 
+def tz_option() -> Callable:
+    """``--tz ZONE``: the display zone, for times typed without an offset (and for output)."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        from ledger.timefmt import zone
+
+        try:
+            zone(value)
+        except InvalidInput as exc:
+            raise click.BadParameter(exc.rule) from None
+        return value
+
+    return click.option("--tz", "tz", default=None, envvar="MINUTEBOOK_TZ", metavar="ZONE", callback=check,
+                        help="IANA time zone for times written without an offset "
+                             "[default: $MINUTEBOOK_TZ or Asia/Ho_Chi_Minh].")
+
+
 def key_option() -> Callable:
     """``--key``: the key file that signs the requests (RFC 9421; content routes need one)."""
     return click.option("--key", "-k", "key_path", envvar="MINUTEBOOK_KEY", type=click.Path(dir_okay=False),
@@ -126,8 +144,17 @@ def echo_json(obj: Any) -> None:
     click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
 
 
-def parse_document_text(text: str, name: str) -> dict:
-    """A document from YAML or JSON text (JSON is YAML, but its errors read better)."""
+def parse_document_text(text: str, name: str, tz: str | None = None, *, amended_type: str | None = None) -> dict:
+    """A document from YAML or JSON text, its times read as client/docinput.py
+    says (ISO 8601 or unix ms; without an offset, in the zone `tz`)."""
+    from .docinput import normalise_document
+
+    return normalise_document(load_document_text(text, name), tz, amended_type=amended_type)
+
+
+def load_document_text(text: str, name: str) -> dict:
+    """A document from YAML or JSON text (JSON is YAML, but its errors read
+    better), as loaded: YAML dates and datetimes are still objects."""
     stripped = text.lstrip()
     if name.endswith(".json") or stripped.startswith("{"):
         try:
@@ -151,20 +178,12 @@ def parse_document_text(text: str, name: str) -> dict:
 
 
 def _yaml_to_canonical(value: Any, path: str) -> Any:
-    """YAML gives datetimes and floats; the ledger takes neither. Name the field."""
-    import datetime
-
+    """YAML gives floats, which the ledger does not take: name the field.
+    (Its dates and datetimes are read by client/docinput.py.)"""
     if isinstance(value, dict):
         return {str(k): _yaml_to_canonical(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
     if isinstance(value, list):
         return [_yaml_to_canonical(v, f"{path}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, datetime.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=datetime.timezone.utc)
-        return int(value.timestamp() * 1000)
-    if isinstance(value, datetime.date):
-        return int(datetime.datetime(value.year, value.month, value.day, tzinfo=datetime.timezone.utc).timestamp()
-                   * 1000)
     if isinstance(value, float):
         if value.is_integer():
             return int(value)
@@ -172,7 +191,15 @@ def _yaml_to_canonical(value: Any, path: str) -> Any:
     return value
 
 
-def read_document_file(path: str) -> dict:
+def read_document_file(path: str, tz: str | None = None, *, amended_type: str | None = None) -> dict:
+    """The document in a YAML or JSON file (see :func:`parse_document_text`)."""
+    from .docinput import normalise_document
+
+    return normalise_document(load_document_file(path), tz, amended_type=amended_type)
+
+
+def load_document_file(path: str) -> dict:
+    """The document in a YAML or JSON file, as loaded (see :func:`load_document_text`)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -180,7 +207,7 @@ def read_document_file(path: str) -> dict:
         raise fail(f"no such document file: {path}", EXIT_INPUT) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise fail(f"cannot read document file {path}: {exc}", EXIT_INPUT) from None
-    return parse_document_text(text, p.name)
+    return load_document_text(text, p.name)
 
 
 def load_keys(paths: tuple[str, ...], passphrase: str | None = None) -> list:

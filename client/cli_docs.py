@@ -20,11 +20,13 @@ from .cli_common import (
     echo_json,
     fail,
     key_option,
+    load_document_file,
+    load_document_text,
     load_keys,
     node_option,
     parse_document_text,
-    read_document_file,
     request_key,
+    tz_option,
 )
 
 __all__ = ["keys_group", "submit", "get", "receipt", "stats", "import_", "COMMANDS"]
@@ -96,16 +98,21 @@ def keys_new(member_id: str | None, node_id: str | None, out: str, passphrase_pr
               help="Keep only a salted commitment of the body on the ledger and seal the body to the --to members.")
 @click.option("--to", "recipients", metavar="IDS",
               help="With --confidential: the recipients, comma-separated member ids (e.g. m0012,m0020).")
+@tz_option()
 @cli_errors
 def submit(file: str, keys: tuple[str, ...], node: str, wait: bool, timeout: float, confidential: bool,
-           recipients: str | None) -> None:
+           recipients: str | None, tz: str | None) -> None:
     """Sign a YAML or JSON document with each key and submit it.
 
     FILE holds {type, org, body, refs?}; v, nonce and created_at are filled in
-    when missing, and text is normalised to Unicode NFC before signing. Prints
-    the document id; with --wait, prints the receipt JSON (save it and check it
-    with `minutebook verify`). Submitting the same signed document again is
-    harmless: it is reported as already committed.
+    when missing, and text is normalised to Unicode NFC before signing. Times
+    may be written as ISO 8601 (2026-11-20, 2026-11-20T19:00,
+    2026-11-20T19:00+07:00) or unix ms; without an offset they are read in
+    the --tz zone. Prints the document id; with --wait, prints the receipt
+    JSON (save it and check it with `minutebook verify`). A document already
+    committed is reported as such; another document recording the same act
+    (the same meeting's minutes, a resolution number used before) is refused
+    with the id of the record to amend instead.
 
     With --confidential (minutes, resolutions, findings) the ledger keeps only
     the body's salted commitment, the recipients and the file's optional
@@ -121,19 +128,18 @@ def submit(file: str, keys: tuple[str, ...], node: str, wait: bool, timeout: flo
           --node http://127.0.0.1:8101 --wait > receipt.json
       minutebook submit discipline.yaml --key keys/secretary.json --confidential --to m0012,m0020 --wait
     """
+    from .docinput import normalise_document
     from .sdk import Client, sign_confidential, sign_document
 
-    if file == "-":
-        doc = parse_document_text(sys.stdin.read(), "stdin")
-    else:
-        doc = read_document_file(file)
+    raw = load_document_text(sys.stdin.read(), "stdin") if file == "-" else load_document_file(file)
     signers = load_keys(keys)
-    meta = doc.pop("meta", None)
-    if meta is not None and not confidential:
+    if raw.get("meta") is not None and not confidential:
         raise fail("meta: only a confidential document has meta (add --confidential)", EXIT_INPUT)
     if confidential != bool(recipients):
         raise click.UsageError("--confidential and --to go together (the recipients of the sealed body)")
     with Client(node, timeout=max(timeout + 10, 30), key=signers[0]) as client:
+        doc = normalise_document(raw, tz, amended_type=_amended_type(client, raw))
+        meta = doc.pop("meta", None)
         if confidential:
             to = [r.strip() for r in recipients.split(",") if r.strip()]
             try:
@@ -150,6 +156,20 @@ def submit(file: str, keys: tuple[str, ...], node: str, wait: bool, timeout: flo
     else:
         note = " (already committed)" if result["status"] == "already_committed" else ""
         click.echo(f"{result['doc_id']} {result['status']}{note}")
+
+
+def _amended_type(client, doc: dict) -> str | None:
+    """For an amendment that replaces a body, the type of its target (asked of
+    the node), so the replacement's times are read by that type's schema."""
+    from . import errors as api_errors
+
+    body = doc.get("body") if doc.get("type") == "amendment" else None
+    if not isinstance(body, dict) or not isinstance(body.get("body"), dict) or not isinstance(body.get("target"), str):
+        return None
+    try:
+        return client.get_document(body["target"])["doc"]["type"]
+    except (api_errors.SdkError, KeyError, TypeError):
+        return None  # the node will name what is wrong with the target
 
 
 @click.command(epilog=EXIT_CODES_HELP)

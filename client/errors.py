@@ -14,10 +14,14 @@ The tree, as httpx draws its own::
     ├── AlreadyCommittedError     409  already_committed; carries the existing `receipt`
     ├── TooLargeError             413  too_large
     ├── RejectedError             422  rejected
+    │   └── DuplicateRecordError  409  duplicate_record: another document already records this act;
+    │                                  carries `existing` (its doc id). Not a success.
     ├── InternalError             500  internal (the server logged the details)
     ├── ForwardFailedError        502  forward_failed
-    ├── NoLeaderError             503  no_leader; carries `retry_after` seconds
-    │   └── BusyError             503  busy (too many signed requests in the window); retried alike
+    ├── UnavailableError          503  try again after `retry_after` seconds (the SDK does)
+    │   ├── NoLeaderError         503  no_leader
+    │   ├── OverloadedError       503  overloaded: the node holds as much uncommitted work as it may
+    │   └── BusyError             503  busy (too many signed requests in the window)
     └── TimeoutError_             504  timeout; carries `doc_id`
     ConnectionFailed                   the node could not be reached at all (after retries)
 
@@ -43,11 +47,14 @@ __all__ = [
     "BusyError",
     "NotFoundError",
     "AlreadyCommittedError",
+    "DuplicateRecordError",
     "TooLargeError",
     "RejectedError",
     "InternalError",
     "ForwardFailedError",
+    "UnavailableError",
     "NoLeaderError",
+    "OverloadedError",
     "TimeoutError_",
     "ConnectionFailed",
     "error_from_response",
@@ -137,6 +144,16 @@ class RejectedError(ApiError):
     pass
 
 
+class DuplicateRecordError(RejectedError):
+    """Another accepted document records the same act (the same meeting's
+    minutes, the same resolution number...): `existing` is its doc id, `field`
+    the identifying field. Correct the existing record with an amendment."""
+
+    @property
+    def existing(self) -> str | None:
+        return self.body.get("existing")
+
+
 class InternalError(ApiError):
     pass
 
@@ -145,14 +162,24 @@ class ForwardFailedError(ApiError):
     pass
 
 
-class NoLeaderError(ApiError):
+class UnavailableError(ApiError):
+    """503: the node cannot take this now; retry after `retry_after` seconds."""
+
     @property
     def retry_after(self) -> float | None:
         value = self.body.get("retry_after")
         return float(value) if isinstance(value, (int, float)) else None
 
 
-class BusyError(NoLeaderError):
+class NoLeaderError(UnavailableError):
+    pass
+
+
+class OverloadedError(UnavailableError):
+    """Back-pressure: nothing was admitted; the same request may be sent again later."""
+
+
+class BusyError(UnavailableError):
     pass
 
 
@@ -177,11 +204,13 @@ _BY_CODE: dict[str, type[ApiError]] = {
     "busy": BusyError,
     "not_found": NotFoundError,
     "already_committed": AlreadyCommittedError,
+    "duplicate_record": DuplicateRecordError,
     "too_large": TooLargeError,
     "rejected": RejectedError,
     "internal": InternalError,
     "forward_failed": ForwardFailedError,
     "no_leader": NoLeaderError,
+    "overloaded": OverloadedError,
     "timeout": TimeoutError_,
 }
 

@@ -18,7 +18,8 @@ every request (RFC 9421, client/signing.py) as that member or node; without
 one, only the public routes answer (tree heads, proofs, blocks, status) and
 content routes raise :class:`~client.errors.UnauthenticatedError`.
 
-Retries: a 503 (no leader yet; the ``Retry-After`` header is honoured) and a
+Retries: a 503 (no leader yet, ``overloaded``: the node holds as much
+uncommitted work as it may, or ``busy``; the ``Retry-After`` header is honoured) and a
 connection failure are retried with exponential back-off and full jitter, up
 to ``retries`` times, for every call. That is safe for ``submit`` too: a
 document's id is the hash of its bytes, so submitting it twice cannot add it
@@ -26,6 +27,13 @@ twice; a retry that finds it committed gets 409 with the receipt, which
 ``submit`` returns as success with ``"status": "already_committed"`` (pass
 ``accept_committed=False`` to get :class:`~client.errors.AlreadyCommittedError`
 instead).
+
+Batches: ``submit_batch(envelopes)`` sends many envelopes per request
+(``POST /v1/documents:batch``, in chunks of at most ``BATCH_DOCUMENTS``
+envelopes and ``BATCH_BYTES`` bytes) and returns one result per envelope, in
+order: ``pending``, ``committed`` or ``already_committed`` (with the receipt),
+or ``error`` with the node's ``error``, ``message``, ``field`` and
+``http_status``. A chunk refused whole (503) is sent again as it was.
 """
 
 from __future__ import annotations
@@ -40,13 +48,16 @@ import httpx
 
 from ledger.encoding import normalize
 
-from .errors import AlreadyCommittedError, ApiError, ConnectionFailed, NoLeaderError, error_from_response
+from .errors import AlreadyCommittedError, ApiError, ConnectionFailed, UnavailableError, error_from_response
 from .signing import RequestSigner
 
-__all__ = ["Client", "AsyncClient", "sign_document", "sign_confidential", "open_sealed", "DEFAULT_TIMEOUT"]
+__all__ = ["Client", "AsyncClient", "sign_document", "sign_confidential", "open_sealed", "batch_chunks",
+           "DEFAULT_TIMEOUT", "BATCH_DOCUMENTS", "BATCH_BYTES"]
 
 DEFAULT_TIMEOUT = 30.0
 MAX_BACKOFF = 10.0
+BATCH_DOCUMENTS = 500  # envelopes per batch request (a node takes up to limits.max_batch_documents, 1000)
+BATCH_BYTES = 4 << 20  # envelope bytes per batch request (a node takes up to limits.max_batch_bytes, 8 MiB)
 
 
 def _now_ms() -> int:
@@ -122,6 +133,32 @@ def open_sealed(document: dict, boxes: list[dict], key: Any) -> dict:
     return open_document(doc, mine[0].box, key.seed)
 
 
+def batch_chunks(envelopes: Sequence[bytes], *, max_documents: int = BATCH_DOCUMENTS,
+                 max_bytes: int = BATCH_BYTES) -> list[list[bytes]]:
+    """`envelopes` cut, in order, into requests of at most `max_documents` envelopes and about
+    `max_bytes` bytes (an envelope larger than that goes alone)."""
+    chunks: list[list[bytes]] = []
+    current: list[bytes] = []
+    size = 0
+    for envelope in envelopes:
+        if current and (len(current) >= max_documents or size + len(envelope) > max_bytes):
+            chunks.append(current)
+            current, size = [], 0
+        current.append(bytes(envelope))
+        size += len(envelope) + 5  # msgpack bin header
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _batch_request(chunk: list[bytes], wait: bool, timeout: float) -> dict[str, Any]:
+    import msgpack
+
+    return {"params": {"wait": "committed", "timeout": timeout} if wait else {},
+            "content": msgpack.packb(chunk, use_bin_type=True),
+            "headers": {"Content-Type": "application/msgpack"}, "timeout": timeout + 10 if wait else None}
+
+
 class Client:
     """A sync client for one node. Thread-safe as httpx.Client is."""
 
@@ -171,7 +208,7 @@ class Client:
             if response.status_code < 400:
                 return response
             error = error_from_response(response.status_code, _body(response), response.headers.get("retry-after"))
-            if isinstance(error, NoLeaderError) and attempt < self.retries:
+            if isinstance(error, UnavailableError) and attempt < self.retries:
                 self._sleep(self._delay(attempt, error.retry_after))
                 attempt += 1
                 continue
@@ -205,6 +242,17 @@ class Client:
                 raise
             return {"doc_id": exc.doc_id, "status": "already_committed", "receipt": exc.receipt}
         return _body(response)
+
+    def submit_batch(self, envelopes: Sequence[bytes], *, wait: bool = False, timeout: float = 30.0,
+                     max_documents: int = BATCH_DOCUMENTS, max_bytes: int = BATCH_BYTES) -> list[dict]:
+        """Submit many canonical envelopes (``POST /v1/documents:batch``, chunked); one result
+        per envelope, in order (module docstring). With `wait`, each chunk is answered once its
+        documents are committed and certified (or timed out, per document)."""
+        results: list[dict] = []
+        for chunk in batch_chunks(envelopes, max_documents=max_documents, max_bytes=max_bytes):
+            response = self._request("POST", "/v1/documents:batch", **_batch_request(chunk, wait, timeout))
+            results.extend(_body(response)["results"])
+        return results
 
     def get_document(self, doc_id: str) -> dict:
         return self._get(f"/v1/documents/{doc_id}")
@@ -331,7 +379,7 @@ class AsyncClient:
             if response.status_code < 400:
                 return response
             error = error_from_response(response.status_code, _body(response), response.headers.get("retry-after"))
-            if isinstance(error, NoLeaderError) and attempt < self.retries:
+            if isinstance(error, UnavailableError) and attempt < self.retries:
                 await self._sleep(self._delay(attempt, error.retry_after))
                 attempt += 1
                 continue
@@ -356,6 +404,15 @@ class AsyncClient:
                 raise
             return {"doc_id": exc.doc_id, "status": "already_committed", "receipt": exc.receipt}
         return _body(response)
+
+    async def submit_batch(self, envelopes: Sequence[bytes], *, wait: bool = False, timeout: float = 30.0,
+                           max_documents: int = BATCH_DOCUMENTS, max_bytes: int = BATCH_BYTES) -> list[dict]:
+        """See :meth:`Client.submit_batch`."""
+        results: list[dict] = []
+        for chunk in batch_chunks(envelopes, max_documents=max_documents, max_bytes=max_bytes):
+            response = await self._request("POST", "/v1/documents:batch", **_batch_request(chunk, wait, timeout))
+            results.extend(_body(response)["results"])
+        return results
 
     async def get_document(self, doc_id: str) -> dict:
         return await self._get(f"/v1/documents/{doc_id}")

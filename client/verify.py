@@ -22,10 +22,11 @@ auditor can run it without the server's dependencies.
                     ``BLOCK_DOMAIN + block_hash`` (the 32 raw bytes); entries of
                     non-voters are ignored, each voter counts once, and an entry
                     naming a voter with a bad signature fails
-``document_status`` ``block.documents`` lists the document as accepted at
-                    ``leaf_index``, and its accepted entries hold consecutive
-                    leaves ending at ``log_size - 1`` (rejected ones have
-                    ``leaf_index`` null)
+``document_status`` receipts of the earlier format only, whose block carries
+                    the status list ``block.documents``: it lists the
+                    document as accepted at ``leaf_index``, and its accepted
+                    entries hold consecutive leaves ending at ``log_size - 1``
+                    (rejected ones have ``leaf_index`` null)
 ``inclusion``       the RFC 9162 audit path of SHA-256(0x00 || envelope) at
                     ``leaf_index`` reaches ``log_root`` for ``log_size``
 ==================  ==========================================================
@@ -34,10 +35,12 @@ What a receipt proves. Only *accepted* envelopes are leaves of the document
 log (rejected ones are committed to by the header's ``tx_root`` but are no
 leaves), and the certificate signs the header, hence ``log_root``. So the
 ``inclusion`` check alone proves that this envelope was accepted: it is a
-leaf of the log that the certified header commits to. ``block.documents`` -- the statuses -- are not covered by the
-header and vouch for nothing on their own; ``document_status`` is a
-consistency check between them and the receipt, and a forger who rewrites
-them to call a rejected document accepted still fails ``inclusion``.
+leaf of the log that the certified header commits to. That is why today's
+receipts carry no status list; in receipts of the earlier format,
+``block.documents`` -- the statuses -- are not covered by the header and
+vouch for nothing on their own; ``document_status`` is a consistency check
+between them and the receipt, and a forger who rewrites them to call a
+rejected document accepted still fails ``inclusion``.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ __all__ = [
     "CHECKS",
     "VerifiedReceipt",
     "verify_receipt",
+    "check_listed_status",
     "verify_consistency_proof",
     "genesis_voters",
 ]
@@ -202,7 +206,26 @@ def _verify_one(
     except ProofFailed as exc:
         raise _fail("certificate", exc.message.removeprefix("certificate: ")) from None
 
-    documents = block.documents
+    if block.documents is not None:
+        check_listed_status(receipt, header)
+
+    try:
+        verify_inclusion(
+            leaf_hash(receipt.envelope), receipt.leaf_index, header.log_size, list(receipt.inclusion_proof),
+            header.log_root,
+        )
+    except MinutebookError as exc:
+        raise _fail("inclusion", exc) from None
+    return envelope, header, voters, certified_by
+
+
+def check_listed_status(receipt: Receipt, header: Header) -> None:
+    """``document_status``, for receipts of the earlier format whose block carries the status
+    list of all its envelopes (``block.documents``; today's receipts leave it out). The list is
+    not covered by the certificate and proves nothing on its own; it must still agree with the
+    receipt: the accepted entries hold consecutive leaves ending at ``log_size - 1``, and the
+    document is the one accepted at ``leaf_index``."""
+    documents = receipt.block.documents or ()
     accepted = [d for d in documents if d.status == ACCEPTED]  # shape: exactly those have a leaf_index
     first = header.log_size - len(accepted)
     for i, d in enumerate(accepted):
@@ -219,15 +242,6 @@ def _verify_one(
             raise _fail("document_status", f"document {receipt.doc_id} was rejected: {refused.reason}")
         raise _fail("document_status",
                     f"block {header.height} has no document {receipt.doc_id} accepted at leaf {receipt.leaf_index}")
-
-    try:
-        verify_inclusion(
-            leaf_hash(receipt.envelope), receipt.leaf_index, header.log_size, list(receipt.inclusion_proof),
-            header.log_root,
-        )
-    except MinutebookError as exc:
-        raise _fail("inclusion", exc) from None
-    return envelope, header, voters, certified_by
 
 
 def verify_receipt(receipt: dict, genesis: dict) -> VerifiedReceipt:

@@ -10,9 +10,9 @@ from ledger.blocks import (ACCEPTED, REJECTED, Block, BlockProposal, BlockSignat
                            TreeHead, check_certificate, quorum_size)
 from ledger.documents import DOC_TYPES, Document, Envelope, Signature, make_envelope, sign_document
 from ledger.encoding import MAX_DOCUMENT_BYTES, canonical, decode_canonical, normalize
-from ledger.errors import (AlreadyCommitted, BadRequestSignature, BadSignature, CorruptionError, InvalidInput, KeyFileError,
-                           MinutebookError, NotCanonical, NotFound, NotPermitted, ProofFailed, Rejected,
-                           RootMismatch, TooLarge)
+from ledger.errors import (AlreadyCommitted, BadRequestSignature, BadSignature, CorruptionError, DuplicateRecord,
+                           InvalidInput, KeyFileError, MinutebookError, NotCanonical, NotFound, NotPermitted,
+                           ProofFailed, Rejected, RootMismatch, TooLarge)
 from ledger.genesis import Genesis
 from ledger.keys import (BLOCK_DOMAIN, DOC_DOMAIN, KeyFile, generate_seed, public_key, read_key_file, sign, verify,
                          write_key_file)
@@ -36,6 +36,6 @@ __all__ = [
     "check_certificate", "quorum_size", "Receipt", "SealedBox",
     # errors
     "MinutebookError", "InvalidInput", "NotCanonical", "TooLarge", "BadSignature", "BadRequestSignature",
-    "NotPermitted", "Rejected",
+    "NotPermitted", "Rejected", "DuplicateRecord",
     "AlreadyCommitted", "NotFound", "KeyFileError", "ProofFailed", "RootMismatch", "CorruptionError",
 ]

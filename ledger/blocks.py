@@ -335,13 +335,18 @@ class Block:
 
     def to_json(self) -> dict:
         """The Block object of DESIGN.md, exactly."""
+        obj = self.head_json()
+        obj["documents"] = [d.to_json() for d in self.documents]
+        return obj
+
+    def head_json(self) -> dict:
+        """The Block object without ``documents``: what a receipt carries (receipts.py)."""
         return {
             "height": self.header.height,
             "header": b64e(self.header.canonical),
             "header_fields": self.header.fields_json(),
             "block_hash": self.header.block_hash,
             "certificate": _certificate_json(self.certificate),
-            "documents": [d.to_json() for d in self.documents],
         }
 
 

@@ -43,17 +43,21 @@ from .encoding import (MAX_CONTAINER_LEN, MAX_DEPTH, MAX_DOCUMENT_BYTES, MAX_STR
                        check_canonical_value, decode_canonical, normalize)
 from .errors import BadSignature, InvalidInput
 from .keys import DOC_DOMAIN, public_key, sign, verify
-from .schemas import BODY_SCHEMAS, CONFIDENTIAL_SCHEMA, CONFIDENTIAL_TYPES, Enum, ListOf, Nullable, Obj
+from .schemas import (BODY_SCHEMAS, CONFIDENTIAL_SCHEMA, CONFIDENTIAL_TYPES, MAX_COUNT, REF_FIELDS, Enum, ListOf,
+                      Nullable, Obj)
+from .timefmt import MAX_MS, MIN_MS
 
 __all__ = [
     "DOC_TYPES", "DOC_VERSION", "NONCE_BYTES", "MEMBER_ID_RE", "ORG_PATH_RE",
     "Document", "Signature", "Envelope",
-    "sign_document", "make_envelope", "validate_body", "is_member_id", "is_org_path",
+    "sign_document", "make_envelope", "salvage_doc_id", "validate_body", "is_member_id", "is_org_path",
     "COMMIT_DOMAIN", "SALT_BYTES", "body_commitment", "confidential_body", "opens_commitment",
 ]
 
 DOC_VERSION = 1
-DOC_TYPES = ("minutes", "resolution", "member_status", "inspection_finding", "org_unit", "role", "member_key", "node")
+DOC_TYPES = ("minutes", "resolution", "member_status", "inspection_finding", "org_unit", "role", "member_key", "node",
+             "profile_entry", "amendment", "directive", "directive_ack", "directive_report", "task_report", "poll",
+             "ballot", "poll_close")
 NONCE_BYTES = 16
 MEMBER_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 ORG_PATH_RE = re.compile(r"[a-z0-9-]+(?:/[a-z0-9-]+)*")
@@ -154,9 +158,15 @@ def _check(spec: Any, value: Any, path: str) -> None:
         elif spec == "path":
             if not is_org_path(value):
                 raise InvalidInput(path, f"expected an org path (lowercase segments [a-z0-9-]+ joined by /), got {_got(value)}")
-        elif spec == "time" or spec == "count":
-            if type(value) is not int or value < 0:
-                what = "unix milliseconds (int >= 0)" if spec == "time" else "int >= 0"
+        elif spec == "time":
+            if type(value) is not int:
+                raise InvalidInput(path, f"expected unix milliseconds (an integer), got {_got(value)}")
+            if not MIN_MS <= value <= MAX_MS:
+                raise InvalidInput(path, f"time {value} is out of range (years 0001 to 9999: {MIN_MS} .. {MAX_MS} "
+                                         f"unix ms)")
+        elif spec == "count":
+            if type(value) is not int or not 0 <= value <= MAX_COUNT:
+                what = "int >= 0" if type(value) is not int or value < 0 else f"int <= {MAX_COUNT}"
                 raise InvalidInput(path, f"expected {what}, got {_got(value)}")
         elif spec == "bool":
             if type(value) is not bool:
@@ -207,6 +217,12 @@ def _cross_checks(doc_type: str, body: dict) -> None:
     """Rules between fields of one body (the schema checked each field alone)."""
     if doc_type == "minutes":
         _check_unique((a["member"] for a in body["attendees"]), "body.attendees[{}].member", "attendee")
+        polls = [(i, v["poll"]) for i, v in enumerate(body["votes"]) if "poll" in v]
+        if len(polls) > 1:
+            first: dict[str, int] = {}
+            for i, poll in polls:
+                if first.setdefault(poll, i) != i:
+                    raise InvalidInput(f"body.votes[{i}].poll", f"duplicate poll {poll} (first at [{first[poll]}])")
     elif doc_type == "resolution":
         t = body["tally"]
         if t["for"] + t["against"] + t["abstain"] > t["eligible"]:
@@ -235,6 +251,32 @@ def _cross_checks(doc_type: str, body: dict) -> None:
                     raise InvalidInput(f"body.{f}", "required to add a node")
         elif len(body) != 2:
             raise InvalidInput("body", "remove takes only action and node_id")
+    elif doc_type == "profile_entry":
+        if "started_at" in body and "completed_at" in body and body["completed_at"] < body["started_at"]:
+            raise InvalidInput("body.completed_at", f"is before started_at ({body['completed_at']} < "
+                                                    f"{body['started_at']})")
+    elif doc_type == "amendment":
+        if (body["action"] == "amend") != ("body" in body):
+            raise InvalidInput("body.body", "required iff action is amend (the full replacement body)")
+    elif doc_type == "directive":
+        to = body["addressed"]
+        scope = to["scope"]
+        for f, needed in (("kind", scope == "level"), ("units", scope == "units")):
+            if needed != (f in to):
+                raise InvalidInput(f"body.addressed.{f}", f"required iff scope is {'level' if f == 'kind' else f}")
+        if scope == "units":
+            if not to["units"]:
+                raise InvalidInput("body.addressed.units", "expected at least one unit")
+            _check_unique(to["units"], "body.addressed.units[{}]", "unit")
+        if not body["issued_at"] <= body["ack_due"] <= body["report_due"]:
+            raise InvalidInput("body.ack_due", "expected issued_at <= ack_due <= report_due")
+    elif doc_type == "poll":
+        if len(body["options"]) < 2:
+            raise InvalidInput("body.options", "expected at least two options")
+        _check_unique(body["options"], "body.options[{}]", "option")
+        q = body["quorum"]
+        if not 0 <= q["num"] <= q["den"] or q["den"] == 0:
+            raise InvalidInput("body.quorum", f"expected 0 <= num <= den and den >= 1, got {q['num']}/{q['den']}")
 
 
 def _check_unique(values: Iterable[Any], path: str, what: str) -> None:
@@ -258,8 +300,8 @@ def _compile(spec: Any):
             "name": lambda v: type(v) is str and v != "",
             "member": is_member_id,
             "path": is_org_path,
-            "time": lambda v: type(v) is int and v >= 0,
-            "count": lambda v: type(v) is int and v >= 0,
+            "time": lambda v: type(v) is int and MIN_MS <= v <= MAX_MS,
+            "count": lambda v: type(v) is int and 0 <= v <= MAX_COUNT,
             "bool": lambda v: type(v) is bool,
             "key32": lambda v: type(v) is bytes and len(v) == 32,
             "doc_id": lambda v: type(v) is str and _HEX64.fullmatch(v) is not None,
@@ -299,8 +341,18 @@ def _compile(spec: Any):
 _FAST = {t: _compile(s) for t, s in BODY_SCHEMAS.items()}
 
 
-def validate_body(doc_type: str, body: Any) -> None:
-    """Check `body` against the schema of `doc_type` (or the confidential form)."""
+def validate_body(doc_type: str, body: Any, path: str = "body") -> None:
+    """Check `body` against the schema of `doc_type` (or the confidential form).
+
+    Errors name fields from `path` on: ``body.votes[2].for``, or, for the
+    replacement body inside an amendment, ``body.body.votes[2].for``.
+    """
+    if path != "body":
+        try:
+            validate_body(doc_type, body)
+        except InvalidInput as exc:
+            raise InvalidInput(path + exc.field.removeprefix("body"), exc.rule) from None
+        return
     if type(body) is not dict:
         raise InvalidInput("body", f"expected a map, got {_got(body)}")
     if "confidential" not in body and _FAST[doc_type](body):
@@ -397,11 +449,16 @@ class Document:
                 raise InvalidInput(f"doc.refs[{i}]", f"expected a doc id (64 lowercase hex), got {_got(r)}")
         if len(refs) > 1:
             _check_unique(refs, "doc.refs[{}]", "ref")
-        if type(self.created_at) is not int or self.created_at <= 0:
-            raise InvalidInput("doc.created_at", f"expected unix milliseconds (int > 0), got {_got(self.created_at)}")
+        if type(self.created_at) is not int or not 0 < self.created_at <= MAX_MS:
+            raise InvalidInput("doc.created_at", f"expected unix milliseconds (int > 0, at most {MAX_MS}: year "
+                                                 f"9999), got {_got(self.created_at)}")
         if type(self.nonce) is not bytes or len(self.nonce) != NONCE_BYTES:
             raise InvalidInput("doc.nonce", f"expected {NONCE_BYTES} bytes, got {_got(self.nonce)}")
         validate_body(self.type, self.body)
+        ref_field = REF_FIELDS.get(self.type)
+        if ref_field is not None and refs != (self.body[ref_field],):
+            raise InvalidInput("doc.refs", f"a {self.type} refs exactly the document in body.{ref_field} "
+                                           f"([{self.body[ref_field]}]), got {_got(list(refs))}")
 
     def __hash__(self) -> int:
         return hash(self.doc_id)
@@ -495,6 +552,10 @@ class Envelope:
     doc: Document
     sigs: tuple
     _bytes: bytes | None = field(default=None, init=False, repr=False, compare=False)
+    # True once verify_signatures() passed: the signatures are a function of these immutable bytes
+    # alone, so an envelope object checked once need not be checked again (ledger.Ledger keeps
+    # the envelopes its admission checked, so each node verifies each signature once).
+    _verified: bool = field(default=False, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if type(self.doc) is not Document:
@@ -562,11 +623,19 @@ class Envelope:
     def signers(self) -> tuple[str, ...]:
         return tuple(s.signer for s in self.sigs)
 
+    def trust_signatures(self) -> None:
+        """Take the signatures as verified without checking them. Only for an envelope of a
+        block whose certified header the block must reproduce (``Ledger.apply_block(certified=
+        ...)``: a different outcome of a check would make a different header, refused)."""
+        object.__setattr__(self, "_verified", True)
+
     def verify_signatures(self) -> None:
         """Each signature against its own key (DOC_DOMAIN); at least one; no signer twice.
 
         Whether the key is the signer's registered one is the registry's check.
         """
+        if self._verified:
+            return
         if not self.sigs:
             raise BadSignature("", "the envelope has no signature")
         message = self.doc.canonical
@@ -577,6 +646,19 @@ class Envelope:
             seen.add(s.signer)
             if not verify(s.key, DOC_DOMAIN, message, s.sig):
                 raise BadSignature(s.signer)
+        object.__setattr__(self, "_verified", True)
+
+
+def salvage_doc_id(data: bytes) -> str | None:
+    """The id of the document inside envelope bytes that failed validation, if
+    they at least decode canonically to ``{doc: {...}, ...}``; else None."""
+    try:
+        obj = decode_canonical(data)
+    except InvalidInput:
+        return None
+    if isinstance(obj, dict) and isinstance(obj.get("doc"), dict):
+        return hashlib.sha256(canonical(obj["doc"])).hexdigest()
+    return None
 
 
 def sign_document(doc: Document, signer_id: str, seed: bytes) -> Signature:

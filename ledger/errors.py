@@ -10,6 +10,7 @@ The tree, as httpx draws its own::
     │   └── BadRequestSignature          401  an HTTP request signature (RFC 9421) is malformed or wrong
     ├── NotPermitted(signer, role, org)  403  the signer lacks the role for the unit
     ├── Rejected(reason)                 422  legal in shape, illegal against the state
+    │   └── DuplicateRecord(field, existing) 409  a second record of one real-world act
     ├── AlreadyCommitted(doc_id, receipt) 409 the document is in the ledger already
     ├── NotFound(what)                   404  no such document, block, member or unit
     ├── KeyFileError                     400  a key file cannot be read or decrypted
@@ -36,6 +37,7 @@ __all__ = [
     "BadRequestSignature",
     "NotPermitted",
     "Rejected",
+    "DuplicateRecord",
     "AlreadyCommitted",
     "NotFound",
     "KeyFileError",
@@ -132,6 +134,31 @@ class Rejected(MinutebookError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+
+class DuplicateRecord(Rejected):
+    """One record per real-world act (ledger/schemas.py ``RECORD_KEYS``): a
+    second minutes of one meeting, a second resolution with one number, a
+    second finding of one inspection on one subject, a second
+    acknowledgement of a directive by one unit... `field` names the body
+    field that identifies the act, `existing` the doc id of the record that
+    holds it (correct that one with an ``amendment``). A 409 like
+    :class:`AlreadyCommitted`, but not a success: this document is not in
+    the ledger. On apply the reason is ``duplicate_record: <message>``."""
+
+    http_status = 409
+    code = "duplicate_record"
+
+    def __init__(self, field: str, existing: str, message: str) -> None:
+        self.field = field
+        self.existing = existing
+        super().__init__(f"{field}: {message}")
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        d["field"] = self.field
+        d["existing"] = self.existing
+        return d
 
 
 class AlreadyCommitted(MinutebookError):

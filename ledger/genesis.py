@@ -3,10 +3,17 @@ tools rely on").
 
 ::
 
-    {chain_id, created_at,
+    {chain_id, created_at, time_zone?,
      units:   [{path, name, kind}],
      members: [{member_id, unit, status, roles, public_key, name?}],
      nodes:   [{node_id, public_key, peer_addr, role: voter|learner}]}
+
+``time_zone`` is the chain's zone, an IANA name (default
+``Asia/Ho_Chi_Minh``, ledger/timefmt.py's ``DEFAULT_ZONE``): monthly figures
+are bucketed by calendar month in this zone, so every node puts a meeting
+held at 23:30 on the last day of a month in the same month, whatever its own
+clock or display zone says. A genesis without it gets the default (its hash
+is unchanged: the default is not written into it).
 
 Bytes are base64url without padding. A member's ``roles`` entry is a role name
 (held in the member's own unit) or ``{role, unit}``. More top-level fields may
@@ -29,6 +36,7 @@ from .encoding import canonical
 from .errors import InvalidInput
 from .jsonfmt import b64d
 from .schemas import NODE_ROLES, ROLES
+from .timefmt import DEFAULT_ZONE, zone
 
 __all__ = ["Genesis", "GENESIS_MEMBER_STATUSES"]
 
@@ -71,6 +79,7 @@ class Genesis:
     units: tuple
     members: tuple
     nodes: tuple
+    time_zone: str = DEFAULT_ZONE
     raw: dict = field(repr=False, compare=False)
     genesis_hash: bytes = field(repr=False)
 
@@ -92,6 +101,13 @@ class Genesis:
         created_at = obj["created_at"]
         if type(created_at) is not int or created_at < 0:
             raise InvalidInput("created_at", "expected unix milliseconds (int >= 0)")
+        time_zone = obj.get("time_zone", DEFAULT_ZONE)
+        if type(time_zone) is not str or not time_zone:
+            raise InvalidInput("time_zone", f"expected an IANA time zone name such as {DEFAULT_ZONE}")
+        try:
+            zone(time_zone)
+        except InvalidInput as exc:
+            raise InvalidInput("time_zone", exc.rule) from None
         units, paths = [], set()
         for i, u in enumerate(_list(obj, "units")):
             p = f"units[{i}]"
@@ -170,4 +186,4 @@ class Genesis:
         except InvalidInput as exc:
             raise InvalidInput(exc.field, exc.rule) from None
         return cls(chain_id=chain_id, created_at=created_at, units=tuple(units), members=tuple(members),
-                   nodes=tuple(nodes), raw=copy.deepcopy(obj), genesis_hash=digest)
+                   nodes=tuple(nodes), time_zone=time_zone, raw=copy.deepcopy(obj), genesis_hash=digest)

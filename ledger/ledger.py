@@ -25,6 +25,15 @@ re-derives every status. A rejected envelope is kept by (height, offset in
 the block) under ``e/`` so :meth:`Ledger.proposal` rebuilds the exact
 proposal for catch-up.
 
+Each node verifies each signature once. ``check_submission`` (the leader's
+admission) keeps the envelope it decoded and whose signatures it verified,
+keyed by its canonical bytes (bounded); applying a block takes it from there
+instead of decoding and verifying the same bytes again. That skips only what
+is a pure function of the bytes (canonical form, shape, Ed25519); every
+registry rule -- registered and unrevoked keys, roles, transitions -- is
+checked again on apply against the state the block meets. Followers, which
+admit nothing, verify at apply.
+
 Because the header depends on the registry checks, nobody can predict it
 from the proposal and the log alone: catch-up learns a fetched block's header
 by staging it, and ``apply_block(proposal, vouch=...)`` shows that header to
@@ -67,6 +76,9 @@ Storage keys (besides ``m/`` for the Merkle log and ``r/`` for the registry);
     i/u/<org>\\0<be8 created_at><be8 leaf>     accepted documents by unit
     i/m/<member>\\0<be8 created_at><be8 leaf>  by member (signers and body.member)
     i/t/<type>\\0<be8 created_at><be8 leaf>    by type
+    i/r/<doc_id hex>\\0<be8 created_at><be8 leaf>  by the documents they reference (each of
+                                         their ``refs``): amendments of a record, answers
+                                         to a directive, ballots of a poll
     i/n/<be8 leaf>                       accepted ``node`` documents (membership)
     s/<doc_id, 32 raw bytes>             the sealed boxes of an accepted confidential document,
                                          canonical [{recipient, key, box}] (ledger/sealing.py):
@@ -100,9 +112,10 @@ from .blocks import (
     Header,
     TreeHead,
     block_signing_message,
+    check_certificate,
     quorum_size,
 )
-from .documents import Envelope
+from .documents import Envelope, salvage_doc_id
 from .encoding import canonical, decode_canonical
 from .errors import AlreadyCommitted, CorruptionError, InvalidInput, MinutebookError, NotFound, Rejected
 from .jsonfmt import b64e
@@ -111,6 +124,7 @@ from .merkle import EMPTY_ROOT, leaf_hash, root
 from .merkle_log import MerkleLog
 from .receipts import consistency_json, receipt_json
 from .registry import Genesis, Registry
+from .schemas import AMENDABLE
 from .sealing import SealedBox, check_sealed, envelope_of, split_submission, submission_bytes
 from .store import Overlay, Store
 
@@ -119,12 +133,15 @@ __all__ = ["Ledger", "BlockOutOfOrder", "INDEX_KINDS"]
 _u64 = struct.Struct(">Q")
 _pack = _u64.pack
 _ZERO_ID = bytes(32)
+_HEADER_CACHE = 4096
+_CHECKED_CACHE = 10_000
 
 _K_GENESIS = b"g"
 _K_FORMAT = b"x/format"
 # Version of the storage layout. 2: only accepted envelopes are leaves (rejected ones under e/).
+# 3: records (one per act, amendments), committee work and unit times in the registry, the i/r/ index.
 # A store without this key, or with another version, is refused rather than misread.
-STORE_FORMAT = b"2"
+STORE_FORMAT = b"3"
 _K_HEAD = b"h"
 _K_RAFT = b"x/raft_applied"
 _P_BLOCK = b"b/"
@@ -135,25 +152,13 @@ _P_REJECTED = b"e/"
 _P_DOC = b"d/"
 _P_NODE_DOCS = b"i/n/"
 _P_SEALED = b"s/"
-INDEX_KINDS = {"unit": b"i/u/", "member": b"i/m/", "type": b"i/t/"}
+INDEX_KINDS = {"unit": b"i/u/", "member": b"i/m/", "type": b"i/t/", "ref": b"i/r/"}
 
 
 class BlockOutOfOrder(CorruptionError):
     """apply_block was handed a proposal that does not extend the head: a gap
     or a fork in what Raft committed, which is a broken invariant. (The node
     runtime filters stale proposals with :meth:`Ledger.is_next` first.)"""
-
-
-def _salvage_doc_id(data: bytes) -> str | None:
-    """The id of a document inside an envelope that failed validation, if the
-    bytes at least decode canonically to ``{doc: {...}, ...}``."""
-    try:
-        obj = decode_canonical(data)
-    except MinutebookError:
-        return None
-    if isinstance(obj, dict) and isinstance(obj.get("doc"), dict):
-        return hashlib.sha256(canonical(obj["doc"])).hexdigest()
-    return None
 
 
 def _split_item(data: bytes) -> tuple[bytes, list[SealedBox] | None]:
@@ -219,13 +224,16 @@ class Ledger:
             if version != STORE_FORMAT:
                 found = "none (written before format versions)" if version is None else repr(version.decode(errors="replace"))
                 raise CorruptionError(
-                    f"ledger store format {found} is not {STORE_FORMAT.decode()!r} (only accepted documents as "
-                    f"leaves); start from an empty data directory and let the node catch up from its peers")
+                    f"ledger store format {found} is not {STORE_FORMAT.decode()!r} (the registry's rules and "
+                    f"layout changed); start from an empty data directory and let the node catch up from its peers")
         raw = store.get(_K_HEAD)
         # Invariant: height == number of blocks applied; head_header is block `height`'s.
         self.height = 0 if raw is None else _u64.unpack(raw)[0]
         self._head: Header | None = self._block_record(self.height)[0] if self.height else None
         self._log = MerkleLog(store)
+        self._headers: dict[int, Header] = {}  # height -> header, bounded by _HEADER_CACHE
+        # canonical envelope bytes -> the Envelope admission decoded and verified (_keep_checked)
+        self._checked: dict[bytes, Envelope] = {}
         self._genesis_voters = self.voters_at(1)
 
     # -- the state machine ---------------------------------------------------
@@ -252,20 +260,46 @@ class Ledger:
         self.store.write({_K_RAFT: _pack(raft_index)})
 
     def apply_block(self, proposal: BlockProposal, *, raft_index: int | None = None,
-                    vouch: "Callable[[Header], None] | None" = None) -> Block:
+                    vouch: "Callable[[Header], None] | None" = None,
+                    certified: "tuple[Header, list[BlockSignature]] | None" = None) -> Block:
         """Validate and apply every envelope of `proposal`; commit it all in one batch.
 
         `vouch`, if given, sees the header the block makes before anything is
         written and raises to refuse it (catch-up: a fetched block is kept only
         if its certificate vouches for that header); then nothing is written.
 
+        `certified` = (header, signatures) -- catch-up's fast path: a header
+        that a strict majority of the voters before this block signed (checked
+        here first) and those signatures. Then the envelopes' signatures are
+        not verified again (the voters verified them before signing), the
+        block must make exactly that header or nothing is written, and the
+        voters' signatures are stored in the same batch. Why that is safe: the
+        header commits to every envelope (``tx_root``) and to which of them
+        were accepted, in order (``log_size``, ``log_root`` over the accepted
+        ones), and a signature check only ever decides accepted or rejected;
+        had skipping it changed any outcome, the header would differ and the
+        block would be refused. The registry rules still run: they build this
+        node's state. Raises ProofFailed if the certificate does not hold,
+        InvalidInput if the block makes another header.
+
         Raises BlockOutOfOrder (a CorruptionError) if the proposal does not
         extend the head.
         """
         overlay = Overlay(self.store)
-        block = self._stage_block(overlay, proposal)
+        signatures: list[BlockSignature] = []
+        if certified is not None:
+            claimed, signatures = certified
+            voters = self.voters_at(proposal.height)
+            check_certificate(claimed.hash, signatures, voters)
+            signatures = [sig for sig in signatures if sig.node in voters]
+        block = self._stage_block(overlay, proposal, signatures_checked=certified is not None)
+        if certified is not None and block.header != claimed:
+            raise InvalidInput("header", f"block {proposal.height} makes header {block.header.block_hash}, not the "
+                                         f"certified {claimed.block_hash}")
         if vouch is not None:
             vouch(block.header)
+        for sig in signatures:
+            overlay.put(_P_CERT + _pack(proposal.height) + sig.node.encode(), sig.sig)
         if raft_index is not None:
             overlay.put(_K_RAFT, _pack(raft_index))
         overlay.commit()
@@ -273,8 +307,9 @@ class Ledger:
         self._head = block.header
         return block
 
-    def _stage_block(self, overlay: Overlay, proposal: BlockProposal) -> Block:
-        """Apply `proposal` into `overlay` (everything but the Raft index)."""
+    def _stage_block(self, overlay: Overlay, proposal: BlockProposal, *, signatures_checked: bool = False) -> Block:
+        """Apply `proposal` into `overlay` (everything but the Raft index). `signatures_checked`:
+        the caller holds a certificate for the header this must make (see apply_block)."""
         if not self.is_next(proposal):
             raise BlockOutOfOrder(
                 f"proposal for height {proposal.height} with prev_hash {proposal.prev_hash.hex()} does not "
@@ -295,19 +330,22 @@ class Ledger:
         rejected: list[list] = []
         statuses: list[DocumentStatus] = []
         membership_changed = False
+        checked = self._checked
         tx_leaves: list[bytes] = []
         for offset, data in enumerate(proposal.envelopes):
             reason = None
             envelope_bytes, boxes = _split_item(data)
             tx_leaves.append(leaf_hash(envelope_bytes))
             try:
-                envelope = Envelope.from_bytes(envelope_bytes)
+                envelope = checked.pop(envelope_bytes, None) or Envelope.from_bytes(envelope_bytes)
             except MinutebookError as exc:
                 envelope = None
                 reason = f"{exc.code}: {exc.message}"
-                doc_id = _salvage_doc_id(envelope_bytes)
+                doc_id = salvage_doc_id(envelope_bytes)
             else:
                 doc_id = envelope.doc_id
+                if signatures_checked:
+                    envelope.trust_signatures()
             raw_id = bytes.fromhex(doc_id) if doc_id is not None else None
             doc_key = _P_DOC + raw_id if raw_id is not None else None
             previous = get(doc_key) if doc_key is not None else None
@@ -388,6 +426,8 @@ class Ledger:
             members.add(subject)
         for member in members:
             put(b"i/m/" + member.encode() + suffix, b"")
+        for ref in doc.refs:
+            put(b"i/r/" + ref.encode() + suffix, b"")
 
     # -- voters and certificates ---------------------------------------------
 
@@ -452,7 +492,16 @@ class Ledger:
         return Header.from_bytes(record["header"]), record
 
     def header(self, height: int) -> Header:
-        return self._block_record(height)[0]
+        """Block `height`'s header (kept in a small cache: headers never change once written)."""
+        header = self._headers.get(height)
+        if header is None:
+            if self._head is not None and height == self.height:
+                return self._head
+            header = self._block_record(height)[0]
+            if len(self._headers) >= _HEADER_CACHE:
+                self._headers.clear()
+            self._headers[height] = header
+        return header
 
     @staticmethod
     def _first_leaf(header: Header, record: dict) -> int:
@@ -578,10 +627,15 @@ class Ledger:
         return data
 
     def document(self, doc_id: str) -> dict:
-        """``{doc_id, leaf_index, height, status, reason?, envelope, doc}``;
-        ``envelope`` base64url, ``doc`` the document with bytes as base64url.
-        A rejected document has ``leaf_index`` None (it is no leaf) and the
-        reason of its latest rejection."""
+        """``{doc_id, leaf_index, height, status, reason?, envelope, doc,
+        current?, versions?}``; ``envelope`` base64url, ``doc`` the document
+        with bytes as base64url. A rejected document has ``leaf_index`` None
+        (it is no leaf) and the reason of its latest rejection. An accepted
+        record of an amendable type (ledger/schemas.py ``AMENDABLE``) has
+        ``current`` (the doc id of its version in force, None once withdrawn)
+        and ``versions`` ``[{doc_id, action: original|amend|withdraw,
+        height}]``, oldest first. The documents that reference it (its
+        amendments among them) are ``documents_by("ref", doc_id)``."""
         height, leaf, offset = self._doc_record(doc_id)
         return self._document_json(doc_id, height, leaf=leaf, offset=offset)
 
@@ -595,7 +649,13 @@ class Ledger:
             d["status"] = REJECTED
             d["reason"] = self._rejection_reason(doc_id, height, offset)
         d["envelope"] = b64e(data)
-        d["doc"] = _jsonable(decode_canonical(data)["doc"])
+        doc = decode_canonical(data)["doc"]
+        d["doc"] = _jsonable(doc)
+        if leaf is not None and doc["type"] in AMENDABLE:
+            record = Registry(self.store).record(doc_id)
+            if record is not None:  # None only for a record whose original was rejected
+                d["current"] = record["current"]
+                d["versions"] = [dict(v, height=self._doc_record(v["doc_id"])[0]) for v in record["versions"]]
         return d
 
     def _rejection_reason(self, doc_id: str, height: int, offset: int) -> str:
@@ -615,14 +675,32 @@ class Ledger:
         doc_id = envelope.doc_id
         raw = self.store.get(_P_DOC + bytes.fromhex(doc_id))
         if raw is not None and raw[16] == 1:
-            raise AlreadyCommitted(doc_id, self.receipt(doc_id))
+            try:
+                receipt = self.receipt(doc_id)
+            except NotFound:  # its block is being applied this instant (written, head not yet moved)
+                receipt = None
+            raise AlreadyCommitted(doc_id, receipt)
         if at_ms is None:
             at_ms = max(int(time.time() * 1000), self._head.timestamp if self._head else 0)
         registry = Registry(self.store)
         registry.check(envelope, at_ms)
         if boxes:
             check_sealed(envelope.doc, boxes, registry)
+        self._keep_checked(envelope)
         return envelope
+
+    def _keep_checked(self, envelope: Envelope) -> None:
+        """Keep an admitted envelope (decoded, its signatures verified) for the block that will
+        carry it: applying takes it by its bytes instead of decoding and verifying again. Only
+        what is a pure function of the bytes is skipped; every registry rule is checked again
+        on apply. Bounded: the oldest go first (they are only decoded again)."""
+        checked = self._checked
+        checked[envelope.to_bytes()] = envelope
+        while len(checked) > _CHECKED_CACHE:
+            try:
+                del checked[next(iter(checked))]
+            except (KeyError, StopIteration, RuntimeError):  # another thread took it meanwhile
+                break
 
     def inclusion(self, doc_id: str, leaf_hash_hex: str) -> dict:
         """Integrity without content: the RFC 9162 audit path of an accepted
@@ -653,20 +731,42 @@ class Ledger:
         height, leaf, offset = self._doc_record(doc_id)
         if leaf is None:
             raise Rejected(self._rejection_reason(doc_id, height, offset))
-        membership = None
-        if self.voters_at(height) != self._genesis_voters:
-            first_leaf = self._first_leaf(*self._block_record(height))
-            membership = [
-                self._receipt(value.hex(), _u64.unpack(key[len(_P_NODE_DOCS):])[0])
-                for key, value in self.store.scan(_P_NODE_DOCS)
-                if _u64.unpack(key[len(_P_NODE_DOCS):])[0] < first_leaf
-            ]
-        return self._receipt(doc_id, leaf, height, membership)
+        return self._receipt(doc_id, leaf, self._receipt_block(height), self._membership(height))
 
-    def _receipt(self, doc_id: str, leaf: int, height: int | None = None, membership=None) -> dict:
-        if height is None:
-            height = self._doc_record(doc_id)[0]
-        block = self.block_object(height)
+    def receipts_at(self, height: int, doc_ids: list[str]) -> dict[str, "dict | MinutebookError"]:
+        """Receipts of documents in block `height`, the block's part built once (what the
+        waiters of one block need); each value is the receipt, or the error ``receipt`` raises."""
+        block = self._receipt_block(height)
+        membership = self._membership(height)
+        out: dict[str, dict | MinutebookError] = {}
+        for doc_id in doc_ids:
+            try:
+                at, leaf, offset = self._doc_record(doc_id)
+                if leaf is None:
+                    raise Rejected(self._rejection_reason(doc_id, at, offset))
+                out[doc_id] = self._receipt(doc_id, leaf, block if at == height else self._receipt_block(at),
+                                            membership if at == height else self._membership(at))
+            except MinutebookError as exc:
+                out[doc_id] = exc
+        return out
+
+    def _receipt_block(self, height: int) -> Block:
+        """The block part of a receipt: header and certificate (no status list)."""
+        return Block(header=self.header(height), documents=(), certificate=self.certificate(height))
+
+    def _membership(self, height: int) -> list[dict] | None:
+        """The receipts of the accepted ``node`` documents before block `height`, when the voters
+        that certify it differ from genesis (receipts.py); else None."""
+        if self.voters_at(height) == self._genesis_voters:
+            return None
+        first_leaf = self._first_leaf(*self._block_record(height))
+        return [
+            self._receipt(value.hex(), leaf, self._receipt_block(self._doc_record(value.hex())[0]))
+            for key, value in self.store.scan(_P_NODE_DOCS)
+            if (leaf := _u64.unpack(key[len(_P_NODE_DOCS):])[0]) < first_leaf
+        ]
+
+    def _receipt(self, doc_id: str, leaf: int, block: Block, membership=None) -> dict:
         return receipt_json(
             doc_id=doc_id,
             envelope=self.envelope_at(leaf),
@@ -686,8 +786,9 @@ class Ledger:
         limit: int | None = 100,
         reverse: bool = False,
     ) -> Iterator[dict]:
-        """Accepted documents of a unit, member or type (`kind`), ordered by
-        created_at then leaf, optionally within [since_ms, until_ms]."""
+        """Accepted documents of a unit, member or type, or that reference a
+        document (`kind` "ref", `value` its doc id), ordered by created_at then
+        leaf, optionally within [since_ms, until_ms]."""
         if kind not in INDEX_KINDS:
             raise InvalidInput("kind", f"expected one of {sorted(INDEX_KINDS)}, got {kind!r}")
         prefix = INDEX_KINDS[kind] + value.encode() + b"\0"

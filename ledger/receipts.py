@@ -8,10 +8,19 @@ A receipt, exactly::
      "leaf_index": <int>,                  # the document's leaf; only accepted
                                            # documents are leaves of the log
      "inclusion_proof": [<hex>, ...],      # RFC 9162 audit path, leaf upward
-     "block": <Block object>,              # the block holding the document; the
-                                           # proof is against its header's
+     "block": <Block object without        # the block holding the document; the
+               its "documents" list>,      # proof is against its header's
                                            # log_size / log_root
      "membership": [<receipt>, ...]}       # only when needed, see below
+
+Receipts made before this format carried the whole Block object, with the
+``documents`` status list of every envelope in the block. The list proves
+nothing (the certificate covers the header, not the statuses; inclusion in
+the accepted-only log is what proves acceptance) and made every receipt as
+large as its block, so it was dropped. Such receipts still parse here
+(``BlockJson.documents`` is then the list, else None) and still verify: the
+verifier checks the list's consistency when it is there
+(``client.verify.check_listed_status``).
 
 ``membership``: when the voter set that certifies the receipt's block differs
 from genesis, the receipts (same shape, without their own ``membership``) of
@@ -59,7 +68,7 @@ def receipt_json(
         "envelope": b64e(envelope),
         "leaf_index": leaf_index,
         "inclusion_proof": [h.hex() for h in inclusion_proof],
-        "block": block.to_json(),
+        "block": block.head_json(),
     }
     if membership:
         d["membership"] = membership
@@ -94,27 +103,30 @@ def _require(obj: Any, keys: tuple[str, ...], field: str) -> dict:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BlockJson:
-    """A Block object parsed for shape only: nothing here is verified yet."""
+    """A Block object parsed for shape only: nothing here is verified yet.
+    ``documents`` is None for a receipt's block (no status list), else the list."""
 
     height: int
     header: bytes
     header_fields: dict
     block_hash: bytes
     certificate: tuple[BlockSignature, ...]
-    documents: tuple[DocumentStatus, ...]
+    documents: tuple[DocumentStatus, ...] | None
 
     @classmethod
     def from_json(cls, obj: Any, field: str = "block") -> "BlockJson":
-        _require(obj, ("height", "header", "header_fields", "block_hash", "certificate", "documents"), field)
+        _require(obj, ("height", "header", "header_fields", "block_hash", "certificate"), field)
         if not isinstance(obj["header_fields"], dict):
             raise InvalidInput(f"{field}.header_fields", "expected an object")
         cert = obj["certificate"]
         if not isinstance(cert, list):
             raise InvalidInput(f"{field}.certificate", "expected a list")
-        docs = obj["documents"]
-        if not isinstance(docs, list):
-            raise InvalidInput(f"{field}.documents", "expected a list")
-        statuses = [DocumentStatus.from_json(d, f"{field}.documents[{i}]") for i, d in enumerate(docs)]
+        statuses = None
+        if "documents" in obj:  # a receipt of the earlier format, or a whole Block object
+            docs = obj["documents"]
+            if not isinstance(docs, list):
+                raise InvalidInput(f"{field}.documents", "expected a list")
+            statuses = tuple(DocumentStatus.from_json(d, f"{field}.documents[{i}]") for i, d in enumerate(docs))
         return cls(
             height=_int(obj, "height", f"{field}.height"),
             header=b64d(obj["header"], f"{field}.header"),
@@ -123,7 +135,7 @@ class BlockJson:
             certificate=tuple(
                 BlockSignature.from_json(c, f"{field}.certificate[{i}]") for i, c in enumerate(cert)
             ),
-            documents=tuple(statuses),
+            documents=statuses,
         )
 
 

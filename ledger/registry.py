@@ -19,37 +19,39 @@ in an ancestor of U -- a higher committee can act for a lower one):
   in block time T signs nothing applied at T or later); all signatures verify;
 - ``doc.org`` is an open unit, and the unit a document concerns is ``doc.org``
   or below it;
-- minutes: both ``body.chair`` and ``body.secretary`` sign; each is an active
-  member of ``org`` or a unit below it, or holds some role in ``org+``;
-- resolution: a signer is secretary or deputy_secretary in ``org+``;
+- records (minutes, resolution, inspection_finding, profile_entry,
+  directive): one per real-world act and amendable; their rules live in
+  ledger/registry_records.py; committee work (directive answers, task
+  reports, polls) in ledger/registry_committee.py. This module holds the
+  core (signers, units, members, roles, keys, nodes) and the dispatch;
 - member_status: a signer is secretary or deputy_secretary in ``U+`` where U
   is the member's unit (for ``admitted``: ``doc.org``, the new member's unit);
   a transfer also needs that role in ``to_org+``; transitions: :data:`TRANSITIONS`;
   a transfer, a ``dismissal`` or a terminal change drops the member's roles
   (dismissal is removal from office -- the disciplinary ladder is reprimand,
   warning, dismissal, expulsion -- so the member stays a member, in status);
-- inspection_finding: a signer is inspector in ``U+``, U the subject unit (or
-  the subject member's unit);
 - org_unit, role, member_key: a signer is secretary in ``parent(U)+`` where U
   is the unit concerned (the created/closed unit, the role's unit, the
   member's unit); when U is the root, the root's secretary;
   units are created under an open parent with a fresh path and closed only
-  with no open children and no active members (never the root); a role is
+  with no open children and no active members (never the root); a unit
+  records the block times it was created and closed at (``created_at``,
+  ``closed_at``; genesis units: genesis ``created_at``), so a directive can
+  tell the units that existed when it was issued; a role is
   granted to an active member who lacks it, revoked only if held; a key is
   added once (keys are unique across members) and revoked once;
-- confidential bodies (only a commitment on the ledger): minutes need a signer
-  holding some role in ``org+``, findings an inspector in ``org+``,
-  resolutions the usual secretary or deputy;
 - node (``doc.org`` is the root): the root's secretary signs; ``add`` a voter
   or learner with a fresh node id and key; ``add`` with role voter for an
   existing learner with the same key *promotes* it (so the offline verifier's
   add/remove reading of node documents stays right); ``remove`` a node, never
   the last voter.
 
-Keys: ``r/h`` state hash; ``r/root``; ``r/u/<path>`` unit; ``r/c/<parent>\\0<child>``;
+Keys: ``r/h`` state hash; ``r/root``; ``r/u/<path>`` unit {path, name, kind,
+status, created_at, closed_at?}; ``r/c/<parent>\\0<child>``;
 ``r/m/<id>`` member; ``r/um/<unit>\\0<id>``; ``r/ro/<id>`` roles [[unit, role]...];
 ``r/k/<id>\\0<key>`` {added_at, revoked_at}; ``r/kk/<key>`` member id;
-``r/n/<node_id>`` node; ``r/nk/<key>`` node id.
+``r/n/<node_id>`` node; ``r/nk/<key>`` node id. The record and committee
+modules list theirs.
 """
 
 from __future__ import annotations
@@ -60,15 +62,18 @@ from typing import Any
 import msgpack
 
 from .documents import Envelope
-from .encoding import canonical
+from .encoding import canonical, canonical_of_checked
 from .errors import BadSignature, InvalidInput, NotPermitted, Rejected
 from .genesis import Genesis
-from .schemas import ROLES
+from .orgpaths import ancestors, is_under, parent_path
+from .registry_committee import CommitteeRules
+from .registry_records import RecordRules
+from .schemas import ACTIVE_STATUSES, AMENDABLE
 
 __all__ = ["Registry", "Genesis", "TRANSITIONS", "ACTIVE", "TERMINAL", "DROPS_ROLES", "STATE_PREFIX", "ancestors"]
 
 STATE_PREFIX = b"r/"
-ACTIVE = frozenset({"probationary", "full"})
+ACTIVE = ACTIVE_STATUSES
 TERMINAL = frozenset({"expelled", "resigned", "deceased"})
 DROPS_ROLES = frozenset({"transferred", "dismissal"})  # changes that end every role the member holds
 _LIVE = ("probationary", "full", "suspended")
@@ -91,28 +96,12 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
 }
 
 _H, _ROOT = b"r/h", b"r/root"
+_OFFICERS = ("secretary", "deputy_secretary")
 _unpack = msgpack.unpackb
 
 
 def _dec(v: bytes) -> Any:
     return _unpack(v, raw=False)
-
-
-def ancestors(path: str) -> list[str]:
-    """`path` and every unit above it, nearest first."""
-    out = [path]
-    while "/" in path:
-        path = path.rpartition("/")[0]
-        out.append(path)
-    return out
-
-
-def _parent(path: str) -> str | None:
-    return path.rpartition("/")[0] if "/" in path else None
-
-
-def _is_under(path: str, top: str) -> bool:
-    return path == top or path.startswith(top + "/")
 
 
 class _Plan:
@@ -130,14 +119,19 @@ class _Plan:
         return self.view.get(key)
 
     def put(self, key: bytes, value: Any) -> None:
-        self.changes[key] = value if type(value) is bytes else canonical(value)
+        # Registry values are built from validated documents: no second walk to check them.
+        self.changes[key] = value if type(value) is bytes else canonical_of_checked(value)
 
     def delete(self, key: bytes) -> None:
         self.changes[key] = None
 
 
-class Registry:
-    """Registry state in `view` (anything with get/scan; put/delete to apply)."""
+class Registry(RecordRules, CommitteeRules):
+    """Registry state in `view` (anything with get/scan; put/delete to apply).
+
+    The rules of records and of committee work come from the two mixins; the
+    dispatch (:meth:`_plan`) is here.
+    """
 
     def __init__(self, view) -> None:
         self.view = view
@@ -153,8 +147,8 @@ class Registry:
         p.put(_ROOT, genesis.root.encode())
         for u in genesis.units:
             p.put(b"r/u/" + u["path"].encode(), {"path": u["path"], "name": u["name"], "kind": u["kind"],
-                                                 "status": "open"})
-            parent = _parent(u["path"])
+                                                 "status": "open", "created_at": at})
+            parent = parent_path(u["path"])
             if parent is not None:
                 p.put(b"r/c/" + parent.encode() + b"\0" + u["path"].encode(), b"")
         for m in genesis.members:
@@ -203,7 +197,7 @@ class Registry:
     def unit(self, path: str) -> dict | None:
         u = self._get(self.view, b"r/u/" + path.encode())
         if u is not None:
-            u["parent"] = _parent(path)
+            u["parent"] = parent_path(path)
         return u
 
     def children(self, path: str) -> list[dict]:
@@ -255,7 +249,7 @@ class Registry:
         """`check`, then write its changes and advance the state hash."""
         plan = self._plan(envelope, at_ms)
         changes = sorted(plan.changes.items())
-        digest = hashlib.sha256(canonical([[k, v] for k, v in changes])).digest() if changes else _EMPTY
+        digest = hashlib.sha256(canonical_of_checked([[k, v] for k, v in changes])).digest() if changes else _EMPTY
         h = hashlib.sha256(self.state_hash() + bytes.fromhex(envelope.doc_id) + digest).digest()
         view = self.view
         for k, v in changes:
@@ -280,7 +274,10 @@ class Registry:
         org = self._get(p, b"r/u/" + doc.org.encode())
         if org is None or org["status"] != "open":
             raise Rejected(f"doc.org {doc.org!r} is not an open unit")
-        getattr(self, "_do_" + doc.type)(p, doc, doc.body, signers, at_ms)
+        if doc.type in AMENDABLE:
+            self._do_record(p, doc, signers, at_ms)
+        else:
+            getattr(self, "_do_" + doc.type)(p, doc, doc.body, signers, at_ms)
         return p
 
     def _check_signer(self, p, signer: str, key: bytes, org: str, at_ms: int) -> None:
@@ -305,13 +302,17 @@ class Registry:
 
     def _governor(self, p, signers, unit: str, org: str) -> None:
         """Secretary of the parent of `unit` (or above); for the root, its own secretary."""
-        parent = _parent(unit)
+        parent = parent_path(unit)
         self._need_role(p, signers, ("secretary",), parent if parent is not None else unit, org)
 
     @staticmethod
-    def _concerns(doc, unit: str) -> None:
-        if not _is_under(unit, doc.org):
-            raise Rejected(f"the document concerns {unit!r}, which is not {doc.org!r} or below it")
+    def _concerns(org: str, unit: str) -> None:
+        if not is_under(unit, org):
+            raise Rejected(f"the document concerns {unit!r}, which is not {org!r} or below it")
+
+    def _officer(self, p, signers, unit: str, org: str, *, exact: bool = False) -> str:
+        """A signer who is secretary or deputy_secretary in `unit` (or an ancestor, unless `exact`)."""
+        return self._need_role(p, signers, _OFFICERS, unit, org, exact=exact)
 
     def _open_unit(self, p, path: str, field: str) -> dict:
         u = self._get(p, b"r/u/" + path.encode())
@@ -329,45 +330,14 @@ class Registry:
 
     # -- per type ----------------------------------------------------------------
 
-    def _do_minutes(self, p, doc, body, signers, at_ms) -> None:
-        if body.get("confidential"):
-            self._need_role(p, signers, ROLES, doc.org, doc.org)
-            return
-        for field in ("chair", "secretary"):
-            who = body[field]
-            if who not in signers:
-                raise NotPermitted(who, field, doc.org, f"minutes must be signed by body.{field} ({who})")
-            m = self._get(p, b"r/m/" + who.encode())
-            if not (_is_under(m["unit"], doc.org) or self._has_role(p, who, ROLES, doc.org)):
-                raise NotPermitted(who, field, doc.org,
-                                   f"body.{field} {who} is neither a member of {doc.org} (or below) nor holds a role there")
-
-    def _do_resolution(self, p, doc, body, signers, at_ms) -> None:
-        self._need_role(p, signers, ("secretary", "deputy_secretary"), doc.org, doc.org)
-
-    def _do_inspection_finding(self, p, doc, body, signers, at_ms) -> None:
-        if body.get("confidential"):
-            self._need_role(p, signers, ("inspector",), doc.org, doc.org)
-            return
-        subject = body["subject"]
-        if "unit" in subject:
-            unit = subject["unit"]
-            if self._get(p, b"r/u/" + unit.encode()) is None:
-                raise Rejected(f"body.subject.unit: no unit {unit!r}")
-        else:
-            unit = self._member(p, subject["member"], "body.subject.member")["unit"]
-        self._concerns(doc, unit)
-        self._need_role(p, signers, ("inspector",), unit, doc.org)
-
     def _do_member_status(self, p, doc, body, signers, at_ms) -> None:
         mid, change = body["member"], body["change"]
         key = b"r/m/" + mid.encode()
-        officers = ("secretary", "deputy_secretary")
         allowed, result = TRANSITIONS[change]
         if change == "admitted":
             if p.get(key) is not None:
                 raise Rejected(f"body.member: member {mid!r} already exists")
-            self._need_role(p, signers, officers, doc.org, doc.org)
+            self._officer(p, signers, doc.org, doc.org)
             rec = {"member_id": mid, "unit": doc.org, "status": result}
             if "name" in body:
                 rec["name"] = body["name"]
@@ -378,8 +348,8 @@ class Registry:
             return
         m = self._member(p, mid, "body.member")
         unit = m["unit"]
-        self._concerns(doc, unit)
-        self._need_role(p, signers, officers, unit, doc.org)
+        self._concerns(doc.org, unit)
+        self._officer(p, signers, unit, doc.org)
         if m["status"] not in allowed:
             raise Rejected(f"body.change: {change} is not allowed for a member who is {m['status']}")
         rec = dict(m)
@@ -388,7 +358,7 @@ class Registry:
             self._open_unit(p, to, "body.to_org")
             if to == unit:
                 raise Rejected(f"body.to_org: {mid} is already in {to}")
-            self._need_role(p, signers, officers, to, doc.org)
+            self._officer(p, signers, to, doc.org)
             rec["unit"] = to
             p.delete(b"r/um/" + unit.encode() + b"\0" + mid.encode())
             p.put(b"r/um/" + to.encode() + b"\0" + mid.encode(), b"")
@@ -414,7 +384,7 @@ class Registry:
     def _do_member_key(self, p, doc, body, signers, at_ms) -> None:
         mid, key = body["member"], body["public_key"]
         m = self._member(p, mid, "body.member")
-        self._concerns(doc, m["unit"])
+        self._concerns(doc.org, m["unit"])
         self._governor(p, signers, m["unit"], doc.org)
         if body["action"] == "add":
             if m["status"] not in ACTIVE:
@@ -431,7 +401,7 @@ class Registry:
     def _do_role(self, p, doc, body, signers, at_ms) -> None:
         mid, role, unit = body["member"], body["role"], body["unit"]
         self._open_unit(p, unit, "body.unit")
-        self._concerns(doc, unit)
+        self._concerns(doc.org, unit)
         self._governor(p, signers, unit, doc.org)
         m = self._member(p, mid, "body.member")
         held = self._roles(p, mid)
@@ -453,17 +423,18 @@ class Registry:
 
     def _do_org_unit(self, p, doc, body, signers, at_ms) -> None:
         path = body["path"]
-        self._concerns(doc, path)
+        self._concerns(doc.org, path)
         self._governor(p, signers, path, doc.org)
         key = b"r/u/" + path.encode()
-        parent = _parent(path)
+        parent = parent_path(path)
         if body["action"] == "create":
             if p.get(key) is not None:
                 raise Rejected(f"body.path: unit {path!r} already exists")
             if parent is None:
                 raise Rejected("body.path: a second root unit cannot be created")
             self._open_unit(p, parent, "body.path (parent)")
-            p.put(key, {"path": path, "name": body["name"], "kind": body["kind"], "status": "open"})
+            p.put(key, {"path": path, "name": body["name"], "kind": body["kind"], "status": "open",
+                        "created_at": at_ms})
             p.put(b"r/c/" + parent.encode() + b"\0" + path.encode(), b"")
             return
         self._open_unit(p, path, "body.path")
@@ -478,6 +449,7 @@ class Registry:
                 raise Rejected(f"body.path: unit {path!r} still has member {mid!r}")
         u = self._get(p, key)
         u["status"] = "closed"
+        u["closed_at"] = at_ms
         p.put(key, u)
 
     def _do_node(self, p, doc, body, signers, at_ms) -> None:

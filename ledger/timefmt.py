@@ -47,14 +47,20 @@ _INT = re.compile(r"^[+-]?[0-9]{1,20}$")
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
-@lru_cache(maxsize=64)
 def zone(name: str | None = None) -> ZoneInfo:
-    """The IANA zone `name` (default: ``$MINUTEBOOK_TZ`` or :data:`DEFAULT_ZONE`)."""
-    name = name or default_zone_name()
+    """The IANA zone `name` (default: ``$MINUTEBOOK_TZ`` or :data:`DEFAULT_ZONE`,
+    read at each call)."""
+    return _zone(name or default_zone_name())
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput("tz", f"unknown time zone {name!r} (expected an IANA name such as {DEFAULT_ZONE})") from None
+        shown = name if len(name) <= 64 else name[:61] + "..."
+        raise InvalidInput("tz", f"unknown time zone {shown!r} (expected an IANA name such as {DEFAULT_ZONE})") \
+            from None
 
 
 def default_zone_name() -> str:
@@ -106,8 +112,15 @@ def parse_time(value: object, field: str = "time", *, tz: str | ZoneInfo | None 
 
 
 def _to_datetime(ms: int, tz: str | ZoneInfo | None) -> _dt.datetime:
+    """`ms` in the zone; in UTC where the zone's local time would leave years
+    0001..9999 (within hours of MIN_MS or MAX_MS), so every bounded time formats,
+    and formats alike on every node."""
     zone_info = tz if isinstance(tz, ZoneInfo) else zone(tz)
-    return (_EPOCH + _dt.timedelta(milliseconds=check_time(ms, "time"))).astimezone(zone_info)
+    utc = _EPOCH + _dt.timedelta(milliseconds=check_time(ms, "time"))
+    try:
+        return utc.astimezone(zone_info)
+    except OverflowError:
+        return utc
 
 
 def format_time(ms: int, tz: str | ZoneInfo | None = None, *, seconds: bool = False) -> str:

@@ -12,8 +12,9 @@ are made in one place; answers and errors are shaped in ``node/responses.py``.
 Three concerns wrap every request, in :class:`_Guard`, a plain ASGI
 middleware (outermost of ours, so it sees everything):
 
-1. **Size limit before the body is read**: a ``Content-Length`` over the limit
-   is answered 413 at once; a body without one (chunked) is counted as it
+1. **Size limit before the body is read** (``limits.max_request_bytes``; the
+   batch route has its own, ``limits.max_batch_bytes``): a ``Content-Length``
+   over the limit is answered 413 at once; a body without one (chunked) is counted as it
    streams and cut off at the limit.
 2. **No stack trace ever reaches a client**: an exception nothing else
    handled is logged here with its trace and answered 500 ``{error:
@@ -56,13 +57,15 @@ from .auth import Authenticator, authenticate
 from .config import AccessSettings
 from .responses import MSGPACK, error_response, plain_error, respond
 from .routes import ROUTE_MODULES
+from .routes.documents import BATCH_PATH
 from .traces import ReadTrace
 
 __all__ = ["create_app", "DEFAULT_MAX_REQUEST_BYTES", "MSGPACK"]
 
 log = logging.getLogger("minutebook.api")
 
-DEFAULT_MAX_REQUEST_BYTES = (1 << 20) + (1 << 17)  # node.config's default
+DEFAULT_MAX_REQUEST_BYTES = (1 << 20) + (1 << 17)  # node.config's defaults
+DEFAULT_MAX_BATCH_BYTES = 8 << 20
 
 
 # -- the guard middleware ----------------------------------------------------
@@ -75,9 +78,11 @@ class _BodyTooLarge(Exception):
 class _Guard:
     """Size limit, catch-all error handler and request timing (see module doc)."""
 
-    def __init__(self, app: Callable, *, max_request_bytes: int, observe: Callable[[str, str, int, float], None]):
+    def __init__(self, app: Callable, *, max_request_bytes: int, observe: Callable[[str, str, int, float], None],
+                 limits_by_path: dict[str, int] | None = None):
         self.app = app
         self.max_request_bytes = max_request_bytes
+        self.limits_by_path = limits_by_path or {}  # routes whose bodies may be larger (a batch)
         self.observe = observe
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
@@ -86,7 +91,7 @@ class _Guard:
             return
         started = time.perf_counter()
         state = {"started": False, "status": 500}
-        limit = self.max_request_bytes
+        limit = self.limits_by_path.get(scope.get("path", ""), self.max_request_bytes)
 
         async def send_wrapper(message: dict) -> None:
             if message["type"] == "http.response.start":
@@ -217,11 +222,13 @@ def _with_security(app: FastAPI) -> None:
     app.openapi = openapi
 
 
-def create_app(service: Any, *, max_request_bytes: int | None = None) -> FastAPI:
+def create_app(service: Any, *, max_request_bytes: int | None = None, max_batch_bytes: int | None = None) -> FastAPI:
     """The FastAPI app over `service` (a ``node.service.NodeService``)."""
+    config = getattr(service, "config", None)
     if max_request_bytes is None:
-        config = getattr(service, "config", None)
         max_request_bytes = getattr(config, "max_request_bytes", None) or DEFAULT_MAX_REQUEST_BYTES
+    if max_batch_bytes is None:
+        max_batch_bytes = getattr(config, "max_batch_bytes", None) or DEFAULT_MAX_BATCH_BYTES
     app = FastAPI(
         title="minutebook node API",
         version="1",
@@ -269,6 +276,6 @@ def create_app(service: Any, *, max_request_bytes: int | None = None) -> FastAPI
 
     # Outermost of ours: inside Starlette's ServerErrorMiddleware, outside the
     # exception handlers above, so only what they did not handle reaches it.
-    app.add_middleware(_Guard, max_request_bytes=max_request_bytes,
+    app.add_middleware(_Guard, max_request_bytes=max_request_bytes, limits_by_path={BATCH_PATH: max_batch_bytes},
                        observe=_metrics_observer(getattr(service, "metrics", None)))
     return app

@@ -7,7 +7,11 @@ runtime) wait in an insertion-ordered pool keyed by doc_id, so a document
 submitted twice (to two nodes, or retried) is held once. The leader closes a
 block when the pool holds ``blocks.max_documents`` documents, or
 ``blocks.max_bytes`` of envelopes, or ``blocks.linger_ms`` after the oldest
-pooled document arrived, whichever comes first (``due``).
+pooled document arrived, whichever comes first (``due``). The default linger
+is 0: with no block in flight a document is proposed at once, and what
+arrives while a block is in flight waits for it and goes together in the
+next, so blocks grow with the load by themselves (group commit) and a lone
+document waits for nothing.
 
 One block in flight: ``build`` takes documents out of the pool into the
 in-flight proposal and the producer builds nothing more until a block at that
@@ -64,6 +68,10 @@ class BlockProducer:
 
     def holds(self, doc_id: str) -> bool:
         return doc_id in self.pool or (self.in_flight is not None and doc_id in self.in_flight.doc_ids)
+
+    def held(self) -> int:
+        """Documents admitted and not yet in an applied block: pooled or in flight."""
+        return len(self.pool) + (len(self.in_flight.doc_ids) if self.in_flight is not None else 0)
 
     def add(self, doc_id: str, envelope: bytes, now: float) -> bool:
         """Pool `envelope`; False if this doc_id is already pooled or in flight."""

@@ -36,6 +36,8 @@ from ledger.blocks import Block, block_signing_message
 from ledger.errors import MinutebookError, NotFound
 from ledger.keys import BLOCK_DOMAIN, sign
 
+from node import batch
+
 __all__ = ["Certifier"]
 
 log = logging.getLogger("minutebook.certifier")
@@ -151,13 +153,14 @@ class Certifier:
             return
         if not certified:
             return
-        for doc_id, future in self.waiters.pop(height, []):
-            if future.done():
-                continue
-            try:
-                future.set_result({"doc_id": doc_id, "status": "committed", "receipt": self.ledger.receipt(doc_id)})
-            except MinutebookError as exc:  # rejected on apply
-                future.set_exception(exc)
+        waiting = [(doc_id, future) for doc_id, future in self.waiters.pop(height, []) if not future.done()]
+        receipts = self.ledger.receipts_at(height, sorted({doc_id for doc_id, _ in waiting}))
+        for doc_id, future in waiting:
+            receipt = receipts[doc_id]
+            if isinstance(receipt, MinutebookError):  # rejected on apply
+                future.set_exception(receipt)
+            else:
+                future.set_result(batch.committed(doc_id, receipt))
         if height in self.incomplete:
             voters = self.ledger.voters_at(height)
             self._track(height, voters)

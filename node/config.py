@@ -23,10 +23,13 @@ Example (what `minutebook init` writes)::
     [blocks]
     max_documents = 500                # a block closes at this many documents,
     max_bytes = 4194304                # or this many envelope bytes,
-    linger_ms = 20                     # or this long after its first document
+    linger_ms = 0                      # or this long after its first document (0: at once)
 
     [limits]
     max_request_bytes = 1153434        # HTTP request body limit (1 MiB document + envelope)
+    max_batch_bytes = 8388608          # body limit of POST /v1/documents:batch
+    max_batch_documents = 1000         # envelopes in one batch
+    max_pending_documents = 20000      # admitted, not yet committed: past this, 503 overloaded
 
     [access]                           # who reads what (node/auth.py, node/scopes.py); all optional
     clock_skew_s = 30                  # slack on each end of a request signature's window
@@ -77,7 +80,7 @@ class RaftSettings:
 class BlockSettings:
     max_documents: int = 500
     max_bytes: int = 4 << 20
-    linger_ms: int = 20
+    linger_ms: int = 0
 
     def __post_init__(self) -> None:
         if self.max_documents < 1:
@@ -156,6 +159,10 @@ class NodeConfig:
     raft: RaftSettings = field(default_factory=RaftSettings)
     blocks: BlockSettings = field(default_factory=BlockSettings)
     max_request_bytes: int = (1 << 20) + (1 << 17)
+    max_batch_bytes: int = 8 << 20
+    max_batch_documents: int = 1000
+    # Invariant: documents admitted (202) and not yet in an applied block stay <= this (back-pressure).
+    max_pending_documents: int = 20_000
     access: AccessSettings = field(default_factory=AccessSettings)
     display_zone: str | None = None  # IANA zone the web pages show times in (None: $MINUTEBOOK_TZ or Asia/Ho_Chi_Minh)
     source: Path | None = None  # the file this was read from
@@ -195,6 +202,15 @@ def _section(raw: dict, name: str, cls: type) -> Any:
     return cls(**data)
 
 
+# [limits] setting -> (default, minimum)
+_LIMITS = {
+    "max_request_bytes": ((1 << 20) + (1 << 17), 1 << 20),
+    "max_batch_bytes": (8 << 20, 1 << 20),
+    "max_batch_documents": (1000, 1),
+    "max_pending_documents": (20_000, 1),
+}
+
+
 def load_config(path: str | Path) -> NodeConfig:
     """Read and check a node.toml; relative paths resolve against its folder."""
     path = Path(path)
@@ -232,9 +248,18 @@ def load_config(path: str | Path) -> NodeConfig:
         split_host_port(p["peer_addr"], f"peers.{node_id}.peer_addr")
         peers.append(PeerConfig(node_id=node_id, peer_addr=p["peer_addr"], api_url=str(p.get("api_url", ""))))
     limits = raw.get("limits", {})
-    max_request = limits.get("max_request_bytes", (1 << 20) + (1 << 17)) if isinstance(limits, dict) else None
-    if not isinstance(max_request, int) or max_request < 1 << 20:
-        raise InvalidInput("limits.max_request_bytes", "expected an integer >= 1048576")
+    if not isinstance(limits, dict):
+        raise InvalidInput("limits", "expected a table")
+    for key in limits:
+        if key not in _LIMITS:
+            raise InvalidInput(f"limits.{key}", f"unknown setting (known: {', '.join(sorted(_LIMITS))})")
+
+    def limit(key: str) -> int:
+        default, minimum = _LIMITS[key]
+        value = limits.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            raise InvalidInput(f"limits.{key}", f"expected an integer >= {minimum}, got {value!r}")
+        return value
     display_zone = raw.get("display_zone")
     if display_zone is not None:
         if not isinstance(display_zone, str):
@@ -254,7 +279,10 @@ def load_config(path: str | Path) -> NodeConfig:
         peers=tuple(peers),
         raft=_section(raw, "raft", RaftSettings),
         blocks=_section(raw, "blocks", BlockSettings),
-        max_request_bytes=max_request,
+        max_request_bytes=limit("max_request_bytes"),
+        max_batch_bytes=limit("max_batch_bytes"),
+        max_batch_documents=limit("max_batch_documents"),
+        max_pending_documents=limit("max_pending_documents"),
         access=_access_section(raw, base),
         display_zone=display_zone,
         source=path,
@@ -297,7 +325,9 @@ def dump_config(cfg: NodeConfig, relative_to: Path | None = None) -> str:
         lines.append("")
     if cfg.display_zone is not None:
         lines[6:6] = [f"display_zone = {_toml_str(cfg.display_zone)}"]
-    lines += ["[limits]", f"max_request_bytes = {cfg.max_request_bytes}", ""]
+    lines.append("[limits]")
+    lines += [f"{key} = {getattr(cfg, key)}" for key in _LIMITS]
+    lines.append("")
     if cfg.access != AccessSettings():
         default = AccessSettings()
         lines.append("[access]")

@@ -5,6 +5,7 @@ The tree::
     MinutebookError (ledger/errors.py)
     └── NodeError                         500
         ├── NoLeader(retry_after)         503  no leader known yet; Retry-After seconds
+        ├── Overloaded(retry_after)       503  too much admitted and not yet committed; Retry-After
         ├── SubmitTimeout(doc_id)         504  not committed and certified in time
         ├── ForwardFailed(leader, reason) 502  the leader could not be reached
         ├── Unauthenticated(route)        401  a content route was asked without a signature or session
@@ -23,6 +24,7 @@ from ledger.errors import MinutebookError
 __all__ = [
     "NodeError",
     "NoLeader",
+    "Overloaded",
     "SubmitTimeout",
     "ForwardFailed",
     "Unauthenticated",
@@ -45,6 +47,18 @@ class NoLeader(NodeError):
     def __init__(self, retry_after: float = 1.0, message: str = "no leader is known yet; retry shortly") -> None:
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class Overloaded(NodeError):
+    """Back-pressure: the leader holds as many admitted, uncommitted documents as it may
+    (``limits.max_pending_documents``); nothing was admitted. Retry after `retry_after` s."""
+
+    http_status = 503
+    code = "overloaded"
+
+    def __init__(self, retry_after: float = 1.0, message: str | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message or "the node holds as many uncommitted documents as it may; retry shortly")
 
 
 class SubmitTimeout(NodeError):

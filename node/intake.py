@@ -21,6 +21,12 @@ journal is submitted again through the normal path (to the pool if this node
 leads, else forwarded to the leader), until the ledger holds it or refuses it
 for good (the registry may have changed meanwhile: the refusal is logged).
 
+What the journal holds is exactly what this node answered 202 for and has
+not yet seen applied: ``/v1/status`` (``uncommitted``) and the metrics show
+how many and how long the oldest has waited (``oldest_age``; an entry found on
+start counts from the start), and the runtime bounds it (back-pressure,
+``limits.max_pending_documents``).
+
 Keys: ``j/<doc_id, 32 raw bytes>`` -> the canonical envelope bytes.
 """
 
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import time
 from typing import Iterable
 
 from ledger.store import LevelDBStore
@@ -40,7 +47,9 @@ _PREFIX = b"j/"
 class IntakeJournal:
     def __init__(self, path: str) -> None:
         self.store = LevelDBStore(path)
-        self._ids: set[str] = {key[len(_PREFIX):].hex() for key, _ in self.store.scan(_PREFIX)}
+        started = time.monotonic()
+        # doc_id -> when it was journaled (monotonic seconds), oldest first
+        self._ids: dict[str, float] = {key[len(_PREFIX):].hex(): started for key, _ in self.store.scan(_PREFIX)}
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake")
         self._queue: list[tuple[str, bytes, asyncio.Future]] = []
         self._flushing = False
@@ -50,6 +59,12 @@ class IntakeJournal:
 
     def __contains__(self, doc_id: str) -> bool:
         return doc_id in self._ids
+
+    def oldest_age(self, now: float | None = None) -> float:
+        """Seconds the oldest entry has been journaled (0 when empty)."""
+        for added in self._ids.values():
+            return max(0.0, (time.monotonic() if now is None else now) - added)
+        return 0.0
 
     def items(self) -> list[tuple[str, bytes]]:
         """Every journaled ``(doc_id, envelope)``, in doc_id order."""
@@ -80,8 +95,9 @@ class IntakeJournal:
                         if not future.done():
                             future.set_exception(exc)
                     continue
+                now = time.monotonic()
                 for doc_id, _, future in batch:
-                    self._ids.add(doc_id)
+                    self._ids.setdefault(doc_id, now)
                     if not future.done():
                         future.set_result(None)
         finally:
@@ -92,7 +108,8 @@ class IntakeJournal:
         gone = [d for d in doc_ids if d is not None and d in self._ids]
         if not gone:
             return
-        self._ids.difference_update(gone)
+        for doc_id in gone:
+            self._ids.pop(doc_id, None)
         self._executor.submit(self.store.write, {_PREFIX + bytes.fromhex(d): None for d in gone})
 
     def close(self) -> None:

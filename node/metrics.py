@@ -10,6 +10,9 @@ series mixing, which the global ``prometheus_client.REGISTRY`` would do.
   (``raft_term``, ``raft_commit_index``, ``applied_height``), counters it bumps
   (``leader_changes_total``, ``blocks_applied_total``, ``stale_proposals_total``,
   ``documents_total{status}`` with status ``accepted``/``rejected``).
+- ``uncommitted_documents`` and ``uncommitted_oldest_seconds``: what this
+  node answered 202 for and has not yet seen applied (its intake journal),
+  bounded by ``limits.max_pending_documents``.
 - ``fsync_seconds{what}``: time spent in the fsynced writes Raft waits on
   (``raft_save`` around ``LevelDBLogStorage.save``, ``ledger_block`` around
   ``Ledger.apply_block``).
@@ -75,6 +78,11 @@ class Metrics:
                                         ["kind"], registry=r)
         self.pending_documents = Gauge("minutebook_pending_documents", "documents in the leader's pending pool",
                                        registry=r)
+        self.uncommitted_documents = Gauge(
+            "minutebook_uncommitted_documents",
+            "documents this node answered 202 for and has not yet seen in an applied block", registry=r)
+        self.uncommitted_oldest_seconds = Gauge(
+            "minutebook_uncommitted_oldest_seconds", "how long the oldest of those has waited", registry=r)
         self.fsync_seconds = Histogram("minutebook_fsync_seconds", "time in fsynced writes", ["what"],
                                        buckets=_LATENCY_BUCKETS, registry=r)
         self.api_request_seconds = Histogram("minutebook_api_request_seconds", "HTTP API request time by route",

@@ -3,28 +3,41 @@
 Theory of operation
 -------------------
 ``NodeRuntime`` is the ``NodeService`` of node/service.py. Everything runs on
-one asyncio loop; the only other thread is ``_disk``, a single worker that
-runs ``LevelDBLogStorage.save`` (the fsync Raft waits on) so the loop keeps
-serving HTTP and reading frames meanwhile. Tasks:
+one asyncio loop except four single-thread workers: ``_raft_disk`` runs
+``LevelDBLogStorage.save`` (the fsync Raft waits on) and log compaction, in
+order; ``_disk`` runs ``Ledger.apply_block`` and signature writes, in order;
+the admission and intake workers are below. So the loop keeps serving HTTP
+and reading frames during fsyncs and block applies. Tasks:
 
 - **ticker**: ``raft.tick()`` every ``raft.tick_ms``.
 - **ready loop** (the only caller of ``ready``/``advance``), in the order
   STYLE.md draws and Raft Figure 2 demands::
 
       rd = raft.ready()
-      save(rd.hard_state, rd.entries, rd.snapshot)   # ONE fsynced batch, on _disk
+      save(rd.hard_state, rd.entries, rd.snapshot)   # ONE fsynced batch, on _raft_disk
       transport.send(rd.messages)                    # only after the save returned
-      apply(rd.committed_entries)                    # Ledger.apply_block, in order
+      apply(rd.committed_entries)                    # handed to the applier, in order
       raft.advance(rd)
 
   Inputs (frames, ticks, proposals) only mutate the RawNode and wake the
   loop; they never send. A crash at any instant therefore loses nothing a
   peer or a client was told about.
+- **applier**: applies committed entries in order (``Ledger.apply_block`` on
+  ``_disk``), apart from the ready loop, as etcd's raft allows: applying a
+  500-document block takes tens of milliseconds of CPU, seconds on a
+  saturated machine, and a ready loop that waited for it sent no heartbeats
+  meanwhile -- followers then elected a new leader under load. The ready loop
+  waits for the applier only before advancing past a conf change (Raft must
+  see it applied) and before installing a snapshot. What the runtime acts on
+  (``_applied_index``: proposing, reads, compaction, restart) is what the
+  applier has applied, never what Raft has handed out.
 - **producer**: on the leader, builds blocks from the pending pool
   (node/block_producer.py) once everything committed is applied, and
   reconciles Raft's membership with the registry (node/membership.py).
 - **sync**: once a second, asks peers for missing block signatures
   (node/certifier.py) and refreshes gauges.
+- **admission** (node/admission.py): a leader checks submissions on a worker
+  thread, grouped, so checks never hold the loop;
 - **intake** (node/intake.py): a leader journals (fsync, group commit) each
   submission it admits before answering 202; what is still journaled is
   submitted again when the node starts or stops leading.
@@ -63,21 +76,23 @@ from consensus import ConfChange, Entry, EntryType, RawNode, Role, decode_messag
 from consensus import Config as RaftConfig
 from consensus.errors import ConsensusError
 from ledger.blocks import Block, BlockProposal, BlockSignature, Header
-from ledger.documents import Envelope
+from ledger.documents import Envelope, salvage_doc_id
 from ledger.errors import AlreadyCommitted, CorruptionError, InvalidInput, MinutebookError
 from ledger.genesis import Genesis
 from ledger.keys import read_key_file
 from ledger.ledger import Ledger
 from ledger.registry import Registry
-from ledger.sealing import split_submission
+from ledger.sealing import envelope_of, split_submission
 from ledger.store import LevelDBStore
 
+from node import batch
+from node.admission import Admission
 from node.block_producer import BlockProducer
 from node.catchup import CatchUp, SnapshotTarget, parse_snapshot_data, snapshot_data
 from node.certifier import Certifier
 from node.config import NodeConfig
-from node.errors import NodeError, NoLeader, SubmitTimeout
-from node.forwarding import Forwarder, LeaderAnswered
+from node.errors import NodeError, NoLeader, Overloaded, SubmitTimeout
+from node.forwarding import Forwarder, LeaderAnswered, frame_error
 from node.intake import IntakeJournal
 from node.membership import desired_conf, next_change, peer_map
 from node.metrics import Metrics
@@ -87,6 +102,11 @@ from node.transport import PeerTransport
 __all__ = ["NodeRuntime"]
 
 log = logging.getLogger("minutebook.runtime")
+
+
+def _doc_id_of(item: Any) -> str | None:
+    """The document id inside submitted bytes (an envelope or a submission), if they hold one."""
+    return salvage_doc_id(envelope_of(item)) if isinstance(item, bytes) else None
 
 
 class NodeRuntime:
@@ -126,15 +146,19 @@ class NodeRuntime:
             max_bytes_per_msg=config.blocks.max_bytes, applied=applied,
             max_committed_bytes_per_ready=max(64 << 20, 4 * config.blocks.max_bytes)), self.log_storage)
         self._config_peers = {p.node_id: p.peer_addr for p in config.peers}
-        api_urls = {p.node_id: p.api_url for p in config.peers if p.api_url}
-        self.forwarder = Forwarder(api_urls)
+        self.forwarder = Forwarder(self._send_link, max_documents=config.max_batch_documents,
+                                   max_bytes=config.max_batch_bytes)
         self.transport: PeerTransport | None = None
         self.producer = BlockProducer(self.node_id, config.blocks, self._is_accepted)
         self.intake = IntakeJournal(str(config.data_dir / "intake"))
+        self.admission = Admission(self.ledger.check_submission, thread_name=f"admission-{self.node_id}")
         self._disk = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"disk-{self.node_id}")
+        self._raft_disk = concurrent.futures.ThreadPoolExecutor(max_workers=1,
+                                                                thread_name_prefix=f"raft-disk-{self.node_id}")
         self.certifier = Certifier(self.node_id, self.seed, self.ledger, self.metrics, self._broadcast, self._send,
                                    executor=self._disk)
-        self.catchup = CatchUp(self.ledger, self.metrics, self._send, self._catchup_peers, self._apply_fetched)
+        self.catchup = CatchUp(self.ledger, self.metrics, self._send, self._catchup_peers, self._apply_fetched,
+                               executor=self._disk)
         target = parse_snapshot_data(snapshot.data)
         if target is not None and target.height > self.ledger.height:
             self.catchup.target = target
@@ -147,18 +171,27 @@ class NodeRuntime:
         self._role = Role.FOLLOWER
         self._wake_ready: asyncio.Event | None = None
         self._wake_producer: asyncio.Event | None = None
+        self._wake_apply: asyncio.Event | None = None
+        self._apply_lock: asyncio.Lock | None = None  # one drain of _apply_queue at a time
+        self._leader_event: asyncio.Event | None = None  # set (and replaced) when the leader changes
+        self._event_leader: str | None = None
         self._tasks: list[asyncio.Task] = []
         self._running = False
         self._failed: BaseException | None = None
         self._last_reconcile = 0.0
+        self._admitting = 0  # submissions checked and being journaled right now (counted against the bound)
         self.stopped: asyncio.Event | None = None
 
     # ================================================================ lifecycle
 
     async def start(self) -> None:
         self._running = True
+        self._loop = asyncio.get_running_loop()
         self._wake_ready = asyncio.Event()
         self._wake_producer = asyncio.Event()
+        self._wake_apply = asyncio.Event()
+        self._apply_lock = asyncio.Lock()
+        self._leader_event = asyncio.Event()
         self.stopped = asyncio.Event()
         self.transport = PeerTransport(
             self.node_id, self.seed, self.config.peer_listen,
@@ -168,7 +201,7 @@ class NodeRuntime:
         await self.transport.start()
         self.certifier.resign_missing(range(max(1, self.ledger.height - 256), self.ledger.height + 1))
         self._update_gauges()
-        for coro, name in ((self._ticker(), "ticker"), (self._ready_loop(), "ready"),
+        for coro, name in ((self._ticker(), "ticker"), (self._ready_loop(), "ready"), (self._applier(), "apply"),
                            (self._producer_loop(), "producer"), (self._sync_loop(), "sync")):
             self._tasks.append(asyncio.get_running_loop().create_task(self._guard(coro, name), name=name))
         if self.catchup.target is not None:
@@ -199,8 +232,10 @@ class NodeRuntime:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.transport is not None:
             await self.transport.stop()
-        await self.forwarder.close()
+        self.forwarder.close()
         self._disk.shutdown(wait=True)
+        self._raft_disk.shutdown(wait=True)
+        self.admission.close()
         for waiters in self._doc_waiters.values():
             for future in waiters:
                 if not future.done():
@@ -216,33 +251,198 @@ class NodeRuntime:
     async def submit(self, envelope: bytes, *, wait: bool, timeout: float = 30.0) -> dict[str, Any]:
         if self._role is not Role.LEADER:
             return await self._submit_via_leader(envelope, wait=wait, timeout=timeout)
-        checked = self.ledger.check_submission(envelope)  # typed errors; AlreadyCommitted with the receipt
-        doc_id = checked.doc_id
-        await self.intake.add(doc_id, envelope)  # durable before anyone hears "pending"
+        self._check_room(1)
+        self._admitting += 1
+        try:
+            [checked] = await self.admission.check([envelope])
+            if isinstance(checked, MinutebookError):  # typed errors; AlreadyCommitted with the receipt
+                raise checked
+            doc_id = checked.doc_id
+            await self.intake.add(doc_id, envelope)  # durable before anyone hears "pending"
+        finally:
+            self._admitting -= 1
         if self._role is not Role.LEADER:  # deposed while journaling: the new leader takes it
             return await self.submit(envelope, wait=wait, timeout=timeout)
-        self.producer.add(doc_id, envelope, time.monotonic())
-        self.metrics.submissions_total.labels("admitted").inc()
-        self._wake_producer.set()
+        self._pool([(doc_id, envelope)])
         if not wait:
-            return {"doc_id": doc_id, "status": "pending"}
+            return batch.pending(doc_id)
         return await self._until_certified(doc_id, timeout)
 
+    async def submit_batch(self, envelopes: list[bytes], *, wait: bool, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Admit (or forward) many envelopes; one result per envelope, in order (node/batch.py).
+        Raises only what concerns the whole batch: NoLeader, Overloaded, ForwardFailed."""
+        if self._role is not Role.LEADER:
+            return await self._submit_batch_via_leader(envelopes, wait=wait, timeout=timeout)
+        results = await self._admit_batch(envelopes)
+        if wait:
+            await self._wait_results(results, timeout)
+        return results
+
+    async def _admit_batch(self, envelopes: list[bytes]) -> list[dict[str, Any]]:
+        """The leader's admission of a batch (its own, or a follower's forwarded frame): check
+        each, journal the good ones with one fsync, pool them; ``pending`` results for those.
+        Raises NoLeader (not leading) and Overloaded (no room, nothing admitted)."""
+        if self._role is not Role.LEADER:
+            raise NoLeader(retry_after=0.5, message=f"{self.node_id} is not the leader")
+        self._check_room(len(envelopes))
+        results: list[dict[str, Any] | None] = [None] * len(envelopes)
+        admitted: list[tuple[int, str, bytes]] = []
+        self._admitting += len(envelopes)
+        try:
+            for i, (data, checked) in enumerate(zip(envelopes, await self.admission.check(envelopes))):
+                if isinstance(checked, MinutebookError):
+                    results[i] = batch.failed(_doc_id_of(data), checked)
+                else:
+                    admitted.append((i, checked.doc_id, data))
+            await asyncio.gather(*(self.intake.add(doc_id, data) for _, doc_id, data in admitted))
+        finally:
+            self._admitting -= len(envelopes)
+        items = [(doc_id, data) for _, doc_id, data in admitted]
+        if self._role is Role.LEADER:
+            self._pool(items)
+        elif items:  # deposed while journaling: journaled, so ours to hand to the new leader
+            self._spawn(self._resubmit(items), "hand-over")
+        for i, doc_id, _ in admitted:
+            results[i] = batch.pending(doc_id)
+        return results  # type: ignore[return-value]
+
+    def _uncommitted(self) -> int:
+        """Documents this node answered (or is answering) 202 for and has not seen applied."""
+        return len(self.intake) + self._admitting
+
+    def _check_room(self, count: int) -> None:
+        """Back-pressure: refuse (503 overloaded, nothing admitted) what would take the documents
+        admitted but not yet committed past ``limits.max_pending_documents``."""
+        held = self._uncommitted()
+        if held + count > self.config.max_pending_documents:
+            self.metrics.submissions_total.labels("overloaded").inc(count)
+            raise Overloaded(retry_after=1.0, message=(
+                f"{held} documents are admitted and not yet committed (at most {self.config.max_pending_documents}"
+                f"); retry shortly"))
+
+    def _pool(self, items: list[tuple[str, bytes]]) -> None:
+        now = time.monotonic()
+        for doc_id, envelope in items:
+            self.producer.add(doc_id, envelope, now)
+        self.metrics.submissions_total.labels("admitted").inc(len(items))
+        self._wake_producer.set()
+
     async def _submit_via_leader(self, envelope: bytes, *, wait: bool, timeout: float) -> dict[str, Any]:
-        """A follower forwards to the leader. With `wait`, it forwards without waiting and waits
-        here instead: this node applies the block and gathers its certificate itself, so the
-        answer does not hang on the leader staying leader (or staying in the cluster) meanwhile."""
+        """A follower forwards to the leader (node/forwarding.py). With `wait`, it forwards
+        without waiting and waits here instead: this node applies the block and gathers its
+        certificate itself, so the answer does not hang on the leader staying leader (or staying
+        in the cluster) meanwhile."""
+        leader = self._leader_or_raise()
+        self.metrics.submissions_total.labels("forwarded").inc()
+        if not wait:
+            return self._forwarded_one(leader, (await self.forwarder.forward(leader, [envelope]))[0])
+        # garbage gets its typed error here, as at the leader; a submission's envelope is inside it
+        doc_id = Envelope.from_bytes(split_submission(envelope)[0]).doc_id
+
+        async def forward() -> None:
+            self._forwarded_one(leader, (await self.forwarder.forward(leader, [envelope]))[0])
+
+        return await self._until_certified(doc_id, timeout, first=forward)
+
+    @staticmethod
+    def _forwarded_one(leader: str, result: dict[str, Any]) -> dict[str, Any]:
+        """A forwarded single submission's result as the single route answers it: pending as
+        is; already committed as AlreadyCommitted (409 with the receipt); a refusal as the
+        leader's own error (LeaderAnswered: its status and body, unchanged)."""
+        status = result.get("status")
+        if status in (batch.PENDING, batch.COMMITTED):
+            return result
+        if status == batch.ALREADY_COMMITTED:
+            raise AlreadyCommitted(result["doc_id"], result.get("receipt"))
+        body = {k: v for k, v in result.items() if k not in ("status", "http_status", "doc_id")}
+        if body.get("error") == "timeout":
+            body["doc_id"] = result.get("doc_id")
+        raise LeaderAnswered(leader, result.get("http_status", 502), body)
+
+    async def _submit_batch_via_leader(self, envelopes: list[bytes], *, wait: bool,
+                                       timeout: float) -> list[dict[str, Any]]:
+        """A follower forwards a batch to the leader; with `wait` it waits here, as for one document."""
+        leader = self._leader_or_raise()
+        self.metrics.submissions_total.labels("forwarded").inc(len(envelopes))
+        if not wait:
+            return await self.forwarder.forward(leader, envelopes)
+        loop = asyncio.get_running_loop()
+        futures: dict[str, asyncio.Future] = {}
+        for data in envelopes:  # registered before forwarding, so no block slips past
+            doc_id = _doc_id_of(data)
+            if doc_id is not None and doc_id not in futures:
+                futures[doc_id] = self._add_waiter(doc_id, loop)
+        try:
+            results = await self.forwarder.forward(leader, envelopes)
+            await self._wait_results(results, timeout, futures)
+            return results
+        finally:
+            for doc_id, future in futures.items():
+                self._drop_waiter(doc_id, future)
+
+    async def _serve_forwarded(self, peer: str, frame: dict) -> None:
+        """A follower's ``submit`` frame: admit it as a batch, answer ``submitted`` (forwarding.py)."""
+        frame_id, envelopes = frame.get("id"), frame.get("envelopes")
+        if type(frame_id) is not int or not isinstance(envelopes, list) or not envelopes or \
+                len(envelopes) > self.config.max_batch_documents or not all(isinstance(e, bytes) for e in envelopes):
+            self.metrics.bad_frames_total.labels("submit").inc()
+            return
+        self.metrics.submissions_total.labels("forwarded_in").inc(len(envelopes))
+        try:
+            reply = {"kind": "submitted", "id": frame_id, "results": await self._admit_batch(envelopes)}
+        except NodeError as exc:
+            reply = {"kind": "submitted", "id": frame_id, "error": frame_error(exc)}
+        self._send(peer, reply)
+
+    def _leader_or_raise(self) -> str:
         leader = self._leader
         if leader is None or leader == self.node_id:
             self.metrics.submissions_total.labels("no_leader").inc()
             raise NoLeader(retry_after=1.0)
-        self.metrics.submissions_total.labels("forwarded").inc()
-        if not wait:
-            return await self.forwarder.forward(leader, envelope, wait=False, timeout=timeout)
-        # garbage gets its typed error here, as at the leader; a submission's envelope is inside it
-        doc_id = Envelope.from_bytes(split_submission(envelope)[0]).doc_id
-        return await self._until_certified(
-            doc_id, timeout, first=lambda: self.forwarder.forward(leader, envelope, wait=False, timeout=timeout))
+        return leader
+
+    def _add_waiter(self, doc_id: str, loop: asyncio.AbstractEventLoop) -> asyncio.Future:
+        future = loop.create_future()
+        self._doc_waiters.setdefault(doc_id, []).append(future)
+        return future
+
+    def _drop_waiter(self, doc_id: str, future: asyncio.Future) -> None:
+        waiters = self._doc_waiters.get(doc_id)
+        if waiters and future in waiters:
+            waiters.remove(future)
+            if not waiters:
+                del self._doc_waiters[doc_id]
+
+    async def _wait_results(self, results: list[dict[str, Any]], timeout: float,
+                            futures: dict[str, asyncio.Future] | None = None) -> None:
+        """Turn every ``pending`` result into ``committed`` (with its receipt) once its block is
+        applied here and certified, or into a ``timeout`` / ``rejected`` error; in place."""
+        loop = asyncio.get_running_loop()
+        own = futures is None
+        futures = {} if futures is None else futures
+        try:
+            for result in results:
+                if result["status"] == batch.PENDING and result["doc_id"] not in futures:
+                    futures[result["doc_id"]] = self._add_waiter(result["doc_id"], loop)
+            waiting = {futures[r["doc_id"]] for r in results if r["status"] == batch.PENDING}
+            if waiting:
+                await asyncio.wait(waiting, timeout=timeout)
+            for i, result in enumerate(results):
+                if result["status"] != batch.PENDING:
+                    continue
+                doc_id = result["doc_id"]
+                future = futures[doc_id]
+                if not future.done():
+                    results[i] = batch.failed(doc_id, SubmitTimeout(doc_id))
+                elif future.exception() is not None:
+                    exc = future.exception()
+                    results[i] = batch.failed(doc_id, exc if isinstance(exc, MinutebookError) else SubmitTimeout(doc_id))
+                else:
+                    results[i] = future.result()
+        finally:
+            if own:
+                for doc_id, future in futures.items():
+                    self._drop_waiter(doc_id, future)
 
     async def _until_certified(self, doc_id: str, timeout: float,
                                first: Callable[[], Any] | None = None) -> dict[str, Any]:
@@ -250,8 +450,7 @@ class NodeRuntime:
         The waiter is registered before `first` (the forward) runs, so no block slips past it."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        future = loop.create_future()
-        self._doc_waiters.setdefault(doc_id, []).append(future)
+        future = self._add_waiter(doc_id, loop)
         try:
             if first is not None:
                 await first()
@@ -259,11 +458,7 @@ class NodeRuntime:
         except asyncio.TimeoutError:
             raise SubmitTimeout(doc_id) from None
         finally:
-            waiters = self._doc_waiters.get(doc_id)
-            if waiters and future in waiters:
-                waiters.remove(future)
-                if not waiters:
-                    del self._doc_waiters[doc_id]
+            self._drop_waiter(doc_id, future)
 
     def status(self) -> dict[str, Any]:
         st = self.raft.status()
@@ -283,7 +478,10 @@ class NodeRuntime:
             "learner": self.node_id in st.conf_state.learners,
             "voters": list(st.conf_state.voters), "learners": list(st.conf_state.learners),
             "commit_index": st.commit, "applied_index": self._applied_index, "height": self.ledger.height,
-            "catching_up": self.catchup.target is not None, "pending": len(self.producer.pool), "peers": peers,
+            "catching_up": self.catchup.target is not None, "pending": len(self.producer.pool),
+            "uncommitted": {"documents": self._uncommitted(), "oldest_ms": int(self.intake.oldest_age(now) * 1000),
+                            "limit": self.config.max_pending_documents},
+            "peers": peers,
         }
 
     async def read_barrier(self, timeout: float = 5.0) -> None:
@@ -320,12 +518,13 @@ class NodeRuntime:
         while self._running:
             await self._wake_ready.wait()
             self._wake_ready.clear()
-            await self._drain_apply_queue()  # entries held back during a catch-up that has ended
             while self._running and self.raft.has_ready():
                 rd = self.raft.ready()
+                if rd.snapshot is not None:
+                    await self._drain_apply_queue()  # nothing applies while a snapshot is installed
                 if rd.snapshot is not None or rd.entries or rd.hard_state is not None:
                     started = time.perf_counter()
-                    await loop.run_in_executor(self._disk, self.log_storage.save, rd.hard_state, rd.entries,
+                    await loop.run_in_executor(self._raft_disk, self.log_storage.save, rd.hard_state, rd.entries,
                                                rd.snapshot)
                     self.metrics.fsync_seconds.labels("raft_save").observe(time.perf_counter() - started)
                 if rd.snapshot is not None:
@@ -336,13 +535,27 @@ class NodeRuntime:
                         self._send_raft(msg, live)
                 if rd.soft_state is not None:
                     self._on_soft_state(rd.soft_state.leader, rd.soft_state.role)
-                self._apply_queue.extend(rd.committed_entries)
-                await self._drain_apply_queue()
+                if rd.committed_entries:
+                    self._apply_queue.extend(rd.committed_entries)
+                    if any(e.type is EntryType.CONF_CHANGE for e in rd.committed_entries):
+                        # Raft must not advance past a conf change it has not seen applied
+                        # (campaigning, the next conf change); such entries are rare: wait for them.
+                        await self._drain_apply_queue()
+                    else:
+                        self._wake_apply.set()
                 self._read_states.extend((rs.index, rs.context) for rs in rd.read_states)
                 self._serve_reads()
                 self.raft.advance(rd)
                 self._update_gauges()
                 await asyncio.sleep(0)  # let frames and requests in between Readies
+
+    async def _applier(self) -> None:
+        """Applies committed entries in order, apart from the Ready loop, so a block being applied
+        (seconds, on a busy machine) never holds up persisting, heartbeats and replies."""
+        while self._running:
+            await self._wake_apply.wait()
+            self._wake_apply.clear()
+            await self._drain_apply_queue()
 
     def _send_raft(self, msg: Any, live: set[str]) -> None:
         """Send one Raft message; to a peer whose link is down, drop it and tell Raft (it probes again later).
@@ -367,6 +580,11 @@ class NodeRuntime:
             self.metrics.leader_changes_total.inc()
         self._leader, self._role = leader, role
         self.metrics.is_leader.set(1 if role is Role.LEADER else 0)
+        self.forwarder.leader_changed(leader, self.node_id)
+        if leader != self._event_leader:  # wake whoever waits for the next leader (hand-overs)
+            self._event_leader = leader
+            changed, self._leader_event = self._leader_event, asyncio.Event()
+            changed.set()
         if was_leader and role is not Role.LEADER:
             now = time.monotonic()
             self.producer.on_term_end(now)
@@ -383,52 +601,67 @@ class NodeRuntime:
         task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
 
     async def _resubmit(self, items: list[tuple[str, bytes]]) -> None:
-        """Submit `items` (journaled, or pooled when we stopped leading) through the normal path
-        until the ledger holds or refuses each: to our pool if we lead, else to the leader."""
+        """Submit `items` (journaled, or pooled when we stopped leading) through the normal path,
+        in batches, until the ledger holds or refuses each: to our pool if we lead, else to the
+        leader. An entry stays journaled until its block applies here. Between rounds it waits
+        for the next leader change (or a back-off), so a hand-over goes out as soon as a new
+        leader is known."""
         pending = list(items)
         delay = 0.2
+        size = self.config.max_batch_documents
         while pending and self._running:
             retry = []
-            for doc_id, envelope in pending:
-                if self._is_accepted(doc_id):
-                    self.intake.remove([doc_id])
+            for first in range(0, len(pending), size):
+                chunk = []
+                for doc_id, envelope in pending[first:first + size]:
+                    if self._is_accepted(doc_id):
+                        self.intake.remove([doc_id])
+                    else:
+                        chunk.append((doc_id, envelope))
+                if not chunk:
                     continue
                 try:
-                    await self.submit(envelope, wait=False)
-                except AlreadyCommitted:
-                    self.intake.remove([doc_id])
-                except LeaderAnswered as exc:
-                    if exc.http_status >= 500:
-                        retry.append((doc_id, envelope))
+                    results = await self.submit_batch([envelope for _, envelope in chunk], wait=False)
+                except NodeError:  # no leader yet, overloaded, leader unreachable: later
+                    retry.extend(chunk)
+                    continue
+                for (doc_id, envelope), result in zip(chunk, results):
+                    status = result["status"]
+                    if status in (batch.PENDING, batch.COMMITTED):
                         continue
-                    if exc.http_status != 409:  # 409: already committed, which is what we wanted
-                        log.warning("journaled %s refused by leader %s: %s", doc_id, exc.leader, exc)
-                    self.intake.remove([doc_id])
-                except NodeError:  # no leader yet, leader unreachable, timed out: later
-                    retry.append((doc_id, envelope))
-                except MinutebookError as exc:  # the registry moved on; it can never be admitted now
-                    log.warning("journaled %s can no longer be admitted: %s", doc_id, exc)
-                    self.intake.remove([doc_id])
+                    if status == batch.ALREADY_COMMITTED:
+                        self.intake.remove([doc_id])
+                    elif result.get("http_status", 500) >= 500:
+                        retry.append((doc_id, envelope))
+                    else:  # the registry moved on; it can never be admitted now
+                        log.warning("journaled %s can no longer be admitted: %s", doc_id, result.get("message"))
+                        self.intake.remove([doc_id])
             pending = retry
             if pending:
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                changed = self._leader_event
+                try:
+                    await asyncio.wait_for(changed.wait(), delay)
+                except asyncio.TimeoutError:
+                    pass
+                delay = min(delay * 2, 2.0)
 
     # ================================================================ applying
 
     async def _drain_apply_queue(self) -> None:
-        queue = self._apply_queue
-        done = 0
-        for entry in list(queue):
-            if self.catchup.active:
-                break
-            await self._apply_entry(entry)
-            done += 1
-        del queue[:done]
-        if done:
-            self._serve_reads()
-            self._maybe_compact()
-            self._wake_producer.set()
+        """Apply what is queued, in order (one drain at a time); stops while a catch-up runs."""
+        async with self._apply_lock:
+            queue = self._apply_queue
+            done = 0
+            for entry in list(queue):
+                if self.catchup.active:
+                    break
+                await self._apply_entry(entry)
+                done += 1
+            del queue[:done]
+            if done:
+                self._serve_reads()
+                await self._maybe_compact()
+                self._wake_producer.set()
 
     async def _apply_entry(self, entry: Entry) -> None:
         index = entry.index
@@ -439,7 +672,8 @@ class NodeRuntime:
             conf = self.raft.apply_conf_change(cc)
             log.info("%s applied conf change %s %s -> %s", self.node_id, cc.type.name, cc.node_id, conf)
             if index > self.log_storage.snapshot().metadata.index:  # make the new ConfState durable
-                self.log_storage.create_snapshot(index, conf, self._snapshot_data(index))
+                await asyncio.get_running_loop().run_in_executor(
+                    self._raft_disk, self.log_storage.create_snapshot, index, conf, self._snapshot_data(index))
             self.ledger.note_raft_applied(index)
         elif entry.data:
             try:
@@ -465,16 +699,18 @@ class NodeRuntime:
         self._applied_index = index
 
     def _apply_fetched(self, proposal: BlockProposal, certificate: list[BlockSignature],
-                       vouch: Callable[[Header], None]) -> None:
-        """Catch-up: apply a block fetched from a peer if `vouch` (catchup.py's certificate
-        check) accepts the header it makes, and store its certificate."""
-        block = self.ledger.apply_block(proposal, vouch=vouch)
-        for signature in certificate:
-            try:
-                self.ledger.add_block_signature(block.header.height, signature.node, signature.sig)
-            except MinutebookError:
-                pass
-        self._after_block(block)
+                       vouch: Callable[[Header], None], certified: tuple[Header, list] | None = None) -> None:
+        """Catch-up, on the disk thread: apply a block fetched from a peer if `vouch` (catchup.py's
+        certificate check) accepts the header it makes, store its certificate (in the block's own
+        batch on the fast path, `certified`), then hand the block to the loop."""
+        block = self.ledger.apply_block(proposal, vouch=vouch, certified=certified)
+        if certified is None:
+            for signature in certificate:
+                try:
+                    self.ledger.add_block_signature(block.header.height, signature.node, signature.sig)
+                except MinutebookError:
+                    pass
+        self._loop.call_soon_threadsafe(self._after_block, block)
 
     def _after_block(self, block: Block) -> None:
         height = block.header.height
@@ -498,18 +734,23 @@ class NodeRuntime:
     def _snapshot_data(self, raft_index: int) -> bytes:
         return snapshot_data(self.ledger.height, self.ledger.head_hash, raft_index)
 
-    def _maybe_compact(self) -> None:
+    async def _maybe_compact(self) -> None:
         every = self.config.raft.snapshot_every
         applied = self._applied_index
         snap_index = self.log_storage.snapshot().metadata.index
         if applied - snap_index < every or self.catchup.target is not None:
             return
         conf = self.raft.status().conf_state
-        self.log_storage.create_snapshot(applied, conf, self._snapshot_data(applied))
         keep = min(1000, every // 4)
         upto = applied - keep
-        if upto > self.log_storage.first_index() - 1:
-            self.log_storage.compact(upto)
+        data = self._snapshot_data(applied)
+
+        def compact() -> None:  # on the Raft disk thread, in order with the saves
+            self.log_storage.create_snapshot(applied, conf, data)
+            if upto > self.log_storage.first_index() - 1:
+                self.log_storage.compact(upto)
+
+        await asyncio.get_running_loop().run_in_executor(self._raft_disk, compact)
         log.info("%s: snapshot at raft index %d (height %d), log compacted to %d", self.node_id, applied,
                  self.ledger.height, upto)
 
@@ -534,7 +775,7 @@ class NodeRuntime:
             raise CorruptionError(f"caught up to height {target.height} but its hash differs from the snapshot's")
         self.ledger.note_raft_applied(max(target.raft_index, self.ledger.raft_applied))
         self._applied_index = max(self._applied_index, target.raft_index)
-        self._wake_ready.set()  # the ready loop applies the entries held back
+        self._wake_apply.set()  # the applier applies the entries held back
 
     def _catchup_peers(self) -> list[str]:
         connected = set(self.transport.connected_peers()) if self.transport else set()
@@ -637,6 +878,10 @@ class NodeRuntime:
             except MinutebookError:
                 log.exception("cannot send a %r frame to %s", frame.get("kind"), peer)
 
+    def _send_link(self, peer: str, frame: dict) -> bool:
+        """Queue `frame` for `peer`; False without a link (FrameError if it cannot be a frame)."""
+        return self.transport is not None and self.transport.send(peer, frame)
+
     def _broadcast(self, frame: dict) -> None:
         if self.transport is not None:
             self.transport.broadcast(frame)
@@ -660,6 +905,11 @@ class NodeRuntime:
                 self.certifier.on_sig_request(peer, frame)
             elif kind == "block_sigs":
                 self.certifier.on_block_sigs(peer, frame)
+            elif kind == "submit":
+                self._spawn(self._serve_forwarded(peer, frame), "forwarded")
+            elif kind == "submitted":
+                if not self.forwarder.on_submitted(peer, frame):
+                    self.metrics.bad_frames_total.labels("submitted").inc()
             elif kind == "fetch_blocks":
                 self.catchup.on_fetch_blocks(peer, frame)
             elif kind == "blocks":
@@ -688,3 +938,5 @@ class NodeRuntime:
         m.raft_applied_index.set(self._applied_index)
         m.applied_height.set(self.ledger.height)
         m.pending_documents.set(len(self.producer.pool))
+        m.uncommitted_documents.set(self._uncommitted())
+        m.uncommitted_oldest_seconds.set(self.intake.oldest_age())

@@ -31,6 +31,11 @@ class NodeService(Protocol):
         """
         ...
 
+    async def submit_batch(self, envelopes: list[bytes], *, wait: bool, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Admit (or forward) many envelopes; one result per envelope, in order (node/batch.py).
+        Raises only what concerns the whole batch: ``NoLeader``, ``Overloaded``, ``ForwardFailed``."""
+        ...
+
     def status(self) -> dict[str, Any]:
         """role, term, leader, commit_index, applied_index, height, peers: {id: {match_index, last_contact_ms}}."""
         ...

@@ -156,8 +156,13 @@ def main() -> None:
         store.close()
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+    print_table(rows, "median")
+
+
+def print_table(rows: list[tuple[str, str, str]], value_heading: str = "value") -> None:
+    """The benchmarks' table: measure, value, notes."""
     width = max(len(r[0]) for r in rows)
-    print(f"{'measure':<{width}}  {'median':>16}  notes")
+    print(f"{'measure':<{width}}  {value_heading:>16}  notes")
     for name, value, note in rows:
         print(f"{name:<{width}}  {value:>16}  {note}")
 

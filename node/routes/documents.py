@@ -1,24 +1,28 @@
-"""Routes: submit a signed envelope; read a document, its receipt and (for its
-recipients) its sealed body."""
+"""Routes: submit a signed envelope or a batch of them; read a document, its receipt and
+(for its recipients) its sealed body."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import msgpack
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
 
-from ledger.errors import InvalidInput
+from ledger.errors import InvalidInput, TooLarge
 from ledger.jsonfmt import b64d
 from ledger.sealing import SealedBox, submission_bytes
 
+from .. import batch
 from ..auth import Access, access, caller_of, require_document, scope_of
 from ..errors import OutOfScope
 from ..responses import MSGPACK, check_doc_id, plain, respond
 from ..scopes import redact_block
 
-__all__ = ["add_routes", "read_envelope", "MAX_WAIT_SECONDS"]
+__all__ = ["add_routes", "read_envelope", "read_envelopes", "BATCH_PATH", "MAX_WAIT_SECONDS"]
+
+BATCH_PATH = "/v1/documents:batch"
 
 MAX_WAIT_SECONDS = 300.0
 
@@ -37,6 +41,21 @@ _SUBMIT_BODY = {
                                "each recipient, [{recipient, key, box}] (bytes base64url)",
                                "items": {"type": "object", "required": ["recipient", "key", "box"]}},
                 },
+            }},
+        },
+    }
+}
+
+_BATCH_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            MSGPACK: {"schema": {"type": "string", "format": "binary",
+                                 "description": "a msgpack array of bin items, each the canonical envelope bytes"}},
+            "application/json": {"schema": {
+                "type": "object", "required": ["envelopes"],
+                "properties": {"envelopes": {"type": "array", "items": {
+                    "type": "string", "description": "base64url (no padding) of a canonical envelope"}}},
             }},
         },
     }
@@ -99,6 +118,64 @@ async def read_envelope(request: Request) -> bytes:
     raise InvalidInput("content-type", f"expected application/msgpack or application/json, got {content_type!r}")
 
 
+def _json_body(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput("body", f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidInput("body", "JSON nested too deeply") from None
+
+
+def _check_count(count: int, max_documents: int) -> None:
+    if count == 0:
+        raise InvalidInput("envelopes", "empty batch; expected at least one envelope")
+    if count > max_documents:
+        raise TooLarge("envelopes", f"{count} envelopes in one batch; at most {max_documents}")
+
+
+async def read_envelopes(request: Request, max_documents: int = batch.MAX_BATCH_DOCUMENTS) -> list[bytes]:
+    """The canonical envelopes of a batch, from either body form: ``application/msgpack``, a
+    msgpack array of bin items (each the canonical envelope bytes), or JSON ``{"envelopes":
+    ["<base64url>", ...]}``. Each envelope is checked later, on its own."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    body = await request.body()
+    if not body:
+        raise InvalidInput("body", 'empty body; expected a msgpack array of envelopes or {"envelopes": [...]}')
+    if content_type == MSGPACK:
+        try:
+            items = msgpack.unpackb(body, raw=False, max_array_len=max_documents + 1, max_map_len=16)
+        except (ValueError, msgpack.UnpackException) as exc:  # ExtraData, StackError, bad UTF-8, over a length
+            raise InvalidInput("body", f"not one msgpack array of envelopes: {type(exc).__name__}") from None
+        if not isinstance(items, list):
+            raise InvalidInput("body", f"expected a msgpack array of bin envelopes, got {type(items).__name__}")
+        _check_count(len(items), max_documents)
+        for i, item in enumerate(items):
+            if not isinstance(item, bytes):
+                raise InvalidInput(f"envelopes[{i}]", f"expected bin (the canonical envelope bytes), "
+                                                      f"got {type(item).__name__}")
+        return items
+    if content_type in ("application/json", ""):
+        obj = _json_body(body)
+        if not isinstance(obj, dict) or "envelopes" not in obj:
+            raise InvalidInput("envelopes", 'required: {"envelopes": ["<base64url of a canonical envelope>", ...]}')
+        extra = sorted(set(obj) - {"envelopes"})
+        if extra:
+            raise InvalidInput(extra[0], "unknown field (the body has only \"envelopes\")")
+        items = obj["envelopes"]
+        if not isinstance(items, list):
+            raise InvalidInput("envelopes", "expected a list of base64url strings")
+        _check_count(len(items), max_documents)
+        return [b64d(item, f"envelopes[{i}]") for i, item in enumerate(items)]
+    raise InvalidInput("content-type", f"expected application/msgpack or application/json, got {content_type!r}")
+
+
+def _wait_flag(wait: str | None) -> bool:
+    if wait not in (None, "", "committed"):
+        raise InvalidInput("wait", f"expected 'committed' or nothing, got {wait!r}")
+    return wait == "committed"
+
+
 def add_routes(app: FastAPI, service: Any) -> None:
     ledger = service.ledger
 
@@ -122,12 +199,34 @@ def add_routes(app: FastAPI, service: Any) -> None:
     ) -> Response:
         """Submit a signed envelope. Idempotent: the id is the document's hash, so a
         retry of a committed document gets 409 with its receipt."""
-        if wait not in (None, "", "committed"):
-            raise InvalidInput("wait", f"expected 'committed' or nothing, got {wait!r}")
+        waiting = _wait_flag(wait)
         envelope = await read_envelope(request)
-        result = await service.submit(envelope, wait=wait == "committed", timeout=timeout)
+        result = await service.submit(envelope, wait=waiting, timeout=timeout)
         status = 200 if result.get("status") == "committed" else 202
         return respond(request, plain(result), status)
+
+    max_batch = getattr(getattr(service, "config", None), "max_batch_documents", batch.MAX_BATCH_DOCUMENTS)
+
+    @app.post(BATCH_PATH, tags=["documents"], openapi_extra={**_BATCH_BODY, **access(Access.DOCUMENTS)}, responses={
+        200: {"description": "`{results: [...], counts: {pending, committed, already_committed, error}}`: one "
+                            "result per envelope, in request order (README, \"Batch submission\")"},
+        400: {"description": "malformed body; `field` names what is wrong (`envelopes[3]`)"},
+        413: {"description": "too many envelopes or bytes in one batch"},
+        503: {"description": "no leader yet, or the node is full (`overloaded`); see Retry-After. "
+                            "Nothing was admitted: send the same batch again"},
+    })
+    async def submit_batch(
+        request: Request,
+        wait: str | None = Query(None, description="`committed`: answer once every admitted envelope is "
+                                                   "committed and certified (or timed out)"),
+        timeout: float = Query(30.0, gt=0, le=MAX_WAIT_SECONDS, description="seconds to wait with wait=committed"),
+    ) -> Response:
+        """Submit many signed envelopes at once; each gets its own result, in order. Idempotent
+        like the single route: a retry of the same batch admits nothing twice."""
+        waiting = _wait_flag(wait)
+        envelopes = await read_envelopes(request, max_batch)
+        results = await service.submit_batch(envelopes, wait=waiting, timeout=timeout)
+        return respond(request, plain({"results": results, "counts": batch.counts(results)}))
 
     @app.get("/v1/documents/{doc_id}", tags=["documents"], responses=_ERRORS,
              openapi_extra=access(Access.MEMBER, public_types=True))

@@ -179,3 +179,35 @@ def test_async_client_retries_and_maps_errors():
 
     asyncio.run(go())
     assert slept and slept[0] >= 1
+
+
+def test_submit_batch_chunks_in_order_and_resends_a_chunk_refused_overloaded():
+    import msgpack
+
+    from client.sdk import batch_chunks
+
+    seen: list[list[bytes]] = []
+    refused = []
+
+    def handler(request):
+        assert request.url.path == "/v1/documents:batch"
+        assert request.headers["content-type"] == "application/msgpack"
+        envelopes = msgpack.unpackb(request.content)
+        if len(seen) == 1 and not refused:  # the second chunk is refused once, whole
+            refused.append(1)
+            return httpx.Response(503, headers={"Retry-After": "3"},
+                                  json={"error": "overloaded", "message": "full", "retry_after": 3})
+        seen.append(envelopes)
+        return httpx.Response(200, json={"results": [{"doc_id": e.hex() * 32, "status": "pending"} for e in envelopes],
+                                         "counts": {}})
+
+    client, slept = _client(handler)
+    envelopes = [bytes([i]) for i in range(7)]
+    results = client.submit_batch(envelopes, max_documents=3)
+    assert [r["doc_id"] for r in results] == [e.hex() * 32 for e in envelopes]
+    assert seen == [envelopes[0:3], envelopes[3:6], envelopes[6:7]]
+    assert slept and slept[0] >= 3  # Retry-After honoured
+    assert batch_chunks([b"x" * 10] * 5, max_documents=100, max_bytes=32) == [[b"x" * 10] * 2] * 2 + [[b"x" * 10]]
+    with pytest.raises(errors.OverloadedError):
+        _client(lambda r: httpx.Response(503, json={"error": "overloaded", "message": "full"}), retries=1)[0] \
+            .submit_batch([b"\x81"])

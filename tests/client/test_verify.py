@@ -52,6 +52,19 @@ def good(chain, world):
     pytest.fail("the sample world has no two-signature document")
 
 
+@pytest.fixture(scope="module")
+def good_v1(chain, good):
+    """The same receipt in the earlier format: its block carries the status list of every
+    envelope (the whole Block object). Such receipts were handed out and must still verify."""
+    return dict(copy.deepcopy(good), block=chain.block(good["block"]["height"]))
+
+
+def test_receipts_carry_no_status_list_and_old_ones_still_verify(good, good_v1, world):
+    assert "documents" not in good["block"] and good_v1["block"]["documents"]
+    assert verify_receipt(good_v1, world.genesis) == verify_receipt(good, world.genesis)
+    assert len(json.dumps(good)) < len(json.dumps(good_v1))
+
+
 def fails(receipt, genesis, check):
     with pytest.raises(ProofFailed) as info:
         verify_receipt(receipt, genesis)
@@ -152,8 +165,9 @@ def test_another_documents_envelope_fails_doc_id(chain, good, world):
 
 
 @pytest.mark.parametrize("delta", [-1, 1])
-def test_leaf_index_off_by_one_fails_document_status(good, world, delta):
-    fails(tampered(good, lambda r: r.__setitem__("leaf_index", r["leaf_index"] + delta)), world.genesis,
+def test_leaf_index_off_by_one_fails_inclusion_or_document_status(good, good_v1, world, delta):
+    fails(tampered(good, lambda r: r.__setitem__("leaf_index", r["leaf_index"] + delta)), world.genesis, "inclusion")
+    fails(tampered(good_v1, lambda r: r.__setitem__("leaf_index", r["leaf_index"] + delta)), world.genesis,
           "document_status")
 
 
@@ -175,9 +189,15 @@ def test_proof_truncated_extended_or_reordered_fails_inclusion(good, world):
 
 # -- the block ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("key", ["height", "header", "header_fields", "block_hash", "certificate", "documents"])
-def test_missing_block_field_fails_shape(good, world, key):
+@pytest.mark.parametrize("key", ["height", "header", "header_fields", "block_hash", "certificate"])
+def test_missing_block_field_fails_shape(good, good_v1, world, key):
     fails(tampered(good, lambda r: r["block"].pop(key)), world.genesis, "shape")
+    fails(tampered(good_v1, lambda r: r["block"].pop(key)), world.genesis, "shape")
+
+
+def test_an_old_receipt_without_its_status_list_is_a_receipt_of_today(good_v1, world):
+    assert verify_receipt(tampered(good_v1, lambda r: r["block"].pop("documents")), world.genesis)
+    fails(tampered(good_v1, lambda r: r["block"].__setitem__("documents", {})), world.genesis, "shape")
 
 
 def test_block_height_changed_fails_header_fields(good, world):
@@ -297,13 +317,16 @@ def test_signature_over_hex_hash_does_not_count(good, world):
 
 def test_block_from_another_height_fails(chain, good, world):
     fails(tampered(good, lambda r: r.__setitem__("block", chain.block(2))), world.genesis, "document_status")
+    other = {k: v for k, v in chain.block(2).items() if k != "documents"}
+    fails(tampered(good, lambda r: r.__setitem__("block", other)), world.genesis, "inclusion")
 
 
 def _own_entry(r):
     return next(d for d in r["block"]["documents"] if d["doc_id"] == r["doc_id"])
 
 
-def test_documents_entry_tampered_fails_document_status(good, world):
+def test_documents_entry_tampered_fails_document_status(good_v1, world):
+    good = good_v1
     def rejected(r):
         entry = _own_entry(r)
         entry["status"] = "rejected"
@@ -318,7 +341,8 @@ def test_documents_entry_tampered_fails_document_status(good, world):
     fails(tampered(good, lambda r: r["block"]["documents"].pop()), world.genesis, "document_status")
 
 
-def test_documents_entry_malformed_fails_shape(good, world):
+def test_documents_entry_malformed_fails_shape(good_v1, world):
+    good = good_v1
     fails(tampered(good, lambda r: _own_entry(r).__setitem__("status", "maybe")), world.genesis, "shape")
     fails(tampered(good, lambda r: _own_entry(r).__setitem__("reason", "why")), world.genesis, "shape")
     error = fails(tampered(good, lambda r: _own_entry(r).__setitem__("leaf_index", None)), world.genesis, "shape")
@@ -399,6 +423,16 @@ def test_forged_receipt_for_a_rejected_document_fails_inclusion(mixed_chain, wor
             assert info.value.check == "inclusion", (leaf, str(info.value))
         else:
             assert info.value.check in ("inclusion", "document_status"), (leaf, str(info.value))
+
+
+@pytest.mark.parametrize("height", [1, 2])
+def test_forged_receipt_of_today_for_a_rejected_document_fails_inclusion(mixed_chain, world, height):
+    """Without a status list there is nothing to rewrite: the rejected envelope is no leaf, so
+    at every leaf index of the certified log its inclusion proof fails."""
+    for leaf in range(mixed_chain.header(height).log_size):
+        forged = _forged_receipt(mixed_chain, world, height, leaf, fix_statuses=False)
+        forged["block"].pop("documents")
+        fails(forged, world.genesis, "inclusion")
 
 
 def test_forged_receipt_with_only_the_status_flipped_fails(mixed_chain, world):

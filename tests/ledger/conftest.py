@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from ledger.ledger import Ledger
 from ledger.store import LevelDBStore, MemoryStore
+from tests.ledger.factory import make_org
 
 
 @pytest.fixture(params=["memory", "leveldb"])
@@ -20,3 +22,15 @@ def make_store(request, tmp_path):
     yield make
     for store in stores:
         store.close()
+
+
+@pytest.fixture
+def org():
+    """tests/ledger/factory.py's organisation (seed 0)."""
+    return make_org()
+
+
+@pytest.fixture
+def org_ledger(org):
+    """A Ledger over a MemoryStore, from `org`'s genesis."""
+    return Ledger(MemoryStore(), org.genesis)

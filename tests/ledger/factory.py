@@ -15,6 +15,7 @@ Every builder returns a valid signed :class:`Envelope` by default; pass
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass, field
 
 from ledger.documents import Document, Envelope, make_envelope
@@ -48,6 +49,7 @@ class Org:
     node_seeds: dict[str, bytes]
     member_unit: dict[str, str]
     counter: list = field(default_factory=lambda: [0])
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     # -- helpers ---------------------------------------------------------------
 
@@ -78,8 +80,11 @@ class Org:
         return s
 
     def _next(self) -> int:
-        self.counter[0] += 1
-        return self.counter[0]
+        """A fresh number; thread-safe (the cluster load generators share one Org), so two
+        documents never get one nonce and two records never get one identity by accident."""
+        with self._lock:
+            self.counter[0] += 1
+            return self.counter[0]
 
     def envelope(self, type_: str, org: str, body: dict, signers, *, refs=(), created_at=None, nonce=None,
                  seeds: dict | None = None) -> Envelope:
@@ -97,7 +102,7 @@ class Org:
         secretary = secretary or self.officer(org_path, "secretary")
         attendees = [{"member": m, "present": i % 4 != 3} | ({} if i % 4 != 3 else {"reason": "sick"})
                      for i, m in enumerate(sorted(m for m, u in self.member_unit.items() if u == org_path))]
-        b = {"meeting_id": f"{org_path}/{self.counter[0]}", "kind": "regular", "held_at": T0 - DAY,
+        b = {"meeting_id": f"{org_path}/{self._next()}", "kind": "regular", "held_at": T0 - DAY,
              "scheduled_for": T0 - DAY, "mode": "in_person", "chair": chair, "secretary": secretary,
              "attendees": attendees, "agenda": ["plan"], "opinions": [{"member": chair, "topic": "plan",
                                                                         "summary": "agree"}],
@@ -107,7 +112,7 @@ class Org:
         return self.envelope("minutes", org_path, b, signers or sorted({chair, secretary}))
 
     def resolution(self, org_path: str, *, signers=None, **body) -> Envelope:
-        b = {"number": f"{self.counter[0] + 1}/NQ", "title": "On the plan", "text": "Adopted.", "adopted_at": T0,
+        b = {"number": f"{self._next()}/NQ", "title": "On the plan", "text": "Adopted.", "adopted_at": T0,
              "minutes": None, "tally": {"for": 3, "against": 0, "abstain": 1, "eligible": 5},
              "tasks": [{"owner": self.officer(org_path), "due": T0 + 30 * DAY, "description": "do it"}]}
         b.update(body)
@@ -126,7 +131,7 @@ class Org:
 
     def finding(self, org_path: str, *, unit=None, member=None, severity="minor", signers=None, **body) -> Envelope:
         subject = {"member": member} if member else {"unit": unit or org_path}
-        b = {"inspection_id": f"KT-{self.counter[0] + 1}", "subject": subject, "finding": "late minutes",
+        b = {"inspection_id": f"KT-{self._next()}", "subject": subject, "finding": "late minutes",
              "severity": severity, "recommendations": ["hold meetings on time"]}
         b.update(body)
         return self.envelope("inspection_finding", org_path, b, signers or [self.officer(org_path, "inspector")])
@@ -157,15 +162,82 @@ class Org:
                      role=role)
         return self.envelope("node", org, b, signers or [self.secretary("central")])
 
+    def profile_entry(self, member: str, *, kind="training", org=None, signers=None, **body) -> Envelope:
+        unit = org or self.member_unit[member]
+        b = {"member": member, "kind": kind, "title": "Sơ cấp lý luận chính trị", "institution": "Trường Chính trị",
+             "started_at": T0 - 90 * DAY, "completed_at": T0 - 30 * DAY, "result": "Khá"}
+        b.update({k: v for k, v in body.items() if v is not None})
+        for k in [k for k, v in body.items() if v is None]:
+            b.pop(k, None)
+        return self.envelope("profile_entry", unit, b, signers or [self.officer(self.member_unit[member])])
+
+    def amendment(self, target: Envelope, *, action="amend", body=None, reason="a correction", signers=None,
+                  org=None, refs=None, **changes) -> Envelope:
+        """Amend `target` (its body with `changes`, or `body`) or withdraw it; signed like the target."""
+        b = {"target": target.doc_id, "action": action, "reason": reason}
+        if action == "amend":
+            b["body"] = body if body is not None else dict(target.doc.body, **changes)
+        replacement = b.get("body") or target.doc.body
+        if signers is None:
+            signers = sorted({replacement["chair"], replacement["secretary"]}) if "chair" in replacement \
+                else list(target.signers)
+        return self.envelope("amendment", org or target.doc.org, b, signers,
+                             refs=[target.doc_id] if refs is None else refs)
+
+    def directive(self, org_path: str, *, addressed=None, signers=None, **body) -> Envelope:
+        b = {"number": f"{self._next()}-CT", "title": "Về việc học tập nghị quyết", "text": "Chỉ thị.",
+             "issued_at": T0, "addressed": addressed or {"scope": "subtree"}, "ack_due": T0 + 7 * DAY,
+             "report_due": T0 + 30 * DAY}
+        b.update(body)
+        return self.envelope("directive", org_path, b, signers or [self.officer(org_path)])
+
+    def _answer(self, type_: str, field_: str, target: Envelope, unit: str, signers, body: dict) -> Envelope:
+        b = {field_: target.doc_id} | body
+        return self.envelope(type_, unit, b, signers or [self.secretary(unit)], refs=[target.doc_id])
+
+    def directive_ack(self, directive: Envelope, unit: str, *, signers=None, **body) -> Envelope:
+        return self._answer("directive_ack", "directive", directive, unit, signers, body)
+
+    def directive_report(self, directive: Envelope, unit: str, *, final=False, signers=None, **body) -> Envelope:
+        return self._answer("directive_report", "directive", directive, unit, signers,
+                            {"final": final, "text": "Đã triển khai."} | body)
+
+    def task_report(self, resolution: Envelope, *, task=0, status="in_progress", signers=None, **body) -> Envelope:
+        return self._answer("task_report", "resolution", resolution, resolution.doc.org,
+                            signers or [resolution.doc.body["tasks"][task]["owner"]],
+                            {"task": task, "status": status, "text": "Đang thực hiện."} | body)
+
+    def poll(self, org_path: str, *, signers=None, **body) -> Envelope:
+        b = {"poll_id": f"{org_path}/poll-{self._next()}", "motion": "Thông qua kế hoạch",
+             "options": ["for", "against", "abstain"], "closes_at": T0 + 10 * DAY,
+             "quorum": {"num": 1, "den": 2, "strict": True}, "eligible": "active"}
+        b.update(body)
+        return self.envelope("poll", org_path, b, signers or [self.secretary(org_path)])
+
+    def ballot(self, poll: Envelope, voter: str, choice="for", *, signers=None, org=None) -> Envelope:
+        return self.envelope("ballot", org or poll.doc.org, {"poll": poll.doc_id, "choice": choice},
+                             signers or [voter], refs=[poll.doc_id])
+
+    def poll_close(self, poll: Envelope, *, signers=None, **body) -> Envelope:
+        return self._answer("poll_close", "poll", poll, poll.doc.org, signers or list(poll.signers), body)
+
     def every_type(self) -> list[Envelope]:
         """One valid envelope of each type, all applicable in this order to a fresh registry."""
         cell = CELLS[0]
+        minutes, resolution = self.minutes(cell), self.resolution(cell)
+        directive = self.directive("central/p1/k1")
+        poll = self.poll(cell)
         return [
-            self.minutes(cell), self.resolution(cell), self.member_status(self.plain(cell), "made_full"),
+            minutes, resolution, self.member_status(self.plain(cell), "made_full"),
             self.finding("central/p1/k1", unit=cell), self.org_unit("create", "central/p2/k2"),
             self.role("grant", self.plain(cell, 2), "committee_member", cell),
             self.member_key("add", self.plain(cell, 3), public_key(self.new_seed("spare-key"))),
             self.node("add", "n4", role="learner"),
+            self.profile_entry(self.plain(cell, 2)),
+            self.amendment(minutes, text="Regular meeting (corrected)."),
+            directive, self.directive_ack(directive, cell), self.directive_report(directive, cell, final=True),
+            self.task_report(resolution),
+            poll, self.ballot(poll, self.plain(cell, 2)), self.poll_close(poll),
         ]
 
 

@@ -34,6 +34,18 @@ def drive(ledger: Ledger, envelopes, *, timestamp: int | None = None, proposer: 
     return ledger.apply_block(proposal)
 
 
+def statuses(ledger: Ledger, envelopes, *, timestamp: int | None = None) -> list[tuple[str, str | None]]:
+    """Apply one block of Envelope objects; (status, reason) of each."""
+    block = drive(ledger, [e.to_bytes() for e in envelopes], timestamp=timestamp)
+    return [(d.status, d.reason) for d in block.documents]
+
+
+def accept_all(ledger: Ledger, envelopes, *, timestamp: int | None = None) -> None:
+    """Apply one block of Envelope objects, every one of which must be accepted."""
+    result = statuses(ledger, envelopes, timestamp=timestamp)
+    assert all(status == "accepted" for status, _ in result), result
+
+
 def certify(ledger: Ledger, height: int, nodes, seeds: dict[str, bytes] = NODE_SEEDS) -> None:
     block_hash = ledger.header(height).hash
     for node in nodes:

@@ -13,7 +13,8 @@ from ledger.documents import (DOC_TYPES, Document, Envelope, Signature, body_com
                               make_envelope, opens_commitment, sign_document)
 from ledger.encoding import canonical
 from ledger.errors import BadSignature, InvalidInput, NotCanonical
-from ledger.schemas import BODY_SCHEMAS
+from ledger.schemas import BODY_SCHEMAS, MAX_COUNT, REF_FIELDS
+from ledger.timefmt import MAX_MS, MIN_MS, parse_time
 from tests.ledger.factory import CELLS, make_org
 
 ORG = make_org()
@@ -119,7 +120,8 @@ def test_repeats_are_named():
     ("v", 2, "doc.v"), ("type", "memo", "doc.type"), ("type", ["minutes"], "doc.type"), ("type", {"a": 1}, "doc.type"),
     ("org", "Central", "doc.org"), ("org", "a//b", "doc.org"),
     ("refs", ["abc"], "doc.refs[0]"), ("created_at", -1, "doc.created_at"),
-    ("created_at", 0, "doc.created_at"), ("nonce", bytes(15), "doc.nonce"),
+    ("created_at", 0, "doc.created_at"), ("created_at", MAX_MS + 1, "doc.created_at"),
+    ("created_at", 2**64 - 1, "doc.created_at"), ("nonce", bytes(15), "doc.nonce"),
 ])
 def test_document_fields(field, value, path):
     obj = ORG.resolution(CELLS[0]).doc.to_obj()
@@ -127,6 +129,70 @@ def test_document_fields(field, value, path):
     with pytest.raises(InvalidInput) as info:
         Document.from_obj(obj)
     assert info.value.field == path
+
+
+def test_times_before_1970_are_recorded():
+    """Issue 7 fault 6: a member admitted in 1965 could not be recorded (time had to be >= 0)."""
+    admitted_1965 = parse_time("1965-03-01", tz="Asia/Ho_Chi_Minh")
+    body = {"member": "m0001", "change": "admitted", "effective_at": admitted_1965, "reason": "Kết nạp"}
+    doc = Document(v=1, type="member_status", org="central", body=body, refs=(), created_at=1, nonce=bytes(16))
+    assert Envelope.from_bytes(make_envelope(doc, [("m0001", bytes(32))]).to_bytes()).doc.body == body
+    for t in (MIN_MS, MAX_MS, -1, 0):
+        Document(v=1, type="minutes", org="central", body=dict(_minutes_body(), held_at=t), refs=(), created_at=1,
+                 nonce=bytes(16))
+
+
+@pytest.mark.parametrize("value", [MAX_MS + 1, MIN_MS - 1, 2**64 - 1, -(2**63)])
+def test_times_past_year_9999_are_refused_naming_the_field(value):
+    """Issue 13 item 6: time fields accepted values up to 2^64 - 1."""
+    body = _minutes_body()
+    body["scheduled_for"] = value
+    err = _body_error("minutes", body)
+    assert err.field == "body.scheduled_for" and "out of range" in err.rule, err.message
+    res = copy.deepcopy(ORG.resolution(CELLS[0]).doc.body)
+    res["tasks"][0]["due"] = value
+    assert _body_error("resolution", res).field == "body.tasks[0].due"
+
+
+def test_counts_are_bounded():
+    body = _minutes_body()
+    body["votes"][0]["against"] = MAX_COUNT + 1
+    err = _body_error("minutes", body)
+    assert err.field == "body.votes[0].against" and f"int <= {MAX_COUNT}" in err.rule
+    body["votes"][0]["against"] = MAX_COUNT
+    body["votes"][0]["for"] = body["votes"][0]["abstain"] = 0
+    Document(v=1, type="minutes", org="central", body=body, refs=(), created_at=1, nonce=bytes(16))
+
+
+def test_cross_field_rules_of_the_new_types():
+    entry = {"member": "m1", "kind": "education", "title": "Cử nhân", "started_at": 10, "completed_at": 5}
+    assert _body_error("profile_entry", entry).field == "body.completed_at"
+    amend = {"target": "a" * 64, "action": "withdraw", "reason": "r", "body": {}}
+    assert _body_error("amendment", amend).field == "body.body"
+    directive = copy.deepcopy(ORG.directive(CELLS[0]).doc.body)
+    assert _body_error("directive", dict(directive, addressed={"scope": "units", "units": []})).field == \
+        "body.addressed.units"
+    assert _body_error("directive", dict(directive, addressed={"scope": "units", "units": ["a", "a"]})).field == \
+        "body.addressed.units[1]"
+    assert _body_error("directive", dict(directive, addressed={"scope": "subtree", "kind": "cell"})).field == \
+        "body.addressed.kind"
+    assert _body_error("directive", dict(directive, report_due=directive["ack_due"] - 1)).field == "body.ack_due"
+    poll = copy.deepcopy(ORG.poll(CELLS[0]).doc.body)
+    assert _body_error("poll", dict(poll, options=["yes"])).field == "body.options"
+    assert _body_error("poll", dict(poll, options=["yes", "no", "yes"])).field == "body.options[2]"
+    assert _body_error("poll", dict(poll, quorum={"num": 3, "den": 2, "strict": False})).field == "body.quorum"
+    assert _body_error("poll", dict(poll, quorum={"num": 0, "den": 0, "strict": False})).field == "body.quorum"
+
+
+@pytest.mark.parametrize("type_", sorted(REF_FIELDS))
+def test_answers_and_corrections_ref_exactly_what_they_answer(samples, type_):
+    obj = samples[type_].doc.to_obj()
+    target = obj["body"][REF_FIELDS[type_]]
+    assert obj["refs"] == [target]
+    for refs in ([], ["b" * 64], [target, "b" * 64]):
+        with pytest.raises(InvalidInput) as info:
+            Document.from_obj(dict(obj, refs=refs))
+        assert info.value.field == "doc.refs"
 
 
 def test_document_missing_and_unknown_fields():
@@ -211,7 +277,7 @@ def test_confidential_commitment_opens_only_with_body_and_salt():
     assert not opens_commitment(doc, {"not": "a body"}, salt)  # invalid body: False, never raises
     assert not opens_commitment(ORG.minutes(CELLS[0]).doc, secret, salt)  # a public doc opens nothing
     with pytest.raises(InvalidInput) as info:
-        body_commitment("minutes", dict(secret, held_at=-1), salt)
+        body_commitment("minutes", dict(secret, held_at=2**63), salt)
     assert info.value.field == "body.held_at"
     with pytest.raises(InvalidInput, match="cannot be confidential"):
         body_commitment("role", {"action": "grant", "member": "m1", "role": "inspector", "unit": "central"}, salt)

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.documents import _decode
-from ledger.encoding import canonical, decode_canonical, normalize
+from ledger.encoding import canonical, canonical_of_checked, decode_canonical, normalize
 from ledger.errors import InvalidInput, NotCanonical, TooLarge
 from tests.ledger.factory import make_org
 
@@ -46,6 +46,13 @@ def test_round_trip(value):
     assert decode_canonical(data) == value
     assert canonical(decode_canonical(data)) == data
     _same_outcome(data)
+
+
+@FAST
+@given(values)
+def test_canonical_of_checked_values_is_canonical(value):
+    """What the registry writes without a second check is byte for byte what canonical writes."""
+    assert canonical_of_checked(value) == canonical(value)
 
 
 @FAST

@@ -232,3 +232,29 @@ def test_documents_by_unit_member_type(world):
     assert list(ledger.documents_by("member", "nobody")) == []
     with pytest.raises(InvalidInput):
         list(ledger.documents_by("colour", "red"))
+
+
+def test_an_envelope_admitted_here_is_not_verified_again_when_its_block_applies(world, monkeypatch):
+    """Each node verifies each signature once: the leader's admission keeps the envelope it
+    decoded and verified, and applying takes it by its bytes. A node that did not admit it
+    (a follower) verifies at apply; the registry rules run again either way."""
+    import ledger.documents as documents
+
+    calls = []
+    real = documents.verify
+    monkeypatch.setattr(documents, "verify", lambda *a: calls.append(a) or real(*a))
+    two = [world.make_doc(i, 2) for i in range(3)]
+    leader, follower = Ledger(MemoryStore(), world.genesis), Ledger(MemoryStore(), world.genesis)
+    for envelope in two:
+        leader.check_submission(envelope)
+    assert len(calls) == 6
+    drive(leader, two)
+    assert len(calls) == 6  # none again on the leader
+    drive(follower, two)
+    assert len(calls) == 12  # the follower verifies each once
+    assert leader.head() == follower.head()
+    # the registry rules still run on apply: the same admitted envelope twice in one block is accepted once
+    third = world.make_doc(10, 2)
+    leader.check_submission(third)
+    block = drive(leader, [third, third])
+    assert [d.status for d in block.documents] == ["accepted", "rejected"]

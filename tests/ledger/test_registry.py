@@ -12,15 +12,10 @@ from ledger.genesis import Genesis
 from ledger.keys import public_key
 from ledger.registry import TRANSITIONS, Registry
 from ledger.store import MemoryStore, Overlay
-from tests.ledger.factory import CELLS, T0, make_org
+from tests.ledger.factory import CELLS, T0
 
 AT = T0 + 1000
 CELL = CELLS[0]  # central/p1/k1/s1
-
-
-@pytest.fixture
-def org():
-    return make_org()
 
 
 @pytest.fixture
@@ -78,11 +73,23 @@ def test_genesis_hash_and_round_trip(org):
     assert Genesis.from_json({**org.genesis, "extra": [1]}).genesis_hash != g.genesis_hash
 
 
+def test_genesis_time_zone(org):
+    """The chain's zone for monthly figures: an IANA name, default Asia/Ho_Chi_Minh."""
+    g = Genesis.from_json(org.genesis)
+    assert g.time_zone == "Asia/Ho_Chi_Minh" and "time_zone" not in g.to_json()
+    tokyo = Genesis.from_json({**org.genesis, "time_zone": "Asia/Tokyo"})
+    assert tokyo.time_zone == "Asia/Tokyo" and tokyo.genesis_hash != g.genesis_hash
+    for bad in ("Mars/Olympus", "", 7, None, "asia/ho_chi_minh"):
+        with pytest.raises(InvalidInput) as info:
+            Genesis.from_json({**org.genesis, "time_zone": bad})
+        assert info.value.field == "time_zone", info.value.message
+
+
 def test_bootstrap_queries(reg, org):
     assert reg.voters() == ["n1", "n2", "n3"] and reg.learners() == []
     assert reg.node_key("n1") == public_key(org.node_seeds["n1"]) and reg.node_key("n9") is None
     assert reg.unit("central/p1") == {"path": "central/p1", "name": "Province One", "kind": "province",
-                                      "status": "open", "parent": "central"}
+                                      "status": "open", "parent": "central", "created_at": org.genesis["created_at"]}
     assert [u["path"] for u in reg.children("central")] == ["central/p1", "central/p2"]
     sec = org.secretary(CELL)
     assert sec in reg.members_of(CELL)

@@ -62,7 +62,7 @@ class NodeFiles:
 
 class Cluster:
     def __init__(self, root: Path, *, voters: int = 3, tick_ms: int = 100, election_ticks: int = 10,
-                 max_documents: int = 500, linger_ms: int = 20, snapshot_every: int = 10_000, seed: int = 7) -> None:
+                 max_documents: int = 500, linger_ms: int = 0, snapshot_every: int = 10_000, seed: int = 7) -> None:
         self.root = Path(root)
         self.raft = {"tick_ms": tick_ms, "election_ticks": election_ticks, "heartbeat_ticks": 1,
                      "snapshot_every": snapshot_every}
@@ -205,7 +205,8 @@ class Cluster:
                 raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
             time.sleep(interval)
 
-    def wait_leader(self, timeout: float = 20.0) -> tuple[str, int]:
+    def wait_leader(self, timeout: float = 60.0) -> tuple[str, int]:
+        # 60 s: on a loaded 2-core machine the node processes' own start (imports) can take 15 s
         return self.wait_for(lambda: self.leader(), timeout, what="a leader")
 
     def node_signer(self, node_id: str) -> RequestSigner:

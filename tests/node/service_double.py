@@ -70,6 +70,22 @@ class ServiceDouble:
             return {"doc_id": doc_id, "status": "pending"}
         return {"doc_id": doc_id, "status": "committed", "receipt": self.ledger.receipt(doc_id)}
 
+    async def submit_batch(self, envelopes: list[bytes], *, wait: bool, timeout: float = 30.0) -> list[dict]:
+        """Each envelope through `submit`, its error kept as its result (node/batch.py shapes)."""
+        from ledger.documents import salvage_doc_id
+        from ledger.errors import MinutebookError
+        from node import batch
+
+        if self.no_leader:
+            raise NoLeader(retry_after=1.0)
+        results = []
+        for envelope in envelopes:
+            try:
+                results.append(await self.submit(envelope, wait=wait, timeout=timeout))
+            except MinutebookError as exc:
+                results.append(batch.failed(salvage_doc_id(envelope), exc))
+        return results
+
     def apply(self, envelopes: list[bytes]) -> None:
         """Apply one block of `envelopes` (no admission check) and certify it."""
         ledger = self.ledger

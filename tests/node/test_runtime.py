@@ -151,7 +151,8 @@ def test_catch_up_applies_a_fetched_block_only_under_a_valid_certificate():
                                          envelopes=(minutes[0], minutes[1], minutes[0], b"\x93junk", minutes[2])))
         certify(source, source.height, ["n1", "n2"])
     catchup = CatchUp(fresh, Metrics("n4"), send=lambda *a: None, peers=lambda: [],
-                      apply_fetched=lambda proposal, certificate, vouch: fresh.apply_block(proposal, vouch=vouch))
+                      apply_fetched=lambda proposal, certificate, vouch, certified=None: fresh.apply_block(
+                          proposal, vouch=vouch, certified=certified))
     catchup.target = SnapshotTarget(2, source.header(2).hash, 99)
 
     def item(height: int, certificate) -> dict:
@@ -166,6 +167,68 @@ def test_catch_up_applies_a_fetched_block_only_under_a_valid_certificate():
     assert catchup._apply_reply("n1", {"items": [item(1, good), item(2, [])]})  # 2 is the snapshot's own hash
     assert fresh.height == 2 and fresh.header(1) == source.header(1) and fresh.head() == source.head()
     assert fresh.head().log_size == 6 and fresh.block(1)["documents"] == source.block(1)["documents"]
+
+
+def test_catch_up_fast_path_trusts_signatures_only_under_a_certified_header_it_then_makes(monkeypatch):
+    """With the serving peer's header in the reply and a majority's certificate over it, a fetched
+    block applies without verifying its envelopes' signatures again, and its certificate is stored
+    in the block's own batch. A block holding a document the voters refused for a bad signature
+    does not make that header with signatures trusted: it is refused on the fast path and applied
+    by the full one, identical to the source. A forged header is refused."""
+    import ledger.documents as documents
+    from ledger.encoding import canonical, decode_canonical
+    from ledger.jsonfmt import b64e
+    from ledger.keys import public_key
+    from node.metrics import Metrics
+    from tests.ledger.ledger_builder import NODE_SEEDS, certify
+
+    org = make_org(4)
+    genesis = dict(org.genesis, nodes=[{"node_id": n, "public_key": b64e(public_key(NODE_SEEDS[n])),
+                                         "peer_addr": "x", "role": "voter"} for n in ("n1", "n2", "n3")])
+    source, fresh = Ledger(MemoryStore(), genesis), Ledger(MemoryStore(), genesis)
+    forged = decode_canonical(org.minutes(CELL).to_bytes())
+    forged["sigs"][0]["sig"] = bytes(64)
+    blocks = [[org.minutes(CELL).to_bytes() for _ in range(4)],
+              [org.minutes(CELL).to_bytes(), canonical(forged), org.minutes(CELL).to_bytes()]]
+    for envelopes in blocks:
+        source.apply_block(BlockProposal(height=source.height + 1, prev_hash=source.head_hash,
+                                         timestamp=1_700_000_000_000, proposer="n1", term=1,
+                                         envelopes=tuple(envelopes)))
+        certify(source, source.height, ["n1", "n2"])
+    assert [d.status for d in source.block_object(2).documents] == ["accepted", "rejected", "accepted"]
+    calls = []
+    real = documents.verify
+    monkeypatch.setattr(documents, "verify", lambda *a: calls.append(a) or real(*a))
+    catchup = CatchUp(fresh, Metrics("n4"), send=lambda *a: None, peers=lambda: [],
+                      apply_fetched=lambda proposal, certificate, vouch, certified=None: fresh.apply_block(
+                          proposal, vouch=vouch, certified=certified))
+    catchup.target = SnapshotTarget(2, source.header(2).hash, 99)
+    served = []
+    catchup.send = lambda peer, frame: served.append(frame)
+    source_catchup = CatchUp(source, Metrics("n1"), send=lambda peer, frame: served.append(frame), peers=lambda: [],
+                             apply_fetched=None)
+    source_catchup.on_fetch_blocks("n4", {"from_height": 1, "limit": 10})
+    items = served[-1]["items"]
+    assert all("header" in item for item in items)
+    import dataclasses
+
+    bad_header = dict(items[0], header=dataclasses.replace(source.header(1), timestamp=1).canonical)
+    assert not catchup._apply_reply("n1", {"items": [bad_header]}) and fresh.height == 0
+    assert catchup._apply_reply("n1", {"items": items[:1]})
+    assert fresh.height == 1 and calls == []  # no envelope signature verified on the fast path
+    assert {s.node for s in fresh.certificate(1)} == {"n1", "n2"}
+    assert catchup._apply_reply("n1", {"items": items[1:]})  # 2 is the target: the full path, by hash
+    assert fresh.head() == source.head() and len(calls) > 0
+    assert fresh.block(2)["documents"] == source.block(2)["documents"]
+
+    # the same forged block, not the target: the fast path refuses it, the full path applies it
+    fresh2 = Ledger(MemoryStore(), genesis)
+    catchup2 = CatchUp(fresh2, Metrics("n5"), send=lambda *a: None, peers=lambda: [],
+                       apply_fetched=lambda proposal, certificate, vouch, certified=None: fresh2.apply_block(
+                           proposal, vouch=vouch, certified=certified))
+    catchup2.target = SnapshotTarget(3, b"\x00" * 32, 99)
+    assert catchup2._apply_reply("n1", {"items": items})
+    assert fresh2.head() == source.head() and fresh2.block(2)["documents"] == source.block(2)["documents"]
 
 
 def test_snapshot_data_round_trip_and_garbage():
@@ -188,6 +251,71 @@ def test_submit_rejects_garbage_with_a_typed_error(one_node, bad):
             await _until(lambda: runtime.status()["role"] == "leader")
             with pytest.raises(MinutebookError):
                 await runtime.submit(bad, wait=False)
+        finally:
+            await runtime.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_batch_is_admitted_in_one_go_and_each_result_says_what_became_of_it(one_node):
+    """submit_batch on the leader: good envelopes committed with receipts that verify, a forged
+    one refused with its own error, a duplicate of an earlier one already_committed, in order."""
+    from client.verify import verify_receipt
+
+    cluster = one_node
+    good = [cluster.org.minutes(CELL).to_bytes() for _ in range(5)]
+    unknown = cluster.org.minutes(CELL, signers=[cluster.org.officer("central/p2/k1/s1", "secretary")]).to_bytes()
+
+    async def scenario() -> list[dict]:
+        runtime = NodeRuntime(load_config(cluster.nodes["n1"].config))
+        await runtime.start()
+        try:
+            await _until(lambda: runtime.status()["role"] == "leader")
+            first = await runtime.submit(good[0], wait=True)
+            assert first["status"] == "committed"
+            return await runtime.submit_batch([good[1], unknown, good[0], good[2], good[3], good[4]], wait=True)
+        finally:
+            await runtime.stop()
+
+    results = asyncio.run(scenario())
+    assert [r["status"] for r in results] == ["committed", "error", "already_committed", "committed", "committed",
+                                              "committed"]
+    assert results[1]["http_status"] in (401, 403) and results[1]["message"]
+    for r in results[:1] + results[2:]:
+        assert verify_receipt(r["receipt"], cluster.genesis).doc_id == r["doc_id"]
+
+
+def test_past_max_pending_documents_submissions_get_503_overloaded_and_nothing_is_admitted(one_node):
+    """Back-pressure: the documents admitted but not yet committed are bounded; past the bound a
+    submission or a batch is refused whole (503 overloaded with Retry-After) and none of it is
+    journaled or pooled, so a retry later admits it once."""
+    from node.errors import Overloaded
+
+    cluster = one_node
+    config = load_config(cluster.nodes["n1"].config)
+    config = type(config)(**{**{f: getattr(config, f) for f in config.__dataclass_fields__}, "max_pending_documents": 3})
+    envelopes = [cluster.org.minutes(CELL).to_bytes() for _ in range(6)]
+
+    async def scenario() -> None:
+        runtime = NodeRuntime(config)
+        await runtime.start()
+        try:
+            await _until(lambda: runtime.status()["role"] == "leader")
+            runtime._can_propose = lambda: False  # hold every admitted document uncommitted
+            assert [r["status"] for r in await runtime.submit_batch(envelopes[:3], wait=False)] == ["pending"] * 3
+            with pytest.raises(Overloaded) as info:
+                await runtime.submit(envelopes[3], wait=False)
+            assert info.value.http_status == 503 and info.value.retry_after >= 1
+            with pytest.raises(Overloaded):
+                await runtime.submit_batch(envelopes[3:], wait=False)
+            assert runtime.producer.held() == 3 and len(runtime.intake) == 3
+            status = runtime.status()
+            assert status["uncommitted"]["documents"] == 3 and status["uncommitted"]["limit"] == 3
+            del runtime._can_propose  # blocks flow again: the room comes back
+            runtime._wake_producer.set()
+            await _until(lambda: runtime.producer.held() == 0)
+            results = await runtime.submit_batch(envelopes[3:], wait=True)
+            assert [r["status"] for r in results] == ["committed"] * 3
         finally:
             await runtime.stop()
 

@@ -1,0 +1,190 @@
+"""How fast a node that has nothing catches up, and how soon a node holding many documents is ready.
+
+    .venv/bin/python scripts/bench_catchup.py [--docs 100000] [--start-docs 1000000] [--dir D]
+
+1. **Catch-up rate**, in one process, both ways in the same run: a source
+   ledger (LevelDB, fsync) of ``--docs`` two-signature minutes in certified
+   blocks of ``--block`` documents; a fresh ledger fetches them through
+   node/catchup.py exactly as a learner does (``fetch_blocks`` replies of up to
+   64 blocks, each block applied only under a majority's certificate), served
+   by the source's own ``on_fetch_blocks``. Once with the fast path (the reply
+   carries the certified header: signatures not verified again) and once
+   without (every signature verified), alternating ``--repeat`` times; the
+   peer link is left out (tests/node/test_cluster.py's learner test crosses it).
+2. **Ready after start**: a one-voter node whose ledger holds ``--start-docs``
+   documents is started as a process (``python -m node``); the time from the
+   start until it answers a receipt (``GET /v1/documents/{id}/receipt`` 200)
+   and until it is leader again. Building that ledger takes minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import httpx  # noqa: E402
+
+from bench_cluster import Documents  # noqa: E402
+from bench_ledger import print_table  # noqa: E402
+from ledger.blocks import BlockProposal  # noqa: E402
+from ledger.keys import BLOCK_DOMAIN, sign  # noqa: E402
+from ledger.ledger import Ledger  # noqa: E402
+from ledger.store import LevelDBStore  # noqa: E402
+from node.catchup import CatchUp, SnapshotTarget  # noqa: E402
+from node.metrics import Metrics  # noqa: E402
+from tests.node.cluster import REPO, Cluster  # noqa: E402
+
+T0 = 1_760_000_000_000
+
+
+def build(ledger: Ledger, docs: Documents, count: int, block: int, seeds: dict[str, bytes], progress: str) -> None:
+    """Apply `count` fresh documents in certified blocks of `block`."""
+    done = 0
+    started = time.monotonic()
+    while done < count:
+        envelopes = docs.take(min(block * 10, count - done))
+        for first in range(0, len(envelopes), block):
+            proposal = BlockProposal(height=ledger.height + 1, prev_hash=ledger.head_hash,
+                                     timestamp=T0 + ledger.height, proposer="n1", term=1,
+                                     envelopes=tuple(envelopes[first:first + block]))
+            applied = ledger.apply_block(proposal)
+            for node, seed in seeds.items():
+                ledger.add_block_signature(applied.header.height, node, sign(seed, BLOCK_DOMAIN, applied.header.hash))
+        done += len(envelopes)
+        rate = done / (time.monotonic() - started)
+        print(f"\r{progress}: {done:,}/{count:,} documents ({rate:,.0f}/s)", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+
+
+def catch_up(source: Ledger, genesis: dict, directory: str, *, fast: bool) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) for a fresh LevelDB ledger to catch up on
+    `source` through CatchUp. CPU time says what it costs whatever else the machine runs."""
+    path = tempfile.mkdtemp(dir=directory)
+    store = LevelDBStore(path)
+    fresh = Ledger(store, genesis)
+    replies: list[dict] = []
+    server = CatchUp(source, Metrics("source"), send=lambda peer, frame: replies.append(frame), peers=lambda: [],
+                     apply_fetched=None)
+    client = CatchUp(fresh, Metrics("fresh"), send=lambda *a: None, peers=lambda: [],
+                     apply_fetched=lambda proposal, certificate, vouch, certified=None: fresh.apply_block(
+                         proposal, vouch=vouch, certified=certified))
+    client.target = SnapshotTarget(source.height, source.head_hash, 1)
+    started, cpu = time.perf_counter(), time.process_time()
+    while fresh.height < source.height:
+        server.on_fetch_blocks("fresh", {"from_height": fresh.height + 1, "limit": client.batch})
+        frame = replies.pop()
+        if not fast:
+            for item in frame["items"]:
+                item.pop("header")
+        if not client._apply_reply("source", frame):
+            raise SystemExit(f"catch-up refused a reply at height {fresh.height + 1}")
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if fresh.head() != source.head():
+        raise SystemExit("caught up to another head")
+    store.close()
+    shutil.rmtree(path, ignore_errors=True)
+    return seconds, cpu
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def ready_after_start(cluster: Cluster, doc_id: str, timeout: float = 60.0) -> tuple[float, float, float]:
+    """(seconds until a receipt is answered, the node's CPU seconds by then, seconds until leader)
+    from starting the process."""
+    started = time.monotonic()
+    proc = cluster.start("n1")
+    cpu = 0.0
+    url = cluster.nodes["n1"].api_url
+    receipt_at = leader_at = None
+    with httpx.Client(timeout=1.0) as http:
+        while time.monotonic() - started < timeout and (receipt_at is None or leader_at is None):
+            try:
+                if receipt_at is None and http.get(f"{url}/v1/documents/{doc_id}/receipt").status_code == 200:
+                    receipt_at = time.monotonic() - started
+                    cpu = cpu_seconds(proc.pid)
+                if leader_at is None and http.get(f"{url}/v1/status").json().get("role") == "leader":
+                    leader_at = time.monotonic() - started
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.01)
+    cluster.kill("n1")
+    if receipt_at is None or leader_at is None:
+        raise SystemExit(f"the node was not ready within {timeout:.0f} s:\n{cluster.log_tail('n1')}")
+    return receipt_at, cpu, leader_at
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=int, default=100_000, help="documents to catch up on")
+    parser.add_argument("--block", type=int, default=2000, help="documents per block")
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--start-docs", type=int, default=1_000_000, help="documents of the node started (0: skip)")
+    parser.add_argument("--dir", default="", help="build (and keep) the ledgers in this new directory")
+    args = parser.parse_args()
+    if args.dir and Path(args.dir).exists():
+        raise SystemExit(f"--dir {args.dir} exists; give a new directory")
+    directory = args.dir or tempfile.mkdtemp(prefix="bench-catchup-")
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    docs = Documents(seed=7)
+    rows = []
+    try:
+        cluster = Cluster(Path(directory) / "node", voters=1)
+        seeds = {"n1": cluster.nodes["n1"].seed}
+        source_path = os.path.join(directory, "source")
+        source = Ledger(LevelDBStore(source_path), cluster.genesis)
+        build(source, docs, args.docs, args.block, seeds, "source ledger")
+        count = source.head().log_size
+        times = {True: [], False: []}
+        for _ in range(args.repeat):
+            for fast in (True, False):
+                times[fast].append(catch_up(source, cluster.genesis, directory, fast=fast))
+        for fast in (True, False):
+            wall, cpu = min(times[fast])
+            rows.append((f"catch-up from empty, {'certified headers (fast path)' if fast else 'every signature verified'}",
+                         f"{count / wall:,.0f} docs/s", f"{count:,} docs in {wall:.2f} s (best of {args.repeat}); "
+                                                         f"{count / cpu:,.0f} docs per CPU-second; goal >= 20,000/s"))
+        source.store.close()
+        if args.start_docs:
+            node_ledger = cluster.nodes["n1"].data_dir / "ledger"
+            node_ledger.parent.mkdir(parents=True, exist_ok=True)
+            ledger = Ledger(LevelDBStore(str(node_ledger)), cluster.genesis)
+            build(ledger, docs, args.start_docs, args.block, seeds, "node ledger")
+            last = ledger.block(ledger.height)["documents"][-1]["doc_id"]
+            held = ledger.head().log_size
+            ledger.store.close()
+            for attempt in range(2):
+                receipt_s, cpu, leader_s = ready_after_start(cluster, last)
+                rows.append((f"node holding {held:,} documents, start #{attempt + 1}",
+                             f"{receipt_s:.2f} s", f"to answer a receipt (goal < 2 s), {cpu:.2f} CPU-s by then; "
+                                                   f"leader after {leader_s:.2f} s"))
+            started = time.monotonic()
+            before = os.times()
+            subprocess.run([sys.executable, "-c", "import node.serve, node.api"], cwd=REPO, check=True,
+                           env=dict(os.environ, PYTHONPATH=str(REPO)))
+            after = os.times()
+            rows.append(("python start and imports alone", f"{time.monotonic() - started:.2f} s",
+                         f"python -c 'import node.serve, node.api'; "
+                         f"{after.children_user + after.children_system - before.children_user - before.children_system:.2f}"
+                         f" CPU-s"))
+        cluster.close()
+    finally:
+        docs.close()
+        if not args.dir:
+            shutil.rmtree(directory, ignore_errors=True)
+    print_table(rows)
+
+
+if __name__ == "__main__":
+    main()
