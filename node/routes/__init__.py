@@ -7,6 +7,7 @@
 | ``registry.py`` | members, org units, meeting analytics |
 | ``node_info.py`` | status, health, metrics |
 | ``auth.py`` | page login (challenge, login, logout), the caller's own session |
+| ``references.py`` | the documents that refer to a document |
 | ``search.py`` | search by document id, block height, unit path, member id |
 | ``web.py`` | the web pages (files under ``web/``, ``/login`` among them), ``/docs``, the favicon, ``/v1/site``, ``/v1/genesis`` |
 
@@ -52,4 +53,4 @@ from __future__ import annotations
 
 __all__ = ["ROUTE_MODULES"]
 
-ROUTE_MODULES = ("documents", "log", "registry", "node_info", "auth", "search", "web")
+ROUTE_MODULES = ("documents", "log", "registry", "node_info", "auth", "references", "search", "web")

@@ -382,3 +382,27 @@ def test_a_rejected_document_shows_its_reason_and_has_no_receipt(browser, in_pro
         assert_behaved(page)
     finally:
         context.close()
+
+
+def test_fault_an_amended_record_shows_its_versions_and_what_refers_to_it(browser, in_process):
+    """Fault: a document page gave no amendments nor the documents that reference it. The original
+    says it is not the version in force and lists its versions and its amendment; the amendment
+    draws its replacement as minutes."""
+    ledger = in_process.service.ledger
+    record = ledger.document(in_process.accepted)
+    assert record["current"] == in_process.amendment and len(record["versions"]) == 2
+    context, page = in_process.signed_in_page(browser, "en-GB")
+    try:
+        open_page(page, f"/documents/{in_process.accepted}")
+        assert page.locator("main [data-superseded]").get_attribute("data-superseded") == "amended"
+        versions = page.locator("main ol.versions li").evaluate_all("items => items.map(li => li.dataset.version)")
+        assert versions == [v["doc_id"] for v in record["versions"]]
+        referring = page.locator("main section:has(h2:has-text('%s')) a.doc" % EN["document.referenced_by"])
+        assert referring.evaluate_all("links => links.map(a => a.title)") == [in_process.amendment]
+        open_page(page, f"/documents/{in_process.amendment}")
+        text = page.locator("main").inner_text()
+        assert EN["amendment.replacement"].format(type=EN["type.minutes"]) in text
+        assert "đính chính: thêm kết luận" in text and "Bổ sung kết luận" in text
+        assert_behaved(page)
+    finally:
+        context.close()
