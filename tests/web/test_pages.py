@@ -15,7 +15,7 @@ import pytest
 from ledger.timefmt import month_of, month_start, next_month
 from node.routes.web import WEB_ROOT
 
-from .conftest import assert_behaved, open_page, wait_ready
+from .conftest import assert_behaved, open_page, wait_ready, watched
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -406,3 +406,50 @@ def test_fault_an_amended_record_shows_its_versions_and_what_refers_to_it(browse
         assert_behaved(page)
     finally:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def every_type(tmp_path_factory):
+    """An in-process node holding one accepted document of every type (tests/ledger/factory.py's
+    every_type), and the key file of the root's inspector to read them all."""
+    from ledger.keys import write_key_file
+    from tests.ledger.factory import T0, make_org
+    from tests.node.service_double import ServiceDouble, serve
+
+    org = make_org(5)
+    service = ServiceDouble(org.genesis, org.node_seeds, start_ms=T0)
+    envelopes = org.every_type()
+    service.apply([e.to_bytes() for e in envelopes])
+    block = service.ledger.block(service.ledger.height)
+    assert [d["status"] for d in block["documents"]] == ["accepted"] * len(envelopes), block["documents"]
+    key = tmp_path_factory.mktemp("every-type") / "ins-central.json"
+    write_key_file(key, id_field="member_id", id="ins-central", seed=org.seeds["ins-central"])
+    with serve(service) as url:
+        yield url, key, envelopes, service.ledger.height
+
+
+def test_every_document_type_is_drawn_as_a_form(browser, every_type):
+    """Each type of document (the ledger's every type) opens as a form with its title, fields and
+    signers, in both languages, without a missing label or a console error; the block lists them
+    all with their type."""
+    from .conftest import sign_in
+
+    url, key, envelopes, height = every_type
+    for lang in ("vi-VN", "en-GB"):
+        labels = VI if lang == "vi-VN" else EN
+        context = browser.new_context(base_url=url, locale=lang)
+        try:
+            page = watched(context.new_page(), url)
+            sign_in(page, key)
+            open_page(page, f"/blocks/{height}")
+            types = page.locator("main table tbody tr td:nth-child(2)").all_inner_texts()
+            assert types == [labels[f"type.{e.doc.type}"] for e in envelopes]
+            for envelope in envelopes:
+                open_page(page, f"/documents/{envelope.doc_id}")
+                assert page.locator("main h1").inner_text().startswith(labels[f"type.{envelope.doc.type}"])
+                assert page.locator("main .form fieldset").count() >= 1, envelope.doc.type
+                signers = page.locator("main ul.signers a.member").evaluate_all("l => l.map(a => a.dataset.member)")
+                assert signers == list(envelope.signers), envelope.doc.type
+            assert_behaved(page)
+        finally:
+            context.close()
