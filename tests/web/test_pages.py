@@ -247,7 +247,8 @@ def test_fault_member_page_and_search_by_member_id(page, net):
     not found"."""
     member = next(m for m in net.members if m["org"].count("/") == 3 and "secretary" in m["roles"])
     api = net.get(f"/v1/members/{member['member_id']}")
-    open_page(page, f"/members/{member['member_id']}")
+    open_page(page, f"/#/member/{member['member_id']}")  # the explorer's address of a member, kept in a bookmark
+    assert urlsplit(page.url).path == f"/members/{member['member_id']}" and not urlsplit(page.url).fragment
     assert page.locator("main h1").inner_text() == api["member"]["name"]
     timeline = page.locator("main ol.timeline li").evaluate_all("items => items.map(li => li.dataset.doc)")
     assert timeline == [e["doc_id"] for e in api["history"]] and timeline
