@@ -8,6 +8,7 @@
 | ``registry.py`` | a member's profile and timeline, an org unit |
 | ``node_info.py`` | status, health, metrics |
 | ``auth.py`` | page login (challenge, login, logout), the caller's own session |
+| ``references.py`` | the documents that refer to a document |
 | ``search.py`` | search by document id, block height, unit path, member id |
 | ``web.py`` | the web pages (files under ``web/``, ``/login`` among them), ``/docs``, the favicon, ``/v1/site``, ``/v1/genesis`` |
 
@@ -54,4 +55,4 @@ from __future__ import annotations
 
 __all__ = ["ROUTE_MODULES"]
 
-ROUTE_MODULES = ("documents", "log", "views", "registry", "node_info", "auth", "search", "web")
+ROUTE_MODULES = ("documents", "log", "views", "registry", "node_info", "auth", "references", "search", "web")

@@ -349,8 +349,20 @@ class InProcess:
     url: str
     service: Any
     rejected: str  # the doc id of the rejected minutes
-    accepted: str  # the doc id of the accepted minutes beside it
+    accepted: str  # the doc id of the accepted minutes beside it, amended in the next block
+    amendment: str  # the doc id of that amendment
     inspector_key: Path  # the key file of the root's inspector, to sign in with
+    org: Any  # the sample organisation (client/sample_org.py)
+    keys: Path  # where key_file() writes
+
+    def key_file(self, member_id: str) -> Path:
+        """A key file for any sample member."""
+        from ledger.keys import write_key_file
+
+        path = self.keys / f"{member_id}.json"
+        if not path.exists():
+            write_key_file(path, id_field="member_id", id=member_id, seed=self.org.seed_of(member_id))
+        return path
 
     def signed_in_page(self, browser: Any, locale: str = "vi-VN") -> tuple[Any, Any]:
         """(context, page) on this node, the page watched and signed in as the root's inspector."""
@@ -361,7 +373,7 @@ class InProcess:
 
 
 @pytest.fixture(scope="package")
-def in_process(browser, tmp_path_factory) -> Iterator[InProcess]:
+def in_process(tmp_path_factory) -> Iterator[InProcess]:
     import hashlib
 
     from client.sdk import sign_document
@@ -388,9 +400,19 @@ def in_process(browser, tmp_path_factory) -> Iterator[InProcess]:
     block = service.ledger.block(service.ledger.height)
     assert [d["status"] for d in block["documents"]] == ["rejected", "accepted"]
     assert decode_canonical(refused)["doc"]["org"] == unit
+    original = block["documents"][1]["doc_id"]
+    replacement = dict(minutes("good")["body"], text="Họp chuyên đề good (đính chính: thêm kết luận)",
+                       decisions=["Giao chi ủy xây dựng kế hoạch"])
+    amend = org._doc("web/amend", "amendment", unit, {"target": original, "action": "amend",
+                                                      "reason": "Bổ sung kết luận", "body": replacement},
+                     anchor + 2 * 10**6, refs=[original])
+    service.apply([sign_document(amend, [(m, org.seed_of(m)) for m in (chair, secretary)])])
+    amended = service.ledger.block(service.ledger.height)["documents"]
+    assert [d["status"] for d in amended] == ["accepted"], amended
+    keys = tmp_path_factory.mktemp("in-process")
     inspector = org._officer(org.genesis_members()[0].unit, "inspector")
-    key = tmp_path_factory.mktemp("in-process") / f"{inspector}.json"
+    key = keys / f"{inspector}.json"
     write_key_file(key, id_field="member_id", id=inspector, seed=org.seed_of(inspector))
     with serve(service) as url:
-        yield InProcess(url=url, service=service, rejected=block["documents"][0]["doc_id"],
-                        accepted=block["documents"][1]["doc_id"], inspector_key=key)
+        yield InProcess(url=url, service=service, rejected=block["documents"][0]["doc_id"], accepted=original,
+                        amendment=amended[0]["doc_id"], inspector_key=key, org=org, keys=keys)

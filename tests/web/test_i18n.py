@@ -19,7 +19,8 @@ import pytest
 from client.verify import CHECKS
 from ledger.documents import DOC_TYPES
 from ledger.registry import ACTIVE, TERMINAL
-from ledger.schemas import MEETING_KINDS, MEETING_MODES, MEMBER_CHANGES, ROLES, SEVERITIES
+from ledger.schemas import (AMENDMENT_ACTIONS, MEETING_KINDS, MEETING_MODES, MEMBER_CHANGES, MEMBER_STATUSES, POLL_ELIGIBLE,
+                            PROFILE_KINDS, ROLES, SEVERITIES, TASK_STATUSES)
 from node.routes.web import LANGUAGES, WEB_ROOT
 
 JS = sorted((WEB_ROOT / "js").rglob("*.js"))
@@ -140,9 +141,11 @@ def test_every_key_the_pages_ask_for_is_in_the_catalogue():
 @pytest.mark.parametrize("prefix, values", [
     ("type", DOC_TYPES), ("change", MEMBER_CHANGES), ("meeting_kind", MEETING_KINDS), ("meeting_mode", MEETING_MODES),
     ("severity", SEVERITIES), ("role", ROLES), ("check", CHECKS), ("status", ("accepted", "rejected")),
-    ("member_status_value", tuple(sorted(ACTIVE | TERMINAL | {"suspended"}))),
+    ("member_status_value", tuple(sorted(ACTIVE | TERMINAL | {"suspended"} | set(MEMBER_STATUSES)))),
+    ("profile_kind", PROFILE_KINDS), ("task_status", TASK_STATUSES), ("amendment_action", AMENDMENT_ACTIONS),
+    ("poll_eligible", POLL_ELIGIBLE), ("version", ("original", *AMENDMENT_ACTIONS)),
     ("role_raft", ("leader", "follower", "candidate", "pre_candidate")),
-    ("receipt.status", ("pass", "fail", "skipped")),
+    ("receipt.status", ("pass", "fail", "skipped", "na")),
 ])
 def test_labels_for_every_value_the_ledger_defines(prefix, values):
     missing = [v for v in values if f"{prefix}.{v}" not in CATALOGUES["vi"]]

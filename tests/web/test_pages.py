@@ -15,7 +15,7 @@ import pytest
 from ledger.timefmt import month_of, month_start, next_month
 from node.routes.web import WEB_ROOT
 
-from .conftest import assert_behaved, open_page, wait_ready
+from .conftest import assert_behaved, open_page, wait_ready, watched
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -253,7 +253,8 @@ def test_fault_member_page_and_search_by_member_id(page, net):
     not found"."""
     member = next(m for m in net.members if m["org"].count("/") == 3 and "secretary" in m["roles"])
     api = net.get(f"/v1/members/{member['member_id']}")
-    open_page(page, f"/members/{member['member_id']}")
+    open_page(page, f"/#/member/{member['member_id']}")  # the explorer's address of a member, kept in a bookmark
+    assert urlsplit(page.url).path == f"/members/{member['member_id']}" and not urlsplit(page.url).fragment
     assert page.locator("main h1").inner_text() == api["member"]["name"]
     timeline = page.locator("main ol.timeline li").evaluate_all("items => items.map(li => [li.dataset.kind, li.dataset.doc])")
     assert timeline == [[e["kind"], e["doc_id"]] for e in api["timeline"]] and timeline
@@ -435,3 +436,74 @@ def test_a_rejected_document_shows_its_reason_and_has_no_receipt(browser, in_pro
         assert_behaved(page)
     finally:
         context.close()
+
+
+def test_fault_an_amended_record_shows_its_versions_and_what_refers_to_it(browser, in_process):
+    """Fault: a document page gave no amendments nor the documents that reference it. The original
+    says it is not the version in force and lists its versions and its amendment; the amendment
+    draws its replacement as minutes."""
+    ledger = in_process.service.ledger
+    record = ledger.document(in_process.accepted)
+    assert record["current"] == in_process.amendment and len(record["versions"]) == 2
+    context, page = in_process.signed_in_page(browser, "en-GB")
+    try:
+        open_page(page, f"/documents/{in_process.accepted}")
+        assert page.locator("main [data-superseded]").get_attribute("data-superseded") == "amended"
+        versions = page.locator("main ol.versions li").evaluate_all("items => items.map(li => li.dataset.version)")
+        assert versions == [v["doc_id"] for v in record["versions"]]
+        referring = page.locator("main section:has(h2:has-text('%s')) a.doc" % EN["document.referenced_by"])
+        assert referring.evaluate_all("links => links.map(a => a.title)") == [in_process.amendment]
+        open_page(page, f"/documents/{in_process.amendment}")
+        text = page.locator("main").inner_text()
+        assert EN["amendment.replacement"].format(type=EN["type.minutes"]) in text
+        assert "đính chính: thêm kết luận" in text and "Bổ sung kết luận" in text
+        assert_behaved(page)
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def every_type(tmp_path_factory):
+    """An in-process node holding one accepted document of every type (tests/ledger/factory.py's
+    every_type), and the key file of the root's inspector to read them all."""
+    from ledger.keys import write_key_file
+    from tests.ledger.factory import T0, make_org
+    from tests.node.service_double import ServiceDouble, serve
+
+    org = make_org(5)
+    service = ServiceDouble(org.genesis, org.node_seeds, start_ms=T0)
+    envelopes = org.every_type()
+    service.apply([e.to_bytes() for e in envelopes])
+    block = service.ledger.block(service.ledger.height)
+    assert [d["status"] for d in block["documents"]] == ["accepted"] * len(envelopes), block["documents"]
+    key = tmp_path_factory.mktemp("every-type") / "ins-central.json"
+    write_key_file(key, id_field="member_id", id="ins-central", seed=org.seeds["ins-central"])
+    with serve(service) as url:
+        yield url, key, envelopes, service.ledger.height
+
+
+def test_every_document_type_is_drawn_as_a_form(browser, every_type):
+    """Each type of document (the ledger's every type) opens as a form with its title, fields and
+    signers, in both languages, without a missing label or a console error; the block lists them
+    all with their type."""
+    from .conftest import sign_in
+
+    url, key, envelopes, height = every_type
+    for lang in ("vi-VN", "en-GB"):
+        labels = VI if lang == "vi-VN" else EN
+        context = browser.new_context(base_url=url, locale=lang)
+        try:
+            page = watched(context.new_page(), url)
+            sign_in(page, key)
+            open_page(page, f"/blocks/{height}")
+            types = page.locator("main table tbody tr td:nth-child(2)").all_inner_texts()
+            assert types == [labels[f"type.{e.doc.type}"] for e in envelopes]
+            for envelope in envelopes:
+                open_page(page, f"/documents/{envelope.doc_id}")
+                assert page.locator("main h1").inner_text().startswith(labels[f"type.{envelope.doc.type}"])
+                assert page.locator("main .form fieldset").count() >= 1, envelope.doc.type
+                signers = page.locator("main ul.signers a.member").evaluate_all("l => l.map(a => a.dataset.member)")
+                assert signers == list(envelope.signers), envelope.doc.type
+            assert_behaved(page)
+        finally:
+            context.close()

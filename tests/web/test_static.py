@@ -122,9 +122,9 @@ def test_favicon(world):
 def test_docs_page_loads_only_local_files(world):
     _, _, client = world
     r = client.get("/docs")
-    assert r.status_code == 200 and "content-security-policy" in r.headers
     sources = re.findall(r'(?:src|href)="([^"]+)"', r.text)
     assert sources and all(s.startswith("/") and not s.startswith("//") for s in sources), sources
+    assert r.status_code == 200 and "content-security-policy" in r.headers
     for source in sources:
         assert client.get(source).status_code == 200, source
     assert "<script>" not in r.text  # no inline script: the policy would refuse it
@@ -214,3 +214,26 @@ def test_every_file_under_web_is_reachable():
     on_disk = {p.relative_to(WEB_ROOT).as_posix() for p in Path(WEB_ROOT).rglob("*") if p.is_file()}
     assert set(files.files) == on_disk
     assert all(gzip.decompress(f.gzipped) == f.body for f in files.files.values() if f.gzipped)
+
+
+def test_references_list_what_refers_to_a_document_within_the_scope(in_process):
+    """GET /v1/documents/{id}/references: the amendment of the in-process node's minutes; paging;
+    403 for a document outside the caller's scope, 401 without a key (tests/web/conftest.py)."""
+    import httpx
+
+    from client.signing import RequestSigner
+    from ledger.keys import read_key_file
+
+    url = f"{in_process.url}/v1/documents/{in_process.accepted}/references"
+    with httpx.Client(auth=RequestSigner(read_key_file(in_process.inspector_key)), timeout=30) as inspector:
+        answer = inspector.get(url).json()
+        assert [i["doc_id"] for i in answer["items"]] == [in_process.amendment]
+        assert answer["items"][0]["type"] == "amendment" and answer["more"] is False and answer["offset"] == 0
+        assert inspector.get(url, params={"offset": 1}).json()["items"] == []
+        assert inspector.get(url, params={"limit": 501}).status_code == 400
+        assert inspector.get(f"{in_process.url}/v1/documents/{'0' * 64}/references").status_code == 404
+    assert httpx.get(url).status_code == 401
+    stranger = in_process.org._officer("central/p2/k1/s1", "secretary")
+    with httpx.Client(auth=RequestSigner(read_key_file(in_process.key_file(stranger))), timeout=30) as other:
+        r = other.get(url)
+        assert r.status_code == 403 and r.json()["error"] == "out_of_scope"

@@ -163,11 +163,21 @@ function showLanguage() {
   if (site) showSession();
 }
 
+// The explorer these pages replaced named its views in the fragment (/#/block/H, /#/doc/ID,
+// /#/org/PATH, /#/member/ID): a link kept from it lands on the page it meant.
+const FRAGMENTS = { block: "/blocks/", doc: "/documents/", org: "/units/", member: "/members/" };
+
+function followOldFragment() {
+  const old = /^#\/(block|doc|org|member)\/(.+)$/.exec(location.hash);
+  if (location.pathname === "/" && old) history.replaceState(null, "", FRAGMENTS[old[1]] + old[2]);
+}
+
 // The languages web/i18n/ holds and the node's usual default, to start fetching the catalogue
 // (and the page's module) while /v1/site answers; the node's answer has the last word.
 const CATALOGUES = ["vi", "en"];
 
 async function start() {
+  followOldFragment();
   preload(pickLanguage(CATALOGUES, CATALOGUES[0]));
   const found = match(location.pathname);
   if (found) import(`./pages/${found.name}.js`).catch(() => {}); // the error shows when render() imports it

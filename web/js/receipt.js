@@ -13,8 +13,11 @@
 //                    voters reached so far from genesis, in log order
 //   certificate      a strict majority of the voters before the block signed "minutebook/block/v1\0" +
 //                    block_hash; non-voters are ignored, each voter counts once, a bad voter entry fails
-//   document_status  block.documents lists the document accepted at leaf_index, the accepted entries
-//                    at consecutive leaves ending at log_size - 1
+//   document_status  receipts of the earlier format only, whose block carries the status list
+//                    block.documents: it lists the document accepted at leaf_index, the accepted
+//                    entries at consecutive leaves ending at log_size - 1 (today's receipts carry no
+//                    list: inclusion in the accepted-only log is what proves acceptance, so the
+//                    check is "not applicable" there, as client/verify.py skips it)
 //   inclusion        the RFC 9162 audit path of SHA-256(0x00 || envelope) at leaf_index reaches
 //                    log_root for log_size
 //
@@ -113,11 +116,14 @@ function documentStatus(obj, field) {
 }
 
 function blockShape(obj, field) {
-  require(obj, ["height", "header", "header_fields", "block_hash", "certificate", "documents"], field);
+  require(obj, ["height", "header", "header_fields", "block_hash", "certificate"], field);
   if (!isObject(obj.header_fields)) throw shape("expected_object", `${field}.header_fields`);
   if (!Array.isArray(obj.certificate)) throw shape("expected_list", `${field}.certificate`);
-  if (!Array.isArray(obj.documents)) throw shape("expected_list", `${field}.documents`);
-  const documents = obj.documents.map((d, i) => documentStatus(d, `${field}.documents[${i}]`));
+  let documents = null; // no status list: a receipt of today's format
+  if ("documents" in obj) {
+    if (!Array.isArray(obj.documents)) throw shape("expected_list", `${field}.documents`);
+    documents = obj.documents.map((d, i) => documentStatus(d, `${field}.documents[${i}]`));
+  }
   const height = intField(obj, "height", `${field}.height`);
   const header = bytesField(() => b64d(obj.header, `${field}.header`));
   const blockHash = bytesField(() => hexHash(obj.block_hash, `${field}.block_hash`));
@@ -265,7 +271,12 @@ export async function checkCertificate(blockHash, certificate, voters) {
  */
 async function checkOne(receipt, votersBefore, record, stopAtFirst, genesisOk = true) {
   const results = { genesis: { ok: genesisOk } };
-  const run = async (check, needs, body) => {
+  const run = async (check, needs, body, applies = true) => {
+    if (!applies) {
+      record(check, "na");
+      results[check] = { ok: true };
+      return undefined;
+    }
     if (!needs.every((n) => results[n] && results[n].ok)) {
       record(check, "skipped");
       results[check] = { ok: false, skipped: true };
@@ -341,7 +352,7 @@ async function checkOne(receipt, votersBefore, record, stopAtFirst, genesisOk = 
       throw new CheckFailed("document_status", "absent", { height: header.height, doc: receipt.docId, leaf: receipt.leafIndex });
     }
     return entry;
-  });
+  }, block.documents !== null);
   await run("inclusion", ["header_fields"], async () => {
     try {
       await verifyInclusion(await leafHash(receipt.envelope), receipt.leafIndex, header.log_size,
@@ -371,14 +382,15 @@ function applyNodeChange(voters, envelope, index) {
 
 /**
  * Check `receiptJson` against `genesisJson`. Returns
- * `{results: [{check, status: "pass"|"fail"|"skipped", failure?}], failure, proved}`:
+ * `{results: [{check, status: "pass"|"fail"|"skipped"|"na", failure?}], failure, proved}` ("na": the
+ * check does not apply to this receipt):
  * `failure` is the first failed check in CHECKS order (what `minutebook verify` names),
  * `proved` what the receipt proved when every check passed.
  */
 export async function checkReceipt(receiptJson, genesisJson) {
   const results = new Map(CHECKS.map((c) => [c, { check: c, status: "skipped" }]));
   const record = (check, failure) => {
-    results.set(check, failure === "skipped" ? { check, status: "skipped" }
+    results.set(check, failure === "skipped" || failure === "na" ? { check, status: failure }
       : failure ? { check, status: "fail", failure } : { check, status: "pass" });
   };
   const attempt = (check, body) => {
@@ -432,7 +444,7 @@ export async function checkReceipt(receiptJson, genesisJson) {
   const list = CHECKS.map((c) => results.get(c));
   const firstFailure = list.find((r) => r.status === "fail");
   let proved = null;
-  if (!firstFailure && list.every((r) => r.status === "pass")) {
+  if (!firstFailure && list.every((r) => r.status === "pass" || r.status === "na")) {
     const { envelope, header, voters, certifiedBy } = outcome;
     proved = {
       doc_id: parsed.docId, type: envelope.doc.type, org: envelope.doc.org, created_at: envelope.doc.created_at,

@@ -5,11 +5,11 @@
 
 import { fill, h } from "./dom.js";
 import { t } from "./i18n.js";
-import { CHECKS, CheckFailed, checkReceipt, genesisHash } from "./receipt.js";
+import { CheckFailed, checkReceipt, genesisHash } from "./receipt.js";
 import { available, ed25519Supported } from "./webcrypto.js";
 import { toHex } from "./bytes.js";
 
-const MARKS = { pass: "✓", fail: "✗", skipped: "–" };
+const MARKS = { pass: "✓", fail: "✗", skipped: "–", na: "○" };
 
 function value(v) {
   if (v instanceof Uint8Array) return toHex(v);
@@ -48,13 +48,15 @@ export async function showReceiptCheck(container, { receipt, genesis, genesisLab
   const verdict = failed
     ? h("div", { class: "verdict fail", role: "alert", dataset: { verdict: "fail", check: failed.check } },
       t("receipt.failed", { check: t(`check.${failed.check}`), code: failed.check }), " ", failureText(failed))
-    : h("div", { class: "verdict pass", role: "status", dataset: { verdict: "pass" } }, t("receipt.passed", { count: CHECKS.length }));
+    : h("div", { class: "verdict pass", role: "status", dataset: { verdict: "pass" } },
+      t("receipt.passed", { count: result.results.filter((r) => r.status === "pass").length }));
   const list = h("ol", { class: "checks" }, result.results.map((r) => h("li", { class: r.status, dataset: { check: r.check, status: r.status } },
     h("span", { class: "mark", aria: { hidden: "true" } }, MARKS[r.status]),
     h("span", {}, h("strong", {}, t(`check.${r.check}`)), " ", h("span", { class: "code" }, r.check),
       h("span", { class: "visually-hidden" }, " ", t(`receipt.status.${r.status}`))),
     h("span", { class: "what" }, t(`check.${r.check}.what`)),
-    r.failure ? h("span", { class: "why" }, failureText(r.failure)) : null)));
+    r.failure ? h("span", { class: "why" }, failureText(r.failure)) : null,
+    r.status === "na" ? h("span", { class: "why na" }, t(`receipt.na.${r.check}`)) : null)));
   fill(container,
     verdict,
     h("p", { class: "hint" }, t("receipt.against", { genesis: genesisLabel, chain: String(genesis?.chain_id ?? "?") }), " ",

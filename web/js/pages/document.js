@@ -5,11 +5,13 @@
 import { enc, getJson } from "../api.js";
 import { b64d } from "../bytes.js";
 import { decodeCanonical } from "../canonical.js";
-import { facts, fill, h, mono, section } from "../dom.js";
+import { facts, fill, h, mono, section, table } from "../dom.js";
 import { documentForm, documentTitle } from "../forms.js";
 import { formatDateTime, formatNumber, t } from "../i18n.js";
 import { showReceiptCheck } from "../receipt_view.js";
-import { blockLink, docLink, heading, memberLink, statusBadge, typeLabel, unitLink } from "../ui.js";
+import { blockLink, docLink, heading, memberLink, pager, statusBadge, typeLabel, unitLink } from "../ui.js";
+
+const REFERENCES = 50;
 
 function signers(sigs) {
   return h("ul", { class: "signers" }, sigs.map((s) => h("li", {}, memberLink(s.signer), " ",
@@ -35,6 +37,21 @@ function superseded(record) {
       : [t("document.is_superseded"), " ", docLink(record.current, t("document.see_current"))]);
 }
 
+/** The documents that refer to this one (its amendments, acknowledgements, reports, ballots), a page at a time. */
+async function references(id, query, signal) {
+  const offset = Math.max(0, Number.parseInt(query.get("refs") || "0", 10) || 0);
+  const page = await getJson(`/v1/documents/${enc(id)}/references?limit=${REFERENCES}&offset=${offset}`, { signal });
+  if (!page.items.length && !offset) return null;
+  return section(t("document.referenced_by"), table({
+    head: [t("document.created"), t("document.type"), t("field.org")],
+    rows: page.items.map((r) => [formatDateTime(r.created_at), docLink(r.doc_id, typeLabel(r.type)), unitLink(r.org)]),
+    empty: t("form.none"),
+  }), offset || page.more ? pager([
+    { label: t("pager.first_page"), href: offset ? `/documents/${id}` : null },
+    { label: t("pager.next_page"), href: page.more ? `/documents/${id}?refs=${offset + REFERENCES}` : null, rel: "next" },
+  ]) : null);
+}
+
 /** An amendment's replacement body, drawn as a form of the amended record's type. */
 async function replacement(doc, signal) {
   if (doc.type !== "amendment" || !doc.body || typeof doc.body.body !== "object" || !doc.body.target) return null;
@@ -52,7 +69,8 @@ export async function render(ctx) {
   ctx.setTitle(`${typeLabel(doc.type)} ${title}`);
 
   const receiptBox = h("div", { class: "receipt", id: "receipt-check" });
-  const replaced = await replacement(doc, ctx.signal);
+  const [replaced, referring] = await Promise.all([replacement(doc, ctx.signal),
+    record.status === "accepted" ? references(id, ctx.query, ctx.signal) : null]);
   const refs = doc.refs || [];
   fill(ctx.main,
     heading(h("span", {}, typeLabel(doc.type), title ? h("span", { class: "sub" }, " · ", title) : null),
@@ -72,6 +90,7 @@ export async function render(ctx) {
     section(t("document.body"), documentForm(doc)),
     replaced,
     versions(record),
+    referring,
     record.status === "accepted" ? h("section", { class: "card", aria: { labelledby: "receipt-title" } },
       h("h2", { id: "receipt-title" }, t("receipt.title")),
       h("p", { class: "hint" }, t("receipt.intro")),
