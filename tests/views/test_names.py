@@ -13,7 +13,7 @@ from .world import build_world
 
 @pytest.fixture(scope="module")
 def world():
-    return build_world(8, blocks=8, per_block=25)
+    return build_world(8, blocks=12, per_block=25)
 
 
 def recorded_names(world) -> dict[tuple[str, str], str]:
