@@ -255,13 +255,16 @@ def page(context, net) -> Iterator[Any]:
 def open_page(page: Any, path: str, *, name: str | None = None) -> float:
     """Load `path`, wait until the page has rendered; returns and records its first-render time (ms)."""
     page.goto(path)
-    page.wait_for_selector(READY, state="attached", timeout=30_000)
+    wait_ready(page)
     return record_render(page, name or page.evaluate("document.documentElement.dataset.page"))
 
 
 def wait_ready(page: Any) -> None:
-    """After a click that renders another page in place (no reload)."""
+    """Wait until the page has rendered (also after a click that renders another page in place) and
+    the fonts its text asked for have loaded: leaving earlier would cancel those loads, and the
+    watch would see failed requests that are the test's doing, not the page's."""
     page.wait_for_selector(READY, state="attached", timeout=30_000)
+    page.evaluate("() => document.fonts.ready.then(() => true)")
 
 
 def record_render(page: Any, name: str) -> float:
