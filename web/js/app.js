@@ -127,6 +127,7 @@ function onClick(event) {
 
 async function switchLanguage(lang) {
   if (lang === currentLanguage()) return;
+  root.dataset.ready = "0"; // from the click on: the page is drawn again once the catalogue is in
   await setLanguage(lang, { remember: true });
   showLanguage();
   await render();
