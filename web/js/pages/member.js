@@ -43,17 +43,21 @@ export async function render(ctx) {
   const cursor = ctx.query.get("cursor");
   const focusDocs = ctx.query.get("list") === "documents";
   const timelineCursor = cursor && !focusDocs ? `&cursor=${encodeURIComponent(cursor)}` : "";
-  const answer = await getJson(`/v1/members/${enc(id)}?limit=${TIMELINE_PAGE}${timelineCursor}`, { signal: ctx.signal });
-  const member = answer.member;
-  ctx.setTitle(member.name || id);
-  const documents = await listSection({
+  const named = {
     name: "documents", title: t("member.documents_title"),
     url: (c, limit) => `/v1/members/${enc(id)}/documents?order=desc&limit=${limit}${c ? `&cursor=${encodeURIComponent(c)}` : ""}`,
     head: [t("document.created"), t("document.type"), t("member.as"), t("field.org")],
     row: (d) => [formatDate(d.date), docLink(d.doc_id, [typeLabel(d.type), " · ", documentTitle({ type: d.type, body: d.summary })]),
       choice("named_as", d.as), unitLink(d.unit)],
     empty: t("unit.list.none"),
-  }, { base, focused: focusDocs, cursor: focusDocs ? cursor : null, signal: ctx.signal });
+  };
+  // The profile with its timeline, and the documents naming the member: asked together.
+  const [answer, documents] = await Promise.all([
+    getJson(`/v1/members/${enc(id)}?limit=${TIMELINE_PAGE}${timelineCursor}`, { signal: ctx.signal }),
+    listSection(named, { base, focused: focusDocs, cursor: focusDocs ? cursor : null, signal: ctx.signal }),
+  ]);
+  const member = answer.member;
+  ctx.setTitle(member.name || id);
   const status = has(`member_status_value.${member.status}`) ? t(`member_status_value.${member.status}`) : member.status;
   const timeline = answer.timeline || [];
   fill(ctx.main,

@@ -53,16 +53,19 @@ function statusFilter(ctx, path, current) {
 export async function render(ctx) {
   const path = ctx.params[0];
   const base = `/units/${encPath(path)}`;
-  const view = await getJson(`/v1/orgs/${encPath(path)}`, { signal: ctx.signal });
-  const unit = view.unit;
-  ctx.setTitle(unit.name || path);
   const specs = lists(path, ctx.query);
   const focus = specs.find((s) => s.name === ctx.query.get("list"));
   const shown = focus ? [focus] : specs;
-  const sections = await Promise.all(shown.map((spec) => listSection(spec, {
-    base, focused: Boolean(focus), cursor: focus ? ctx.query.get("cursor") : null, signal: ctx.signal,
-    filters: spec.name === "members" && focus ? statusFilter(ctx, path, spec.status) : null,
-  })));
+  // The unit and its lists, asked together.
+  const [view, ...sections] = await Promise.all([
+    getJson(`/v1/orgs/${encPath(path)}`, { signal: ctx.signal }),
+    ...shown.map((spec) => listSection(spec, {
+      base, focused: Boolean(focus), cursor: focus ? ctx.query.get("cursor") : null, signal: ctx.signal,
+      filters: spec.name === "members" && focus ? statusFilter(ctx, path, spec.status) : null,
+    })),
+  ]);
+  const unit = view.unit;
+  ctx.setTitle(unit.name || path);
   fill(ctx.main,
     ancestors(path, (p) => `/units/${encPath(p)}`),
     heading(unit.name || path, h("span", { class: "sub" }, path),
