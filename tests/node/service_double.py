@@ -120,7 +120,9 @@ def sample_service(node_seeds: dict[str, bytes], anchor_ms: int, *, phases: int 
     nodes = [{"node_id": n, "public_key": b64e(public_key(s)), "peer_addr": f"127.0.0.1:{7100 + i}", "role": "voter"}
              for i, (n, s) in enumerate(sorted(node_seeds.items()), start=1)]
     genesis = org.genesis(nodes)
-    service = ServiceDouble(genesis, node_seeds, start_ms=anchor_ms + 60_000)
+    # The clock starts after the documents tests sign (created_at up to anchor + 2e6 ms): a block may
+    # not hold a document from more than 5 minutes after its own time.
+    service = ServiceDouble(genesis, node_seeds, start_ms=anchor_ms + 2 * 10**6)
     for _, docs in org.phases()[:phases]:  # as fast as the ledger applies them
         service.apply([sign_document(doc, [(m, org.seed_of(m)) for m in signers]) for doc, signers in docs])
     return org, genesis, service

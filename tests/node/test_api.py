@@ -246,7 +246,7 @@ def test_rejected_document_through_the_api(world):
     leaf_index null, the document route shows the reason, there is no receipt,
     and the envelopes route still serves every envelope in proposal order."""
     org, genesis, _, _ = world
-    service = ServiceDouble(genesis, NODE_SEEDS, start_ms=ANCHOR + 60_000)  # its own: this adds a block
+    service = ServiceDouble(genesis, NODE_SEEDS, start_ms=ANCHOR + 2 * 10**6)  # after the test documents  # its own: this adds a block
     for _, docs in org.phases():
         service.apply([_sign(org, d, s) for d, s in docs])
     client = signed_client(create_app(service), key_file("n1", NODE_SEEDS["n1"], node=True))
