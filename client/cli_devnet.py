@@ -331,7 +331,7 @@ def _print_welcome(directory: Path, cluster: dict) -> None:
     click.echo("")
     click.echo("minutebook devnet is running:")
     for n in cluster["nodes"]:
-        click.echo(f"  {n['node_id']}  API {n['api_url']}   explorer {n['api_url']}/   API docs {n['api_url']}/docs")
+        click.echo(f"  {n['node_id']}  API {n['api_url']}   web pages {n['api_url']}/   API docs {n['api_url']}/docs")
     click.echo("")
     click.echo("Every read of content is a signed request (RFC 9421): --key names whose scope you read with.")
     click.echo("Try:")

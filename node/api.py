@@ -265,10 +265,12 @@ def create_app(service: Any, *, max_request_bytes: int | None = None, max_batch_
             "A committee node of the minutebook ledger. Bytes are base64url without padding; hashes are "
             "lowercase hex. Send `Accept: application/msgpack` for msgpack answers. Errors are "
             "`{error, message, field?}`. Content routes need a signed request (RFC 9421, Ed25519; "
-            "`x-access` on each operation names its class). The explorer is at `/`."
+            "`x-access` on each operation names its class). The web pages are at `/`."
         ),
         openapi_tags=_TAGS,
         dependencies=[Depends(authenticate)],
+        docs_url=None,  # /docs is node/routes/web.py's: Swagger UI from web/vendor/, no CDN
+        redoc_url=None,  # ReDoc would load from a CDN
     )
     app.state.service = service
     settings = getattr(getattr(service, "config", None), "access", None) or AccessSettings()

@@ -12,6 +12,7 @@ and its queries:
 | ``stats.py`` | meeting figures per (unit, month), own and rolled up; **the definitions** | ``unit_stats`` |
 | ``timeline.py`` | a member's timeline | ``member_timeline`` |
 | ``lists.py`` | a unit's documents by type and date, a member's documents, a unit's members | ``unit_documents``, ``member_documents``, ``unit_members`` |
+| ``names.py`` | the words of units' and members' names, folded (no diacritics, lower case) | ``search_names`` |
 
 ``records.py`` says what they all agree on (a record's date, the unit it
 concerns); ``keys.py`` how keys are spelled; ``paging.py`` how lists page.
@@ -29,6 +30,7 @@ views of every store on its next open.
 
 from .lists import ListsView, member_documents, unit_documents, unit_members
 from .members import MembersView
+from .names import NamesView, search_names
 from .projection import Facts, Reader, Record, View, Views, Writer
 from .stats import StatsView, unit_stats
 from .timeline import TimelineView, member_timeline
@@ -36,7 +38,7 @@ from .units import UnitsView
 
 __all__ = ["VIEWS", "Views", "View", "Record", "Facts", "Writer", "Reader", "UnitsView", "MembersView", "StatsView",
            "TimelineView", "ListsView", "unit_stats", "member_timeline", "unit_documents", "member_documents",
-           "unit_members"]
+           "unit_members", "NamesView", "search_names"]
 
 # In apply order: a view comes after those whose state it reads.
-VIEWS = (UnitsView, MembersView, StatsView, TimelineView, ListsView)
+VIEWS = (UnitsView, MembersView, StatsView, TimelineView, ListsView, NamesView)

@@ -50,7 +50,7 @@ the unit's own records) add up to the header, figure by figure.
 
 The API returns raw counts and raw ratios (``num / den``, no rounding; null
 when ``den`` is 0); the CLI and the pages format them with one rule,
-``client/display.py`` (and its twin in the explorer's script).
+``client/display.py`` (and its twin in the web pages, web/js/i18n.js).
 
 Storage and cost
 ----------------

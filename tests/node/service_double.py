@@ -9,6 +9,8 @@ batching: it lets the HTTP layer be tested against real ledger objects
 
 ``serve(service)`` runs the app with uvicorn on a free local port in a thread,
 for tests that need a real URL (the CLI, the SDK end to end).
+``sample_service(node_seeds, anchor_ms)`` is one over client/sample_org.py's
+organisation, loaded one block per phase.
 """
 
 from __future__ import annotations
@@ -117,6 +119,26 @@ class ServiceDouble:
 
     async def read_barrier(self) -> None:
         return None
+
+
+def sample_service(node_seeds: dict[str, bytes], anchor_ms: int, *, phases: int | None = None):
+    """(org, genesis, service): the sample organisation (seed 7) with `node_seeds` as its voters,
+    its first `phases` loading phases (all by default) applied, one block each."""
+    from client.sample_org import SampleOrg
+    from client.sdk import sign_document
+    from ledger.jsonfmt import b64e
+    from ledger.keys import public_key
+
+    org = SampleOrg(seed=7, anchor_ms=anchor_ms)
+    nodes = [{"node_id": n, "public_key": b64e(public_key(s)), "peer_addr": f"127.0.0.1:{7100 + i}", "role": "voter"}
+             for i, (n, s) in enumerate(sorted(node_seeds.items()), start=1)]
+    genesis = org.genesis(nodes)
+    # The clock starts after the documents tests sign (created_at up to anchor + 2e6 ms): a block may
+    # not hold a document from more than 5 minutes after its own time.
+    service = ServiceDouble(genesis, node_seeds, start_ms=anchor_ms + 2 * 10**6)
+    for _, docs in org.phases()[:phases]:  # as fast as the ledger applies them
+        service.apply([sign_document(doc, [(m, org.seed_of(m)) for m in signers]) for doc, signers in docs])
+    return org, genesis, service
 
 
 @contextlib.contextmanager

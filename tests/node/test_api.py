@@ -14,10 +14,9 @@ from client.sample_org import SampleOrg
 from client.sdk import sign_document
 from ledger.encoding import canonical, decode_canonical
 from ledger.jsonfmt import b64e
-from ledger.keys import public_key
 from node.api import create_app
 
-from .service_double import ServiceDouble, key_file, signed_client
+from .service_double import ServiceDouble, key_file, sample_service, signed_client
 
 ANCHOR = 1_760_000_000_000
 NODE_SEEDS = {f"n{i}": hashlib.sha256(f"api-test-node-{i}".encode()).digest() for i in (1, 2, 3)}
@@ -30,13 +29,7 @@ def _b64d(text: str) -> bytes:
 
 @pytest.fixture(scope="module")
 def world():
-    org = SampleOrg(seed=7, anchor_ms=ANCHOR)
-    nodes = [{"node_id": n, "public_key": b64e(public_key(s)), "peer_addr": f"127.0.0.1:{7100 + i}", "role": "voter"}
-             for i, (n, s) in enumerate(sorted(NODE_SEEDS.items()), start=1)]
-    genesis = org.genesis(nodes)
-    service = ServiceDouble(genesis, NODE_SEEDS, start_ms=ANCHOR + 2 * 10**6)  # after the test documents
-    for _, docs in org.phases():  # one block per phase, as fast as the ledger applies them
-        service.apply([sign_document(doc, [(m, org.seed_of(m)) for m in signers]) for doc, signers in docs])
+    org, genesis, service = sample_service(NODE_SEEDS, ANCHOR)
     client = signed_client(create_app(service), key_file("n1", NODE_SEEDS["n1"], node=True))  # reads everything
     return org, genesis, service, client
 
@@ -245,7 +238,7 @@ def test_status_health_metrics(world):
     assert status["role"] == "leader" and status["node_id"] == "n1" and status["root_unit"] == "central"
     assert client.get("/healthz").json()["height"] == service.ledger.height
     assert client.get("/metrics").status_code == 200
-    assert "minutebook explorer" in client.get("/").text
+    assert 'src="/web/js/app.js"' in client.get("/").text  # the web pages' shell (tests/web/)
 
 
 def test_no_leader_is_503_with_retry_after(world):
