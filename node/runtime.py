@@ -263,6 +263,7 @@ class NodeRuntime:
             for future in waiters:
                 if not future.done():
                     future.set_exception(error)
+                    future.exception()  # retrieved: a request that gave up waiting leaves no "never retrieved" log
         self.certifier.release_waiters(error)
 
     async def stop(self) -> None:
