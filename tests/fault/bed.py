@@ -159,7 +159,7 @@ class FaultCluster(Cluster):
 
     # -- processes --------------------------------------------------------------
 
-    def start(self, node_id: str, *, via_cli: bool = False) -> subprocess.Popen:
+    def start(self, node_id: str, *, via_cli: bool = False, module: str = "node") -> subprocess.Popen:
         files = self.nodes[node_id]
         prefix = self.bed.exec_prefix(node_id)
         env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1",
@@ -170,7 +170,7 @@ class FaultCluster(Cluster):
                  "--target", f"127.0.0.1:{PEER_PORT}", "--control", str(self.link_file(node_id))],
                 cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=open(self.root / f"relay-{node_id}.log", "ab"))
         log = open(files.log, "ab")
-        proc = subprocess.Popen([*prefix, sys.executable, "-m", "node", "--config", str(files.config)], cwd=self.root,
+        proc = subprocess.Popen([*prefix, sys.executable, "-m", module, "--config", str(files.config)], cwd=self.root,
                                 stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()
         self.procs[node_id] = proc
