@@ -60,7 +60,7 @@ FIRST_RENDER: dict[str, list[float]] = {}
 def _unavailable(reason: str) -> None:
     if os.environ.get("MINUTEBOOK_REQUIRE_BROWSER") == "1":
         pytest.fail(f"browser tests required (MINUTEBOOK_REQUIRE_BROWSER=1) but {reason}")
-    pytest.skip(reason)
+    pytest.skip(f"browser tests need Debian's chromium and Playwright (.ci/run installs both): {reason}")
 
 
 @pytest.fixture(scope="package")
