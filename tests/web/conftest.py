@@ -54,6 +54,10 @@ READY = "html[data-ready='1']"
 # program adding or removing one: a shared test machine does). The pages ask again (web/js/api.js);
 # a test must not blame them for the drop itself.
 NETWORK_CHANGED = "ERR_NETWORK_CHANGED"
+# A font the browser was still fetching when the test moved to the next page is cancelled
+# (net::ERR_ABORTED). Fonts load lazily, at layout, so one can start after `wait_ready` looked: the
+# cancel is the test's doing. A font the node fails to serve still shows, as an HTTP answer >= 400.
+ABORTED = "net::ERR_ABORTED"
 FIRST_RENDER: dict[str, list[float]] = {}
 
 
@@ -166,6 +170,12 @@ class Watch:
         if f"{parts.scheme}://{parts.netloc}" != self.origin:
             self.elsewhere.append(request.url)
 
+    def on_failed(self, request: Any) -> None:
+        failure = request.failure or ""
+        if NETWORK_CHANGED in failure or (failure == ABORTED and request.resource_type == "font"):
+            return
+        self.errors.append(f"request failed: {request.url} {failure}")
+
     def problems(self) -> list[str]:
         return self.errors + [f"HTTP {a}" for a in self.bad_answers] + [f"request to {u}" for u in self.elsewhere]
 
@@ -234,8 +244,7 @@ def watched(p: Any, url: str) -> Any:
     p.on("pageerror", lambda exc: watch.errors.append(f"uncaught: {exc}"))
     p.on("response", watch.on_response)
     p.on("request", watch.on_request)
-    p.on("requestfailed", lambda r: None if NETWORK_CHANGED in (r.failure or "") else
-         watch.errors.append(f"request failed: {r.url} {r.failure}"))
+    p.on("requestfailed", watch.on_failed)
     p.watch = watch
     return p
 
@@ -275,7 +284,9 @@ def wait_ready(page: Any) -> None:
     the fonts its text asked for have loaded: leaving earlier would cancel those loads, and the
     watch would see failed requests that are the test's doing, not the page's."""
     page.wait_for_selector(READY, state="attached", timeout=30_000)
-    page.evaluate("() => document.fonts.ready.then(() => true)")
+    page.evaluate("() => new Promise(r => { void document.body.offsetHeight; "
+                  "requestAnimationFrame(() => requestAnimationFrame(r)); })"
+                  ".then(() => document.fonts.ready).then(() => true)")
 
 
 def record_render(page: Any, name: str) -> float:
