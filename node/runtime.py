@@ -76,7 +76,7 @@ from consensus import ConfChange, Entry, EntryType, RawNode, Role, decode_messag
 from consensus import Config as RaftConfig
 from consensus.errors import ConsensusError
 from ledger.blocks import Block, BlockProposal, BlockSignature, Header
-from ledger.documents import Envelope, salvage_doc_id
+from ledger.documents import salvage_doc_id
 from ledger.errors import AlreadyCommitted, CorruptionError, InvalidInput, MinutebookError
 from ledger.genesis import Genesis
 from ledger.keys import read_key_file
@@ -337,7 +337,7 @@ class NodeRuntime:
         if not wait:
             return self._forwarded_one(leader, (await self.forwarder.forward(leader, [envelope]))[0])
         # garbage gets its typed error here, as at the leader; a submission's envelope is inside it
-        doc_id = Envelope.from_bytes(split_submission(envelope)[0]).doc_id
+        doc_id = self.ledger.decode(split_submission(envelope)[0]).doc_id  # decoded once: kept for the apply
 
         async def forward() -> None:
             self._forwarded_one(leader, (await self.forwarder.forward(leader, [envelope]))[0])
