@@ -23,6 +23,10 @@ middleware (outermost of ours, so it sees everything):
 3. **Metrics**: ``api_request_seconds`` by route template, if the service's
    metrics provide it.
 
+It also hands plain submissions (``POST /v1/documents`` without a request
+signature) to ``LeanSubmit`` (node/routes/documents.py), which answers them
+with the route's own code without FastAPI's per-request machinery.
+
 FastAPI's own validation errors and Starlette's 404/405 are mapped to the
 one error shape too.
 
@@ -57,7 +61,7 @@ from .auth import Authenticator, authenticate
 from .config import AccessSettings
 from .responses import MSGPACK, error_response, plain_error, respond
 from .routes import ROUTE_MODULES
-from .routes.documents import BATCH_PATH
+from .routes.documents import BATCH_PATH, LeanSubmit
 from .traces import ReadTrace
 
 __all__ = ["create_app", "DEFAULT_MAX_REQUEST_BYTES", "MSGPACK"]
@@ -79,8 +83,9 @@ class _Guard:
     """Size limit, catch-all error handler and request timing (see module doc)."""
 
     def __init__(self, app: Callable, *, max_request_bytes: int, observe: Callable[[str, str, int, float], None],
-                 limits_by_path: dict[str, int] | None = None):
+                 limits_by_path: dict[str, int] | None = None, lean: Any = None):
         self.app = app
+        self.lean = lean  # LeanSubmit (node/routes/documents.py): plain submissions past FastAPI
         self.max_request_bytes = max_request_bytes
         self.limits_by_path = limits_by_path or {}  # routes whose bodies may be larger (a batch)
         self.observe = observe
@@ -128,8 +133,12 @@ class _Guard:
                     raise _BodyTooLarge()
             return message
 
+        lean = self.lean.takes(scope) if self.lean is not None else None
         try:
-            await self.app(scope, counting_receive, send_wrapper)
+            if lean is not None:
+                await self.lean(scope, counting_receive, send_wrapper, lean)
+            else:
+                await self.app(scope, counting_receive, send_wrapper)
         except _BodyTooLarge:
             if not state["started"]:
                 await answer(413, plain_error(413, "too_large", f"request body is over the limit of {limit} bytes",
@@ -222,8 +231,10 @@ def _with_security(app: FastAPI) -> None:
     app.openapi = openapi
 
 
-def create_app(service: Any, *, max_request_bytes: int | None = None, max_batch_bytes: int | None = None) -> FastAPI:
-    """The FastAPI app over `service` (a ``node.service.NodeService``)."""
+def create_app(service: Any, *, max_request_bytes: int | None = None, max_batch_bytes: int | None = None,
+               lean_submit: bool = True) -> FastAPI:
+    """The FastAPI app over `service` (a ``node.service.NodeService``). `lean_submit`: plain
+    submissions past FastAPI (node/routes/documents.py LeanSubmit; off only to compare)."""
     config = getattr(service, "config", None)
     if max_request_bytes is None:
         max_request_bytes = getattr(config, "max_request_bytes", None) or DEFAULT_MAX_REQUEST_BYTES
@@ -275,5 +286,6 @@ def create_app(service: Any, *, max_request_bytes: int | None = None, max_batch_
     # Outermost of ours: inside Starlette's ServerErrorMiddleware, outside the
     # exception handlers above, so only what they did not handle reaches it.
     app.add_middleware(_Guard, max_request_bytes=max_request_bytes, limits_by_path={BATCH_PATH: max_batch_bytes},
-                       observe=_metrics_observer(getattr(service, "metrics", None)))
+                       observe=_metrics_observer(getattr(service, "metrics", None)),
+                       lean=LeanSubmit(app, service) if lean_submit else None)
     return app
