@@ -325,7 +325,8 @@ class NodeRuntime:
         for doc_id, envelope in items:
             self.producer.add(doc_id, envelope, now)
         self.metrics.submissions_total.labels("admitted").inc(len(items))
-        self._wake_producer.set()
+        if self.producer.in_flight is None:  # else applying the block in flight wakes the producer
+            self._wake_producer.set()
 
     async def _submit_via_leader(self, envelope: bytes, *, wait: bool, timeout: float) -> dict[str, Any]:
         """A follower forwards to the leader (node/forwarding.py). With `wait`, it forwards
