@@ -6,7 +6,9 @@ Theory of operation
 committed Raft entry carrying a :class:`~ledger.blocks.BlockProposal`. It runs
 every envelope through decoding, signature and registry checks again, in
 order; a document that fails is kept, flagged ``rejected`` with
-``"<error code>: <message>"`` as the reason, identically on every node. A
+``"<error code>: <message>"`` as the reason, identically on every node (also
+one whose ``created_at`` is more than ``MAX_CLOCK_SKEW_MS`` after the
+block's timestamp: the clock rules of node/clock.py). A
 document whose id is already in the ledger *accepted* (earlier, or earlier in
 the same block) is rejected as a duplicate; a document that was rejected
 before may be proposed again and is checked afresh.
@@ -92,6 +94,17 @@ sealed boxes, ledger/sealing.py): the envelope alone is the leaf and the
 The voters that certify block ``h`` are those in force before it (after
 blocks ``< h``): ``voters_at(h)`` reads the last ``v/`` record at or below
 ``h``.
+
+Observers (the read models of ``views/``) are handed each applied block
+inside its batch: ``Ledger(store, genesis, observers=[...])`` calls
+``observer.open(ledger)`` once (an observer behind the ledger catches up
+there), then, in every ``apply_block``, after the block is staged and
+vouched for and before the commit, ``observer.apply_block(overlay, header,
+accepted)`` with the block's accepted documents in log order, and
+``observer.committed(height)`` once the batch is durable. Whatever an
+observer writes into the overlay is committed with the block or not at all,
+so it can never miss or double a block. The ledger imports no observer: the
+contract is :class:`LedgerObserver`.
 """
 
 from __future__ import annotations
@@ -99,11 +112,13 @@ from __future__ import annotations
 import hashlib
 import struct
 import time
-from typing import Any, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 from .blocks import (
     MAX_PROPOSAL_BYTES,
     ACCEPTED,
+    MAX_CLOCK_SKEW_MS,
     REJECTED,
     Block,
     BlockProposal,
@@ -128,7 +143,7 @@ from .schemas import AMENDABLE
 from .sealing import SealedBox, check_sealed, envelope_of, split_submission, submission_bytes
 from .store import Overlay, Store
 
-__all__ = ["Ledger", "BlockOutOfOrder", "INDEX_KINDS"]
+__all__ = ["Ledger", "BlockOutOfOrder", "INDEX_KINDS", "AcceptedDocument", "LedgerObserver"]
 
 _u64 = struct.Struct(">Q")
 _pack = _u64.pack
@@ -159,6 +174,28 @@ class BlockOutOfOrder(CorruptionError):
     """apply_block was handed a proposal that does not extend the head: a gap
     or a fork in what Raft committed, which is a broken invariant. (The node
     runtime filters stale proposals with :meth:`Ledger.is_next` first.)"""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AcceptedDocument:
+    """One accepted envelope of a block, as observers are handed it."""
+
+    leaf_index: int
+    doc_id: str
+    envelope: Envelope
+
+
+class LedgerObserver(Protocol):
+    """What the ledger feeds each applied block to (module docstring, "Observers")."""
+
+    def open(self, ledger: "Ledger") -> None:
+        """Called once when the Ledger is constructed; an observer behind it catches up here."""
+
+    def apply_block(self, overlay: Overlay, header: Header, accepted: Sequence[AcceptedDocument]) -> None:
+        """Add this block's writes to `overlay` (committed with the block, atomically)."""
+
+    def committed(self, height: int) -> None:
+        """The batch of block `height` (with this observer's writes) is durable in the store."""
 
 
 def _split_item(data: bytes) -> tuple[bytes, list[SealedBox] | None]:
@@ -203,7 +240,8 @@ class Ledger:
     in one batch; on an existing one it checks the genesis hash matches.
     """
 
-    def __init__(self, store: Store, genesis: "Genesis | dict") -> None:
+    def __init__(self, store: Store, genesis: "Genesis | dict", *,
+                 observers: Iterable[LedgerObserver] = ()) -> None:
         if isinstance(genesis, dict):
             genesis = Genesis.from_json(genesis)
         self.store = store
@@ -237,6 +275,9 @@ class Ledger:
         self._checked: dict[bytes, Envelope] = {}
         self._reads: tuple[int, Overlay] = (-1, Overlay(store))  # (height, view): _committed_reads
         self._genesis_voters = self.voters_at(1)
+        self.observers: tuple[LedgerObserver, ...] = tuple(observers)
+        for observer in self.observers:
+            observer.open(self)
 
     # -- the state machine ---------------------------------------------------
 
@@ -254,8 +295,10 @@ class Ledger:
         return 0 if raw is None else _u64.unpack(raw)[0]
 
     def is_next(self, proposal: BlockProposal) -> bool:
-        """Whether `proposal` extends the head (height + 1 and prev_hash)."""
-        return proposal.height == self.height + 1 and proposal.prev_hash == self.head_hash
+        """Whether `proposal` extends the head: height + 1, prev_hash, and a timestamp not before
+        the head's (block time never goes back; node/clock.py, rule 1)."""
+        return (proposal.height == self.height + 1 and proposal.prev_hash == self.head_hash
+                and proposal.timestamp >= (self._head.timestamp if self._head is not None else 0))
 
     def note_raft_applied(self, raft_index: int) -> None:
         """Record a Raft index applied without a block (a no-op or stale entry)."""
@@ -288,13 +331,14 @@ class Ledger:
         extend the head.
         """
         overlay = Overlay(self.store)
+        accepted: list[AcceptedDocument] = []
         signatures: list[BlockSignature] = []
         if certified is not None:
             claimed, signatures = certified
             voters = self.voters_at(proposal.height)
             check_certificate(claimed.hash, signatures, voters)
             signatures = [sig for sig in signatures if sig.node in voters]
-        block = self._stage_block(overlay, proposal, signatures_checked=certified is not None)
+        block = self._stage_block(overlay, proposal, accepted, signatures_checked=certified is not None)
         if certified is not None and block.header != claimed:
             raise InvalidInput("header", f"block {proposal.height} makes header {block.header.block_hash}, not the "
                                          f"certified {claimed.block_hash}")
@@ -302,20 +346,28 @@ class Ledger:
             vouch(block.header)
         for sig in signatures:
             overlay.put(_P_CERT + _pack(proposal.height) + sig.node.encode(), sig.sig)
+        for observer in self.observers:
+            observer.apply_block(overlay, block.header, accepted)
         if raft_index is not None:
             overlay.put(_K_RAFT, _pack(raft_index))
         overlay.commit()
         self.height = block.header.height
         self._head = block.header
+        for observer in self.observers:
+            observer.committed(self.height)
         return block
 
-    def _stage_block(self, overlay: Overlay, proposal: BlockProposal, *, signatures_checked: bool = False) -> Block:
-        """Apply `proposal` into `overlay` (everything but the Raft index). `signatures_checked`:
-        the caller holds a certificate for the header this must make (see apply_block)."""
+    def _stage_block(self, overlay: Overlay, proposal: BlockProposal, observed: list[AcceptedDocument], *,
+                     signatures_checked: bool = False) -> Block:
+        """Apply `proposal` into `overlay` (everything but the Raft index); the accepted documents
+        are appended to `observed`, in log order. `signatures_checked`: the caller holds a
+        certificate for the header this must make (see apply_block)."""
         if not self.is_next(proposal):
+            head_ts = self._head.timestamp if self._head is not None else 0
             raise BlockOutOfOrder(
-                f"proposal for height {proposal.height} with prev_hash {proposal.prev_hash.hex()} does not "
-                f"extend height {self.height} with hash {self.head_hash.hex()}"
+                f"proposal for height {proposal.height} with prev_hash {proposal.prev_hash.hex()} and timestamp "
+                f"{proposal.timestamp} does not extend height {self.height} with hash {self.head_hash.hex()} and "
+                f"timestamp {head_ts}"
             )
         height = proposal.height
         at_ms = proposal.timestamp
@@ -371,6 +423,7 @@ class Ledger:
                     put(_P_SEALED + raw_id, canonical([b.to_obj() for b in boxes]))
             statuses.append(DocumentStatus(doc_id=doc_id, leaf_index=leaf, status=ACCEPTED))
             accepted_here.add(raw_id)
+            observed.append(AcceptedDocument(leaf_index=leaf, doc_id=doc_id, envelope=envelope))
             put(doc_key, leaf_be + height_be + b"\x01")
             self._index(put, envelope, leaf_be)
             if envelope.doc.type == "node":
@@ -418,7 +471,7 @@ class Ledger:
         doc_key = _P_DOC + raw_id if raw_id is not None else None
         previous = get(doc_key) if doc_key is not None else None
         if envelope is not None:
-            reason = self._duplicate(doc_id, raw_id, previous, accepted_here)
+            reason = self._refusal(envelope, doc_id, raw_id, previous, accepted_here, at_ms)
             if reason is None:
                 try:
                     registry.apply(envelope, at_ms)
@@ -427,11 +480,18 @@ class Ledger:
         return envelope, doc_id, raw_id, doc_key, previous, reason
 
     @staticmethod
-    def _duplicate(doc_id: str, raw_id: bytes, previous: bytes | None, accepted_here: set) -> str | None:
+    def _refusal(envelope: Envelope, doc_id: str, raw_id: bytes, previous: bytes | None, accepted_here: set,
+                 at_ms: int) -> str | None:
+        """Why a decoded envelope is refused before the registry rules run: a duplicate, or a
+        clock skew; else None."""
         if raw_id in accepted_here:
             return f"duplicate: document {doc_id} is already accepted in this block"
         if previous is not None and previous[16] == 1:
             return f"duplicate: document {doc_id} is already accepted at leaf {_u64.unpack(previous[:8])[0]}"
+        created_at = envelope.doc.created_at
+        if created_at > at_ms + MAX_CLOCK_SKEW_MS:  # node/clock.py, rule 1
+            return (f"clock_skew: doc.created_at {created_at} is {(created_at - at_ms) // 1000} s after the "
+                    f"block's timestamp {at_ms} (at most {MAX_CLOCK_SKEW_MS // 1000} s)")
         return None
 
     def _judge_certified(self, registry: Registry, get, envelope_bytes: bytes, at_ms: int,
@@ -464,7 +524,7 @@ class Ledger:
         raw_id = bytes.fromhex(doc_id)
         doc_key = _P_DOC + raw_id
         previous = get(doc_key)
-        if self._duplicate(doc_id, raw_id, previous, accepted_here) is not None:
+        if self._refusal(envelope, doc_id, raw_id, previous, accepted_here, at_ms) is not None:
             return None
         try:
             registry.apply(envelope, at_ms)
@@ -627,6 +687,21 @@ class Ledger:
             proposer=header.proposer, term=header.term, envelopes=envelopes,
         )
 
+    def accepted_documents(self, height: int) -> list[AcceptedDocument]:
+        """The accepted documents of block `height`, in log order (what observers
+        were handed when it was applied; for replaying a block into them)."""
+        header, record = self._block_record(height)
+        count = len(record["doc_ids"]) // 32 - len(record["rejected"])
+        first = self._first_leaf(header, record)
+        out = []
+        for offset, (_, data) in enumerate(
+                self.store.scan(_P_LEAF, start=_P_LEAF + _pack(first), limit=count) if count else ()):
+            envelope = Envelope.from_bytes(data)
+            out.append(AcceptedDocument(leaf_index=first + offset, doc_id=envelope.doc_id, envelope=envelope))
+        if len(out) != count:
+            raise CorruptionError(f"block {height}: {len(out)} of its {count} leaves are stored")
+        return out
+
     def tree_head(self, *, certified: bool = False) -> dict:
         """The signed tree head of the latest block (or the latest certified
         one) as JSON; an empty ledger has ``height`` 0 and no certificate."""
@@ -740,6 +815,11 @@ class Ledger:
             raise AlreadyCommitted(doc_id, receipt)
         if at_ms is None:
             at_ms = max(int(time.time() * 1000), self._head.timestamp if self._head else 0)
+        if envelope.doc.created_at > at_ms + MAX_CLOCK_SKEW_MS:  # node/clock.py, rule 2
+            raise InvalidInput("doc.created_at", f"{envelope.doc.created_at} is "
+                                                 f"{(envelope.doc.created_at - at_ms) // 1000} s ahead of the "
+                                                 f"leader's clock (at most {MAX_CLOCK_SKEW_MS // 1000} s): is the "
+                                                 f"signing device's clock fast?")
         registry = Registry(self._committed_reads())
         registry.check(envelope, at_ms)
         if boxes:

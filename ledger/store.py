@@ -7,6 +7,14 @@ The ledger sees storage as sorted bytes -> bytes with atomic, durable batches:
   batch is on disk (fsynced) or the call raised and nothing of it is.
 - :class:`MemoryStore` serves tests of logic.
 - :class:`LevelDBStore` is the real one and the only ``import plyvel``.
+- :func:`read_only_copy` makes a private copy of a LevelDB directory to open
+  instead of the original (LevelDB has no read-only mode: opening a store
+  replays its log into a new table and rewrites its manifest), so an audit
+  changes no byte of what it audits.
+- ``snapshot()`` (both stores) is a read-only view frozen at the moment it is
+  taken: readers that need several keys to agree with each other (a view
+  query reading dozens of counters while blocks commit) read through one, and
+  ``close()`` it when done.
 - :class:`Overlay` is a pending batch over a store: reads see the batch first,
   writes go into it, and ``commit()`` hands it to ``Store.write``. Applying a
   block builds one Overlay (documents, Merkle leaves and subtree hashes,
@@ -17,13 +25,26 @@ The ledger sees storage as sorted bytes -> bytes with atomic, durable batches:
 from __future__ import annotations
 
 import bisect
+import contextlib
+import errno
+import fcntl
+import os
+import shutil
 import struct
+import tempfile
 import zlib
 from typing import Callable, Iterable, Iterator, Mapping, Protocol, runtime_checkable
 
 from .errors import CorruptionError
 
-__all__ = ["Store", "MemoryStore", "LevelDBStore", "Overlay", "prefix_end"]
+__all__ = ["Store", "MemoryStore", "LevelDBStore", "LevelDBSnapshot", "Overlay", "StoreWriteError", "prefix_end",
+           "read_only_copy"]
+
+
+class StoreWriteError(OSError):
+    """A write the disk refused (``errno.ENOSPC`` when it is full, else ``errno.EIO``). Nothing of
+    the batch was written, but LevelDB refuses every later write too until the store is opened
+    again, so the node stops (node/serve.py: exit status 75) rather than run on without a disk."""
 
 
 def prefix_end(prefix: bytes) -> bytes | None:
@@ -101,6 +122,13 @@ class MemoryStore:
                     bisect.insort(self._keys, key)
                 self._data[key] = value
         self.writes += 1
+
+    def snapshot(self) -> "MemoryStore":
+        """A frozen copy (this store is for tests: the copy costs O(keys))."""
+        copy = MemoryStore()
+        copy._data = dict(self._data)
+        copy._keys = list(self._keys)
+        return copy
 
     def close(self) -> None:
         pass
@@ -209,16 +237,29 @@ class LevelDBStore:
     # -- the Store protocol ----------------------------------------------------
 
     def get(self, key: bytes) -> bytes | None:
+        return self._get(self._db, key)
+
+    def scan(
+        self, prefix: bytes, *, start: bytes | None = None, reverse: bool = False, limit: int | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
+        return self._scan(self._db, prefix, start=start, reverse=reverse, limit=limit)
+
+    def snapshot(self) -> "LevelDBSnapshot":
+        """A LevelDB snapshot: reads see the store as it was now; ``close()`` releases it."""
+        return LevelDBSnapshot(self, self._db.snapshot())
+
+    def _get(self, source, key: bytes) -> bytes | None:
+        """`key` read from `source` (the database or one of its snapshots)."""
         try:
-            stored = self._data.get(key, verify_checksums=True)
+            stored = source.get(self._DATA + key, verify_checksums=True)
         except self._plyvel.CorruptionError as exc:
             raise CorruptionError(f"LevelDB block holding key {key!r} is damaged: {exc}") from exc
         if stored is None:
             return None
         return self._open_value(key, stored)
 
-    def scan(
-        self, prefix: bytes, *, start: bytes | None = None, reverse: bool = False, limit: int | None = None
+    def _scan(
+        self, source, prefix: bytes, *, start: bytes | None = None, reverse: bool = False, limit: int | None = None
     ) -> Iterator[tuple[bytes, bytes]]:
         low: bytes = prefix
         high = prefix_end(prefix)  # exclusive, None for no bound
@@ -239,12 +280,12 @@ class LevelDBStore:
         count = 0
         try:
             if not reverse:
-                iterator = self._db.iterator(start=raw_low, stop=raw_high, verify_checksums=True)
+                iterator = source.iterator(start=raw_low, stop=raw_high, verify_checksums=True)
                 step = iterator.__next__
             else:
                 # Seek to the end of the range and walk back with prev(): plyvel's
                 # own reverse=True with a stop bound skips keys (seen with 1.5.1).
-                iterator = self._db.iterator(verify_checksums=True)
+                iterator = source.iterator(verify_checksums=True)
                 iterator.seek(raw_high)
                 step = iterator.prev
             with iterator:
@@ -270,7 +311,12 @@ class LevelDBStore:
                 batch.delete(key)
             else:
                 batch.put(key, self._seal(key, bytes(value)))
-        batch.write()  # one log record, fsynced before it returns
+        try:
+            batch.write()  # one log record, fsynced before it returns
+        except self._plyvel.IOError as exc:
+            text = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+            code = errno.ENOSPC if "space" in text.lower() else errno.EIO
+            raise StoreWriteError(code, f"cannot write to LevelDB at {self.path}: {text}") from None
 
     def verify_all(self, progress: Callable[[int], None] | None = None, every: int = 100_000) -> int:
         """Check the checksum of every stored value; returns how many were checked.
@@ -310,6 +356,85 @@ class LevelDBStore:
             self._db.close()
 
     def __enter__(self) -> "LevelDBStore":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+_IMMUTABLE_SUFFIXES = (".ldb", ".sst")  # LevelDB table files: written once, never changed, only deleted
+
+
+@contextlib.contextmanager
+def read_only_copy(path: str, scratch: str | None = None) -> Iterator[str]:
+    """The path of a private copy of the LevelDB directory `path`, removed on exit.
+
+    Why: LevelDB has no read-only mode, and opening a store is a write (the log
+    is replayed into a new table, a new manifest and ``CURRENT`` are written, the
+    old log is deleted). Whoever must not change the store (``minutebook audit
+    --local``) opens this copy instead; the original is never opened by LevelDB.
+
+    How: while holding LevelDB's own lock on ``path/LOCK`` (an fcntl lock, so a
+    node cannot start on the store meanwhile, and a running node makes this
+    fail with OSError), table files (``*.ldb``, ``*.sst``: immutable once
+    written) are hard-linked into a new directory under `scratch` (default: the
+    system temp directory) when it is on the same file system, else copied;
+    every other file (log, manifest, ``CURRENT``) is copied, since opening the
+    copy writes to them. The original's bytes stay as they were (a hard link
+    changes a table file's link count and ctime, not its contents).
+    """
+    source = os.fspath(path)
+    if not os.path.isfile(os.path.join(source, "CURRENT")):
+        raise OSError(f"{source} is not a LevelDB directory (no CURRENT file)")
+    copy = tempfile.mkdtemp(prefix="minutebook-readonly-", dir=scratch)
+    try:
+        lock = os.open(os.path.join(source, "LOCK"), os.O_RDWR) if os.path.exists(
+            os.path.join(source, "LOCK")) else None
+        try:
+            if lock is not None:
+                try:
+                    fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    raise OSError(f"cannot open LevelDB at {source}: another process has it open "
+                                  f"(is this node still running?)") from None
+            for name in sorted(os.listdir(source)):
+                original = os.path.join(source, name)
+                if name == "LOCK" or not os.path.isfile(original):
+                    continue
+                target = os.path.join(copy, name)
+                if name.endswith(_IMMUTABLE_SUFFIXES):
+                    try:
+                        os.link(original, target)
+                        continue
+                    except OSError:  # another file system, or links not allowed: copy it
+                        pass
+                shutil.copyfile(original, target)
+        finally:
+            if lock is not None:
+                os.close(lock)  # releases the lock
+        yield copy
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
+class LevelDBSnapshot:
+    """A read-only, frozen view of a :class:`LevelDBStore` (``LevelDBStore.snapshot()``)."""
+
+    def __init__(self, store: LevelDBStore, snapshot) -> None:
+        self._store = store
+        self._snapshot = snapshot
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._store._get(self._snapshot, key)
+
+    def scan(self, prefix: bytes, *, start: bytes | None = None, reverse: bool = False,
+             limit: int | None = None) -> Iterator[tuple[bytes, bytes]]:
+        return self._store._scan(self._snapshot, prefix, start=start, reverse=reverse, limit=limit)
+
+    def close(self) -> None:
+        if self._snapshot is not None:
+            self._snapshot.release()
+            self._snapshot = None
+
+    def __enter__(self) -> "LevelDBSnapshot":
         return self
 
     def __exit__(self, *exc_info) -> None:

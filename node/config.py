@@ -8,6 +8,8 @@ Example (what `minutebook init` writes)::
     data_dir = "data/n1"
     peer_listen = "127.0.0.1:7101"     # authenticated peer links (mutual TLS)
     api_listen = "127.0.0.1:8101"      # HTTP API
+    display_zone = "Asia/Ho_Chi_Minh"  # optional: the zone the web pages show times in
+                                       # (default $MINUTEBOOK_TZ, else Asia/Ho_Chi_Minh)
 
     [peers.n2]
     peer_addr = "127.0.0.1:7102"
@@ -28,6 +30,9 @@ Example (what `minutebook init` writes)::
     max_batch_bytes = 8388608          # body limit of POST /v1/documents:batch
     max_batch_documents = 1000         # envelopes in one batch
     max_pending_documents = 20000      # admitted, not yet committed: past this, 503 overloaded
+    header_timeout_ms = 10000          # a caller's request headers must be in within this
+    body_timeout_ms = 60000            # and its body within this after them
+    max_connections = 512              # HTTP connections open at once (node/http_limits.py)
 
     [access]                           # who reads what (node/auth.py, node/scopes.py); all optional
     clock_skew_s = 30                  # slack on each end of a request signature's window
@@ -47,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.errors import InvalidInput
+from ledger.timefmt import DEFAULT_ZONE, zone
 
 __all__ = ["NodeConfig", "PeerConfig", "RaftSettings", "BlockSettings", "AccessSettings", "load_config",
            "dump_config"]
@@ -160,8 +166,20 @@ class NodeConfig:
     max_batch_documents: int = 1000
     # Invariant: documents admitted (202) and not yet in an applied block stay <= this (back-pressure).
     max_pending_documents: int = 20_000
+    header_timeout_ms: int = 10_000
+    body_timeout_ms: int = 60_000
+    max_connections: int = 512
     access: AccessSettings = field(default_factory=AccessSettings)
+    display_zone: str | None = None  # IANA zone the web pages show times in (None: $MINUTEBOOK_TZ or Asia/Ho_Chi_Minh)
     source: Path | None = None  # the file this was read from
+
+    @property
+    def header_timeout(self) -> float:
+        return self.header_timeout_ms / 1000.0
+
+    @property
+    def body_timeout(self) -> float:
+        return self.body_timeout_ms / 1000.0
 
     def peer(self, node_id: str) -> PeerConfig | None:
         for p in self.peers:
@@ -204,6 +222,9 @@ _LIMITS = {
     "max_batch_bytes": (8 << 20, 1 << 20),
     "max_batch_documents": (1000, 1),
     "max_pending_documents": (20_000, 1),
+    "header_timeout_ms": (10_000, 100),
+    "body_timeout_ms": (60_000, 100),
+    "max_connections": (512, 1),
 }
 
 
@@ -229,7 +250,7 @@ def load_config(path: str | Path) -> NodeConfig:
         return p if p.is_absolute() else base / p
 
     known = {"node_id", "key_file", "genesis", "data_dir", "peer_listen", "api_listen", "peers",
-             "raft", "blocks", "limits", "access"}
+             "raft", "blocks", "limits", "access", "display_zone"}
     for key in raw:
         if key not in known:
             raise InvalidInput(key, f"unknown setting (known: {', '.join(sorted(known))})")
@@ -256,6 +277,15 @@ def load_config(path: str | Path) -> NodeConfig:
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
             raise InvalidInput(f"limits.{key}", f"expected an integer >= {minimum}, got {value!r}")
         return value
+    display_zone = raw.get("display_zone")
+    if display_zone is not None:
+        if not isinstance(display_zone, str):
+            raise InvalidInput("display_zone", f"expected an IANA time zone name such as {DEFAULT_ZONE}")
+        try:
+            zone(display_zone)
+        except InvalidInput:
+            raise InvalidInput("display_zone", f"unknown time zone {display_zone!r} (expected an IANA name such as "
+                                               f"{DEFAULT_ZONE})") from None
     cfg = NodeConfig(
         node_id=req_str("node_id"),
         key_file=rel(req_str("key_file")),
@@ -270,7 +300,11 @@ def load_config(path: str | Path) -> NodeConfig:
         max_batch_bytes=limit("max_batch_bytes"),
         max_batch_documents=limit("max_batch_documents"),
         max_pending_documents=limit("max_pending_documents"),
+        header_timeout_ms=limit("header_timeout_ms"),
+        body_timeout_ms=limit("body_timeout_ms"),
+        max_connections=limit("max_connections"),
         access=_access_section(raw, base),
+        display_zone=display_zone,
         source=path,
     )
     cfg.api_host_port  # noqa: B018  -- validates
@@ -309,6 +343,8 @@ def dump_config(cfg: NodeConfig, relative_to: Path | None = None) -> str:
         lines.append(f"[{name}]")
         lines += [f"{f.name} = {getattr(section, f.name)}" for f in fields(section)]
         lines.append("")
+    if cfg.display_zone is not None:
+        lines[6:6] = [f"display_zone = {_toml_str(cfg.display_zone)}"]
     lines.append("[limits]")
     lines += [f"{key} = {getattr(cfg, key)}" for key in _LIMITS]
     lines.append("")

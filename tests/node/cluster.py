@@ -129,10 +129,11 @@ class Cluster:
 
     # ------------------------------------------------------------- processes
 
-    def start(self, node_id: str, *, via_cli: bool = False) -> subprocess.Popen:
-        """Start `node_id` with ``python -m node`` (or ``minutebook node start`` with `via_cli`)."""
+    def start(self, node_id: str, *, via_cli: bool = False, module: str = "node") -> subprocess.Popen:
+        """Start `node_id` with ``python -m node`` (or ``minutebook node start`` with `via_cli`, or
+        ``python -m <module>``: a test's wrapper that changes something, then runs the node)."""
         files = self.nodes[node_id]
-        command = ["-m", "client.cli", "node", "start"] if via_cli else ["-m", "node"]
+        command = ["-m", "client.cli", "node", "start"] if via_cli else ["-m", module]
         env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
         log = open(files.log, "ab")
         proc = subprocess.Popen([sys.executable, *command, "--config", str(files.config)], cwd=self.root,
@@ -141,9 +142,9 @@ class Cluster:
         self.procs[node_id] = proc
         return proc
 
-    def start_all(self, *, via_cli: bool = False) -> None:
+    def start_all(self, *, via_cli: bool = False, module: str = "node") -> None:
         for node_id in self.nodes:
-            self.start(node_id, via_cli=via_cli)
+            self.start(node_id, via_cli=via_cli, module=module)
 
     def kill(self, node_id: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs.get(node_id)
@@ -172,6 +173,14 @@ class Cluster:
 
     def get(self, node_id: str, path: str, **kwargs) -> httpx.Response:
         return self.http.get(self.nodes[node_id].api_url + path, **kwargs)
+
+    def log_size(self, node_id: str) -> int | None:
+        """The node's log size, or None while it does not answer (still starting, say)."""
+        try:
+            response = self.get(node_id, "/v1/tree-head", timeout=2.0)
+        except httpx.HTTPError:
+            return None
+        return response.json()["log_size"] if response.status_code == 200 else None
 
     def status(self, node_id: str) -> dict | None:
         try:
@@ -206,7 +215,8 @@ class Cluster:
             time.sleep(interval)
 
     def wait_leader(self, timeout: float = 60.0) -> tuple[str, int]:
-        # 60 s: on a loaded 2-core machine the node processes' own start (imports) can take 15 s
+        # Generous: on a loaded machine starting Python processes alone can take tens of seconds;
+        # how fast a leader is elected is scripts/bench_failover.py's business, not a test's.
         return self.wait_for(lambda: self.leader(), timeout, what="a leader")
 
     def node_signer(self, node_id: str) -> RequestSigner:

@@ -106,7 +106,7 @@ def stub():
     "error,status,code,field",
     [
         (InvalidInput("body.votes[2].for", "expected int >= 0, got -1"), 400, "invalid_input", "body.votes[2].for"),
-        (BadSignature("m0001"), 401, "bad_signature", None),
+        (BadSignature("m0001", field="sigs[0].sig"), 401, "bad_signature", "sigs[0].sig"),
         (NotPermitted("m0001", "secretary", "central/p1"), 403, "not_permitted", None),
         (TooLarge("body.text", "string longer than 1048576 characters"), 413, "too_large", "body.text"),
         (Rejected("member m0007 is expelled"), 422, "rejected", None),
@@ -238,7 +238,7 @@ def test_msgpack_answers_and_errors(stub):
     assert r.status_code == 404 and msgpack.unpackb(r.content)["error"] == "not_found"
 
 
-def test_health_metrics_docs_explorer(stub):
+def test_health_metrics_docs_pages(stub):
     _, client = stub
     assert client.get("/healthz").json() == {"ok": True, "node_id": "n1", "height": 0}
     assert client.get("/metrics").status_code == 200
@@ -249,7 +249,7 @@ def test_health_metrics_docs_explorer(stub):
             "/v1/members/{member_id}", "/v1/orgs/{path}", "/v1/orgs/{path}/stats", "/v1/status", "/metrics",
             "/healthz"} <= paths
     page = client.get("/")
-    assert page.status_code == 200 and "minutebook explorer" in page.text
+    assert page.status_code == 200 and 'src="/web/js/app.js"' in page.text
 
 
 def test_request_seconds_recorded_by_route():
