@@ -81,7 +81,7 @@ from consensus import ConfChange, Entry, EntryType, RawNode, Role, decode_messag
 from consensus import Config as RaftConfig
 from consensus.errors import ConsensusError
 from ledger.blocks import Block, BlockProposal, BlockSignature, Header
-from ledger.documents import Envelope, salvage_doc_id
+from ledger.documents import salvage_doc_id
 from ledger.errors import AlreadyCommitted, CorruptionError, InvalidInput, MinutebookError
 from ledger.genesis import Genesis
 from ledger.keys import read_key_file
@@ -396,7 +396,8 @@ class NodeRuntime:
         for doc_id, envelope in items:
             self.producer.add(doc_id, envelope, now)
         self.metrics.submissions_total.labels("admitted").inc(len(items))
-        self._wake_producer.set()
+        if self.producer.in_flight is None:  # else applying the block in flight wakes the producer
+            self._wake_producer.set()
 
     async def _submit_via_leader(self, envelope: bytes, *, wait: bool, timeout: float) -> dict[str, Any]:
         """A follower forwards to the leader (node/forwarding.py). With `wait`, it forwards
@@ -408,7 +409,7 @@ class NodeRuntime:
         if not wait:
             return self._forwarded_one(leader, (await self.forwarder.forward(leader, [envelope]))[0])
         # garbage gets its typed error here, as at the leader; a submission's envelope is inside it
-        doc_id = Envelope.from_bytes(split_submission(envelope)[0]).doc_id
+        doc_id = self.ledger.decode(split_submission(envelope)[0]).doc_id  # decoded once: kept for the apply
 
         async def forward() -> None:
             self._forwarded_one(leader, (await self.forwarder.forward(leader, [envelope]))[0])
