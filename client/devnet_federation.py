@@ -190,19 +190,10 @@ EXAMPLE_CELL = f"{CENTRAL}/{PROVINCES[0]}/k1/s1"
 
 
 def example_minutes(directory: Path) -> str | None:
-    """The doc id of the sample's last minutes of EXAMPLE_CELL (in the first province's ledger)."""
-    from ledger.documents import Document
-    from ledger.encoding import normalize
+    """The doc id of the sample's last accepted minutes of EXAMPLE_CELL (in the first province's ledger)."""
+    from .cli_devnet import example_document
 
-    from .sample_org import SampleOrg
-
-    genesis = json.loads((directory / PROVINCES[0] / "genesis.json").read_text(encoding="utf-8"))
-    found = None
-    for _, docs in SampleOrg.from_genesis(genesis).phases():
-        for doc, _ in docs:
-            if doc["type"] == "minutes" and doc["org"] == EXAMPLE_CELL:
-                found = Document.from_obj(normalize(doc)).doc_id
-    return found
+    return example_document(directory / PROVINCES[0], EXAMPLE_CELL, last=True)
 
 
 def _print_welcome(directory: Path, federation: dict) -> None:

@@ -49,12 +49,11 @@ import httpx
 from ledger.checkpoint import Checkpoint, VerifiedCheckpoint, verify_checkpoint, witnessed_path
 from ledger.errors import InvalidInput, MinutebookError
 from ledger.signed_note import VerifierKey
-from ledger.store import write_file_durably
+from ledger.files import write_atomically
 
 from .verify import verify_consistency_proof
 
-__all__ = ["Source", "Observation", "ForkEvidence", "Monitor", "MonitorState", "MonitorStateError",
-           "write_atomically"]
+__all__ = ["Source", "Observation", "ForkEvidence", "Monitor", "MonitorState", "MonitorStateError"]
 
 STATE_VERSION = 1
 
@@ -109,10 +108,10 @@ class MonitorState:
                 "accepted_at": self.accepted_at}
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` durably (ledger.store.write_file_durably), making its folder if needed."""
+def write_state_file(path: Path, text: str) -> None:
+    """Write `text` to `path` durably (ledger.files.write_atomically), making its folder if needed."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_file_durably(path, text)
+    write_atomically(path, text.encode("utf-8"))
 
 
 class Monitor:
@@ -159,7 +158,7 @@ class Monitor:
 
     def _save(self, note: str, source: str) -> None:
         state = MonitorState(origin=self.origin, note=note, source=source, accepted_at=int(self.clock() * 1000))
-        write_atomically(self.state_path, json.dumps(state.to_json(), indent=2) + "\n")
+        write_state_file(self.state_path, json.dumps(state.to_json(), indent=2) + "\n")
         self.state = state
 
     # -- one round -------------------------------------------------------------------------
@@ -238,7 +237,7 @@ class Monitor:
     def _fork(self, reason: str, checkpoints: list[tuple[str, str]], proofs: list[dict] | None = None) \
             -> ForkEvidence:
         evidence = ForkEvidence(origin=self.origin, reason=reason, checkpoints=checkpoints, proofs=proofs or [])
-        write_atomically(self.state_path.with_name(self.state_path.name + ".fork.json"),
+        write_state_file(self.state_path.with_name(self.state_path.name + ".fork.json"),
                          json.dumps(evidence.to_json(), indent=2, ensure_ascii=False) + "\n")
         return evidence
 

@@ -238,7 +238,7 @@ class Client:
                                      headers={"Content-Type": "application/msgpack"},
                                      timeout=timeout + 10 if wait else None)
         except AlreadyCommittedError as exc:
-            if not accept_committed:
+            if not accept_committed or not _is_committed_answer(exc):
                 raise
             return {"doc_id": exc.doc_id, "status": "already_committed", "receipt": exc.receipt}
         return _body(response)
@@ -282,8 +282,9 @@ class Client:
 
     # -- registry --
 
-    def member(self, member_id: str) -> dict:
-        return self._get(f"/v1/members/{member_id}")
+    def member(self, member_id: str, *, cursor: str | None = None, limit: int | None = None) -> dict:
+        """The member's profile and one page of their timeline (``next_cursor`` for the next)."""
+        return self._get(f"/v1/members/{member_id}", cursor=cursor, limit=limit)
 
     def member_keys(self, member_id: str) -> list[dict]:
         """The member's registered keys: ``[{public_key, added_at, revoked_at}]``."""
@@ -317,8 +318,22 @@ class Client:
     def org(self, path: str) -> dict:
         return self._get(f"/v1/orgs/{path.strip('/')}")
 
-    def stats(self, path: str, *, since: int | None = None, until: int | None = None) -> dict:
-        return self._get(f"/v1/orgs/{path.strip('/')}/stats", since=since, until=until)
+    def stats(self, path: str, *, since: int | str | None = None, until: int | str | None = None,
+              by: str | None = None) -> dict:
+        """Meeting figures; since/until are unix ms or ISO 8601 dates; ``by="month"`` adds the series."""
+        return self._get(f"/v1/orgs/{path.strip('/')}/stats", since=since, until=until, by=by)
+
+    def unit_documents(self, path: str, **query: Any) -> dict:
+        """One page of a unit's records (query: type, since, until, cursor, limit, order)."""
+        return self._get(f"/v1/orgs/{path.strip('/')}/documents", **query)
+
+    def unit_members(self, path: str, **query: Any) -> dict:
+        """One page of a unit's members (query: status, cursor, limit)."""
+        return self._get(f"/v1/orgs/{path.strip('/')}/members", **query)
+
+    def member_documents(self, member_id: str, **query: Any) -> dict:
+        """One page of the records naming a member (query: type, since, until, cursor, limit, order)."""
+        return self._get(f"/v1/members/{member_id}/documents", **query)
 
     # -- node --
 
@@ -422,7 +437,7 @@ class AsyncClient:
                                            headers={"Content-Type": "application/msgpack"},
                                            timeout=timeout + 10 if wait else None)
         except AlreadyCommittedError as exc:
-            if not accept_committed:
+            if not accept_committed or not _is_committed_answer(exc):
                 raise
             return {"doc_id": exc.doc_id, "status": "already_committed", "receipt": exc.receipt}
         return _body(response)
@@ -458,8 +473,8 @@ class AsyncClient:
         body = await self._get(f"/v1/blocks/{int(height)}/envelopes")
         return [base64.urlsafe_b64decode(e + "=" * (-len(e) % 4)) for e in body["envelopes"]]
 
-    async def member(self, member_id: str) -> dict:
-        return await self._get(f"/v1/members/{member_id}")
+    async def member(self, member_id: str, *, cursor: str | None = None, limit: int | None = None) -> dict:
+        return await self._get(f"/v1/members/{member_id}", cursor=cursor, limit=limit)
 
     async def member_keys(self, member_id: str) -> list[dict]:
         return (await self._get(f"/v1/members/{member_id}/keys"))["keys"]
@@ -470,13 +485,29 @@ class AsyncClient:
     async def org(self, path: str) -> dict:
         return await self._get(f"/v1/orgs/{path.strip('/')}")
 
-    async def stats(self, path: str, *, since: int | None = None, until: int | None = None) -> dict:
-        return await self._get(f"/v1/orgs/{path.strip('/')}/stats", since=since, until=until)
+    async def stats(self, path: str, *, since: int | str | None = None, until: int | str | None = None,
+                    by: str | None = None) -> dict:
+        return await self._get(f"/v1/orgs/{path.strip('/')}/stats", since=since, until=until, by=by)
+
+    async def unit_documents(self, path: str, **query: Any) -> dict:
+        return await self._get(f"/v1/orgs/{path.strip('/')}/documents", **query)
+
+    async def unit_members(self, path: str, **query: Any) -> dict:
+        return await self._get(f"/v1/orgs/{path.strip('/')}/members", **query)
+
+    async def member_documents(self, member_id: str, **query: Any) -> dict:
+        return await self._get(f"/v1/members/{member_id}/documents", **query)
 
     async def status(self) -> dict:
         return await self._get("/v1/status")
 
     verify_receipt = staticmethod(Client.verify_receipt)
+
+
+def _is_committed_answer(exc: AlreadyCommittedError) -> bool:
+    """A 409 is success for a submission only when it says ``already_committed``
+    (another 409, such as a second record of the same meeting, is a refusal)."""
+    return exc.code == "already_committed"
 
 
 def _reason(exc: httpx.TransportError) -> str:

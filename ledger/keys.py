@@ -43,8 +43,8 @@ import nacl.signing
 import nacl.utils
 
 from .errors import InvalidInput, KeyFileError
+from .files import write_atomically
 from .jsonfmt import b64d, b64e
-from .store import write_file_durably
 
 __all__ = [
     "DOC_DOMAIN",
@@ -174,7 +174,7 @@ def write_key_file(path, *, id_field: str, id: str, seed: bytes, passphrase: str
     pk = public_key(seed)
     secret = _encrypt(bytes(seed), passphrase) if passphrase is not None else b64e(seed)
     data = json.dumps({id_field: id, "public_key": b64e(pk), "secret_key": secret}, indent=2) + "\n"
-    write_file_durably(path, data, mode=0o600)
+    write_atomically(path, data.encode("utf-8"), mode=0o600)
 
 
 def _check_private(path) -> None:

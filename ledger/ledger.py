@@ -96,6 +96,17 @@ sealed boxes, ledger/sealing.py): the envelope alone is the leaf and the
 The voters that certify block ``h`` are those in force before it (after
 blocks ``< h``): ``voters_at(h)`` reads the last ``v/`` record at or below
 ``h``.
+
+Observers (the read models of ``views/``) are handed each applied block
+inside its batch: ``Ledger(store, genesis, observers=[...])`` calls
+``observer.open(ledger)`` once (an observer behind the ledger catches up
+there), then, in every ``apply_block``, after the block is staged and
+vouched for and before the commit, ``observer.apply_block(overlay, header,
+accepted)`` with the block's accepted documents in log order, and
+``observer.committed(height)`` once the batch is durable. Whatever an
+observer writes into the overlay is committed with the block or not at all,
+so it can never miss or double a block. The ledger imports no observer: the
+contract is :class:`LedgerObserver`.
 """
 
 from __future__ import annotations
@@ -103,7 +114,8 @@ from __future__ import annotations
 import hashlib
 import struct
 import time
-from typing import Any, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 from .blocks import (
     MAX_PROPOSAL_BYTES,
@@ -133,7 +145,7 @@ from .schemas import AMENDABLE
 from .sealing import SealedBox, check_sealed, envelope_of, split_submission, submission_bytes
 from .store import Overlay, Store
 
-__all__ = ["Ledger", "BlockOutOfOrder", "INDEX_KINDS"]
+__all__ = ["Ledger", "BlockOutOfOrder", "INDEX_KINDS", "AcceptedDocument", "LedgerObserver"]
 
 _u64 = struct.Struct(">Q")
 _pack = _u64.pack
@@ -164,6 +176,28 @@ class BlockOutOfOrder(CorruptionError):
     """apply_block was handed a proposal that does not extend the head: a gap
     or a fork in what Raft committed, which is a broken invariant. (The node
     runtime filters stale proposals with :meth:`Ledger.is_next` first.)"""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AcceptedDocument:
+    """One accepted envelope of a block, as observers are handed it."""
+
+    leaf_index: int
+    doc_id: str
+    envelope: Envelope
+
+
+class LedgerObserver(Protocol):
+    """What the ledger feeds each applied block to (module docstring, "Observers")."""
+
+    def open(self, ledger: "Ledger") -> None:
+        """Called once when the Ledger is constructed; an observer behind it catches up here."""
+
+    def apply_block(self, overlay: Overlay, header: Header, accepted: Sequence[AcceptedDocument]) -> None:
+        """Add this block's writes to `overlay` (committed with the block, atomically)."""
+
+    def committed(self, height: int) -> None:
+        """The batch of block `height` (with this observer's writes) is durable in the store."""
 
 
 def _split_item(data: bytes) -> tuple[bytes, list[SealedBox] | None]:
@@ -208,7 +242,8 @@ class Ledger:
     in one batch; on an existing one it checks the genesis hash matches.
     """
 
-    def __init__(self, store: Store, genesis: "Genesis | dict") -> None:
+    def __init__(self, store: Store, genesis: "Genesis | dict", *,
+                 observers: Iterable[LedgerObserver] = ()) -> None:
         if isinstance(genesis, dict):
             genesis = Genesis.from_json(genesis)
         self.store = store
@@ -237,9 +272,14 @@ class Ledger:
         self._head: Header | None = self._block_record(self.height)[0] if self.height else None
         self._log = MerkleLog(store)
         self._headers: dict[int, Header] = {}  # height -> header, bounded by _HEADER_CACHE
-        # canonical envelope bytes -> the Envelope admission decoded and verified (_keep_checked)
+        # canonical envelope bytes -> the Envelope admission decoded and verified, or decode()
+        # decoded (_keep_checked); applying verifies what is not verified yet
         self._checked: dict[bytes, Envelope] = {}
+        self._reads: tuple[int, Overlay] = (-1, Overlay(store))  # (height, view): _committed_reads
         self._genesis_voters = self.voters_at(1)
+        self.observers: tuple[LedgerObserver, ...] = tuple(observers)
+        for observer in self.observers:
+            observer.open(self)
 
     # -- the state machine ---------------------------------------------------
 
@@ -293,13 +333,14 @@ class Ledger:
         extend the head.
         """
         overlay = Overlay(self.store)
+        accepted: list[AcceptedDocument] = []
         signatures: list[BlockSignature] = []
         if certified is not None:
             claimed, signatures = certified
             voters = self.voters_at(proposal.height)
             check_certificate(claimed.hash, signatures, voters)
             signatures = [sig for sig in signatures if sig.node in voters]
-        block = self._stage_block(overlay, proposal, signatures_checked=certified is not None)
+        block = self._stage_block(overlay, proposal, accepted, signatures_checked=certified is not None)
         if certified is not None and block.header != claimed:
             raise InvalidInput("header", f"block {proposal.height} makes header {block.header.block_hash}, not the "
                                          f"certified {claimed.block_hash}")
@@ -307,16 +348,22 @@ class Ledger:
             vouch(block.header)
         for sig in signatures:
             overlay.put(_P_CERT + _pack(proposal.height) + sig.node.encode(), sig.sig)
+        for observer in self.observers:
+            observer.apply_block(overlay, block.header, accepted)
         if raft_index is not None:
             overlay.put(_K_RAFT, _pack(raft_index))
         overlay.commit()
         self.height = block.header.height
         self._head = block.header
+        for observer in self.observers:
+            observer.committed(self.height)
         return block
 
-    def _stage_block(self, overlay: Overlay, proposal: BlockProposal, *, signatures_checked: bool = False) -> Block:
-        """Apply `proposal` into `overlay` (everything but the Raft index). `signatures_checked`:
-        the caller holds a certificate for the header this must make (see apply_block)."""
+    def _stage_block(self, overlay: Overlay, proposal: BlockProposal, observed: list[AcceptedDocument], *,
+                     signatures_checked: bool = False) -> Block:
+        """Apply `proposal` into `overlay` (everything but the Raft index); the accepted documents
+        are appended to `observed`, in log order. `signatures_checked`: the caller holds a
+        certificate for the header this must make (see apply_block)."""
         if not self.is_next(proposal):
             head_ts = self._head.timestamp if self._head is not None else 0
             raise BlockOutOfOrder(
@@ -333,46 +380,24 @@ class Ledger:
         first_leaf = log.size
         height_be = _pack(height)
         accepted_here: set[bytes] = set()
-        accepted: list[bytes] = []  # the block's leaves, in proposal order
+        accepted: list[bytes] = []  # the leaf hashes of the block's leaves, in proposal order
         doc_ids: list[bytes] = []
         no_id: list[int] = []
         rejected: list[list] = []
         statuses: list[DocumentStatus] = []
         membership_changed = False
-        checked = self._checked
         tx_leaves: list[bytes] = []
         for offset, data in enumerate(proposal.envelopes):
-            reason = None
             envelope_bytes, boxes = _split_item(data)
             tx_leaves.append(leaf_hash(envelope_bytes))
-            try:
-                envelope = checked.pop(envelope_bytes, None) or Envelope.from_bytes(envelope_bytes)
-            except MinutebookError as exc:
-                envelope = None
-                reason = f"{exc.code}: {exc.message}"
-                doc_id = salvage_doc_id(envelope_bytes)
-            else:
-                doc_id = envelope.doc_id
-                if signatures_checked:
-                    envelope.trust_signatures()
-            raw_id = bytes.fromhex(doc_id) if doc_id is not None else None
-            doc_key = _P_DOC + raw_id if raw_id is not None else None
-            previous = get(doc_key) if doc_key is not None else None
-            if envelope is not None:
-                if raw_id in accepted_here:
-                    reason = f"duplicate: document {doc_id} is already accepted in this block"
-                elif previous is not None and previous[16] == 1:
-                    prior = _u64.unpack(previous[:8])[0]
-                    reason = f"duplicate: document {doc_id} is already accepted at leaf {prior}"
-                elif envelope.doc.created_at > at_ms + MAX_CLOCK_SKEW_MS:  # node/clock.py, rule 1
-                    reason = (f"clock_skew: doc.created_at {envelope.doc.created_at} is "
-                              f"{(envelope.doc.created_at - at_ms) // 1000} s after the block's timestamp {at_ms} "
-                              f"(at most {MAX_CLOCK_SKEW_MS // 1000} s)")
-                else:
-                    try:
-                        registry.apply(envelope, at_ms)
-                    except MinutebookError as exc:
-                        reason = f"{exc.code}: {exc.message}"
+            envelope = reason = None
+            if signatures_checked and not boxes:  # the certified fast path; what it would refuse, the full way
+                verdict = self._judge_certified(registry, get, envelope_bytes, at_ms, accepted_here)
+                if verdict is not None:
+                    envelope, doc_id, raw_id, doc_key, previous = verdict
+            if envelope is None:
+                envelope, doc_id, raw_id, doc_key, previous, reason = self._judge(
+                    registry, get, envelope_bytes, at_ms, accepted_here, trust=signatures_checked)
             if raw_id is None:
                 no_id.append(offset)
                 doc_ids.append(_ZERO_ID)
@@ -389,7 +414,7 @@ class Ledger:
                 continue
             leaf = first_leaf + len(accepted)
             leaf_be = _pack(leaf)
-            accepted.append(envelope_bytes)
+            accepted.append(tx_leaves[-1])  # the same RFC 9162 leaf hash: hashed once
             put(_P_LEAF + leaf_be, envelope_bytes)
             if boxes:
                 try:
@@ -400,12 +425,13 @@ class Ledger:
                     put(_P_SEALED + raw_id, canonical([b.to_obj() for b in boxes]))
             statuses.append(DocumentStatus(doc_id=doc_id, leaf_index=leaf, status=ACCEPTED))
             accepted_here.add(raw_id)
+            observed.append(AcceptedDocument(leaf_index=leaf, doc_id=doc_id, envelope=envelope))
             put(doc_key, leaf_be + height_be + b"\x01")
             self._index(put, envelope, leaf_be)
             if envelope.doc.type == "node":
                 put(_P_NODE_DOCS + leaf_be, raw_id)
                 membership_changed = True
-        log.append(accepted)
+        log.append_leaf_hashes(accepted)
         header = Header(
             height=height,
             prev_hash=proposal.prev_hash,
@@ -426,6 +452,87 @@ class Ledger:
         )
         put(_K_HEAD, height_be)
         return Block(header=header, documents=tuple(statuses))
+
+    def _judge(self, registry: Registry, get, envelope_bytes: bytes, at_ms: int, accepted_here: set, *,
+               trust: bool) -> tuple:
+        """Decide one envelope of a block the full way: ``(envelope or None, doc_id, raw_id,
+        doc_key, previous d/ record, reason or None)``; an accepted one is applied to `registry`.
+        `trust`: take its signatures as verified (a certified block, see apply_block)."""
+        reason = None
+        try:
+            envelope = self._checked.pop(envelope_bytes, None) or Envelope.from_bytes(envelope_bytes)
+        except MinutebookError as exc:
+            envelope = None
+            reason = f"{exc.code}: {exc.message}"
+            doc_id = salvage_doc_id(envelope_bytes)
+        else:
+            doc_id = envelope.doc_id
+            if trust:
+                envelope.trust_signatures()
+        raw_id = bytes.fromhex(doc_id) if doc_id is not None else None
+        doc_key = _P_DOC + raw_id if raw_id is not None else None
+        previous = get(doc_key) if doc_key is not None else None
+        if envelope is not None:
+            reason = self._refusal(envelope, doc_id, raw_id, previous, accepted_here, at_ms)
+            if reason is None:
+                try:
+                    registry.apply(envelope, at_ms)
+                except MinutebookError as exc:
+                    reason = f"{exc.code}: {exc.message}"
+        return envelope, doc_id, raw_id, doc_key, previous, reason
+
+    @staticmethod
+    def _refusal(envelope: Envelope, doc_id: str, raw_id: bytes, previous: bytes | None, accepted_here: set,
+                 at_ms: int) -> str | None:
+        """Why a decoded envelope is refused before the registry rules run: a duplicate, or a
+        clock skew; else None."""
+        if raw_id in accepted_here:
+            return f"duplicate: document {doc_id} is already accepted in this block"
+        if previous is not None and previous[16] == 1:
+            return f"duplicate: document {doc_id} is already accepted at leaf {_u64.unpack(previous[:8])[0]}"
+        created_at = envelope.doc.created_at
+        if created_at > at_ms + MAX_CLOCK_SKEW_MS:  # node/clock.py, rule 1
+            return (f"clock_skew: doc.created_at {created_at} is {(created_at - at_ms) // 1000} s after the "
+                    f"block's timestamp {at_ms} (at most {MAX_CLOCK_SKEW_MS // 1000} s)")
+        return None
+
+    def _judge_certified(self, registry: Registry, get, envelope_bytes: bytes, at_ms: int,
+                         accepted_here: set) -> tuple | None:
+        """The fast path of a certified block's envelope: ``(envelope, doc_id, raw_id, doc_key,
+        previous)`` if it is accepted (and applied to `registry`), else None (then
+        :meth:`_judge` decides it, so a refused document gets the reason every node gives).
+
+        It skips what the certified header guarantees for an accepted document: the proof that
+        the bytes are canonical, the body's schema and the rules tying its fields together
+        (``Envelope.from_certified_bytes``), and the signatures. Why that is safe: the header
+        commits to which envelopes were accepted, in order (``log_size``, ``log_root``), and a
+        strict majority of the voters signed it after checking each envelope the full way. An
+        envelope this path accepts and the voters refused makes a different log, so a
+        different header, and apply_block writes nothing (the full path then decides the whole
+        block); an envelope the voters accepted is valid, so these registry rules see exactly
+        what the full path would. What runs on a body no schema checked: the registry rules
+        (which read it and may raise anything -- caught here, and the document judged again the
+        full way, before anything of it is written: the registry applies a plan only once it is
+        complete). Everything written for an accepted document beyond the registry reads only
+        fields that were checked (org, type, created_at, refs, signers). Submissions with sealed
+        boxes and ``node`` documents always take the full way."""
+        try:
+            envelope = Envelope.from_certified_bytes(envelope_bytes)
+        except MinutebookError:
+            return None
+        if envelope.doc.type == "node":  # membership: rare, and what later certificates rest on
+            return None
+        doc_id = envelope.doc_id
+        raw_id = bytes.fromhex(doc_id)
+        doc_key = _P_DOC + raw_id
+        previous = get(doc_key)
+        if self._refusal(envelope, doc_id, raw_id, previous, accepted_here, at_ms) is not None:
+            return None
+        try:
+            registry.apply(envelope, at_ms)
+        except Exception:  # noqa: BLE001 - whatever a body no schema checked makes the rules raise
+            return None
+        return envelope, doc_id, raw_id, doc_key, previous
 
     @staticmethod
     def _index(put, envelope: Envelope, leaf_be: bytes) -> None:
@@ -587,6 +694,21 @@ class Ledger:
             proposer=header.proposer, term=header.term, envelopes=envelopes,
         )
 
+    def accepted_documents(self, height: int) -> list[AcceptedDocument]:
+        """The accepted documents of block `height`, in log order (what observers
+        were handed when it was applied; for replaying a block into them)."""
+        header, record = self._block_record(height)
+        count = len(record["doc_ids"]) // 32 - len(record["rejected"])
+        first = self._first_leaf(header, record)
+        out = []
+        for offset, (_, data) in enumerate(
+                self.store.scan(_P_LEAF, start=_P_LEAF + _pack(first), limit=count) if count else ()):
+            envelope = Envelope.from_bytes(data)
+            out.append(AcceptedDocument(leaf_index=first + offset, doc_id=envelope.doc_id, envelope=envelope))
+        if len(out) != count:
+            raise CorruptionError(f"block {height}: {len(out)} of its {count} leaves are stored")
+        return out
+
     def tree_head(self, *, certified: bool = False) -> dict:
         """The signed tree head of the latest block (or the latest certified
         one) as JSON; an empty ledger has ``height`` 0 and no certificate."""
@@ -705,18 +827,39 @@ class Ledger:
                                                  f"{(envelope.doc.created_at - at_ms) // 1000} s ahead of the "
                                                  f"leader's clock (at most {MAX_CLOCK_SKEW_MS // 1000} s): is the "
                                                  f"signing device's clock fast?")
-        registry = Registry(self.store)
+        registry = Registry(self._committed_reads())
         registry.check(envelope, at_ms)
         if boxes:
             check_sealed(envelope.doc, boxes, registry)
         self._keep_checked(envelope)
         return envelope
 
+    def decode(self, envelope_bytes: bytes) -> Envelope:
+        """Decode and validate envelope bytes (the typed errors, nothing checked against the
+        registry), keeping the Envelope for the block that will carry them, so this node
+        decodes them once: for a follower that answers a submission itself. Applying still
+        verifies its signatures (nobody verified them here) and runs every registry rule."""
+        envelope = Envelope.from_bytes(envelope_bytes)
+        self._keep_checked(envelope)
+        return envelope
+
+    def _committed_reads(self) -> Overlay:
+        """A read-only view of the committed state for admission that keeps what it read until
+        the next block is applied (admission reads the same members, keys and units over and
+        over). Never written. A new one per height; an admission racing an apply may read the
+        state of the block before, as it may without the view: admission only advises, the
+        apply checks again."""
+        height, view = self._reads
+        if height != self.height:
+            height, view = self._reads = (self.height, Overlay(self.store))
+        return view
+
     def _keep_checked(self, envelope: Envelope) -> None:
-        """Keep an admitted envelope (decoded, its signatures verified) for the block that will
-        carry it: applying takes it by its bytes instead of decoding and verifying again. Only
-        what is a pure function of the bytes is skipped; every registry rule is checked again
-        on apply. Bounded: the oldest go first (they are only decoded again)."""
+        """Keep a decoded envelope (its signatures verified, if admission checked it) for the
+        block that will carry it: applying takes it by its bytes instead of decoding (and
+        verifying) again. Only what is a pure function of the bytes is skipped; every registry
+        rule is checked again on apply. Bounded: the oldest go first (they are only decoded
+        again)."""
         checked = self._checked
         checked[envelope.to_bytes()] = envelope
         while len(checked) > _CHECKED_CACHE:

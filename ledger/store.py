@@ -11,8 +11,10 @@ The ledger sees storage as sorted bytes -> bytes with atomic, durable batches:
   instead of the original (LevelDB has no read-only mode: opening a store
   replays its log into a new table and rewrites its manifest), so an audit
   changes no byte of what it audits.
-- :func:`write_file_durably` replaces a small file outside LevelDB (a key
-  file, a monitor's state) by a fsynced temporary file and a rename.
+- ``snapshot()`` (both stores) is a read-only view frozen at the moment it is
+  taken: readers that need several keys to agree with each other (a view
+  query reading dozens of counters while blocks commit) read through one, and
+  ``close()`` it when done.
 - :class:`Overlay` is a pending batch over a store: reads see the batch first,
   writes go into it, and ``commit()`` hands it to ``Store.write``. Applying a
   block builds one Overlay (documents, Merkle leaves and subtree hashes,
@@ -31,52 +33,18 @@ import shutil
 import struct
 import tempfile
 import zlib
-from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, Protocol, runtime_checkable
 
 from .errors import CorruptionError
 
-__all__ = ["Store", "MemoryStore", "LevelDBStore", "Overlay", "StoreWriteError", "prefix_end", "read_only_copy",
-           "write_file_durably"]
+__all__ = ["Store", "MemoryStore", "LevelDBStore", "LevelDBSnapshot", "Overlay", "StoreWriteError", "prefix_end",
+           "read_only_copy"]
 
 
 class StoreWriteError(OSError):
     """A write the disk refused (``errno.ENOSPC`` when it is full, else ``errno.EIO``). Nothing of
     the batch was written, but LevelDB refuses every later write too until the store is opened
     again, so the node stops (node/serve.py: exit status 75) rather than run on without a disk."""
-
-
-def write_file_durably(path: "str | os.PathLike", text: str, *, mode: int | None = None) -> None:
-    """Replace the file at `path` with `text` (UTF-8) so that a crash leaves the
-    old file or the new one, and the new one is on disk when this returns:
-    temporary file in the same folder (created with `mode` if given), fsync,
-    rename, fsync of the folder. For small files outside LevelDB (key files,
-    a monitor's state)."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        if mode is not None:
-            os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:
-        dfd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:  # a folder that cannot be opened for fsync (some filesystems): the rename stands
-        pass
 
 
 def prefix_end(prefix: bytes) -> bytes | None:
@@ -154,6 +122,13 @@ class MemoryStore:
                     bisect.insort(self._keys, key)
                 self._data[key] = value
         self.writes += 1
+
+    def snapshot(self) -> "MemoryStore":
+        """A frozen copy (this store is for tests: the copy costs O(keys))."""
+        copy = MemoryStore()
+        copy._data = dict(self._data)
+        copy._keys = list(self._keys)
+        return copy
 
     def close(self) -> None:
         pass
@@ -262,16 +237,29 @@ class LevelDBStore:
     # -- the Store protocol ----------------------------------------------------
 
     def get(self, key: bytes) -> bytes | None:
+        return self._get(self._db, key)
+
+    def scan(
+        self, prefix: bytes, *, start: bytes | None = None, reverse: bool = False, limit: int | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
+        return self._scan(self._db, prefix, start=start, reverse=reverse, limit=limit)
+
+    def snapshot(self) -> "LevelDBSnapshot":
+        """A LevelDB snapshot: reads see the store as it was now; ``close()`` releases it."""
+        return LevelDBSnapshot(self, self._db.snapshot())
+
+    def _get(self, source, key: bytes) -> bytes | None:
+        """`key` read from `source` (the database or one of its snapshots)."""
         try:
-            stored = self._data.get(key, verify_checksums=True)
+            stored = source.get(self._DATA + key, verify_checksums=True)
         except self._plyvel.CorruptionError as exc:
             raise CorruptionError(f"LevelDB block holding key {key!r} is damaged: {exc}") from exc
         if stored is None:
             return None
         return self._open_value(key, stored)
 
-    def scan(
-        self, prefix: bytes, *, start: bytes | None = None, reverse: bool = False, limit: int | None = None
+    def _scan(
+        self, source, prefix: bytes, *, start: bytes | None = None, reverse: bool = False, limit: int | None = None
     ) -> Iterator[tuple[bytes, bytes]]:
         low: bytes = prefix
         high = prefix_end(prefix)  # exclusive, None for no bound
@@ -292,12 +280,12 @@ class LevelDBStore:
         count = 0
         try:
             if not reverse:
-                iterator = self._db.iterator(start=raw_low, stop=raw_high, verify_checksums=True)
+                iterator = source.iterator(start=raw_low, stop=raw_high, verify_checksums=True)
                 step = iterator.__next__
             else:
                 # Seek to the end of the range and walk back with prev(): plyvel's
                 # own reverse=True with a stop bound skips keys (seen with 1.5.1).
-                iterator = self._db.iterator(verify_checksums=True)
+                iterator = source.iterator(verify_checksums=True)
                 iterator.seek(raw_high)
                 step = iterator.prev
             with iterator:
@@ -427,6 +415,30 @@ def read_only_copy(path: str, scratch: str | None = None) -> Iterator[str]:
         yield copy
     finally:
         shutil.rmtree(copy, ignore_errors=True)
+class LevelDBSnapshot:
+    """A read-only, frozen view of a :class:`LevelDBStore` (``LevelDBStore.snapshot()``)."""
+
+    def __init__(self, store: LevelDBStore, snapshot) -> None:
+        self._store = store
+        self._snapshot = snapshot
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._store._get(self._snapshot, key)
+
+    def scan(self, prefix: bytes, *, start: bytes | None = None, reverse: bool = False,
+             limit: int | None = None) -> Iterator[tuple[bytes, bytes]]:
+        return self._store._scan(self._snapshot, prefix, start=start, reverse=reverse, limit=limit)
+
+    def close(self) -> None:
+        if self._snapshot is not None:
+            self._snapshot.release()
+            self._snapshot = None
+
+    def __enter__(self) -> "LevelDBSnapshot":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
 
 class Overlay:

@@ -8,6 +8,8 @@ Example (what `minutebook init` writes)::
     data_dir = "data/n1"
     peer_listen = "127.0.0.1:7101"     # authenticated peer links (mutual TLS)
     api_listen = "127.0.0.1:8101"      # HTTP API
+    display_zone = "Asia/Ho_Chi_Minh"  # optional: the zone the web pages show times in
+                                       # (default $MINUTEBOOK_TZ, else Asia/Ho_Chi_Minh)
 
     [peers.n2]
     peer_addr = "127.0.0.1:7102"
@@ -70,6 +72,7 @@ from typing import Any
 
 from ledger.errors import InvalidInput
 from ledger.signed_note import SIG_COSIGNATURE_V1, SIG_ED25519, VerifierKey, is_key_name
+from ledger.timefmt import DEFAULT_ZONE, zone
 
 __all__ = ["NodeConfig", "PeerConfig", "RaftSettings", "BlockSettings", "AccessSettings", "WitnessSettings",
            "WitnessedLog", "WitnessTarget", "CheckpointSettings", "load_config", "dump_config"]
@@ -230,6 +233,7 @@ class NodeConfig:
     witnessed_by: tuple[WitnessTarget, ...] = ()
     checkpoints: CheckpointSettings = field(default_factory=CheckpointSettings)
     access: AccessSettings = field(default_factory=AccessSettings)
+    display_zone: str | None = None  # IANA zone the web pages show times in (None: $MINUTEBOOK_TZ or Asia/Ho_Chi_Minh)
     source: Path | None = None  # the file this was read from
 
     @property
@@ -376,7 +380,7 @@ def load_config(path: str | Path) -> NodeConfig:
         return p if p.is_absolute() else base / p
 
     known = {"node_id", "key_file", "genesis", "data_dir", "peer_listen", "api_listen", "peers",
-             "raft", "blocks", "limits", "witness", "witnessed_by", "checkpoints", "access"}
+             "raft", "blocks", "limits", "witness", "witnessed_by", "checkpoints", "access", "display_zone"}
     for key in raw:
         if key not in known:
             raise InvalidInput(key, f"unknown setting (known: {', '.join(sorted(known))})")
@@ -403,6 +407,15 @@ def load_config(path: str | Path) -> NodeConfig:
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
             raise InvalidInput(f"limits.{key}", f"expected an integer >= {minimum}, got {value!r}")
         return value
+    display_zone = raw.get("display_zone")
+    if display_zone is not None:
+        if not isinstance(display_zone, str):
+            raise InvalidInput("display_zone", f"expected an IANA time zone name such as {DEFAULT_ZONE}")
+        try:
+            zone(display_zone)
+        except InvalidInput:
+            raise InvalidInput("display_zone", f"unknown time zone {display_zone!r} (expected an IANA name such as "
+                                               f"{DEFAULT_ZONE})") from None
     cfg = NodeConfig(
         node_id=req_str("node_id"),
         key_file=rel(req_str("key_file")),
@@ -424,6 +437,7 @@ def load_config(path: str | Path) -> NodeConfig:
         witnessed_by=_witness_targets(raw.get("witnessed_by", [])),
         checkpoints=_section(raw, "checkpoints", CheckpointSettings),
         access=_access_section(raw, base),
+        display_zone=display_zone,
         source=path,
     )
     cfg.api_host_port  # noqa: B018  -- validates
@@ -462,6 +476,8 @@ def dump_config(cfg: NodeConfig, relative_to: Path | None = None) -> str:
         lines.append(f"[{name}]")
         lines += [f"{f.name} = {getattr(section, f.name)}" for f in fields(section)]
         lines.append("")
+    if cfg.display_zone is not None:
+        lines[6:6] = [f"display_zone = {_toml_str(cfg.display_zone)}"]
     lines.append("[limits]")
     lines += [f"{key} = {getattr(cfg, key)}" for key in _LIMITS]
     lines.append("")

@@ -52,9 +52,11 @@ and reading frames during fsyncs and block applies. Tasks:
 - **clock** (node/clock.py): frames carry our wall time and peers' stamps
   feed ``clock_watch``; the producer proposes only while our clock agrees
   with a majority of the voters, and a leader whose clock is off hands over.
-- **catch-up** (node/catchup.py): while a snapshot's height is above the
-  ledger's, committed entries wait in ``_apply_queue`` and blocks are
-  fetched from peers instead.
+- **catch-up** (node/catchup.py): once a snapshot's height is above the
+  ledger's, blocks are fetched from peers instead, and committed entries
+  wait in ``_apply_queue`` until the catch-up has reached that height *and*
+  ``_catchup_done`` has checked the head against the snapshot's hash
+  (``CatchUp.active``).
 
 Applying entry i: a CONF_CHANGE goes to ``raft.apply_conf_change``, and the
 new ConfState is made durable by a local Raft snapshot at i (so a restart
@@ -113,6 +115,7 @@ from node.metrics import Metrics
 from node.raft_storage import LevelDBLogStorage
 from node.transport import PeerTransport
 from node.witness import Witness
+from views import Views
 
 __all__ = ["NodeRuntime"]
 
@@ -149,7 +152,10 @@ class NodeRuntime:
         self.genesis = genesis
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.metrics = Metrics(self.node_id)
-        self.ledger = Ledger(LevelDBStore(str(config.data_dir / "ledger")), parsed)
+        # The read models are fed every block inside its own batch (views/projection.py); opening
+        # replays into them whatever blocks they lack (a store made before views, or a new format).
+        self.views = Views()
+        self.ledger = Ledger(LevelDBStore(str(config.data_dir / "ledger")), parsed, observers=[self.views])
         self._nodes = Registry(self.ledger.store).nodes()
         self.log_storage = LevelDBLogStorage(str(config.data_dir / "raft"), desired_conf(self._nodes))
         hard_state, _ = self.log_storage.initial_state()
@@ -248,7 +254,7 @@ class NodeRuntime:
         for coro, name in ((self._ticker(), "ticker"), (self._ready_loop(), "ready"), (self._applier(), "apply"),
                            (self._producer_loop(), "producer"), (self._sync_loop(), "sync")):
             self._tasks.append(asyncio.get_running_loop().create_task(self._guard(coro, name), name=name))
-        if self.catchup.target is not None:
+        if self.catchup.active:
             self._start_catchup()
         if self.pusher is not None:
             self._spawn(self.pusher.run(), "checkpoint-pusher")
@@ -294,6 +300,7 @@ class NodeRuntime:
             for future in waiters:
                 if not future.done():
                     future.set_exception(error)
+                    future.exception()  # retrieved: a request that gave up waiting leaves no "never retrieved" log
         self.certifier.release_waiters(error)
 
     async def stop(self) -> None:
@@ -428,7 +435,8 @@ class NodeRuntime:
         for doc_id, envelope in items:
             self.producer.add(doc_id, envelope, now)
         self.metrics.submissions_total.labels("admitted").inc(len(items))
-        self._wake_producer.set()
+        if self.producer.in_flight is None:  # else applying the block in flight wakes the producer
+            self._wake_producer.set()
 
     async def _submit_via_leader(self, envelope: bytes, *, wait: bool, timeout: float) -> dict[str, Any]:
         """A follower forwards to the leader (node/forwarding.py). With `wait`, it forwards
@@ -440,7 +448,7 @@ class NodeRuntime:
         if not wait:
             return self._forwarded_one(leader, (await self.forwarder.forward(leader, [envelope]))[0])
         # garbage gets its typed error here, as at the leader; a submission's envelope is inside it
-        doc_id = Envelope.from_bytes(split_submission(envelope)[0]).doc_id
+        doc_id = self.ledger.decode(split_submission(envelope)[0]).doc_id  # decoded once: kept for the apply
 
         async def forward() -> None:
             self._forwarded_one(leader, (await self.forwarder.forward(leader, [envelope]))[0])
@@ -581,7 +589,7 @@ class NodeRuntime:
             "learner": self.node_id in st.conf_state.learners,
             "voters": list(st.conf_state.voters), "learners": list(st.conf_state.learners),
             "commit_index": st.commit, "applied_index": self._applied_index, "height": self.ledger.height,
-            "catching_up": self.catchup.target is not None, "pending": len(self.producer.pool),
+            "catching_up": self.catchup.active, "pending": len(self.producer.pool),
             "uncommitted": {"documents": self._uncommitted(), "oldest_ms": int(self.intake.oldest_age(now) * 1000),
                             "limit": self.config.max_pending_documents},
             "clock": {"verdict": self._clock_verdict, "offsets_ms": self.clock_watch.offsets(self.clock.now_ms())},
@@ -843,7 +851,7 @@ class NodeRuntime:
         every = self.config.raft.snapshot_every
         applied = self._applied_index
         snap_index = self.log_storage.snapshot().metadata.index
-        if applied - snap_index < every or self.catchup.target is not None:
+        if applied - snap_index < every or self.catchup.active:
             return
         conf = self.raft.status().conf_state
         keep = min(1000, every // 4)
@@ -911,7 +919,7 @@ class NodeRuntime:
             return False
 
     def _can_propose(self) -> bool:
-        if self._role is not Role.LEADER or self.catchup.target is not None or not self._clock_agreed():
+        if self._role is not Role.LEADER or self.catchup.active or not self._clock_agreed():
             return False
         st = self.raft.status()
         if self._applied_index < st.commit:

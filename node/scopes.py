@@ -49,7 +49,9 @@ from ledger.schemas import ROLES
 
 __all__ = [
     "RECORDS", "SENSITIVE", "DISCIPLINE", "ROLE_READS", "Scope", "scope_for", "record_class", "concerns",
-    "can_read_document", "can_read_member", "filter_history", "redact_stats", "redact_block", "is_under",
+    "can_read_document", "can_read_member", "filter_history", "timeline_visible", "timeline_withheld", "redact_stats",
+    "redact_block",
+    "is_under",
 ]
 
 RECORDS = "records"
@@ -100,6 +102,16 @@ class Scope:
         """Every record of both classes: a node key, or an inspector of the root."""
         return self.everything or (bool(self.root) and self.reads(self.root, RECORDS)
                                    and self.reads(self.root, SENSITIVE))
+
+    @property
+    def home(self) -> str | None:
+        """Where the web pages start for this caller: the root for a scope that reads everything,
+        else the highest unit its roles reach, else its own unit; None for the public."""
+        if self.everything:
+            return self.root or None
+        if self.reach:
+            return min((unit for unit, _ in self.reach), key=lambda u: (u.count("/"), u))
+        return self.own_unit
 
     def describe(self) -> str:
         if self.everything:
@@ -213,6 +225,28 @@ def filter_history(scope: Scope, member_id: str, unit: str | None, history: list
     return [h for h in history
             if h.get("change") not in DISCIPLINE
             or any(scope.reads(u, SENSITIVE) for u in (unit, h.get("org")) if isinstance(u, str))]
+
+
+def timeline_visible(scope: Scope, member_id: str, unit: str | None, entry: dict) -> bool:
+    """Whether `scope` (already reading the profile of `member_id`) sees a timeline entry
+    (views/timeline.py): findings and disciplinary status changes need ``sensitive`` at the
+    member's unit or the entry's, except the member's own discipline (not findings)."""
+    if scope.everything:
+        return True
+    kind = entry.get("kind")
+    if kind not in ("status", "finding") or (kind == "status" and entry.get("change") not in DISCIPLINE):
+        return True
+    if kind == "status" and member_id == scope.member:
+        return True
+    return any(scope.reads(u, SENSITIVE) for u in (unit, entry.get("org")) if isinstance(u, str))
+
+
+def timeline_withheld(scope: Scope, member_id: str, unit: str | None) -> list[str]:
+    """What `scope` does not see of `member_id`'s timeline: [] (all of it), or some of
+    ``discipline`` and ``findings`` (named in the answer's ``withheld``)."""
+    if scope.everything or (unit is not None and scope.reads(unit, SENSITIVE)):
+        return []
+    return ["findings"] if member_id == scope.member else ["discipline", "findings"]
 
 
 def redact_stats(scope: Scope, path: str, stats: dict) -> dict:

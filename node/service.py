@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:  # pragma: no cover
     from ledger.ledger import Ledger
     from node.metrics import Metrics
+    from views import Views
 
 __all__ = ["NodeService"]
 
@@ -19,6 +20,7 @@ __all__ = ["NodeService"]
 class NodeService(Protocol):
     node_id: str
     ledger: "Ledger"
+    views: "Views"  # the read models the ledger feeds (views/); queries read them through views.reader()
     metrics: "Metrics"
 
     async def submit(self, envelope: bytes, *, wait: bool, timeout: float = 30.0) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-PACKAGES = ["ledger", "consensus", "node", "client"]
+PACKAGES = ["ledger", "consensus", "node", "client", "views"]
 
 
 @pytest.mark.parametrize("package", PACKAGES)
@@ -21,7 +21,7 @@ def test_all_names_resolve_and_are_unique(package):
         assert getattr(module, name) is not None, name
 
 
-@pytest.mark.parametrize("package", ["ledger", "consensus"])
+@pytest.mark.parametrize("package", ["ledger", "consensus", "views"])
 def test_eager_packages_export_every_public_name_they_import(package):
     module = importlib.import_module(package)
     public = {n for n in vars(module) if not n.startswith("_") and not isinstance(getattr(module, n), type(sys))}

@@ -4,16 +4,21 @@
 |---|---|
 | ``documents.py`` | submit, read a document, its receipt |
 | ``log.py`` | tree heads, consistency proofs, blocks (for auditors) |
-| ``registry.py`` | members, org units, meeting analytics |
-| ``node_info.py`` | status, health, metrics, the explorer page |
+| ``views.py`` | the read models: stats, a unit's documents and members, a member's documents |
+| ``registry.py`` | a member's profile and timeline, an org unit |
+| ``node_info.py`` | status, health, metrics |
 | ``auth.py`` | page login (challenge, login, logout), the caller's own session |
+| ``references.py`` | the documents that refer to a document |
+| ``search.py`` | search by document id, block height, unit path, member id |
+| ``web.py`` | the web pages (files under ``web/``, ``/login`` among them), ``/docs``, the favicon, ``/v1/site``, ``/v1/genesis`` |
 | ``checkpoints.py`` | C2SP checkpoints, the voters' verifier keys, anchors |
 | ``witness.py`` | the C2SP tlog-witness endpoints, when the node is a witness (last: its ``/{origin_hash}/checkpoint`` is general) |
 
 ``node/api.py`` builds the app and calls each in ``ROUTE_MODULES`` order (a
 route with a more general path, e.g. ``/v1/orgs/{path:path}``, must come after
-the more specific ones in the same module). Answers and errors are shaped in
-``node/responses.py`` only.
+the more specific ones, here or in an earlier module: ``views`` before ``registry``).
+Answers and errors are shaped in ``node/responses.py`` only; queries of the read
+models run on reader threads (``node/reads.py``).
 
 Access (node/auth.py, node/scopes.py): **every route declares its access
 class** in ``openapi_extra``, merged with anything else it puts there::
@@ -52,4 +57,5 @@ from __future__ import annotations
 
 __all__ = ["ROUTE_MODULES"]
 
-ROUTE_MODULES = ("documents", "log", "registry", "node_info", "auth", "checkpoints", "witness")
+ROUTE_MODULES = ("documents", "log", "views", "registry", "node_info", "auth", "references", "search", "web",
+                 "checkpoints", "witness")

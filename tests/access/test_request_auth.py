@@ -35,6 +35,20 @@ def test_a_signed_read_authenticates_the_member(world):
 def test_a_node_key_authenticates_the_node(world):
     r = world.client("n2").get("/v1/auth/session")
     assert r.json()["caller"] == "n2" and r.json()["kind"] == "node" and r.json()["scope"] == "node n2: everything"
+    assert r.json()["reads_all"] is True and r.json()["home_unit"] == "central" and r.json()["reach"] == ["central"]
+
+
+def test_the_session_says_where_the_pages_start(world):
+    """home_unit: the highest unit a member's roles reach, else their own unit; reads_all: only for a
+    scope that reads every record (an inspector of the root)."""
+    org = world.org
+    for who, home, everything in [(M, world.client("n2").get(f"/v1/members/{M}").json()["member"]["unit"], False),
+                                  (org._officer("central/p1/k1/s1", "secretary"), "central/p1/k1/s1", False),
+                                  (org._officer("central/p1/k1", "secretary"), "central/p1/k1", False),
+                                  (org._officer("central", "inspector"), "central", True)]:
+        answer = world.client(who).get("/v1/auth/session").json()
+        assert (answer["home_unit"], answer["reads_all"]) == (home, everything), who
+        assert answer["reach"] == ([] if who == M else [home]), who
 
 
 def test_the_same_signed_request_twice_is_a_replay(world):
@@ -53,10 +67,11 @@ def test_a_signature_replayed_after_its_window_is_refused(world):
 
 
 def test_a_changed_query_does_not_verify(world):
-    headers = _signed_headers(world, M, "GET", "/v1/orgs/central/p1/k1/s1/stats?since=0")
-    r = world.client(None).get("/v1/orgs/central/p1/k1/s1/stats?since=1", headers=headers)
+    headers = _signed_headers(world, M, "GET", "/v1/orgs/central/p1/k1/s1/stats?since=2025-01-01")
+    r = world.client(None).get("/v1/orgs/central/p1/k1/s1/stats?since=2025-01-02", headers=headers)
     assert r.status_code == 401 and "does not verify" in r.json()["message"]
-    assert world.client(None).get("/v1/orgs/central/p1/k1/s1/stats?since=0", headers=headers).status_code == 200
+    assert world.client(None).get("/v1/orgs/central/p1/k1/s1/stats?since=2025-01-01",
+                                  headers=headers).status_code == 200
 
 
 def test_a_changed_path_or_method_does_not_verify(world):

@@ -23,7 +23,7 @@ from client.cli_devnet import PEER_PORT_OFFSET
 from ledger.checkpoint import verify_checkpoint
 from ledger.errors import ProofFailed
 from ledger.signed_note import VerifierKey
-from tests.client.test_devnet import _stop_hard, _wait_running
+from tests import devnet
 from tests.ports import free_ports_at
 
 pytestmark = pytest.mark.slow
@@ -44,14 +44,14 @@ def federation(tmp_path):
                              "--base-port", str(_base_port())], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
     try:
-        banner = _wait_running(proc, banner="Ctrl-C stops the federation")
+        banner = devnet.wait_running(proc, banner=devnet.FEDERATION_BANNER_END)
         yield d, banner
         proc.send_signal(signal.SIGINT)
         code = proc.wait(120)
         assert code == 0, f"devnet up exited {code}:\n{proc.stdout.read()}"
     finally:
         if proc.poll() is None:
-            _stop_hard(proc)
+            devnet.stop_hard(proc)
 
 
 def _run(*args: str):

@@ -129,10 +129,11 @@ class Cluster:
 
     # ------------------------------------------------------------- processes
 
-    def start(self, node_id: str, *, via_cli: bool = False) -> subprocess.Popen:
-        """Start `node_id` with ``python -m node`` (or ``minutebook node start`` with `via_cli`)."""
+    def start(self, node_id: str, *, via_cli: bool = False, module: str = "node") -> subprocess.Popen:
+        """Start `node_id` with ``python -m node`` (or ``minutebook node start`` with `via_cli`, or
+        ``python -m <module>``: a test's wrapper that changes something, then runs the node)."""
         files = self.nodes[node_id]
-        command = ["-m", "client.cli", "node", "start"] if via_cli else ["-m", "node"]
+        command = ["-m", "client.cli", "node", "start"] if via_cli else ["-m", module]
         env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
         log = open(files.log, "ab")
         proc = subprocess.Popen([sys.executable, *command, "--config", str(files.config)], cwd=self.root,
@@ -141,9 +142,9 @@ class Cluster:
         self.procs[node_id] = proc
         return proc
 
-    def start_all(self, *, via_cli: bool = False) -> None:
+    def start_all(self, *, via_cli: bool = False, module: str = "node") -> None:
         for node_id in self.nodes:
-            self.start(node_id, via_cli=via_cli)
+            self.start(node_id, via_cli=via_cli, module=module)
 
     def kill(self, node_id: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs.get(node_id)
