@@ -37,6 +37,10 @@ Example (what `minutebook init` writes)::
     public_metrics = false             # /metrics without a node key
     read_log = ""                      # log content reads to this file (off when empty)
     read_log_fsync = "always"          # "always" (fsync before answering) or "never"
+
+    [views]                            # read models (views/); all optional
+    similarity_threshold = 0.7         # near-duplicate minutes: links at or above this similarity
+                                       # (0.5..1; applied when asked, so nodes may differ)
 """
 
 from __future__ import annotations
@@ -48,8 +52,8 @@ from typing import Any
 
 from ledger.errors import InvalidInput
 
-__all__ = ["NodeConfig", "PeerConfig", "RaftSettings", "BlockSettings", "AccessSettings", "load_config",
-           "dump_config"]
+__all__ = ["NodeConfig", "PeerConfig", "RaftSettings", "BlockSettings", "AccessSettings", "ViewsSettings",
+           "load_config", "dump_config"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -117,6 +121,31 @@ class AccessSettings:
                 raise InvalidInput(f"access.public_types[{i}]", f"expected one of {', '.join(DOC_TYPES)}, got {t!r}")
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ViewsSettings:
+    """``[views]``: how the node answers questions of the read models (never what they store)."""
+
+    similarity_threshold: float = 0.7  # views/similarity.py DEFAULT_THRESHOLD; LINK_FLOOR..1
+
+    def __post_init__(self) -> None:
+        from views.similarity import LINK_FLOOR
+
+        value = self.similarity_threshold
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not LINK_FLOOR <= value <= 1:
+            raise InvalidInput("views.similarity_threshold", f"expected a number from {LINK_FLOOR} to 1, got {value!r}")
+
+
+def _views_section(raw: dict) -> ViewsSettings:
+    data = raw.get("views", {})
+    if not isinstance(data, dict):
+        raise InvalidInput("views", "expected a table")
+    known = {f.name for f in fields(ViewsSettings)}
+    for key in data:
+        if key not in known:
+            raise InvalidInput(f"views.{key}", f"unknown setting (known: {', '.join(sorted(known))})")
+    return ViewsSettings(**data)
+
+
 def _access_section(raw: dict, base: Path) -> AccessSettings:
     data = raw.get("access", {})
     if not isinstance(data, dict):
@@ -161,6 +190,7 @@ class NodeConfig:
     # Invariant: documents admitted (202) and not yet in an applied block stay <= this (back-pressure).
     max_pending_documents: int = 20_000
     access: AccessSettings = field(default_factory=AccessSettings)
+    views: ViewsSettings = field(default_factory=ViewsSettings)
     source: Path | None = None  # the file this was read from
 
     def peer(self, node_id: str) -> PeerConfig | None:
@@ -229,7 +259,7 @@ def load_config(path: str | Path) -> NodeConfig:
         return p if p.is_absolute() else base / p
 
     known = {"node_id", "key_file", "genesis", "data_dir", "peer_listen", "api_listen", "peers",
-             "raft", "blocks", "limits", "access"}
+             "raft", "blocks", "limits", "access", "views"}
     for key in raw:
         if key not in known:
             raise InvalidInput(key, f"unknown setting (known: {', '.join(sorted(known))})")
@@ -271,6 +301,7 @@ def load_config(path: str | Path) -> NodeConfig:
         max_batch_documents=limit("max_batch_documents"),
         max_pending_documents=limit("max_pending_documents"),
         access=_access_section(raw, base),
+        views=_views_section(raw),
         source=path,
     )
     cfg.api_host_port  # noqa: B018  -- validates
@@ -329,4 +360,6 @@ def dump_config(cfg: NodeConfig, relative_to: Path | None = None) -> str:
                 text = str(value)
             lines.append(f"{f.name} = {text}")
         lines.append("")
+    if cfg.views != ViewsSettings():
+        lines += ["[views]", f"similarity_threshold = {cfg.views.similarity_threshold!r}", ""]
     return "\n".join(lines)
