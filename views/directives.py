@@ -196,7 +196,7 @@ class DirectivesView:
                       "final_late": sign * _late(answers["final_at"], version["report_due"])}
             if any(deltas.values()):
                 for above in _answering_units(unit, version["org"]):
-                    w.count(prefix + above.encode() + b"\0", deltas)
+                    w.count(P_COUNTS + _raw(directive_id) + above.encode() + b"\0", deltas)
 
     # -- answers --
 
