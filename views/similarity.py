@@ -31,12 +31,13 @@ list, where classic MinHash costs one per shingle *per bin*; ``datasketch``
 computes the classic one (a SHA-1 and a numpy vector operation per
 shingle), which would cost more per document and bring numpy into the node.
 
-**LSH banding.** The 125 first bins make :data:`BANDS` bands of :data:`ROWS`;
-two texts share a band with probability 1 - (1 - J^5)^25 (0.99 at J = 0.7,
-0.86 at 0.6, 0.27 at 0.4). Each band value is a bucket key; a bucket
-remembers the first text that filled it (its *representative*). A new
-text looks up its 25 buckets (plus one for its exact normalised wording,
-so short copies are caught too), and is **linked** to each representative
+**LSH banding.** The 120 first bins make :data:`BANDS` bands of :data:`ROWS`;
+two texts share a band with probability 1 - (1 - J^6)^20 (0.998 at J = 0.8,
+0.92 at 0.7, 0.62 at 0.6, 0.08 at 0.4). Each band value is a bucket key; a
+bucket remembers the first text that filled it (its *representative*). A
+new text looks up its 20 buckets (a text too short for a signature, one
+bucket of its exact normalised wording instead, so short copies are caught
+too), and is **linked** to each representative
 whose estimated similarity is at least :data:`LINK_FLOOR`. Near-duplicates
 are the connected components of the links whose similarity reaches the
 query's threshold.
@@ -48,7 +49,7 @@ threshold an answer uses (``views.similarity_threshold`` in the node
 config, or the query's ``min_similarity``) only filters links at query
 time, so nodes configured differently store the same bytes. Thresholds
 below :data:`LINK_FLOOR` find nothing more, and below about 0.6 the
-banding misses some pairs.
+banding misses more and more pairs (about 8% of those at 0.7).
 
 **Texts too short to compare** (fewer than :data:`MIN_SHINGLES` shingles)
 get no signature; their exact wording (at least :data:`MIN_WORDS` words)
@@ -66,8 +67,8 @@ when read.
 
 Keys (``<R>`` a record id, 32 B; ``<h>`` 8 bytes of BLAKE2b of a wording)::
 
-    w/ns/<R>                        {doc, type, unit, date, sig?: 256 B, reps: [bucket keys], links:
-                                    [[R', unit', matches]], x?: exact key}
+    w/ns/<R>                        {doc, type, unit, date, leaf, sig | x (the exact wording's 8 bytes),
+                                    links: [[R', unit', matches]]} (its buckets follow from sig or x)
     w/nb/<type>\\0<band 1 B><value>  <R>: the bucket's representative
     w/nl/<unit>\\0<t8 date><be8 leaf><R'>  {a: R, ad: doc, b: R', bd: doc', m: matching bins}: a link of a
                                     record of the unit's subtree (under both records' units' ancestors)
@@ -75,7 +76,7 @@ Keys (``<R>`` a record id, 32 B; ``<h>`` 8 bytes of BLAKE2b of a wording)::
                                     used by another opinion of the same meeting
     w/nw/<unit>\\0<h>                {m: meetings, n: opinions} over the subtree
     w/no/<unit>\\0<be4 2^32-1-m><h>  b"": wordings used in m >= 2 meetings of the subtree, most first
-    w/nt/<h>                        {text, doc}: a wording as first seen, and that minutes
+    w/nt/<h>                        {text, doc}: a wording as first written (not normalised), and that minutes
     w/nq/<R>                        [<h>...]: the wordings a minutes' opinions used (to take them back)
 """
 
@@ -101,7 +102,7 @@ __all__ = ["SimilarityView", "words", "shingles", "signature", "similarity", "ne
 
 SHINGLE = 3          # words per shingle
 BINS = 128           # signature bins (16 bits kept of each)
-BANDS, ROWS = 25, 5  # LSH: 25 bands of 5 bins (the first 125)
+BANDS, ROWS = 20, 6  # LSH: 20 bands of 6 bins (the first 120)
 LINK_FLOOR = 0.5     # links below this estimated similarity are not stored
 MIN_SHINGLES = 12    # shorter texts get no signature
 MIN_WORDS = 5        # shorter texts are not compared at all (not even word for word)
@@ -261,36 +262,38 @@ class SimilarityView:
 
     # -- texts --
 
+    @staticmethod
+    def _buckets(record_type: str, entry: dict) -> list[bytes]:
+        kind = record_type.encode() + b"\0"
+        if "sig" in entry:
+            return [P_BUCKET + kind + bytes([i]) + band for i, band in _bands(entry["sig"])]
+        return [P_BUCKET + kind + bytes([_EXACT_BAND]) + entry["x"]]
+
     def _fingerprint(self, w: Writer, record: Record, ws: list[str]) -> None:
         rid = bytes.fromhex(record.record_id)
         sig = signature(ws)
-        kind = record.type.encode() + b"\0"
-        keys = [P_BUCKET + kind + bytes([_EXACT_BAND]) + _wording(ws)]
+        date = record_date(record)
+        entry = {"doc": bytes.fromhex(record.doc_id), "type": record.type, "unit": record.org, "date": date,
+                 "leaf": record.leaf, "links": []}
         if sig is not None:
-            keys += [P_BUCKET + kind + bytes([i]) + band for i, band in _bands(sig)]
-        reps, candidates = [], {}
-        for n, key in enumerate(keys):
+            entry["sig"] = sig
+        else:
+            entry["x"] = _wording(ws)
+        candidates = []
+        for key in self._buckets(record.type, entry):
             rep = w.get(key)
             if rep is None:
                 w.put(key, rid)
-                reps.append(key)
-            elif rep != rid:
-                candidates.setdefault(rep, n == 0)
-        date = record_date(record)
-        entry = {"doc": bytes.fromhex(record.doc_id), "type": record.type, "unit": record.org, "date": date,
-                 "leaf": record.leaf, "reps": reps, "links": []}
-        if sig is not None:
-            entry["sig"] = sig
-        for rep, exact in candidates.items():
+            elif rep != rid and rep not in candidates:
+                candidates.append(rep)
+        for rep in candidates:
             other = w.get_obj(P_RECORD + rep)
             if other is None:
                 continue
-            if exact:
-                matches = BINS
-            elif sig is not None and "sig" in other:
-                matches = _matches(sig, other["sig"])
+            if sig is None:
+                matches = BINS if other.get("x") == entry["x"] else 0
             else:
-                continue
+                matches = _matches(sig, other["sig"]) if "sig" in other else 0
             if matches < LINK_FLOOR * BINS:
                 continue
             entry["links"].append([rep, other["unit"], matches])
@@ -303,7 +306,7 @@ class SimilarityView:
         rid = bytes.fromhex(record.record_id)
         entry = w.get_obj(P_RECORD + rid)
         if entry is not None:
-            for key in entry["reps"]:
+            for key in self._buckets(entry["type"], entry):
                 if w.get(key) == rid:
                     w.delete(key)
             for rep, unit, _ in entry["links"]:
@@ -327,7 +330,7 @@ class SimilarityView:
                 if ws:
                     h = _wording(ws)
                     used.append(h)
-                    texts.setdefault(h, " ".join(ws))
+                    texts.setdefault(h, summary.strip())
             if not used:
                 return
             w.put_obj(P_OPINIONS + rid, used)

@@ -39,19 +39,21 @@ the other thresholds are applied when a question is asked.
 
 State kept as blocks apply
 --------------------------
-**Absences.** Per member, the count of their latest attendances by meeting
-date (``views/timeline.py``'s entries) that are absences without a reason:
-an attendance newer than the member's newest (the usual case) adds one or
-resets it; one dated before it, or a correction of minutes, counts again
-from the member's timeline. A member whose count reaches the rule's
-threshold is listed under the unit of the minutes and every unit above it.
+**Absences.** Per member, their K latest attendances by meeting date (K the
+rule's ``meetings``), each noted absent-without-reason or not: a new
+attendance goes in its place (or is ignored when older than all K), so the
+count of unexcused absences at the newest end is exact whatever order the
+minutes come in; a correction of minutes reads the K latest again from the
+member's timeline (``views/timeline.py``). A member whose K latest are all
+unexcused absences is listed under the unit of their latest meeting and
+every unit above it.
 
 **Findings.** A finding waits, under its unit's line, until a document that
 ``refs`` it is accepted.
 
 Keys::
 
-    w/wa/<member>                   {n, at: [date, leaf], docs: [doc ids of the latest absences], unit}
+    w/wa/<member>                   {latest: [[date, leaf, unexcused, doc id]] (K, oldest first), unit}
     w/wl/<unit>\\0<member>           {n, docs, unit}: members at the threshold, under the unit and above
     w/wf/<finding record id>        {unit, at, leaf, due, doc, severity, withdrawn, followed: doc id | nil,
                                     followed_at?}
@@ -60,7 +62,7 @@ Keys::
 
 from __future__ import annotations
 
-from collections import deque
+import bisect
 
 from ledger.genesis import Genesis
 from ledger.orgpaths import ancestors
@@ -97,6 +99,20 @@ _K = RULES["absent_without_reason"]["meetings"]
 _FOLLOW_UP_MS = RULES["finding_without_follow_up"]["days"] * DAY_MS
 
 
+def _order(entry: list) -> tuple[int, int]:
+    return entry[0], entry[1]
+
+
+def _streak(state: dict | None) -> int:
+    """How many of the member's latest attendances (newest first) are absences without a reason."""
+    n = 0
+    for entry in reversed(state["latest"] if state else ()):
+        if not entry[2]:
+            break
+        n += 1
+    return n
+
+
 def _unexcused(entry: dict) -> bool:
     return entry.get("present") is False and not (isinstance(entry.get("reason"), str) and entry["reason"].strip())
 
@@ -122,43 +138,42 @@ class WarningsView:
 
     def _attendance(self, w: Writer, record: Record, sign: int) -> None:
         date = record_date(record)
+        doc = bytes.fromhex(record.doc_id)
         for a in record.body.get("attendees") or ():
             if not isinstance(a, dict) or not isinstance(a.get("member"), str):
                 continue
             member = a["member"]
             state = w.get_obj(P_ABSENCE + member.encode())
-            at = [date, record.leaf]
-            if sign > 0 and (state is None or at > state["at"]):
-                if _unexcused(a):
-                    docs = deque(state["docs"] if state else (), maxlen=_K)
-                    docs.append(bytes.fromhex(record.doc_id))
-                    new = {"n": (state["n"] if state else 0) + 1, "at": at, "docs": list(docs), "unit": record.org}
-                else:
-                    new = {"n": 0, "at": at, "docs": [], "unit": record.org}
+            if sign > 0:
+                latest = list(state["latest"]) if state else []
+                entry = [date, record.leaf, _unexcused(a), doc]
+                if len(latest) == _K and entry[:2] < latest[0][:2]:
+                    continue  # older than the member's K latest: the count cannot change
+                bisect.insort(latest, entry, key=_order)
+                new = {"latest": latest[-_K:], "unit": record.org if entry is latest[-1] or not state
+                       else state["unit"]}
             else:
-                new = self._recount(w, member, None if sign > 0 else record.doc_id)
+                new = self._recount(w, member, record.doc_id)
             self._store(w, member, state, new)
 
     @staticmethod
-    def _recount(w: Writer, member: str, leaving: str | None) -> dict | None:
-        """The member's state from their timeline (without the entries of doc `leaving`)."""
+    def _recount(w: Writer, member: str, leaving: str) -> dict | None:
+        """The member's state from their timeline, without the entries of doc `leaving` (a
+        correction takes them back: the K latest are then read again)."""
         prefix = name_key(P_TIMELINE, member)
-        n, docs, at, unit = 0, [], None, None
-        leaving_raw = None if leaving is None else bytes.fromhex(leaving)
+        latest: list[list] = []
+        unit = None
+        leaving_raw = bytes.fromhex(leaving)
         for key, value in w.scan(prefix, reverse=True):
             entry = decode(value)
             if entry.get("kind") != "attendance" or entry.get("doc") == leaving_raw:
                 continue
-            if at is None:
-                suffix = key[len(prefix):]
-                at, unit = [key_time(suffix[:8]), unbe8(suffix[8:16])], entry.get("org")
-            if not _unexcused(entry) or n >= _K:
+            suffix = key[len(prefix):]
+            unit = unit or entry.get("org")
+            latest.append([key_time(suffix[:8]), unbe8(suffix[8:16]), _unexcused(entry), entry["doc"]])
+            if len(latest) == _K:
                 break
-            n += 1
-            docs.append(entry["doc"])
-        if at is None:
-            return None
-        return {"n": n, "at": at, "docs": docs[::-1], "unit": unit}
+        return {"latest": latest[::-1], "unit": unit} if latest else None
 
     @staticmethod
     def _store(w: Writer, member: str, old: dict | None, new: dict | None) -> None:
@@ -167,15 +182,14 @@ class WarningsView:
             w.delete(key)
         else:
             w.put_obj(key, new)
-        was = old is not None and old["n"] >= _K
-        now = new is not None and new["n"] >= _K
+        was, now = _streak(old) >= _K, _streak(new) >= _K
         if was and (not now or old["unit"] != new["unit"]):
             for above in ancestors(old["unit"]):
                 w.delete(name_key(P_ABSENT_LISTED, above) + member.encode())
-        if now:
+        if now and (not was or old["unit"] != new["unit"] or old["latest"] != new["latest"]):
             for above in ancestors(new["unit"]):
                 w.put_obj(name_key(P_ABSENT_LISTED, above) + member.encode(),
-                          {"n": new["n"], "docs": new["docs"], "unit": new["unit"]})
+                          {"n": _K, "docs": [e[3] for e in new["latest"]], "unit": new["unit"]})
 
     # -- findings --
 
