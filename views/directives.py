@@ -380,6 +380,8 @@ def issued_directives(r: Reader, path: str, *, as_of: int) -> list[dict]:
 def unit_directives(r: Reader, path: str, *, as_of: int, include_done: bool = False) -> list[dict]:
     """The directives addressing `path` (from every unit above it) in force, with the unit's answers:
     the open ones (no final report yet), or all with `include_done`."""
+    if unit_record(r, path) is None:
+        raise NotFound(f"org unit {path!r}")
     out = []
     for above in ancestors(path)[1:]:
         for directive_id, version in _issued(r, above):
