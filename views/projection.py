@@ -179,6 +179,16 @@ class Writer:
         data = self.get(key)
         return None if data is None else decode(data)
 
+    def peek(self, key: bytes) -> bytes | None:
+        """As :meth:`get`, but what the store returns is not kept for later batches: for keys a
+        block reads once and later blocks seldom again (hash buckets), which would otherwise
+        crowd out the values read over and over."""
+        if key in self._pending:
+            return self._pending[key]
+        if key in self._committed:
+            return self._committed[key]
+        return self._store.get(key)
+
     def put(self, key: bytes, value: bytes) -> None:
         if key not in self._pending:
             group = key[:_SORT_PREFIX]

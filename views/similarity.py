@@ -18,18 +18,23 @@ consecutive words.
 **Signature.** One-permutation MinHash with densification by rotation (Li,
 Owen & Zhang, "One permutation hashing", NIPS 2012; Shrivastava & Li,
 "Densifying one permutation hashing via rotation for fast near neighbor
-search", ICML 2014): every shingle is hashed once (30 bits of each word's
-CRC-32, each times its own odd multiplier, xored: 60 bits), its low 7 bits
-pick one of :data:`BINS` bins, and a bin keeps its smallest hash; an empty bin takes
+search", ICML 2014): every shingle is hashed once, its low 7 bits pick one
+of :data:`BINS` bins, and a bin keeps its smallest hash; an empty bin takes
 the value of the next non-empty bin to its right, marked with the distance.
 Two texts agree in a bin with probability their Jaccard similarity J (of
 shingle sets), so the share of equal bins estimates J
 (:func:`similarity`; tests/views/test_similarity.py checks the estimate
-against exact Jaccard). 16 bits of each bin are kept (256 bytes a text).
-It costs one hash per shingle, done with C-level ``map`` over the shingle
-list, where classic MinHash costs one per shingle *per bin*; ``datasketch``
-computes the classic one (a SHA-1 and a numpy vector operation per
-shingle), which would cost more per document and bring numpy into the node.
+against exact Jaccard). A bin keeps the 16 bits above the 7 of its number
+(256 bytes a text). The shingle hash is *simple tabulation* (Patrascu &
+Thorup, "The power of simple tabulation hashing", J. ACM 2012, which shows
+it good enough for min-wise hashing): each word has three random 23-bit
+entries, one per place in a shingle (from BLAKE2b of the word, computed once
+per word), and a shingle's hash is the xor of its words' entries for their
+places. So a text costs one table look-up per word and two xors per shingle,
+done with C-level ``map`` over the word list, where classic MinHash costs a
+hash per shingle *per bin*; ``datasketch`` computes the classic one (a SHA-1
+and a numpy vector operation per shingle), which would cost more per
+document and bring numpy into the node.
 
 **LSH banding.** The 120 first bins make :data:`BANDS` bands of :data:`ROWS`;
 two texts share a band with probability 1 - (1 - J^6)^20 (0.998 at J = 0.8,
@@ -37,10 +42,13 @@ two texts share a band with probability 1 - (1 - J^6)^20 (0.998 at J = 0.8,
 bucket remembers the first text that filled it (its *representative*). A
 new text looks up its 20 buckets (a text too short for a signature, one
 bucket of its exact normalised wording instead, so short copies are caught
-too), and is **linked** to each representative
-whose estimated similarity is at least :data:`LINK_FLOOR`. Near-duplicates
-are the connected components of the links whose similarity reaches the
-query's threshold.
+too), and is **linked** to each representative whose estimated similarity
+is at least :data:`LINK_FLOOR`. Near-duplicates are the connected
+components of the links whose similarity reaches the query's threshold.
+Bands of six, not fewer and shorter: minutes share much of their wording
+(openings, set phrases), unrelated ones about a quarter of their shingles
+in the generated sets, and a band of four would then often be filled first
+by an unrelated text, which hides the true pair behind it.
 
 **Identical on every node.** What is stored (signatures, buckets, links)
 depends only on the documents and on the constants below, which are the
@@ -60,10 +68,13 @@ meeting where two or more opinions have one wording is noted (under the
 unit and every ancestor, by the meeting date), and each wording is counted
 per subtree: meetings using it and opinions, with the wordings used in at
 least two meetings kept in order of meetings so the most repeated come first.
+A block sums its changes per (unit, wording) and writes each count and moves
+its place in that order once.
 
 Amendments take a record's signature, buckets, links and opinions back and
-put the new version's; links to a version no longer in force are skipped
-when read.
+put the new version's (a version's wordings are found again from its body,
+as the unit's names never change); links to a version no longer in force are
+skipped when read.
 
 Keys (``<R>`` a record id, 32 B; ``<h>`` 8 bytes of BLAKE2b of a wording)::
 
@@ -77,16 +88,16 @@ Keys (``<R>`` a record id, 32 B; ``<h>`` 8 bytes of BLAKE2b of a wording)::
     w/nw/<unit>\\0<h>                {m: meetings, n: opinions} over the subtree
     w/no/<unit>\\0<be4 2^32-1-m><h>  b"": wordings used in m >= 2 meetings of the subtree, most first
     w/nt/<h>                        {text, doc}: a wording as first written (not normalised), and that minutes
-    w/nq/<R>                        [<h>...]: the wordings a minutes' opinions used (to take them back)
 """
 
 from __future__ import annotations
 
 import hashlib
-import operator
 import struct
-import zlib
+from bisect import bisect_right
 from itertools import filterfalse, repeat
+from operator import and_, eq, xor
+
 from ledger.errors import InvalidInput, NotFound
 from ledger.genesis import Genesis
 from ledger.orgpaths import ancestors
@@ -100,7 +111,7 @@ __all__ = ["SimilarityView", "words", "shingles", "signature", "similarity", "ne
            "repeated_opinions", "BINS", "BANDS", "ROWS", "SHINGLE", "LINK_FLOOR", "MIN_SHINGLES", "MIN_WORDS",
            "DEFAULT_THRESHOLD", "record_text", "check_threshold"]
 
-SHINGLE = 3          # words per shingle
+SHINGLE = 3          # words per shingle (the tabulation hash below has a table per place)
 BINS = 128           # signature bins (16 bits kept of each)
 BANDS, ROWS = 20, 6  # LSH: 20 bands of 6 bins (the first 120)
 LINK_FLOOR = 0.5     # links below this estimated similarity are not stored
@@ -116,11 +127,13 @@ P_REPEAT_IN = b"w/nr/"
 P_WORDING = b"w/nw/"
 P_ORDER = b"w/no/"
 P_TEXT = b"w/nt/"
-P_OPINIONS = b"w/nq/"
 
 _PUNCTUATION = ".,;:!?()[]{}<>\"'`’‘“”«»…-–—/\\|*#%&+=~^_@$"
-_A, _B = 0x2545F491, 0x3C6EF373  # odd 30-bit multipliers
-_BIN = BINS - 1  # a shingle's bin: the low 7 bits of its hash (every word counts in them)
+_ENTRY = (1 << 23) - 1  # a tabulation entry: 7 bits of bin, 16 of value
+_BIN = BINS - 1         # a shingle's bin: the low 7 bits of its hash
+_BIN_BITS = 7
+_ROTATE = 0x9E37        # what each step of rotation adds to a borrowed value
+_ALL_BINS = range(BINS)
 _EXACT_BAND = 255
 _be4 = struct.Struct(">I")
 _sig = struct.Struct(f">{BINS}H")
@@ -154,44 +167,38 @@ def shingles(ws: list[str]) -> set[tuple[str, ...]]:
     return {tuple(ws[i:i + SHINGLE]) for i in range(len(ws) - SHINGLE + 1)}
 
 
-class _WordIds(dict):
-    """Word -> 30 bits of its CRC-32, computed once per word (bounded by :data:`_WORD_CACHE`)."""
+class _Tables(dict):
+    """Word -> its three tabulation entries (23 bits each, for the first, second and third place of
+    a shingle): 72 bits of BLAKE2b of the word, computed once per word (at most :data:`_WORD_CACHE`
+    kept)."""
 
-    def __missing__(self, word: str) -> int:
+    def __missing__(self, word: str) -> tuple[int, int, int]:
         if len(self) > _WORD_CACHE:
             self.clear()
-        value = self[word] = zlib.crc32(word.encode()) & 0x3FFFFFFF
-        return value
+        v = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=9).digest(), "big")
+        entries = self[word] = (v & _ENTRY, (v >> 24) & _ENTRY, (v >> 48) & _ENTRY)
+        return entries
 
 
 _WORD_CACHE = 200_000
-_ids = _WordIds()
-
-
-def _hashes(ws: list[str]) -> list[int]:
-    """One 60-bit hash per shingle: the words' CRC-32s, each by its own odd multiplier, xored.
-    Small-integer arithmetic only (it is the hot loop of the view)."""
-    ids = list(map(_ids.__getitem__, ws))
-    return [a * _A ^ b * _B ^ c for a, b, c in zip(ids, ids[1:], ids[2:])]
+_tables = _Tables()
 
 
 def signature(ws: list[str]) -> bytes | None:
     """The 256-byte signature of a word list (module docstring), None below MIN_SHINGLES shingles."""
     if len(ws) - SHINGLE + 1 < MIN_SHINGLES:
         return None
-    hs = _hashes(ws)
-    hs.sort(reverse=True)
-    smallest = dict(zip(map(_BIN.__and__, hs), hs))  # the last (smallest) per bin wins
-    values = [None if h is None else (h >> 7) & 0xFFFF for h in map(smallest.get, range(BINS))]
+    first, second, third = zip(*map(_tables.__getitem__, ws))
+    # One hash per shingle (the xor of its words' entries), largest first, so that in the bin ->
+    # hash map built from them the last, smallest, hash of each bin wins.
+    hs = sorted(map(xor, map(xor, first, second[1:]), third[2:]), reverse=True)
+    smallest = dict(zip(map(and_, hs, repeat(_BIN)), hs))
+    values = [h >> _BIN_BITS for h in map(smallest.get, _ALL_BINS, repeat(0))]
     if len(smallest) < BINS:  # rotation: an empty bin takes the next non-empty one's, marked by distance
-        empty = {j for j, v in enumerate(values) if v is None}
-        filled = list(values)
-        for j in empty:
-            dist = 1
-            while (j + dist) % BINS in empty:
-                dist += 1
-            filled[j] = (values[(j + dist) % BINS] + dist * 0x9E37) & 0xFFFF
-        values = filled
+        filled = sorted(smallest)
+        for j in set(_ALL_BINS).difference(smallest):
+            k = filled[bisect_right(filled, j) % len(filled)]
+            values[j] = ((smallest[k] >> _BIN_BITS) + (k - j) % BINS * _ROTATE) & 0xFFFF
     return _sig.pack(*values)
 
 
@@ -201,11 +208,14 @@ def similarity(a: bytes, b: bytes) -> float:
 
 
 def _matches(a: bytes, b: bytes) -> int:
-    return sum(map(operator.eq, _sig.unpack(a), _sig.unpack(b)))
+    return sum(map(eq, _sig.unpack(a), _sig.unpack(b)))
+
+
+_BAND_BYTES = 2 * ROWS
 
 
 def _bands(sig: bytes) -> list[tuple[int, bytes]]:
-    return [(i, sig[2 * ROWS * i:2 * ROWS * (i + 1)]) for i in range(BANDS)]
+    return [(i, sig[_BAND_BYTES * i:_BAND_BYTES * (i + 1)]) for i in range(BANDS)]
 
 
 def check_threshold(value: float | None) -> float:
@@ -239,7 +249,7 @@ def _wording(ws: list[str]) -> bytes:
 
 class SimilarityView:
     name = "similarity"
-    version = 1
+    version = 2
 
     def __init__(self) -> None:
         self._names: dict[str, frozenset[str]] = {}  # unit -> name words (units are never renamed)
@@ -250,24 +260,24 @@ class SimilarityView:
     def apply(self, w: Writer, record: Record, facts: Facts, sign: int) -> None:
         if record.type not in ("minutes", "resolution") or is_confidential(record):
             return
+        drop = _name_words(w, record.org, self._names)
         if sign < 0:
             self._take_back(w, record)
-            return
-        drop = _name_words(w, record.org, self._names)
-        ws = words(record_text(record.type, record.body), drop)
-        if len(ws) >= MIN_WORDS:
-            self._fingerprint(w, record, ws)
+        else:
+            ws = words(record_text(record.type, record.body), drop)
+            if len(ws) >= MIN_WORDS:
+                self._fingerprint(w, record, ws)
         if record.type == "minutes":
-            self._opinions(w, record, drop, +1)
+            self._opinions(w, record, drop, sign)
 
     # -- texts --
 
     @staticmethod
     def _buckets(record_type: str, entry: dict) -> list[bytes]:
-        kind = record_type.encode() + b"\0"
+        kind = P_BUCKET + record_type.encode() + b"\0"
         if "sig" in entry:
-            return [P_BUCKET + kind + bytes([i]) + band for i, band in _bands(entry["sig"])]
-        return [P_BUCKET + kind + bytes([_EXACT_BAND]) + entry["x"]]
+            return [kind + bytes((i,)) + band for i, band in _bands(entry["sig"])]
+        return [kind + bytes((_EXACT_BAND,)) + entry["x"]]
 
     def _fingerprint(self, w: Writer, record: Record, ws: list[str]) -> None:
         rid = bytes.fromhex(record.record_id)
@@ -281,7 +291,7 @@ class SimilarityView:
             entry["x"] = _wording(ws)
         candidates = []
         for key in self._buckets(record.type, entry):
-            rep = w.get(key)
+            rep = w.peek(key)  # a bucket is read about once: it is kept out of the writer's cache
             if rep is None:
                 w.put(key, rid)
             elif rep != rid and rep not in candidates:
@@ -305,64 +315,90 @@ class SimilarityView:
     def _take_back(self, w: Writer, record: Record) -> None:
         rid = bytes.fromhex(record.record_id)
         entry = w.get_obj(P_RECORD + rid)
-        if entry is not None:
-            for key in self._buckets(entry["type"], entry):
-                if w.get(key) == rid:
-                    w.delete(key)
-            for rep, unit, _ in entry["links"]:
-                for above in _link_units(entry["unit"], unit):
-                    w.delete(name_key(P_LINK, above) + time_key(entry["date"]) + be8(entry["leaf"]) + rep)
-            w.delete(P_RECORD + rid)
-        if record.type == "minutes":
-            self._opinions(w, record, frozenset(), -1)
+        if entry is None:
+            return
+        for key in self._buckets(entry["type"], entry):
+            if w.peek(key) == rid:
+                w.delete(key)
+        for rep, unit, _ in entry["links"]:
+            for above in _link_units(entry["unit"], unit):
+                w.delete(name_key(P_LINK, above) + time_key(entry["date"]) + be8(entry["leaf"]) + rep)
+        w.delete(P_RECORD + rid)
 
     # -- opinions --
 
-    def _opinions(self, w: Writer, record: Record, drop: frozenset[str], sign: int) -> None:
-        rid = bytes.fromhex(record.record_id)
-        unit, date = record.org, record_date(record)
-        if sign > 0:
-            used: list[bytes] = []
-            texts: dict[bytes, str] = {}
-            for o in record.body.get("opinions") or ():
-                summary = o.get("summary") if isinstance(o, dict) else None
-                ws = words(summary, drop) if isinstance(summary, str) else []
-                if ws:
-                    h = _wording(ws)
-                    used.append(h)
-                    texts.setdefault(h, summary.strip())
-            if not used:
-                return
-            w.put_obj(P_OPINIONS + rid, used)
-            for h, text in texts.items():
-                if w.get(P_TEXT + h) is None:
-                    w.put_obj(P_TEXT + h, {"text": text, "doc": bytes.fromhex(record.doc_id)})
-        else:
-            used = w.get_obj(P_OPINIONS + rid) or []
-            if not used:
-                return
-            w.delete(P_OPINIONS + rid)
+    @staticmethod
+    def _opinions(w: Writer, record: Record, drop: frozenset[str], sign: int) -> None:
+        """Count (sign +1) or take back (-1) the wordings of a minutes' opinions: the meeting's
+        repeats now, the per-subtree counts into the block's sums (:func:`_fold_opinions`)."""
         per: dict[bytes, int] = {}
-        for h in used:
-            per[h] = per.get(h, 0) + 1
+        texts: dict[bytes, str] = {}
+        for o in record.body.get("opinions") or ():
+            summary = o.get("summary") if isinstance(o, dict) else None
+            ws = words(summary, drop) if isinstance(summary, str) else []
+            if ws:
+                h = _wording(ws)
+                per[h] = per.get(h, 0) + 1
+                texts.setdefault(h, summary)
+        if not per:
+            return
+        block = w.batch_state("similarity.opinions", _OpinionSums, _fold_opinions)
+        if sign > 0:
+            doc = bytes.fromhex(record.doc_id)
+            for h, text in texts.items():
+                block.texts.setdefault(h, (text.strip(), doc))
         repeated = sum(n for n in per.values() if n > 1)
-        for above in ancestors(unit):
+        date_leaf = time_key(record_date(record)) + be8(record.leaf)
+        sums = block.sums
+        for above in ancestors(record.org):
             if repeated:
-                key = name_key(P_REPEAT_IN, above) + time_key(date) + be8(record.leaf)
+                key = name_key(P_REPEAT_IN, above) + date_leaf
                 if sign > 0:
                     w.put_obj(key, {"doc": bytes.fromhex(record.doc_id), "n": repeated})
                 else:
                     w.delete(key)
-            for h, n in sorted(per.items()):
-                key = name_key(P_WORDING, above) + h
-                before = w.counter(key).get("m", 0)
-                w.count(key, {"m": sign, "n": sign * n})
-                after = before + sign
-                order = name_key(P_ORDER, above)
-                if before >= REPEAT_MEETINGS:
-                    w.delete(order + _be4.pack(0xFFFFFFFF - before) + h)
-                if after >= REPEAT_MEETINGS:
-                    w.put(order + _be4.pack(0xFFFFFFFF - after) + h, b"")
+            for h, n in per.items():
+                got = sums.get((above, h))
+                if got is None:
+                    sums[(above, h)] = [sign, sign * n]
+                else:
+                    got[0] += sign
+                    got[1] += sign * n
+
+
+class _OpinionSums:
+    """A block's changes to the wording counts: (unit, wording) -> [meetings, opinions], and the
+    first text of each wording the block used."""
+
+    __slots__ = ("sums", "texts")
+
+    def __init__(self) -> None:
+        self.sums: dict[tuple[str, bytes], list[int]] = {}
+        self.texts: dict[bytes, tuple[str, bytes]] = {}
+
+
+def _fold_opinions(w: Writer, block: _OpinionSums) -> None:
+    """Write each count the block changed once, and move its place in the subtree's order once."""
+    for h, (text, doc) in block.texts.items():
+        if w.get(P_TEXT + h) is None:
+            w.put_obj(P_TEXT + h, {"text": text, "doc": doc})
+    for (unit, h), (dm, dn) in block.sums.items():
+        if not dm and not dn:
+            continue
+        key = name_key(P_WORDING, unit) + h
+        counts = w.get_obj(key) or {}
+        before = counts.get("m", 0)
+        after, opinions = before + dm, counts.get("n", 0) + dn
+        if after or opinions:
+            w.put_obj(key, {"m": after, "n": opinions})
+        else:
+            w.delete(key)
+        if before != after:
+            order = name_key(P_ORDER, unit)
+            if before >= REPEAT_MEETINGS:
+                w.delete(order + _be4.pack(0xFFFFFFFF - before) + h)
+            if after >= REPEAT_MEETINGS:
+                w.put(order + _be4.pack(0xFFFFFFFF - after) + h, b"")
 
 
 def _link_units(a: str, b: str) -> list[str]:

@@ -4,7 +4,13 @@ light paraphrases (a few words swapped for others, a sentence dropped or added, 
 in another order) and genuinely different minutes written from the same vocabulary, in
 Vietnamese, spread over the cells of a ledger whose units have Vietnamese names.
 
-Used by tests/views/test_similarity.py (a floor) and scripts/similarity_quality.py (the table).
+Also graded pairs (:func:`build_graded`): a minutes and a copy of it in another cell with some of
+its sentences rewritten, each pair alone, from a few sentences to most, so that their exact
+Jaccard similarity (of the shingles the detector sees) spreads over 0..1: what share of the
+pairs at each similarity the detector groups shows what the banding and the estimate miss near
+the threshold.
+
+Used by tests/views/test_similarity.py (a floor) and scripts/similarity_quality.py (the tables).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from ledger.store import MemoryStore
 from tests.ledger.factory import CELLS, DAY, T0, make_org
 from views import Views
 
-__all__ = ["Labelled", "build_labelled", "pair_scores"]
+__all__ = ["Labelled", "build_labelled", "pair_scores", "build_graded", "graded_found"]
 
 _NAMES = ["Chi bộ Thôn Đông", "Chi bộ Thôn Tây", "Chi bộ Bản Nà Hẩu", "Chi bộ Khu phố Ba", "Chi bộ Trường Tiểu học",
           "Chi bộ Trạm Y tế"]
@@ -77,28 +83,48 @@ class Labelled:
     kinds: dict[str, str]           # record id -> base | copy | paraphrase | different
 
 
+class _Builder:
+    """A ledger whose cells have Vietnamese names, and minutes of a given text for it."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.org = make_org(seed % 5)
+        for unit, name in zip((u for u in self.org.genesis["units"] if u["path"] in CELLS), _NAMES):
+            unit["name"] = name
+        self.names = {u["path"]: u["name"] for u in self.org.genesis["units"]}
+        self.views = Views()
+        self.ledger = Ledger(MemoryStore(), self.org.genesis, observers=[self.views])
+        self.envelopes: list = []
+
+    def minutes(self, cell: str, sentences: list[str]) -> str:
+        rng = self.rng
+        text = _text(sentences, self.names[cell], rng.randrange(1, 28), rng.randrange(1, 13))
+        body = {"meeting_id": f"{cell}/{len(self.envelopes)}", "kind": "regular",
+                "held_at": T0 - rng.randrange(200) * DAY, "mode": "in_person", "chair": "sec-central",
+                "secretary": "sec-central", "attendees": [], "agenda": [], "opinions": [], "votes": [],
+                "decisions": [], "text": text}
+        env = self.org.envelope("minutes", cell, body, ["sec-central"])
+        self.envelopes.append(env)
+        return env.doc_id
+
+    def apply(self) -> None:
+        self.rng.shuffle(self.envelopes)
+        ledger = self.ledger
+        for i in range(0, len(self.envelopes), 50):
+            ledger.apply_block(BlockProposal(height=ledger.height + 1, prev_hash=ledger.head_hash,
+                                             timestamp=T0 + ledger.height * DAY, proposer="n1", term=1,
+                                             envelopes=tuple(e.to_bytes() for e in self.envelopes[i:i + 50])))
+
+
 def build_labelled(seed: int = 1, *, families: int = 30, different: int = 60) -> Labelled:
-    rng = random.Random(seed)
-    org = make_org(seed % 5)
-    for unit, name in zip((u for u in org.genesis["units"] if u["path"] in CELLS), _NAMES):
-        unit["name"] = name
-    names = {u["path"]: u["name"] for u in org.genesis["units"]}
-    views = Views()
-    ledger = Ledger(MemoryStore(), org.genesis, observers=[views])
+    b = _Builder(seed)
+    rng = b.rng
     family: dict[str, int | None] = {}
     kinds: dict[str, str] = {}
-    envelopes = []
-    n = [0]
 
     def minutes(cell: str, sentences: list[str], group: int | None, kind: str) -> None:
-        n[0] += 1
-        text = _text(sentences, names[cell], rng.randrange(1, 28), rng.randrange(1, 13))
-        body = {"meeting_id": f"{cell}/{n[0]}", "kind": "regular", "held_at": T0 - rng.randrange(200) * DAY,
-                "mode": "in_person", "chair": "sec-central", "secretary": "sec-central", "attendees": [],
-                "agenda": [], "opinions": [], "votes": [], "decisions": [], "text": text}
-        env = org.envelope("minutes", cell, body, ["sec-central"])
-        envelopes.append(env)
-        family[env.doc_id], kinds[env.doc_id] = group, kind
+        doc_id = b.minutes(cell, sentences)
+        family[doc_id], kinds[doc_id] = group, kind
 
     for f in range(families):
         base = _base(rng)
@@ -110,12 +136,50 @@ def build_labelled(seed: int = 1, *, families: int = 30, different: int = 60) ->
             minutes(cells[3], _paraphrase(rng, base), f, "paraphrase")
     for _ in range(different):
         minutes(rng.choice(CELLS), _base(rng), None, "different")
-    rng.shuffle(envelopes)
-    for i in range(0, len(envelopes), 50):
-        ledger.apply_block(BlockProposal(height=ledger.height + 1, prev_hash=ledger.head_hash,
-                                         timestamp=T0 + ledger.height * DAY, proposer="n1", term=1,
-                                         envelopes=tuple(e.to_bytes() for e in envelopes[i:i + 50])))
-    return Labelled(views=views, family=family, kinds=kinds)
+    b.apply()
+    return Labelled(views=b.views, family=family, kinds=kinds)
+
+
+@dataclass
+class Graded:
+    views: Views
+    pairs: list[tuple[str, str, float]]  # (record id, record id, exact Jaccard of what the detector sees)
+
+
+def build_graded(seed: int = 1, *, pairs: int = 200) -> Graded:
+    """`pairs` pairs of minutes (module docstring), each from its own base text."""
+    from views.similarity import _name_words, shingles, words
+
+    b = _Builder(seed)
+    rng = b.rng
+    made = []
+    for _ in range(pairs):
+        base = _base(rng)
+        variant = list(base)
+        for i in rng.sample(range(len(base)), rng.randrange(len(base) // 2 + 1)):
+            variant[i] = _sentence(rng)
+        a_cell, b_cell = rng.sample(CELLS, 2)
+        made.append((b.minutes(a_cell, base), a_cell, b.minutes(b_cell, variant), b_cell))
+    texts = {e.doc_id: e.doc.body["text"] for e in b.envelopes}
+    b.apply()
+    out = []
+    with b.views.reader() as r:
+        names: dict = {}
+        for a, a_cell, c, c_cell in made:
+            sa = shingles(words(texts[a], _name_words(r, a_cell, names)))
+            sc = shingles(words(texts[c], _name_words(r, c_cell, names)))
+            out.append((a, c, len(sa & sc) / len(sa | sc)))
+    return Graded(views=b.views, pairs=out)
+
+
+def graded_found(graded: Graded, threshold: float) -> list[tuple[float, bool]]:
+    """(exact Jaccard, whether the two fall in one group at `threshold`) for every graded pair."""
+    from views.similarity import near_duplicates
+
+    with graded.views.reader() as r:
+        groups = near_duplicates(r, "central", threshold=threshold, limit=10_000)["groups"]
+    group_of = {m["record_id"]: i for i, g in enumerate(groups) for m in g["members"]}
+    return [(j, a in group_of and group_of.get(c) == group_of[a]) for a, c, j in graded.pairs]
 
 
 def pair_scores(labelled: Labelled, threshold: float) -> dict:
