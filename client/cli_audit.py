@@ -219,13 +219,14 @@ def audit_node(client: Any, node: str, genesis: dict, advance: Callable[[int], N
 
 
 def audit_local(data_dir: str, genesis: dict, advance: Callable[[int], None] = lambda n: None,
-                set_total: Callable[[int], None] = lambda n: None) -> NodeReport:
+                set_total: Callable[[int], None] = lambda n: None, scratch: str | None = None) -> NodeReport:
     """Audit a stopped node's own LevelDB: every value's checksum, then the
-    same replay as over HTTP, reading blocks and envelopes from the store."""
-    from ledger.errors import CorruptionError, MinutebookError
-    from ledger.ledger import Ledger
-    from ledger.sealing import envelope_of
-    from ledger.store import LevelDBStore
+    same replay as over HTTP, reading blocks and envelopes from the store.
+
+    The store is never opened itself (opening a LevelDB writes to it): a
+    private copy is (``ledger.store.read_only_copy``, under `scratch`), so the
+    audit changes no byte of the directory it audits."""
+    from ledger.store import read_only_copy
 
     label = f"local:{data_dir}"
     auditor = ChainAuditor(label, genesis)
@@ -235,52 +236,75 @@ def audit_local(data_dir: str, genesis: dict, advance: Callable[[int], None] = l
     if not path.is_dir():
         raise fail(f"no ledger data at {data_dir} (give the node's data_dir)", EXIT_INPUT)
     try:
-        store = LevelDBStore(str(path), create=False)
-    except CorruptionError as exc:
-        auditor._fail(0, "store", str(exc))
-        return auditor.report
-    except Exception as exc:  # plyvel's lock error when the node still runs
-        raise fail(f"cannot open {path}: {exc} (stop the node first)", EXIT_INPUT) from None
+        with read_only_copy(str(path), scratch) as copy:
+            _audit_copy(copy, str(path), genesis, auditor, advance, set_total)
+    except OSError as exc:  # not a LevelDB directory, the node still runs, no room for the copy
+        hint = " (stop the node first)" if "another process" in str(exc) else ""
+        raise fail(f"cannot read {path}: {exc}{hint}", EXIT_INPUT) from None
+    return auditor.report
+
+
+def _audit_copy(copy: str, path: str, genesis: dict, auditor: ChainAuditor, advance: Callable[[int], None],
+                set_total: Callable[[int], None]) -> None:
+    from ledger.errors import CorruptionError
+    from ledger.store import LevelDBStore
+
     try:
-        try:
-            store.verify_all()
-        except CorruptionError as exc:
-            auditor._fail(0, "store", str(exc))
-            return auditor.report
-        try:
-            ledger = Ledger(store, genesis)
-        except (MinutebookError, CorruptionError) as exc:
-            auditor._fail(0, "store", f"cannot open the ledger: {exc}")
-            return auditor.report
-        set_total(ledger.height)
-        for height in range(1, ledger.height + 1):
-            try:
-                block = ledger.block(height)
-                # a sealed document's item carries its boxes: the envelope alone is what tx_root covers
-                envelopes = [envelope_of(e) for e in ledger.proposal(height).envelopes]
-            except (MinutebookError, CorruptionError) as exc:
-                auditor._fail(height, "store", f"cannot read block {height}: {exc}")
-                break
-            if auditor.check(block, envelopes, is_tip=height == ledger.height):
-                break
-            advance(1)
+        store = LevelDBStore(copy, create=False)
+    except CorruptionError as exc:
+        auditor._fail(0, "store", str(exc).replace(copy, path))
+        return
+    try:
+        _replay_local(store, genesis, auditor, advance, set_total, path, copy)
     finally:
         store.close()
-    return auditor.report
+
+
+def _replay_local(store: Any, genesis: dict, auditor: ChainAuditor, advance: Callable[[int], None],
+                  set_total: Callable[[int], None], path: str, copy: str) -> None:
+    from ledger.errors import CorruptionError, MinutebookError
+    from ledger.ledger import Ledger
+    from ledger.sealing import envelope_of
+
+    try:
+        store.verify_all()
+    except CorruptionError as exc:
+        auditor._fail(0, "store", str(exc).replace(copy, path))
+        return
+    try:
+        ledger = Ledger(store, genesis)
+    except (MinutebookError, CorruptionError) as exc:
+        auditor._fail(0, "store", f"cannot open the ledger: {exc}".replace(copy, path))
+        return
+    set_total(ledger.height)
+    for height in range(1, ledger.height + 1):
+        try:
+            block = ledger.block(height)
+            # a sealed document's item carries its boxes: the envelope alone is what tx_root covers
+            envelopes = [envelope_of(e) for e in ledger.proposal(height).envelopes]
+        except (MinutebookError, CorruptionError) as exc:
+            auditor._fail(height, "store", f"cannot read block {height}: {exc}")
+            break
+        if auditor.check(block, envelopes, is_tip=height == ledger.height):
+            break
+        advance(1)
 
 
 @click.command(epilog=EXIT_CODES_HELP)
 @node_option(multiple=True)
 @click.option("--local", "local_dirs", multiple=True, type=click.Path(file_okay=False), metavar="DATA_DIR",
               help="Also audit a stopped node's data directory directly (checksums of every stored value, then "
-                   "the same replay); repeatable.")
+                   "the same replay); repeatable. The store is not changed: a private copy is opened.")
+@click.option("--scratch", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Where --local makes its private copy of the store (default: the system temp directory; "
+                   "on the store's own file system its table files are hard-linked, not copied).")
 @click.option("--genesis", "-g", "genesis_path", required=True, type=click.Path(dir_okay=False),
               envvar="MINUTEBOOK_GENESIS", help="The genesis.json you trust (or $MINUTEBOOK_GENESIS).")
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @key_option()
 @cli_errors
-def audit(nodes: tuple[str, ...], local_dirs: tuple[str, ...], genesis_path: str, as_json: bool,
-          key_path: str | None) -> None:
+def audit(nodes: tuple[str, ...], local_dirs: tuple[str, ...], scratch: str | None, genesis_path: str,
+          as_json: bool, key_path: str | None) -> None:
     """Replay every block from each node and cross-check the nodes for forks.
 
     For every block: the header hash, the prev_hash chain, the certificate
@@ -290,7 +314,9 @@ def audit(nodes: tuple[str, ...], local_dirs: tuple[str, ...], genesis_path: str
     and the first height where two differ is reported as a fork.
 
     With --local DATA_DIR it reads a stopped node's LevelDB instead of its
-    API, first checking the checksum of every stored value.
+    API, first checking the checksum of every stored value. LevelDB cannot
+    open a store without writing to it, so the audit opens a private copy
+    (made under --scratch) and leaves every byte of DATA_DIR as it was.
 
     Block envelopes are content: --key must be a node key or the key of an
     inspector of the root unit (the auditors' scope).
@@ -334,7 +360,7 @@ def audit(nodes: tuple[str, ...], local_dirs: tuple[str, ...], genesis_path: str
         for data_dir in local_dirs:
             task = progress.add_task(f"local {data_dir}", total=None)
             reports.append(audit_local(
-                data_dir, genesis,
+                data_dir, genesis, scratch=scratch,
                 advance=lambda n, t=task: progress.advance(t, n),
                 set_total=lambda n, t=task: progress.update(t, total=n)))
     failures = [r.failure for r in reports if r.failure] + find_forks(reports)

@@ -52,6 +52,7 @@ from .keys import BLOCK_DOMAIN, verify
 
 __all__ = [
     "MAX_PROPOSAL_BYTES",
+    "MAX_CLOCK_SKEW_MS",
     "ACCEPTED",
     "REJECTED",
     "BlockProposal",
@@ -66,6 +67,10 @@ __all__ = [
 ]
 
 MAX_PROPOSAL_BYTES = 64 << 20  # one Raft entry
+# The clock rules' bound (node/clock.py has them all): a document created more than this after its
+# block's timestamp is rejected on apply, and a leader whose clock is further than this from a
+# majority of the voters' proposes nothing. Five minutes, as Kerberos allows between clocks.
+MAX_CLOCK_SKEW_MS = 5 * 60 * 1000
 ACCEPTED = "accepted"
 REJECTED = "rejected"
 HASH_LEN = 32

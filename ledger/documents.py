@@ -640,12 +640,12 @@ class Envelope:
             raise BadSignature("", "the envelope has no signature")
         message = self.doc.canonical
         seen: set[str] = set()
-        for s in self.sigs:
+        for i, s in enumerate(self.sigs):
             if s.signer in seen:
-                raise BadSignature(s.signer, f"{s.signer} signs more than once")
+                raise BadSignature(s.signer, f"{s.signer} signs more than once", field=f"sigs[{i}].signer")
             seen.add(s.signer)
             if not verify(s.key, DOC_DOMAIN, message, s.sig):
-                raise BadSignature(s.signer)
+                raise BadSignature(s.signer, field=f"sigs[{i}].sig")
         object.__setattr__(self, "_verified", True)
 
 

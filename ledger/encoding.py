@@ -78,6 +78,8 @@ def check_canonical_value(value: Any, path: str = "", depth: int = 0) -> None:
         raise NotCanonical(path, f"floats are not allowed, got {value!r} (use an integer)")
     if isinstance(value, msgpack.ExtType):  # a namedtuple: it must not pass as a list below
         raise NotCanonical(path, f"msgpack extension types are not allowed, got ext type {value.code}")
+    if isinstance(value, msgpack.Timestamp):  # ext type -1, which msgpack decodes by itself
+        raise NotCanonical(path, "msgpack extension types are not allowed, got ext type -1 (timestamp)")
     if depth >= MAX_DEPTH:
         raise TooLarge(path, f"nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, (list, tuple)):
@@ -140,10 +142,6 @@ def _check_key_order(value: Any, path: str = "") -> None:
             _check_key_order(v, f"{path}[{i}]")
 
 
-def _reject_ext(code: int, data: bytes) -> Any:
-    raise NotCanonical("", f"msgpack extension types are not allowed, got ext type {code}")
-
-
 def decode_canonical(data: bytes, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> Any:
     """Decode `data` and prove it is canonical, or raise NotCanonical/TooLarge."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
@@ -157,7 +155,7 @@ def decode_canonical(data: bytes, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> Any
             raw=False,
             use_list=True,
             strict_map_key=False,  # non-str keys are rejected below, with a path
-            ext_hook=_reject_ext,
+            timestamp=0,  # ext -1 stays an ExtType-like Timestamp; extensions are refused below, with a path
         )
     except msgpack.ExtraData:
         raise NotCanonical("", "trailing bytes after the value") from None

@@ -6,8 +6,10 @@ The tree, as httpx draws its own::
     ├── InvalidInput(field, rule)        400  input breaks a rule; `field` is the path
     │   ├── NotCanonical                 400  bytes are not the one canonical encoding
     │   └── TooLarge                     413  over a size, depth or length limit
-    ├── BadSignature(signer)             401  a signature does not verify
-    │   └── BadRequestSignature          401  an HTTP request signature (RFC 9421) is malformed or wrong
+    ├── BadSignature(signer, field)      401  a signature does not verify; `field` is
+    │   │                                     the signature's path, e.g. ``sigs[1].sig``
+    │   └── BadRequestSignature          401  an HTTP request signature (RFC 9421) is malformed or
+    │                                         wrong (`field`: ``signature``, the header)
     ├── NotPermitted(signer, role, org)  403  the signer lacks the role for the unit
     ├── Rejected(reason)                 422  legal in shape, illegal against the state
     │   └── DuplicateRecord(field, existing) 409  a second record of one real-world act
@@ -96,9 +98,15 @@ class BadSignature(MinutebookError):
     http_status = 401
     code = "bad_signature"
 
-    def __init__(self, signer: str, message: str | None = None) -> None:
+    def __init__(self, signer: str, message: str | None = None, *, field: str = "sigs") -> None:
         self.signer = signer
+        self.field = field  # where in the envelope: "sigs", "sigs[i].sig", "sigs[i].key", "sigs[i].signer"
         super().__init__(message or f"signature of {signer} does not verify")
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        d["field"] = self.field
+        return d
 
 
 class BadRequestSignature(BadSignature):
@@ -109,7 +117,7 @@ class BadRequestSignature(BadSignature):
     code = "bad_request_signature"
 
     def __init__(self, message: str) -> None:
-        super().__init__("request", message)
+        super().__init__("request", message, field="signature")
 
 
 class NotPermitted(MinutebookError):

@@ -6,7 +6,9 @@ Theory of operation
 committed Raft entry carrying a :class:`~ledger.blocks.BlockProposal`. It runs
 every envelope through decoding, signature and registry checks again, in
 order; a document that fails is kept, flagged ``rejected`` with
-``"<error code>: <message>"`` as the reason, identically on every node. A
+``"<error code>: <message>"`` as the reason, identically on every node (also
+one whose ``created_at`` is more than ``MAX_CLOCK_SKEW_MS`` after the
+block's timestamp: the clock rules of node/clock.py). A
 document whose id is already in the ledger *accepted* (earlier, or earlier in
 the same block) is rejected as a duplicate; a document that was rejected
 before may be proposed again and is checked afresh.
@@ -116,6 +118,7 @@ from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 from .blocks import (
     MAX_PROPOSAL_BYTES,
     ACCEPTED,
+    MAX_CLOCK_SKEW_MS,
     REJECTED,
     Block,
     BlockProposal,
@@ -290,8 +293,10 @@ class Ledger:
         return 0 if raw is None else _u64.unpack(raw)[0]
 
     def is_next(self, proposal: BlockProposal) -> bool:
-        """Whether `proposal` extends the head (height + 1 and prev_hash)."""
-        return proposal.height == self.height + 1 and proposal.prev_hash == self.head_hash
+        """Whether `proposal` extends the head: height + 1, prev_hash, and a timestamp not before
+        the head's (block time never goes back; node/clock.py, rule 1)."""
+        return (proposal.height == self.height + 1 and proposal.prev_hash == self.head_hash
+                and proposal.timestamp >= (self._head.timestamp if self._head is not None else 0))
 
     def note_raft_applied(self, raft_index: int) -> None:
         """Record a Raft index applied without a block (a no-op or stale entry)."""
@@ -356,9 +361,11 @@ class Ledger:
         are appended to `observed`, in log order. `signatures_checked`: the caller holds a
         certificate for the header this must make (see apply_block)."""
         if not self.is_next(proposal):
+            head_ts = self._head.timestamp if self._head is not None else 0
             raise BlockOutOfOrder(
-                f"proposal for height {proposal.height} with prev_hash {proposal.prev_hash.hex()} does not "
-                f"extend height {self.height} with hash {self.head_hash.hex()}"
+                f"proposal for height {proposal.height} with prev_hash {proposal.prev_hash.hex()} and timestamp "
+                f"{proposal.timestamp} does not extend height {self.height} with hash {self.head_hash.hex()} and "
+                f"timestamp {head_ts}"
             )
         height = proposal.height
         at_ms = proposal.timestamp
@@ -400,6 +407,10 @@ class Ledger:
                 elif previous is not None and previous[16] == 1:
                     prior = _u64.unpack(previous[:8])[0]
                     reason = f"duplicate: document {doc_id} is already accepted at leaf {prior}"
+                elif envelope.doc.created_at > at_ms + MAX_CLOCK_SKEW_MS:  # node/clock.py, rule 1
+                    reason = (f"clock_skew: doc.created_at {envelope.doc.created_at} is "
+                              f"{(envelope.doc.created_at - at_ms) // 1000} s after the block's timestamp {at_ms} "
+                              f"(at most {MAX_CLOCK_SKEW_MS // 1000} s)")
                 else:
                     try:
                         registry.apply(envelope, at_ms)
@@ -743,6 +754,11 @@ class Ledger:
             raise AlreadyCommitted(doc_id, receipt)
         if at_ms is None:
             at_ms = max(int(time.time() * 1000), self._head.timestamp if self._head else 0)
+        if envelope.doc.created_at > at_ms + MAX_CLOCK_SKEW_MS:  # node/clock.py, rule 2
+            raise InvalidInput("doc.created_at", f"{envelope.doc.created_at} is "
+                                                 f"{(envelope.doc.created_at - at_ms) // 1000} s ahead of the "
+                                                 f"leader's clock (at most {MAX_CLOCK_SKEW_MS // 1000} s): is the "
+                                                 f"signing device's clock fast?")
         registry = Registry(self.store)
         registry.check(envelope, at_ms)
         if boxes:

@@ -267,8 +267,8 @@ class Registry(RecordRules, CommitteeRules):
         if not env.sigs:
             raise BadSignature("", "the envelope has no signature")
         signers = []
-        for s in env.sigs:
-            self._check_signer(p, s.signer, s.key, doc.org, at_ms)
+        for i, s in enumerate(env.sigs):
+            self._check_signer(p, s.signer, s.key, doc.org, at_ms, f"sigs[{i}].key")
             signers.append(s.signer)
         env.verify_signatures()
         org = self._get(p, b"r/u/" + doc.org.encode())
@@ -280,7 +280,7 @@ class Registry(RecordRules, CommitteeRules):
             getattr(self, "_do_" + doc.type)(p, doc, doc.body, signers, at_ms)
         return p
 
-    def _check_signer(self, p, signer: str, key: bytes, org: str, at_ms: int) -> None:
+    def _check_signer(self, p, signer: str, key: bytes, org: str, at_ms: int, field: str = "sigs") -> None:
         m = self._get(p, b"r/m/" + signer.encode())
         if m is None:
             raise NotPermitted(signer, "member", org, f"signer {signer} is not a registered member")
@@ -288,9 +288,11 @@ class Registry(RecordRules, CommitteeRules):
             raise NotPermitted(signer, "member", org, f"signer {signer} is {m['status']}, not an active member")
         k = self._get(p, b"r/k/" + signer.encode() + b"\0" + key)
         if k is None:
-            raise BadSignature(signer, f"the key of {signer}'s signature is not one of its registered keys")
+            raise BadSignature(signer, f"the key of {signer}'s signature is not one of its registered keys",
+                               field=field)
         if k["revoked_at"] is not None and at_ms >= k["revoked_at"]:
-            raise BadSignature(signer, f"the key of {signer}'s signature was revoked at {k['revoked_at']}")
+            raise BadSignature(signer, f"the key of {signer}'s signature was revoked at {k['revoked_at']}",
+                               field=field)
 
     def _need_role(self, p, signers, roles: tuple, unit: str, org: str, *, exact: bool = False) -> str:
         for s in signers:

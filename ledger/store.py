@@ -7,6 +7,10 @@ The ledger sees storage as sorted bytes -> bytes with atomic, durable batches:
   batch is on disk (fsynced) or the call raised and nothing of it is.
 - :class:`MemoryStore` serves tests of logic.
 - :class:`LevelDBStore` is the real one and the only ``import plyvel``.
+- :func:`read_only_copy` makes a private copy of a LevelDB directory to open
+  instead of the original (LevelDB has no read-only mode: opening a store
+  replays its log into a new table and rewrites its manifest), so an audit
+  changes no byte of what it audits.
 - ``snapshot()`` (both stores) is a read-only view frozen at the moment it is
   taken: readers that need several keys to agree with each other (a view
   query reading dozens of counters while blocks commit) read through one, and
@@ -21,13 +25,26 @@ The ledger sees storage as sorted bytes -> bytes with atomic, durable batches:
 from __future__ import annotations
 
 import bisect
+import contextlib
+import errno
+import fcntl
+import os
+import shutil
 import struct
+import tempfile
 import zlib
 from typing import Callable, Iterable, Iterator, Mapping, Protocol, runtime_checkable
 
 from .errors import CorruptionError
 
-__all__ = ["Store", "MemoryStore", "LevelDBStore", "LevelDBSnapshot", "Overlay", "prefix_end"]
+__all__ = ["Store", "MemoryStore", "LevelDBStore", "LevelDBSnapshot", "Overlay", "StoreWriteError", "prefix_end",
+           "read_only_copy"]
+
+
+class StoreWriteError(OSError):
+    """A write the disk refused (``errno.ENOSPC`` when it is full, else ``errno.EIO``). Nothing of
+    the batch was written, but LevelDB refuses every later write too until the store is opened
+    again, so the node stops (node/serve.py: exit status 75) rather than run on without a disk."""
 
 
 def prefix_end(prefix: bytes) -> bytes | None:
@@ -294,7 +311,12 @@ class LevelDBStore:
                 batch.delete(key)
             else:
                 batch.put(key, self._seal(key, bytes(value)))
-        batch.write()  # one log record, fsynced before it returns
+        try:
+            batch.write()  # one log record, fsynced before it returns
+        except self._plyvel.IOError as exc:
+            text = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+            code = errno.ENOSPC if "space" in text.lower() else errno.EIO
+            raise StoreWriteError(code, f"cannot write to LevelDB at {self.path}: {text}") from None
 
     def verify_all(self, progress: Callable[[int], None] | None = None, every: int = 100_000) -> int:
         """Check the checksum of every stored value; returns how many were checked.
@@ -340,6 +362,59 @@ class LevelDBStore:
         self.close()
 
 
+_IMMUTABLE_SUFFIXES = (".ldb", ".sst")  # LevelDB table files: written once, never changed, only deleted
+
+
+@contextlib.contextmanager
+def read_only_copy(path: str, scratch: str | None = None) -> Iterator[str]:
+    """The path of a private copy of the LevelDB directory `path`, removed on exit.
+
+    Why: LevelDB has no read-only mode, and opening a store is a write (the log
+    is replayed into a new table, a new manifest and ``CURRENT`` are written, the
+    old log is deleted). Whoever must not change the store (``minutebook audit
+    --local``) opens this copy instead; the original is never opened by LevelDB.
+
+    How: while holding LevelDB's own lock on ``path/LOCK`` (an fcntl lock, so a
+    node cannot start on the store meanwhile, and a running node makes this
+    fail with OSError), table files (``*.ldb``, ``*.sst``: immutable once
+    written) are hard-linked into a new directory under `scratch` (default: the
+    system temp directory) when it is on the same file system, else copied;
+    every other file (log, manifest, ``CURRENT``) is copied, since opening the
+    copy writes to them. The original's bytes stay as they were (a hard link
+    changes a table file's link count and ctime, not its contents).
+    """
+    source = os.fspath(path)
+    if not os.path.isfile(os.path.join(source, "CURRENT")):
+        raise OSError(f"{source} is not a LevelDB directory (no CURRENT file)")
+    copy = tempfile.mkdtemp(prefix="minutebook-readonly-", dir=scratch)
+    try:
+        lock = os.open(os.path.join(source, "LOCK"), os.O_RDWR) if os.path.exists(
+            os.path.join(source, "LOCK")) else None
+        try:
+            if lock is not None:
+                try:
+                    fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    raise OSError(f"cannot open LevelDB at {source}: another process has it open "
+                                  f"(is this node still running?)") from None
+            for name in sorted(os.listdir(source)):
+                original = os.path.join(source, name)
+                if name == "LOCK" or not os.path.isfile(original):
+                    continue
+                target = os.path.join(copy, name)
+                if name.endswith(_IMMUTABLE_SUFFIXES):
+                    try:
+                        os.link(original, target)
+                        continue
+                    except OSError:  # another file system, or links not allowed: copy it
+                        pass
+                shutil.copyfile(original, target)
+        finally:
+            if lock is not None:
+                os.close(lock)  # releases the lock
+        yield copy
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
 class LevelDBSnapshot:
     """A read-only, frozen view of a :class:`LevelDBStore` (``LevelDBStore.snapshot()``)."""
 

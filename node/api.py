@@ -12,10 +12,13 @@ are made in one place; answers and errors are shaped in ``node/responses.py``.
 Three concerns wrap every request, in :class:`_Guard`, a plain ASGI
 middleware (outermost of ours, so it sees everything):
 
-1. **Size limit before the body is read** (``limits.max_request_bytes``; the
+1. **Size and time limits on the body** (``limits.max_request_bytes``; the
    batch route has its own, ``limits.max_batch_bytes``): a ``Content-Length``
    over the limit is answered 413 at once; a body without one (chunked) is counted as it
-   streams and cut off at the limit.
+   streams and cut off at the limit; a body still incomplete ``body_timeout``
+   seconds after its headers is answered 408 ``{error: "request_timeout",
+   field: "body"}`` and the connection closed (a slow sender holds a socket no
+   longer than that; the headers' own deadline is node/http_limits.py's).
 2. **No stack trace ever reaches a client**: an exception nothing else
    handled is logged here with its trace and answered 500 ``{error:
    "internal"}``. (A ``CorruptionError`` is logged as critical: the node's data
@@ -40,6 +43,7 @@ envelope either as raw ``application/msgpack`` bytes or as JSON
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import logging
@@ -75,15 +79,22 @@ class _BodyTooLarge(Exception):
     pass
 
 
+class _BodyTooSlow(Exception):
+    pass
+
+
 class _Guard:
     """Size limit, catch-all error handler and request timing (see module doc)."""
 
     def __init__(self, app: Callable, *, max_request_bytes: int, observe: Callable[[str, str, int, float], None],
-                 limits_by_path: dict[str, int] | None = None):
+                 limits_by_path: dict[str, int] | None = None, body_timeout: float | None = None,
+                 count_dropped: Callable[[str], None] = lambda reason: None):
         self.app = app
         self.max_request_bytes = max_request_bytes
         self.limits_by_path = limits_by_path or {}  # routes whose bodies may be larger (a batch)
         self.observe = observe
+        self.body_timeout = body_timeout
+        self.count_dropped = count_dropped
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
@@ -118,18 +129,33 @@ class _Guard:
             return
 
         seen = 0
+        body_done = False
+        deadline = None if self.body_timeout is None else time.monotonic() + self.body_timeout
 
         async def counting_receive() -> dict:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, body_done
+            if body_done or deadline is None:  # after the body, receive() only waits for a disconnect
+                message = await receive()
+            else:
+                try:
+                    message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+                except asyncio.TimeoutError:
+                    raise _BodyTooSlow() from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
                     raise _BodyTooLarge()
+                body_done = not message.get("more_body", False)
             return message
 
         try:
             await self.app(scope, counting_receive, send_wrapper)
+        except _BodyTooSlow:
+            self.count_dropped("body_timeout")
+            if not state["started"]:
+                await answer(408, plain_error(408, "request_timeout",
+                                              f"the request body did not arrive within {self.body_timeout:g} s",
+                                              "body"), [(b"connection", b"close")])
         except _BodyTooLarge:
             if not state["started"]:
                 await answer(413, plain_error(413, "too_large", f"request body is over the limit of {limit} bytes",
@@ -223,8 +249,10 @@ def _with_security(app: FastAPI) -> None:
     app.openapi = openapi
 
 
-def create_app(service: Any, *, max_request_bytes: int | None = None, max_batch_bytes: int | None = None) -> FastAPI:
-    """The FastAPI app over `service` (a ``node.service.NodeService``)."""
+def create_app(service: Any, *, max_request_bytes: int | None = None, max_batch_bytes: int | None = None,
+               body_timeout: float | None = None) -> FastAPI:
+    """The FastAPI app over `service` (a ``node.service.NodeService``); `body_timeout` seconds
+    bound the time a request body may take (None: unbounded, for in-process tests)."""
     config = getattr(service, "config", None)
     if max_request_bytes is None:
         max_request_bytes = getattr(config, "max_request_bytes", None) or DEFAULT_MAX_REQUEST_BYTES
@@ -275,6 +303,9 @@ def create_app(service: Any, *, max_request_bytes: int | None = None, max_batch_
 
     # Outermost of ours: inside Starlette's ServerErrorMiddleware, outside the
     # exception handlers above, so only what they did not handle reaches it.
+    dropped = getattr(getattr(service, "metrics", None), "http_connections_dropped_total", None)
     app.add_middleware(_Guard, max_request_bytes=max_request_bytes, limits_by_path={BATCH_PATH: max_batch_bytes},
-                       observe=_metrics_observer(getattr(service, "metrics", None)))
+                       body_timeout=body_timeout, observe=_metrics_observer(getattr(service, "metrics", None)),
+                       count_dropped=(lambda reason: dropped.labels(reason).inc()) if dropped is not None
+                       else (lambda reason: None))
     return app

@@ -24,6 +24,13 @@ majority of the voters before h makes the certificate. Here:
   ``sync_request()`` asks peers for them with one ``sig_request`` frame
   ``{heights}``, answered by ``block_sigs`` ``{items: [[height, node, sig]]}``
   with every signature the peer stored; each is verified again on receipt.
+- Stopping: signature writes run on the runtime's disk thread, and each
+  one's completion is a callback on the loop that reads the ledger again.
+  ``close()`` (the runtime's first step of ``stop()``, before the disk thread
+  drains and the stores close) makes every later call and every callback
+  still queued a no-op, so nothing touches a closed store; what the disk
+  thread already holds is still written (a signature lost here comes back
+  through anti-entropy or ``resign_missing`` on the next start).
 """
 
 from __future__ import annotations
@@ -51,7 +58,7 @@ class Certifier:
     def __init__(self, node_id: str, seed: bytes, ledger: Any, metrics: Any,
                  broadcast: Callable[[dict], None], send: Callable[[str, dict], Any], *,
                  early_window: int = 4096, max_early: int = 65536, max_incomplete: int = 4096,
-                 executor: Any = None) -> None:
+                 executor: Any = None, on_write_error: Callable[[OSError], None] | None = None) -> None:
         self.node_id = node_id
         self.seed = seed
         self.ledger = ledger
@@ -66,10 +73,19 @@ class Certifier:
         self.waiters: dict[int, list[tuple[str, asyncio.Future]]] = {}
         self.incomplete: set[int] = set()
         self.executor = executor  # the runtime's disk thread: signature writes are fsynced there, in order
+        self.closed = False  # set by close(): from then on nothing reads or writes the ledger
+        self.on_write_error = on_write_error  # a signature write the disk refused (the runtime stops)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def close(self) -> None:
+        """Stop touching the ledger: later frames and queued completions do nothing (module doc)."""
+        self.closed = True
 
     # ------------------------------------------------------------ signing
 
     def on_applied(self, block: Block) -> None:
+        if self.closed:
+            return
         height = block.header.height
         block_hash = block.header.hash
         voters = self.ledger.voters_at(height)
@@ -97,6 +113,8 @@ class Certifier:
     # ------------------------------------------------------------ receiving
 
     def on_block_sig(self, peer: str, frame: dict) -> None:
+        if self.closed:
+            return
         height, hash_hex, sig = frame.get("height"), frame.get("block_hash"), frame.get("sig")
         if type(height) is not int or height < 1 or not isinstance(hash_hex, str) or not isinstance(sig, bytes):
             self.metrics.bad_frames_total.labels("block_sig").inc()
@@ -113,15 +131,19 @@ class Certifier:
 
     def _store(self, height: int, signer: str, hash_hex: str | None, sig: bytes) -> None:
         """Verify and store one signature (on the disk thread if there is one), then re-check `height`."""
+        if self.closed:
+            return
         if self.executor is None:
             self._store_now(height, signer, hash_hex, sig)
             self._after_store(height)
             return
-        future = asyncio.get_running_loop().run_in_executor(self.executor, self._store_now, height, signer,
-                                                            hash_hex, sig)
+        self._loop = asyncio.get_running_loop()
+        future = self._loop.run_in_executor(self.executor, self._store_now, height, signer, hash_hex, sig)
         future.add_done_callback(lambda f: self._after_store(height) if not f.cancelled() else None)
 
     def _after_store(self, height: int) -> None:
+        if self.closed:  # a completion queued on the loop while the node stopped
+            return
         try:
             self._check(height)
             self._track(height, self.ledger.voters_at(height))
@@ -137,8 +159,25 @@ class Certifier:
             return self.ledger.add_block_signature(height, signer, sig)
         except MinutebookError:
             return False
+        except OSError as exc:  # ledger.store.StoreWriteError: the disk is full
+            if self.on_write_error is None:
+                raise
+            loop = self._loop
+            if loop is not None:
+                loop.call_soon_threadsafe(self.on_write_error, exc)
+            else:
+                self.on_write_error(exc)
+            return False
 
     # ------------------------------------------------------------ waiters
+
+    def release_waiters(self, error: Exception) -> None:
+        """Answer every waiter with `error` now (the node is stopping)."""
+        for waiters in self.waiters.values():
+            for _, future in waiters:
+                if not future.done():
+                    future.set_exception(error)
+        self.waiters.clear()
 
     def add_waiter(self, height: int, doc_id: str, future: asyncio.Future) -> None:
         self.waiters.setdefault(height, []).append((doc_id, future))
@@ -181,6 +220,8 @@ class Certifier:
         return {"kind": "sig_request", "heights": sorted(self.incomplete)[:limit]}
 
     def on_sig_request(self, peer: str, frame: dict) -> None:
+        if self.closed:
+            return
         heights = frame.get("heights")
         if not isinstance(heights, list):
             self.metrics.bad_frames_total.labels("sig_request").inc()
@@ -193,6 +234,8 @@ class Certifier:
             self.send(peer, {"kind": "block_sigs", "items": items})
 
     def on_block_sigs(self, peer: str, frame: dict) -> None:
+        if self.closed:
+            return
         items = frame.get("items")
         if not isinstance(items, list):
             self.metrics.bad_frames_total.labels("block_sigs").inc()

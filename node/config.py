@@ -28,6 +28,9 @@ Example (what `minutebook init` writes)::
     max_batch_bytes = 8388608          # body limit of POST /v1/documents:batch
     max_batch_documents = 1000         # envelopes in one batch
     max_pending_documents = 20000      # admitted, not yet committed: past this, 503 overloaded
+    header_timeout_ms = 10000          # a caller's request headers must be in within this
+    body_timeout_ms = 60000            # and its body within this after them
+    max_connections = 512              # HTTP connections open at once (node/http_limits.py)
 
     [access]                           # who reads what (node/auth.py, node/scopes.py); all optional
     clock_skew_s = 30                  # slack on each end of a request signature's window
@@ -189,9 +192,20 @@ class NodeConfig:
     max_batch_documents: int = 1000
     # Invariant: documents admitted (202) and not yet in an applied block stay <= this (back-pressure).
     max_pending_documents: int = 20_000
+    header_timeout_ms: int = 10_000
+    body_timeout_ms: int = 60_000
+    max_connections: int = 512
     access: AccessSettings = field(default_factory=AccessSettings)
     views: ViewsSettings = field(default_factory=ViewsSettings)
     source: Path | None = None  # the file this was read from
+
+    @property
+    def header_timeout(self) -> float:
+        return self.header_timeout_ms / 1000.0
+
+    @property
+    def body_timeout(self) -> float:
+        return self.body_timeout_ms / 1000.0
 
     def peer(self, node_id: str) -> PeerConfig | None:
         for p in self.peers:
@@ -234,6 +248,9 @@ _LIMITS = {
     "max_batch_bytes": (8 << 20, 1 << 20),
     "max_batch_documents": (1000, 1),
     "max_pending_documents": (20_000, 1),
+    "header_timeout_ms": (10_000, 100),
+    "body_timeout_ms": (60_000, 100),
+    "max_connections": (512, 1),
 }
 
 
@@ -300,6 +317,9 @@ def load_config(path: str | Path) -> NodeConfig:
         max_batch_bytes=limit("max_batch_bytes"),
         max_batch_documents=limit("max_batch_documents"),
         max_pending_documents=limit("max_pending_documents"),
+        header_timeout_ms=limit("header_timeout_ms"),
+        body_timeout_ms=limit("body_timeout_ms"),
+        max_connections=limit("max_connections"),
         access=_access_section(raw, base),
         views=_views_section(raw),
         source=path,

@@ -17,6 +17,9 @@ series mixing, which the global ``prometheus_client.REGISTRY`` would do.
   (``raft_save`` around ``LevelDBLogStorage.save``, ``ledger_block`` around
   ``Ledger.apply_block``).
 - ``api_request_seconds{route, method, status}``: observed by node/api.py.
+- ``clock_offset_seconds{peer}`` and ``clock_off``: node/clock.py's warning.
+- ``http_connections_open`` and ``http_connections_dropped_total{reason}``:
+  the HTTP bounds of node/http_limits.py and node/api.py's body timeout.
 - Transport counters come from node/transport.py's ``TransportStats`` at
   scrape time (a custom collector), so the transport needs no reference to
   prometheus: ``minutebook_transport_<counter>_total``.
@@ -85,6 +88,16 @@ class Metrics:
             "minutebook_uncommitted_oldest_seconds", "how long the oldest of those has waited", registry=r)
         self.fsync_seconds = Histogram("minutebook_fsync_seconds", "time in fsynced writes", ["what"],
                                        buckets=_LATENCY_BUCKETS, registry=r)
+        self.clock_offset_seconds = Gauge("minutebook_clock_offset_seconds",
+                                          "each peer's wall clock minus ours, estimated from its frames",
+                                          ["peer"], registry=r)
+        self.clock_off = Gauge("minutebook_clock_off", "1 while a majority of the voters see this node's clock "
+                               "beyond the bound (node/clock.py): it proposes nothing", registry=r)
+        self.http_connections_dropped_total = Counter(
+            "minutebook_http_connections_dropped", "HTTP connections closed by node/http_limits.py, by reason "
+            "(header_timeout, displaced, over_cap) or by the API guard (body_timeout)", ["reason"], registry=r)
+        self.http_connections_open = Gauge("minutebook_http_connections_open", "HTTP connections open now",
+                                           registry=r)
         self.api_request_seconds = Histogram("minutebook_api_request_seconds", "HTTP API request time by route",
                                              ["route", "method", "status"], buckets=_LATENCY_BUCKETS, registry=r)
         self._transport_stats: Callable[[], dict[str, int] | None] = lambda: None

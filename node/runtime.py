@@ -41,6 +41,9 @@ and reading frames during fsyncs and block applies. Tasks:
 - **intake** (node/intake.py): a leader journals (fsync, group commit) each
   submission it admits before answering 202; what is still journaled is
   submitted again when the node starts or stops leading.
+- **clock** (node/clock.py): frames carry our wall time and peers' stamps
+  feed ``clock_watch``; the producer proposes only while our clock agrees
+  with a majority of the voters, and a leader whose clock is off hands over.
 - **catch-up** (node/catchup.py): while a snapshot's height is above the
   ledger's, committed entries wait in ``_apply_queue`` and blocks are
   fetched from peers instead.
@@ -83,13 +86,14 @@ from ledger.keys import read_key_file
 from ledger.ledger import Ledger
 from ledger.registry import Registry
 from ledger.sealing import envelope_of, split_submission
-from ledger.store import LevelDBStore
+from ledger.store import LevelDBStore, StoreWriteError
 
 from node import batch
 from node.admission import Admission
 from node.block_producer import BlockProducer
 from node.catchup import CatchUp, SnapshotTarget, parse_snapshot_data, snapshot_data
 from node.certifier import Certifier
+from node.clock import Clock, ClockWatch
 from node.config import NodeConfig
 from node.errors import NodeError, NoLeader, Overloaded, SubmitTimeout
 from node.forwarding import Forwarder, LeaderAnswered, frame_error
@@ -113,8 +117,12 @@ def _doc_id_of(item: Any) -> str | None:
 class NodeRuntime:
     """One node: see the module docstring. ``await start()``, serve, ``await stop()``."""
 
-    def __init__(self, config: NodeConfig, *, rng_seed: int | None = None) -> None:
+    def __init__(self, config: NodeConfig, *, rng_seed: int | None = None, clock: Clock | None = None) -> None:
         self.config = config
+        self.clock = clock or Clock()  # wall time for block timestamps and admission (node/clock.py)
+        self.clock_watch = ClockWatch()
+        self._clock_verdict = "agreed"
+        self._last_handover = 0.0
         self.node_id = config.node_id
         key = read_key_file(config.key_file)
         if key.id != config.node_id:
@@ -155,12 +163,12 @@ class NodeRuntime:
         self.transport: PeerTransport | None = None
         self.producer = BlockProducer(self.node_id, config.blocks, self._is_accepted)
         self.intake = IntakeJournal(str(config.data_dir / "intake"))
-        self.admission = Admission(self.ledger.check_submission, thread_name=f"admission-{self.node_id}")
+        self.admission = Admission(self._check_submission, thread_name=f"admission-{self.node_id}")
         self._disk = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"disk-{self.node_id}")
         self._raft_disk = concurrent.futures.ThreadPoolExecutor(max_workers=1,
                                                                 thread_name_prefix=f"raft-disk-{self.node_id}")
         self.certifier = Certifier(self.node_id, self.seed, self.ledger, self.metrics, self._broadcast, self._send,
-                                   executor=self._disk)
+                                   executor=self._disk, on_write_error=self._disk_failed)
         self.catchup = CatchUp(self.ledger, self.metrics, self._send, self._catchup_peers, self._apply_fetched,
                                executor=self._disk)
         target = parse_snapshot_data(snapshot.data)
@@ -181,6 +189,7 @@ class NodeRuntime:
         self._event_leader: str | None = None
         self._tasks: list[asyncio.Task] = []
         self._running = False
+        self._stopping = False  # begin_stop() was called: submissions and waits answer 503
         self._failed: BaseException | None = None
         self._last_reconcile = 0.0
         self._admitting = 0  # submissions checked and being journaled right now (counted against the bound)
@@ -220,17 +229,47 @@ class NodeRuntime:
             await coro
         except asyncio.CancelledError:
             raise
+        except StoreWriteError as exc:  # the disk refused a write: stop (exit 75), no trace to read
+            self._disk_failed(exc)
         except BaseException as exc:  # a broken invariant: stop the node rather than run on
             log.critical("task %s failed; stopping the node", name, exc_info=True)
             self._failed = exc
             if self.stopped is not None:
                 self.stopped.set()
 
+    def _disk_failed(self, exc: StoreWriteError) -> None:
+        """A store write failed (a full disk, most often): nothing of that batch was written, but
+        LevelDB refuses every later write until reopened, so stop; a restart once there is room
+        resumes from what is on disk."""
+        if self._failed is None:
+            log.critical("%s: stopping, the data directory refused a write (%s)", self.node_id, exc.strerror)
+            self._failed = exc
+        self.begin_stop()
+        if self.stopped is not None:
+            self.stopped.set()
+
+    def begin_stop(self) -> None:
+        """SIGTERM: answer every ``?wait=committed`` still waiting with 503 now (its document may
+        still commit; the client asks another node), so the HTTP server's graceful shutdown has
+        nothing to wait for, and refuse new submissions the same way. ``stop()`` follows."""
+        if self._stopping:
+            return
+        self._stopping = True
+        error = NoLeader(retry_after=1.0, message="this node is stopping; retry on another node "
+                                                  "(a document already admitted may still commit)")
+        for waiters in self._doc_waiters.values():
+            for future in waiters:
+                if not future.done():
+                    future.set_exception(error)
+        self.certifier.release_waiters(error)
+
     async def stop(self) -> None:
         """Stop tasks, close links, flush and close both LevelDB stores."""
         if not self._running:
             return
         self._running = False
+        self.begin_stop()
+        self.certifier.close()  # before the disk thread drains: its completions must not read closed stores
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -253,8 +292,11 @@ class NodeRuntime:
     # ================================================================ NodeService
 
     async def submit(self, envelope: bytes, *, wait: bool, timeout: float = 30.0) -> dict[str, Any]:
+        if self._stopping:
+            raise NoLeader(retry_after=1.0, message="this node is stopping; retry on another node")
         if self._role is not Role.LEADER:
             return await self._submit_via_leader(envelope, wait=wait, timeout=timeout)
+        self._refuse_unless_clock_agreed()
         self._check_room(1)
         self._admitting += 1
         try:
@@ -262,7 +304,7 @@ class NodeRuntime:
             if isinstance(checked, MinutebookError):  # typed errors; AlreadyCommitted with the receipt
                 raise checked
             doc_id = checked.doc_id
-            await self.intake.add(doc_id, envelope)  # durable before anyone hears "pending"
+            await self._journal([(doc_id, envelope)])  # durable before anyone hears "pending"
         finally:
             self._admitting -= 1
         if self._role is not Role.LEADER:  # deposed while journaling: the new leader takes it
@@ -272,9 +314,30 @@ class NodeRuntime:
             return batch.pending(doc_id)
         return await self._until_certified(doc_id, timeout)
 
+    def _check_submission(self, envelope: bytes) -> Envelope:
+        """Admission of one envelope (on the admission thread), at this node's clock (node/clock.py)."""
+        head = self.ledger.head()
+        return self.ledger.check_submission(envelope, at_ms=max(self.clock.now_ms(), head.timestamp if head else 0))
+
+    def _refuse_unless_clock_agreed(self) -> None:
+        if not self._clock_agreed():  # node/clock.py, rule 3: it admits nothing it could not stamp
+            raise NoLeader(retry_after=1.0, message="this leader's clock disagrees with the other nodes'; "
+                                                    "it is handing leadership over, retry shortly")
+
+    async def _journal(self, items: list[tuple[str, bytes]]) -> None:
+        """Journal admitted submissions (fsync, group commit); a disk that refuses stops the node."""
+        try:
+            await asyncio.gather(*(self.intake.add(doc_id, data) for doc_id, data in items))
+        except StoreWriteError as exc:
+            self._disk_failed(exc)
+            raise NoLeader(retry_after=1.0, message="this node cannot write to its disk; retry on another node") \
+                from None
+
     async def submit_batch(self, envelopes: list[bytes], *, wait: bool, timeout: float = 30.0) -> list[dict[str, Any]]:
         """Admit (or forward) many envelopes; one result per envelope, in order (node/batch.py).
         Raises only what concerns the whole batch: NoLeader, Overloaded, ForwardFailed."""
+        if self._stopping:
+            raise NoLeader(retry_after=1.0, message="this node is stopping; retry on another node")
         if self._role is not Role.LEADER:
             return await self._submit_batch_via_leader(envelopes, wait=wait, timeout=timeout)
         results = await self._admit_batch(envelopes)
@@ -288,6 +351,7 @@ class NodeRuntime:
         Raises NoLeader (not leading) and Overloaded (no room, nothing admitted)."""
         if self._role is not Role.LEADER:
             raise NoLeader(retry_after=0.5, message=f"{self.node_id} is not the leader")
+        self._refuse_unless_clock_agreed()
         self._check_room(len(envelopes))
         results: list[dict[str, Any] | None] = [None] * len(envelopes)
         admitted: list[tuple[int, str, bytes]] = []
@@ -298,7 +362,7 @@ class NodeRuntime:
                     results[i] = batch.failed(_doc_id_of(data), checked)
                 else:
                     admitted.append((i, checked.doc_id, data))
-            await asyncio.gather(*(self.intake.add(doc_id, data) for _, doc_id, data in admitted))
+            await self._journal([(doc_id, data) for _, doc_id, data in admitted])
         finally:
             self._admitting -= len(envelopes)
         items = [(doc_id, data) for _, doc_id, data in admitted]
@@ -485,6 +549,7 @@ class NodeRuntime:
             "catching_up": self.catchup.target is not None, "pending": len(self.producer.pool),
             "uncommitted": {"documents": self._uncommitted(), "oldest_ms": int(self.intake.oldest_age(now) * 1000),
                             "limit": self.config.max_pending_documents},
+            "clock": {"verdict": self._clock_verdict, "offsets_ms": self.clock_watch.offsets(self.clock.now_ms())},
             "peers": peers,
         }
 
@@ -571,7 +636,8 @@ class NodeRuntime:
             self.raft.report_unreachable(msg.dst)
             return
         try:
-            ok = self.transport.send(msg.dst, {"kind": "raft", "payload": encode_message(msg)})
+            ok = self.transport.send(msg.dst, {"kind": "raft", "payload": encode_message(msg),
+                                               "clock": self.clock.now_ms()})
         except MinutebookError:
             log.exception("cannot send %s to %s", type(msg).__name__, msg.dst)
             ok = False
@@ -810,7 +876,7 @@ class NodeRuntime:
             return False
 
     def _can_propose(self) -> bool:
-        if self._role is not Role.LEADER or self.catchup.target is not None:
+        if self._role is not Role.LEADER or self.catchup.target is not None or not self._clock_agreed():
             return False
         st = self.raft.status()
         if self._applied_index < st.commit:
@@ -829,6 +895,7 @@ class NodeRuntime:
             except asyncio.TimeoutError:
                 pass
             self._wake_producer.clear()
+            self._check_clock()
             flight = self.producer.in_flight
             if flight is not None and (self._role is not Role.LEADER or flight.term != self.raft.status().term):
                 self.producer.on_term_end(time.monotonic())
@@ -840,7 +907,7 @@ class NodeRuntime:
                 continue
             head = self.ledger.head()
             proposal = self.producer.build(height=self.ledger.height + 1, prev_hash=self.ledger.head_hash,
-                                           now_ms=int(time.time() * 1000),
+                                           now_ms=self.clock.now_ms(),
                                            head_timestamp=head.timestamp if head else 0,
                                            term=self.raft.status().term)
             if proposal is None:
@@ -853,6 +920,46 @@ class NodeRuntime:
                 continue
             self.metrics.pending_documents.set(len(self.producer.pool))
             self._wake_ready.set()
+
+    # ================================================================ clock (node/clock.py)
+
+    def _voters(self) -> tuple[str, ...]:
+        return tuple(self.raft.raft.conf.voters)  # the conf state without building a whole Status
+
+    def _clock_agreed(self) -> bool:
+        voters, now = self._voters(), self.clock.now_ms()
+        watch = self.clock_watch
+        return watch.is_agreed(self.node_id, voters, now) and not watch.is_off(self.node_id, voters, now)
+
+    def _check_clock(self) -> None:
+        """Log a change of verdict; a leader that is off hands leadership to a voter the majority agrees with."""
+        voters, now = self._voters(), self.clock.now_ms()
+        off = self.clock_watch.is_off(self.node_id, voters, now)
+        verdict = "off" if off else "agreed" if self.clock_watch.is_agreed(self.node_id, voters, now) else "unknown"
+        if verdict != self._clock_verdict:
+            offsets = {p: f"{o / 1000:+.1f}s" for p, o in self.clock_watch.offsets(now).items()}
+            (log.warning if off else log.info)("%s: clock %s against the voters (their clocks minus ours: %s)",
+                                               self.node_id, verdict, offsets)
+            self._clock_verdict = verdict
+        if not off or self._role is not Role.LEADER:
+            return
+        now = time.monotonic()
+        if now - self._last_handover < 2.0:
+            return
+        targets = self.clock_watch.handover_targets(self.node_id, voters, now)
+        if not targets:
+            return
+        progress = self.raft.status().progress
+        target = max(targets, key=lambda p: (progress.get(p, (0,))[0] or 0, p))
+        self._last_handover = now
+        log.warning("%s: handing leadership to %s (our clock is off by more than %d s)", self.node_id, target,
+                    self.clock_watch.bound_ms // 1000)
+        try:
+            self.raft.transfer_leadership(target)
+        except (ConsensusError, ValueError) as exc:
+            log.info("leadership transfer to %s not started: %s", target, exc)
+            return
+        self._wake_ready.set()
 
     def _reconcile_membership(self) -> None:
         now = time.monotonic()
@@ -878,7 +985,7 @@ class NodeRuntime:
     def _send(self, peer: str, frame: dict) -> None:
         if self.transport is not None:
             try:
-                self.transport.send(peer, frame)
+                self.transport.send(peer, {**frame, "clock": self.clock.now_ms()})
             except MinutebookError:
                 log.exception("cannot send a %r frame to %s", frame.get("kind"), peer)
 
@@ -888,11 +995,14 @@ class NodeRuntime:
 
     def _broadcast(self, frame: dict) -> None:
         if self.transport is not None:
-            self.transport.broadcast(frame)
+            self.transport.broadcast({**frame, "clock": self.clock.now_ms()})
 
     def _on_frame(self, peer: str, frame: dict) -> None:
         """Every frame from an authenticated peer; bad content is dropped and counted, never raised."""
+        if not self._running:  # stopping: the stores are about to close
+            return
         self._last_contact[peer] = time.monotonic()
+        self.clock_watch.observe(peer, frame.get("clock"))
         kind = frame.get("kind")
         try:
             if kind == "raft":
@@ -918,6 +1028,8 @@ class NodeRuntime:
                 self.catchup.on_fetch_blocks(peer, frame)
             elif kind == "blocks":
                 self.catchup.on_blocks(peer, frame)
+            elif kind == "clock":
+                pass  # only its stamp, observed above (node/clock.py: every voter hears every other's clock)
             else:
                 self.metrics.bad_frames_total.labels("unknown").inc()
         except (ConsensusError, MinutebookError, KeyError, TypeError, ValueError) as exc:
@@ -930,8 +1042,7 @@ class NodeRuntime:
         while self._running:
             await asyncio.sleep(1.0)
             request = self.certifier.sync_request()
-            if request is not None:
-                self._broadcast(request)
+            self._broadcast(request if request is not None else {"kind": "clock"})  # every frame carries the clock
             self._update_gauges()
 
     def _update_gauges(self) -> None:
@@ -944,3 +1055,7 @@ class NodeRuntime:
         m.pending_documents.set(len(self.producer.pool))
         m.uncommitted_documents.set(self._uncommitted())
         m.uncommitted_oldest_seconds.set(self.intake.oldest_age())
+        now = self.clock.now_ms()
+        for peer, offset in self.clock_watch.offsets(now).items():
+            m.clock_offset_seconds.labels(peer).set(offset / 1000)
+        m.clock_off.set(1 if self.clock_watch.is_off(self.node_id, self._voters(), now) else 0)

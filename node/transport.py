@@ -34,7 +34,9 @@ Every connection is checked against the registry as it is when it is made:
 ``nodes()``), and the TLS contexts are built from it (cached per snapshot).
 When the registry changes, the runtime calls ``revalidate()`` (``update_peers``
 does too), which closes links whose peer is no longer registered with the key
-it authenticated with; its next connection is refused in the handshake.
+it authenticated with; its next connection is refused in the handshake. A
+handshake that was already under way when the registry changed is checked
+again against the registry as it is when it completes.
 In TLS 1.3 the server checks the client's certificate after the client has
 finished its half of the handshake, so a refused dialler first sees its link
 up and then broken: frames it wrote in between are lost like frames on any
@@ -48,10 +50,30 @@ any check is dropped and counted, and the link is closed: after a bad frame
 the rest of the stream cannot be trusted. Good frames go to
 ``on_message(peer_id, frame)``, synchronously, in arrival order per link.
 
-At most ``max_pending_handshakes`` inbound handshakes run at once; callers
-beyond that are dropped at once (counted), and each handshake has
-``handshake_timeout``: an address that is not a registered node cannot tie up
-more than that.
+Pending handshakes (the peer port faces anyone who can reach it, with no
+key). Until its handshake completes, a caller is only a source address; an
+idle TCP connection that never sends a ClientHello costs the attacker nothing.
+So every inbound handshake is bounded three ways:
+
+- in time: ``handshake_timeout`` (5 s) from accept to authenticated;
+- per source address: at most ``max_pending_per_address`` (4) at once; a
+  newcomer from an address at its limit displaces that address's *oldest*
+  pending handshake, so a flood from one address only ever displaces itself;
+- overall: at most ``max_pending_handshakes`` (64). When the table is full a
+  newcomer displaces the oldest pending handshake of the *stranger* address
+  holding the most; if only known addresses are pending, the newcomer is
+  refused (counted).
+
+*Known* addresses are those of registered peers: the IP literals in the peer
+map, and every address that has completed a handshake as a registered node
+(inbound source or outbound destination), kept while that node is
+registered. A stranger never displaces a known address's handshake, so a
+flood from addresses other than the nodes' cannot lock a keyed node out,
+however many connections it opens or renews (a node's handshake takes
+milliseconds). A stranger sharing a node's address (the same host, the same
+NAT) competes with that node for the address's own share only; a displaced
+handshake is an ordinary failed dial, retried with back-off. Displacements
+are counted (``handshakes_displaced``).
 
 Sockets get TCP_NODELAY (Raft messages are small and latency-bound) and TCP
 keepalive (a link that died silently, as field links do, is noticed within
@@ -62,6 +84,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import ipaddress
 import logging
 import random
 import socket
@@ -110,12 +133,33 @@ class TransportStats:
     handshake_failed: int = 0  # TLS errors and timeouts that are not a rejection
     connect_failed: int = 0  # TCP connect refused or timed out
     connections_accepted: int = 0  # inbound links authenticated
-    connections_refused_busy: int = 0  # inbound TCP dropped: too many handshakes already pending
+    connections_refused_busy: int = 0  # inbound TCP dropped: the pending table is full of known addresses
+    handshakes_displaced: int = 0  # pending inbound handshakes dropped to make room for a newer caller
     connections_established: int = 0  # outbound links authenticated
     reconnects: int = 0  # outbound links authenticated again after an earlier one ended
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
+
+
+@dataclass(slots=True, eq=False)
+class _Pending:
+    """One inbound handshake in progress: who (source address), since when, and how to drop it."""
+
+    address: str
+    started: float
+    writer: asyncio.StreamWriter
+    handshake: asyncio.Future | None = None  # the start_tls task, once it runs
+    displaced: bool = False
+
+    def drop(self) -> None:
+        # Cancel the handshake rather than abort its socket: loop.start_tls cleans up after a
+        # cancellation, while an abort under it leaves the StreamWriter without a transport.
+        self.displaced = True
+        if self.handshake is not None:
+            self.handshake.cancel()
+        elif not self.writer.transport.is_closing():
+            self.writer.transport.abort()
 
 
 @dataclass(slots=True, eq=False)
@@ -169,8 +213,9 @@ class PeerTransport:
         backoff_max: float = 5.0,
         stable_after: float = 1.0,
         connect_timeout: float = 5.0,
-        handshake_timeout: float = 10.0,
+        handshake_timeout: float = 5.0,
         max_pending_handshakes: int = 64,
+        max_pending_per_address: int = 4,
         rng: random.Random | None = None,
     ) -> None:
         if queue_frames < 1:
@@ -188,7 +233,10 @@ class PeerTransport:
         self.connect_timeout = connect_timeout
         self.handshake_timeout = handshake_timeout
         self.max_pending_handshakes = max_pending_handshakes
-        self._pending_handshakes = 0
+        self.max_pending_per_address = max_pending_per_address
+        # Invariant: len(_pending) <= max_pending_handshakes, and per address <= max_pending_per_address.
+        self._pending: dict[asyncio.Task, _Pending] = {}
+        self._authenticated_at: dict[str, set[str]] = {}  # node id -> addresses it authenticated from or at
         self.rng = rng or random.Random()
         self.stats = TransportStats()
         self._peers = {peer_id: parse_address(address) for peer_id, address in peers.items() if peer_id != node_id}
@@ -234,9 +282,11 @@ class PeerTransport:
         # Inbound handlers end on their own once their sockets are aborted;
         # cancelling them would trip Python 3.11's start_server callback,
         # which calls task.exception() on a cancelled task.
+        for entry in list(self._pending.values()):
+            entry.drop()  # a handshake in progress is cancelled, not aborted under start_tls
         inbound = list(self._inbound_tasks.items())
-        for _, writer in inbound:
-            if not writer.transport.is_closing():
+        for task, writer in inbound:
+            if task not in self._pending and writer.transport is not None and not writer.transport.is_closing():
                 writer.transport.abort()
         await asyncio.gather(*tasks, return_exceptions=True)
         if inbound:
@@ -396,12 +446,16 @@ class PeerTransport:
             return None
         try:
             peer_id = authenticate_peer(writer.get_extra_info("ssl_object"), registry, expected=link.peer_id)
+            _still_registered(self.lookup(), peer_id, registry[peer_id])
         except PeerRejected as exc:
             self.stats.handshake_rejected += 1
             log.warning("%s", exc)
             writer.transport.abort()
             return None
         _tune_socket(writer)
+        peername = writer.get_extra_info("peername")
+        if peername:
+            self._note_authenticated(peer_id, _address_key(str(peername[0])))
         return _Connection(peer_id, registry[peer_id], writer, inbound=False), reader
 
     async def _serve_outbound(self, link: _OutboundLink, connection: _Connection, reader: asyncio.StreamReader) -> None:
@@ -440,28 +494,44 @@ class PeerTransport:
         task = asyncio.current_task()
         assert task is not None
         self._inbound_tasks[task] = writer
-        label = "%s:%s" % tuple(writer.get_extra_info("peername")[:2])
+        peername = writer.get_extra_info("peername") or ("?", 0)
+        label = "%s:%s" % tuple(peername[:2])
+        address = _address_key(str(peername[0]))
         connection: _Connection | None = None
         try:
-            if self._pending_handshakes >= self.max_pending_handshakes:
-                self.stats.connections_refused_busy += 1  # unauthenticated callers cannot pile up tasks
+            pending = self._admit(task, address, writer)
+            if pending is None:
+                self.stats.connections_refused_busy += 1  # only known addresses are pending: they keep their slots
                 return
             registry = dict(self.lookup())
             server_context, _ = self.tls.contexts(registry)
-            self._pending_handshakes += 1
             try:
-                await writer.start_tls(server_context, ssl_handshake_timeout=self.handshake_timeout)
+                # The handshake runs as its own task (so displacing it is a clean cancel); until that
+                # task starts, no byte may reach the plain reader, or the ClientHello would be lost.
+                writer.transport.pause_reading()
+                pending.handshake = asyncio.ensure_future(
+                    writer.start_tls(server_context, ssl_handshake_timeout=self.handshake_timeout))
+                await asyncio.wait({pending.handshake})
+                if pending.handshake.cancelled():  # displaced by a newer caller
+                    log.debug("inbound handshake from %s displaced by a newer caller", label)
+                    return
+                pending.handshake.result()  # raises what the handshake raised
                 peer_id = authenticate_peer(writer.get_extra_info("ssl_object"), registry, peer_label=label)
+                _still_registered(self.lookup(), peer_id, registry[peer_id])
             except (ssl.SSLCertVerificationError, PeerRejected) as exc:
                 self.stats.handshake_rejected += 1
                 log.warning("refused inbound link from %s: %s", label, exc)
                 return
             except (OSError, ssl.SSLError, asyncio.TimeoutError) as exc:
-                self.stats.handshake_failed += 1
-                log.info("inbound TLS from %s failed: %r", label, exc)
+                if pending.displaced:
+                    log.debug("inbound handshake from %s displaced by a newer caller", label)
+                else:
+                    self.stats.handshake_failed += 1
+                    log.info("inbound TLS from %s failed: %r", label, exc)
                 return
             finally:
-                self._pending_handshakes -= 1
+                self._pending.pop(task, None)
+            self._note_authenticated(peer_id, address)
             _tune_socket(writer)
             self.stats.connections_accepted += 1
             connection = _Connection(peer_id, registry[peer_id], writer, inbound=True)
@@ -481,6 +551,53 @@ class PeerTransport:
             if not writer.transport.is_closing():
                 writer.transport.abort()
             self._inbound_tasks.pop(task, None)
+
+    def _admit(self, task: asyncio.Task, address: str, writer: asyncio.StreamWriter) -> _Pending | None:
+        """Make room for a new inbound handshake from `address` (module doc: pending handshakes);
+        None if there is none to make."""
+        mine = [(entry.started, t) for t, entry in self._pending.items() if entry.address == address]
+        if len(mine) >= self.max_pending_per_address:
+            self._displace(min(mine, key=lambda item: item[0])[1])
+        elif len(self._pending) >= self.max_pending_handshakes:
+            victim = self._stranger_victim()
+            if victim is None:
+                return None
+            self._displace(victim)
+        entry = self._pending[task] = _Pending(address, time.monotonic(), writer)
+        return entry
+
+    def _stranger_victim(self) -> asyncio.Task | None:
+        """The oldest pending handshake of the stranger address holding the most, or None."""
+        known = self.known_addresses()
+        by_address: dict[str, list[tuple[float, asyncio.Task]]] = {}
+        for task, entry in self._pending.items():
+            if entry.address not in known:
+                by_address.setdefault(entry.address, []).append((entry.started, task))
+        if not by_address:
+            return None
+        busiest = max(by_address.values(), key=lambda entries: (len(entries), -min(entries, key=_first)[0]))
+        return min(busiest, key=_first)[1]
+
+    def _displace(self, task: asyncio.Task) -> None:
+        entry = self._pending.pop(task)
+        entry.drop()
+        self.stats.handshakes_displaced += 1
+
+    def known_addresses(self) -> set[str]:
+        """Source addresses whose handshakes strangers never displace (module doc)."""
+        known = {_address_key(host) for host, _ in self._peers.values() if _is_ip(host)}
+        registered = self.lookup()
+        for node_id, addresses in self._authenticated_at.items():
+            if node_id in registered:
+                known |= addresses
+        return known
+
+    def _note_authenticated(self, node_id: str, address: str) -> None:
+        addresses = self._authenticated_at.setdefault(node_id, set())
+        if address not in addresses:
+            if len(addresses) >= 4:  # a node that moves keeps its latest few addresses
+                addresses.pop()
+            addresses.add(address)
 
     # ------------------------------------------------------------------ reading
 
@@ -510,6 +627,35 @@ class PeerTransport:
             log.info("link with %s closed: %r", peer_id, exc)
         finally:
             connection.close()
+
+
+def _still_registered(registry: Mapping[str, bytes], peer_id: str, key: bytes) -> None:
+    """The registry may have changed while the handshake ran (against the snapshot taken before
+    it): a peer removed meanwhile must not slip past ``revalidate()``."""
+    if registry.get(peer_id) != key:
+        raise PeerRejected(peer_id, "no longer registered with that key (the registry changed during the handshake)")
+
+
+def _first(item: tuple[float, Any]) -> float:
+    return item[0]
+
+
+def _address_key(host: str) -> str:
+    """One spelling per source address (an IPv4-mapped IPv6 address is its IPv4 address)."""
+    try:
+        ip = ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return host
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return str(mapped or ip)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return False
+    return True
 
 
 def _tune_socket(writer: asyncio.StreamWriter) -> None:

@@ -104,6 +104,8 @@ async def read_envelope(request: Request) -> bytes:
             obj = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidInput("body", f"not valid JSON: {exc}") from None
+        except RecursionError:  # the C scanner counts its depth against the interpreter's limit
+            raise InvalidInput("body", "JSON nested too deeply (the body is {\"envelope\": \"<base64url>\"})") from None
         if not isinstance(obj, dict) or "envelope" not in obj:
             raise InvalidInput("envelope", 'required: {"envelope": "<base64url of the canonical envelope>"}')
         extra = sorted(set(obj) - {"envelope", "sealed"})
@@ -174,6 +176,12 @@ def _wait_flag(wait: str | None) -> bool:
     if wait not in (None, "", "committed"):
         raise InvalidInput("wait", f"expected 'committed' or nothing, got {wait!r}")
     return wait == "committed"
+def _named_envelope(exc: InvalidInput) -> InvalidInput:
+    """An error about the envelope as a whole (its size, its msgpack, its top-level shape) carries
+    no path of its own; name it ``envelope``, so every 4xx about a submission has a `field`."""
+    if exc.field:
+        return exc
+    return type(exc)("envelope", exc.rule.removeprefix("envelope: "))
 
 
 def add_routes(app: FastAPI, service: Any) -> None:
@@ -201,7 +209,10 @@ def add_routes(app: FastAPI, service: Any) -> None:
         retry of a committed document gets 409 with its receipt."""
         waiting = _wait_flag(wait)
         envelope = await read_envelope(request)
-        result = await service.submit(envelope, wait=waiting, timeout=timeout)
+        try:
+            result = await service.submit(envelope, wait=waiting, timeout=timeout)
+        except InvalidInput as exc:
+            raise _named_envelope(exc) from None
         status = 200 if result.get("status") == "committed" else 202
         return respond(request, plain(result), status)
 

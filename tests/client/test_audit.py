@@ -86,3 +86,65 @@ def test_audit_local_catches_a_rejected_envelope_altered_in_leveldb(tmp_path):
     store.close()
     failure = audit_local(str(tmp_path / "n1"), genesis).failure
     assert (failure.height, failure.check) == (2, "tx_root"), failure
+
+
+def _directory_bytes(root) -> dict[str, bytes]:
+    """Every file under `root` (relative path -> contents): what an audit must leave as it was."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_audit_local_changes_no_byte_of_the_store_it_audits(tmp_path, monkeypatch):
+    """LevelDB writes when it opens a store (it replays the log into a table and writes a new
+    manifest), so an audit that opened the node's store would rewrite it. Through the CLI, with
+    the stopped node's whole data directory compared byte for byte before and after."""
+    import json
+
+    from click.testing import CliRunner
+
+    from client.cli import main as cli
+
+    data_dir = tmp_path / "n1"
+    data_dir.mkdir()
+    store = LevelDBStore(str(data_dir / "ledger"))
+    genesis, _ = _mixed_chain(store)
+    store.close()  # as a stopped node leaves it: the last batches still in the log, not yet in a table
+    (tmp_path / "genesis.json").write_text(json.dumps(genesis))
+    before = _directory_bytes(data_dir)
+    assert any(name.endswith(".log") and content for name, content in before.items())
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(scratch))  # where the private copy goes by default
+    result = CliRunner().invoke(cli, ["audit", "--genesis", str(tmp_path / "genesis.json"), "--local", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    assert "OK local:" in result.output and "3 blocks" in result.output
+    assert _directory_bytes(data_dir) == before
+    assert list(scratch.iterdir()) == []  # the copy is gone
+
+
+def test_audit_local_refuses_a_store_a_node_holds_open(tmp_path):
+    """LevelDB's lock is per process: another process (the node) holds it here."""
+    import json
+    import subprocess
+    import sys
+
+    from click.testing import CliRunner
+
+    from client.cli import main as cli
+
+    (tmp_path / "n1").mkdir()
+    store = LevelDBStore(str(tmp_path / "n1" / "ledger"))
+    genesis, _ = _mixed_chain(store)
+    store.close()
+    (tmp_path / "genesis.json").write_text(json.dumps(genesis))
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, plyvel; db = plyvel.DB(sys.argv[1]); "
+                               "print('open', flush=True); sys.stdin.read()", str(tmp_path / "n1" / "ledger")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        result = CliRunner().invoke(cli, ["audit", "--genesis", str(tmp_path / "genesis.json"),
+                                          "--local", str(tmp_path / "n1")])
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=10)
+    assert result.exit_code == 2 and "stop the node first" in result.output, result.output

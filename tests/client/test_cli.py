@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import os
 import stat
 
@@ -368,7 +369,9 @@ def test_devnet_sample_load_through_the_api_resumes(tmp_path):
     init_cluster(d, nodes=3, base_port=devnet_base_port(3), now_ms=ANCHOR)
     genesis = json.loads((d / "genesis.json").read_text())
     seeds = {n: read_key_file(d / "keys" / f"{n}.json").seed for n in ("n1", "n2", "n3")}
-    service = ServiceDouble(genesis, seeds, start_ms=ANCHOR + 60_000)
+    # The double's clock reads now: the example is signed with the real clock at the end, and a
+    # leader refuses a document created more than the clock bound ahead of its own clock.
+    service = ServiceDouble(genesis, seeds, start_ms=int(time.time() * 1000))
     with serve(service) as url:
         first = load_sample(d, url, quiet=True)
         assert first["refused"] == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -31,7 +32,8 @@ def run(*args: str, env: dict | None = None):
 def node(tmp_path_factory):
     d = tmp_path_factory.mktemp("cli-records")
     org = make_org()
-    service = ServiceDouble(org.genesis, org.node_seeds, start_ms=T0)
+    # The CLI signs created_at with the real clock, and a leader refuses a document from its future.
+    service = ServiceDouble(org.genesis, org.node_seeds, start_ms=max(T0, int(time.time() * 1000)))
     keys = {}
     for member in (org.secretary(CELL), org.deputy(CELL)):
         keys[member] = str(d / f"{member}.json")

@@ -79,7 +79,7 @@ def test_leveldb_ledger_reopens_and_continues(tmp_path, world):
     store = LevelDBStore(path)
     ledger = Ledger(store, world.genesis)
     drive(ledger, world.envelopes[:2])
-    ledger.apply_block(BlockProposal(height=2, prev_hash=ledger.head_hash, timestamp=5, proposer="n1", term=1,
+    ledger.apply_block(BlockProposal(height=2, prev_hash=ledger.head_hash, timestamp=ledger.head().timestamp + 5, proposer="n1", term=1,
                                      envelopes=(world.envelopes[2],)), raft_index=17)
     head = ledger.head()
     store.close()

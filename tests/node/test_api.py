@@ -34,7 +34,7 @@ def world():
     nodes = [{"node_id": n, "public_key": b64e(public_key(s)), "peer_addr": f"127.0.0.1:{7100 + i}", "role": "voter"}
              for i, (n, s) in enumerate(sorted(NODE_SEEDS.items()), start=1)]
     genesis = org.genesis(nodes)
-    service = ServiceDouble(genesis, NODE_SEEDS, start_ms=ANCHOR + 60_000)
+    service = ServiceDouble(genesis, NODE_SEEDS, start_ms=ANCHOR + 2 * 10**6)  # after the test documents
     for _, docs in org.phases():  # one block per phase, as fast as the ledger applies them
         service.apply([sign_document(doc, [(m, org.seed_of(m)) for m in signers]) for doc, signers in docs])
     client = signed_client(create_app(service), key_file("n1", NODE_SEEDS["n1"], node=True))  # reads everything
@@ -253,7 +253,7 @@ def test_rejected_document_through_the_api(world):
     leaf_index null, the document route shows the reason, there is no receipt,
     and the envelopes route still serves every envelope in proposal order."""
     org, genesis, _, _ = world
-    service = ServiceDouble(genesis, NODE_SEEDS, start_ms=ANCHOR + 60_000)  # its own: this adds a block
+    service = ServiceDouble(genesis, NODE_SEEDS, start_ms=ANCHOR + 2 * 10**6)  # after the test documents  # its own: this adds a block
     for _, docs in org.phases():
         service.apply([_sign(org, d, s) for d, s in docs])
     client = signed_client(create_app(service), key_file("n1", NODE_SEEDS["n1"], node=True))

@@ -106,7 +106,7 @@ def stub():
     "error,status,code,field",
     [
         (InvalidInput("body.votes[2].for", "expected int >= 0, got -1"), 400, "invalid_input", "body.votes[2].for"),
-        (BadSignature("m0001"), 401, "bad_signature", None),
+        (BadSignature("m0001", field="sigs[0].sig"), 401, "bad_signature", "sigs[0].sig"),
         (NotPermitted("m0001", "secretary", "central/p1"), 403, "not_permitted", None),
         (TooLarge("body.text", "string longer than 1048576 characters"), 413, "too_large", "body.text"),
         (Rejected("member m0007 is expelled"), 422, "rejected", None),

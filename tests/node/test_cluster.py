@@ -267,8 +267,8 @@ def test_bad_submissions_get_their_documented_errors_and_change_nothing(make_clu
     org = cluster.org
     cell = CELLS[0]
     assert cluster.submit(leader, org.minutes(cell).to_bytes(), wait=True).status_code == 200
-    cluster.wait_for(lambda: len({cluster.get(n, "/v1/tree-head").json()["log_size"] for n in cluster.nodes}) == 1,
-                     10, what="equal logs")
+    cluster.wait_for(lambda: len(sizes := {cluster.log_size(n) for n in cluster.nodes}) == 1 and None not in sizes,
+                     30, what="equal logs")
     before = cluster.get(leader, "/v1/tree-head").json()
 
     good = org.minutes(cell)

@@ -320,3 +320,35 @@ def test_past_max_pending_documents_submissions_get_503_overloaded_and_nothing_i
             await runtime.stop()
 
     asyncio.run(scenario())
+
+
+def test_stopping_with_signature_writes_queued_leaves_no_error_behind(one_node, caplog):
+    """SIGTERM under load: block signatures still queued for the disk thread when the node stops
+    must not run against the closed store afterwards ("Database or iterator is closed")."""
+    cluster = one_node
+    config = load_config(cluster.nodes["n1"].config)
+
+    async def scenario() -> list[dict]:
+        loop = asyncio.get_running_loop()
+        raised: list[dict] = []
+        loop.set_exception_handler(lambda _loop, context: raised.append(context))
+        runtime = NodeRuntime(config)
+        await runtime.start()
+        try:
+            await _until(lambda: runtime.status()["role"] == "leader")
+            await runtime.submit(cluster.org.minutes(CELL).to_bytes(), wait=True)
+            height = runtime.ledger.height
+            for i in range(2000):  # signatures arriving as the stop begins
+                runtime._on_frame("n1", {"from": "n1", "kind": "block_sig", "height": height,
+                                         "block_hash": runtime.ledger.header(height).block_hash,
+                                         "sig": bytes([i % 256]) * 64})
+        finally:
+            await runtime.stop()
+        for _ in range(20):  # whatever the stop left queued on the loop runs now
+            await asyncio.sleep(0.01)
+        return raised
+
+    raised = asyncio.run(scenario())
+    assert raised == []
+    errors = [r for r in caplog.records if r.levelno >= 40 or r.exc_info]
+    assert errors == [], [r.getMessage() for r in errors]

@@ -526,8 +526,9 @@ def test_silent_callers_cannot_pile_up_pending_handshakes():
         try:
             for _ in range(4):
                 silent.append(await asyncio.open_connection(*n1.address))  # TCP only, never says hello
-            await eventually(lambda: n1.stats.connections_refused_busy == 2, what="busy refusals")
+            await eventually(lambda: n1.stats.handshakes_displaced == 2, what="older callers displaced")
             await eventually(lambda: n1.stats.handshake_failed == 2, what="handshake timeouts")
+            assert len(n1.transport._pending) == 0
             n2 = await Node("n2", registry_of("n1", "n2")).start({"n1": n1.address})
             try:
                 n2.transport.send("n1", {"kind": "still-served"})
@@ -540,3 +541,78 @@ def test_silent_callers_cannot_pile_up_pending_handshakes():
             await n1.stop()
 
     run(scenario())
+
+
+class IdleFlood:
+    """`count` TCP connections to `address` that never send a byte, from the loopback addresses
+    127.0.0.2 .. 127.0.0.(1 + sources), each renewed at once when the node drops it (the outside
+    review's attack: idle connections, renewed as they time out)."""
+
+    def __init__(self, address: tuple[str, int], count: int, sources: int) -> None:
+        self.address = address
+        self.count = count
+        self.sources = sources
+        self.opened = 0
+        self._tasks: list[asyncio.Task] = []
+
+    async def _hold(self, i: int) -> None:
+        source = f"127.0.0.{2 + i % self.sources}"
+        while True:
+            try:
+                reader, writer = await asyncio.open_connection(*self.address, local_addr=(source, 0))
+            except OSError:
+                await asyncio.sleep(0.01)
+                continue
+            self.opened += 1
+            try:
+                await reader.read()  # until the node drops us
+            except OSError:
+                pass
+            finally:
+                writer.transport.abort()
+
+    def start(self) -> None:
+        self._tasks = [asyncio.get_running_loop().create_task(self._hold(i)) for i in range(self.count)]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def test_an_idle_flood_from_strangers_never_locks_a_keyed_node_out():
+    """Issue: ~80 idle connections renewed as they time out filled the 64 pending slots and a keyed
+    node was refused 23 times of 23; a restarted node could not rejoin during the flood. Here 200
+    idle connections from 40 addresses stay pending against n1's default limits; n2 (a registered
+    node) connects and delivers, then restarts and rejoins, while the flood goes on."""
+
+    async def scenario():
+        ports = {name: await reserve_port() for name in ("n1", "n2")}
+        addresses = {name: ("127.0.0.1", port) for name, port in ports.items()}
+        registry = registry_of("n1", "n2")
+        n1 = await Node("n1", dict(registry), backoff_max=0.2).start({"n2": addresses["n2"]}, ports["n1"])
+        flood = IdleFlood(addresses["n1"], count=200, sources=40)
+        flood.start()
+        n2 = None
+        try:
+            await eventually(lambda: flood.opened >= 200, timeout=20, what="200 idle connections open")
+            await asyncio.sleep(0.5)
+            for life in range(2):  # first join, then a restart of n2 during the flood
+                n2 = await Node("n2", dict(registry), backoff_max=0.2).start({"n1": addresses["n1"]}, ports["n2"])
+                n2.transport.send("n1", {"kind": f"hello-{life}"})
+                await eventually(lambda: f"hello-{life}" in n1.kinds_from("n2"), timeout=10,
+                                 what=f"n2's frame through the flood (life {life})")
+                n1.transport.send("n2", {"kind": f"back-{life}"})
+                await eventually(lambda: f"back-{life}" in n2.kinds_from("n1"), timeout=10,
+                                 what=f"n1's frame to n2 (life {life})")
+                await n2.stop()
+                n2 = None
+            assert n1.stats.connections_refused_busy == 0
+            assert n1.stats.handshakes_displaced > 0  # the flood displaced itself, never the keyed node
+        finally:
+            await flood.stop()
+            if n2 is not None:
+                await n2.stop()
+            await n1.stop()
+
+    run(scenario(), timeout=60)
