@@ -42,6 +42,8 @@ _EXPORTS = {
     "OverloadedError": "client.errors",
     "BusyError": "client.errors",
     "ConnectionFailed": "client.errors",
+    "Outbox": "client.outbox",
+    "deliver": "client.outbox",
 }
 
 __all__ = list(_EXPORTS)

@@ -171,11 +171,12 @@ def find_forks(reports: list[NodeReport]) -> list[AuditFailure]:
     return sorted(forks, key=lambda f: f.height)
 
 
-def _served_blocks(client: Any, tip: int, on_error: Callable[[int, str], None]) -> Iterator[tuple[dict, list[bytes]]]:
-    """Blocks 1..tip with their envelopes; stops (after on_error) at a download failure."""
+def _served_blocks(client: Any, tip: int, on_error: Callable[[int, str], None],
+                   start: int = 1) -> Iterator[tuple[dict, list[bytes]]]:
+    """Blocks start..tip with their envelopes; stops (after on_error) at a download failure."""
     from . import errors as api_errors
 
-    height = 1
+    height = start
     while height <= tip:
         try:
             page = client.blocks(start=height, limit=min(PAGE, tip - height + 1))["blocks"]

@@ -29,8 +29,9 @@ from ledger.errors import InvalidInput, KeyFileError, MinutebookError
 from . import errors as api_errors
 
 __all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_INPUT", "EXIT_UNREACHABLE", "EXIT_CODES_HELP", "cli_errors", "fail",
-           "read_document_file", "load_document_file", "load_document_text", "parse_document_text", "load_keys",
-           "node_option", "tz_option", "key_option", "request_key", "echo_json"]
+           "describe_api_error", "read_document_file", "load_document_file", "load_document_text",
+           "parse_document_text", "document_values", "load_keys", "node_option", "tz_option", "key_option",
+           "request_key", "echo_json", "progress_bar"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -60,7 +61,8 @@ def fail(message: str, exit_code: int = EXIT_FAILED) -> CommandFailed:
     return CommandFailed(message, exit_code)
 
 
-def _describe_api_error(exc: api_errors.ApiError) -> tuple[str, int]:
+def describe_api_error(exc: api_errors.ApiError) -> tuple[str, int]:
+    """One line for what the node answered, and the exit code it means."""
     field = f" [{exc.field}]" if exc.field and exc.field not in exc.message else ""
     if isinstance(exc, (api_errors.UnavailableError, api_errors.TimeoutError_, api_errors.ForwardFailedError)):
         return f"{exc.message}{field} (HTTP {exc.status})", EXIT_UNREACHABLE
@@ -84,7 +86,7 @@ def cli_errors(fn: Callable) -> Callable:
         except api_errors.ConnectionFailed as exc:
             raise fail(f"{exc} (is the node running? check --node)", EXIT_UNREACHABLE) from None
         except api_errors.ApiError as exc:
-            message, code = _describe_api_error(exc)
+            message, code = describe_api_error(exc)
             raise fail(message, code) from None
         except (InvalidInput, KeyFileError) as exc:
             raise fail(exc.message, EXIT_INPUT) from None
@@ -110,8 +112,9 @@ def node_option(multiple: bool = False) -> Callable:
     return click.option("--node", "node", default=DEFAULT_NODE, show_default=False, metavar="URL", help=help_text)
 
 
-def tz_option() -> Callable:
-    """``--tz ZONE``: the display zone, for times typed without an offset (and for output)."""
+def tz_option(help_text: str = "IANA time zone for times written without an offset") -> Callable:
+    """``--tz ZONE``: the display zone, for times typed without an offset (and for output);
+    a name that is no IANA zone is a usage error."""
 
     def check(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
         from ledger.timefmt import zone
@@ -123,8 +126,7 @@ def tz_option() -> Callable:
         return value
 
     return click.option("--tz", "tz", default=None, envvar="MINUTEBOOK_TZ", metavar="ZONE", callback=check,
-                        help="IANA time zone for times written without an offset "
-                             "[default: $MINUTEBOOK_TZ or Asia/Ho_Chi_Minh].")
+                        help=f"{help_text} [default: $MINUTEBOOK_TZ or Asia/Ho_Chi_Minh].")
 
 
 def key_option() -> Callable:
@@ -142,6 +144,16 @@ def request_key(path: str | None) -> Any:
 
 def echo_json(obj: Any) -> None:
     click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+def progress_bar(label: str, *, quiet: bool = False) -> Any:
+    """The commands' progress bar, on stderr so stdout stays for results: label,
+    bar, done/total, a free ``note`` field (``add_task(..., note="")``), time left."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[note]}"),
+                    TimeRemainingColumn(), console=Console(stderr=True), disable=quiet)
 
 
 def parse_document_text(text: str, name: str, tz: str | None = None, *, amended_type: str | None = None) -> dict:
@@ -187,8 +199,14 @@ def _yaml_to_canonical(value: Any, path: str) -> Any:
     if isinstance(value, float):
         if value.is_integer():
             return int(value)
-        raise fail(f"{path}: floats are not allowed, got {value} (use an integer)", EXIT_INPUT)
+        raise InvalidInput(path, f"floats are not allowed, got {value} (use an integer)")
     return value
+
+
+def document_values(obj: dict) -> dict:
+    """A document read from JSON with its values made canonical where the ledger cannot take
+    them as they are (InvalidInput naming the field); its times are left to client/docinput.py."""
+    return _yaml_to_canonical(obj, "")
 
 
 def read_document_file(path: str, tz: str | None = None, *, amended_type: str | None = None) -> dict:

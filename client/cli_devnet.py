@@ -247,15 +247,19 @@ def load_sample(directory: Path, api_url: str, *, concurrency: int = 16, quiet: 
     depends on the previous one being committed). Resumable: see module doc."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from ledger.documents import Envelope
+
     from .sample_org import SampleOrg
     from .sdk import Client, sign_document
 
     genesis = json.loads((directory / "genesis.json").read_text(encoding="utf-8"))
     org = SampleOrg.from_genesis(genesis)
     phases = org.phases()
+    expected = org.expected_refusals()
     total = sum(len(docs) for _, docs in phases)
     counts = {"committed": 0, "already_committed": 0}
     refused: list[str] = []
+    refused_as_expected: list[str] = []
     with Client(api_url, timeout=60, retries=8) as client, Progress(
         TextColumn("[bold]loading sample organisation"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[phase]}"), TimeElapsedColumn(), disable=quiet,
@@ -274,12 +278,18 @@ def load_sample(directory: Path, api_url: str, *, concurrency: int = 16, quiet: 
                 refused.append(f"{doc['type']} in {doc['org']}: {exc.message}")
                 progress.advance(task)
                 return
+            doc_id = Envelope.from_bytes(envelope).doc_id
             try:
                 result = client.submit(envelope, wait=True, timeout=45)
-                counts["committed" if result["status"] != "already_committed" else "already_committed"] += 1
             except (api_errors.RejectedError, api_errors.NotPermittedError, api_errors.BadSignatureError,
                     api_errors.MalformedRequest) as exc:
-                refused.append(f"{doc['type']} in {doc['org']}: {exc.message}")
+                line = f"{doc['type']} in {doc['org']}: {exc.message} ({exc.code})"
+                (refused_as_expected if expected.get(doc_id) == exc.code else refused).append(line)
+            else:
+                counts["committed" if result["status"] != "already_committed" else "already_committed"] += 1
+                if doc_id in expected:
+                    refused.append(f"{doc['type']} in {doc['org']} was accepted; the sample expects it refused "
+                                   f"({expected[doc_id]})")
             progress.advance(task)
 
         pool = ThreadPoolExecutor(max_workers=concurrency)
@@ -289,7 +299,7 @@ def load_sample(directory: Path, api_url: str, *, concurrency: int = 16, quiet: 
                 list(pool.map(one, docs))
         finally:  # on Ctrl-C: drop what is queued, let the few in flight finish
             pool.shutdown(wait=True, cancel_futures=True)
-    return {"documents": total, **counts, "refused": refused}
+    return {"documents": total, **counts, "refused": refused, "refused_as_expected": refused_as_expected}
 
 
 def example_document(directory: Path, unit: str = "central/p1/k1/s1") -> str | None:
@@ -321,7 +331,7 @@ def _print_welcome(directory: Path, cluster: dict) -> None:
     click.echo("")
     click.echo("minutebook devnet is running:")
     for n in cluster["nodes"]:
-        click.echo(f"  {n['node_id']}  API {n['api_url']}   explorer {n['api_url']}/   API docs {n['api_url']}/docs")
+        click.echo(f"  {n['node_id']}  API {n['api_url']}   web pages {n['api_url']}/   API docs {n['api_url']}/docs")
     click.echo("")
     click.echo("Every read of content is a signed request (RFC 9421): --key names whose scope you read with.")
     click.echo("Try:")
@@ -353,10 +363,11 @@ def devnet_up(nodes: int, directory: str, base_port: int, no_sample: bool, detac
 
     Creates DIR if needed (as `minutebook init` does), starts the nodes as
     child processes, waits for a leader, loads a sample organisation through
-    the API (units, about 200 members with keys and roles, six months of
-    minutes and resolutions, status changes, an inspection finding; once
-    only), prints the URLs and example commands, and runs until Ctrl-C, which
-    stops the nodes cleanly. Run it again to resume from DIR.
+    the API (units, about 200 members with keys and roles, a year of
+    minutes and resolutions, status changes, profile entries, an inspection
+    finding, one amendment, and one duplicate record the ledger refuses, as
+    printed; once only), prints the URLs and example commands, and runs until
+    Ctrl-C, which stops the nodes cleanly. Run it again to resume from DIR.
 
     \b
     Example:
@@ -402,8 +413,11 @@ def devnet_up(nodes: int, directory: str, base_port: int, no_sample: bool, detac
                 click.echo(f"warning: {len(result['refused'])} sample documents were refused:", err=True)
                 for line in result["refused"][:10]:
                     click.echo(f"  {line}", err=True)
-            _write_json(path / "loaded.json", {k: v for k, v in result.items() if k != "refused"}
-                        | {"refused": len(result["refused"])})
+            for line in result["refused_as_expected"]:
+                click.echo(f"refused, as the sample means it to be: {line}")
+            _write_json(path / "loaded.json", {k: v for k, v in result.items() if not k.startswith("refused")}
+                        | {"refused": len(result["refused"]),
+                           "refused_as_expected": len(result["refused_as_expected"])})
             click.echo(f"loaded {result['committed']} documents ({result['already_committed']} already there)")
         _print_welcome(path, cluster)
         if detach_after_load:

@@ -7,9 +7,9 @@ which is how the CLI and the web once showed 91.2% and 91.3% for the same
 73 / 80). With q = floor((2000 * num + den) / (2 * den)) the percentage is
 ``q // 10 "." q % 10 "%"``; with q = floor((200 * num + den) / (2 * den))
 the ratio is ``q // 100 "." (q % 100, two digits)``. Nothing to divide by
-(den = 0) shows as an en dash. The explorer's script (node/explorer.py,
-``formatPercent`` and ``formatRatio``) is the same arithmetic in JavaScript,
-and a test runs both over the same pairs.
+(den = 0) shows as an en dash. The web pages' ``formatPercent`` and
+``formatRatio`` (web/js/i18n.js) are the same arithmetic in JavaScript, with the
+locale's decimal sign, and tests/web/test_format.py runs both over the same pairs.
 """
 
 from __future__ import annotations

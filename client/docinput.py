@@ -31,9 +31,19 @@ from ledger.errors import InvalidInput
 from ledger.schemas import BODY_SCHEMAS, Enum, ListOf, Nullable, Obj
 from ledger.timefmt import parse_time, zone
 
-__all__ = ["normalise_times", "normalise_document"]
+__all__ = ["read_time", "normalise_times", "normalise_document"]
 
 _DATES = (_dt.date, _dt.datetime)  # datetime is a date; both listed for the reader
+
+
+def read_time(value: Any, path: str, tz: str | ZoneInfo | None = None) -> Any:
+    """One time field's value: text or a ``date`` / ``datetime`` as unix ms (module doc; an
+    InvalidInput naming `path` if it is no time); anything else as it is, for the ledger to
+    judge (unix ms are already ints). The import's cells come here too, after their own rules
+    (client/import_templates.py: an Excel day number is no date)."""
+    if isinstance(value, (str, *_DATES)):
+        return parse_time(value, path, tz=tz)
+    return value
 
 
 def normalise_times(doc_type: str, body: Any, tz: str | ZoneInfo | None = None, *, path: str = "body",
@@ -77,9 +87,7 @@ def normalise_document(doc: Any, tz: str | ZoneInfo | None = None, *, amended_ty
 
 def _walk(spec: Any, value: Any, path: str, tz: ZoneInfo) -> Any:
     if spec == "time":
-        if isinstance(value, (str, *_DATES)):
-            return parse_time(value, path, tz=tz)
-        return value
+        return read_time(value, path, tz)
     if spec == "any_map":
         return _schemaless(value, path, tz)
     cls = type(spec)

@@ -1,10 +1,12 @@
 """A sample organisation for the dev cluster, deterministic from a seed.
 
 Shape: a central unit, 2 provinces, 4 district committees, 12 cells, about 200
-members with keys and roles; six months of monthly minutes and resolutions
-per cell (some late, two cells missing the last month so they show as
-overdue), status changes (full membership, a transfer, an award, a warning)
-and an inspection finding.
+members with keys and roles; a year of monthly minutes in every unit and a
+resolution per cell meeting, members' admissions (decades ago for most) and
+full membership, profile entries, a transfer, an award, a warning, one
+amendment, one duplicate attempt that the ledger refuses, and an inspection
+finding. client/sample_docs.py builds the documents and says which rules of
+consistency they keep.
 
 Names are Vietnamese-style with diacritics. Every fifth member's name is
 produced in decomposed form (NFD) on purpose: the SDK must normalise it to NFC
@@ -17,7 +19,9 @@ again builds the very same documents, and the ones already committed answer
 409: the load resumes where it stopped.
 
 Only the central unit and its officers are in genesis; everything else is
-created through the API by documents, as a real organisation would.
+created through the API by documents, as a real organisation would. The
+genesis names the chain's time zone (``time_zone``, Asia/Ho_Chi_Minh), in
+which the sample's months are counted.
 """
 
 from __future__ import annotations
@@ -44,10 +48,9 @@ _PROVINCES = [("p1", "Tỉnh Hà Giang", [("k1", "Huyện Đồng Văn", ["Lũng
                                        ("k2", "Huyện Mèo Vạc", ["Pải Lủng", "Xín Cái", "Sơn Vĩ"])]),
               ("p2", "Tỉnh Cà Mau", [("k1", "Huyện Năm Căn", ["Hàm Rồng", "Đất Mới", "Tam Giang"]),
                                      ("k2", "Huyện Ngọc Hiển", ["Đất Mũi", "Viên An", "Tân Ân"])])]
-_TOPICS = ["kế hoạch sản xuất vụ mùa", "xây dựng đường liên thôn", "phòng chống thiên tai", "công tác phát triển đảng viên",
-           "học tập nghị quyết", "chăm lo gia đình chính sách", "giữ gìn an ninh trật tự", "chuyển đổi số ở cơ sở"]
 CELL_MEMBERS = 15
 OFFICER_ROLES = ("secretary", "deputy_secretary", "inspector")
+TIME_ZONE = "Asia/Ho_Chi_Minh"
 
 
 @dataclass(frozen=True)
@@ -73,10 +76,12 @@ def _nfc(value: Any) -> Any:
 
 
 class SampleOrg:
-    def __init__(self, seed: int = 7, now_ms: int | None = None, *, anchor_ms: int | None = None) -> None:
+    def __init__(self, seed: int = 7, now_ms: int | None = None, *, anchor_ms: int | None = None,
+                 time_zone: str = TIME_ZONE) -> None:
         import time
 
         self.seed = seed
+        self.time_zone = time_zone
         self.anchor_ms = anchor_ms if anchor_ms is not None else (now_ms if now_ms is not None
                                                                    else int(time.time() * 1000))
         self.chain_id = f"minutebook-devnet-{seed}"
@@ -115,7 +120,7 @@ class SampleOrg:
     def from_genesis(cls, genesis: dict) -> "SampleOrg":
         chain = str(genesis.get("chain_id", ""))
         seed = int(chain.rsplit("-", 1)[-1]) if chain.rsplit("-", 1)[-1].isdigit() else 7
-        return cls(seed=seed, anchor_ms=int(genesis["created_at"]))
+        return cls(seed=seed, anchor_ms=int(genesis["created_at"]), time_zone=genesis.get("time_zone", TIME_ZONE))
 
     # -- keys --
 
@@ -151,6 +156,7 @@ class SampleOrg:
         return _nfc({
             "chain_id": self.chain_id,
             "created_at": self.anchor_ms,
+            "time_zone": self.time_zone,
             "units": [{"path": root.path, "name": root.name, "kind": root.kind}],
             "members": [{"member_id": m.member_id, "unit": m.unit, "status": "full", "roles": list(m.roles),
                          "public_key": b64e(self.public_key(m.member_id)), "name": m.name}
@@ -211,3 +217,9 @@ class SampleOrg:
         from .sample_docs import build_phases
 
         return build_phases(self)
+
+    def expected_refusals(self) -> dict[str, str]:
+        """Doc id -> error code, for the documents the sample submits to be refused."""
+        from .sample_docs import expected_refusals
+
+        return expected_refusals(self)

@@ -238,7 +238,7 @@ class Client:
                                      headers={"Content-Type": "application/msgpack"},
                                      timeout=timeout + 10 if wait else None)
         except AlreadyCommittedError as exc:
-            if not accept_committed:
+            if not accept_committed or not _is_committed_answer(exc):
                 raise
             return {"doc_id": exc.doc_id, "status": "already_committed", "receipt": exc.receipt}
         return _body(response)
@@ -455,7 +455,7 @@ class AsyncClient:
                                            headers={"Content-Type": "application/msgpack"},
                                            timeout=timeout + 10 if wait else None)
         except AlreadyCommittedError as exc:
-            if not accept_committed:
+            if not accept_committed or not _is_committed_answer(exc):
                 raise
             return {"doc_id": exc.doc_id, "status": "already_committed", "receipt": exc.receipt}
         return _body(response)
@@ -520,6 +520,12 @@ class AsyncClient:
         return await self._get("/v1/status")
 
     verify_receipt = staticmethod(Client.verify_receipt)
+
+
+def _is_committed_answer(exc: AlreadyCommittedError) -> bool:
+    """A 409 is success for a submission only when it says ``already_committed``
+    (another 409, such as a second record of the same meeting, is a refusal)."""
+    return exc.code == "already_committed"
 
 
 def _reason(exc: httpx.TransportError) -> str:

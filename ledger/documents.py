@@ -41,7 +41,7 @@ import msgpack
 
 from .encoding import (MAX_CONTAINER_LEN, MAX_DEPTH, MAX_DOCUMENT_BYTES, MAX_STR_BYTES, canonical,
                        check_canonical_value, decode_canonical, normalize)
-from .errors import BadSignature, InvalidInput
+from .errors import BadSignature, InvalidInput, NotCanonical, TooLarge
 from .keys import DOC_DOMAIN, public_key, sign, verify
 from .schemas import (BODY_SCHEMAS, CONFIDENTIAL_SCHEMA, CONFIDENTIAL_TYPES, MAX_COUNT, REF_FIELDS, Enum, ListOf,
                       Nullable, Obj)
@@ -64,7 +64,8 @@ ORG_PATH_RE = re.compile(r"[a-z0-9-]+(?:/[a-z0-9-]+)*")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 COMMIT_DOMAIN = b"minutebook/commit/v1\0"
 SALT_BYTES = 32
-_DOC_KEYS = ("body", "created_at", "nonce", "org", "refs", "type", "v")
+_ENVELOPE_KEYS = ("doc", "sigs")
+_DOC_KEYS = ("body", "created_at", "nonce", "org", "refs", "type", "v")  # sorted: the canonical order
 _SIG_KEYS = ("key", "sig", "signer")
 _pack = msgpack.Packer(use_bin_type=True).pack
 _ENVELOPE_HEAD = b"\x82\xa3doc"  # canonical envelope: a 2-entry map whose first key is "doc"
@@ -116,14 +117,58 @@ def _plain(v: Any, depth: int) -> bool:
 
 def _decode(data: bytes) -> Any:
     """decode_canonical, with a fast path for the common, valid case."""
+    return _decode_envelope(data)[0]
+
+
+def _decode_envelope(data: bytes) -> tuple[Any, bool]:
+    """``(value, proven)``: :func:`decode_canonical` of `data`, fast for the common case.
+
+    ``proven`` is True when :func:`_proven` showed on the way that the value is
+    an envelope of the canonical shape whose body matches its type's public
+    schema (so building the Document need not check the body's schema again);
+    otherwise the generic walk (:func:`_plain`) checked the canonical rules, and
+    whatever is wrong with the shape is for the Document to name."""
     if type(data) is bytes and len(data) <= MAX_DOCUMENT_BYTES:
         try:
             value = _unpackb(data, raw=False, strict_map_key=False)
         except Exception:  # noqa: BLE001 - decode_canonical names the problem
             value = _BAD
-        if value is not _BAD and type(value) is dict and _plain(value, 0) and _pack(value) == data:
-            return value
-    return decode_canonical(data)
+        if value is not _BAD and type(value) is dict:
+            proven = _proven(value)
+            if (proven or _plain(value, 0)) and _pack(value) == data:
+                return value, proven
+    return decode_canonical(data), False
+
+
+def _ascii_str(v: Any) -> bool:
+    return type(v) is str and v.isascii()
+
+
+def _proven(env: Any) -> bool:
+    """True iff decoded `env` obeys every canonical rule :func:`_plain` checks AND is an
+    envelope of exactly the canonical shape -- ``{doc: {body, created_at: int, nonce:
+    bytes, org: str, refs: [str], type: str, v: int}, sigs: [{key: bytes, sig: bytes,
+    signer: str}]}``, strings ASCII -- whose body matches the public schema of its type
+    (:data:`_CANON`, which checks the schema and the canonical rules in one walk).
+
+    False says nothing about the value: the generic path decides (and names what is
+    wrong). Depths: the envelope is at 0, the doc and sigs at 1, the body at 2."""
+    if len(env) != 2 or tuple(env) != _ENVELOPE_KEYS:
+        return False
+    doc, sigs = env["doc"], env["sigs"]
+    if type(doc) is not dict or tuple(doc) != _DOC_KEYS or type(sigs) is not list or len(sigs) > MAX_CONTAINER_LEN:
+        return False
+    refs, doc_type = doc["refs"], doc["type"]
+    if (type(doc["v"]) is not int or type(doc["created_at"]) is not int or type(doc["nonce"]) is not bytes
+            or not _ascii_str(doc["org"]) or type(doc_type) is not str or type(refs) is not list
+            or len(refs) > MAX_CONTAINER_LEN or not all(map(_ascii_str, refs))):
+        return False
+    for sig in sigs:
+        if (type(sig) is not dict or tuple(sig) != _SIG_KEYS or type(sig["key"]) is not bytes
+                or type(sig["sig"]) is not bytes or not _ascii_str(sig["signer"])):
+            return False
+    body_check = _CANON.get(doc_type)
+    return body_check is not None and body_check(doc["body"])
 
 
 def is_member_id(value: Any) -> bool:
@@ -281,6 +326,9 @@ def _cross_checks(doc_type: str, body: dict) -> None:
 
 def _check_unique(values: Iterable[Any], path: str, what: str) -> None:
     """Raise naming the first repeat, e.g. ``body.attendees[3].member: duplicate attendee 'a' (first at 1)``."""
+    values = list(values)
+    if len(set(values)) == len(values):
+        return
     first: dict[Any, int] = {}
     for i, v in enumerate(values):
         j = first.setdefault(v, i)
@@ -339,6 +387,107 @@ def _compile(spec: Any):
 
 
 _FAST = {t: _compile(s) for t, s in BODY_SCHEMAS.items()}
+
+
+class _CanonicalChecker:
+    """Compiles a schema into one specialised Python function that checks, in one walk
+    of a decoded body, the schema AND every canonical rule :func:`_plain` checks (NFC
+    strings, sorted keys, limits): True iff both hold; False says nothing (the generic
+    path decides and names what is wrong).
+
+    Generated once per type as source and ``exec``-ed: each map of the schema becomes a
+    function that compares its key tuple with the few sorted tuples the schema allows
+    (which checks unknown, missing and out-of-order keys at once) and tests each field
+    with the leaf's condition written inline; each list a loop. Only specs whose strings
+    are ASCII by construction (member, path, doc_id, enums of ASCII values) skip the NFC
+    test; "any_map" is handed to :func:`_plain` at its depth."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.names: dict[str, Any] = {
+            "_plain": _plain, "_nfc": _is_nfc, "_member": MEMBER_ID_RE.fullmatch, "_path": ORG_PATH_RE.fullmatch,
+            "_hex64": _HEX64.fullmatch, "MIN_MS": MIN_MS, "MAX_MS": MAX_MS, "MAX_COUNT": MAX_COUNT,
+            "MAXC": MAX_CONTAINER_LEN}
+        self.count = 0
+
+    def _name(self, kind: str) -> str:
+        self.count += 1
+        return f"_{kind}{self.count}"
+
+    def expr(self, spec: Any, x: str, depth: int) -> str:
+        """A condition on variable `x` (a value at `depth`) that holds iff it matches `spec` canonically."""
+        if type(spec) is str:
+            return {
+                "str": f"(type({x}) is str and ({x}.isascii() or _nfc('NFC', {x})))",
+                "name": f"(type({x}) is str and {x} != '' and ({x}.isascii() or _nfc('NFC', {x})))",
+                "member": f"(type({x}) is str and _member({x}) is not None)",
+                "path": f"(type({x}) is str and len({x}) <= 512 and _path({x}) is not None)",
+                "doc_id": f"(type({x}) is str and _hex64({x}) is not None)",
+                "time": f"(type({x}) is int and MIN_MS <= {x} <= MAX_MS)",
+                "count": f"(type({x}) is int and 0 <= {x} <= MAX_COUNT)",
+                "bool": f"(type({x}) is bool)",
+                "key32": f"(type({x}) is bytes and len({x}) == 32)",
+                "any_map": f"(type({x}) is dict and _plain({x}, {depth}))",
+            }[spec]
+        cls = type(spec)
+        if cls is Enum:
+            values = self._name("values")
+            self.names[values] = frozenset(spec.values)
+            nfc = "" if all(v.isascii() for v in spec.values) else f" and ({x}.isascii() or _nfc('NFC', {x}))"
+            return f"(type({x}) is str and {x} in {values}{nfc})"
+        if cls is Nullable:
+            return f"({x} is None or {self.expr(spec.spec, x, depth)})"
+        if cls is ListOf:
+            return f"{self.list_function(spec, depth)}({x})"
+        if cls is Obj:
+            return f"{self.obj_function(spec, depth)}({x})"
+        raise AssertionError(f"unknown spec {spec!r}")  # pragma: no cover
+
+    def list_function(self, spec: ListOf, depth: int) -> str:
+        name = self._name("list")
+        item = self.expr(spec.item, "x", depth + 1)
+        self.lines += [f"def {name}(v):",
+                       "    if type(v) is not list or len(v) > MAXC:",
+                       "        return False",
+                       "    for x in v:",
+                       f"        if not {item}:",
+                       "            return False",
+                       "    return True", ""]
+        return name
+
+    def obj_function(self, spec: Obj, depth: int) -> str:
+        name = self._name("map")
+        names = sorted(spec.fields)  # the canonical key order
+        optional = [n for n in names if not spec.fields[n][1]]
+        allowed = set()
+        for mask in range(1 << len(optional)):
+            dropped = {n for i, n in enumerate(optional) if mask >> i & 1}
+            allowed.add(tuple(n for n in names if n not in dropped))
+        keys = self._name("keys")
+        self.names[keys] = frozenset(allowed)
+        body = [f"    if type(v) is not dict or tuple(v) not in {keys}:", "        return False"]
+        for n in names:
+            cond = self.expr(spec.fields[n][0], "x", depth + 1)
+            if spec.fields[n][1]:
+                body += [f"    x = v[{n!r}]", f"    if not {cond}:", "        return False"]
+            else:
+                body += [f"    if {n!r} in v:", f"        x = v[{n!r}]", f"        if not {cond}:",
+                         "            return False"]
+        self.lines += [f"def {name}(v):", *body, "    return True", ""]
+        return name
+
+    @classmethod
+    def compile(cls, spec: Obj, depth: int):
+        """The checker of a value at `depth` against the map schema `spec`."""
+        self = cls()
+        top = self.obj_function(spec, depth)
+        namespace = dict(self.names)
+        exec(compile("\n".join(self.lines), f"<canonical checker {top}>", "exec"), namespace)  # noqa: S102
+        return namespace[top]
+
+
+# type -> its public body's predicate at depth 2 (envelope.doc.body), schema and canonical rules
+_CANON = {t: _CanonicalChecker.compile(s, 2) for t, s in BODY_SCHEMAS.items()}
 
 
 def validate_body(doc_type: str, body: Any, path: str = "body") -> None:
@@ -432,6 +581,13 @@ class Document:
     _doc_id: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        self._check(body="full")
+
+    def _check(self, *, body: str) -> None:
+        """Every rule of a document. `body`: "full", the body's every rule; "proven", its
+        schema is known to match (``_CANON`` showed it while decoding), so only the rules tying
+        its fields together are checked; "trusted", only that it is a map (a certified block's
+        fast path, Envelope.from_certified_bytes)."""
         if type(self.v) is not int or self.v != DOC_VERSION:
             raise InvalidInput("doc.v", f"expected {DOC_VERSION}, got {_got(self.v)}")
         if type(self.type) is not str or self.type not in BODY_SCHEMAS:  # type first: a list is unhashable
@@ -454,7 +610,14 @@ class Document:
                                                  f"9999), got {_got(self.created_at)}")
         if type(self.nonce) is not bytes or len(self.nonce) != NONCE_BYTES:
             raise InvalidInput("doc.nonce", f"expected {NONCE_BYTES} bytes, got {_got(self.nonce)}")
-        validate_body(self.type, self.body)
+        if body == "proven":
+            _cross_checks(self.type, self.body)
+        elif body == "full":
+            validate_body(self.type, self.body)
+        elif type(self.body) is dict:
+            return
+        else:
+            raise InvalidInput("body", f"expected a map, got {_got(self.body)}")
         ref_field = REF_FIELDS.get(self.type)
         if ref_field is not None and refs != (self.body[ref_field],):
             raise InvalidInput("doc.refs", f"a {self.type} refs exactly the document in body.{ref_field} "
@@ -468,6 +631,21 @@ class Document:
         """Build from a decoded map, checking canonical form (NFC, no floats) too."""
         doc = cls._from_obj(obj, "doc")
         check_canonical_value(obj)
+        return doc
+
+    @classmethod
+    def _from_proven(cls, obj: dict, body: str = "proven") -> "Document":
+        """Build from a decoded doc that :func:`_proven` passed (its shape is exact and its
+        body matches its type's schema): every other rule is still checked. With `body`
+        "trusted", from a doc of exactly the seven fields whose body is not checked (see
+        Document._check)."""
+        doc = object.__new__(cls)
+        setattr_ = object.__setattr__
+        for name in _DOC_KEYS:
+            setattr_(doc, name, obj[name])
+        setattr_(doc, "_canonical", None)
+        setattr_(doc, "_doc_id", None)
+        doc._check(body=body)
         return doc
 
     @classmethod
@@ -578,31 +756,56 @@ class Envelope:
         return env
 
     @classmethod
-    def _from_obj(cls, obj: Any) -> "Envelope":
+    def _from_obj(cls, obj: Any, *, proven: bool = False) -> "Envelope":
+        """`proven`: :func:`_proven` passed `obj` (see Document._from_proven)."""
         if type(obj) is not dict:
             raise InvalidInput("", f"envelope: expected a map, got {_got(obj)}")
         if len(obj) != 2 or "doc" not in obj or "sigs" not in obj:
             raise InvalidInput("", "envelope: expected exactly the fields doc and sigs")
-        doc = Document._from_obj(obj["doc"], "doc")
+        doc = Document._from_proven(obj["doc"]) if proven else Document._from_obj(obj["doc"], "doc")
         sigs = obj["sigs"]
         if type(sigs) is not list:
             raise InvalidInput("sigs", f"expected a list, got {_got(sigs)}")
+        if proven:  # each is a map of exactly key, sig, signer
+            try:
+                return cls(doc=doc, sigs=tuple(Signature(signer=s["signer"], key=s["key"], sig=s["sig"]) for s in sigs))
+            except InvalidInput:
+                pass  # named below, with its index
         return cls(doc=doc, sigs=tuple(_signature_from_obj(s, f"sigs[{i}]") for i, s in enumerate(sigs)))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Envelope":
         """Decode canonical bytes and validate; the bytes become the cached encoding."""
-        obj = _decode(data)
-        env = cls._from_obj(obj)
+        obj, proven = _decode_envelope(data)
+        env = cls._from_obj(obj, proven=proven)
         data = bytes(data)
         object.__setattr__(env, "_bytes", data)
-        # data is canonical {doc, sigs}: 0x82, "doc", the doc's canonical bytes, "sigs", the sigs.
-        # Slice the doc out rather than encode it again (packing the short sigs is cheaper).
-        if data.startswith(_ENVELOPE_HEAD):
-            doc_bytes = data[len(_ENVELOPE_HEAD):len(data) - len(_SIGS_KEY) - len(_pack(obj["sigs"]))]
-        else:  # pragma: no cover - every canonical envelope starts so
-            doc_bytes = _pack(obj["doc"])
-        object.__setattr__(env.doc, "_canonical", doc_bytes)
+        object.__setattr__(env.doc, "_canonical", _doc_bytes(data, obj))
+        return env
+
+    @classmethod
+    def from_certified_bytes(cls, data: bytes) -> "Envelope":
+        """For an envelope of a block that a strict majority of the voters certified, applied
+        under that certificate's header (Ledger's certified fast path, which says why this is
+        safe): decoded without proving the bytes canonical and without checking the body
+        beyond its being a map; its signatures taken as verified. The envelope's shape and the
+        document's other fields (v, type, org, refs, created_at, nonce) and the signatures'
+        form are checked as always. Raises the typed errors (NotCanonical for bytes that are
+        not one msgpack value)."""
+        if type(data) is not bytes or len(data) > MAX_DOCUMENT_BYTES:
+            raise TooLarge("", "not an envelope of at most MAX_DOCUMENT_BYTES bytes")
+        try:
+            obj = _unpackb(data, raw=False, strict_map_key=False)
+        except Exception:  # noqa: BLE001 - the full path names the problem
+            raise NotCanonical("", "not one msgpack value") from None
+        if type(obj) is not dict or tuple(obj) != _ENVELOPE_KEYS or type(obj["doc"]) is not dict \
+                or tuple(obj["doc"]) != _DOC_KEYS or type(obj["sigs"]) is not list:
+            raise InvalidInput("", "envelope: not exactly {doc, sigs} with the document's seven fields")
+        env = cls(doc=Document._from_proven(obj["doc"], "trusted"),
+                  sigs=tuple(_signature_from_obj(s, f"sigs[{i}]") for i, s in enumerate(obj["sigs"])))
+        object.__setattr__(env, "_bytes", data)
+        object.__setattr__(env.doc, "_canonical", _doc_bytes(data, obj))
+        env.trust_signatures()
         return env
 
     def to_obj(self) -> dict:
@@ -649,15 +852,24 @@ class Envelope:
         object.__setattr__(self, "_verified", True)
 
 
+def _doc_bytes(data: bytes, obj: dict) -> bytes:
+    """The canonical bytes of ``obj["doc"]``, `obj` the value of the canonical bytes `data`.
+    Canonical ``{doc, sigs}`` is 0x82, "doc", the doc's canonical bytes, "sigs", the sigs:
+    the doc is sliced out rather than encoded again (packing the short sigs is cheaper)."""
+    if len(obj) == 2 and "sigs" in obj and data.startswith(_ENVELOPE_HEAD):
+        return data[len(_ENVELOPE_HEAD):len(data) - len(_SIGS_KEY) - len(_pack(obj["sigs"]))]
+    return _pack(obj["doc"])  # a canonical value packs to its canonical bytes
+
+
 def salvage_doc_id(data: bytes) -> str | None:
     """The id of the document inside envelope bytes that failed validation, if
     they at least decode canonically to ``{doc: {...}, ...}``; else None."""
     try:
-        obj = decode_canonical(data)
+        obj = _decode(data)
     except InvalidInput:
         return None
     if isinstance(obj, dict) and isinstance(obj.get("doc"), dict):
-        return hashlib.sha256(canonical(obj["doc"])).hexdigest()
+        return hashlib.sha256(_doc_bytes(data, obj)).hexdigest()
     return None
 
 

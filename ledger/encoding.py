@@ -101,8 +101,24 @@ def check_canonical_value(value: Any, path: str = "", depth: int = 0) -> None:
     raise NotCanonical(path, f"type {type(value).__name__} is not allowed in a canonical value")
 
 
+_LEAVES = frozenset({str, int, bytes, bool, type(None)})  # values _sorted returns as they are
+
+
 def _sorted(value: Any) -> Any:
-    if isinstance(value, dict):
+    """`value` with every map's keys in sorted order (what msgpack then packs canonically).
+
+    Speed: every node encodes registry state for every document through here, so
+    the common types are tested by identity and leaves are not recursed into."""
+    t = type(value)
+    if t is dict:
+        out = {}
+        for k in sorted(value):
+            v = value[k]
+            out[k] = v if type(v) in _LEAVES else _sorted(v)
+        return out
+    if t is list or t is tuple:
+        return [v if type(v) in _LEAVES else _sorted(v) for v in value]
+    if isinstance(value, dict):  # subclasses, as check_canonical_value accepts them
         return {k: _sorted(value[k]) for k in sorted(value)}
     if isinstance(value, (list, tuple)):
         return [_sorted(v) for v in value]

@@ -34,9 +34,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import nacl.exceptions
 import nacl.pwhash
@@ -45,6 +43,7 @@ import nacl.signing
 import nacl.utils
 
 from .errors import InvalidInput, KeyFileError
+from .files import write_atomically
 from .jsonfmt import b64d, b64e
 
 __all__ = [
@@ -175,29 +174,7 @@ def write_key_file(path, *, id_field: str, id: str, seed: bytes, passphrase: str
     pk = public_key(seed)
     secret = _encrypt(bytes(seed), passphrase) if passphrase is not None else b64e(seed)
     data = json.dumps({id_field: id, "public_key": b64e(pk), "secret_key": secret}, indent=2) + "\n"
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:
-        dfd = os.open(path.parent or ".", os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
+    write_atomically(path, data.encode("utf-8"), mode=0o600)
 
 
 def _check_private(path) -> None:

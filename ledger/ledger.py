@@ -270,8 +270,10 @@ class Ledger:
         self._head: Header | None = self._block_record(self.height)[0] if self.height else None
         self._log = MerkleLog(store)
         self._headers: dict[int, Header] = {}  # height -> header, bounded by _HEADER_CACHE
-        # canonical envelope bytes -> the Envelope admission decoded and verified (_keep_checked)
+        # canonical envelope bytes -> the Envelope admission decoded and verified, or decode()
+        # decoded (_keep_checked); applying verifies what is not verified yet
         self._checked: dict[bytes, Envelope] = {}
+        self._reads: tuple[int, Overlay] = (-1, Overlay(store))  # (height, view): _committed_reads
         self._genesis_voters = self.voters_at(1)
         self.observers: tuple[LedgerObserver, ...] = tuple(observers)
         for observer in self.observers:
@@ -376,46 +378,24 @@ class Ledger:
         first_leaf = log.size
         height_be = _pack(height)
         accepted_here: set[bytes] = set()
-        accepted: list[bytes] = []  # the block's leaves, in proposal order
+        accepted: list[bytes] = []  # the leaf hashes of the block's leaves, in proposal order
         doc_ids: list[bytes] = []
         no_id: list[int] = []
         rejected: list[list] = []
         statuses: list[DocumentStatus] = []
         membership_changed = False
-        checked = self._checked
         tx_leaves: list[bytes] = []
         for offset, data in enumerate(proposal.envelopes):
-            reason = None
             envelope_bytes, boxes = _split_item(data)
             tx_leaves.append(leaf_hash(envelope_bytes))
-            try:
-                envelope = checked.pop(envelope_bytes, None) or Envelope.from_bytes(envelope_bytes)
-            except MinutebookError as exc:
-                envelope = None
-                reason = f"{exc.code}: {exc.message}"
-                doc_id = salvage_doc_id(envelope_bytes)
-            else:
-                doc_id = envelope.doc_id
-                if signatures_checked:
-                    envelope.trust_signatures()
-            raw_id = bytes.fromhex(doc_id) if doc_id is not None else None
-            doc_key = _P_DOC + raw_id if raw_id is not None else None
-            previous = get(doc_key) if doc_key is not None else None
-            if envelope is not None:
-                if raw_id in accepted_here:
-                    reason = f"duplicate: document {doc_id} is already accepted in this block"
-                elif previous is not None and previous[16] == 1:
-                    prior = _u64.unpack(previous[:8])[0]
-                    reason = f"duplicate: document {doc_id} is already accepted at leaf {prior}"
-                elif envelope.doc.created_at > at_ms + MAX_CLOCK_SKEW_MS:  # node/clock.py, rule 1
-                    reason = (f"clock_skew: doc.created_at {envelope.doc.created_at} is "
-                              f"{(envelope.doc.created_at - at_ms) // 1000} s after the block's timestamp {at_ms} "
-                              f"(at most {MAX_CLOCK_SKEW_MS // 1000} s)")
-                else:
-                    try:
-                        registry.apply(envelope, at_ms)
-                    except MinutebookError as exc:
-                        reason = f"{exc.code}: {exc.message}"
+            envelope = reason = None
+            if signatures_checked and not boxes:  # the certified fast path; what it would refuse, the full way
+                verdict = self._judge_certified(registry, get, envelope_bytes, at_ms, accepted_here)
+                if verdict is not None:
+                    envelope, doc_id, raw_id, doc_key, previous = verdict
+            if envelope is None:
+                envelope, doc_id, raw_id, doc_key, previous, reason = self._judge(
+                    registry, get, envelope_bytes, at_ms, accepted_here, trust=signatures_checked)
             if raw_id is None:
                 no_id.append(offset)
                 doc_ids.append(_ZERO_ID)
@@ -432,7 +412,7 @@ class Ledger:
                 continue
             leaf = first_leaf + len(accepted)
             leaf_be = _pack(leaf)
-            accepted.append(envelope_bytes)
+            accepted.append(tx_leaves[-1])  # the same RFC 9162 leaf hash: hashed once
             put(_P_LEAF + leaf_be, envelope_bytes)
             if boxes:
                 try:
@@ -449,7 +429,7 @@ class Ledger:
             if envelope.doc.type == "node":
                 put(_P_NODE_DOCS + leaf_be, raw_id)
                 membership_changed = True
-        log.append(accepted)
+        log.append_leaf_hashes(accepted)
         header = Header(
             height=height,
             prev_hash=proposal.prev_hash,
@@ -470,6 +450,87 @@ class Ledger:
         )
         put(_K_HEAD, height_be)
         return Block(header=header, documents=tuple(statuses))
+
+    def _judge(self, registry: Registry, get, envelope_bytes: bytes, at_ms: int, accepted_here: set, *,
+               trust: bool) -> tuple:
+        """Decide one envelope of a block the full way: ``(envelope or None, doc_id, raw_id,
+        doc_key, previous d/ record, reason or None)``; an accepted one is applied to `registry`.
+        `trust`: take its signatures as verified (a certified block, see apply_block)."""
+        reason = None
+        try:
+            envelope = self._checked.pop(envelope_bytes, None) or Envelope.from_bytes(envelope_bytes)
+        except MinutebookError as exc:
+            envelope = None
+            reason = f"{exc.code}: {exc.message}"
+            doc_id = salvage_doc_id(envelope_bytes)
+        else:
+            doc_id = envelope.doc_id
+            if trust:
+                envelope.trust_signatures()
+        raw_id = bytes.fromhex(doc_id) if doc_id is not None else None
+        doc_key = _P_DOC + raw_id if raw_id is not None else None
+        previous = get(doc_key) if doc_key is not None else None
+        if envelope is not None:
+            reason = self._refusal(envelope, doc_id, raw_id, previous, accepted_here, at_ms)
+            if reason is None:
+                try:
+                    registry.apply(envelope, at_ms)
+                except MinutebookError as exc:
+                    reason = f"{exc.code}: {exc.message}"
+        return envelope, doc_id, raw_id, doc_key, previous, reason
+
+    @staticmethod
+    def _refusal(envelope: Envelope, doc_id: str, raw_id: bytes, previous: bytes | None, accepted_here: set,
+                 at_ms: int) -> str | None:
+        """Why a decoded envelope is refused before the registry rules run: a duplicate, or a
+        clock skew; else None."""
+        if raw_id in accepted_here:
+            return f"duplicate: document {doc_id} is already accepted in this block"
+        if previous is not None and previous[16] == 1:
+            return f"duplicate: document {doc_id} is already accepted at leaf {_u64.unpack(previous[:8])[0]}"
+        created_at = envelope.doc.created_at
+        if created_at > at_ms + MAX_CLOCK_SKEW_MS:  # node/clock.py, rule 1
+            return (f"clock_skew: doc.created_at {created_at} is {(created_at - at_ms) // 1000} s after the "
+                    f"block's timestamp {at_ms} (at most {MAX_CLOCK_SKEW_MS // 1000} s)")
+        return None
+
+    def _judge_certified(self, registry: Registry, get, envelope_bytes: bytes, at_ms: int,
+                         accepted_here: set) -> tuple | None:
+        """The fast path of a certified block's envelope: ``(envelope, doc_id, raw_id, doc_key,
+        previous)`` if it is accepted (and applied to `registry`), else None (then
+        :meth:`_judge` decides it, so a refused document gets the reason every node gives).
+
+        It skips what the certified header guarantees for an accepted document: the proof that
+        the bytes are canonical, the body's schema and the rules tying its fields together
+        (``Envelope.from_certified_bytes``), and the signatures. Why that is safe: the header
+        commits to which envelopes were accepted, in order (``log_size``, ``log_root``), and a
+        strict majority of the voters signed it after checking each envelope the full way. An
+        envelope this path accepts and the voters refused makes a different log, so a
+        different header, and apply_block writes nothing (the full path then decides the whole
+        block); an envelope the voters accepted is valid, so these registry rules see exactly
+        what the full path would. What runs on a body no schema checked: the registry rules
+        (which read it and may raise anything -- caught here, and the document judged again the
+        full way, before anything of it is written: the registry applies a plan only once it is
+        complete). Everything written for an accepted document beyond the registry reads only
+        fields that were checked (org, type, created_at, refs, signers). Submissions with sealed
+        boxes and ``node`` documents always take the full way."""
+        try:
+            envelope = Envelope.from_certified_bytes(envelope_bytes)
+        except MinutebookError:
+            return None
+        if envelope.doc.type == "node":  # membership: rare, and what later certificates rest on
+            return None
+        doc_id = envelope.doc_id
+        raw_id = bytes.fromhex(doc_id)
+        doc_key = _P_DOC + raw_id
+        previous = get(doc_key)
+        if self._refusal(envelope, doc_id, raw_id, previous, accepted_here, at_ms) is not None:
+            return None
+        try:
+            registry.apply(envelope, at_ms)
+        except Exception:  # noqa: BLE001 - whatever a body no schema checked makes the rules raise
+            return None
+        return envelope, doc_id, raw_id, doc_key, previous
 
     @staticmethod
     def _index(put, envelope: Envelope, leaf_be: bytes) -> None:
@@ -759,18 +820,39 @@ class Ledger:
                                                  f"{(envelope.doc.created_at - at_ms) // 1000} s ahead of the "
                                                  f"leader's clock (at most {MAX_CLOCK_SKEW_MS // 1000} s): is the "
                                                  f"signing device's clock fast?")
-        registry = Registry(self.store)
+        registry = Registry(self._committed_reads())
         registry.check(envelope, at_ms)
         if boxes:
             check_sealed(envelope.doc, boxes, registry)
         self._keep_checked(envelope)
         return envelope
 
+    def decode(self, envelope_bytes: bytes) -> Envelope:
+        """Decode and validate envelope bytes (the typed errors, nothing checked against the
+        registry), keeping the Envelope for the block that will carry them, so this node
+        decodes them once: for a follower that answers a submission itself. Applying still
+        verifies its signatures (nobody verified them here) and runs every registry rule."""
+        envelope = Envelope.from_bytes(envelope_bytes)
+        self._keep_checked(envelope)
+        return envelope
+
+    def _committed_reads(self) -> Overlay:
+        """A read-only view of the committed state for admission that keeps what it read until
+        the next block is applied (admission reads the same members, keys and units over and
+        over). Never written. A new one per height; an admission racing an apply may read the
+        state of the block before, as it may without the view: admission only advises, the
+        apply checks again."""
+        height, view = self._reads
+        if height != self.height:
+            height, view = self._reads = (self.height, Overlay(self.store))
+        return view
+
     def _keep_checked(self, envelope: Envelope) -> None:
-        """Keep an admitted envelope (decoded, its signatures verified) for the block that will
-        carry it: applying takes it by its bytes instead of decoding and verifying again. Only
-        what is a pure function of the bytes is skipped; every registry rule is checked again
-        on apply. Bounded: the oldest go first (they are only decoded again)."""
+        """Keep a decoded envelope (its signatures verified, if admission checked it) for the
+        block that will carry it: applying takes it by its bytes instead of decoding (and
+        verifying) again. Only what is a pure function of the bytes is skipped; every registry
+        rule is checked again on apply. Bounded: the oldest go first (they are only decoded
+        again)."""
         checked = self._checked
         checked[envelope.to_bytes()] = envelope
         while len(checked) > _CHECKED_CACHE:

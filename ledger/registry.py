@@ -57,6 +57,7 @@ modules list theirs.
 from __future__ import annotations
 
 import hashlib
+from types import MappingProxyType
 from typing import Any
 
 import msgpack
@@ -98,29 +99,56 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
 _H, _ROOT = b"r/h", b"r/root"
 _OFFICERS = ("secretary", "deputy_secretary")
 _unpack = msgpack.unpackb
+_packb = msgpack.Packer(use_bin_type=True).pack
 
 
 def _dec(v: bytes) -> Any:
     return _unpack(v, raw=False)
 
 
+# Encoded flat record (member, key, unit) -> its decoded value as a read-only mapping, shared
+# by every read through Registry._peek. Keyed by the bytes themselves, so it is never stale:
+# a record that changes has other bytes. Read-only (MappingProxyType) so no caller can change
+# what another sees. Bounded: cleared when full (it is only a shortcut past decoding).
+_SHARED: dict[bytes, Any] = {}
+_SHARED_MAX = 8192
+
+
+def _dec_shared(v: bytes) -> Any:
+    value = _SHARED.get(v)
+    if value is None:
+        if len(_SHARED) >= _SHARED_MAX:
+            _SHARED.clear()
+        value = _SHARED[v] = MappingProxyType(_unpack(v, raw=False))
+    return value
+
+
 class _Plan:
-    """Pending writes of one document: reads see them, nothing touches the view."""
+    """Pending writes of one document: reads see them, nothing touches the view.
 
-    __slots__ = ("view", "changes")
+    Values are encoded when put (registry values are built from validated
+    documents: no second walk to check them), except in a plan that only
+    checks (``encode=False``, admission): there a value is encoded only if
+    the plan reads it back, since nothing is written."""
 
-    def __init__(self, view) -> None:
+    __slots__ = ("view", "changes", "encode")
+
+    def __init__(self, view, *, encode: bool = True) -> None:
         self.view = view
-        self.changes: dict[bytes, bytes | None] = {}
+        self.changes: dict[bytes, Any] = {}
+        self.encode = encode
 
     def get(self, key: bytes) -> bytes | None:
-        if key in self.changes:
-            return self.changes[key]
+        changes = self.changes
+        if key in changes:
+            v = changes[key]
+            if v is not None and type(v) is not bytes:
+                v = changes[key] = canonical_of_checked(v)
+            return v
         return self.view.get(key)
 
     def put(self, key: bytes, value: Any) -> None:
-        # Registry values are built from validated documents: no second walk to check them.
-        self.changes[key] = value if type(value) is bytes else canonical_of_checked(value)
+        self.changes[key] = value if type(value) is bytes or not self.encode else canonical_of_checked(value)
 
     def delete(self, key: bytes) -> None:
         self.changes[key] = None
@@ -177,6 +205,12 @@ class Registry(RecordRules, CommitteeRules):
     def _get(self, view, key: bytes) -> Any:
         v = view.get(key)
         return None if v is None else _dec(v)
+
+    def _peek(self, view, key: bytes) -> Any:
+        """A member, key or unit record (a flat map) to read, never to change: a shared
+        read-only mapping (see _SHARED), so the same record is decoded once, not per read."""
+        v = view.get(key)
+        return None if v is None else _dec_shared(v)
 
     def state_hash(self) -> bytes:
         h = self.view.get(_H)
@@ -243,13 +277,14 @@ class Registry(RecordRules, CommitteeRules):
 
     def check(self, envelope: Envelope, at_ms: int) -> None:
         """Full admission check against the current state; mutates nothing."""
-        self._plan(envelope, at_ms)
+        self._plan(envelope, at_ms, encode=False)
 
     def apply(self, envelope: Envelope, at_ms: int) -> None:
         """`check`, then write its changes and advance the state hash."""
         plan = self._plan(envelope, at_ms)
         changes = sorted(plan.changes.items())
-        digest = hashlib.sha256(canonical_of_checked([[k, v] for k, v in changes])).digest() if changes else _EMPTY
+        # canonical([[key, value], ...]): bytes and None only, so msgpack's own encoding is canonical
+        digest = hashlib.sha256(_packb([[k, v] for k, v in changes])).digest() if changes else _EMPTY
         h = hashlib.sha256(self.state_hash() + bytes.fromhex(envelope.doc_id) + digest).digest()
         view = self.view
         for k, v in changes:
@@ -259,10 +294,10 @@ class Registry(RecordRules, CommitteeRules):
                 view.put(k, v)
         view.put(_H, h)
 
-    def _plan(self, env: Envelope, at_ms: int) -> _Plan:
+    def _plan(self, env: Envelope, at_ms: int, *, encode: bool = True) -> _Plan:
         if type(at_ms) is not int or at_ms < 0:
             raise InvalidInput("at_ms", "expected unix milliseconds")
-        p = _Plan(self.view)
+        p = _Plan(self.view, encode=encode)
         doc = env.doc
         if not env.sigs:
             raise BadSignature("", "the envelope has no signature")
@@ -271,7 +306,7 @@ class Registry(RecordRules, CommitteeRules):
             self._check_signer(p, s.signer, s.key, doc.org, at_ms, f"sigs[{i}].key")
             signers.append(s.signer)
         env.verify_signatures()
-        org = self._get(p, b"r/u/" + doc.org.encode())
+        org = self._peek(p, b"r/u/" + doc.org.encode())
         if org is None or org["status"] != "open":
             raise Rejected(f"doc.org {doc.org!r} is not an open unit")
         if doc.type in AMENDABLE:
@@ -281,12 +316,12 @@ class Registry(RecordRules, CommitteeRules):
         return p
 
     def _check_signer(self, p, signer: str, key: bytes, org: str, at_ms: int, field: str = "sigs") -> None:
-        m = self._get(p, b"r/m/" + signer.encode())
+        m = self._peek(p, b"r/m/" + signer.encode())
         if m is None:
             raise NotPermitted(signer, "member", org, f"signer {signer} is not a registered member")
         if m["status"] not in ACTIVE:
             raise NotPermitted(signer, "member", org, f"signer {signer} is {m['status']}, not an active member")
-        k = self._get(p, b"r/k/" + signer.encode() + b"\0" + key)
+        k = self._peek(p, b"r/k/" + signer.encode() + b"\0" + key)
         if k is None:
             raise BadSignature(signer, f"the key of {signer}'s signature is not one of its registered keys",
                                field=field)
@@ -317,7 +352,7 @@ class Registry(RecordRules, CommitteeRules):
         return self._need_role(p, signers, _OFFICERS, unit, org, exact=exact)
 
     def _open_unit(self, p, path: str, field: str) -> dict:
-        u = self._get(p, b"r/u/" + path.encode())
+        u = self._peek(p, b"r/u/" + path.encode())
         if u is None:
             raise Rejected(f"{field}: no unit {path!r}")
         if u["status"] != "open":
@@ -325,7 +360,7 @@ class Registry(RecordRules, CommitteeRules):
         return u
 
     def _member(self, p, member_id: str, field: str) -> dict:
-        m = self._get(p, b"r/m/" + member_id.encode())
+        m = self._peek(p, b"r/m/" + member_id.encode())
         if m is None:
             raise Rejected(f"{field}: no member {member_id!r}")
         return m

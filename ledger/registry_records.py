@@ -209,7 +209,7 @@ class RecordRules:
             who = auth[field]
             if who not in signers:
                 raise NotPermitted(who, field, org, f"minutes must be signed by body.{field} ({who})")
-            m = self._get(p, b"r/m/" + who.encode())
+            m = self._peek(p, b"r/m/" + who.encode())
             if not (is_under(m["unit"], org) or self._has_role(p, who, ROLES, org)):
                 raise NotPermitted(who, field, org,
                                    f"body.{field} {who} is neither a member of {org} (or below) nor holds a role there")

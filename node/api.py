@@ -26,6 +26,10 @@ middleware (outermost of ours, so it sees everything):
 3. **Metrics**: ``api_request_seconds`` by route template, if the service's
    metrics provide it.
 
+It also hands plain submissions (``POST /v1/documents`` without a request
+signature) to ``LeanSubmit`` (node/routes/documents.py), which answers them
+with the route's own code without FastAPI's per-request machinery.
+
 FastAPI's own validation errors and Starlette's 404/405 are mapped to the
 one error shape too.
 
@@ -61,7 +65,7 @@ from .auth import Authenticator, authenticate
 from .config import AccessSettings
 from .responses import MSGPACK, error_response, plain_error, respond
 from .routes import ROUTE_MODULES
-from .routes.documents import BATCH_PATH
+from .routes.documents import BATCH_PATH, LeanSubmit
 from .traces import ReadTrace
 
 __all__ = ["create_app", "DEFAULT_MAX_REQUEST_BYTES", "MSGPACK"]
@@ -88,8 +92,9 @@ class _Guard:
 
     def __init__(self, app: Callable, *, max_request_bytes: int, observe: Callable[[str, str, int, float], None],
                  limits_by_path: dict[str, int] | None = None, body_timeout: float | None = None,
-                 count_dropped: Callable[[str], None] = lambda reason: None):
+                 count_dropped: Callable[[str], None] = lambda reason: None, lean: Any = None):
         self.app = app
+        self.lean = lean  # LeanSubmit (node/routes/documents.py): plain submissions past FastAPI
         self.max_request_bytes = max_request_bytes
         self.limits_by_path = limits_by_path or {}  # routes whose bodies may be larger (a batch)
         self.observe = observe
@@ -148,8 +153,12 @@ class _Guard:
                 body_done = not message.get("more_body", False)
             return message
 
+        lean = self.lean.takes(scope) if self.lean is not None else None
         try:
-            await self.app(scope, counting_receive, send_wrapper)
+            if lean is not None:
+                await self.lean(scope, counting_receive, send_wrapper, lean)
+            else:
+                await self.app(scope, counting_receive, send_wrapper)
         except _BodyTooSlow:
             self.count_dropped("body_timeout")
             if not state["started"]:
@@ -250,9 +259,10 @@ def _with_security(app: FastAPI) -> None:
 
 
 def create_app(service: Any, *, max_request_bytes: int | None = None, max_batch_bytes: int | None = None,
-               body_timeout: float | None = None) -> FastAPI:
+               body_timeout: float | None = None, lean_submit: bool = True) -> FastAPI:
     """The FastAPI app over `service` (a ``node.service.NodeService``); `body_timeout` seconds
-    bound the time a request body may take (None: unbounded, for in-process tests)."""
+    bound the time a request body may take (None: unbounded, for in-process tests); `lean_submit`:
+    plain submissions past FastAPI (node/routes/documents.py LeanSubmit; off only to compare)."""
     config = getattr(service, "config", None)
     if max_request_bytes is None:
         max_request_bytes = getattr(config, "max_request_bytes", None) or DEFAULT_MAX_REQUEST_BYTES
@@ -265,10 +275,12 @@ def create_app(service: Any, *, max_request_bytes: int | None = None, max_batch_
             "A committee node of the minutebook ledger. Bytes are base64url without padding; hashes are "
             "lowercase hex. Send `Accept: application/msgpack` for msgpack answers. Errors are "
             "`{error, message, field?}`. Content routes need a signed request (RFC 9421, Ed25519; "
-            "`x-access` on each operation names its class). The explorer is at `/`."
+            "`x-access` on each operation names its class). The web pages are at `/`."
         ),
         openapi_tags=_TAGS,
         dependencies=[Depends(authenticate)],
+        docs_url=None,  # /docs is node/routes/web.py's: Swagger UI from web/vendor/, no CDN
+        redoc_url=None,  # ReDoc would load from a CDN
     )
     app.state.service = service
     settings = getattr(getattr(service, "config", None), "access", None) or AccessSettings()
@@ -307,5 +319,5 @@ def create_app(service: Any, *, max_request_bytes: int | None = None, max_batch_
     app.add_middleware(_Guard, max_request_bytes=max_request_bytes, limits_by_path={BATCH_PATH: max_batch_bytes},
                        body_timeout=body_timeout, observe=_metrics_observer(getattr(service, "metrics", None)),
                        count_dropped=(lambda reason: dropped.labels(reason).inc()) if dropped is not None
-                       else (lambda reason: None))
+                       else (lambda reason: None), lean=LeanSubmit(app, service) if lean_submit else None)
     return app

@@ -42,8 +42,10 @@ the event loop stays free for Raft meanwhile.
 
 Then its certificate is stored (with the block, on the fast path) and this
 node signs it too (the certifier).
-At the target the ledger records the snapshot's Raft index as applied and the
-runtime resumes applying Raft entries. A peer that answers nothing within
+At the target the runtime checks that the head is the snapshot's block, the
+ledger records the snapshot's Raft index as applied, and only then does the
+runtime resume applying Raft entries (``active`` holds them until that check,
+not merely until the ledger's height reaches the target's). A peer that answers nothing within
 ``request_timeout`` or sends a block that fails a check is skipped for the
 next request (round robin over peers, the leader first).
 
@@ -122,7 +124,12 @@ class CatchUp:
 
     @property
     def active(self) -> bool:
-        return self.target is not None and self.ledger.height < self.target.height
+        """A catch-up is under way: from setting the target until `run` has handed it to
+        `on_done`, which checks the head against it. Committed Raft entries wait all that time,
+        also once the ledger has reached the target's height on the disk thread: until that
+        check, the head must be the target's block (an entry applied in between made the next
+        block the head, and the check then stopped a correct node)."""
+        return self.target is not None
 
     # ------------------------------------------------------------- fetching
 

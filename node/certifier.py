@@ -177,6 +177,7 @@ class Certifier:
             for _, future in waiters:
                 if not future.done():
                     future.set_exception(error)
+                    future.exception()  # retrieved: a request that gave up waiting leaves no "never retrieved" log
         self.waiters.clear()
 
     def add_waiter(self, height: int, doc_id: str, future: asyncio.Future) -> None:

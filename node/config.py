@@ -8,6 +8,8 @@ Example (what `minutebook init` writes)::
     data_dir = "data/n1"
     peer_listen = "127.0.0.1:7101"     # authenticated peer links (mutual TLS)
     api_listen = "127.0.0.1:8101"      # HTTP API
+    display_zone = "Asia/Ho_Chi_Minh"  # optional: the zone the web pages show times in
+                                       # (default $MINUTEBOOK_TZ, else Asia/Ho_Chi_Minh)
 
     [peers.n2]
     peer_addr = "127.0.0.1:7102"
@@ -54,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.errors import InvalidInput
+from ledger.timefmt import DEFAULT_ZONE, zone
 
 __all__ = ["NodeConfig", "PeerConfig", "RaftSettings", "BlockSettings", "AccessSettings", "ViewsSettings",
            "load_config", "dump_config"]
@@ -197,6 +200,7 @@ class NodeConfig:
     max_connections: int = 512
     access: AccessSettings = field(default_factory=AccessSettings)
     views: ViewsSettings = field(default_factory=ViewsSettings)
+    display_zone: str | None = None  # IANA zone the web pages show times in (None: $MINUTEBOOK_TZ or Asia/Ho_Chi_Minh)
     source: Path | None = None  # the file this was read from
 
     @property
@@ -276,7 +280,7 @@ def load_config(path: str | Path) -> NodeConfig:
         return p if p.is_absolute() else base / p
 
     known = {"node_id", "key_file", "genesis", "data_dir", "peer_listen", "api_listen", "peers",
-             "raft", "blocks", "limits", "access", "views"}
+             "raft", "blocks", "limits", "access", "views", "display_zone"}
     for key in raw:
         if key not in known:
             raise InvalidInput(key, f"unknown setting (known: {', '.join(sorted(known))})")
@@ -303,6 +307,15 @@ def load_config(path: str | Path) -> NodeConfig:
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
             raise InvalidInput(f"limits.{key}", f"expected an integer >= {minimum}, got {value!r}")
         return value
+    display_zone = raw.get("display_zone")
+    if display_zone is not None:
+        if not isinstance(display_zone, str):
+            raise InvalidInput("display_zone", f"expected an IANA time zone name such as {DEFAULT_ZONE}")
+        try:
+            zone(display_zone)
+        except InvalidInput:
+            raise InvalidInput("display_zone", f"unknown time zone {display_zone!r} (expected an IANA name such as "
+                                               f"{DEFAULT_ZONE})") from None
     cfg = NodeConfig(
         node_id=req_str("node_id"),
         key_file=rel(req_str("key_file")),
@@ -322,6 +335,7 @@ def load_config(path: str | Path) -> NodeConfig:
         max_connections=limit("max_connections"),
         access=_access_section(raw, base),
         views=_views_section(raw),
+        display_zone=display_zone,
         source=path,
     )
     cfg.api_host_port  # noqa: B018  -- validates
@@ -360,6 +374,8 @@ def dump_config(cfg: NodeConfig, relative_to: Path | None = None) -> str:
         lines.append(f"[{name}]")
         lines += [f"{f.name} = {getattr(section, f.name)}" for f in fields(section)]
         lines.append("")
+    if cfg.display_zone is not None:
+        lines[6:6] = [f"display_zone = {_toml_str(cfg.display_zone)}"]
     lines.append("[limits]")
     lines += [f"{key} = {getattr(cfg, key)}" for key in _LIMITS]
     lines.append("")

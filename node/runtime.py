@@ -44,9 +44,11 @@ and reading frames during fsyncs and block applies. Tasks:
 - **clock** (node/clock.py): frames carry our wall time and peers' stamps
   feed ``clock_watch``; the producer proposes only while our clock agrees
   with a majority of the voters, and a leader whose clock is off hands over.
-- **catch-up** (node/catchup.py): while a snapshot's height is above the
-  ledger's, committed entries wait in ``_apply_queue`` and blocks are
-  fetched from peers instead.
+- **catch-up** (node/catchup.py): once a snapshot's height is above the
+  ledger's, blocks are fetched from peers instead, and committed entries
+  wait in ``_apply_queue`` until the catch-up has reached that height *and*
+  ``_catchup_done`` has checked the head against the snapshot's hash
+  (``CatchUp.active``).
 
 Applying entry i: a CONF_CHANGE goes to ``raft.apply_conf_change``, and the
 new ConfState is made durable by a local Raft snapshot at i (so a restart
@@ -79,7 +81,7 @@ from consensus import ConfChange, Entry, EntryType, RawNode, Role, decode_messag
 from consensus import Config as RaftConfig
 from consensus.errors import ConsensusError
 from ledger.blocks import Block, BlockProposal, BlockSignature, Header
-from ledger.documents import Envelope, salvage_doc_id
+from ledger.documents import salvage_doc_id
 from ledger.errors import AlreadyCommitted, CorruptionError, InvalidInput, MinutebookError
 from ledger.genesis import Genesis
 from ledger.keys import read_key_file
@@ -217,7 +219,7 @@ class NodeRuntime:
         for coro, name in ((self._ticker(), "ticker"), (self._ready_loop(), "ready"), (self._applier(), "apply"),
                            (self._producer_loop(), "producer"), (self._sync_loop(), "sync")):
             self._tasks.append(asyncio.get_running_loop().create_task(self._guard(coro, name), name=name))
-        if self.catchup.target is not None:
+        if self.catchup.active:
             self._start_catchup()
         if len(self.intake):
             log.info("%d journaled submissions to submit again", len(self.intake))
@@ -261,6 +263,7 @@ class NodeRuntime:
             for future in waiters:
                 if not future.done():
                     future.set_exception(error)
+                    future.exception()  # retrieved: a request that gave up waiting leaves no "never retrieved" log
         self.certifier.release_waiters(error)
 
     async def stop(self) -> None:
@@ -393,7 +396,8 @@ class NodeRuntime:
         for doc_id, envelope in items:
             self.producer.add(doc_id, envelope, now)
         self.metrics.submissions_total.labels("admitted").inc(len(items))
-        self._wake_producer.set()
+        if self.producer.in_flight is None:  # else applying the block in flight wakes the producer
+            self._wake_producer.set()
 
     async def _submit_via_leader(self, envelope: bytes, *, wait: bool, timeout: float) -> dict[str, Any]:
         """A follower forwards to the leader (node/forwarding.py). With `wait`, it forwards
@@ -405,7 +409,7 @@ class NodeRuntime:
         if not wait:
             return self._forwarded_one(leader, (await self.forwarder.forward(leader, [envelope]))[0])
         # garbage gets its typed error here, as at the leader; a submission's envelope is inside it
-        doc_id = Envelope.from_bytes(split_submission(envelope)[0]).doc_id
+        doc_id = self.ledger.decode(split_submission(envelope)[0]).doc_id  # decoded once: kept for the apply
 
         async def forward() -> None:
             self._forwarded_one(leader, (await self.forwarder.forward(leader, [envelope]))[0])
@@ -546,7 +550,7 @@ class NodeRuntime:
             "learner": self.node_id in st.conf_state.learners,
             "voters": list(st.conf_state.voters), "learners": list(st.conf_state.learners),
             "commit_index": st.commit, "applied_index": self._applied_index, "height": self.ledger.height,
-            "catching_up": self.catchup.target is not None, "pending": len(self.producer.pool),
+            "catching_up": self.catchup.active, "pending": len(self.producer.pool),
             "uncommitted": {"documents": self._uncommitted(), "oldest_ms": int(self.intake.oldest_age(now) * 1000),
                             "limit": self.config.max_pending_documents},
             "clock": {"verdict": self._clock_verdict, "offsets_ms": self.clock_watch.offsets(self.clock.now_ms())},
@@ -808,7 +812,7 @@ class NodeRuntime:
         every = self.config.raft.snapshot_every
         applied = self._applied_index
         snap_index = self.log_storage.snapshot().metadata.index
-        if applied - snap_index < every or self.catchup.target is not None:
+        if applied - snap_index < every or self.catchup.active:
             return
         conf = self.raft.status().conf_state
         keep = min(1000, every // 4)
@@ -876,7 +880,7 @@ class NodeRuntime:
             return False
 
     def _can_propose(self) -> bool:
-        if self._role is not Role.LEADER or self.catchup.target is not None or not self._clock_agreed():
+        if self._role is not Role.LEADER or self.catchup.active or not self._clock_agreed():
             return False
         st = self.raft.status()
         if self._applied_index < st.commit:

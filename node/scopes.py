@@ -103,6 +103,16 @@ class Scope:
         return self.everything or (bool(self.root) and self.reads(self.root, RECORDS)
                                    and self.reads(self.root, SENSITIVE))
 
+    @property
+    def home(self) -> str | None:
+        """Where the web pages start for this caller: the root for a scope that reads everything,
+        else the highest unit its roles reach, else its own unit; None for the public."""
+        if self.everything:
+            return self.root or None
+        if self.reach:
+            return min((unit for unit, _ in self.reach), key=lambda u: (u.count("/"), u))
+        return self.own_unit
+
     def describe(self) -> str:
         if self.everything:
             return f"{self.who}: everything"

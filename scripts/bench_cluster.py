@@ -3,7 +3,7 @@
     .venv/bin/python scripts/bench_cluster.py [--json out.json] [--seconds 10] [--rates 100,200,500,1000]
     .venv/bin/python scripts/bench_cluster.py --smoke            # CI: a few seconds; asserts nothing about speed
     .venv/bin/python scripts/bench_cluster.py --soak 600         # + RSS of each node over 10 min at 70% of saturation
-    .venv/bin/python scripts/bench_cluster.py --profile DIR      # + py-spy on every node during plain saturation
+    .venv/bin/python scripts/bench_cluster.py --profile DIR      # + py-spy on every node during saturation
 
 One run, one table (and the same numbers as JSON with ``--json``). The
 cluster is tests/node/cluster.py's: ``--nodes`` real node processes on
@@ -391,13 +391,14 @@ def wait_log(watch: Watch, leader: str, size: int, timeout: float = 600.0) -> fl
 # ----------------------------------------------------------------- profiling
 
 
-def start_profiles(cluster: Cluster, directory: Path, seconds: int) -> list[subprocess.Popen]:
+def start_profiles(cluster: Cluster, directory: Path, seconds: int, phase: str, gil: bool) -> list[subprocess.Popen]:
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(py_spy).exists():
         raise SystemExit("--profile needs py-spy (pip install py-spy)")
     directory.mkdir(parents=True, exist_ok=True)
     return [subprocess.Popen([py_spy, "record", "--pid", str(proc.pid), "--duration", str(seconds), "--rate", "200",
-                              "--format", "raw", "--threads", "--nonblocking", "-o", str(directory / f"{node}.txt")],
+                              "--format", "raw", "--threads", "--nonblocking", "-o", str(directory / f"{phase}-{node}.txt")]
+                             + (["--gil"] if gil else []),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for node, proc in cluster.procs.items()]
 
@@ -501,8 +502,9 @@ async def run(args: argparse.Namespace, cluster: Cluster, docs: Documents) -> di
         phase = Phase(name=f"saturation, {label}", offered=f"{args.connections} connections", documents=len(envelopes))
         print(f"saturation, {label} ...", file=sys.stderr)
         profiling = []
-        if args.profile and per == 1:
-            profiling = start_profiles(cluster, Path(args.profile), max(5, int(args.saturation_docs / 2000)))
+        if args.profile:
+            profiling = start_profiles(cluster, Path(args.profile), max(5, int(args.saturation_docs / 2000)),
+                                       "plain" if per == 1 else "batch", args.profile_gil)
         started = watch.begin()
         t0 = time.monotonic()
         latencies, errors, phase.ok, phase.load_s = await closed_loop(
@@ -568,7 +570,10 @@ def main() -> int:
     parser.add_argument("--saturation-docs", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=250, help="envelopes per batch request (0: no batch phase)")
     parser.add_argument("--soak", type=int, default=0, help="seconds of soak at 70%% of saturation (RSS)")
-    parser.add_argument("--profile", default="", help="directory for py-spy profiles of the plain saturation")
+    parser.add_argument("--profile", default="", help="directory for py-spy profiles of the saturation phases")
+    parser.add_argument("--profile-gil", action="store_true",
+                        help="profile only samples holding the GIL: the Python code's CPU (Ed25519 and fsync run "
+                             "without it)")
     parser.add_argument("--json", default="", help="write the report here")
     parser.add_argument("--smoke", action="store_true", help="tiny run for CI: checks it works, not how fast")
     args = parser.parse_args()

@@ -82,7 +82,7 @@ def main() -> int:
         if row.ok:
             shutil.rmtree(root, ignore_errors=True)
         else:
-            print(f"     kept {root} (node logs, configs)", flush=True)
+            print(f"     kept {root} (node logs, configs, data directories)", flush=True)
     print()
     print(format_table(rows))
     bad = [r for r in rows if not r.ok]

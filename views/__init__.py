@@ -12,6 +12,7 @@ and its queries:
 | ``stats.py`` | meeting figures per (unit, month), own and rolled up; **the definitions** | ``unit_stats`` |
 | ``timeline.py`` | a member's timeline | ``member_timeline`` |
 | ``lists.py`` | a unit's documents by type and date, a member's documents, a unit's members | ``unit_documents``, ``member_documents``, ``unit_members`` |
+| ``names.py`` | the words of units' and members' names, folded (no diacritics, lower case) | ``search_names`` |
 | ``directives.py`` | directives, the units they address and their answers, rolled up; **definitions** | ``directive_figures``, ``unit_directives`` |
 | ``tasks.py`` | resolution tasks and their progress reports, rolled up; **definitions** | ``task_figures``, ``unit_tasks``, ``resolution_tasks`` |
 | ``polls.py`` | every ballot of a poll, a unit's polls (tallies are the registry's) | ``poll_ballots``, ``unit_polls`` |
@@ -36,6 +37,7 @@ views of every store on its next open.
 from .directives import DirectivesView
 from .lists import ListsView, member_documents, unit_documents, unit_members
 from .members import MembersView
+from .names import NamesView, search_names
 from .polls import PollsView
 from .projection import Facts, Reader, Record, View, Views, Writer
 from .similarity import SimilarityView
@@ -46,10 +48,10 @@ from .units import UnitsView
 from .warnings import WarningsView
 
 __all__ = ["VIEWS", "Views", "View", "Record", "Facts", "Writer", "Reader", "UnitsView", "MembersView", "StatsView",
-           "TimelineView", "ListsView", "DirectivesView", "TasksView", "PollsView", "SimilarityView", "WarningsView",
-           "unit_stats", "member_timeline", "unit_documents", "member_documents",
-           "unit_members"]
+           "TimelineView", "ListsView", "NamesView", "DirectivesView", "TasksView", "PollsView", "SimilarityView",
+           "WarningsView", "unit_stats", "member_timeline", "unit_documents", "member_documents", "unit_members",
+           "search_names"]
 
 # In apply order: a view comes after those whose state it reads.
-VIEWS = (UnitsView, MembersView, StatsView, TimelineView, ListsView, DirectivesView, TasksView, PollsView,
+VIEWS = (UnitsView, MembersView, StatsView, TimelineView, ListsView, NamesView, DirectivesView, TasksView, PollsView,
          SimilarityView, WarningsView)

@@ -16,6 +16,7 @@ member ids, types and statuses contain no NUL byte, so ``\\0`` ends them.
 from __future__ import annotations
 
 import struct
+import threading
 from typing import Any
 
 import msgpack
@@ -27,6 +28,7 @@ __all__ = ["PREFIX", "be8", "unbe8", "time_key", "key_time", "clamp", "name_key"
 
 PREFIX = b"w/"
 _u64 = struct.Struct(">Q")
+_packers = threading.local()  # one msgpack Packer per thread: reusing one saves making it per value
 TIME_KEY_MAX = b"\xff" * 8  # sorts after every time key
 
 
@@ -77,7 +79,10 @@ def pack(value: Any) -> bytes:
     Deterministic because every node (and every rebuild) builds each value by the same
     code from the same inputs; maps whose keys arrive in an order that depends on how
     blocks were batched (counter maps) are sorted before they are packed."""
-    return msgpack.packb(value, use_bin_type=True)
+    packer = getattr(_packers, "pack", None)
+    if packer is None:
+        packer = _packers.pack = msgpack.Packer(use_bin_type=True).pack
+    return packer(value)
 
 
 def unpack(data: bytes) -> Any:

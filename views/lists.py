@@ -25,7 +25,7 @@ from typing import Callable
 from ledger.errors import InvalidInput, NotFound
 from ledger.genesis import Genesis
 
-from .keys import TIME_KEY_MAX, be8, key_time, name_key, time_key, unbe8
+from .keys import TIME_KEY_MAX, be8, key_time, name_key, pack, time_key, unbe8
 from .members import P_BY_STATUS, member_now
 from .paging import page
 from .projection import Facts, Record, Writer
@@ -50,17 +50,20 @@ class ListsView:
     def apply(self, w: Writer, record: Record, facts: Facts, sign: int) -> None:
         unit = concerned_unit(w, record, facts)
         suffix = time_key(record_date(record)) + be8(record.leaf)
+        keys = [name_key(P_ALL, unit) + suffix, name_key(P_TYPE, unit, record.type) + suffix]
+        named = members_named(record)
+        if sign < 0:
+            for key in keys + [name_key(P_MEMBER_DOCS, member) + suffix for member in named]:
+                w.delete(key)
+            return
         item = {"d": bytes.fromhex(record.doc_id), "t": record.type, "s": summary(record)}
         if record.record_id != record.doc_id:
             item["r"] = bytes.fromhex(record.record_id)
-        keys = [(name_key(P_ALL, unit) + suffix, item), (name_key(P_TYPE, unit, record.type) + suffix, item)]
-        keys += [(name_key(P_MEMBER_DOCS, member) + suffix, dict(item, u=unit, **{"as": how}))
-                 for member, how in members_named(record).items()]
-        for key, value in keys:
-            if sign > 0:
-                w.put_obj(key, value)
-            else:
-                w.delete(key)
+        value = pack(item)
+        for key in keys:
+            w.put(key, value)
+        for member, how in named.items():
+            w.put(name_key(P_MEMBER_DOCS, member) + suffix, pack(dict(item, u=unit, **{"as": how})))
 
 
 def _item(suffix: bytes, obj: dict, unit: str | None = None) -> dict:

@@ -12,14 +12,14 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from ledger.errors import InvalidInput
 from ledger.jsonfmt import b64e
 
 from .projection import decode
 
-__all__ = ["Page", "page", "MAX_LIMIT", "DEFAULT_LIMIT", "check_limit"]
+__all__ = ["Page", "page", "page_of", "cursor_after", "MAX_LIMIT", "DEFAULT_LIMIT", "check_limit"]
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
@@ -47,6 +47,28 @@ def _cursor_bytes(cursor: str, width: int | None) -> bytes:
     if not raw or (width is not None and len(raw) != width):
         raise InvalidInput("cursor", "not a cursor this list gave (use next_cursor from the previous page)")
     return raw
+
+
+def cursor_after(cursor: str | None, width: int | None) -> bytes | None:
+    """The suffix a cursor stands for (the last one served), None for the first page."""
+    return None if cursor is None else _cursor_bytes(cursor, width)
+
+
+def page_of(items: Iterable[tuple[bytes, Any]], *, after: bytes | None, limit: int = DEFAULT_LIMIT,
+            keep: Callable[[bytes, Any], bool] | None = None, max_scan: int = 5_000) -> Page:
+    """One page of `items` ((suffix, decoded value), in suffix order, none at or before `after`),
+    as :func:`page` makes one: for lists merged from several key ranges."""
+    items_out: list[tuple[bytes, Any]] = []
+    scanned = 0
+    last = None
+    for suffix, obj in items:
+        if len(items_out) == limit or scanned == max_scan:
+            return Page(items_out, b64e(last))
+        scanned += 1
+        last = suffix
+        if keep is None or keep(suffix, obj):
+            items_out.append((suffix, obj))
+    return Page(items_out, None)
 
 
 def page(r, prefix: bytes, *, width: int | None, low: bytes = b"", high: bytes | None = None, cursor: str | None = None,

@@ -52,6 +52,18 @@ Keys (``be8`` is 8 bytes big-endian)::
 
 A view module owns the keys it documents; :class:`Writer` is how it reads
 and writes them during a batch.
+
+Cost
+----
+Applying a block is on every node's critical path, so the views keep their
+work per block, not per document where they can: everything they write goes
+into the block's own batch (one fsync with the block), counters are summed
+per key over the block and written once, values changed many times a block
+(a unit's roll) are decoded once and packed once (``Writer.working``), and
+the values a block reads over and over (members, rolls, counters) stay
+decoded between blocks (:class:`ValueCache`, refreshed from each batch once
+it is durable, so a crash between the two leaves nothing stale: the cache
+is memory only and starts empty).
 """
 
 from __future__ import annotations
@@ -71,7 +83,7 @@ from ledger.timefmt import DEFAULT_ZONE, zone
 from .errors import QueryTimedOut, QueryTooLarge
 from .keys import PREFIX, be8, pack, unbe8, unpack
 
-__all__ = ["Record", "Facts", "Writer", "View", "Views", "Reader", "K_FORMAT", "K_HEIGHT", "AMENDMENT"]
+__all__ = ["Record", "Facts", "Writer", "ValueCache", "View", "Views", "Reader", "K_FORMAT", "K_HEIGHT", "AMENDMENT"]
 
 log = logging.getLogger("minutebook.views")
 
@@ -145,29 +157,41 @@ class Writer:
     """The views' reads and writes during one batch (a block, or a chunk of a replay).
 
     Reads see this batch's writes first, then the store as last committed.
-    Values are written with ``views.keys.pack``. ``count`` adds to counter maps (``{name: int}``, zero entries
-    dropped, an empty map deleted) and is buffered until :meth:`drain`: a
-    block touches its ancestors' monthly counters over and over.
+    Values are written with ``views.keys.pack``. ``get_obj`` decodes a value
+    for the caller to keep or change; ``read`` returns the shared decoded
+    value, kept across batches (the members, rolls and counters a block reads
+    over and over), which the caller must not change in place (build the new
+    value and ``put_obj`` it). ``count`` adds to counter maps (``{name: int}``,
+    zero entries dropped, an empty map deleted) and is buffered until
+    :meth:`drain`: a block touches its ancestors' monthly counters over and over.
     """
 
-    def __init__(self, store, envelopes: Callable[[int], Envelope], zone,
-                 committed: dict[bytes, bytes | None] | None = None) -> None:
+    def __init__(self, store, envelopes: Callable[[int], Envelope], zone, cache: "ValueCache | None" = None) -> None:
         self.zone = zone  # the chain's time zone (a ZoneInfo): months are calendar months in it
         self._store = store
         # Values as committed in the store, kept across batches by the one writer of w/ keys
         # (Views): reads are served from it, and it learns a batch's writes once it is durable.
-        self._committed = {} if committed is None else committed
+        cache = ValueCache() if cache is None else cache
+        self._committed = cache.committed
+        self._decoded = cache.decoded
         self._envelopes = envelopes
         self._pending: dict[bytes, bytes | None] = {}
-        self._sorted: dict[bytes, list[bytes]] = {}  # keys of _pending by their w/xx/ prefix (for scans)
+        # Keys of _pending by their w/xx/ prefix, for the prefixes scanned in this batch (listed
+        # when first scanned, then kept up: most views never scan what they write).
+        self._sorted: dict[bytes, list[bytes]] = {}
         self._unsorted: set[bytes] = set()  # prefixes whose list has grown since it was last sorted
         self._counts: dict[bytes, dict[str, int]] = {}
+        self._working: dict[bytes, tuple[Any, Callable[[Any], Any] | None]] = {}
         self._scratch: dict[str, Any] = {}  # per-batch state of views (batch_state), folded in at drain
         self._before_drain: dict[str, Callable[["Writer", Any], None]] = {}
 
     # -- plain keys --
 
     def get(self, key: bytes) -> bytes | None:
+        working = self._working.get(key)
+        if working is not None:
+            value, final = working
+            return pack(value if final is None else final(value))
         if key in self._pending:
             return self._pending[key]
         if key in self._committed:
@@ -179,10 +203,39 @@ class Writer:
         data = self.get(key)
         return None if data is None else decode(data)
 
+    def read(self, key: bytes) -> Any:
+        """The decoded value at `key`, shared: read it, never change it in place."""
+        working = self._working.get(key)
+        if working is not None:
+            return working[0]
+        data = self.get(key)
+        if data is None:
+            return None
+        hit = self._decoded.get(key)
+        if hit is not None and hit[0] is data:  # decoded from these very bytes
+            return hit[1]
+        value = decode(data)
+        self._decoded[key] = (data, value)
+        return value
+
+    def working(self, key: bytes, make: Callable[[], Any], final: Callable[[Any], Any] | None = None) -> Any:
+        """The value at `key` (or ``make()``) decoded once for this batch, to change in place as
+        often as needed; packed once when the batch drains (as ``final(value)``, if given). For
+        values changed many times a block (a unit's roll): a key is worked on or put, not both."""
+        working = self._working.get(key)
+        if working is None:
+            value = self.get_obj(key)
+            working = self._working[key] = (make() if value is None else value, final)
+        return working[0]
+
     def peek(self, key: bytes) -> bytes | None:
         """As :meth:`get`, but what the store returns is not kept for later batches: for keys a
         block reads once and later blocks seldom again (hash buckets), which would otherwise
         crowd out the values read over and over."""
+        working = self._working.get(key)
+        if working is not None:
+            value, final = working
+            return pack(value if final is None else final(value))
         if key in self._pending:
             return self._pending[key]
         if key in self._committed:
@@ -190,10 +243,14 @@ class Writer:
         return self._store.get(key)
 
     def put(self, key: bytes, value: bytes) -> None:
-        if key not in self._pending:
+        if self._working:
+            self._working.pop(key, None)
+        if self._sorted and key not in self._pending:
             group = key[:_SORT_PREFIX]
-            self._sorted.setdefault(group, []).append(key)
-            self._unsorted.add(group)
+            keys = self._sorted.get(group)
+            if keys is not None:
+                keys.append(key)
+                self._unsorted.add(group)
         self._pending[key] = value
 
     def put_obj(self, key: bytes, value: Any) -> None:
@@ -215,8 +272,11 @@ class Writer:
             keys = sorted(k for k in self._pending if k.startswith(prefix))
         else:
             group = prefix[:_SORT_PREFIX]
-            keys = self._sorted.get(group, [])
-            if group in self._unsorted:  # sorted when first scanned: most views never scan what they write
+            keys = self._sorted.get(group)
+            if keys is None:
+                keys = self._sorted[group] = [k for k in self._pending if k[:_SORT_PREFIX] == group]
+                self._unsorted.add(group)
+            if group in self._unsorted:
                 keys.sort()
                 self._unsorted.discard(group)
         i, j = bisect.bisect_left(keys, lo), len(keys) if hi is None else bisect.bisect_left(keys, hi)
@@ -247,14 +307,17 @@ class Writer:
     # -- counters --
 
     def count(self, key: bytes, deltas: Mapping[str, int]) -> None:
-        pending = self._counts.setdefault(key, {})
+        pending = self._counts.get(key)
+        if pending is None:
+            self._counts[key] = dict(deltas)  # (zero deltas are dropped when the batch drains)
+            return
         for name, delta in deltas.items():
             if delta:
                 pending[name] = pending.get(name, 0) + delta
 
     def counter(self, key: bytes) -> dict[str, int]:
-        """The counter map at `key` with this batch's buffered deltas."""
-        base = self.get_obj(key) or {}
+        """The counter map at `key` with this batch's buffered deltas (the caller's own copy)."""
+        base = dict(self.read(key) or ())
         for name, delta in self._counts.get(key, {}).items():
             base[name] = base.get(name, 0) + delta
         return base
@@ -262,10 +325,11 @@ class Writer:
     def batch_state(self, name: str, make: Callable[[], Any], fold: Callable[["Writer", Any], None]) -> Any:
         """A view's scratch state for this batch, made on first use; ``fold(w, state)`` runs once
         when the batch drains (before counters are folded), to turn it into writes."""
-        if name not in self._scratch:
-            self._scratch[name] = make()
+        state = self._scratch.get(name)
+        if state is None:
+            state = self._scratch[name] = make()
             self._before_drain[name] = fold
-        return self._scratch[name]
+        return state
 
     # -- ledger data --
 
@@ -280,8 +344,11 @@ class Writer:
         for name, fold in self._before_drain.items():
             fold(self, self._scratch[name])
         self._scratch, self._before_drain = {}, {}
+        working, self._working = self._working, {}
+        for key, (value, final) in working.items():
+            self.put_obj(key, value if final is None else final(value))
         for key, deltas in self._counts.items():
-            merged = self.get_obj(key) or {}
+            merged = dict(self.read(key) or ())
             for name, delta in deltas.items():
                 value = merged.get(name, 0) + delta
                 if value:
@@ -295,6 +362,33 @@ class Writer:
         out = self._pending
         self._pending, self._sorted, self._unsorted, self._counts = {}, {}, set(), {}
         return out
+
+
+class ValueCache:
+    """What the one writer of the views keeps between batches: values as committed (bytes, None
+    for absent) and the values ``Writer.read`` decoded from them (with the bytes they came from,
+    so a value written since is never served stale). Bounded by :data:`_CACHE_KEYS` entries."""
+
+    __slots__ = ("committed", "decoded")
+
+    def __init__(self) -> None:
+        self.committed: dict[bytes, bytes | None] = {}
+        self.decoded: dict[bytes, tuple[bytes, Any]] = {}
+
+    def learn(self, changes: Mapping[bytes, bytes | None]) -> None:
+        """A batch is durable: the cached keys it wrote take their new values. (Keys it wrote
+        that are not cached stay out: most are written once and never read while applying.)"""
+        committed = self.committed
+        if len(committed) > _CACHE_KEYS or len(self.decoded) > _CACHE_KEYS:
+            self.clear()
+            return
+        for key, value in changes.items():
+            if key in committed:
+                committed[key] = value
+
+    def clear(self) -> None:
+        self.committed.clear()
+        self.decoded.clear()
 
 
 class Reader:
@@ -336,6 +430,8 @@ class Reader:
         data = self.get(key)
         return None if data is None else decode(data)
 
+    read = get_obj  # as Writer.read (a query's values are its own anyway)
+
     def scan(self, prefix: bytes, **kwargs) -> Iterator[tuple[bytes, bytes]]:
         for item in self._snapshot.scan(prefix, **kwargs):
             self.tick()
@@ -363,7 +459,7 @@ class Views:
         self.views = tuple(self.views)
         self.ledger = None
         self.zone_name = DEFAULT_ZONE
-        self._committed: dict[bytes, bytes | None] = {}  # see Writer; bounded by _CACHE_KEYS
+        self._cache = ValueCache()  # see Writer
         self._staged: dict[bytes, bytes | None] = {}  # the last block's writes, until committed
 
     # -- the observer contract --
@@ -398,21 +494,16 @@ class Views:
     def apply_block(self, overlay: Overlay, header, accepted) -> None:
         recent = {d.leaf_index: d.envelope for d in accepted}
         w = Writer(self.ledger.store, lambda leaf: recent.get(leaf) or self._envelope(leaf), zone(self.zone_name),
-                   self._committed)
+                   self._cache)
         for document in accepted:
             self._apply_document(w, header, document)
         self._staged = w.drain()
-        for key, value in self._staged.items():
-            if value is None:
-                overlay.delete(key)
-            else:
-                overlay.put(key, value)
+        # Into the block's own batch as they are (values are bytes, None deletes: Overlay's own terms).
+        overlay.pending.update(self._staged)
         overlay.put(K_HEIGHT, be8(header.height))
 
     def committed(self, height: int) -> None:
-        if len(self._committed) + len(self._staged) > _CACHE_KEYS:
-            self._committed.clear()
-        self._committed.update(self._staged)
+        self._cache.learn(self._staged)
         self._staged = {}
 
     # -- reading --
@@ -428,7 +519,7 @@ class Views:
 
     def rebuild(self) -> None:
         """Delete every ``w/`` key, then bootstrap from genesis and replay every block."""
-        self._committed.clear()
+        self._cache.clear()
         store = self.ledger.store
         while True:
             keys = [k for k, _ in store.scan(PREFIX, limit=_DELETE_BATCH)]
@@ -469,7 +560,7 @@ class Views:
                     overlay.put(key, value)
             overlay.put(K_HEIGHT, be8(height - 1))
             overlay.commit()
-            self._committed.clear()  # a replay writes around the cache
+            self._cache.clear()  # a replay writes around the cache
             if self.progress is not None:
                 self.progress(height - 1, last)
             else:
@@ -481,8 +572,6 @@ class Views:
     # -- one document --
 
     def _apply_document(self, w: Writer, header, document) -> None:
-        from .records import AMENDABLE, concerned_unit
-
         doc = document.envelope.doc
         signers = tuple(s.signer for s in document.envelope.sigs)
         if doc.type == AMENDMENT:
@@ -492,16 +581,14 @@ class Views:
                         org=doc.org, body=doc.body if isinstance(doc.body, dict) else {}, created_at=doc.created_at,
                         signers=signers, height=header.height, block_time=header.timestamp)
         facts = Facts()
-        concerned_unit(w, record, facts)  # before any view moves a member: the unit before the change
+        _records.concerned_unit(w, record, facts)  # before any view moves a member: the unit before the change
         for view in self.views:
             view.apply(w, record, facts, +1)
-        if doc.type in AMENDABLE:
+        if doc.type in _records.AMENDABLE:
             w.put_obj(_P_VERSION + bytes.fromhex(record.record_id),
                       {"d": bytes.fromhex(record.doc_id), "l": record.leaf, "o": record.leaf, "f": facts.values})
 
     def _apply_amendment(self, w: Writer, header, document, signers: tuple[str, ...]) -> None:
-        from .records import carried_facts
-
         body = document.envelope.doc.body if isinstance(document.envelope.doc.body, dict) else {}
         target = body.get("target")
         try:
@@ -523,7 +610,7 @@ class Views:
         if body.get("action") == "amend" and isinstance(body.get("body"), dict):
             record = Record(doc_id=document.doc_id, body=body["body"], signers=signers, height=header.height,
                             block_time=header.timestamp, **base)
-            facts = Facts(carried_facts(version["f"]))
+            facts = Facts(_records.carried_facts(version["f"]))
             for view in self.views:
                 view.apply(w, record, facts, +1)
             w.put_obj(key, {"d": bytes.fromhex(document.doc_id), "l": document.leaf_index, "o": version["o"],
@@ -545,6 +632,9 @@ def chain_zone(genesis: Genesis) -> str:
     """The chain's zone for monthly figures: genesis ``time_zone``, default Asia/Ho_Chi_Minh."""
     name = getattr(genesis, "time_zone", None) or genesis.raw.get("time_zone") or DEFAULT_ZONE
     return name if isinstance(name, str) else DEFAULT_ZONE
+
+
+from . import records as _records  # noqa: E402  (records.py builds on Record and Facts above)
 
 
 def _default_views() -> tuple:

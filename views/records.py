@@ -91,18 +91,20 @@ def summary(record: Record) -> dict:
     body = record.body
     if is_confidential(record):
         return {"confidential": True}
-    fields: tuple[str, ...] = {
-        "minutes": ("meeting_id", "kind", "held_at"),
-        "resolution": ("number", "title", "adopted_at"),
-        "member_status": ("member", "change", "effective_at", "to_org"),
-        "inspection_finding": ("inspection_id", "severity", "subject"),
-        "profile_entry": ("member", "kind", "title"),
-        "org_unit": ("action", "path", "name"),
-        "role": ("action", "member", "role", "unit"),
-        "member_key": ("action", "member"),
-        "node": ("action", "node_id", "role"),
-    }.get(record.type, ())
-    return {name: body[name] for name in fields if name in body}
+    return {name: body[name] for name in _SUMMARY_FIELDS.get(record.type, ()) if name in body}
+
+
+_SUMMARY_FIELDS: dict[str, tuple[str, ...]] = {
+    "minutes": ("meeting_id", "kind", "held_at"),
+    "resolution": ("number", "title", "adopted_at"),
+    "member_status": ("member", "change", "effective_at", "to_org"),
+    "inspection_finding": ("inspection_id", "severity", "subject"),
+    "profile_entry": ("member", "kind", "title"),
+    "org_unit": ("action", "path", "name"),
+    "role": ("action", "member", "role", "unit"),
+    "member_key": ("action", "member"),
+    "node": ("action", "node_id", "role"),
+}
 
 
 def members_named(record: Record) -> dict[str, str]:

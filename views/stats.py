@@ -50,24 +50,31 @@ the unit's own records) add up to the header, figure by figure.
 
 The API returns raw counts and raw ratios (``num / den``, no rounding; null
 when ``den`` is 0); the CLI and the pages format them with one rule,
-``client/display.py`` (and its twin in the explorer's script).
+``client/display.py`` (and its twin in the web pages, web/js/i18n.js).
 
 Storage and cost
 ----------------
 Counters are kept per (unit, month) twice: the unit's own records
-(``w/co/``) and its whole subtree (``w/cs/``, updated for the unit and each
-ancestor as a record applies). A unit's answer reads one subtree counter per
-month for itself and for each child, one own counter per month, the unit
-counts of each child (``views/units.py``), and, for the overdue figures, the
-subtree's units ordered by their last regular meeting (``w/od/``): only
-those that met too long ago or never, plus those whose last meeting is after
-R (for a period ending in the past; each is then looked up). Its cost grows
-with children and months (and overdue units), never with documents.
+(``w/co/``) and those of the units below it (``w/cb/``, its subtree without
+itself, updated for each ancestor of a record's unit). A unit's subtree is
+the two added up, so a cell, which has nothing below it, is one counter per
+month. A block's records are summed per (unit, month) first and added to the
+ancestors once (and a unit's place in the overdue index moves once per
+block), so a block's cost grows with the units and months it touches, not
+with its records times the levels above them.
+
+A unit's answer reads two counters per month for itself and for each child
+(own and below), the unit counts of each child (``views/units.py``), and,
+for the overdue figures, the subtree's units ordered by their last regular
+meeting (``w/od/``): only those that met too long ago or never, plus those
+whose last meeting is after R (for a period ending in the past; each is
+then looked up). Its cost grows with children and months (and overdue
+units), never with documents.
 
 Keys::
 
     w/co/<unit>\\0<YYYY-MM>          {figure: count}: the unit's own records
-    w/cs/<unit>\\0<YYYY-MM>          the same over the unit's subtree
+    w/cb/<unit>\\0<YYYY-MM>          the same over the units below it (absent for a cell)
     w/rm/<unit>\\0<t8><be8 leaf>     b"": a regular meeting of the unit, by held_at
     w/lr/<unit>                     int | nil: its last regular meeting (max held_at), nil: none yet
     w/od/<ancestor>\\0<last><unit>   b"": every unit under each ancestor (itself included) by its
@@ -81,12 +88,12 @@ from typing import Iterable, Iterator
 
 from ledger.errors import InvalidInput, NotFound
 from ledger.genesis import Genesis
-from ledger.registry import ACTIVE, ancestors
+from ledger.registry import ancestors
 from ledger.schemas import MEMBER_CHANGES, MEETING_KINDS, SEVERITIES
 from ledger.timefmt import DAY_MS, MAX_MS, month_of, month_start, next_month
 
 from .keys import TIME_KEY_MAX, be8, key_time, name_key, time_key
-from .members import roll_on, state_on
+from .members import guests, roll_on
 from .projection import Facts, Reader, Record, Writer, decode
 from .records import concerned_unit, is_confidential, record_date
 from .units import children_of, is_cell, subtree_counts, unit_record
@@ -101,7 +108,7 @@ DEFAULT_MONTHS = 6        # the default period: this month and the five before i
 OVERDUE_LISTED = 500      # overdue units listed per kind in an answer (all are counted)
 
 P_OWN = b"w/co/"
-P_SUBTREE = b"w/cs/"
+P_BELOW = b"w/cb/"
 P_REGULAR = b"w/rm/"
 P_LAST_REGULAR = b"w/lr/"
 P_OVERDUE = b"w/od/"
@@ -112,17 +119,17 @@ P_OVERDUE = b"w/od/"
 
 class StatsView:
     name = "stats"
-    version = 2
+    version = 3
 
     def bootstrap(self, w: Writer, genesis: Genesis) -> None:
         for u in genesis.units:  # no unit has met before block 1
-            _set_last_regular(w, u["path"], None, None)
+            _set_last_regular(w, u["path"], None, None, new_unit=True)
 
     def apply(self, w: Writer, record: Record, facts: Facts, sign: int) -> None:
         if record.type == "org_unit" and sign > 0 and record.body.get("action") == "create":
             path = record.body.get("path")
             if isinstance(path, str) and w.get(P_LAST_REGULAR + path.encode()) is None:
-                _set_last_regular(w, path, None, None)
+                _set_last_regular(w, path, None, None, new_unit=True)
             return
         counts = self._counts(w, record, facts)
         if counts is None:
@@ -131,16 +138,18 @@ class StatsView:
         date = record_date(record)
         month = month_of(date, w.zone)
         if record.type == "minutes" and not is_confidential(record) and record.body.get("kind") == "regular":
-            counts["m.units_met"] = self._units_met(w, unit, month, sign)
-            self._regular_index(w, unit, date, record.leaf, sign)
+            self._regular_index(w, unit, date, record.leaf, sign)  # (m.units_met: _roll_up)
         deltas = {name: sign * value for name, value in counts.items() if value}
         w.count(name_key(P_OWN, unit) + month.encode(), deltas)
-        # The subtree counters of the unit and its ancestors take the same deltas: summed per
+        # The ancestors' counters of what lies below them take the same deltas: summed per
         # (unit, month) over the batch first, then added up the tree once (_roll_up).
-        pending = w.batch_state("stats.subtree", dict, _roll_up)
-        total = pending.setdefault((unit, month), {})
-        for name, value in deltas.items():
-            total[name] = total.get(name, 0) + value
+        pending = w.batch_state("stats.below", dict, _roll_up)
+        total = pending.get((unit, month))
+        if total is None:
+            pending[(unit, month)] = deltas
+        else:
+            for name, value in deltas.items():
+                total[name] = total.get(name, 0) + value
 
     @staticmethod
     def _counts(w: Writer, record: Record, facts: Facts) -> dict[str, int] | None:
@@ -160,12 +169,6 @@ class StatsView:
         return None
 
     @staticmethod
-    def _units_met(w: Writer, unit: str, month: str, sign: int) -> int:
-        """1 when this regular meeting is the unit's first of the month (or, taken back, its last)."""
-        regular = w.counter(name_key(P_OWN, unit) + month.encode()).get("m.regular", 0)
-        return 1 if (sign > 0 and regular == 0) or (sign < 0 and regular == 1) else 0
-
-    @staticmethod
     def _regular_index(w: Writer, unit: str, held: int, leaf: int, sign: int) -> None:
         prefix = name_key(P_REGULAR, unit)
         last = w.get_obj(P_LAST_REGULAR + unit.encode())
@@ -183,19 +186,46 @@ def _overdue_key(above: str, unit: str, last: int | None) -> bytes:
     return name_key(P_OVERDUE, above) + (b"\0" if last is None else b"\1" + time_key(last)) + unit.encode()
 
 
-def _set_last_regular(w: Writer, unit: str, old: int | None, new: int | None) -> None:
-    """Record `unit`'s last regular meeting (None: none), here and in every ancestor's overdue index."""
+_NEW = object()  # a unit with no last-regular record before this batch
+
+
+def _set_last_regular(w: Writer, unit: str, old: int | None, new: int | None, *, new_unit: bool = False) -> None:
+    """Record `unit`'s last regular meeting (None: none); its place in every ancestor's overdue
+    index moves once, when the batch drains (_move_overdue), from where it was before the batch."""
     w.put_obj(P_LAST_REGULAR + unit.encode(), new)
-    for above in ancestors(unit):
-        if old != new:
-            w.delete(_overdue_key(above, unit, old))
-        w.put(_overdue_key(above, unit, new), b"")
+    moved = w.batch_state("stats.overdue", dict, _move_overdue)
+    if unit not in moved:
+        moved[unit] = _NEW if new_unit else old
+
+
+def _move_overdue(w: Writer, moved: dict) -> None:
+    for unit, old in moved.items():
+        new = w.get_obj(P_LAST_REGULAR + unit.encode())
+        if old is not _NEW and old == new:
+            continue
+        for above in ancestors(unit):
+            if old is not _NEW:
+                w.delete(_overdue_key(above, unit, old))
+            w.put(_overdue_key(above, unit, new), b"")
 
 
 def _roll_up(w: Writer, pending: dict) -> None:
+    """Add the batch's deltas per (unit, month) to the counters below each ancestor; and count
+    the unit among those with a regular meeting in the month when the batch gave it its first
+    (or took its last): the counter as committed before the batch, plus the batch's meetings."""
+    count = w.count
     for (unit, month), deltas in pending.items():
-        for above in ancestors(unit):
-            w.count(name_key(P_SUBTREE, above) + month.encode(), deltas)
+        tail = b"\0" + month.encode()
+        regular = deltas.get("m.regular")
+        if regular:
+            own = P_OWN + unit.encode() + tail
+            before = (w.read(own) or {}).get("m.regular", 0)
+            met = (before + regular > 0) - (before > 0)
+            if met:
+                deltas["m.units_met"] = met
+                count(own, {"m.units_met": met})
+        for above in ancestors(unit)[1:]:
+            count(P_BELOW + above.encode() + tail, deltas)
 
 
 def _minutes_counts(w: Writer, record: Record, facts: Facts) -> dict[str, int]:
@@ -204,17 +234,12 @@ def _minutes_counts(w: Writer, record: Record, facts: Facts) -> dict[str, int]:
     held = record_date(record)
     attendees = [a for a in body.get("attendees") or () if isinstance(a, dict) and isinstance(a.get("member"), str)]
     roll = facts.get("roll", lambda: roll_on(w, unit, held))
-
-    def on_roll() -> list[int]:
-        present = listed = 0
-        for a in attendees:
-            state = state_on(w, a["member"], held)
-            if state is not None and state[0] == unit and state[1] in ACTIVE:
-                listed += 1
-                present += a.get("present") is True
-        return [present, listed]
-
-    roll_present, roll_listed = facts.get("on_roll", on_roll)
+    off_roll = set(guests(w, record, facts))
+    roll_present = roll_listed = 0
+    for a in attendees:
+        if a["member"] not in off_roll:
+            roll_listed += 1
+            roll_present += a.get("present") is True
     counts = {"m.held": 1, "a.roll": roll, "a.roll_present": roll_present,
               "a.listed": len(attendees), "a.listed_present": sum(1 for a in attendees if a.get("present") is True),
               "o.total": len(body.get("opinions") or ())}
@@ -313,6 +338,15 @@ def _monthly(r: Reader, prefix: bytes, unit: str, months: list[str]) -> Iterator
         yield month.decode(), decode(value)
 
 
+def _subtree_months(r: Reader, unit: str, months: list[str]) -> dict[str, Counter]:
+    """Month -> the counts of `unit`'s subtree (its own and those below it), months with any."""
+    out: dict[str, Counter] = {}
+    for prefix in (P_OWN, P_BELOW):
+        for month, counts in _monthly(r, prefix, unit, months):
+            out.setdefault(month, Counter()).update(counts)
+    return out
+
+
 def _total(r: Reader, prefix: bytes, unit: str, months: list[str]) -> Counter:
     total: Counter = Counter()
     for _, counts in _monthly(r, prefix, unit, months):
@@ -391,13 +425,16 @@ def unit_stats(r: Reader, path: str, *, since: int, until: int, now: int, by_mon
         kind = "cells" if is_cell(unit) else "committees"
         overdue[kind].append({"path": unit_path, "name": unit["name"], "last_regular_meeting": last})
         overdue_counts[_row_of(unit_path, path)][kind] += 1
-    header_months = dict(_monthly(r, P_SUBTREE, path, months))
+    header_months = _subtree_months(r, path, months)
     header: Counter = Counter()
     for counts in header_months.values():
         header.update(counts)
     children = []
     for row_path, row in rows.items():
-        counts = _total(r, P_OWN if row["own"] else P_SUBTREE, row_path, months)
+        if row["own"]:
+            counts = _total(r, P_OWN, row_path, months)
+        else:
+            counts = sum(_subtree_months(r, row_path, months).values(), Counter())
         children.append({**row, **_shaped(counts, unit_counts[row_path], overdue_counts[row_path])})
     answer = {
         "unit": path, "name": own_unit["name"], "kind": own_unit["kind"],

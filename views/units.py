@@ -72,8 +72,11 @@ class UnitsView:
     version = 2
 
     def bootstrap(self, w: Writer, genesis: Genesis) -> None:
-        paths = sorted(u["path"] for u in genesis.units)
-        children = {p: sum(1 for q in paths if _parent(q) == p) for p in paths}
+        children = dict.fromkeys((u["path"] for u in genesis.units), 0)
+        for path in children:
+            parent = _parent(path)
+            if parent in children:
+                children[parent] += 1
         for u in genesis.units:
             path = u["path"]
             w.put_obj(P_UNIT + path.encode(), {"name": u["name"], "kind": u["kind"], "opened": MIN_MS,

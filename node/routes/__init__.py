@@ -7,8 +7,11 @@
 | ``views.py`` | the read models: stats, a unit's documents and members, a member's documents |
 | ``committee.py`` | committee work: directives, tasks, polls, near-duplicates, warnings, reminders |
 | ``registry.py`` | a member's profile and timeline, an org unit |
-| ``node_info.py`` | status, health, metrics, the explorer page |
+| ``node_info.py`` | status, health, metrics |
 | ``auth.py`` | page login (challenge, login, logout), the caller's own session |
+| ``references.py`` | the documents that refer to a document |
+| ``search.py`` | search by document id, block height, unit path, member id |
+| ``web.py`` | the web pages (files under ``web/``, ``/login`` among them), ``/docs``, the favicon, ``/v1/site``, ``/v1/genesis`` |
 
 ``node/api.py`` builds the app and calls each in ``ROUTE_MODULES`` order (a
 route with a more general path, e.g. ``/v1/orgs/{path:path}``, must come after
@@ -53,4 +56,5 @@ from __future__ import annotations
 
 __all__ = ["ROUTE_MODULES"]
 
-ROUTE_MODULES = ("documents", "log", "views", "committee", "registry", "node_info", "auth")
+ROUTE_MODULES = ("documents", "log", "views", "committee", "registry", "node_info", "auth", "references", "search",
+                 "web")

@@ -9,18 +9,16 @@ SameSite=Strict, Secure over HTTPS, ``access.session_s`` long) that every
 route honours as that member (node/auth.py). Logout closes the session.
 A challenge is 32 random bytes, good once, for ``access.challenge_s``.
 
-The pages themselves are files under ``web/`` (``/login`` serves
-``web/login.html``; ``/web/...`` serves the folder).
+The login page itself is one of the web pages (``/login``,
+node/routes/web.py, web/js/pages/login.js, with web/js/auth.js).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, Response
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import Response
 
 from ledger.errors import InvalidInput
 from ledger.jsonfmt import b64d, b64e
@@ -28,9 +26,8 @@ from ledger.jsonfmt import b64d, b64e
 from ..auth import SESSION_COOKIE, Access, access, caller_of, scope_of
 from ..responses import respond
 
-__all__ = ["add_routes", "WEB_DIR"]
+__all__ = ["add_routes"]
 
-WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 _PUBLIC = access(Access.PUBLIC)
 _LOGIN_BODY = {
     "requestBody": {"required": True, "content": {"application/json": {"schema": {
@@ -102,14 +99,13 @@ def add_routes(app: FastAPI, service: Any) -> None:
 
     @app.get("/v1/auth/session", tags=["auth"], openapi_extra=access(Access.MEMBER))
     async def get_session(request: Request) -> Response:
-        """`{caller, kind, via, scope}`: who the node takes you for, and what you may read."""
+        """`{caller, kind, via, scope, reads_all, reach, own_unit, home_unit}`: who the node takes you for,
+        what you may read (`scope` in words; `reads_all`: every record and block envelope; `reach`: the
+        units whose subtree's records you read, by your roles; `own_unit`: whose own records you read),
+        and the unit the web pages start from (the highest your roles reach, else your own)."""
         caller = caller_of(request)
+        scope = scope_of(request)
         return respond(request, {"caller": caller.id, "kind": caller.kind, "via": caller.via,
-                                 "scope": scope_of(request).describe()})
-
-    @app.get("/login", include_in_schema=False, openapi_extra=_PUBLIC)
-    async def login_page() -> Response:
-        return FileResponse(WEB_DIR / "login.html", media_type="text/html; charset=utf-8")
-
-    if WEB_DIR.is_dir() and not any(getattr(r, "path", None) == "/web" for r in app.routes):
-        app.mount("/web", StaticFiles(directory=WEB_DIR), name="web")
+                                 "scope": scope.describe(), "reads_all": scope.reads_all,
+                                 "reach": [scope.root] if scope.everything else [unit for unit, _ in scope.reach],
+                                 "own_unit": scope.own_unit, "home_unit": scope.home})

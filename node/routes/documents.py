@@ -4,23 +4,24 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import msgpack
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
 
-from ledger.errors import InvalidInput, TooLarge
+from ledger.errors import InvalidInput, MinutebookError, TooLarge
 from ledger.jsonfmt import b64d
 from ledger.sealing import SealedBox, submission_bytes
 
 from .. import batch
 from ..auth import Access, access, caller_of, require_document, scope_of
 from ..errors import OutOfScope
-from ..responses import MSGPACK, check_doc_id, plain, respond
+from ..responses import MSGPACK, check_doc_id, error_response, plain, respond
 from ..scopes import redact_block
 
-__all__ = ["add_routes", "read_envelope", "read_envelopes", "BATCH_PATH", "MAX_WAIT_SECONDS"]
+__all__ = ["add_routes", "read_envelope", "read_envelopes", "LeanSubmit", "BATCH_PATH", "MAX_WAIT_SECONDS"]
 
 BATCH_PATH = "/v1/documents:batch"
 
@@ -184,6 +185,78 @@ def _named_envelope(exc: InvalidInput) -> InvalidInput:
     return type(exc)("envelope", exc.rule.removeprefix("envelope: "))
 
 
+async def _submit(service: Any, request: Request, waiting: bool, timeout: float) -> Response:
+    """The answer of ``POST /v1/documents`` (the route, and LeanSubmit)."""
+    envelope = await read_envelope(request)
+    try:
+        result = await service.submit(envelope, wait=waiting, timeout=timeout)
+    except InvalidInput as exc:
+        raise _named_envelope(exc) from None
+    status = 200 if result.get("status") == "committed" else 202
+    return respond(request, plain(result), status)
+
+
+_DECIMAL = re.compile(r"[0-9]{1,6}(?:\.[0-9]{1,6})?")
+
+
+class LeanSubmit:
+    """``POST /v1/documents`` without FastAPI's per-request machinery (middleware stack, route
+    matching, dependency solving): every submission from a user's SDK comes this way, and on a
+    node under load that machinery cost as much CPU as decoding the document. Called by the
+    API's guard middleware (node/api.py) for the requests it :meth:`takes`; everything else,
+    and every request it is unsure of, goes through FastAPI as before.
+
+    Same answers: the same handler code (:func:`_submit`), the same error shapes
+    (``error_response``), the same access rule. The route's class is ``documents`` (the
+    document's own signatures decide), so the one access check FastAPI's dependency would
+    make is of a request *signature* (or page session) offered anyway, which must verify:
+    requests carrying one go the FastAPI way. So do query strings other than ``wait`` and ``timeout`` with
+    plainly valid values, so that FastAPI's own validation answers anything else."""
+
+    PATH = "/v1/documents"
+
+    def __init__(self, app: FastAPI, service: Any) -> None:
+        self.service = service
+        self.route = next(r for r in app.routes if getattr(r, "path", None) == self.PATH
+                          and "POST" in getattr(r, "methods", ()))
+
+    def takes(self, scope: dict) -> tuple[bool, float] | None:
+        """``(wait, timeout)`` if this request is one to answer here, else None."""
+        if scope.get("path") != self.PATH or scope.get("method") != "POST":
+            return None
+        for name, _ in scope.get("headers", ()):
+            if name in (b"signature", b"signature-input", b"cookie"):  # for node.auth.authenticate to check
+                return None
+        waiting, timeout = False, 30.0
+        query = scope.get("query_string", b"")
+        if query:
+            seen = set()
+            for part in query.split(b"&"):
+                name, _, value = part.partition(b"=")
+                if name in seen:
+                    return None
+                seen.add(name)
+                if name == b"wait" and value in (b"", b"committed"):
+                    waiting = value == b"committed"
+                elif name == b"timeout" and _DECIMAL.fullmatch(value.decode("latin-1")):
+                    timeout = float(value)
+                    if not 0 < timeout <= MAX_WAIT_SECONDS:
+                        return None
+                else:
+                    return None
+        return waiting, timeout
+
+    async def __call__(self, scope: dict, receive: Any, send: Any, wait_timeout: tuple[bool, float]) -> None:
+        scope["route"] = self.route  # for the request metrics, as FastAPI's router sets it
+        request = Request(scope, receive)
+        request.state.caller = None  # as node.auth.authenticate leaves an unsigned request
+        try:
+            response = await _submit(self.service, request, *wait_timeout)
+        except MinutebookError as exc:
+            response = error_response(request, exc)
+        await response(scope, receive, send)
+
+
 def add_routes(app: FastAPI, service: Any) -> None:
     ledger = service.ledger
 
@@ -207,14 +280,7 @@ def add_routes(app: FastAPI, service: Any) -> None:
     ) -> Response:
         """Submit a signed envelope. Idempotent: the id is the document's hash, so a
         retry of a committed document gets 409 with its receipt."""
-        waiting = _wait_flag(wait)
-        envelope = await read_envelope(request)
-        try:
-            result = await service.submit(envelope, wait=waiting, timeout=timeout)
-        except InvalidInput as exc:
-            raise _named_envelope(exc) from None
-        status = 200 if result.get("status") == "committed" else 202
-        return respond(request, plain(result), status)
+        return await _submit(service, request, _wait_flag(wait), timeout)
 
     max_batch = getattr(getattr(service, "config", None), "max_batch_documents", batch.MAX_BATCH_DOCUMENTS)
 

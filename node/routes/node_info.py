@@ -1,21 +1,20 @@
-"""Routes about this node: status, health, metrics, and the explorer page."""
+"""Routes about this node: status, health, metrics."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 
 from ..auth import Access, access
-from ..explorer import EXPLORER_HTML
 from ..responses import plain, respond
 
 __all__ = ["add_routes", "root_unit"]
 
 
 def root_unit(ledger: Any) -> str | None:
-    """The genesis unit without a parent (the explorer's starting point)."""
+    """The genesis unit without a parent (where the web pages start)."""
     try:
         units = ledger.genesis.to_json().get("units", [])
         paths = [u["path"] for u in units]
@@ -52,7 +51,3 @@ def add_routes(app: FastAPI, service: Any) -> None:
     async def healthz(request: Request) -> Response:
         """`{ok: true, node_id, height}` while the process serves requests."""
         return respond(request, {"ok": True, "node_id": service.node_id, "height": ledger.height})
-
-    @app.get("/", include_in_schema=False, openapi_extra=access(Access.PUBLIC))
-    async def explorer() -> HTMLResponse:
-        return HTMLResponse(EXPLORER_HTML)

@@ -46,7 +46,9 @@ def test_login_gives_a_session_honoured_as_the_member(world):
     assert "mb_session=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie and "Max-Age=900" in cookie
     assert "Secure" not in cookie  # plain http (tests); set over https
     session = client.get("/v1/auth/session").json()
-    assert session == {"caller": M, "kind": "member", "via": "session", "scope": session["scope"]}
+    unit = client.get(f"/v1/members/{M}").json()["member"]["unit"]
+    assert session == {"caller": M, "kind": "member", "via": "session", "scope": session["scope"],
+                       "reads_all": False, "reach": [], "own_unit": unit, "home_unit": unit}  # no role: their unit
     assert client.get(f"/v1/members/{M}").status_code == 200
     assert client.get("/v1/members/m0013").status_code == 403  # the session carries the member's scope
     assert client.post("/v1/auth/logout").json() == {"closed": True}
@@ -100,9 +102,13 @@ def test_a_session_expires(world):
 
 
 def test_the_login_page_and_module_are_served_without_a_key(world):
+    """/login is one of the web pages (the shell, web/js/pages/login.js over web/js/auth.js); the
+    browser tests sign in through it (tests/web/)."""
     client = world.client(None)
     page = client.get("/login")
-    assert page.status_code == 200 and 'type="file"' in page.text and "/web/js/auth.js" in page.text
+    assert page.status_code == 200 and 'src="/web/js/app.js"' in page.text
+    login = client.get("/web/js/pages/login.js")
+    assert login.status_code == 200 and 'from "../auth.js"' in login.text
     module = client.get("/web/js/auth.js")
     assert module.status_code == 200 and "export async function login" in module.text
 

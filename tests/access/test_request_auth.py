@@ -35,6 +35,20 @@ def test_a_signed_read_authenticates_the_member(world):
 def test_a_node_key_authenticates_the_node(world):
     r = world.client("n2").get("/v1/auth/session")
     assert r.json()["caller"] == "n2" and r.json()["kind"] == "node" and r.json()["scope"] == "node n2: everything"
+    assert r.json()["reads_all"] is True and r.json()["home_unit"] == "central" and r.json()["reach"] == ["central"]
+
+
+def test_the_session_says_where_the_pages_start(world):
+    """home_unit: the highest unit a member's roles reach, else their own unit; reads_all: only for a
+    scope that reads every record (an inspector of the root)."""
+    org = world.org
+    for who, home, everything in [(M, world.client("n2").get(f"/v1/members/{M}").json()["member"]["unit"], False),
+                                  (org._officer("central/p1/k1/s1", "secretary"), "central/p1/k1/s1", False),
+                                  (org._officer("central/p1/k1", "secretary"), "central/p1/k1", False),
+                                  (org._officer("central", "inspector"), "central", True)]:
+        answer = world.client(who).get("/v1/auth/session").json()
+        assert (answer["home_unit"], answer["reads_all"]) == (home, everything), who
+        assert answer["reach"] == ([] if who == M else [home]), who
 
 
 def test_the_same_signed_request_twice_is_a_replay(world):

@@ -6,15 +6,16 @@ filtered, never padded.
 The sample organisation (client/sample_org.py): central (m0001 secretary,
 m0003 inspector), province central/p1 (m0004 secretary, m0006 inspector),
 committee central/p1/k1 (m0007 secretary, m0009 inspector), its cells
-central/p1/k1/s1 (m0010 secretary, m0012..m0024 plain members; m0020 was
-warned, m0019 awarded) and central/p1/k1/s2 (m0025 secretary); a finding by
-central/p1/k2's inspector about the cell central/p1/k2/s3."""
+central/p1/k1/s1 (m0010 secretary, m0012..m0024 plain members; m0012, its
+first full plain member, was warned: client/sample_docs.py WARNED_UNIT) and
+central/p1/k1/s2 (m0025 secretary); a finding by central/p1/k2's inspector
+about the cell central/p1/k2/s3."""
 
 from __future__ import annotations
 
 import pytest
 
-PUBLIC, PLAIN, WARNED, CELL_SEC, OTHER_CELL_SEC = None, "m0012", "m0020", "m0010", "m0025"
+PUBLIC, PLAIN, WARNED, CELL_SEC, OTHER_CELL_SEC = None, "m0013", "m0012", "m0010", "m0025"
 K1_SEC, K1_INSP, P1_SEC, P1_INSP, ROOT_SEC, ROOT_INSP, NODE = "m0007", "m0009", "m0004", "m0006", "m0001", "m0003", "n1"
 CALLERS = [PUBLIC, PLAIN, WARNED, CELL_SEC, OTHER_CELL_SEC, K1_SEC, K1_INSP, P1_SEC, P1_INSP, ROOT_SEC, ROOT_INSP, NODE]
 
@@ -31,8 +32,8 @@ def _targets(world):
         "minutes of s1": minutes("central/p1/k1/s1"),
         "minutes of s2": minutes("central/p1/k1/s2"),
         "minutes of p2": minutes("central/p2/k1/s1"),
-        "award in s1": status("m0019", "award"),
-        "warning in s1": status("m0020", "warning"),
+        "admission in s1": status(PLAIN, "admitted"),
+        "warning in s1": status(WARNED, "warning"),
         "finding on k2/s3": world.docs("inspection_finding")[0]["doc_id"],
     }
 
@@ -42,7 +43,7 @@ READERS = {
     "minutes of s1": {PLAIN, WARNED, CELL_SEC, K1_SEC, K1_INSP, P1_SEC, P1_INSP, ROOT_SEC, ROOT_INSP},
     "minutes of s2": {OTHER_CELL_SEC, K1_SEC, K1_INSP, P1_SEC, P1_INSP, ROOT_SEC, ROOT_INSP},
     "minutes of p2": {ROOT_SEC, ROOT_INSP},
-    "award in s1": {PLAIN, WARNED, CELL_SEC, K1_SEC, K1_INSP, P1_SEC, P1_INSP, ROOT_SEC, ROOT_INSP},
+    "admission in s1": {PLAIN, WARNED, CELL_SEC, K1_SEC, K1_INSP, P1_SEC, P1_INSP, ROOT_SEC, ROOT_INSP},
     "warning in s1": {WARNED, K1_INSP, P1_INSP, ROOT_INSP},  # discipline: inspectors and the member
     "finding on k2/s3": {P1_INSP, ROOT_INSP},  # findings: inspectors above the subject only
 }

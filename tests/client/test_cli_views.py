@@ -12,7 +12,7 @@ from client.cli import main
 from client.sample_org import SampleOrg
 from tests.node.service_double import serve
 
-from .test_cli import ANCHOR, NODE_SEEDS, _loaded_service
+from .sample_service import ANCHOR, NODE_SEEDS, loaded_service
 
 KEY = {}
 
@@ -27,7 +27,7 @@ def node(tmp_path_factory):
     from ledger.keys import write_key_file
 
     org = SampleOrg(seed=3, anchor_ms=ANCHOR)
-    _, service = _loaded_service(org)
+    _, service = loaded_service(org)
     KEY["path"] = str(tmp_path_factory.mktemp("keys") / "n1.json")
     write_key_file(KEY["path"], id_field="node_id", id="n1", seed=NODE_SEEDS["n1"])
     with serve(service) as url:

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from client.cli import main
+from tests import devnet
 from tests.ports import devnet_base_port
 
 pytestmark = pytest.mark.slow
@@ -26,63 +24,14 @@ pytestmark = pytest.mark.slow
 NODES = os.environ.get("MINUTEBOOK_SMOKE_NODES", "3")  # 1 runs the same flow on a single-node cluster
 
 
-def _up(directory: Path, base_port: int, *, sigint_ignored: bool = False) -> subprocess.Popen:
-    """Start `devnet up`. With `sigint_ignored` it inherits SIGINT ignored, as a shell script's
-    `devnet up &` does (`trap "" INT` survives exec); Ctrl-C must stop it all the same."""
-    command = [sys.executable, "-m", "client.cli", "devnet", "up", "--nodes", NODES, "--dir", str(directory),
-               "--base-port", str(base_port)]
-    if sigint_ignored:
-        command = ["sh", "-c", 'trap "" INT; exec "$@"', "sh", *command]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-
-
-def _wait_running(proc: subprocess.Popen, timeout: float = 420) -> str:
-    """Output up to the "devnet is running" banner."""
-    lines = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            if proc.poll() is not None:
-                break
-            continue
-        lines.append(line)
-        if "Ctrl-C stops the cluster" in line:
-            return "".join(lines)
-    _stop_hard(proc)
-    raise AssertionError("devnet did not come up:\n" + "".join(lines))
-
-
-def _stop_hard(proc: subprocess.Popen) -> None:
-    """SIGTERM (the supervisor then stops its nodes), SIGKILL if that is not enough: no process outlives the test."""
-    proc.terminate()
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def _down(proc: subprocess.Popen) -> None:
-    """Ctrl-C, as a user stops it: exit 0 within 30 s."""
-    proc.send_signal(signal.SIGINT)
-    try:
-        code = proc.wait(30)
-    except subprocess.TimeoutExpired:
-        _stop_hard(proc)
-        raise AssertionError("devnet up did not stop within 30 s of SIGINT") from None
-    assert code == 0
-
-
 def test_devnet_load_audit_then_tamper(tmp_path):
     d = tmp_path / "dn"
     base = devnet_base_port(int(NODES))
-    proc = _up(d, base)
+    proc = devnet.start(d, base, NODES)
     try:
-        out = _wait_running(proc)
+        out = devnet.wait_running(proc)
     except BaseException:
-        _stop_hard(proc)
+        devnet.stop_hard(proc)
         raise
     try:
         assert "loaded" in out and (d / "loaded.json").exists()
@@ -107,7 +56,7 @@ def test_devnet_load_audit_then_tamper(tmp_path):
         unsigned = CliRunner().invoke(main, line.split()[1:3] + ["--node", urls[0]])
         assert unsigned.exit_code == 1 and "needs your key" in unsigned.output
     finally:
-        _down(proc)
+        devnet.down(proc)
 
     # Rewrite one envelope in n3's ledger, with a valid store checksum.
     from ledger.store import LevelDBStore
@@ -120,9 +69,9 @@ def test_devnet_load_audit_then_tamper(tmp_path):
     store.write({key: bytes(tampered)})
     store.close()
 
-    proc = _up(d, base, sigint_ignored=True)  # resumed from a script
+    proc = devnet.start(d, base, NODES, sigint_ignored=True)  # resumed from a script
     try:
-        out = _wait_running(proc)
+        out = devnet.wait_running(proc)
         assert "loading sample" not in out  # resumed, not reloaded
         r = CliRunner().invoke(main, args)
         assert r.exit_code == 1
@@ -130,4 +79,4 @@ def test_devnet_load_audit_then_tamper(tmp_path):
         if victim:
             assert f"OK {urls[0]}" in r.output
     finally:
-        _down(proc)
+        devnet.down(proc)

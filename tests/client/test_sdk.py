@@ -181,6 +181,35 @@ def test_async_client_retries_and_maps_errors():
     assert slept and slept[0] >= 1
 
 
+def test_retries_send_the_same_bytes():
+    """A retry re-sends the bytes that were signed, never a new signature."""
+    bodies = []
+
+    def handler(request):
+        bodies.append(request.content)
+        if len(bodies) == 1:
+            raise httpx.ReadTimeout("the answer was lost", request=request)
+        if len(bodies) == 2:
+            return httpx.Response(503, headers={"Retry-After": "1"}, json={"error": "no_leader", "message": "wait"})
+        return httpx.Response(202, json={"doc_id": "ab" * 32, "status": "pending"})
+
+    client, _ = _client(handler)
+    client.submit(b"\x82\xa3doc-bytes")
+    assert bodies == [b"\x82\xa3doc-bytes"] * 3
+
+
+def test_a_409_other_than_already_committed_is_a_refusal():
+    """A second record of the same meeting answers 409 too: that is no success."""
+    def handler(request):
+        return httpx.Response(409, json={"error": "duplicate_record", "message": "minutes of this meeting exist",
+                                         "field": "body.meeting_id", "existing": "cd" * 32})
+
+    client, _ = _client(handler)
+    with pytest.raises(errors.ApiError) as info:
+        client.submit(b"\x81", wait=True)
+    assert info.value.code == "duplicate_record" and info.value.field == "body.meeting_id"
+
+
 def test_submit_batch_chunks_in_order_and_resends_a_chunk_refused_overloaded():
     import msgpack
 

@@ -44,7 +44,10 @@ Theory of operation
    needed to write) and caught up.
 
 Everything a schedule creates (namespaces, links, mounts, processes) is
-removed by :meth:`FaultCluster.close`, also when a check fails.
+removed by :meth:`FaultCluster.close`, also when a check fails; then the
+nodes' data directories are first copied off their tmpfs into the (now
+plain) directories the configs name, so a finding can be read from the stores
+(``ledger.store.read_only_copy``) as well as from the logs.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -100,6 +104,7 @@ class FaultCluster(Cluster):
         self.relays: dict[str, subprocess.Popen] = {}
         self.mounts: list[Path] = []
         self.exits: dict[str, list[int]] = {}
+        self.keep_data = False  # close(): move each data directory off its tmpfs first (a schedule's findings)
         self.org_lock = threading.Lock()  # the sample org's document maker is not thread-safe
         super().__init__(root, voters=voters, **kwargs)
 
@@ -154,7 +159,7 @@ class FaultCluster(Cluster):
 
     # -- processes --------------------------------------------------------------
 
-    def start(self, node_id: str, *, via_cli: bool = False) -> subprocess.Popen:
+    def start(self, node_id: str, *, via_cli: bool = False, module: str = "node") -> subprocess.Popen:
         files = self.nodes[node_id]
         prefix = self.bed.exec_prefix(node_id)
         env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1",
@@ -165,7 +170,7 @@ class FaultCluster(Cluster):
                  "--target", f"127.0.0.1:{PEER_PORT}", "--control", str(self.link_file(node_id))],
                 cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=open(self.root / f"relay-{node_id}.log", "ab"))
         log = open(files.log, "ab")
-        proc = subprocess.Popen([*prefix, sys.executable, "-m", "node", "--config", str(files.config)], cwd=self.root,
+        proc = subprocess.Popen([*prefix, sys.executable, "-m", module, "--config", str(files.config)], cwd=self.root,
                                 stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()
         self.procs[node_id] = proc
@@ -198,7 +203,16 @@ class FaultCluster(Cluster):
             except subprocess.TimeoutExpired:
                 pass
         for mount in reversed(self.mounts):
+            kept = mount.with_name(f".{mount.name}-kept")
+            if self.keep_data:  # the processes are gone: copy the stores as they were left (not the ballast)
+                try:
+                    shutil.copytree(mount, kept, ignore=shutil.ignore_patterns("ballast"), dirs_exist_ok=True)
+                except OSError as exc:  # keep cleaning up; the logs are kept anyway
+                    print(f"cannot keep {mount}: {exc}", file=sys.stderr)
             subprocess.run(["umount", "-l", str(mount)], check=False, timeout=30, capture_output=True)
+            if kept.is_dir():  # back where the configs point, in the now empty mount point
+                shutil.copytree(kept, mount, dirs_exist_ok=True)
+                shutil.rmtree(kept, ignore_errors=True)
         self.mounts.clear()
 
 
@@ -649,6 +663,7 @@ def run_schedule(root: Path, *, schedule: int, seed: int, nodes: int = 3, durati
         finally:
             try:
                 if cluster is not None:
+                    cluster.keep_data = not row.ok
                     cluster.close()
             finally:
                 bed.close()

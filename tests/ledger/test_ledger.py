@@ -4,6 +4,7 @@ certificate rule with voter changes, and the queries."""
 
 from __future__ import annotations
 
+import msgpack
 import pytest
 
 from client.verify import verify_receipt
@@ -258,3 +259,74 @@ def test_an_envelope_admitted_here_is_not_verified_again_when_its_block_applies(
     leader.check_submission(third)
     block = drive(leader, [third, third])
     assert [d.status for d in block.documents] == ["accepted", "rejected"]
+
+
+def _resigned(org, envelope, change) -> bytes:
+    """`envelope` with its doc changed by `change(doc_obj)` and signed again by the same signers,
+    sorted and packed with nothing checked: a well-signed document no schema has looked at."""
+    import copy
+
+    from ledger.encoding import canonical_of_checked
+    from ledger.keys import DOC_DOMAIN
+
+    obj = copy.deepcopy(envelope.to_obj())
+    change(obj["doc"])
+    doc_bytes = canonical_of_checked(obj["doc"])
+    obj["sigs"] = [dict(s, sig=sign(org.seeds[s["signer"]], DOC_DOMAIN, doc_bytes)) for s in obj["sigs"]]
+    return canonical_of_checked(obj)
+
+
+def test_certified_fast_path_makes_what_the_full_path_makes(monkeypatch):
+    """A certified block applied on the fast path (no canonical proof, no body schema, no
+    signature checks for what it accepts) ends exactly as on the source: same header, same
+    statuses and reasons, same registry state. Documents the voters refused -- bodies no schema
+    would pass, that make the registry rules raise or refuse them, a non-canonical encoding, a
+    duplicate -- are judged again the full way, and only they. A refused document the unchecked
+    rules would accept (a body with a decomposed string) makes another header: the block is
+    refused on the fast path, writes nothing, and the full path applies it."""
+    import unicodedata
+
+    from ledger.documents import Envelope
+    from ledger.registry import Registry
+    from tests.ledger.factory import make_org
+
+    org = make_org(6)
+    cell = "central/p1/k1/s1"
+    genesis = org.genesis
+    seeds = org.node_seeds
+    source, fresh = Ledger(MemoryStore(), genesis), Ledger(MemoryStore(), genesis)
+    valid = [org.minutes(cell) for _ in range(4)]
+    base = org.minutes(cell)
+    hostile = [
+        _resigned(org, base, lambda d: d["body"].update(chair=5)),              # a number where a member goes
+        _resigned(org, base, lambda d: d["body"].update(chair=["x"])),          # a list there
+        _resigned(org, base, lambda d: d["body"].pop("chair")),                 # missing: the rules raise KeyError
+        _resigned(org, base, lambda d: d.update(body=[1, 2])),                  # no map at all
+        msgpack.packb(valid[0].to_obj(), use_bin_type=True),                    # keys unsorted: not canonical
+        valid[1].to_bytes(),                                                    # a duplicate in the block
+        org.minutes(cell, chair=org.plain(cell), signers=[org.officer(cell, "secretary")]).to_bytes(),
+    ]
+    block_a = [valid[0].to_bytes(), valid[1].to_bytes(), *hostile, valid[2].to_bytes()]
+    block_b = [valid[3].to_bytes(),
+               _resigned(org, base, lambda d: d["body"].update(text=unicodedata.normalize("NFD", "Việt Nam")))]
+    for envelopes in (block_a, block_b):
+        drive(source, envelopes)
+        certify(source, source.height, ["n1", "n2"], seeds)
+    a, b = source.block_object(1), source.block_object(2)
+    assert [d.status for d in a.documents] == ["accepted"] * 2 + ["rejected"] * len(hostile) + ["accepted"]
+    assert [d.status for d in b.documents] == ["accepted", "rejected"]
+
+    full_decodes = []
+    real = Envelope.from_bytes.__func__
+    monkeypatch.setattr(Envelope, "from_bytes", classmethod(lambda cls, data: full_decodes.append(data) or
+                                                            real(cls, data)))
+    fresh.apply_block(source.proposal(1), certified=(source.header(1), source.certificate(1)))
+    assert fresh.head() == source.header(1)
+    assert fresh.block(1)["documents"] == source.block(1)["documents"]  # reasons too
+    assert sorted(full_decodes) == sorted(hostile)  # only the refused ones were judged the full way
+    with pytest.raises(InvalidInput) as refused:
+        fresh.apply_block(source.proposal(2), certified=(source.header(2), source.certificate(2)))
+    assert refused.value.field == "header" and fresh.height == 1
+    fresh.apply_block(source.proposal(2), vouch=lambda header: None)
+    assert fresh.head() == source.head() and fresh.block(2)["documents"] == source.block(2)["documents"]
+    assert Registry(fresh.store).state_hash() == Registry(source.store).state_hash()

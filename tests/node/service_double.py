@@ -9,6 +9,8 @@ batching: it lets the HTTP layer be tested against real ledger objects
 
 ``serve(service)`` runs the app with uvicorn on a free local port in a thread,
 for tests that need a real URL (the CLI, the SDK end to end).
+``sample_service(node_seeds, anchor_ms)`` is one over client/sample_org.py's
+organisation, loaded one block per phase.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ import time
 from typing import Iterator
 
 from ledger.blocks import BlockProposal
+from ledger.documents import Envelope
+from ledger.errors import MinutebookError
 from ledger.keys import BLOCK_DOMAIN, KeyFile, public_key, sign
 from ledger.ledger import Ledger
+from ledger.sealing import envelope_of
 from ledger.store import MemoryStore
 from node.errors import NoLeader
 from views import Views
@@ -43,6 +48,14 @@ def signed_client(app: object, key: KeyFile | None):
     if key is not None:
         client.auth = RequestSigner(key)
     return client
+
+
+def _created_at(item: bytes) -> int:
+    """The signed time of a proposal item (0 if it is not a readable envelope: the ledger rejects it)."""
+    try:
+        return Envelope.from_bytes(envelope_of(item)).doc.created_at
+    except MinutebookError:
+        return 0
 
 
 class ServiceDouble:
@@ -90,7 +103,9 @@ class ServiceDouble:
         """Apply one block of `envelopes` (no admission check) and certify it."""
         ledger = self.ledger
         head = ledger.head()
-        self._clock = max(self._clock, head.timestamp + 1 if head else 0)
+        # A leader's clock is not behind the documents it stamps (a block may not hold a document
+        # from its future, node/clock.py), so a block loading test data is at least their newest time.
+        self._clock = max(self._clock, head.timestamp + 1 if head else 0, *map(_created_at, envelopes))
         proposal = BlockProposal(height=ledger.height + 1, prev_hash=ledger.head_hash, timestamp=self._clock,
                                  proposer=self.node_id, term=1, envelopes=tuple(envelopes))
         block = ledger.apply_block(proposal)
@@ -104,6 +119,26 @@ class ServiceDouble:
 
     async def read_barrier(self) -> None:
         return None
+
+
+def sample_service(node_seeds: dict[str, bytes], anchor_ms: int, *, phases: int | None = None):
+    """(org, genesis, service): the sample organisation (seed 7) with `node_seeds` as its voters,
+    its first `phases` loading phases (all by default) applied, one block each."""
+    from client.sample_org import SampleOrg
+    from client.sdk import sign_document
+    from ledger.jsonfmt import b64e
+    from ledger.keys import public_key
+
+    org = SampleOrg(seed=7, anchor_ms=anchor_ms)
+    nodes = [{"node_id": n, "public_key": b64e(public_key(s)), "peer_addr": f"127.0.0.1:{7100 + i}", "role": "voter"}
+             for i, (n, s) in enumerate(sorted(node_seeds.items()), start=1)]
+    genesis = org.genesis(nodes)
+    # The clock starts after the documents tests sign (created_at up to anchor + 2e6 ms): a block may
+    # not hold a document from more than 5 minutes after its own time.
+    service = ServiceDouble(genesis, node_seeds, start_ms=anchor_ms + 2 * 10**6)
+    for _, docs in org.phases()[:phases]:  # as fast as the ledger applies them
+        service.apply([sign_document(doc, [(m, org.seed_of(m)) for m in signers]) for doc, signers in docs])
+    return org, genesis, service
 
 
 @contextlib.contextmanager

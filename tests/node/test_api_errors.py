@@ -238,7 +238,7 @@ def test_msgpack_answers_and_errors(stub):
     assert r.status_code == 404 and msgpack.unpackb(r.content)["error"] == "not_found"
 
 
-def test_health_metrics_docs_explorer(stub):
+def test_health_metrics_docs_pages(stub):
     _, client = stub
     assert client.get("/healthz").json() == {"ok": True, "node_id": "n1", "height": 0}
     assert client.get("/metrics").status_code == 200
@@ -249,7 +249,7 @@ def test_health_metrics_docs_explorer(stub):
             "/v1/members/{member_id}", "/v1/orgs/{path}", "/v1/orgs/{path}/stats", "/v1/status", "/metrics",
             "/healthz"} <= paths
     page = client.get("/")
-    assert page.status_code == 200 and "minutebook explorer" in page.text
+    assert page.status_code == 200 and 'src="/web/js/app.js"' in page.text
 
 
 def test_request_seconds_recorded_by_route():
@@ -290,3 +290,62 @@ def test_a_leaders_answer_passes_through_unchanged(stub):
     service.submit_error = LeaderAnswered("n2", 503, {"error": "busy", "message": "later"}, retry_after="4")
     r = client.post("/v1/documents", json={"envelope": "gA"})
     assert r.status_code == 503 and r.headers["retry-after"] == "4"
+
+
+LEAN_CASES = [
+    ("", {"json": {"envelope": "gA"}}, None),
+    ("?wait=committed&timeout=5", {"json": {"envelope": "gA"}}, None),
+    ("?wait=&timeout=300", {"content": b"\x80", "headers": {"Content-Type": "application/msgpack"}}, None),
+    ("", {"content": b"\x80", "headers": {"Content-Type": "application/msgpack", "Accept": "application/msgpack"}},
+     None),
+    ("", {"json": {"envelope": "gA", "x": 1}}, None),
+    ("", {"content": b"{not json", "headers": {"Content-Type": "application/json"}}, None),
+    ("", {"content": b"x", "headers": {"Content-Type": "text/plain"}}, None),
+    ("", {"content": b"", "headers": {"Content-Type": "application/msgpack"}}, None),
+    ("", {"json": {"envelope": "gA"}}, NoLeader(retry_after=2.5)),
+    ("", {"json": {"envelope": "gA"}}, AlreadyCommitted(DOC_ID, {"doc_id": DOC_ID})),
+    ("?wait=committed", {"json": {"envelope": "gA"}}, SubmitTimeout(DOC_ID)),
+    ("", {"json": {"envelope": "gA"}}, InvalidInput("body.votes[2].for", "expected int >= 0, got -1")),
+    # not for the lean path: FastAPI's own validation answers these
+    ("?wait=yes", {"json": {"envelope": "gA"}}, None),
+    ("?timeout=-1", {"json": {"envelope": "gA"}}, None),
+    ("?timeout=0", {"json": {"envelope": "gA"}}, None),
+    ("?timeout=301", {"json": {"envelope": "gA"}}, None),
+    ("?timeout=abc", {"json": {"envelope": "gA"}}, None),
+    ("?timeout=5&timeout=6", {"json": {"envelope": "gA"}}, None),
+    ("?other=1", {"json": {"envelope": "gA"}}, None),
+]
+
+
+@pytest.mark.parametrize("query,request_kwargs,error", LEAN_CASES)
+def test_lean_submit_answers_as_the_route_does(query, request_kwargs, error):
+    """Plain submissions skip FastAPI (node/routes/documents.py LeanSubmit): the answer --
+    status, headers that matter, body -- and what reaches the service are the same as through
+    the FastAPI route, for good and bad input alike."""
+    answers = []
+    for lean in (True, False):
+        service = StubService()
+        service.submit_error = error
+        app = create_app(service, max_request_bytes=1 << 20, lean_submit=lean)
+        with TestClient(app, raise_server_exceptions=False) as client:  # unsigned: the lean path's case
+            r = client.post("/v1/documents" + query, **request_kwargs)
+        answers.append((r.status_code, r.headers.get("content-type"), r.headers.get("retry-after"), r.content,
+                        service.submitted))
+    assert answers[0] == answers[1]
+
+
+def test_lean_submit_takes_only_plain_requests():
+    service = StubService()
+    app = create_app(service)
+    lean = next(m.kwargs["lean"] for m in app.user_middleware if "lean" in m.kwargs)
+
+    def scope(query=b"", headers=(), path="/v1/documents", method="POST"):
+        return {"type": "http", "path": path, "method": method, "query_string": query, "headers": list(headers)}
+
+    assert lean.takes(scope()) == (False, 30.0)
+    assert lean.takes(scope(b"wait=committed&timeout=2.5")) == (True, 2.5)
+    assert lean.takes(scope(headers=[(b"signature", b"x")])) is None  # the signature must be checked
+    assert lean.takes(scope(headers=[(b"cookie", b"mb_session=x")])) is None
+    assert lean.takes(scope(b"timeout=0")) is None
+    assert lean.takes(scope(path="/v1/documents:batch")) is None
+    assert lean.takes(scope(method="GET")) is None

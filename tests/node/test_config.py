@@ -45,6 +45,10 @@ def test_round_trip(tmp_path):
         ('node_id = "n1"\nkey_file="k"\ngenesis="g"\ndata_dir="d"\npeer_listen="h:1"\napi_listen="h:2"\n'
          "[raft]\ntick = 5", "raft.tick"),
         ('node_id = "n1"\nbogus = 1', "bogus"),
+        ('node_id = "n1"\nkey_file="k"\ngenesis="g"\ndata_dir="d"\npeer_listen="h:1"\napi_listen="h:2"\n'
+         'display_zone = "Mars/Olympus"', "display_zone"),
+        ('node_id = "n1"\nkey_file="k"\ngenesis="g"\ndata_dir="d"\npeer_listen="h:1"\napi_listen="h:2"\n'
+         "display_zone = 7", "display_zone"),
         ("node_id = [", "config"),
     ],
 )
@@ -54,6 +58,24 @@ def test_bad_settings_name_the_field(tmp_path, text, field):
     with pytest.raises(InvalidInput) as info:
         load_config(path)
     assert info.value.field == field
+
+
+def test_display_zone_round_trips_and_reaches_the_pages(tmp_path, monkeypatch):
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from node.routes.web import display_zone
+
+    for zone, written in (("Europe/Paris", "Europe/Paris"), (None, None)):
+        path = tmp_path / "n1.toml"
+        path.write_text(dump_config(replace(_config(tmp_path), display_zone=zone), relative_to=tmp_path))
+        back = load_config(path)
+        assert back.display_zone == written
+    assert display_zone(SimpleNamespace(config=replace(_config(tmp_path), display_zone="Europe/Paris"))) == "Europe/Paris"
+    monkeypatch.delenv("MINUTEBOOK_TZ", raising=False)
+    assert display_zone(SimpleNamespace(config=_config(tmp_path))) == "Asia/Ho_Chi_Minh"
+    monkeypatch.setenv("MINUTEBOOK_TZ", "Asia/Tokyo")
+    assert display_zone(SimpleNamespace(config=_config(tmp_path))) == "Asia/Tokyo"
 
 
 def test_missing_file_is_a_clear_error(tmp_path):

@@ -352,3 +352,55 @@ def test_stopping_with_signature_writes_queued_leaves_no_error_behind(one_node, 
     assert raised == []
     errors = [r for r in caplog.records if r.levelno >= 40 or r.exc_info]
     assert errors == [], [r.getMessage() for r in errors]
+
+
+def test_entries_committed_after_a_snapshot_wait_until_the_catch_up_has_checked_its_target(one_node):
+    """A catch-up's last block reaches the snapshot's height on the disk thread; the target's hash
+    is checked when the catch-up's task resumes on the loop. A block committed after the snapshot
+    that the applier applied in between made that block the head, and the check then stopped a
+    correct node (CorruptionError "caught up to height N but its hash differs", a learner in the
+    fault bed). Here that interleaving is forced: the ledger is at the target, the next block is
+    committed and reaches the applier, and only then does the catch-up finish. The applier holds
+    the entry until the check has passed, then applies it."""
+    import time
+
+    from node.metrics import Metrics
+
+    cluster = one_node
+    config = load_config(cluster.nodes["n1"].config)
+    source = Ledger(MemoryStore(), cluster.genesis)
+    now_ms = int(time.time() * 1000)
+    for _ in range(2):
+        source.apply_block(BlockProposal(height=source.height + 1, prev_hash=source.head_hash, timestamp=now_ms,
+                                         proposer="n1", term=1, envelopes=(cluster.org.minutes(CELL).to_bytes(),)))
+    served: list[dict] = []
+    CatchUp(source, Metrics("n9"), send=lambda peer, frame: served.append(frame), peers=lambda: [],
+            apply_fetched=None).on_fetch_blocks("n1", {"from_height": 1, "limit": 1})
+
+    async def scenario() -> None:
+        runtime = NodeRuntime(config)
+        await runtime.start()
+        try:
+            await _until(lambda: runtime.status()["role"] == "leader"
+                         and runtime._applied_index == runtime.raft.status().commit)
+            snapshot_index = runtime._applied_index
+            runtime.catchup.target = SnapshotTarget(1, source.header(1).hash, snapshot_index)
+            # the catch-up's part on the disk thread: block 1, the target's, fetched and applied
+            assert await asyncio.get_running_loop().run_in_executor(runtime._disk, runtime.catchup._apply_reply,
+                                                                    "n9", served[-1])
+            assert runtime.ledger.height == 1
+            # block 2 is committed after the snapshot and reaches the applier before the catch-up resumes
+            runtime.raft.propose(source.proposal(2).to_bytes())
+            runtime._wake_ready.set()
+            await _until(lambda: runtime.ledger.height > 1 or (
+                any(e.index > snapshot_index and e.data for e in runtime._apply_queue)
+                and not runtime._wake_apply.is_set() and not runtime._apply_lock.locked()))
+            assert runtime.ledger.height == 1  # held: the target's check has not run yet
+            await runtime.catchup.run(runtime._catchup_done)  # checks the head against the target
+            assert runtime.ledger.raft_applied >= snapshot_index
+            await _until(lambda: runtime.ledger.height == 2)
+            assert runtime.ledger.head() == source.head() and runtime._failed is None
+        finally:
+            await runtime.stop()
+
+    asyncio.run(scenario())

@@ -126,7 +126,7 @@ def test_views_rebuild_command_on_a_stopped_nodes_store(world, tmp_path):
 def test_one_block_at_a_time_equals_many_documents_per_block(world):
     """The fold does not depend on how documents were cut into blocks (counters are buffered
     per block, state per document)."""
-    envelopes = []  # (envelope, its block's time: the clock rule refuses a document from its block's future)
+    envelopes = []  # (envelope, the time of the block that held it: no document may be from a block's future)
     for h in range(1, world.ledger.height + 1):
         proposal = world.ledger.proposal(h)
         envelopes += [(data, proposal.timestamp) for data in proposal.envelopes]
@@ -137,10 +137,10 @@ def test_one_block_at_a_time_equals_many_documents_per_block(world):
         ledger.apply_block(proposal)
     single = MemoryStore()
     one = Ledger(single, world.org.genesis, observers=[Views()])
-    for data, at in envelopes:
+    for data, held_at in envelopes:
         head = one.head()
         one.apply_block(BlockProposal(height=one.height + 1, prev_hash=one.head_hash,
-                                      timestamp=max(at, (head.timestamp if head else 0) + 1), proposer="n1",
+                                      timestamp=max((head.timestamp if head else 0) + 1, held_at), proposer="n1",
                                       term=1, envelopes=(data,)))
     a, b = view_keys(store), view_keys(single)
     a.pop(K_HEIGHT), b.pop(K_HEIGHT)

@@ -15,7 +15,14 @@ const LOGIN_DOMAIN = new TextEncoder().encode("minutebook/login/v1\0");
 const PKCS8_ED25519 = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70,
                                        0x04, 0x22, 0x04, 0x20]);
 
-export class KeyFileError extends Error {}
+// What is wrong with a key file: `code` for the pages to say it in the reader's language
+// (i18n `login.key.<code>`), the message in English for developers.
+export class KeyFileError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
 
 export function b64urlEncode(bytes) {
   let text = "";
@@ -24,7 +31,7 @@ export function b64urlEncode(bytes) {
 }
 
 export function b64urlDecode(text) {
-  if (typeof text !== "string" || !/^[A-Za-z0-9_-]*$/.test(text)) throw new KeyFileError("not base64url");
+  if (typeof text !== "string" || !/^[A-Za-z0-9_-]*$/.test(text)) throw new KeyFileError("not_b64", "not base64url");
   const padded = text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4);
   return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
 }
@@ -35,18 +42,19 @@ export function parseKeyFile(text) {
   try {
     obj = JSON.parse(text);
   } catch (e) {
-    throw new KeyFileError("the file is not a key file (not JSON)");
+    throw new KeyFileError("not_json", "the file is not a key file (not JSON)");
   }
   if (!obj || typeof obj.member_id !== "string") {
-    throw new KeyFileError(obj && obj.node_id ? "this is a node key; log in with a member's key file"
-                                              : "the file has no member_id: not a member key file");
+    throw obj && obj.node_id
+      ? new KeyFileError("node_key", "this is a node key; log in with a member's key file")
+      : new KeyFileError("no_member", "the file has no member_id: not a member key file");
   }
   if (typeof obj.secret_key === "object" && obj.secret_key !== null) {
-    throw new KeyFileError("this key file is encrypted with a passphrase; the browser cannot open it " +
+    throw new KeyFileError("encrypted", "this key file is encrypted with a passphrase; the browser cannot open it " +
                            "(no argon2id in WebCrypto). Use the CLI, or a plain key file.");
   }
   const seed = b64urlDecode(obj.secret_key);
-  if (seed.length !== 32) throw new KeyFileError("secret_key is not a 32-byte Ed25519 seed");
+  if (seed.length !== 32) throw new KeyFileError("bad_seed", "secret_key is not a 32-byte Ed25519 seed");
   return {memberId: obj.member_id, seed, publicKey: obj.public_key};
 }
 
@@ -63,7 +71,7 @@ export async function signChallenge(keyFile, challenge) {
   const key = await importSeed(keyFile.seed);
   const jwk = await crypto.subtle.exportKey("jwk", key);
   if (keyFile.publicKey && jwk.x !== keyFile.publicKey) {
-    throw new KeyFileError("public_key does not match the secret key's seed");
+    throw new KeyFileError("key_mismatch", "public_key does not match the secret key's seed");
   }
   const message = new Uint8Array(LOGIN_DOMAIN.length + challenge.length);
   message.set(LOGIN_DOMAIN);
