@@ -59,6 +59,12 @@ time, so nodes configured differently store the same bytes. Thresholds
 below :data:`LINK_FLOOR` find nothing more, and below about 0.6 the
 banding misses more and more pairs (about 8% of those at 0.7).
 
+**Off the apply path.** Looking up 20 buckets per text costs about as
+much as all the other views together, so this is a *trailing* view
+(views/projection.py, "Trailing views"): a node feeds it after each block
+on a thread of its own, with its own height; answers carry that height
+(``height``), a little behind the ledger's while the node is busy.
+
 **Texts too short to compare** (fewer than :data:`MIN_SHINGLES` shingles)
 get no signature; their exact wording (at least :data:`MIN_WORDS` words)
 still links identical texts (similarity 1).
@@ -248,8 +254,13 @@ def _wording(ws: list[str]) -> bytes:
 
 
 class SimilarityView:
+    """A trailing view (views/projection.py "Trailing views"): it reads, besides its own keys, only
+    unit names, which never change."""
+
     name = "similarity"
     version = 2
+    types = frozenset({"minutes", "resolution"})
+    prefixes = (P_RECORD, P_BUCKET, P_LINK, P_REPEAT_IN, P_WORDING, P_ORDER, P_TEXT)
 
     def __init__(self) -> None:
         self._names: dict[str, frozenset[str]] = {}  # unit -> name words (units are never renamed)
@@ -466,7 +477,7 @@ def near_duplicates(r: Reader, path: str, *, since: int | None = None, until: in
                     "similarity": {"min": group["low"] / BINS, "max": group["high"] / BINS}, "members": members})
     out.sort(key=lambda g: (-g["size"], g["members"][0]["date"], g["members"][0]["record_id"]))
     return {"unit": path, "threshold": threshold, "since": since, "until": until, "groups": out[:limit],
-            "total_groups": len(out), "height": r.height}
+            "total_groups": len(out), "height": r.trail_height}
 
 
 def repeated_opinions(r: Reader, path: str, *, min_meetings: int = REPEAT_MEETINGS, limit: int = 50,
@@ -501,4 +512,4 @@ def repeated_opinions(r: Reader, path: str, *, min_meetings: int = REPEAT_MEETIN
         within.append({"doc_id": v["doc"].hex(), "date": date, "repeated_opinions": v["n"],
                        "leaf_index": unbe8(suffix[8:16])})
     return {"unit": path, "min_meetings": min_meetings, "wordings": wordings, "meetings_repeating": within,
-            "height": r.height}
+            "height": r.trail_height}

@@ -133,7 +133,7 @@ class TasksView:
 
     @staticmethod
     def _state(w, rid: bytes, i: int) -> dict:
-        return w.get_obj(P_STATE + rid + _be2.pack(i)) or _fresh()
+        return w.read(P_STATE + rid + _be2.pack(i)) or _fresh()  # shared: a report builds a new state
 
     @staticmethod
     def _contribute(w: Writer, rid: bytes, version: dict, i: int, task: list, state: dict, sign: int) -> None:

@@ -26,7 +26,11 @@ kind                           fires when                                       
                                meetings of the subtree, or twice in one meeting
 =============================  ==========================================================  ==========
 
-``as_of`` is min(until, now). The *sensitive* kinds concern members or
+``as_of`` is min(until, now). The figures of each kind stand at a height,
+given in the answer's ``as_of_height`` (``{kind: height}``): the views'
+height, except for :data:`TRAILING_KINDS`, which read the near-duplicate
+view at its own height, a little behind while a node is busy (a trailing
+view: views/projection.py). The *sensitive* kinds concern members or
 findings (discipline-level data): the answer carries them only for a caller
 who reads findings and discipline of the unit (its inspectors), and names
 them in ``withheld`` otherwise (node/scopes.py).
@@ -74,7 +78,7 @@ from .records import concerned_unit, is_confidential, record_date
 from .timeline import P_TIMELINE
 from .units import children_of, unit_record
 
-__all__ = ["RULES", "WarningsView", "warnings_for", "KINDS", "SENSITIVE_KINDS"]
+__all__ = ["RULES", "WarningsView", "warnings_for", "KINDS", "SENSITIVE_KINDS", "TRAILING_KINDS"]
 
 RULES: dict[str, dict] = {
     "overdue_meeting": {},                               # views/stats.py OVERDUE_AFTER_MS
@@ -88,6 +92,7 @@ RULES: dict[str, dict] = {
 }
 KINDS = tuple(RULES)
 SENSITIVE_KINDS = frozenset({"absent_without_reason", "finding_without_follow_up"})
+TRAILING_KINDS = frozenset({"near_duplicate_minutes", "repeated_opinions"})  # from views/similarity.py
 LISTED = 200  # warnings of one kind listed in an answer (all are counted)
 
 P_ABSENCE = b"w/wa/"
@@ -143,7 +148,7 @@ class WarningsView:
             if not isinstance(a, dict) or not isinstance(a.get("member"), str):
                 continue
             member = a["member"]
-            state = w.get_obj(P_ABSENCE + member.encode())
+            state = w.read(P_ABSENCE + member.encode())  # shared: a new state is built, never changed in place
             if sign > 0:
                 latest = list(state["latest"]) if state else []
                 entry = [date, record.leaf, _unexcused(a), doc]
@@ -285,7 +290,7 @@ def _minutes_of(r, unit: str, months: list[str]) -> list[str]:
 
 def warnings_for(r: Reader, path: str, *, now: int, until: int | None = None, kinds=None,
                  sensitive: bool = True, threshold: float | None = None, since: int | None = None) -> dict:
-    """``{unit, as_of, counts: {kind: n}, warnings: [...]}`` for `path`'s subtree (module docstring);
+    """``{unit, as_of, counts: {kind: n}, warnings: [...], as_of_height: {kind: height}}`` for `path`'s subtree (module docstring);
     `kinds` limits the kinds asked; without `sensitive` the sensitive kinds are left out."""
     from .directives import directives_to_answer
     from .similarity import near_duplicates, repeated_opinions
@@ -364,4 +369,5 @@ def warnings_for(r: Reader, path: str, *, now: int, until: int | None = None, ki
         found[kind] = items
     return {"unit": path, "as_of": as_of, "rules": {k: RULES[k] for k in wanted},
             "counts": {k: len(v) for k, v in found.items()},
-            "warnings": [w for k in wanted for w in found[k][:LISTED]], "height": r.height}
+            "warnings": [w for k in wanted for w in found[k][:LISTED]], "height": r.height,
+            "as_of_height": {k: r.trail_height if k in TRAILING_KINDS else r.height for k in wanted}}
