@@ -154,11 +154,12 @@ def node_start(config_path: str) -> None:
 
 def _register_command_modules() -> None:
     """Commands kept in their own modules (client/cli_docs.py, cli_submit.py, cli_import.py,
-    cli_export.py, cli_views.py, cli_access.py, cli_audit.py, cli_devnet.py, cli_federation.py), so
-    parts written in parallel do not edit the same lines."""
+    cli_export.py, cli_views.py, cli_committee.py, cli_access.py, cli_audit.py, cli_devnet.py,
+    cli_federation.py), so parts written in parallel do not edit the same lines."""
     from . import (
         cli_access,
         cli_audit,
+        cli_committee,
         cli_devnet,
         cli_docs,
         cli_export,
@@ -174,6 +175,7 @@ def _register_command_modules() -> None:
         cli_import,
         cli_export,
         cli_views,
+        cli_committee,
         cli_access,
         cli_audit,
         cli_devnet,

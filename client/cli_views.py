@@ -425,7 +425,7 @@ def views_rebuild(data_dir: str | None, genesis_path: str | None, config_path: s
 
     from ledger.ledger import Ledger
     from ledger.store import LevelDBStore
-    from views import Views
+    from views import Trail, Views
 
     if config_path:
         from node.config import load_config
@@ -444,14 +444,18 @@ def views_rebuild(data_dir: str | None, genesis_path: str | None, config_path: s
     store = LevelDBStore(str(store_path), create_if_missing=False)
     try:
         ledger = Ledger(store, genesis)
-        with Progress(TextColumn("[bold]views rebuild"), BarColumn(), MofNCompleteColumn(), TextColumn("blocks"),
-                      TimeRemainingColumn()) as progress:
-            task = progress.add_task("rebuild", total=ledger.height)
-            views = Views(progress=lambda done, total: progress.update(task, completed=done))
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("blocks"), TimeRemainingColumn()) as progress:
+            task = progress.add_task("views rebuild", total=ledger.height)
+            trailing = progress.add_task("trailing views", total=ledger.height)
+            views = Views(progress=lambda done, total: progress.update(task, completed=done),
+                          trail=Trail(progress=lambda done, total: progress.update(trailing, completed=done)))
             views.attach(ledger)
             views.rebuild()
             progress.update(task, completed=ledger.height)
-        click.echo(f"views rebuilt to height {views.height()} in {store_path}")
+            progress.update(trailing, completed=ledger.height)
+        click.echo(f"views rebuilt to height {views.height()} (trailing views: {views.trail.height()}) in "
+                   f"{store_path}")
     finally:
         store.close()
 

@@ -335,6 +335,46 @@ class Client:
         """One page of the records naming a member (query: type, since, until, cursor, limit, order)."""
         return self._get(f"/v1/members/{member_id}/documents", **query)
 
+    # -- committee work --
+
+    def directives(self, path: str, **query: Any) -> dict:
+        """The directives addressed to a unit and those it issued (query: state, until)."""
+        return self._get(f"/v1/orgs/{path.strip('/')}/directives", **query)
+
+    def directive(self, doc_id: str, **query: Any) -> dict:
+        """A directive's figures, rolled up (query: path, until)."""
+        return self._get(f"/v1/directives/{doc_id}", **query)
+
+    def tasks(self, path: str, **query: Any) -> dict:
+        """Task figures of a subtree and one page of the unit's tasks (query: state, until, cursor, limit)."""
+        return self._get(f"/v1/orgs/{path.strip('/')}/tasks", **query)
+
+    def resolution_tasks(self, doc_id: str) -> dict:
+        return self._get(f"/v1/resolutions/{doc_id}/tasks")
+
+    def polls(self, path: str, **query: Any) -> dict:
+        return self._get(f"/v1/orgs/{path.strip('/')}/polls", **query)
+
+    def poll(self, doc_id: str) -> dict:
+        """A poll's state, roll, fingerprint and (once closed) tally, as the registry holds them."""
+        return self._get(f"/v1/polls/{doc_id}")
+
+    def poll_ballots(self, doc_id: str, **query: Any) -> dict:
+        """One page of every ballot of a poll, in log order (query: cursor, limit)."""
+        return self._get(f"/v1/polls/{doc_id}/ballots", **query)
+
+    def duplicates(self, path: str, **query: Any) -> dict:
+        """Near-duplicate minutes and resolutions, repeated opinions (query: since, until, type, min_similarity)."""
+        return self._get(f"/v1/orgs/{path.strip('/')}/duplicates", **query)
+
+    def warnings(self, path: str, **query: Any) -> dict:
+        """Early warnings of a subtree (query: kind, since, until, min_similarity)."""
+        return self._get(f"/v1/orgs/{path.strip('/')}/warnings", **query)
+
+    def due(self, path: str) -> dict:
+        """What is due or late in a subtree now."""
+        return self._get(f"/v1/orgs/{path.strip('/')}/due")
+
     # -- node --
 
     def status(self) -> dict:

@@ -43,6 +43,10 @@ Example (what `minutebook init` writes)::
     read_log = ""                      # log content reads to this file (off when empty)
     read_log_fsync = "always"          # "always" (fsync before answering) or "never"
 
+    [views]                            # read models (views/); all optional
+    similarity_threshold = 0.7         # near-duplicate minutes: links at or above this similarity
+                                       # (0.5..1; applied when asked, so nodes may differ)
+
 Federation (both optional; node/witness.py and node/checkpoint_pusher.py)::
 
     [witness]                          # this node witnesses the ledgers below it
@@ -74,8 +78,8 @@ from ledger.errors import InvalidInput
 from ledger.signed_note import SIG_COSIGNATURE_V1, SIG_ED25519, VerifierKey, is_key_name
 from ledger.timefmt import DEFAULT_ZONE, zone
 
-__all__ = ["NodeConfig", "PeerConfig", "RaftSettings", "BlockSettings", "AccessSettings", "WitnessSettings",
-           "WitnessedLog", "WitnessTarget", "CheckpointSettings", "load_config", "dump_config"]
+__all__ = ["NodeConfig", "PeerConfig", "RaftSettings", "BlockSettings", "AccessSettings", "ViewsSettings",
+           "WitnessSettings", "WitnessedLog", "WitnessTarget", "CheckpointSettings", "load_config", "dump_config"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -183,6 +187,31 @@ class AccessSettings:
                 raise InvalidInput(f"access.public_types[{i}]", f"expected one of {', '.join(DOC_TYPES)}, got {t!r}")
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ViewsSettings:
+    """``[views]``: how the node answers questions of the read models (never what they store)."""
+
+    similarity_threshold: float = 0.7  # views/similarity.py DEFAULT_THRESHOLD; LINK_FLOOR..1
+
+    def __post_init__(self) -> None:
+        from views.similarity import LINK_FLOOR
+
+        value = self.similarity_threshold
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not LINK_FLOOR <= value <= 1:
+            raise InvalidInput("views.similarity_threshold", f"expected a number from {LINK_FLOOR} to 1, got {value!r}")
+
+
+def _views_section(raw: dict) -> ViewsSettings:
+    data = raw.get("views", {})
+    if not isinstance(data, dict):
+        raise InvalidInput("views", "expected a table")
+    known = {f.name for f in fields(ViewsSettings)}
+    for key in data:
+        if key not in known:
+            raise InvalidInput(f"views.{key}", f"unknown setting (known: {', '.join(sorted(known))})")
+    return ViewsSettings(**data)
+
+
 def _access_section(raw: dict, base: Path) -> AccessSettings:
     data = raw.get("access", {})
     if not isinstance(data, dict):
@@ -233,6 +262,7 @@ class NodeConfig:
     witnessed_by: tuple[WitnessTarget, ...] = ()
     checkpoints: CheckpointSettings = field(default_factory=CheckpointSettings)
     access: AccessSettings = field(default_factory=AccessSettings)
+    views: ViewsSettings = field(default_factory=ViewsSettings)
     display_zone: str | None = None  # IANA zone the web pages show times in (None: $MINUTEBOOK_TZ or Asia/Ho_Chi_Minh)
     source: Path | None = None  # the file this was read from
 
@@ -380,7 +410,8 @@ def load_config(path: str | Path) -> NodeConfig:
         return p if p.is_absolute() else base / p
 
     known = {"node_id", "key_file", "genesis", "data_dir", "peer_listen", "api_listen", "peers",
-             "raft", "blocks", "limits", "witness", "witnessed_by", "checkpoints", "access", "display_zone"}
+             "raft", "blocks", "limits", "witness", "witnessed_by", "checkpoints", "access", "views",
+             "display_zone"}
     for key in raw:
         if key not in known:
             raise InvalidInput(key, f"unknown setting (known: {', '.join(sorted(known))})")
@@ -437,6 +468,7 @@ def load_config(path: str | Path) -> NodeConfig:
         witnessed_by=_witness_targets(raw.get("witnessed_by", [])),
         checkpoints=_section(raw, "checkpoints", CheckpointSettings),
         access=_access_section(raw, base),
+        views=_views_section(raw),
         display_zone=display_zone,
         source=path,
     )
@@ -511,4 +543,6 @@ def dump_config(cfg: NodeConfig, relative_to: Path | None = None) -> str:
                 text = str(value)
             lines.append(f"{f.name} = {text}")
         lines.append("")
+    if cfg.views != ViewsSettings():
+        lines += ["[views]", f"similarity_threshold = {cfg.views.similarity_threshold!r}", ""]
     return "\n".join(lines)

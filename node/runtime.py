@@ -36,6 +36,11 @@ and reading frames during fsyncs and block applies. Tasks:
   reconciles Raft's membership with the registry (node/membership.py).
 - **sync**: once a second, asks peers for missing block signatures
   (node/certifier.py) and refreshes gauges.
+- **trail**: after each block, feeds the trailing views (the near-duplicate
+  index: views/projection.py "Trailing views") on ``_trail_disk``, a thread of
+  their own, in batches of at most :data:`TRAIL_CHUNK` documents, each written
+  with the trail's height: they never lengthen an apply or hold the loop, and
+  a restart goes on from their height.
 - **admission** (node/admission.py): a leader checks submissions on a worker
   thread, grouped, so checks never hold the loop;
 - **intake** (node/intake.py): a leader journals (fsync, group commit) each
@@ -120,6 +125,7 @@ from views import Views
 __all__ = ["NodeRuntime"]
 
 log = logging.getLogger("minutebook.runtime")
+TRAIL_CHUNK = 2_000  # documents per batch of the trailing views (a stop waits for at most one)
 
 
 def _doc_id_of(item: Any) -> str | None:
@@ -154,7 +160,8 @@ class NodeRuntime:
         self.metrics = Metrics(self.node_id)
         # The read models are fed every block inside its own batch (views/projection.py); opening
         # replays into them whatever blocks they lack (a store made before views, or a new format).
-        self.views = Views()
+        # The trailing views are fed by the trail task instead (defer).
+        self.views = Views(defer=True)
         self.ledger = Ledger(LevelDBStore(str(config.data_dir / "ledger")), parsed, observers=[self.views])
         self._nodes = Registry(self.ledger.store).nodes()
         self.log_storage = LevelDBLogStorage(str(config.data_dir / "raft"), desired_conf(self._nodes))
@@ -181,6 +188,8 @@ class NodeRuntime:
         self._raft_disk = concurrent.futures.ThreadPoolExecutor(max_workers=1,
                                                                 thread_name_prefix=f"raft-disk-{self.node_id}")
         self.checkpoints = CheckpointLog(self.ledger)
+        self._trail_disk = concurrent.futures.ThreadPoolExecutor(max_workers=1,
+                                                                 thread_name_prefix=f"trail-{self.node_id}")
         self.certifier = Certifier(self.node_id, self.seed, self.ledger, self.metrics, self._broadcast, self._send,
                                    executor=self._disk, checkpoints=self.checkpoints,
                                    on_write_error=self._disk_failed)
@@ -203,6 +212,7 @@ class NodeRuntime:
         self._wake_ready: asyncio.Event | None = None
         self._wake_producer: asyncio.Event | None = None
         self._wake_apply: asyncio.Event | None = None
+        self._wake_trail: asyncio.Event | None = None
         self._apply_lock: asyncio.Lock | None = None  # one drain of _apply_queue at a time
         self._leader_event: asyncio.Event | None = None  # set (and replaced) when the leader changes
         self._event_leader: str | None = None
@@ -240,6 +250,7 @@ class NodeRuntime:
         self._wake_ready = asyncio.Event()
         self._wake_producer = asyncio.Event()
         self._wake_apply = asyncio.Event()
+        self._wake_trail = asyncio.Event()
         self._apply_lock = asyncio.Lock()
         self._leader_event = asyncio.Event()
         self.stopped = asyncio.Event()
@@ -252,7 +263,8 @@ class NodeRuntime:
         self.certifier.resign_missing(range(max(1, self.ledger.height - 256), self.ledger.height + 1))
         self._update_gauges()
         for coro, name in ((self._ticker(), "ticker"), (self._ready_loop(), "ready"), (self._applier(), "apply"),
-                           (self._producer_loop(), "producer"), (self._sync_loop(), "sync")):
+                           (self._producer_loop(), "producer"), (self._sync_loop(), "sync"),
+                           (self._trail_loop(), "trail")):
             self._tasks.append(asyncio.get_running_loop().create_task(self._guard(coro, name), name=name))
         if self.catchup.active:
             self._start_catchup()
@@ -262,6 +274,7 @@ class NodeRuntime:
             log.info("%d journaled submissions to submit again", len(self.intake))
             self._spawn(self._resubmit(self.intake.items()), "intake")
         self._wake_ready.set()
+        self._wake_trail.set()  # blocks applied before a restart the trail has not seen
 
     async def _guard(self, coro, name: str) -> None:
         try:
@@ -318,6 +331,7 @@ class NodeRuntime:
         self.forwarder.close()
         self._disk.shutdown(wait=True)
         self._raft_disk.shutdown(wait=True)
+        self._trail_disk.shutdown(wait=True)  # a batch under way ends (TRAIL_CHUNK bounds it) before the store closes
         self.admission.close()
         for waiters in self._doc_waiters.values():
             for future in waiters:
@@ -837,6 +851,7 @@ class NodeRuntime:
         self.producer.on_block_applied(height, doc_ids, time.monotonic())
         self.intake.remove(doc_ids)
         self.certifier.on_applied(block)
+        self._wake_trail.set()
         nodes = Registry(self.ledger.store).nodes()
         if nodes != self._nodes:
             self._nodes = nodes
@@ -1080,6 +1095,16 @@ class NodeRuntime:
                 raise
             self.metrics.bad_frames_total.labels(str(kind)[:32]).inc()
             log.warning("dropped a %r frame from %s: %r", kind, peer, exc)
+
+    async def _trail_loop(self) -> None:
+        """Feed the trailing views what has been applied, a batch at a time, on their own thread."""
+        loop = asyncio.get_running_loop()
+        catch_up = functools.partial(self.views.trail.catch_up, chunk=TRAIL_CHUNK, chunks=1)
+        while self._running:
+            await self._wake_trail.wait()
+            self._wake_trail.clear()
+            while self._running and not await loop.run_in_executor(self._trail_disk, catch_up):
+                pass
 
     async def _sync_loop(self) -> None:
         while self._running:

@@ -23,7 +23,8 @@ import msgpack
 
 from ledger.timefmt import MAX_MS, MIN_MS
 
-__all__ = ["PREFIX", "be8", "unbe8", "time_key", "key_time", "clamp", "name_key", "TIME_KEY_MAX", "pack", "unpack"]
+__all__ = ["PREFIX", "be8", "unbe8", "time_key", "key_time", "clamp", "name_key", "TIME_KEY_MAX", "pack", "unpack",
+           "doc_bytes"]
 
 PREFIX = b"w/"
 _u64 = struct.Struct(">Q")
@@ -60,6 +61,16 @@ def name_key(prefix: bytes, *names: str) -> bytes:
     if len(names) == 1:
         return prefix + names[0].encode() + b"\0"
     return prefix + b"".join(n.encode() + b"\0" for n in names)
+
+
+def doc_bytes(doc_id: object) -> bytes | None:
+    """A doc id (64 lowercase hex) as the 32 raw bytes keys hold, None if it is not one."""
+    if not isinstance(doc_id, str) or len(doc_id) != 64:
+        return None
+    try:
+        return bytes.fromhex(doc_id)
+    except ValueError:
+        return None
 
 
 def pack(value: Any) -> bytes:

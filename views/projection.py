@@ -49,6 +49,9 @@ Keys (``be8`` is 8 bytes big-endian)::
     w/x/height              be8: the last block the views applied (same batch as their writes)
     w/v/<record id, 32 B>   {d: current version doc id (32 B) | nil when withdrawn,
                             l: its leaf, o: the original's leaf, f: {fact: value}}
+    w/y/format              the trailing views' {views, zone} (below)
+    w/y/height              be8: the last block the trailing views applied
+    w/y/v/<record id>       as w/v/, for the types a trailing view counts (f: {})
 
 A view module owns the keys it documents; :class:`Writer` is how it reads
 and writes them during a batch.
@@ -64,6 +67,29 @@ the values a block reads over and over (members, rolls, counters) stay
 decoded between blocks (:class:`ValueCache`, refreshed from each batch once
 it is durable, so a crash between the two leaves nothing stale: the cache
 is memory only and starts empty).
+
+Trailing views
+--------------
+A view too dear for the block's batch (the near-duplicate index reads a
+hash bucket per band per text: :data:`views.TRAILING`) is fed behind it by a
+:class:`Trail`: the same records in the same order, amendments taken back
+and put again by the same rule, but after the block is durable, in batches
+of its own, each written (fsynced) with the trail's own height
+``w/y/height``. So a trail, too, never misses or doubles a block, and its
+bytes do not depend on how blocks were batched: fed block by block, caught
+up in one go or rebuilt, it holds the same keys (tests/views/test_trail.py).
+A node feeds it on a thread of its own after each block (node/runtime.py),
+never on the apply path or the Raft loop; anywhere else (tests, scripts,
+``minutebook views rebuild``) :class:`Views` feeds it right after each block
+is committed (``defer=False``).
+
+The views before it stand at the ledger's height, ahead of the trail, so a
+trailing view reads its own keys and, of the others' state, only what never
+changes once written (a unit's name); its version records carry no ``unit``
+fact for the same reason, and it skips documents of types it does not count
+(its ``types``). Its answers say the height they stand at
+(``Reader.trail_height``). Rebuilding the views rebuilds the trail; a new
+trailing view version rebuilds the trail only (its ``prefixes``).
 """
 
 from __future__ import annotations
@@ -83,13 +109,18 @@ from ledger.timefmt import DEFAULT_ZONE, zone
 from .errors import QueryTimedOut, QueryTooLarge
 from .keys import PREFIX, be8, pack, unbe8, unpack
 
-__all__ = ["Record", "Facts", "Writer", "ValueCache", "View", "Views", "Reader", "K_FORMAT", "K_HEIGHT", "AMENDMENT"]
+__all__ = ["Record", "Facts", "Writer", "ValueCache", "View", "Views", "Trail", "Reader", "K_FORMAT", "K_HEIGHT",
+           "K_TRAIL_FORMAT", "K_TRAIL_HEIGHT", "TRAIL_PREFIX", "AMENDMENT"]
 
 log = logging.getLogger("minutebook.views")
 
 K_FORMAT = b"w/x/format"
 K_HEIGHT = b"w/x/height"
 _P_VERSION = b"w/v/"
+TRAIL_PREFIX = b"w/y/"  # the trailing views' own keys (their views' keys are under their own prefixes)
+K_TRAIL_FORMAT = b"w/y/format"
+K_TRAIL_HEIGHT = b"w/y/height"
+_P_TRAIL_VERSION = b"w/y/v/"
 AMENDMENT = "amendment"
 _CHUNK_DOCUMENTS = 20_000  # a replay commits a batch after about this many documents
 _DELETE_BATCH = 50_000
@@ -151,6 +182,9 @@ class View(Protocol):
 
     def apply(self, w: "Writer", record: Record, facts: Facts, sign: int) -> None:
         """Count `record` (sign +1) or take exactly that back (sign -1)."""
+
+    # Optional: ``types`` (a frozenset of the document types the view counts; a trail skips the
+    # rest) and, for a trailing view, ``prefixes`` (every key prefix it owns).
 
 
 class Writer:
@@ -227,6 +261,20 @@ class Writer:
             value = self.get_obj(key)
             working = self._working[key] = (make() if value is None else value, final)
         return working[0]
+
+    def peek(self, key: bytes) -> bytes | None:
+        """As :meth:`get`, but what the store returns is not kept for later batches: for keys a
+        block reads once and later blocks seldom again (hash buckets), which would otherwise
+        crowd out the values read over and over."""
+        working = self._working.get(key)
+        if working is not None:
+            value, final = working
+            return pack(value if final is None else final(value))
+        if key in self._pending:
+            return self._pending[key]
+        if key in self._committed:
+            return self._committed[key]
+        return self._store.get(key)
 
     def put(self, key: bytes, value: bytes) -> None:
         if self._working:
@@ -394,6 +442,8 @@ class Reader:
             self.close()
             raise CorruptionError("the views are not built in this store")
         self.height = unbe8(height)
+        trail = self._snapshot.get(K_TRAIL_HEIGHT)
+        self.trail_height = None if trail is None else unbe8(trail)  # the trailing views' own height
         self.zone_name = decode(fmt).get("zone", DEFAULT_ZONE)
         self.zone = zone(self.zone_name)
         self.max_keys = max_keys
@@ -434,21 +484,24 @@ class Reader:
         self.close()
 
 
-@dataclass
-class Views:
-    """The ledger observer that feeds every view of `views` (default :data:`views.VIEWS`)."""
+class _Fold:
+    """What both kinds of views share: a list of views fed the accepted documents of blocks (an
+    amendment as the take-back of the version in force, then its replacement), a format record
+    and a height of their own, and the replay of blocks from the ledger."""
 
-    views: Sequence[View] = field(default_factory=lambda: _default_views())
-    progress: Callable[[int, int], None] | None = None  # (height done, height to reach) while replaying
+    format_key = K_FORMAT
+    height_key = K_HEIGHT
+    version_prefix = _P_VERSION
+    derives_unit = True  # counted records carry the fact "unit" (views/records.py)
 
-    def __post_init__(self) -> None:
-        self.views = tuple(self.views)
+    def _setup(self, views: Sequence[View], progress) -> None:
+        self.views = tuple(views)
+        self.progress = progress
         self.ledger = None
         self.zone_name = DEFAULT_ZONE
-        self._cache = ValueCache()  # see Writer
-        self._staged: dict[bytes, bytes | None] = {}  # the last block's writes, until committed
-
-    # -- the observer contract --
+        # Types some view counts (None: every type); an amendment is looked at for its target's.
+        wanted = [getattr(v, "types", None) for v in self.views]
+        self._types = None if any(t is None for t in wanted) else frozenset().union(*wanted, (AMENDMENT,))
 
     def format_record(self) -> bytes:
         return pack({"views": {v.name: v.version for v in self.views}, "zone": self.zone_name})
@@ -458,81 +511,30 @@ class Views:
         self.ledger = ledger
         self.zone_name = chain_zone(ledger.genesis)
 
-    def open(self, ledger) -> None:
-        """Bootstrap, rebuild or catch up so that the views stand at the ledger's height."""
-        self.attach(ledger)
-        store = ledger.store
-        stored = store.get(K_FORMAT)
-        if stored is None and next(iter(store.scan(PREFIX, limit=1)), None) is None:
-            self._bootstrap()
-        elif stored != self.format_record():
-            log.warning("views format %r differs from %r: rebuilding the views", stored, self.format_record())
-            self.rebuild()
-            return
-        height = self.height()
-        if height > ledger.height:
-            raise CorruptionError(f"the views stand at height {height}, above the ledger's {ledger.height}")
-        if height < ledger.height:
-            log.info("views at height %d, ledger at %d: replaying %d blocks into the views", height,
-                     ledger.height, ledger.height - height)
-            self._replay(height + 1)
-
-    def apply_block(self, overlay: Overlay, header, accepted) -> None:
-        recent = {d.leaf_index: d.envelope for d in accepted}
-        w = Writer(self.ledger.store, lambda leaf: recent.get(leaf) or self._envelope(leaf), zone(self.zone_name),
-                   self._cache)
-        for document in accepted:
-            self._apply_document(w, header, document)
-        self._staged = w.drain()
-        # Into the block's own batch as they are (values are bytes, None deletes: Overlay's own terms).
-        overlay.pending.update(self._staged)
-        overlay.put(K_HEIGHT, be8(header.height))
-
-    def committed(self, height: int) -> None:
-        self._cache.learn(self._staged)
-        self._staged = {}
-
-    # -- reading --
-
     def height(self) -> int:
-        raw = self.ledger.store.get(K_HEIGHT)
+        raw = self.ledger.store.get(self.height_key)
         return 0 if raw is None else unbe8(raw)
-
-    def reader(self, **budget) -> Reader:
-        return Reader(self.ledger.store, **budget)
-
-    # -- replay --
-
-    def rebuild(self) -> None:
-        """Delete every ``w/`` key, then bootstrap from genesis and replay every block."""
-        self._cache.clear()
-        store = self.ledger.store
-        while True:
-            keys = [k for k, _ in store.scan(PREFIX, limit=_DELETE_BATCH)]
-            if not keys:
-                break
-            store.write({k: None for k in keys})
-        self._bootstrap()
-        self._replay(1)
 
     def _bootstrap(self) -> None:
         w = Writer(self.ledger.store, self._envelope, zone(self.zone_name))
         for view in self.views:
             view.bootstrap(w, self.ledger.genesis)
         changes = w.drain()
-        changes[K_FORMAT] = self.format_record()
-        changes[K_HEIGHT] = be8(0)
+        changes[self.format_key] = self.format_record()
+        changes[self.height_key] = be8(0)
         self.ledger.store.write(changes)
 
-    def _replay(self, first: int) -> None:
+    def _replay(self, first: int, *, chunk: int = _CHUNK_DOCUMENTS, chunks: int | None = None) -> int:
+        """Apply blocks `first`.. the ledger's height in batches of about `chunk` documents, each
+        committed with the height it reached (at most `chunks` batches); the next height to apply."""
         ledger = self.ledger
         last = ledger.height
         height = first
-        while height <= last:
+        while height <= last and chunks != 0:
             overlay = Overlay(ledger.store)
             w = Writer(ledger.store, self._envelope, zone(self.zone_name))
             documents = 0
-            while height <= last and documents < _CHUNK_DOCUMENTS:
+            while height <= last and documents < chunk:
                 accepted = ledger.accepted_documents(height)
                 header = ledger.header(height)
                 for document in accepted:
@@ -544,13 +546,15 @@ class Views:
                     overlay.delete(key)
                 else:
                     overlay.put(key, value)
-            overlay.put(K_HEIGHT, be8(height - 1))
+            overlay.put(self.height_key, be8(height - 1))
             overlay.commit()
-            self._cache.clear()  # a replay writes around the cache
-            if self.progress is not None:
-                self.progress(height - 1, last)
-            else:
-                log.info("views replayed to height %d of %d", height - 1, last)
+            self._replayed(height - 1, last)
+            chunks = None if chunks is None else chunks - 1
+        return height
+
+    def _replayed(self, height: int, last: int) -> None:
+        if self.progress is not None:
+            self.progress(height, last)
 
     def _envelope(self, leaf: int) -> Envelope:
         return Envelope.from_bytes(self.ledger.envelope_at(leaf))
@@ -559,6 +563,8 @@ class Views:
 
     def _apply_document(self, w: Writer, header, document) -> None:
         doc = document.envelope.doc
+        if self._types is not None and doc.type not in self._types:
+            return
         signers = tuple(s.signer for s in document.envelope.sigs)
         if doc.type == AMENDMENT:
             self._apply_amendment(w, header, document, signers)
@@ -567,18 +573,19 @@ class Views:
                         org=doc.org, body=doc.body if isinstance(doc.body, dict) else {}, created_at=doc.created_at,
                         signers=signers, height=header.height, block_time=header.timestamp)
         facts = Facts()
-        _records.concerned_unit(w, record, facts)  # before any view moves a member: the unit before the change
+        if self.derives_unit:
+            _records.concerned_unit(w, record, facts)  # before any view moves a member: the unit before the change
         for view in self.views:
             view.apply(w, record, facts, +1)
         if doc.type in _records.AMENDABLE:
-            w.put_obj(_P_VERSION + bytes.fromhex(record.record_id),
+            w.put_obj(self.version_prefix + bytes.fromhex(record.record_id),
                       {"d": bytes.fromhex(record.doc_id), "l": record.leaf, "o": record.leaf, "f": facts.values})
 
     def _apply_amendment(self, w: Writer, header, document, signers: tuple[str, ...]) -> None:
         body = document.envelope.doc.body if isinstance(document.envelope.doc.body, dict) else {}
         target = body.get("target")
         try:
-            key = _P_VERSION + bytes.fromhex(target) if isinstance(target, str) and len(target) == 64 else None
+            key = self.version_prefix + bytes.fromhex(target) if isinstance(target, str) and len(target) == 64 else None
         except ValueError:
             key = None
         version = w.get_obj(key) if key is not None else None
@@ -605,6 +612,153 @@ class Views:
             w.put_obj(key, {"d": None, "l": document.leaf_index, "o": version["o"], "f": {}})
 
 
+@dataclass
+class Views(_Fold):
+    """The ledger observer that feeds every view of `views` (default :data:`views.VIEWS`) in each
+    block's batch, and holds the trailing views (`trail`, default :data:`views.TRAILING`): fed
+    after each block on the same thread, or, with `defer`, by whoever calls
+    ``trail.catch_up`` (the node, on a thread of its own)."""
+
+    views: Sequence[View] = field(default_factory=lambda: _default_views())
+    progress: Callable[[int, int], None] | None = None  # (height done, height to reach) while replaying
+    trail: "Trail | None" = field(default_factory=lambda: Trail())
+    defer: bool = False
+
+    def __post_init__(self) -> None:
+        self._setup(self.views, self.progress)
+        self._cache = ValueCache()  # see Writer
+        self._staged: dict[bytes, bytes | None] = {}  # the last block's writes, until committed
+
+    # -- the observer contract --
+
+    def attach(self, ledger) -> None:
+        super().attach(ledger)
+        if self.trail is not None:
+            self.trail.attach(ledger)
+
+    def open(self, ledger) -> None:
+        """Bootstrap, rebuild or catch up so that the views stand at the ledger's height (and the
+        trailing views too, unless deferred: then they are only made ready to catch up)."""
+        self.attach(ledger)
+        store = ledger.store
+        stored = store.get(K_FORMAT)
+        if stored is None and next(iter(store.scan(PREFIX, limit=1)), None) is None:
+            self._bootstrap()
+        elif stored != self.format_record():
+            log.warning("views format %r differs from %r: rebuilding the views", stored, self.format_record())
+            self.rebuild()
+            return
+        height = self.height()
+        if height > ledger.height:
+            raise CorruptionError(f"the views stand at height {height}, above the ledger's {ledger.height}")
+        if height < ledger.height:
+            log.info("views at height %d, ledger at %d: replaying %d blocks into the views", height,
+                     ledger.height, ledger.height - height)
+            self._replay(height + 1)
+        if self.trail is not None:
+            self.trail.open(ledger, catch_up=not self.defer)
+
+    def apply_block(self, overlay: Overlay, header, accepted) -> None:
+        recent = {d.leaf_index: d.envelope for d in accepted}
+        w = Writer(self.ledger.store, lambda leaf: recent.get(leaf) or self._envelope(leaf), zone(self.zone_name),
+                   self._cache)
+        for document in accepted:
+            self._apply_document(w, header, document)
+        self._staged = w.drain()
+        # Into the block's own batch as they are (values are bytes, None deletes: Overlay's own terms).
+        overlay.pending.update(self._staged)
+        overlay.put(K_HEIGHT, be8(header.height))
+
+    def committed(self, height: int) -> None:
+        self._cache.learn(self._staged)
+        self._staged = {}
+        if self.trail is not None and not self.defer:
+            self.trail.catch_up()
+
+    # -- reading --
+
+    def reader(self, **budget) -> Reader:
+        return Reader(self.ledger.store, **budget)
+
+    # -- replay --
+
+    def rebuild(self) -> None:
+        """Delete every ``w/`` key, then bootstrap from genesis and replay every block (the
+        trailing views too, unless deferred: then they start again from height 0)."""
+        self._cache.clear()
+        _delete_prefixes(self.ledger.store, (PREFIX,))
+        self._bootstrap()
+        self._replay(1)
+        if self.trail is not None:
+            self.trail.rebuild(catch_up=not self.defer)
+
+    def _replayed(self, height: int, last: int) -> None:
+        self._cache.clear()  # a replay writes around the cache
+        if self.progress is not None:
+            self.progress(height, last)
+        else:
+            log.info("views replayed to height %d of %d", height, last)
+
+
+class Trail(_Fold):
+    """Views fed behind the apply path, with their own height (module docstring, "Trailing
+    views"); :data:`views.TRAILING` by default."""
+
+    format_key = K_TRAIL_FORMAT
+    height_key = K_TRAIL_HEIGHT
+    version_prefix = _P_TRAIL_VERSION
+    derives_unit = False  # the "unit" fact reads the members view, which stands ahead of a trail
+
+    def __init__(self, views: Sequence[View] | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> None:
+        self._setup(_default_trailing() if views is None else views, progress)
+
+    def prefixes(self) -> tuple[bytes, ...]:
+        """Every key prefix the trailing views own (a rebuild of the trail deletes these only)."""
+        return (TRAIL_PREFIX,) + tuple(p for view in self.views for p in view.prefixes)
+
+    def open(self, ledger, *, catch_up: bool = True) -> None:
+        """Start the trail afresh if its format is not this code's (or it has none); check it is
+        not ahead of the ledger; with `catch_up`, bring it to the ledger's height now."""
+        self.attach(ledger)
+        stored = ledger.store.get(self.format_key)
+        if stored != self.format_record():
+            if stored is not None:
+                log.warning("trailing views format %r differs from %r: rebuilding them", stored,
+                            self.format_record())
+            self.rebuild(catch_up=False)
+        height = self.height()
+        if height > ledger.height:
+            raise CorruptionError(f"the trailing views stand at height {height}, above the ledger's "
+                                  f"{ledger.height}")
+        if catch_up:
+            self.catch_up()
+
+    def rebuild(self, *, catch_up: bool = True) -> None:
+        """Delete the trailing views' keys (theirs only), bootstrap them; with `catch_up`, replay
+        every block into them."""
+        _delete_prefixes(self.ledger.store, self.prefixes())
+        self._bootstrap()
+        if catch_up:
+            self.catch_up()
+
+    def catch_up(self, *, chunk: int = _CHUNK_DOCUMENTS, chunks: int | None = None) -> bool:
+        """Apply the blocks the ledger holds beyond the trail's height, in batches of about `chunk`
+        documents (at most `chunks` of them), each written (fsynced) with the height it reached;
+        True once the trail stands at the ledger's height."""
+        self._replay(self.height() + 1, chunk=chunk, chunks=chunks)
+        return self.height() >= self.ledger.height
+
+
+def _delete_prefixes(store, prefixes: Sequence[bytes]) -> None:
+    for prefix in prefixes:
+        while True:
+            keys = [k for k, _ in store.scan(prefix, limit=_DELETE_BATCH)]
+            if not keys:
+                break
+            store.write({k: None for k in keys})
+
+
 def _version_body(envelope: Envelope) -> dict:
     """The body a version counts with: an amendment's replacement, else the document's own."""
     body = envelope.doc.body if isinstance(envelope.doc.body, dict) else {}
@@ -627,3 +781,9 @@ def _default_views() -> tuple:
     from . import VIEWS
 
     return tuple(cls() for cls in VIEWS)
+
+
+def _default_trailing() -> tuple:
+    from . import TRAILING
+
+    return tuple(cls() for cls in TRAILING)

@@ -4,6 +4,7 @@ block_producer.py, membership.py, catchup.py's header prediction and snapshot da
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 
@@ -18,6 +19,7 @@ from node.membership import next_change
 from node.runtime import NodeRuntime
 from tests.ledger.factory import make_org
 from tests.node.cluster import Cluster
+from views.similarity import SimilarityView, near_duplicates
 
 CELL = "central/p1/k1/s1"
 
@@ -70,6 +72,57 @@ def test_restart_resumes_from_disk_without_replaying_blocks(one_node):
     status, replayed, result = asyncio.run(second_life())
     assert replayed == 0
     assert result["receipt"]["block"]["height"] == height + 1 == status["height"]
+
+
+def test_the_trailing_views_are_fed_on_their_own_thread_and_keep_their_height_over_a_restart(one_node,
+                                                                                            monkeypatch):
+    """The near-duplicate view is never fed on the apply path (the disk thread) nor the loop: the
+    trail thread feeds it after each block, and its height is on disk for the next start."""
+    cluster = one_node
+    config = load_config(cluster.nodes["n1"].config)
+    threads = []
+    apply = SimilarityView.apply
+
+    def spy(self, w, record, facts, sign):
+        threads.append(threading.current_thread().name)
+        return apply(self, w, record, facts, sign)
+
+    monkeypatch.setattr(SimilarityView, "apply", spy)
+    text = ("Chi bộ họp thường kỳ, đồng chí bí thư triển khai kế hoạch sản xuất vụ mùa trong tháng tới; các đảng "
+            "viên thống nhất việc xây dựng đường liên thôn với sự tham gia của nhân dân và phân công rà soát công "
+            "tác phát triển đảng viên đúng quy định.")
+    copies = [cluster.org.minutes(cell, text=text) for cell in ("central/p1/k1/s1", "central/p2/k1/s2")]
+
+    async def first_life() -> tuple[dict, int]:
+        runtime = NodeRuntime(config)
+        assert runtime.views.defer
+        await runtime.start()
+        try:
+            await _until(lambda: runtime.status()["role"] == "leader")
+            for envelope in copies:
+                assert (await runtime.submit(envelope.to_bytes(), wait=True))["status"] == "committed"
+            await _until(lambda: runtime.views.trail.height() == runtime.ledger.height)
+            with runtime.views.reader() as r:
+                return near_duplicates(r, "central"), runtime.ledger.height
+        finally:
+            await runtime.stop()
+
+    found, height = asyncio.run(first_life())
+    [group] = found["groups"]
+    assert found["height"] == height and {m["doc_id"] for m in group["members"]} == {e.doc_id for e in copies}
+    assert len(threads) == 2 and all(name.startswith("trail-n1") for name in threads), threads
+
+    async def second_life() -> int:
+        runtime = NodeRuntime(config)
+        stored = runtime.views.trail.height()  # before the trail task could run
+        await runtime.start()
+        try:
+            await _until(lambda: runtime.status()["role"] == "leader")
+        finally:
+            await runtime.stop()
+        return stored
+
+    assert asyncio.run(second_life()) == height and len(threads) == 2
 
 
 def test_bad_frames_never_crash_the_node(one_node):
