@@ -33,6 +33,20 @@ each rule from the documents alone):
   out), signed by its chair and secretary.
 - **Profile entries**: education and political theory of officers, training
   of the new members.
+- **Committee work** (:func:`_committee`): a province's directive to its
+  cells issued three weeks before the anchor with acknowledgements due ten
+  days before it, so the four cells that acknowledge are late and
+  :data:`UNANSWERED` two never do (overdue: warned); the central unit's
+  directive to the whole tree, acknowledged on time by most, with progress
+  and final reports. Resolution tasks: those of the year's first nine
+  months reported done (late: after their due date), the two months after
+  done in some cells and left overdue in others, the last month's in
+  progress, one :data:`BLOCKED` as blocked with its reason. Two polls in
+  :data:`POLL_UNIT`, both closed early by the secretary who opened them:
+  one answered by three members of fifteen (quorum missed), one by eleven,
+  one of whom changes their vote. And the cell :data:`COPIED` [1] files, for
+  the year's last three months, minutes that are copies of
+  :data:`COPIED` [0]'s with its own name put in (near-duplicates).
 
 Every document is deterministic (nonce from a label, ``created_at`` just
 after genesis), so a reload finds each one committed. The body of each
@@ -52,7 +66,7 @@ if TYPE_CHECKING:
     from .sample_org import SampleMember, SampleOrg
 
 __all__ = ["build_phases", "expected_refusals", "BUILDERS", "MONTHS", "SKIP_LAST_MONTHS", "WARNED_UNIT",
-           "DUPLICATE_LABEL"]
+           "DUPLICATE_LABEL", "COPIED", "COPIED_MONTHS", "LATE_DIRECTIVE", "UNANSWERED", "BLOCKED", "POLL_UNIT"]
 
 DAY_MS = 86_400_000
 YEAR_MS = 365 * DAY_MS
@@ -69,6 +83,12 @@ LATE_DAYS = 9
 OLDEST_ADMISSION_YEAR = 1962        # times are signed unix ms: some members were admitted before 1970
 AMENDED = ("central/p1/k1/s2", 3)   # (unit, month index) of the minutes corrected by an amendment
 DUPLICATE_LABEL = "duplicate/minutes"
+COPIED = ("central/p1/k1/s3", "central/p2/k2/s3")  # the second cell's last three minutes copy the first's
+COPIED_MONTHS = 3
+LATE_DIRECTIVE = "central/p1"      # its directive's acknowledgements were due before the anchor
+UNANSWERED = ("central/p1/k1/s2", "central/p1/k2/s3")  # never acknowledge it
+BLOCKED = "central/p2/k1/s3"       # its last month's task is blocked
+POLL_UNIT = "central/p2/k1/s1"
 _ABSENCE = ["ốm", "đi công tác", "việc gia đình", "đi làm ăn xa", "chăm con ốm", "đi học tập trung"]
 _TOPICS = ["kế hoạch sản xuất vụ mùa", "xây dựng đường liên thôn", "phòng chống thiên tai",
            "công tác phát triển đảng viên", "học tập nghị quyết", "chăm lo gia đình chính sách",
@@ -107,6 +127,7 @@ class _Context:
     moves: dict[str, tuple[int, str]] = field(default_factory=dict)  # member -> (when, to unit)
     minutes_ids: dict[tuple[str, int], str] = field(default_factory=dict)  # (unit, month) -> doc id
     minutes_docs: dict[tuple[str, int], tuple[dict, list[str]]] = field(default_factory=dict)
+    resolution_ids: dict[tuple[str, int], str] = field(default_factory=dict)  # (cell, month) -> doc id
     refusals: dict[str, str] = field(default_factory=dict)   # doc id -> error code expected
 
     def created(self) -> int:
@@ -293,6 +314,9 @@ def _meetings(ctx: _Context) -> list:
                     attendees.append({"member": m.member_id, "present": False, "reason": rng.choice(_ABSENCE)})
             present = [a["member"] for a in attendees if a["present"]]
             topics = rng.sample(_TOPICS, 2)
+            source = ctx.minutes_docs.get((COPIED[0], index)) if unit.path == COPIED[1] else None
+            if source is not None and index >= MONTHS - COPIED_MONTHS:
+                topics = list(source[0]["body"]["agenda"])  # a copy (the rng moves on as for any other)
             opinions = [{"member": rng.choice(present), "topic": t,
                          "summary": rng.choice(_SAYINGS).format(t=t, n=rng.randrange(2, 20))}
                         for t in (topics * 2)[:rng.randrange(1, 4)]]
@@ -308,6 +332,10 @@ def _meetings(ctx: _Context) -> list:
                 "votes": votes, "decisions": [f"Giao chi ủy xây dựng kế hoạch {topics[0]}"],
                 "text": _text(ctx, unit.name, month, topics, len(present), len(roll)),
             }
+            if source is not None and index >= MONTHS - COPIED_MONTHS:
+                copied_name = next(u.name for u in org.units if u.path == COPIED[0])
+                body["text"] = source[0]["body"]["text"].replace(copied_name, unit.name)
+                body["decisions"] = list(source[0]["body"]["decisions"])
             minutes = org._doc(f"minutes/{meeting_id}", "minutes", unit.path, body, ctx.created())
             ctx.minutes_ids[(unit.path, index)] = _doc_id(minutes)
             ctx.minutes_docs[(unit.path, index)] = (minutes, [chair, secretary])
@@ -321,9 +349,10 @@ def _meetings(ctx: _Context) -> list:
                     "tasks": [{"owner": secretary, "due": held + 30 * DAY_MS,
                                "description": f"Tổ chức thực hiện {topics[0]}"}],
                 }
-                resolution_docs.append((org._doc(f"resolution/{meeting_id}", "resolution", unit.path, resolution,
-                                                 ctx.created(), refs=[ctx.minutes_ids[(unit.path, index)]]),
-                                        [secretary]))
+                resolution_doc = org._doc(f"resolution/{meeting_id}", "resolution", unit.path, resolution,
+                                          ctx.created(), refs=[ctx.minutes_ids[(unit.path, index)]])
+                ctx.resolution_ids[(unit.path, index)] = _doc_id(resolution_doc)
+                resolution_docs.append((resolution_doc, [secretary]))
     return [("minutes", minutes_docs), ("resolutions", resolution_docs)]
 
 
@@ -367,8 +396,92 @@ def _inspection(ctx: _Context) -> list:
                                       ctx.created()), [inspector])])]
 
 
+def _committee(ctx: _Context) -> list:
+    """Directives and their answers, task reports and two polls (module doc, "Committee work")."""
+    org, rng = ctx.org, ctx.rng
+    anchor = org.anchor_ms
+    cells = [u.path for u in org.units if u.kind == "cell"]
+    late = {"number": "05-CT/TU", "title": "Chỉ thị về rà soát, sàng lọc đảng viên năm nay",
+            "text": "Ban Thường vụ Tỉnh ủy yêu cầu các chi bộ rà soát danh sách đảng viên, báo cáo kết quả "
+                    "sàng lọc và đề xuất biện pháp đối với đảng viên không đủ tư cách.",
+            "issued_at": anchor - 21 * DAY_MS, "addressed": {"scope": "level", "kind": "cell"},
+            "ack_due": anchor - 10 * DAY_MS, "report_due": anchor + 20 * DAY_MS}
+    on_time = {"number": "12-CT/TW", "title": "Chỉ thị về tăng cường chuyển đổi số trong sinh hoạt chi bộ",
+               "text": "Các cấp ủy lập kế hoạch số hóa biên bản, sổ sách; báo cáo tiến độ hằng tháng và báo cáo "
+                       "kết quả khi hoàn thành.",
+               "issued_at": anchor - DAY_MS, "addressed": {"scope": "subtree"},
+               "ack_due": anchor + 15 * DAY_MS, "report_due": anchor + 45 * DAY_MS}
+    directives = []
+    for issuer, body in ((LATE_DIRECTIVE, late), ("central", on_time)):
+        doc = org._doc(f"directive/{issuer}/{body['number']}", "directive", issuer, body, ctx.created())
+        directives.append((doc, [org._officer(issuer, "secretary")]))
+    late_id, on_time_id = (_doc_id(d) for d, _ in directives)
+    acks, reports, finals = [], [], []
+
+    def answer(kind: str, directive: str, unit: str, body: dict, into: list) -> None:
+        doc = org._doc(f"{kind}/{directive}/{unit}", kind, unit, {"directive": directive, **body}, ctx.created(),
+                       refs=[directive])
+        into.append((doc, [org._officer(unit, "secretary")]))
+
+    for unit in (c for c in cells if c.startswith(LATE_DIRECTIVE + "/") and c not in UNANSWERED):
+        answer("directive_ack", late_id, unit, {"note": "Chi bộ đã nhận chỉ thị, chậm do họp muộn"}, acks)
+    answering = [u.path for u in org.units if u.path != "central" and rng.random() < 0.8]
+    for i, unit in enumerate(answering):
+        answer("directive_ack", on_time_id, unit, {}, acks)
+        if i % 3 == 0:
+            answer("directive_report", on_time_id, unit,
+                   {"final": False, "text": "Đã số hóa biên bản sáu tháng đầu năm."}, reports)
+        if i % 5 == 0:
+            answer("directive_report", on_time_id, unit,
+                   {"final": True, "text": "Hoàn thành số hóa biên bản, sổ đảng viên."}, finals)
+    tasks = []
+    for cell in cells:
+        owner = org._officer(cell, "secretary")
+        for index in range(MONTHS):
+            rid = ctx.resolution_ids.get((cell, index))
+            if rid is None:
+                continue
+            if index < MONTHS - 3 or (index < MONTHS - 1 and rng.random() < 0.5):
+                status, text = "done", "Đã hoàn thành, báo cáo chi bộ tại kỳ sinh hoạt sau."
+            elif index == MONTHS - 1 and cell == BLOCKED:
+                status, text = "blocked", "Vướng mặt bằng, chờ huyện hỗ trợ kinh phí."
+            elif index == MONTHS - 1 and rng.random() < 0.6:
+                status, text = "in_progress", "Đang triển khai, đã phân công đảng viên phụ trách."
+            else:
+                continue
+            doc = org._doc(f"task_report/{rid}/0", "task_report", cell,
+                           {"resolution": rid, "task": 0, "status": status, "text": text}, ctx.created(), refs=[rid])
+            tasks.append((doc, [owner]))
+    opener = org._officer(POLL_UNIT, "secretary")
+    voters = [m.member_id for m in org.members if m.unit == POLL_UNIT]
+    polls, ballots, changed, closes = [], [], [], []
+    for poll_id, motion, turnout in (("P-01", "Thông qua phương án đóng góp xây dựng nhà văn hóa thôn", 3),
+                                     ("P-02", "Thông qua kế hoạch trồng rừng phòng hộ ven biển", 11)):
+        body = {"poll_id": poll_id, "motion": motion, "options": ["for", "against", "abstain"],
+                # closes_at two years on, so that a sample loaded long after its anchor opens them too
+                "closes_at": anchor + 2 * YEAR_MS, "quorum": {"num": 1, "den": 2, "strict": True},
+                "eligible": "active", "text": "Lấy ý kiến đảng viên chi bộ trước kỳ sinh hoạt."}
+        poll = org._doc(f"poll/{POLL_UNIT}/{poll_id}", "poll", POLL_UNIT, body, ctx.created())
+        polls.append((poll, [opener]))
+        pid = _doc_id(poll)
+        for voter in voters[:turnout]:
+            choice = "for" if rng.random() < 0.75 else rng.choice(["against", "abstain"])
+            ballots.append((org._doc(f"ballot/{pid}/{voter}", "ballot", POLL_UNIT, {"poll": pid, "choice": choice},
+                                     ctx.created(), refs=[pid]), [voter]))
+        if turnout > 3:
+            voter = voters[turnout - 1]
+            changed.append((org._doc(f"ballot/{pid}/{voter}/again", "ballot", POLL_UNIT,
+                                     {"poll": pid, "choice": "against"}, ctx.created(), refs=[pid]), [voter]))
+        closes.append((org._doc(f"poll_close/{pid}", "poll_close", POLL_UNIT,
+                                {"poll": pid, "note": "Đóng sớm: đã hết thời gian lấy ý kiến tại chi bộ."},
+                                ctx.created(), refs=[pid]), [opener]))
+    return [("directives", directives), ("acknowledgements", acks), ("directive reports", reports),
+            ("final reports", finals), ("task reports", tasks), ("polls", polls), ("ballots", ballots),
+            ("changed ballots", changed), ("poll closes", closes)]
+
+
 BUILDERS: tuple[Callable[[_Context], list], ...] = (
-    _units, _members, _status_changes, _profiles, _meetings, _corrections, _inspection)
+    _units, _members, _status_changes, _profiles, _meetings, _corrections, _inspection, _committee)
 
 
 def _context(org: "SampleOrg") -> _Context:

@@ -4,8 +4,10 @@ Shape: a central unit, 2 provinces, 4 district committees, 12 cells, about 200
 members with keys and roles; a year of monthly minutes in every unit and a
 resolution per cell meeting, members' admissions (decades ago for most) and
 full membership, profile entries, a transfer, an award, a warning, one
-amendment, one duplicate attempt that the ledger refuses, and an inspection
-finding. client/sample_docs.py builds the documents and says which rules of
+amendment, one duplicate attempt that the ledger refuses, an inspection
+finding, and committee work (directives answered late, on time or not at
+all, task reports with one blocked task, a poll that misses its quorum and
+one that meets it, two cells whose minutes are copies). client/sample_docs.py builds the documents and says which rules of
 consistency they keep.
 
 Names are Vietnamese-style with diacritics. Every fifth member's name is

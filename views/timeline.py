@@ -57,7 +57,7 @@ from .paging import cursor_after, page_of
 from .projection import Facts, Record, Writer, decode
 from .records import concerned_unit, is_confidential, record_date
 
-__all__ = ["TimelineView", "member_timeline", "entry_json"]
+__all__ = ["TimelineView", "member_timeline", "member_entries", "entry_json"]
 
 P_TIMELINE = b"w/tl/"
 P_MEETINGS = b"w/tm/"
@@ -207,12 +207,18 @@ def member_timeline(r, member_id: str, *, cursor: str | None = None, limit: int 
     """``{entries, next_cursor}``: the member's timeline from the start (or `cursor`) on; with
     `keep`, only the entries (as served) it accepts: a caller's scope."""
     after = cursor_after(cursor, _WIDTH)
-    sources = [_own(r, member_id, after)]
-    sources += [_meetings(r, unit, member_id, since, after) for unit, since in sorted(active_units(r, member_id).items())]
-    merged = heapq.merge(*sources, key=_suffix_of)
-    result = page_of(merged, after=after, limit=limit,
+    result = page_of(member_entries(r, member_id, after), after=after, limit=limit,
                      keep=None if keep is None else (lambda _, entry: keep(entry_json(entry))))
     return {"entries": [entry_json(e) for _, e in result.items], "next_cursor": result.next_cursor}
+
+
+def member_entries(r, member_id: str, after: bytes | None = None) -> Iterator[tuple[bytes, dict]]:
+    """(sort suffix, stored entry) of every entry of the member's timeline after `after`, in
+    order: their own keys merged with the meetings of every unit whose roll they were on (for a
+    view that reads a timeline while applying, through its Writer)."""
+    sources = [_own(r, member_id, after)]
+    sources += [_meetings(r, unit, member_id, since, after) for unit, since in sorted(active_units(r, member_id).items())]
+    return heapq.merge(*sources, key=_suffix_of)
 
 
 def _suffix_of(item: tuple[bytes, dict]) -> bytes:

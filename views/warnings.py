@@ -48,7 +48,8 @@ rule's ``meetings``), each noted absent-without-reason or not: a new
 attendance goes in its place (or is ignored when older than all K), so the
 count of unexcused absences at the newest end is exact whatever order the
 minutes come in; a correction of minutes reads the K latest again from the
-member's timeline (``views/timeline.py``). A member whose K latest are all
+member's whole timeline (``views/timeline.py``: their own entries and the
+meetings of the units whose roll they were on). A member whose K latest are all
 unexcused absences is listed under the unit of their latest meeting and
 every unit above it.
 
@@ -67,6 +68,7 @@ Keys::
 from __future__ import annotations
 
 import bisect
+from collections import deque
 
 from ledger.genesis import Genesis
 from ledger.orgpaths import ancestors
@@ -75,7 +77,7 @@ from ledger.timefmt import DAY_MS, month_of, month_start, next_month
 from .keys import be8, key_time, name_key, time_key, unbe8
 from .projection import Facts, Reader, Record, Writer, decode
 from .records import concerned_unit, is_confidential, record_date
-from .timeline import P_TIMELINE
+from .timeline import member_entries
 from .units import children_of, unit_record
 
 __all__ = ["RULES", "WarningsView", "warnings_for", "KINDS", "SENSITIVE_KINDS", "TRAILING_KINDS"]
@@ -124,7 +126,7 @@ def _unexcused(entry: dict) -> bool:
 
 class WarningsView:
     name = "warnings"
-    version = 1
+    version = 2  # 2: absences found again from the whole timeline on a correction
 
     def bootstrap(self, w: Writer, genesis: Genesis) -> None:
         pass
@@ -163,22 +165,17 @@ class WarningsView:
 
     @staticmethod
     def _recount(w: Writer, member: str, leaving: str) -> dict | None:
-        """The member's state from their timeline, without the entries of doc `leaving` (a
-        correction takes them back: the K latest are then read again)."""
-        prefix = name_key(P_TIMELINE, member)
-        latest: list[list] = []
+        """The member's state from their whole timeline, without the entries of doc `leaving` (a
+        correction takes them back: the K latest are then found again)."""
+        latest: deque[list] = deque(maxlen=_K)
         unit = None
         leaving_raw = bytes.fromhex(leaving)
-        for key, value in w.scan(prefix, reverse=True):
-            entry = decode(value)
+        for suffix, entry in member_entries(w, member):
             if entry.get("kind") != "attendance" or entry.get("doc") == leaving_raw:
                 continue
-            suffix = key[len(prefix):]
-            unit = unit or entry.get("org")
             latest.append([key_time(suffix[:8]), unbe8(suffix[8:16]), _unexcused(entry), entry["doc"]])
-            if len(latest) == _K:
-                break
-        return {"latest": latest[::-1], "unit": unit} if latest else None
+            unit = entry.get("org")
+        return {"latest": list(latest), "unit": unit} if latest else None
 
     @staticmethod
     def _store(w: Writer, member: str, old: dict | None, new: dict | None) -> None:

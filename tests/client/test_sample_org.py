@@ -234,3 +234,76 @@ def test_the_sample_loads_with_only_the_duplicate_refused(tmp_path):
     assert len(result["refused_as_expected"]) == expected
     assert all("duplicate_record" in line for line in result["refused_as_expected"])
     assert result["committed"] == result["documents"] - expected
+
+
+@pytest.fixture(scope="module")
+def committee(sample):
+    """The sample applied to a ledger with its views, a minute after the anchor (as a devnet loads it)."""
+    from tests.client.sample_service import loaded_service
+
+    _, service = loaded_service(sample["org"], start_ms=ANCHOR + 60_000)
+    return service
+
+
+def test_committee_work_tells_its_story_in_the_documents(sample):
+    from client.sample_docs import BLOCKED, COPIED, COPIED_MONTHS, LATE_DIRECTIVE, POLL_UNIT, UNANSWERED
+
+    org = sample["org"]
+    directives = {d["org"]: d for d in _of(sample, "directive")}
+    late = directives[LATE_DIRECTIVE]
+    assert late["body"]["ack_due"] < org.anchor_ms  # every acknowledgement reaches the ledger after it
+    acked = {d["org"] for d in _of(sample, "directive_ack") if d["body"]["directive"] == _id(late)}
+    p1_cells = {u.path for u in org.units if u.kind == "cell" and u.path.startswith(LATE_DIRECTIVE + "/")}
+    assert acked == p1_cells - set(UNANSWERED) and set(UNANSWERED) <= p1_cells
+    assert directives["central"]["body"]["ack_due"] > org.anchor_ms
+    [blocked] = [d for d in _of(sample, "task_report") if d["body"]["status"] == "blocked"]
+    assert blocked["org"] == BLOCKED and blocked["body"]["text"]
+    roll = [m for m in org.members if m.unit == POLL_UNIT]
+    for poll in _of(sample, "poll"):
+        voters = [d for d in _of(sample, "ballot") if d["body"]["poll"] == _id(poll)]
+        assert poll["org"] == POLL_UNIT and any(d["body"]["poll"] == _id(poll) for d in _of(sample, "poll_close"))
+        assert len({d["body"]["choice"] for d in voters}) >= 1 and len(voters) <= len(roll) + 1
+    minutes = {d["body"]["meeting_id"]: d for d in _of(sample, "minutes")}
+    names = {u.path: u.name for u in org.units}
+    months = sorted({m.rpartition("/")[2] for m in minutes})[-COPIED_MONTHS:]
+    for month in months:
+        source, copy = minutes[f"{COPIED[0]}/{month}"], minutes[f"{COPIED[1]}/{month}"]
+        assert copy["body"]["text"] == source["body"]["text"].replace(names[COPIED[0]], names[COPIED[1]])
+
+
+def _id(doc: dict) -> str:
+    from ledger.documents import Document
+    from ledger.encoding import normalize
+
+    return Document.from_obj(normalize(doc)).doc_id
+
+
+def test_committee_work_reads_back_from_the_views(sample, committee):
+    """What the views answer about the sample's committee work, against its story."""
+    from client.sample_docs import BLOCKED, COPIED, LATE_DIRECTIVE, POLL_UNIT, UNANSWERED
+    from ledger.registry import Registry
+    from views.directives import directive_figures
+    from views.similarity import near_duplicates
+    from views.tasks import task_figures
+    from views.warnings import warnings_for
+
+    as_of = ANCHOR + 86_400_000
+    directives = {d["org"]: _id(d) for d in _of(sample, "directive")}
+    with committee.views.reader() as r:
+        late = directive_figures(r, directives[LATE_DIRECTIVE], as_of=as_of)
+        on_time = directive_figures(r, directives["central"], as_of=as_of)
+        blocked = task_figures(r, BLOCKED, as_of=as_of)
+        groups = near_duplicates(r, "central")["groups"]
+        warned = warnings_for(r, LATE_DIRECTIVE, now=as_of, kinds=("directive_not_acknowledged",))
+    assert late["addressed"] == 6 and late["acknowledged"]["total"] == 4 == late["acknowledged"]["late"]
+    assert late["acknowledged"]["overdue"] == len(UNANSWERED) == 2
+    assert on_time["acknowledged"]["total"] >= 10 and on_time["acknowledged"]["late"] == 0
+    assert on_time["reported"]["total"] >= 2
+    assert blocked["blocked"] == 1
+    assert [w["detail"]["missing"] for w in warned["warnings"]] == [2]
+    copies = [g for g in groups if {COPIED[0], COPIED[1]} <= {m["unit"] for m in g["members"]}]
+    assert copies and all(g["similarity"]["min"] >= 0.7 for g in copies)
+    polls = {p["poll_id"]: p for p in (Registry(committee.ledger.store).poll(_id(d)) for d in _of(sample, "poll"))}
+    assert polls["P-01"]["tally"]["quorum_met"] is False and polls["P-01"]["tally"]["cast"] == 3
+    assert polls["P-02"]["tally"]["quorum_met"] is True and polls["P-02"]["tally"]["cast"] == 11
+    assert polls["P-02"]["org"] == POLL_UNIT
