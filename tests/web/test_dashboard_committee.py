@@ -102,17 +102,25 @@ def work(in_process) -> Work:
 
 
 def _warnings(page) -> list[list]:
+    """Each warning row: its kind, the label of the kind's group, its unit, member and evidence links."""
     return page.locator("[data-list=warnings] tbody tr.warning").evaluate_all("""rows => rows.map(r => [
-        r.dataset.kind, r.dataset.unit, r.dataset.member, r.cells[0].innerText,
-        [...r.cells[4].querySelectorAll('a.doc')].map(a => a.title)])""")
+        r.dataset.kind, r.closest('details').dataset.kind === r.dataset.kind
+            ? r.closest('details').querySelector('summary strong').textContent : null,
+        r.dataset.unit, r.dataset.member, [...r.cells[3].querySelectorAll('a.doc')].map(a => a.title)])""")
 
 
 def _check_warnings(page, answer: dict, labels: dict) -> None:
     sections = page.locator("[data-list=warnings], [data-list=directives], [data-list=tasks]")
     assert sections.evaluate_all("cards => cards.map(c => [c.dataset.list, c.dataset.state])") == [
         ["warnings", "ready"], ["directives", "ready"], ["tasks", "ready"]]
-    assert _warnings(page) == [[w["kind"], w["unit"], w.get("member") or "", labels[f"warning_kind.{w['kind']}"],
+    assert _warnings(page) == [[w["kind"], labels[f"warning_kind.{w['kind']}"], w["unit"], w.get("member") or "",
                                 w["evidence"]] for w in answer["warnings"]]
+    listed = {}
+    for w in answer["warnings"]:
+        listed[w["kind"]] = listed.get(w["kind"], 0) + 1
+    groups = page.locator("[data-list=warnings] details.warnings").evaluate_all(
+        "groups => groups.map(g => [g.dataset.kind, g.open])")
+    assert groups == [[kind, n <= 10] for kind, n in listed.items()]  # many of a kind: folded, the count in view
     counts = page.locator("[data-list=warnings] ul.counts li").evaluate_all(
         "items => items.map(li => [li.dataset.kind, Number(li.dataset.count)])")
     assert counts == [[kind, n] for kind, n in answer["counts"].items()]
@@ -147,10 +155,10 @@ def test_fault_dashboard_shows_warnings_open_directives_and_tasks(browser, in_pr
             open_page(page, f"/dashboard/{DISTRICT}")
             assert page.locator("canvas[data-chart]").count() == 4  # the charts are there too
             _check_warnings(page, warnings, labels)
-            row = page.locator(f"[data-list=warnings] tr.warning[data-kind=directive_not_acknowledged]")
-            since = row.locator("td").nth(2).inner_text()
+            row = page.locator("[data-list=warnings] tr.warning[data-kind=directive_not_acknowledged]")
+            since = row.locator("td").nth(1).inner_text()
             assert local(work.ack_due, "%d/%m/%Y") in since and local(work.ack_due, "%H:%M") in since
-            assert row.locator("td").nth(1).locator(f"a.unit[data-unit='{DISTRICT}'] .name").inner_text() == "Huyện Mèo Vạc"
+            assert row.locator("td").nth(0).locator(f"a.unit[data-unit='{DISTRICT}'] .name").inner_text() == "Huyện Mèo Vạc"
 
             shown = page.locator("[data-list=directives] tbody tr").evaluate_all(
                 "rows => rows.map(r => [r.dataset.directive, r.dataset.late, r.classList.contains('overdue')])")

@@ -20,6 +20,8 @@ import { fill, h, section, table } from "./dom.js";
 import { formatDate, formatDateTime, formatMonth, formatNumber, formatPercent, has, t } from "./i18n.js";
 import { docLink, memberLink, track, unitLink } from "./ui.js";
 
+const OPEN_UP_TO = 10; // a kind with more warnings than this starts folded
+
 const choice = (group, v) => (has(`${group}.${v}`) ? t(`${group}.${v}`) : String(v ?? "–"));
 
 /** An answer, or {error} (never a rejected promise: the page may already show something else). */
@@ -108,7 +110,6 @@ function warningRow(w, rules) {
   return {
     class: "warning", dataset: { kind: w.kind, unit: w.unit ?? "", member: w.member ?? "" },
     cells: [
-      h("strong", {}, choice("warning_kind", w.kind)),
       [w.unit ? h("div", {}, unitLink(w.unit)) : null, w.member ? h("div", {}, memberLink(w.member)) : null],
       since(w),
       what(w, rules),
@@ -117,24 +118,35 @@ function warningRow(w, rules) {
   };
 }
 
+/** One kind's warnings, folded away when there are many (the counts above say how many of each). */
+function warningGroup(kind, items, count, rules) {
+  return h("details", { class: "warnings", id: `warnings-${kind}`, dataset: { kind }, open: items.length <= OPEN_UP_TO },
+    h("summary", {}, h("strong", {}, choice("warning_kind", kind)), " ", h("span", { class: ["badge", "warn"] }, formatNumber(count))),
+    count > items.length ? h("p", { class: "hint", dataset: { cut: kind } },
+      t("committee.cut", { shown: items.length, count })) : null,
+    h("div", { class: "table-wrap" }, table({
+      head: [t("committee.concerns"), t("committee.since"), t("committee.detail"), t("committee.evidence")],
+      rows: items.map((w) => warningRow(w, rules)),
+    })));
+}
+
 function warnings(answer) {
   const counts = Object.entries(answer.counts || {});
-  const listed = {};
-  for (const w of answer.warnings) listed[w.kind] = (listed[w.kind] || 0) + 1;
-  const cut = counts.filter(([kind, n]) => n > (listed[kind] || 0));
-  const total = counts.reduce((sum, [, n]) => sum + n, 0);
+  const byKind = new Map();
+  for (const w of answer.warnings) {
+    if (!byKind.has(w.kind)) byKind.set(w.kind, []);
+    byKind.get(w.kind).push(w);
+  }
+  const count = (kind) => answer.counts?.[kind] ?? byKind.get(kind).length;
   return [
     h("p", { class: "hint" }, t("committee.warnings_hint", { date: formatDateTime(answer.as_of) })),
     counts.length ? h("ul", { class: "counts" }, counts.map(([kind, n]) => h("li", { dataset: { kind, count: String(n) } },
-      h("span", { class: ["badge", n ? "warn" : "muted"] }, formatNumber(n)), " ", choice("warning_kind", kind)))) : null,
+      h("span", { class: ["badge", n ? "warn" : "muted"] }, formatNumber(n)), " ",
+      byKind.has(kind) ? h("a", { href: `#warnings-${kind}` }, choice("warning_kind", kind)) : choice("warning_kind", kind)))) : null,
     answer.withheld && answer.withheld.length ? h("p", { class: "hint", dataset: { withheld: answer.withheld.join(",") } },
       t("committee.withheld", { kinds: answer.withheld.map((k) => choice("warning_kind", k)).join(", ") })) : null,
-    cut.map(([kind, n]) => h("p", { class: "hint", dataset: { cut: kind } },
-      t("committee.cut", { kind: choice("warning_kind", kind), shown: listed[kind] || 0, count: n }))),
-    total || answer.warnings.length ? h("div", { class: "table-wrap" }, table({
-      head: [t("committee.kind"), t("committee.concerns"), t("committee.since"), t("committee.detail"), t("committee.evidence")],
-      rows: answer.warnings.map((w) => warningRow(w, answer.rules || {})), className: "warnings",
-    })) : h("p", { class: "muted" }, t("committee.no_warnings")),
+    byKind.size ? [...byKind].map(([kind, items]) => warningGroup(kind, items, count(kind), answer.rules || {}))
+      : h("p", { class: "muted" }, t("committee.no_warnings")),
   ];
 }
 
