@@ -23,7 +23,7 @@ import pytest
 from node.routes.web import WEB_ROOT
 from views.warnings import SENSITIVE_KINDS
 
-from .conftest import assert_behaved, open_page, sign_in, watched
+from .conftest import assert_behaved, open_page, sign_in, wait_ready, watched
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -156,6 +156,8 @@ def test_fault_dashboard_shows_warnings_open_directives_and_tasks(browser, in_pr
             assert page.locator("canvas[data-chart]").count() == 4  # the charts are there too
             _check_warnings(page, warnings, labels)
             row = page.locator("[data-list=warnings] tr.warning[data-kind=directive_not_acknowledged]")
+            said = labels["warning.detail.directive_not_acknowledged"]["other"].format(number="05-CT/HU", missing=1, count=3)
+            assert said in row.locator("td").nth(2).inner_text()
             since = row.locator("td").nth(1).inner_text()
             assert local(work.ack_due, "%d/%m/%Y") in since and local(work.ack_due, "%H:%M") in since
             assert row.locator("td").nth(0).locator(f"a.unit[data-unit='{DISTRICT}'] .name").inner_text() == "Huyện Mèo Vạc"
@@ -235,6 +237,36 @@ def test_nothing_to_show_is_said_in_words(browser, in_process, work):
         assert page.locator("[data-list=warnings] p.muted").inner_text() == vi["committee.no_warnings"] == "Không có cảnh báo."
         assert page.locator("[data-list=directives] td.empty").inner_text() == vi["committee.no_directives"]
         assert page.locator("[data-list=tasks] td.empty").inner_text() == vi["committee.no_tasks"]
+        assert_behaved(page)
+    finally:
+        context.close()
+
+
+def test_the_charts_do_not_wait_for_the_committee_work_and_a_failed_part_says_so(browser, in_process, work):
+    """The charts are drawn while the warnings are still being answered (the page is not called
+    ready until they are in); a committee question the node cannot answer (503) makes its sections
+    say so, and the rest of the page stands."""
+    context, page = in_process.signed_in_page(browser, "vi-VN")
+    held = []
+    try:
+        page.watch.expect_status(503, f"/v1/orgs/{DISTRICT}/due")
+        page.route(f"**/v1/orgs/{DISTRICT}/warnings", lambda route: held.append(route))  # answered below
+        page.route(f"**/v1/orgs/{DISTRICT}/due", lambda route: route.fulfill(
+            status=503, content_type="application/json", headers={"Retry-After": "1"},
+            body=json.dumps({"error": "busy", "message": "the node is busy answering queries"})))
+        page.goto(f"/dashboard/{DISTRICT}")
+        page.wait_for_selector("canvas[data-chart]")
+        assert page.locator("canvas[data-chart]").count() == 4
+        assert held and page.locator("[data-list=warnings]").get_attribute("data-state") == "loading"
+        assert page.evaluate("document.documentElement.dataset.ready") == "0"
+        held[0].continue_()
+        wait_ready(page)
+        states = page.locator("[data-list]").evaluate_all("cards => cards.map(c => [c.dataset.list, c.dataset.state])")
+        assert [s for s in states if s[0] in ("warnings", "directives", "tasks")] == [
+            ["warnings", "ready"], ["directives", "failed"], ["tasks", "failed"]]
+        for name in ("directives", "tasks"):
+            assert LABELS["vi"]["committee.failed"] in page.locator(f"[data-list={name}] [data-failed]").inner_text()
+        assert page.locator("[data-list=warnings] tr.warning").count() > 0
         assert_behaved(page)
     finally:
         context.close()
