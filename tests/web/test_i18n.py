@@ -3,7 +3,7 @@ both catalogues with the same keys, every key the pages ask for present, and
 no label written into the HTML or the scripts instead (as far as reading the
 source can tell: a browser test switches the language and sees the labels change).
 
-Keys the scripts build from data (``type.<doc type>``, ``change.<change>``,
+Keys the scripts build from data (``type.<doc type>``, ``change.<change>``, ``warning_kind.<kind>``,
 ``check.<check>``...) are checked against the Python definitions they mirror,
 so a new document type or check without its labels fails here."""
 
@@ -21,7 +21,9 @@ from ledger.documents import DOC_TYPES
 from ledger.registry import ACTIVE, TERMINAL
 from ledger.schemas import (AMENDMENT_ACTIONS, MEETING_KINDS, MEETING_MODES, MEMBER_CHANGES, MEMBER_STATUSES, POLL_ELIGIBLE,
                             PROFILE_KINDS, ROLES, SEVERITIES, TASK_STATUSES)
+from node.routes.committee import TASK_STATES
 from node.routes.web import LANGUAGES, WEB_ROOT
+from views.warnings import KINDS as WARNING_KINDS
 
 JS = sorted((WEB_ROOT / "js").rglob("*.js"))
 HTML = sorted(WEB_ROOT.glob("*.html"))
@@ -142,7 +144,8 @@ def test_every_key_the_pages_ask_for_is_in_the_catalogue():
     ("type", DOC_TYPES), ("change", MEMBER_CHANGES), ("meeting_kind", MEETING_KINDS), ("meeting_mode", MEETING_MODES),
     ("severity", SEVERITIES), ("role", ROLES), ("check", CHECKS), ("status", ("accepted", "rejected")),
     ("member_status_value", tuple(sorted(ACTIVE | TERMINAL | {"suspended"} | set(MEMBER_STATUSES)))),
-    ("profile_kind", PROFILE_KINDS), ("task_status", TASK_STATUSES), ("amendment_action", AMENDMENT_ACTIONS),
+    ("profile_kind", PROFILE_KINDS), ("task_status", ("not_started", *TASK_STATUSES)), ("task_state", TASK_STATES),
+    ("warning_kind", WARNING_KINDS), ("amendment_action", AMENDMENT_ACTIONS),
     ("poll_eligible", POLL_ELIGIBLE), ("version", ("original", *AMENDMENT_ACTIONS)),
     ("role_raft", ("leader", "follower", "candidate", "pre_candidate")),
     ("receipt.status", ("pass", "fail", "skipped", "na")),

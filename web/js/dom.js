@@ -37,12 +37,15 @@ function append(el, children) {
   }
 }
 
-/** A table: `head` labels, `rows` arrays of cells (each a value or a node), optional caption. */
+/** A table: `head` labels, `rows` arrays of cells (each a value or a node), or {cells, class, dataset}
+ * for a row that says more about itself; optional caption. */
 export function table({ head, rows, caption = null, className = null, empty = null }) {
+  const row = (r) => (Array.isArray(r) ? { cells: r } : r);
   return h("table", { class: className },
     caption ? h("caption", {}, caption) : null,
     h("thead", {}, h("tr", {}, head.map((label) => h("th", { scope: "col" }, label)))),
-    h("tbody", {}, rows.length ? rows.map((cells) => h("tr", {}, cells.map((c) => h("td", {}, c))))
+    h("tbody", {}, rows.length ? rows.map(row).map((r) => h("tr", { class: r.class, dataset: r.dataset },
+      r.cells.map((c) => h("td", {}, c))))
       : empty ? h("tr", {}, h("td", { colspan: head.length, class: "empty" }, empty)) : null));
 }
 

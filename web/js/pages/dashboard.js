@@ -7,8 +7,12 @@
 // units' rolled-up figures with the row of the unit's own records (the rows
 // add up to the total), and the cells and committees overdue for a regular
 // meeting with their last one. Months are calendar months in the chain's zone.
+// After the charts, the subtree's committee work (web/js/committee.js): early
+// warnings, open directives and tasks late or due, asked in parallel with the
+// figures and drawn when they come, without holding the charts back.
 
 import { encPath, getJson, unitView } from "../api.js";
+import { committeeSections, committeeWork } from "../committee.js";
 import { fill, h, section, table } from "../dom.js";
 import { chainZone, currentLocale, formatDate, formatMonth, formatNumber, formatPercent, formatRatio, t } from "../i18n.js";
 import { MONTH, addMonths, monthOf, monthStart, monthsFrom, nextMonth } from "../months.js";
@@ -190,6 +194,7 @@ export async function render(ctx) {
   const path = (ctx.params[0] || ctx.session?.home_unit || ctx.site.root_unit || "").replace(/\/+$/, "");
   const zone = chainZone();
   const p = period(ctx.query, zone);
+  const work = committeeWork(path, ctx.signal); // asked now, drawn when in (below the charts)
   const [total, Chart] = await Promise.all([
     getJson(`/v1/orgs/${encPath(path)}/stats?${statsQuery(p.from, p.to, zone)}`, { signal: ctx.signal }),
     loadCharts(),
@@ -223,6 +228,7 @@ export async function render(ctx) {
       t("dash.incomplete_lists", { count: total.attendance.minutes_leaving_out_roll_members,
         members: total.attendance.roll_members_left_out })) : null,
     h("div", { class: "charts" }, CHARTS.map((spec) => chartCard(Chart, spec, total.series))),
+    committeeSections(work),
     section(t("dash.units_title"), h("p", { class: "hint" }, t("dash.units_hint")), unitsTable(name, total)),
     section(t("dash.overdue_title", { count: overdueCount(total) }),
       h("p", { class: "hint" }, t("dash.overdue_hint", { date: formatDate(total.as_of) })),
