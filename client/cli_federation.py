@@ -89,8 +89,10 @@ def verify_through_anchor(receipt: Any, genesis: Any, anchor_path: str, anchor_g
     anchor_genesis = _read_json(anchor_genesis_path, "anchor genesis")
     proof = _read_json(consistency_path, "consistency proof") if consistency_path is not None else None
     if proof is None and node_url is not None:
-        m, n = _log_size(receipt), _anchored_size(anchor_receipt)
-        if m is not None and n is not None and m < n:
+        # Only for an anchor of this receipt's ledger: another ledger's anchored size means nothing to
+        # this node, and verify_anchored names that anchor's fault ("anchor_document") itself.
+        m, (origin, n) = _log_size(receipt), _anchored(anchor_receipt)
+        if m is not None and n is not None and m < n and origin == _origin(genesis):
             proof = _fetch_consistency(node_url, m, n)
     return verify_anchored(receipt, genesis, anchor_receipt, anchor_genesis, proof)
 
@@ -102,8 +104,9 @@ def _read_json(path: str, what: str) -> Any:
         raise click.UsageError(f"{path} is not JSON: {exc}") from None
 
 
-def _anchored_size(anchor_receipt: Any) -> int | None:
-    """The tree size an anchor receipt's document records, if it reads as one (checked later)."""
+def _anchored(anchor_receipt: Any) -> tuple[str | None, int | None]:
+    """The ledger origin and tree size an anchor receipt's document records, if it reads as one
+    (checked later, by verify_anchored)."""
     from ledger.checkpoint import Checkpoint
     from ledger.documents import Envelope
     from ledger.errors import MinutebookError
@@ -111,8 +114,20 @@ def _anchored_size(anchor_receipt: Any) -> int | None:
 
     try:
         body = Envelope.from_bytes(b64d(anchor_receipt["envelope"])).doc.body
-        return Checkpoint.from_text(body["checkpoint"].split("\n\n")[0] + "\n").size
+        return body["origin"], Checkpoint.from_text(body["checkpoint"].split("\n\n")[0] + "\n").size
     except (MinutebookError, KeyError, TypeError, AttributeError):
+        return None, None
+
+
+def _origin(genesis: Any) -> str | None:
+    """The checkpoint origin of the ledger of `genesis` (None if it does not read as a genesis)."""
+    from ledger.checkpoint import checkpoint_origin
+    from ledger.errors import MinutebookError
+    from ledger.genesis import Genesis
+
+    try:
+        return checkpoint_origin(Genesis.from_json(genesis))
+    except (MinutebookError, KeyError, TypeError, AttributeError, ValueError):
         return None
 
 
