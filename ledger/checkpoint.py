@@ -334,6 +334,8 @@ class CheckpointLog:
         prefix = _P_COSIGS + _be8.pack(size)
         out = []
         for key, value in self.store.scan(prefix):
-            name, _, raw_id = key[len(prefix):].rpartition(b"\0")
+            # name, NUL, then the 4-byte key ID, which may itself hold a zero byte: split by position
+            rest = key[len(prefix):]
+            name, raw_id = rest[:-5], rest[-4:]
             out.append(NoteSignature(name=name.decode(), key_id=int.from_bytes(raw_id, "big"), signature=value))
         return out

@@ -202,6 +202,23 @@ def test_kept_cosignatures_are_served_beside_the_voters_lines(ledger_and_log):
     assert verified.cosigners == (witness,)
 
 
+def test_a_cosignature_whose_key_id_holds_a_zero_byte_is_served_under_its_own_name(ledger_and_log):
+    """Fault: the stored cosignature's key is name, NUL, key ID; reading it split at the last NUL,
+    so a key ID with a zero byte (about 1 witness key in 64) put a NUL and part of the ID into the
+    served name, and /checkpoint gave a note no reader accepts."""
+    ledger, log = ledger_and_log
+    sign_all(log, 2, ["n1", "n2"])
+    cp = log.checkpoint(2)
+    seed = bytes([9]) * 32
+    witness = next(w for w in (VerifierKey.of(f"central/witness/n{i}", public_key(seed), SIG_COSIGNATURE_V1)
+                               for i in range(10_000)) if 0 in w.key_id.to_bytes(4, "big"))
+    good = cosign_note(cp.text, witness.name, seed, 1_800_000_000)
+    assert log.add_cosignature(cp.size, cp.root_hash, good, witness)
+    assert log.cosignatures(cp.size) == [good]
+    verified = verify_checkpoint(log.note(2), log.voter_keys(2).values(), witnesses=[witness])
+    assert verified.cosigners == (witness,)
+
+
 def test_a_block_without_signatures_has_no_note(ledger_and_log):
     _, log = ledger_and_log
     with pytest.raises(ProofFailed):
