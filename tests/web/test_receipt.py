@@ -409,7 +409,8 @@ def test_canonical_decoder_agrees_with_the_ledgers(module_page, values, rng):
             items.append(bytes(broken))
     crafted = [b"\xcc\x05", b"\xd0\x05", b"\xd0\xe0", b"\xd9\x03abc", b"\xc4\x00", b"\xca\x00\x00\x00\x00",
                b"\xd4\x01\x00", b"\x82\xa1b\x01\xa1a\x02", b"\x82\xa1a\x01\xa1a\x02", b"\xa3e\xcc\x81",
-               b"\xa2\xc3\x28", b"\x81\x01\x02", b"\xc1", b"\x91" * 33 + b"\xc0", b"\xcf" + (2**40).to_bytes(8, "big")]
+               b"\xa2\xc3\x28", b"\x81\x01\x02", b"\xc1", b"\x91" * 33 + b"\xc0", b"\xcf" + (2**40).to_bytes(8, "big"),
+               b"\xa3\xef\xbb\xbf", b"\x81\xa3\xef\xbb\xbf\xc0"]  # (a string that is a byte-order mark)
     items += crafted
     found = module_page.evaluate(DECODE_JS, [b64e(i) for i in items])
     for data, result in zip(items, found):

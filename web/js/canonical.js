@@ -33,7 +33,9 @@ export class NotCanonical extends Error {
   }
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a string that starts with U+FEFF keeps it (the default would drop it, and the bytes
+// would not encode back to themselves).
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const utf8Encoder = new TextEncoder();
 
 function join(path, key) {
