@@ -61,20 +61,39 @@ ABORTED = "net::ERR_ABORTED"
 FIRST_RENDER: dict[str, list[float]] = {}
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("MINUTEBOOK_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"browser tests required (MINUTEBOOK_REQUIRE_BROWSER=1) but {reason}")
-    pytest.skip(f"browser tests need Debian's chromium and Playwright (.ci/run installs both): {reason}")
+def _missing() -> str | None:
+    """What the browser tests lack on this machine, or None when they can run."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install playwright; never `playwright install`)"
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        return f"no chromium at {CHROMIUM} (apt-get install chromium)"
+    return None
+
+
+MISSING = _missing()
+REQUIRED = os.environ.get("MINUTEBOOK_REQUIRE_BROWSER") == "1"
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """Without chromium or Playwright, each test that uses the browser is skipped by a marker
+    that names what is missing; with MINUTEBOOK_REQUIRE_BROWSER=1 they run and fail instead."""
+    if MISSING is None or REQUIRED:
+        return
+    mark = pytest.mark.skipif(True, reason=f"browser tests need Debian's chromium and Playwright "
+                                           f"(.ci/run installs both): {MISSING}")
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(mark)
 
 
 @pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed (pip install playwright; never `playwright install`)")
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        _unavailable(f"no chromium at {CHROMIUM} (apt-get install chromium)")
+    if MISSING is not None:
+        pytest.fail(f"browser tests required (MINUTEBOOK_REQUIRE_BROWSER=1) but {MISSING}")
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
