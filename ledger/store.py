@@ -43,8 +43,9 @@ __all__ = ["Store", "MemoryStore", "LevelDBStore", "LevelDBSnapshot", "Overlay",
 
 class StoreWriteError(OSError):
     """A write the disk refused (``errno.ENOSPC`` when it is full, else ``errno.EIO``). Nothing of
-    the batch was written, but LevelDB refuses every later write too until the store is opened
-    again, so the node stops (node/serve.py: exit status 75) rather than run on without a disk."""
+    the batch counts as written (a reopen drops its torn bytes), and ``LevelDBStore`` refuses
+    every later write until the store is opened again (see ``LevelDBStore.write``), so the node
+    stops (node/serve.py: exit status 75) rather than run on without a disk."""
 
 
 def prefix_end(prefix: bytes) -> bytes | None:
@@ -149,6 +150,11 @@ class LevelDBStore:
     ``write`` is one plyvel ``WriteBatch`` written with ``sync=True``: LevelDB
     appends the whole batch to its write-ahead log as one record and fsyncs
     before returning, so after a crash either all of a batch is there or none.
+    After a write fails (a full disk), every later write is refused with
+    StoreWriteError until the store is opened again: LevelDB keeps only a
+    failed *sync* sticky, and after a failed *append* its log writer has moved
+    past the torn bytes, so a later write that "succeeds" lands behind them
+    and is dropped with them on the next open (tests/ledger/test_store_disk_full.py).
 
     On open: ``paranoid_checks`` (LevelDB refuses to open on a damaged log or
     manifest), the meta record is read and checked, and so is every key in
@@ -197,6 +203,7 @@ class LevelDBStore:
                 text = "another process has it open (is this node already running?)"
             raise OSError(f"cannot open LevelDB at {self.path}: {text}") from None
         self._data = self._db.prefixed_db(self._DATA)
+        self._refused: tuple[int, str] | None = None  # (errno, LevelDB's words) once the disk refused a write
         try:
             self._check_meta(create_if_missing)
             for key in check_on_open:
@@ -305,6 +312,10 @@ class LevelDBStore:
             raise CorruptionError(f"LevelDB block under prefix {prefix!r} is damaged: {exc}") from exc
 
     def write(self, changes: Mapping[bytes, bytes | None]) -> None:
+        if self._refused is not None:
+            code, text = self._refused
+            raise StoreWriteError(code, f"cannot write to LevelDB at {self.path}: the disk refused an earlier write "
+                                        f"({text}); open the store again") from None
         batch = self._data.write_batch(sync=True)
         for key, value in changes.items():
             if value is None:
@@ -316,6 +327,7 @@ class LevelDBStore:
         except self._plyvel.IOError as exc:
             text = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
             code = errno.ENOSPC if "space" in text.lower() else errno.EIO
+            self._refused = (code, text)
             raise StoreWriteError(code, f"cannot write to LevelDB at {self.path}: {text}") from None
 
     def verify_all(self, progress: Callable[[int], None] | None = None, every: int = 100_000) -> int:
