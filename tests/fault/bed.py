@@ -75,6 +75,7 @@ __all__ = ["NEMESES", "Row", "FaultCluster", "run_schedule", "format_table"]
 
 PEER_PORT, RELAY_PORT, API_PORT = 7100, 7101, 8100
 TMPFS_BYTES = 96 << 20
+STOP_BOUND = 30.0  # seconds a node stopping on a refused write may take (uvicorn's graceful shutdown is 10)
 RECOVERY_BOUND = 45.0  # seconds from healing to a committed and certified document
 CONVERGE_BOUND = 120.0
 LATE_BOUND = 60.0  # seconds after healing for every 202 (journaled) document to commit
@@ -468,6 +469,8 @@ class DiskFull(Nemesis):
             self.label += f" (it stopped, exit {proc.returncode})"
         else:
             self.label += " (it wrote nothing meanwhile)" if self._quiet() else " (stopping, exit 75 next)"
+            if not self._quiet() and proc is not None:
+                self.s.stopping[self.node] = proc
         try:
             self.ballast.unlink()
         except OSError:
@@ -574,6 +577,7 @@ class Schedule:
         self.bed = bed
         self.rng = rng
         self.disk_full: set[str] = set()
+        self.stopping: dict[str, subprocess.Popen] = {}  # node -> its process that refused a write, still stopping
         self.learner_added = False
         self.http = httpx.Client(timeout=httpx.Timeout(30.0, connect=3.0))
 
@@ -602,6 +606,16 @@ class Schedule:
             proc._reaped = True  # type: ignore[attr-defined]  (killed on purpose: not an exit to judge)
 
     def ensure_running(self, node: str) -> None:
+        """Start `node` again if it is down, as a supervisor would; a node stopping because its
+        disk refused a write (exit 75 next, after its HTTP server's graceful shutdown) is waited
+        for first, else it would be left down once it exits."""
+        proc = self.cluster.procs.get(node)
+        if proc is not None and proc.poll() is None and self.stopping.get(node) is proc:
+            proc.send_signal(signal.SIGCONT)
+            try:
+                proc.wait(timeout=STOP_BOUND)
+            except subprocess.TimeoutExpired:
+                pass  # still up: the checker's view of its log and exits tells
         if not self.cluster.alive(node):
             self.cluster.reap(node)
             self.cluster.start(node)

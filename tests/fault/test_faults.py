@@ -27,11 +27,11 @@ SHORT = [  # (seed, nodes, nemeses): fixed, so a failure replays with scripts/fa
 def test_a_short_schedule_loses_nothing(tmp_path, seed, nodes, nemeses):
     row = run_schedule(tmp_path, schedule=seed, seed=seed, nodes=nodes, duration=20, nemeses=nemeses, run=100 + seed % 100)
     print(format_table([row]))
-    for line in row.info:
+    for line in row.info + row.notes:
         print(line)
     assert row.nemeses, "no nemesis ran"
     assert (row.lost, row.duplicated, row.forks, row.bad_certificates, row.inconsistent_heads) == (0, 0, 0, 0, 0), \
-        format_table([row])
+        format_table([row]) + "\n" + "\n".join(row.notes)
     assert row.recovery_s is not None, "no commit within the recovery bound after healing"
     assert row.notes == []
     assert row.acked > 0
