@@ -67,6 +67,7 @@ from typing import Any, Callable
 
 import httpx
 
+from tests.disk import fill
 from tests.node.cluster import CELLS, REPO, Cluster, NodeFiles
 
 from .netbed import NetBed
@@ -454,13 +455,7 @@ class DiskFull(Nemesis):
         self.node = self.s.rng.choice(sorted(self.s.cluster.nodes))
         self.label = f"disk-full {self.node}"
         self.ballast = self.s.cluster.nodes[self.node].data_dir / "ballast"
-        with open(self.ballast, "wb", buffering=0) as f:  # fill the tmpfs to the last byte
-            for size in (1 << 20, 4096, 1):
-                try:
-                    while True:
-                        f.write(b"\0" * size)
-                except OSError:
-                    pass
+        fill(self.ballast)  # the node's tmpfs, to the last byte
         self.s.disk_full.add(self.node)
 
     def end(self) -> None:

@@ -16,6 +16,7 @@ import subprocess
 import pytest
 
 from ledger.store import LevelDBStore, StoreWriteError
+from tests.disk import fill
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
 
@@ -31,23 +32,11 @@ def small_disk(tmp_path):
         subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
-def _fill_but(ballast, room: int) -> None:
-    """Fill the disk to the last byte, then give back `room` bytes."""
-    with open(ballast, "wb", buffering=0) as f:
-        for size in (1 << 16, 4096, 1):
-            try:
-                while True:
-                    f.write(b"\0" * size)
-            except OSError:
-                pass
-    os.truncate(ballast, max(0, os.path.getsize(ballast) - room))
-
-
 def test_after_a_refused_write_the_store_refuses_writes_until_reopened_and_opens_clean(small_disk):
     path = str(small_disk / "store")
     store = LevelDBStore(path, write_buffer_bytes=4 << 20)  # nothing flushed to a table meanwhile
     store.write({b"before": b"kept"})
-    _fill_but(small_disk / "ballast", 8192)
+    fill(small_disk / "ballast", room=8192)
     big = {b"big/%03d" % i: os.urandom(1024) for i in range(64)}  # a 64 KiB batch: torn at 8 KiB
     with pytest.raises(StoreWriteError) as refused:
         store.write(big)

@@ -16,6 +16,7 @@ from ledger.store import StoreWriteError
 from node.config import load_config
 from node.errors import NoLeader
 from node.runtime import NodeRuntime
+from tests.disk import fill
 from tests.node.cluster import Cluster
 
 CELL = "central/p1/k1/s1"
@@ -36,16 +37,6 @@ def small_disk(tmp_path):
         cluster.close()
 
 
-def _fill(path) -> None:
-    with open(path, "wb", buffering=0) as f:
-        for size in (1 << 20, 4096, 1):
-            try:
-                while True:
-                    f.write(b"\0" * size)
-            except OSError:
-                pass
-
-
 def test_a_full_disk_stops_the_node_cleanly_and_a_restart_resumes(small_disk, caplog):
     cluster, data = small_disk
     config = load_config(cluster.nodes["n1"].config)
@@ -57,7 +48,7 @@ def test_a_full_disk_stops_the_node_cleanly_and_a_restart_resumes(small_disk, ca
             while runtime.status()["role"] != "leader":
                 await asyncio.sleep(0.02)
             committed = await runtime.submit(cluster.org.minutes(CELL).to_bytes(), wait=True)
-            _fill(data / "ballast")
+            fill(data / "ballast")
             refused = []
             for _ in range(20):  # until a write meets the full disk
                 try:
