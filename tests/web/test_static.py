@@ -237,3 +237,30 @@ def test_references_list_what_refers_to_a_document_within_the_scope(in_process):
     with httpx.Client(auth=RequestSigner(read_key_file(in_process.key_file(stranger))), timeout=30) as other:
         r = other.get(url)
         assert r.status_code == 403 and r.json()["error"] == "out_of_scope"
+
+
+def _static_imports(module: Path) -> set[Path]:
+    """The modules `module` imports statically (``import … from "./x.js"``), and theirs."""
+    found: set[Path] = set()
+    todo = [module]
+    while todo:
+        current = todo.pop()
+        text = current.read_text(encoding="utf-8")
+        for spec in re.findall(r'^import\s[^;]*?from\s+"(\.{1,2}/[^"]+)"', text, flags=re.M):
+            target = (current.parent / spec).resolve()
+            if target not in found:
+                found.add(target)
+                todo.append(target)
+    return found
+
+
+def test_the_shell_preloads_every_module_the_app_imports_statically():
+    """A module app.js imports that the shell does not name is found only once app.js has been
+    fetched and parsed: one more round trip before the first page can render."""
+    shell = (WEB_ROOT / "app.html").read_text(encoding="utf-8")
+    preloaded = {(Path(WEB_ROOT) / href.removeprefix("/web/")).resolve()
+                 for href in re.findall(r'<link rel="modulepreload" href="([^"]+)"', shell)}
+    needed = _static_imports(Path(WEB_ROOT) / "js" / "app.js")
+    assert needed, "no import found in app.js"
+    assert {p.name for p in needed - preloaded} == set()
+    assert {p.name for p in preloaded - needed} == set()

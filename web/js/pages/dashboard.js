@@ -192,9 +192,12 @@ function periodForm(ctx, path, p) {
 
 export async function render(ctx) {
   const path = (ctx.params[0] || ctx.session?.home_unit || ctx.site.root_unit || "").replace(/\/+$/, "");
+  // The committee sections are asked for and built first: each draws itself (and asks for the
+  // names it shows) as its answer comes in, while the figures below are still on their way; they
+  // are placed below the charts.
+  const committee = committeeSections(committeeWork(path, ctx.signal));
   const zone = chainZone();
   const p = period(ctx.query, zone);
-  const work = committeeWork(path, ctx.signal); // asked now, drawn when in (below the charts)
   const [total, Chart] = await Promise.all([
     getJson(`/v1/orgs/${encPath(path)}/stats?${statsQuery(p.from, p.to, zone)}`, { signal: ctx.signal }),
     loadCharts(),
@@ -228,7 +231,7 @@ export async function render(ctx) {
       t("dash.incomplete_lists", { count: total.attendance.minutes_leaving_out_roll_members,
         members: total.attendance.roll_members_left_out })) : null,
     h("div", { class: "charts" }, CHARTS.map((spec) => chartCard(Chart, spec, total.series))),
-    committeeSections(work),
+    committee,
     section(t("dash.units_title"), h("p", { class: "hint" }, t("dash.units_hint")), unitsTable(name, total)),
     section(t("dash.overdue_title", { count: overdueCount(total) }),
       h("p", { class: "hint" }, t("dash.overdue_hint", { date: formatDate(total.as_of) })),
