@@ -13,6 +13,9 @@ series mixing, which the global ``prometheus_client.REGISTRY`` would do.
 - ``uncommitted_documents`` and ``uncommitted_oldest_seconds``: what this
   node answered 202 for and has not yet seen applied (its intake journal),
   bounded by ``limits.max_pending_documents``.
+- ``trail_behind_blocks``: blocks the trailing views (views/projection.py
+  "Trailing views": the near-duplicate index) have still to be fed; their
+  answers say the height they stand at (``as_of_height``).
 - ``fsync_seconds{what}``: time spent in the fsynced writes Raft waits on
   (``raft_save`` around ``LevelDBLogStorage.save``, ``ledger_block`` around
   ``Ledger.apply_block``).
@@ -84,6 +87,9 @@ class Metrics:
         self.uncommitted_documents = Gauge(
             "minutebook_uncommitted_documents",
             "documents this node answered 202 for and has not yet seen in an applied block", registry=r)
+        self.trail_behind_blocks = Gauge(
+            "minutebook_trail_behind_blocks", "blocks applied that the trailing views (near-duplicates) have not "
+            "yet been fed", registry=r)
         self.uncommitted_oldest_seconds = Gauge(
             "minutebook_uncommitted_oldest_seconds", "how long the oldest of those has waited", registry=r)
         self.fsync_seconds = Histogram("minutebook_fsync_seconds", "time in fsynced writes", ["what"],

@@ -607,8 +607,17 @@ class NodeRuntime:
             "uncommitted": {"documents": self._uncommitted(), "oldest_ms": int(self.intake.oldest_age(now) * 1000),
                             "limit": self.config.max_pending_documents},
             "clock": {"verdict": self._clock_verdict, "offsets_ms": self.clock_watch.offsets(self.clock.now_ms())},
+            "trail": self._trail_status(),
             "peers": peers,
         }
+
+    def _trail_status(self) -> dict[str, int] | None:
+        """Where the trailing views (the near-duplicate index) stand: their height and how many
+        blocks they are behind the ledger (None without trailing views)."""
+        if self.views.trail is None:
+            return None
+        height = self.views.trail.height()
+        return {"height": height, "behind": max(0, self.ledger.height - height)}
 
     async def read_barrier(self, timeout: float = 5.0) -> None:
         context = os.urandom(16)
@@ -1123,6 +1132,9 @@ class NodeRuntime:
         m.pending_documents.set(len(self.producer.pool))
         m.uncommitted_documents.set(self._uncommitted())
         m.uncommitted_oldest_seconds.set(self.intake.oldest_age())
+        trail = self._trail_status()
+        if trail is not None:
+            m.trail_behind_blocks.set(trail["behind"])
         now = self.clock.now_ms()
         for peer, offset in self.clock_watch.offsets(now).items():
             m.clock_offset_seconds.labels(peer).set(offset / 1000)

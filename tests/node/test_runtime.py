@@ -102,6 +102,7 @@ def test_the_trailing_views_are_fed_on_their_own_thread_and_keep_their_height_ov
             for envelope in copies:
                 assert (await runtime.submit(envelope.to_bytes(), wait=True))["status"] == "committed"
             await _until(lambda: runtime.views.trail.height() == runtime.ledger.height)
+            assert runtime.status()["trail"] == {"height": runtime.ledger.height, "behind": 0}
             with runtime.views.reader() as r:
                 return near_duplicates(r, "central"), runtime.ledger.height
         finally:
@@ -115,6 +116,7 @@ def test_the_trailing_views_are_fed_on_their_own_thread_and_keep_their_height_ov
     async def second_life() -> int:
         runtime = NodeRuntime(config)
         stored = runtime.views.trail.height()  # before the trail task could run
+        assert runtime.status()["trail"] == {"height": stored, "behind": runtime.ledger.height - stored}
         await runtime.start()
         try:
             await _until(lambda: runtime.status()["role"] == "leader")
