@@ -56,7 +56,10 @@ every unit above it.
 They are kept per unit that met, not per member: one value per unit holds
 each attendee's K latest at its meetings, so a block writes one key per
 unit that met instead of one per attendee (worked on, decoded and packed
-once a block: ``Writer.working``). A member's K latest are the K latest of
+once a block: ``Writer.working``). Each member's list is packed on its own
+within it, so a meeting decodes and packs the lists of its attendees only,
+and the unit's value decodes to a map of bytes (few objects for the
+collector to walk while the block applies). A member's K latest are the K latest of
 their lists at the units whose meetings they attended (``w/wu/``, written
 when they first attend a unit's meeting); almost everyone attends their own
 unit only, and then their list there is their K latest.
@@ -66,8 +69,8 @@ unit only, and then their list there is their K latest.
 
 Keys::
 
-    w/wa/<unit>                     {member: [[date, leaf, unexcused, doc id]]}: each attendee's K latest
-                                    attendances at the unit's meetings (oldest first; members sorted)
+    w/wa/<unit>                     {member: packed [[date, leaf, unexcused, doc id]]}: each attendee's K
+                                    latest attendances at the unit's meetings (oldest first; members sorted)
     w/wu/<member>                   [unit]: the units whose meetings the member attended (sorted)
     w/wl/<unit>\\0<member>           {n, docs, unit}: members at the threshold, under the unit and above
     w/wf/<finding record id>        {unit, at, leaf, due, doc, severity, withdrawn, followed: doc id | nil,
@@ -84,7 +87,7 @@ from ledger.genesis import Genesis
 from ledger.orgpaths import ancestors
 from ledger.timefmt import DAY_MS, month_of, month_start, next_month
 
-from .keys import be8, key_time, name_key, pack, time_key, unbe8
+from .keys import be8, key_time, name_key, pack, time_key, unbe8, unpack
 from .projection import Facts, Reader, Record, Writer, decode
 from .records import concerned_unit, is_confidential, record_date
 from .timeline import member_entries
@@ -131,16 +134,19 @@ def _streak(state: dict | None) -> int:
     return n
 
 
-def _merged(w: Writer, member: str, units, unit: str | None, here: dict | None) -> dict | None:
+def _merged(w: Writer, member: str, units, unit: str | None, mine: list | None) -> dict | None:
     """The member's K latest attendances over every unit whose meetings they attended (`units`;
-    `here` is `unit`'s record, being worked on) and the unit of the latest, or None if none."""
-    if here is not None and (not units or (len(units) == 1 and units[0] == unit)):  # members at their own unit
-        latest = here.get(member)
-        return None if latest is None else {"latest": latest, "unit": unit}
+    `mine`: their list at `unit`, if given) and the unit of the latest, or None if none."""
+    if unit is not None and (not units or (len(units) == 1 and units[0] == unit)):  # members at their own unit
+        return None if mine is None else {"latest": mine, "unit": unit}
     tagged = []
     for u in units:
-        record = here if u == unit else w.read(P_ABSENCE + u.encode())
-        for entry in (record or {}).get(member) or ():
+        if u == unit:
+            entries = mine or ()
+        else:
+            packed = (w.read(P_ABSENCE + u.encode()) or {}).get(member)
+            entries = () if packed is None else unpack(packed)
+        for entry in entries:
             tagged.append((entry, u))
     if not tagged:
         return None
@@ -163,7 +169,7 @@ def _unexcused(entry: dict) -> bool:
 
 class WarningsView:
     name = "warnings"
-    version = 3  # 2: absences found again from the whole timeline on a correction; 3: kept per unit
+    version = 4  # 2: absences found again from the whole timeline on a correction; 3, 4: kept per unit
 
     def bootstrap(self, w: Writer, genesis: Genesis) -> None:
         pass
@@ -192,7 +198,8 @@ class WarningsView:
         here = w.working(P_ABSENCE + unit.encode(), dict, _sorted_members)
         for a in members:
             member = a["member"]
-            mine = here.get(member)
+            packed = here.get(member)
+            mine = None if packed is None else unpack(packed)
             if mine is not None and len(mine) == _K and [date, leaf] < mine[0][:2]:
                 continue  # older than the member's K latest at this unit: their K latest cannot change
             units = w.read(P_ABSENCE_UNITS + member.encode()) or ()
@@ -200,11 +207,12 @@ class WarningsView:
             if mine is None and unit not in units:  # their first meeting of this unit
                 after = sorted([*units, unit])
                 w.put_obj(P_ABSENCE_UNITS + member.encode(), after)
-            old = _merged(w, member, units, unit, here)
+            old = _merged(w, member, units, unit, mine)
             latest = list(mine or ())
             bisect.insort(latest, [date, leaf, _unexcused(a), doc], key=_order)
-            here[member] = latest[-_K:]
-            self._list(w, member, old, _merged(w, member, after, unit, here))
+            latest = latest[-_K:]
+            here[member] = pack(latest)
+            self._list(w, member, old, _merged(w, member, after, unit, latest))
 
     def _recount(self, w: Writer, member: str, leaving: str) -> None:
         """The member's attendances found again from their whole timeline, without the entries of
@@ -222,7 +230,7 @@ class WarningsView:
         for unit in sorted(set(old_units) | set(found)):
             here = w.working(P_ABSENCE + unit.encode(), dict, _sorted_members)
             if unit in found:
-                here[member] = list(found[unit])
+                here[member] = pack(list(found[unit]))
             else:
                 here.pop(member, None)
         units = sorted(found)
