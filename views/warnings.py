@@ -126,8 +126,13 @@ def _order(entry: list) -> tuple[int, int]:
 
 def _streak(state: dict | None) -> int:
     """How many of the member's latest attendances (newest first) are absences without a reason."""
+    return _run(state["latest"]) if state else 0
+
+
+def _run(latest: list | None) -> int:
+    """How many of `latest` (oldest first), from the newest back, are absences without a reason."""
     n = 0
-    for entry in reversed(state["latest"] if state else ()):
+    for entry in reversed(latest or ()):
         if not entry[2]:
             break
         n += 1
@@ -207,12 +212,19 @@ class WarningsView:
             if mine is None and unit not in units:  # their first meeting of this unit
                 after = sorted([*units, unit])
                 w.put_obj(P_ABSENCE_UNITS + member.encode(), after)
-            old = _merged(w, member, units, unit, mine)
-            latest = list(mine or ())
-            bisect.insort(latest, [date, leaf, _unexcused(a), doc], key=_order)
-            latest = latest[-_K:]
+            entry = [date, leaf, _unexcused(a), doc]
+            if mine is None or entry[:2] > mine[-1][:2]:
+                latest = [*(mine or ()), entry][-_K:]  # their newest here (minutes mostly come in date order)
+            else:
+                latest = list(mine)
+                bisect.insort(latest, entry, key=_order)
+                latest = latest[-_K:]
             here[member] = pack(latest)
-            self._list(w, member, old, _merged(w, member, after, unit, latest))
+            if len(after) > 1:
+                self._list(w, member, _merged(w, member, units, unit, mine), _merged(w, member, after, unit, latest))
+            elif _run(mine) >= _K or _run(latest) >= _K:  # their own unit only: their list here is their K latest
+                self._list(w, member, None if mine is None else {"latest": mine, "unit": unit},
+                           {"latest": latest, "unit": unit})
 
     def _recount(self, w: Writer, member: str, leaving: str) -> None:
         """The member's attendances found again from their whole timeline, without the entries of

@@ -260,3 +260,34 @@ def test_absences_at_two_units_meetings_count_as_one_run():
     got = {x["member"]: (x["unit"], x["evidence"]) for x in found["warnings"]}
     assert member not in got
     assert got == _absent(Expected(w.org.genesis, w.accepted()), "central")
+
+
+def test_a_run_of_absences_ends_at_a_newer_meeting_attended_and_not_at_an_older_one():
+    """The run counts from the newest meeting back: minutes of a newer meeting the member
+    attended end it; minutes of an older one, filed late, change nothing."""
+    w = build_world(6, blocks=3, per_block=10)
+    cell = CELLS[0]
+    member = w.members_of(cell)[0]
+    start = w.clock
+
+    def meeting(k: int, present: bool):
+        body = {"meeting_id": f"{cell}/late/{k}", "kind": "regular", "held_at": start + k * DAY,
+                "mode": "in_person", "chair": ROOT_SECRETARY, "secretary": ROOT_SECRETARY,
+                "attendees": [{"member": member, "present": present}], "agenda": [], "opinions": [], "votes": [],
+                "decisions": [], "text": f"Biên bản {k}"}
+        return w.org.envelope("minutes", cell, body, [ROOT_SECRETARY], created_at=start + k)
+
+    def listed() -> dict:
+        with w.views.reader() as r:
+            found = warnings_for(r, "central", now=w.clock + 30 * DAY, kinds=("absent_without_reason",))
+        got = {x["member"]: (x["unit"], x["evidence"]) for x in found["warnings"]}
+        assert got == _absent(Expected(w.org.genesis, w.accepted()), "central")
+        return got
+
+    run = [meeting(k, False) for k in range(2, 2 + K)]
+    w.apply(run)
+    assert listed()[member] == (cell, [e.doc_id for e in run])
+    w.apply([meeting(1, True)])  # older than the run: filed late
+    assert listed()[member] == (cell, [e.doc_id for e in run])
+    w.apply([meeting(2 + K, True)])  # newer: attended
+    assert member not in listed()
