@@ -123,7 +123,7 @@ class TasksView:
         rid, i, status = doc_bytes(body.get("resolution")), body.get("task"), body.get("status")
         if rid is None or type(i) is not int or status not in ("in_progress", "done", "blocked"):
             return
-        version = w.get_obj(P_VERSION + rid)
+        version = w.read(P_VERSION + rid)  # shared: read only (a resolution answered again and again)
         if version is None or not 0 <= i < len(version["tasks"]):
             return
         before = self._state(w, rid, i)
