@@ -205,7 +205,7 @@ class DirectivesView:
         directive_id = record.body.get("directive")
         if doc_bytes(directive_id) is None:
             return
-        version = w.get_obj(P_VERSION + _raw(directive_id))
+        version = w.read(P_VERSION + _raw(directive_id))  # shared: read only (answered unit after unit)
         if version is None:
             return  # withdrawn (the registry refuses answers to it) or unknown
         key = P_ANSWERS + _raw(directive_id) + record.org.encode()

@@ -25,7 +25,10 @@ taken back first: counters per (unit, due month) over the unit's subtree
 (``w/tc/``, the unit and each ancestor), and the tasks not done by due date
 under each ancestor (``w/tx/``). A unit's figures read its months' counters
 and, for the month holding ``as_of``, the tasks not done due in that month
-before ``as_of``; "tasks due this week" is one range of ``w/tx/``. Keys
+before ``as_of``; "tasks due this week" is one range of ``w/tx/``. A
+report writes only what it changes (the counters' difference, the index
+keys when the status moves), and a new resolution's tasks start fresh
+without reading their states. Keys
 (``<R>`` a resolution's record id, 32 B; ``<i>`` a task index, be2)::
 
     w/tv/<R>                        {unit, number, title, doc, leaf, tasks: [[owner, due, description]]}
@@ -45,7 +48,7 @@ from ledger.genesis import Genesis
 from ledger.orgpaths import ancestors
 from ledger.timefmt import month_of, month_start
 
-from .keys import be8, clamp, doc_bytes, key_time, name_key, time_key
+from .keys import be8, clamp, doc_bytes, key_time, name_key, pack, time_key
 from .paging import page
 from .projection import Facts, Reader, Record, Writer, decode
 from .units import children_of, unit_record
@@ -68,6 +71,9 @@ def _raw(doc_id: str) -> bytes:
 
 def _fresh() -> dict:
     return {"status": None, "reports": 0, "last": None, "at": None, "done_at": None}
+
+
+_FRESH = _fresh()  # shared: read it, never change it
 
 
 def task_state(task_due: int, state: dict, as_of: int) -> str:
@@ -108,15 +114,16 @@ class TasksView:
         version = {"unit": record.org, "number": body.get("number"), "title": body.get("title"),
                    "doc": _raw(record.doc_id), "leaf": record.leaf, "tasks": tasks}
         w.put_obj(P_VERSION + rid, version)
+        original = record.record_id == record.doc_id  # no report can name it yet: every task is fresh
         for i, task in enumerate(tasks):
-            self._contribute(w, rid, version, i, task, self._state(w, rid, i), +1)
+            self._contribute(w, rid, version, i, task, _FRESH if original else self._state(w, rid, i), +1)
 
     def _report(self, w: Writer, record: Record) -> None:
         body = record.body
         rid, i, status = doc_bytes(body.get("resolution")), body.get("task"), body.get("status")
         if rid is None or type(i) is not int or status not in ("in_progress", "done", "blocked"):
             return
-        version = w.get_obj(P_VERSION + rid)
+        version = w.read(P_VERSION + rid)  # shared: read only (a resolution answered again and again)
         if version is None or not 0 <= i < len(version["tasks"]):
             return
         before = self._state(w, rid, i)
@@ -124,10 +131,8 @@ class TasksView:
             return  # done is final (the registry refuses more)
         after = dict(before, status=status, reports=before["reports"] + 1, last=_raw(record.doc_id),
                      at=record.block_time, done_at=record.block_time if status == "done" else None)
-        task = version["tasks"][i]
-        self._contribute(w, rid, version, i, task, before, -1)
+        self._move(w, rid, version, i, before, after)
         w.put_obj(P_STATE + rid + _be2.pack(i), after)
-        self._contribute(w, rid, version, i, task, after, +1)
         w.put_obj(P_REPORTS + rid + _be2.pack(i) + be8(record.leaf),
                   {"status": status, "text": body.get("text"), "at": record.block_time, "doc": _raw(record.doc_id)})
 
@@ -140,28 +145,62 @@ class TasksView:
         owner, due, _ = task
         unit = version["unit"]
         suffix = time_key(due) + rid + _be2.pack(i)
-        done = state["status"] == "done"
-        deltas = {"tasks": sign}
-        if done:
-            deltas["done_on_time" if state["done_at"] <= due else "done_late"] = sign
-        else:
-            deltas["not_done"] = sign
-            if state["status"] == "blocked":
-                deltas["blocked"] = sign
         month = month_of(due, w.zone).encode()
         own = name_key(P_UNIT, unit) + suffix
         if sign > 0:
             w.put(own, b"")
         else:
             w.delete(own)
+        deltas = _deltas(due, state, sign)
+        done = state["status"] == "done"
+        packed = None if done or sign < 0 else pack({"owner": owner, "unit": unit, "status": state["status"]})
         for above in ancestors(unit):
             w.count(name_key(P_COUNTS, above) + month, deltas)
             if not done:
                 key = name_key(P_NOT_DONE, above) + suffix
-                if sign > 0:
-                    w.put_obj(key, {"owner": owner, "unit": unit, "status": state["status"]})
+                if packed is not None:
+                    w.put(key, packed)  # the same value under each ancestor: packed once
                 else:
                     w.delete(key)
+
+    @staticmethod
+    def _move(w: Writer, rid: bytes, version: dict, i: int, before: dict, after: dict) -> None:
+        """A report took the task from state `before` to `after`: exactly what taking back the
+        one's contribution and adding the other's would write, less the writes that cancel (the
+        unit's own index key stays; a task not done keeps its index keys, rewritten only when its
+        status changes; the counters get the difference, once per ancestor)."""
+        owner, due, _ = version["tasks"][i]
+        unit = version["unit"]
+        added, taken = _deltas(due, after, +1), _deltas(due, before, -1)
+        for name, delta in taken.items():
+            added[name] = added.get(name, 0) + delta
+        deltas = {name: delta for name, delta in added.items() if delta}
+        done = after["status"] == "done"  # (before is not done: done is final)
+        moved = done or after["status"] != before["status"]
+        packed = None if done or not moved else pack({"owner": owner, "unit": unit, "status": after["status"]})
+        suffix = time_key(due) + rid + _be2.pack(i)
+        month = month_of(due, w.zone).encode()
+        for above in ancestors(unit):
+            if deltas:
+                w.count(name_key(P_COUNTS, above) + month, deltas)
+            if moved:
+                key = name_key(P_NOT_DONE, above) + suffix
+                if packed is not None:
+                    w.put(key, packed)
+                else:
+                    w.delete(key)
+
+
+def _deltas(due: int, state: dict, sign: int) -> dict[str, int]:
+    """A task's contribution to its (unit, due month) counters in `state`, times `sign`."""
+    deltas = {"tasks": sign}
+    if state["status"] == "done":
+        deltas["done_on_time" if state["done_at"] <= due else "done_late"] = sign
+    else:
+        deltas["not_done"] = sign
+        if state["status"] == "blocked":
+            deltas["blocked"] = sign
+    return deltas
 
 
 # -- querying -----------------------------------------------------------------------------------

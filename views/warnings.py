@@ -53,12 +53,25 @@ meetings of the units whose roll they were on). A member whose K latest are all
 unexcused absences is listed under the unit of their latest meeting and
 every unit above it.
 
+They are kept per unit that met, not per member: one value per unit holds
+each attendee's K latest at its meetings, so a block writes one key per
+unit that met instead of one per attendee (worked on, decoded and packed
+once a block: ``Writer.working``). Each member's list is packed on its own
+within it, so a meeting decodes and packs the lists of its attendees only,
+and the unit's value decodes to a map of bytes (few objects for the
+collector to walk while the block applies). A member's K latest are the K latest of
+their lists at the units whose meetings they attended (``w/wu/``, written
+when they first attend a unit's meeting); almost everyone attends their own
+unit only, and then their list there is their K latest.
+
 **Findings.** A finding waits, under its unit's line, until a document that
 ``refs`` it is accepted.
 
 Keys::
 
-    w/wa/<member>                   {latest: [[date, leaf, unexcused, doc id]] (K, oldest first), unit}
+    w/wa/<unit>                     {member: packed [[date, leaf, unexcused, doc id]]}: each attendee's K
+                                    latest attendances at the unit's meetings (oldest first; members sorted)
+    w/wu/<member>                   [unit]: the units whose meetings the member attended (sorted)
     w/wl/<unit>\\0<member>           {n, docs, unit}: members at the threshold, under the unit and above
     w/wf/<finding record id>        {unit, at, leaf, due, doc, severity, withdrawn, followed: doc id | nil,
                                     followed_at?}
@@ -74,7 +87,7 @@ from ledger.genesis import Genesis
 from ledger.orgpaths import ancestors
 from ledger.timefmt import DAY_MS, month_of, month_start, next_month
 
-from .keys import be8, key_time, name_key, time_key, unbe8
+from .keys import be8, key_time, name_key, pack, time_key, unbe8, unpack
 from .projection import Facts, Reader, Record, Writer, decode
 from .records import concerned_unit, is_confidential, record_date
 from .timeline import member_entries
@@ -98,6 +111,7 @@ TRAILING_KINDS = frozenset({"near_duplicate_minutes", "repeated_opinions"})  # f
 LISTED = 200  # warnings of one kind listed in an answer (all are counted)
 
 P_ABSENCE = b"w/wa/"
+P_ABSENCE_UNITS = b"w/wu/"
 P_ABSENT_LISTED = b"w/wl/"
 P_FINDING = b"w/wf/"
 P_WAITING = b"w/wo/"
@@ -112,12 +126,46 @@ def _order(entry: list) -> tuple[int, int]:
 
 def _streak(state: dict | None) -> int:
     """How many of the member's latest attendances (newest first) are absences without a reason."""
+    return _run(state["latest"]) if state else 0
+
+
+def _run(latest: list | None) -> int:
+    """How many of `latest` (oldest first), from the newest back, are absences without a reason."""
     n = 0
-    for entry in reversed(state["latest"] if state else ()):
+    for entry in reversed(latest or ()):
         if not entry[2]:
             break
         n += 1
     return n
+
+
+def _merged(w: Writer, member: str, units, unit: str | None, mine: list | None) -> dict | None:
+    """The member's K latest attendances over every unit whose meetings they attended (`units`;
+    `mine`: their list at `unit`, if given) and the unit of the latest, or None if none."""
+    if unit is not None and (not units or (len(units) == 1 and units[0] == unit)):  # members at their own unit
+        return None if mine is None else {"latest": mine, "unit": unit}
+    tagged = []
+    for u in units:
+        if u == unit:
+            entries = mine or ()
+        else:
+            packed = (w.read(P_ABSENCE + u.encode()) or {}).get(member)
+            entries = () if packed is None else unpack(packed)
+        for entry in entries:
+            tagged.append((entry, u))
+    if not tagged:
+        return None
+    tagged.sort(key=_tagged_order)  # (date, leaf) is one attendance: minutes list a member once
+    latest = tagged[-_K:]
+    return {"latest": [entry for entry, _ in latest], "unit": latest[-1][1]}
+
+
+def _tagged_order(item: tuple[list, str]) -> tuple[int, int]:
+    return item[0][0], item[0][1]
+
+
+def _sorted_members(value: dict) -> dict:
+    return dict(sorted(value.items()))
 
 
 def _unexcused(entry: dict) -> bool:
@@ -126,7 +174,7 @@ def _unexcused(entry: dict) -> bool:
 
 class WarningsView:
     name = "warnings"
-    version = 2  # 2: absences found again from the whole timeline on a correction
+    version = 4  # 2: absences found again from the whole timeline on a correction; 3, 4: kept per unit
 
     def bootstrap(self, w: Writer, genesis: Genesis) -> None:
         pass
@@ -144,54 +192,79 @@ class WarningsView:
     # -- absences --
 
     def _attendance(self, w: Writer, record: Record, sign: int) -> None:
-        date = record_date(record)
-        doc = bytes.fromhex(record.doc_id)
-        for a in record.body.get("attendees") or ():
-            if not isinstance(a, dict) or not isinstance(a.get("member"), str):
-                continue
+        members = [a for a in record.body.get("attendees") or ()
+                   if isinstance(a, dict) and isinstance(a.get("member"), str)]
+        if sign < 0:
+            for member in sorted({a["member"] for a in members}):
+                self._recount(w, member, record.doc_id)
+            return
+        unit = record.org
+        date, leaf, doc = record_date(record), record.leaf, bytes.fromhex(record.doc_id)
+        here = w.working(P_ABSENCE + unit.encode(), dict, _sorted_members)
+        for a in members:
             member = a["member"]
-            state = w.read(P_ABSENCE + member.encode())  # shared: a new state is built, never changed in place
-            if sign > 0:
-                latest = list(state["latest"]) if state else []
-                entry = [date, record.leaf, _unexcused(a), doc]
-                if len(latest) == _K and entry[:2] < latest[0][:2]:
-                    continue  # older than the member's K latest: the count cannot change
-                bisect.insort(latest, entry, key=_order)
-                new = {"latest": latest[-_K:], "unit": record.org if entry is latest[-1] or not state
-                       else state["unit"]}
+            packed = here.get(member)
+            mine = None if packed is None else unpack(packed)
+            if mine is not None and len(mine) == _K and [date, leaf] < mine[0][:2]:
+                continue  # older than the member's K latest at this unit: their K latest cannot change
+            units = w.read(P_ABSENCE_UNITS + member.encode()) or ()
+            after = units
+            if mine is None and unit not in units:  # their first meeting of this unit
+                after = sorted([*units, unit])
+                w.put_obj(P_ABSENCE_UNITS + member.encode(), after)
+            entry = [date, leaf, _unexcused(a), doc]
+            if mine is None or entry[:2] > mine[-1][:2]:
+                latest = [*(mine or ()), entry][-_K:]  # their newest here (minutes mostly come in date order)
             else:
-                new = self._recount(w, member, record.doc_id)
-            self._store(w, member, state, new)
+                latest = list(mine)
+                bisect.insort(latest, entry, key=_order)
+                latest = latest[-_K:]
+            here[member] = pack(latest)
+            if len(after) > 1:
+                self._list(w, member, _merged(w, member, units, unit, mine), _merged(w, member, after, unit, latest))
+            elif _run(mine) >= _K or _run(latest) >= _K:  # their own unit only: their list here is their K latest
+                self._list(w, member, None if mine is None else {"latest": mine, "unit": unit},
+                           {"latest": latest, "unit": unit})
 
-    @staticmethod
-    def _recount(w: Writer, member: str, leaving: str) -> dict | None:
-        """The member's state from their whole timeline, without the entries of doc `leaving` (a
-        correction takes them back: the K latest are then found again)."""
-        latest: deque[list] = deque(maxlen=_K)
-        unit = None
+    def _recount(self, w: Writer, member: str, leaving: str) -> None:
+        """The member's attendances found again from their whole timeline, without the entries of
+        doc `leaving` (a correction takes them back: the K latest at each unit are then found
+        again)."""
+        old_units = w.read(P_ABSENCE_UNITS + member.encode()) or ()
+        old = _merged(w, member, old_units, None, None)
+        found: dict[str, deque[list]] = {}
         leaving_raw = bytes.fromhex(leaving)
         for suffix, entry in member_entries(w, member):
             if entry.get("kind") != "attendance" or entry.get("doc") == leaving_raw:
                 continue
-            latest.append([key_time(suffix[:8]), unbe8(suffix[8:16]), _unexcused(entry), entry["doc"]])
-            unit = entry.get("org")
-        return {"latest": list(latest), "unit": unit} if latest else None
+            found.setdefault(entry.get("org"), deque(maxlen=_K)).append(
+                [key_time(suffix[:8]), unbe8(suffix[8:16]), _unexcused(entry), entry["doc"]])
+        for unit in sorted(set(old_units) | set(found)):
+            here = w.working(P_ABSENCE + unit.encode(), dict, _sorted_members)
+            if unit in found:
+                here[member] = pack(list(found[unit]))
+            else:
+                here.pop(member, None)
+        units = sorted(found)
+        if units != list(old_units):
+            if units:
+                w.put_obj(P_ABSENCE_UNITS + member.encode(), units)
+            else:
+                w.delete(P_ABSENCE_UNITS + member.encode())
+        self._list(w, member, old, _merged(w, member, units, None, None))
 
     @staticmethod
-    def _store(w: Writer, member: str, old: dict | None, new: dict | None) -> None:
-        key = P_ABSENCE + member.encode()
-        if new is None:
-            w.delete(key)
-        else:
-            w.put_obj(key, new)
+    def _list(w: Writer, member: str, old: dict | None, new: dict | None) -> None:
+        """List the member under their unit and above while their K latest are all unexcused
+        absences (and move or take the listing when that changes)."""
         was, now = _streak(old) >= _K, _streak(new) >= _K
         if was and (not now or old["unit"] != new["unit"]):
             for above in ancestors(old["unit"]):
                 w.delete(name_key(P_ABSENT_LISTED, above) + member.encode())
         if now and (not was or old["unit"] != new["unit"] or old["latest"] != new["latest"]):
+            listed = pack({"n": _K, "docs": [e[3] for e in new["latest"]], "unit": new["unit"]})
             for above in ancestors(new["unit"]):
-                w.put_obj(name_key(P_ABSENT_LISTED, above) + member.encode(),
-                          {"n": _K, "docs": [e[3] for e in new["latest"]], "unit": new["unit"]})
+                w.put(name_key(P_ABSENT_LISTED, above) + member.encode(), listed)
 
     # -- findings --
 

@@ -228,3 +228,66 @@ def test_reminders_list_the_units_that_have_not_filed_this_months_minutes(world,
                 assert sorted(got) == sorted(want), (path, now)
                 assert [last for _, last in got] == sorted((last for _, last in got),
                                                             key=lambda x: (x is not None, x or 0))
+
+
+def test_absences_at_two_units_meetings_count_as_one_run():
+    """A member's K latest attendances may lie at meetings of two units (their own and another's,
+    as a guest): the run is over both, listed under the unit of the latest, and a correction of
+    one of them (a reason given) ends it. The views keep attendances per unit that met."""
+    w = build_world(5, blocks=3, per_block=10)
+    home, away = CELLS[0], CELLS[1]
+    member = w.members_of(home)[0]
+    made = []
+    for k in range(K):  # the member's newest meetings: away, home, away..., all absent without a reason
+        unit = (away, home)[k % 2]
+        body = {"meeting_id": f"{unit}/run/{k}", "kind": "regular", "held_at": w.clock + (k + 1) * DAY,
+                "mode": "in_person", "chair": ROOT_SECRETARY, "secretary": ROOT_SECRETARY,
+                "attendees": [{"member": member, "present": False}], "agenda": [], "opinions": [], "votes": [],
+                "decisions": [], "text": f"Biên bản {k}"}
+        made.append(w.org.envelope("minutes", unit, body, [ROOT_SECRETARY], created_at=w.clock + k))
+    w.apply(made)
+    latest_unit = (away, home)[(K - 1) % 2]
+    with w.views.reader() as r:
+        found = warnings_for(r, "central", now=w.clock, kinds=("absent_without_reason",))
+    got = {x["member"]: (x["unit"], x["evidence"]) for x in found["warnings"]}
+    assert got[member] == (latest_unit, [e.doc_id for e in made])
+    assert got == _absent(Expected(w.org.genesis, w.accepted()), "central")
+    excused = dict(made[1].doc.body, attendees=[{"member": member, "present": False, "reason": "ốm"}])
+    w.apply([w.org.envelope("amendment", home, {"target": made[1].doc_id, "action": "amend", "reason": "lý do",
+                                                "body": excused}, [ROOT_SECRETARY], refs=[made[1].doc_id])])
+    with w.views.reader() as r:
+        found = warnings_for(r, "central", now=w.clock, kinds=("absent_without_reason",))
+    got = {x["member"]: (x["unit"], x["evidence"]) for x in found["warnings"]}
+    assert member not in got
+    assert got == _absent(Expected(w.org.genesis, w.accepted()), "central")
+
+
+def test_a_run_of_absences_ends_at_a_newer_meeting_attended_and_not_at_an_older_one():
+    """The run counts from the newest meeting back: minutes of a newer meeting the member
+    attended end it; minutes of an older one, filed late, change nothing."""
+    w = build_world(6, blocks=3, per_block=10)
+    cell = CELLS[0]
+    member = w.members_of(cell)[0]
+    start = w.clock
+
+    def meeting(k: int, present: bool):
+        body = {"meeting_id": f"{cell}/late/{k}", "kind": "regular", "held_at": start + k * DAY,
+                "mode": "in_person", "chair": ROOT_SECRETARY, "secretary": ROOT_SECRETARY,
+                "attendees": [{"member": member, "present": present}], "agenda": [], "opinions": [], "votes": [],
+                "decisions": [], "text": f"Biên bản {k}"}
+        return w.org.envelope("minutes", cell, body, [ROOT_SECRETARY], created_at=start + k)
+
+    def listed() -> dict:
+        with w.views.reader() as r:
+            found = warnings_for(r, "central", now=w.clock + 30 * DAY, kinds=("absent_without_reason",))
+        got = {x["member"]: (x["unit"], x["evidence"]) for x in found["warnings"]}
+        assert got == _absent(Expected(w.org.genesis, w.accepted()), "central")
+        return got
+
+    run = [meeting(k, False) for k in range(2, 2 + K)]
+    w.apply(run)
+    assert listed()[member] == (cell, [e.doc_id for e in run])
+    w.apply([meeting(1, True)])  # older than the run: filed late
+    assert listed()[member] == (cell, [e.doc_id for e in run])
+    w.apply([meeting(2 + K, True)])  # newer: attended
+    assert member not in listed()
