@@ -11,7 +11,9 @@ node runs them: the committee views in the block's batch, the near-duplicate vie
 Blocks alternate A then B, so both meet the same machine; the CPU time of each apply_block on
 the applying thread (``time.thread_time``: LevelDB's background compactions, which run on threads
 of their own, are left out) is taken, first over --history blocks that build up an organisation's
-past (not reported), then over --blocks measured ones. Printed, for each document mix: the
+past (not reported), then over --blocks measured ones. A full garbage collection runs before each
+apply, untimed: the collector's passes an apply pays for are then those its own allocations
+start, not those the other ledger's garbage would. Printed, for each document mix: the
 median CPU ms per block of A and B, B's added work on the apply path as a share of A's apply
 time (the goal: below 20%), the committee views' own share measured inside B, and the CPU the
 trailing views then take for the block, off the apply path.
@@ -27,6 +29,7 @@ measures on a quiet one.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import shutil
 import statistics
@@ -204,6 +207,7 @@ def main() -> None:
                 envelopes = tuple(org.block(mix if i >= args.history // 2 else "meetings"))
                 for name, ledger in (("a", a), ("b", b)) if i % 2 == 0 else (("b", b), ("a", a)):
                     timed.committee_seconds = 0.0
+                    gc.collect()  # the other ledger's garbage is not this apply's to collect
                     t = time.thread_time()
                     ledger.apply_block(BlockProposal(height=ledger.height + 1, prev_hash=ledger.head_hash,
                                                      timestamp=START + i * DAY, proposer="n1", term=1,
