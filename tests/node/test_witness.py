@@ -345,7 +345,7 @@ def test_a_disk_that_refuses_the_new_state_is_a_503_and_the_state_stays(tmp_path
     checkpoint it did cosign, then and after a restart, where the same request is cosigned."""
     from ledger.merkle_log import MerkleLog
     from ledger.store import Overlay
-    from tests.node.test_disk_full import _fill
+    from tests.disk import fill
 
     disk = tmp_path / "disk"
     disk.mkdir()
@@ -366,7 +366,7 @@ def test_a_disk_that_refuses_the_new_state_is_a_503_and_the_state_stays(tmp_path
 
         assert post(http, grown(0)).status_code == 200
         last = (tree.size, tree.root())
-        _fill(disk / "ballast")
+        fill(disk / "ballast")
         for _ in range(200):  # until a write meets the full disk (the first may still fit a page)
             request = grown(last[0])
             r = post(http, request)
