@@ -35,7 +35,8 @@ without reading their states. Keys
     w/ts/<R><i>                     a task's state {status, reports, last, at, done_at} (kept across versions)
     w/tr/<R><i><be8 leaf>           a report {status, text, at, doc}
     w/tc/<unit>\\0<YYYY-MM>          {tasks, done_on_time, done_late, not_done, blocked} over the subtree
-    w/tx/<unit>\\0<t8 due><R><i>   {owner, unit, status}: tasks not done, by due date, over the subtree
+    w/tx/<unit>\\0<t8 due><R><i>   b"": tasks not done, by due date, over the subtree (a task's state
+                                    is read from w/ts/)
     w/tu/<unit>\\0<t8 due><R><i>   b"": the unit's own tasks, by due date
 """
 
@@ -48,7 +49,7 @@ from ledger.genesis import Genesis
 from ledger.orgpaths import ancestors
 from ledger.timefmt import month_of, month_start
 
-from .keys import be8, clamp, doc_bytes, key_time, name_key, pack, time_key
+from .keys import be8, clamp, doc_bytes, key_time, name_key, time_key
 from .paging import page
 from .projection import Facts, Reader, Record, Writer, decode
 from .units import children_of, unit_record
@@ -85,7 +86,7 @@ def task_state(task_due: int, state: dict, as_of: int) -> str:
 
 class TasksView:
     name = "tasks"
-    version = 1
+    version = 2  # 2: the not-done index keys hold no value (nothing read it)
 
     def bootstrap(self, w: Writer, genesis: Genesis) -> None:
         pass
@@ -142,7 +143,7 @@ class TasksView:
 
     @staticmethod
     def _contribute(w: Writer, rid: bytes, version: dict, i: int, task: list, state: dict, sign: int) -> None:
-        owner, due, _ = task
+        _, due, _ = task
         unit = version["unit"]
         suffix = time_key(due) + rid + _be2.pack(i)
         month = month_of(due, w.zone).encode()
@@ -153,13 +154,12 @@ class TasksView:
             w.delete(own)
         deltas = _deltas(due, state, sign)
         done = state["status"] == "done"
-        packed = None if done or sign < 0 else pack({"owner": owner, "unit": unit, "status": state["status"]})
         for above in ancestors(unit):
             w.count(name_key(P_COUNTS, above) + month, deltas)
             if not done:
                 key = name_key(P_NOT_DONE, above) + suffix
-                if packed is not None:
-                    w.put(key, packed)  # the same value under each ancestor: packed once
+                if sign > 0:
+                    w.put(key, b"")
                 else:
                     w.delete(key)
 
@@ -167,28 +167,22 @@ class TasksView:
     def _move(w: Writer, rid: bytes, version: dict, i: int, before: dict, after: dict) -> None:
         """A report took the task from state `before` to `after`: exactly what taking back the
         one's contribution and adding the other's would write, less the writes that cancel (the
-        unit's own index key stays; a task not done keeps its index keys, rewritten only when its
-        status changes; the counters get the difference, once per ancestor)."""
-        owner, due, _ = version["tasks"][i]
+        unit's own index key stays; a task not done keeps its index keys, which are taken only
+        when it is done; the counters get the difference, once per ancestor)."""
+        _, due, _ = version["tasks"][i]
         unit = version["unit"]
         added, taken = _deltas(due, after, +1), _deltas(due, before, -1)
         for name, delta in taken.items():
             added[name] = added.get(name, 0) + delta
         deltas = {name: delta for name, delta in added.items() if delta}
         done = after["status"] == "done"  # (before is not done: done is final)
-        moved = done or after["status"] != before["status"]
-        packed = None if done or not moved else pack({"owner": owner, "unit": unit, "status": after["status"]})
         suffix = time_key(due) + rid + _be2.pack(i)
         month = month_of(due, w.zone).encode()
         for above in ancestors(unit):
             if deltas:
                 w.count(name_key(P_COUNTS, above) + month, deltas)
-            if moved:
-                key = name_key(P_NOT_DONE, above) + suffix
-                if packed is not None:
-                    w.put(key, packed)
-                else:
-                    w.delete(key)
+            if done:
+                w.delete(name_key(P_NOT_DONE, above) + suffix)
 
 
 def _deltas(due: int, state: dict, sign: int) -> dict[str, int]:
