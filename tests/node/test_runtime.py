@@ -116,7 +116,12 @@ def test_the_trailing_views_are_fed_on_their_own_thread_and_keep_their_height_ov
     async def second_life() -> int:
         runtime = NodeRuntime(config)
         stored = runtime.views.trail.height()  # before the trail task could run
-        assert runtime.status()["trail"] == {"height": stored, "behind": runtime.ledger.height - stored}
+        assert runtime.status()["trail"] == {"height": stored, "behind": 0}
+        with monkeypatch.context() as m:  # a trail one block behind, as status and the metric say it
+            m.setattr(runtime.views.trail, "height", lambda: stored - 1)
+            assert runtime.status()["trail"] == {"height": stored - 1, "behind": 1}
+            runtime._update_gauges()
+            assert "minutebook_trail_behind_blocks 1.0" in runtime.metrics.render().decode()
         await runtime.start()
         try:
             await _until(lambda: runtime.status()["role"] == "leader")
